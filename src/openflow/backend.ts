@@ -1,0 +1,46 @@
+// The seam between the pipelines and the two ways of reaching a switch:
+// the native OpenFlow 1.3 controller (src/openflow/native) and ovs-ofctl (src/openflow/ofctl).
+import type { FlowMod, FlowStats, PortDesc } from './flow.js';
+
+/** Filter of a flow-stats request; absent table = all tables. */
+export interface StatsFilter {
+  table?: number;
+  cookie?: bigint;
+  cookieMask?: bigint;
+}
+
+/** One bridge as seen through an OpenFlow backend. */
+export interface OpenFlowSwitch {
+  readonly bridge: string;
+  /**
+   * Send flow mods in order and wait until the switch has processed all of them.
+   * Rejects with an OpenFlowError naming the bridge and the failing flow when the switch refuses one.
+   */
+  apply(mods: FlowMod[]): Promise<void>;
+  dumpFlows(filter?: StatsFilter): Promise<FlowStats[]>;
+  portDesc(): Promise<PortDesc[]>;
+}
+
+export interface OpenFlowBackend {
+  readonly kind: 'native' | 'ovs-ofctl';
+  /** Start listening (native) or check the tool (ovs-ofctl). */
+  start(): Promise<void>;
+  /**
+   * A handle on a bridge. `datapathId` (from OVSDB Bridge.datapath_id) identifies the switch's
+   * connection on the native backend; ovs-ofctl addresses the bridge by name.
+   */
+  bridge(name: string, datapathId: bigint): OpenFlowSwitch;
+  stop(): Promise<void>;
+}
+
+/** The switch refused a message, or a request could not be completed. */
+export class OpenFlowError extends Error {
+  constructor(
+    message: string,
+    readonly bridge: string,
+    readonly detail: { type?: number; code?: number; xid?: number; flow?: string } = {},
+  ) {
+    super(`${bridge}: ${message}`);
+    this.name = 'OpenFlowError';
+  }
+}
