@@ -1,0 +1,96 @@
+// A bridge the agent programs: its per-run cookie, and flow operations stamped with it.
+// Every flow the agent adds carries the bridge's cookie; targeted deletes only touch flows of
+// that cookie, so flows of a previous run survive until the first full sync has re-added what
+// is still needed and cleanupStaleFlows() removes the rest.
+import { randomBytes } from 'node:crypto';
+import type { Flow, FlowFilter, FlowMod } from '../openflow/flow.js';
+import type { OpenFlowSwitch } from '../openflow/backend.js';
+import { getLogger } from '../util/log.js';
+
+const LOG = getLogger('bridges');
+const FULL_MASK = 0xffffffffffffffffn;
+
+export function randomCookie(): bigint {
+  return randomBytes(8).readBigUInt64BE(0);
+}
+
+/** Flow mods collected and sent together (one bundle / one barrier). */
+export class FlowBatch {
+  readonly mods: FlowMod[] = [];
+  constructor(private readonly br: OVSBridge) {}
+
+  add(...flows: Flow[]): this {
+    for (const flow of flows) this.mods.push({ command: 'add', flow: { ...flow, cookie: this.br.cookie } });
+    return this;
+  }
+  /** Delete own-cookie flows selected by the filter. */
+  delete(filter: Omit<FlowFilter, 'cookie' | 'cookieMask'>): this {
+    this.mods.push({ command: 'delete', filter: { ...filter, cookie: this.br.cookie, cookieMask: FULL_MASK } });
+    return this;
+  }
+  /** Delete flows of any cookie (drop_flows_on_start only). */
+  deleteAnyCookie(filter: Omit<FlowFilter, 'cookie' | 'cookieMask'> = {}): this {
+    this.mods.push({ command: 'delete', filter });
+    return this;
+  }
+  /** Delete every flow, in all tables, that carries this (foreign) cookie. */
+  deleteCookie(cookie: bigint): this {
+    this.mods.push({ command: 'delete', filter: { cookie, cookieMask: FULL_MASK } });
+    return this;
+  }
+  get size(): number {
+    return this.mods.length;
+  }
+  async commit(): Promise<void> {
+    if (this.mods.length === 0) return;
+    const mods = this.mods.splice(0);
+    await this.br.ofSwitch.apply(mods);
+  }
+}
+
+export class OVSBridge {
+  readonly cookie: bigint;
+  /** Cookies that are ours (the default one plus any requested by extensions). */
+  readonly reservedCookies: Set<bigint>;
+
+  constructor(readonly name: string, public ofSwitch: OpenFlowSwitch, cookie: bigint = randomCookie()) {
+    this.cookie = cookie;
+    this.reservedCookies = new Set([cookie]);
+  }
+
+  batch(): FlowBatch {
+    return new FlowBatch(this);
+  }
+
+  async installFlows(...flows: Flow[]): Promise<void> {
+    await this.batch().add(...flows).commit();
+  }
+
+  async uninstallFlows(filter: Omit<FlowFilter, 'cookie' | 'cookieMask'>): Promise<void> {
+    await this.batch().delete(filter).commit();
+  }
+
+  async deleteAllFlows(): Promise<void> {
+    await this.batch().deleteAnyCookie().commit();
+  }
+
+  /**
+   * Remove flows whose cookie is not ours from the given tables: one delete per foreign cookie,
+   * over all tables, as the reference does after its first full sync.
+   */
+  async cleanupStaleFlows(tables: readonly number[]): Promise<bigint[]> {
+    const stale = new Set<bigint>();
+    const wanted = new Set(tables);
+    for (const f of await this.ofSwitch.dumpFlows()) {
+      if (wanted.has(f.table) && !this.reservedCookies.has(f.cookie)) stale.add(f.cookie);
+    }
+    if (stale.size === 0) return [];
+    const b = this.batch();
+    for (const c of stale) {
+      LOG.warning(`${this.name}: deleting stale flows with cookie 0x${c.toString(16)}`);
+      b.deleteCookie(c);
+    }
+    await b.commit();
+    return [...stale];
+  }
+}

@@ -1,0 +1,194 @@
+// Flows in the text syntax of ovs-ofctl(8) / ovs-fields(7). Used by the ovs-ofctl backend to
+// write flows, and by logs and the pipeline view to show them. The spelling follows what OVS
+// itself prints for OpenFlow 1.3 dumps, so a rendered flow reads like `dump-flows` output.
+import {
+  type Action,
+  type FieldRef,
+  type FieldValue,
+  type Flow,
+  type FlowFilter,
+  type FlowMod,
+  type LearnSpec,
+  type Masked,
+  type Match,
+  type PortNo,
+  ETH_TYPE,
+  IP_PROTO,
+  OFPVID_PRESENT,
+} from './flow.js';
+
+const hex = (v: number | bigint): string => '0x' + v.toString(16);
+
+function maskedText<T extends number | bigint | string>(m: Masked<T>, fmt: (v: T) => string): string {
+  return m.mask === undefined ? fmt(m.value) : `${fmt(m.value)}/${fmt(m.mask)}`;
+}
+
+const str = (v: string): string => v;
+
+/** The protocol shorthand OVS prints (arp, icmp6 ...) and which prerequisite fields it covers. */
+function protocolKeyword(m: Match): { word?: string; coversEthType: boolean; coversIpProto: boolean } {
+  const t = m.ethType;
+  const p = m.ipProto;
+  if (t === ETH_TYPE.ARP) return { word: 'arp', coversEthType: true, coversIpProto: false };
+  if (t === ETH_TYPE.IPV4) {
+    const byProto: Record<number, string> = { [IP_PROTO.ICMP]: 'icmp', [IP_PROTO.TCP]: 'tcp', [IP_PROTO.UDP]: 'udp' };
+    if (p !== undefined && byProto[p]) return { word: byProto[p], coversEthType: true, coversIpProto: true };
+    return { word: 'ip', coversEthType: true, coversIpProto: false };
+  }
+  if (t === ETH_TYPE.IPV6) {
+    const byProto: Record<number, string> = { [IP_PROTO.ICMPV6]: 'icmp6', [IP_PROTO.TCP]: 'tcp6', [IP_PROTO.UDP]: 'udp6' };
+    if (p !== undefined && byProto[p]) return { word: byProto[p], coversEthType: true, coversIpProto: true };
+    return { word: 'ipv6', coversEthType: true, coversIpProto: false };
+  }
+  return { coversEthType: false, coversIpProto: false };
+}
+
+export function formatMatch(m: Match): string[] {
+  const out: string[] = [];
+  const proto = protocolKeyword(m);
+  if (proto.word) out.push(proto.word);
+  if (m.inPort !== undefined) out.push(`in_port=${m.inPort}`);
+  if (m.vlanVid !== undefined) {
+    const { value, mask } = m.vlanVid;
+    if (mask === undefined && value === 0) out.push('vlan_tci=0x0000/0x1fff');
+    else if (mask === undefined && (value & OFPVID_PRESENT) !== 0) out.push(`dl_vlan=${value & 0xfff}`);
+    else out.push(`vlan_vid=${maskedText(m.vlanVid, (v) => hex(v))}`);
+  }
+  if (m.ethSrc) out.push(`dl_src=${maskedText(m.ethSrc, str)}`);
+  if (m.ethDst) out.push(`dl_dst=${maskedText(m.ethDst, str)}`);
+  if (m.ethType !== undefined && !proto.coversEthType) out.push(`dl_type=0x${m.ethType.toString(16).padStart(4, '0')}`);
+  if (m.ipProto !== undefined && !proto.coversIpProto) out.push(`nw_proto=${m.ipProto}`);
+  if (m.ipv4Src) out.push(`nw_src=${maskedText(m.ipv4Src, str)}`);
+  if (m.ipv4Dst) out.push(`nw_dst=${maskedText(m.ipv4Dst, str)}`);
+  if (m.ipv6Src) out.push(`ipv6_src=${maskedText(m.ipv6Src, str)}`);
+  if (m.ipv6Dst) out.push(`ipv6_dst=${maskedText(m.ipv6Dst, str)}`);
+  if (m.tcpSrc !== undefined) out.push(`tp_src=${m.tcpSrc}`);
+  if (m.tcpDst !== undefined) out.push(`tp_dst=${m.tcpDst}`);
+  if (m.udpSrc !== undefined) out.push(`tp_src=${m.udpSrc}`);
+  if (m.udpDst !== undefined) out.push(`tp_dst=${m.udpDst}`);
+  if (m.icmpv6Type !== undefined) out.push(`icmp_type=${m.icmpv6Type}`);
+  if (m.icmpv6Code !== undefined) out.push(`icmp_code=${m.icmpv6Code}`);
+  if (m.ndTarget) out.push(`nd_target=${maskedText(m.ndTarget, str)}`);
+  if (m.arpOp !== undefined) out.push(`arp_op=${m.arpOp}`);
+  if (m.arpSpa) out.push(`arp_spa=${maskedText(m.arpSpa, str)}`);
+  if (m.arpTpa) out.push(`arp_tpa=${maskedText(m.arpTpa, str)}`);
+  if (m.arpSha) out.push(`arp_sha=${maskedText(m.arpSha, str)}`);
+  if (m.arpTha) out.push(`arp_tha=${maskedText(m.arpTha, str)}`);
+  if (m.tunId) out.push(`tun_id=${maskedText(m.tunId, (v) => hex(v))}`);
+  if (m.regs) {
+    for (const [reg, val] of Object.entries(m.regs).sort(([a], [b]) => Number(a) - Number(b))) {
+      out.push(`reg${reg}=${maskedText(val, (v) => hex(v))}`);
+    }
+  }
+  if (m.metadata) out.push(`metadata=${maskedText(m.metadata, (v) => hex(v))}`);
+  return out;
+}
+
+export function formatFieldRef(f: FieldRef): string {
+  if (f.ofs === undefined && f.nBits === undefined) return `${f.field}[]`;
+  const ofs = f.ofs ?? 0;
+  const n = f.nBits ?? 1;
+  return n === 1 ? `${f.field}[${ofs}]` : `${f.field}[${ofs}..${ofs + n - 1}]`;
+}
+
+function formatPort(p: PortNo, maxLen?: number): string {
+  if (typeof p === 'number') return `output:${p}`;
+  if (p === 'CONTROLLER') return `CONTROLLER:${maxLen ?? 65535}`;
+  return p;
+}
+
+function formatFieldValue(field: string, v: FieldValue): string {
+  if (typeof v === 'string') return v;
+  if (field === 'tun_id' || field === 'metadata') return hex(v);
+  return v.toString();
+}
+
+function formatLearnSpec(s: LearnSpec): string {
+  switch (s.kind) {
+    case 'match_field':
+      return sameRef(s.dst, s.src) ? formatFieldRef(s.dst) : `${formatFieldRef(s.dst)}=${formatFieldRef(s.src)}`;
+    case 'match_value':
+      return `${formatFieldRef(s.dst)}=${hex(s.value)}`;
+    case 'load_field':
+      return `load:${formatFieldRef(s.src)}->${formatFieldRef(s.dst)}`;
+    case 'load_value':
+      return `load:${hex(s.value)}->${formatFieldRef(s.dst)}`;
+    case 'output':
+      return `output:${formatFieldRef(s.src)}`;
+  }
+}
+
+function sameRef(a: FieldRef, b: FieldRef): boolean {
+  return a.field === b.field && a.ofs === b.ofs && a.nBits === b.nBits;
+}
+
+export function formatAction(a: Action): string {
+  switch (a.type) {
+    case 'output':
+      return formatPort(a.port, a.maxLen);
+    case 'push_vlan':
+      return `push_vlan:${hex(a.ethertype)}`;
+    case 'pop_vlan':
+      return 'pop_vlan';
+    case 'set_field':
+      return `set_field:${formatFieldValue(a.field, a.value)}->${a.field}`;
+    case 'resubmit':
+      return `resubmit(${a.inPort ?? ''},${a.table ?? ''})`;
+    case 'move':
+      return `move:${formatFieldRef(a.src)}->${formatFieldRef(a.dst)}`;
+    case 'load':
+      return `load:${hex(a.value)}->${formatFieldRef(a.dst)}`;
+    case 'learn': {
+      const parts = [`table=${a.table}`];
+      if (a.idleTimeout) parts.push(`idle_timeout=${a.idleTimeout}`);
+      if (a.hardTimeout) parts.push(`hard_timeout=${a.hardTimeout}`);
+      if (a.finIdleTimeout) parts.push(`fin_idle_timeout=${a.finIdleTimeout}`);
+      if (a.finHardTimeout) parts.push(`fin_hard_timeout=${a.finHardTimeout}`);
+      parts.push(`priority=${a.priority}`);
+      if (a.cookie !== undefined) parts.push(`cookie=${hex(a.cookie)}`);
+      for (const s of a.specs) parts.push(formatLearnSpec(s));
+      return `learn(${parts.join(',')})`;
+    }
+  }
+}
+
+export function formatActions(flow: Pick<Flow, 'actions' | 'gotoTable'>): string {
+  const parts = flow.actions.map(formatAction);
+  if (flow.gotoTable !== undefined) parts.push(`goto_table:${flow.gotoTable}`);
+  return parts.length ? parts.join(',') : 'drop';
+}
+
+/** A flow as ovs-ofctl add-flow takes it: `table=..,priority=..,cookie=..,<match>,actions=...`. */
+export function formatFlow(flow: Flow): string {
+  const head = [`table=${flow.table}`, `priority=${flow.priority}`];
+  if (flow.cookie !== undefined) head.push(`cookie=${hex(flow.cookie)}`);
+  if (flow.idleTimeout) head.push(`idle_timeout=${flow.idleTimeout}`);
+  if (flow.hardTimeout) head.push(`hard_timeout=${flow.hardTimeout}`);
+  return [...head, ...formatMatch(flow.match), `actions=${formatActions(flow)}`].join(',');
+}
+
+/** The selection part of a delete or stats request. */
+export function formatFilter(f: FlowFilter): string {
+  const parts: string[] = [];
+  if (f.table !== undefined) parts.push(`table=${f.table}`);
+  if (f.strict && f.priority !== undefined) parts.push(`priority=${f.priority}`);
+  if (f.cookie !== undefined) {
+    const mask = f.cookieMask ?? 0xffffffffffffffffn;
+    parts.push(mask === 0xffffffffffffffffn ? `cookie=${hex(f.cookie)}/-1` : `cookie=${hex(f.cookie)}/${hex(mask)}`);
+  }
+  if (f.outPort !== undefined) parts.push(`out_port=${f.outPort}`);
+  if (f.match) parts.push(...formatMatch(f.match));
+  return parts.join(',');
+}
+
+/** One line of an `ovs-ofctl add-flows` file: a command keyword then the flow or selection. */
+export function formatFlowModLine(mod: FlowMod): string {
+  switch (mod.command) {
+    case 'add':
+      return `add ${formatFlow(mod.flow)}`;
+    case 'modify':
+      return `modify ${formatFlow(mod.flow)}`;
+    case 'delete':
+      return `${mod.filter.strict ? 'delete_strict' : 'delete'} ${formatFilter(mod.filter)}`;
+  }
+}

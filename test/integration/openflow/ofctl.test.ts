@@ -1,0 +1,95 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { PrivateOvs } from '../../helpers/ovs.js';
+import { OfctlBackend } from '../../../src/openflow/ofctl/backend.js';
+import { OpenFlowError } from '../../../src/openflow/backend.js';
+import { TunnelBridge } from '../../../src/bridges/br-tun.js';
+import { OVSBridge } from '../../../src/bridges/ovs-bridge.js';
+
+let ovs: PrivateOvs;
+let backend: OfctlBackend;
+const BR = `tof${process.pid % 10000}`;
+
+before(async () => {
+  ovs = await PrivateOvs.start();
+  await ovs.addBridge(BR);
+  await ovs.vsctl('set', 'bridge', BR, 'fail_mode=secure', 'protocols=OpenFlow10,OpenFlow13,OpenFlow14');
+  backend = new OfctlBackend({ timeoutSec: 10, env: ovs.env });
+  await backend.start();
+});
+after(async () => {
+  await ovs?.stop();
+});
+
+test('br-tun default flows through ovs-ofctl equal the reference agent\'s', async () => {
+  const br = new TunnelBridge(BR, backend.bridge(BR));
+  await br.installFlows(...br.defaultFlows(1, true));
+  const flows = await ovs.dumpFlows(BR);
+  assert.deepEqual(flows, [
+    'priority=0 actions=drop',
+    'priority=1,in_port=1 actions=goto_table:2',
+    'table=10, priority=1 actions=learn(table=20,hard_timeout=300,priority=1,NXM_OF_VLAN_TCI[0..11],NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:OXM_OF_IN_PORT[]),output:1',
+    'table=2, priority=0,dl_dst=00:00:00:00:00:00/01:00:00:00:00:00 actions=goto_table:20',
+    'table=2, priority=0,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00 actions=goto_table:22',
+    'table=2, priority=1,arp,dl_dst=ff:ff:ff:ff:ff:ff actions=goto_table:21',
+    'table=20, priority=0 actions=goto_table:22',
+    'table=21, priority=0 actions=goto_table:22',
+    'table=22, priority=0 actions=drop',
+    'table=3, priority=0 actions=drop',
+    'table=4, priority=0 actions=drop',
+    'table=6, priority=0 actions=drop',
+  ]);
+  // Every flow carries the bridge's cookie, the learn action included.
+  const withCookies = await ovs.dumpFlows(BR, { keepCookies: true });
+  const c = `cookie=0x${br.cookie.toString(16)}`;
+  assert.ok(withCookies.every((l) => l.startsWith(c)), withCookies.join('\n'));
+  assert.ok(withCookies.some((l) => l.includes(`learn(table=20,hard_timeout=300,priority=1,${c},`)));
+  await br.deleteAllFlows();
+});
+
+test('l2population flows render as the reference prints them', async () => {
+  const br = new TunnelBridge(BR, backend.bridge(BR));
+  await br.installFlows(
+    TunnelBridge.tunToLvFlow('vxlan', 1001, 1),
+    TunnelBridge.floodFlow(1, 1001, [3, 2]),
+    TunnelBridge.unicastFlow(1, 1001, 'fa:16:3e:00:00:21', 2),
+    TunnelBridge.arpResponderFlow(1, 'fa:16:3e:00:00:21', '10.0.0.21'),
+  );
+  assert.deepEqual(await ovs.dumpFlows(BR), [
+    'table=20, priority=2,dl_vlan=1,dl_dst=fa:16:3e:00:00:21 actions=pop_vlan,set_field:0x3e9->tun_id,output:2',
+    'table=21, priority=1,arp,dl_vlan=1,arp_tpa=10.0.0.21 actions=set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],set_field:fa:16:3e:00:00:21->arp_sha,set_field:10.0.0.21->arp_spa,move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:fa:16:3e:00:00:21->eth_src,IN_PORT',
+    'table=22, priority=1,dl_vlan=1 actions=pop_vlan,set_field:0x3e9->tun_id,output:2,output:3',
+    'table=4, priority=1,tun_id=0x3e9 actions=push_vlan:0x8100,set_field:4097->vlan_vid,goto_table:10',
+  ]);
+  // Targeted deletes touch only flows of this bridge's cookie.
+  await ovs.ofctl('-O', 'OpenFlow13', 'add-flow', BR, 'cookie=0x77,table=22,priority=1,dl_vlan=1,actions=drop');
+  await br.uninstallFlows(TunnelBridge.floodFilter(1));
+  const left = await ovs.dumpFlows(BR, { keepCookies: true });
+  assert.ok(left.some((l) => l.startsWith('cookie=0x77, table=22')), left.join('\n'));
+  assert.ok(!left.some((l) => l.includes('output:2,output:3')));
+  // Stale cleanup removes the foreign cookie and keeps ours.
+  assert.deepEqual(await br.cleanupStaleFlows([22]), [0x77n]);
+  assert.equal((await ovs.dumpFlows(BR, { keepCookies: true })).filter((l) => l.includes('0x77')).length, 0);
+  await br.deleteAllFlows();
+});
+
+test('a batch the switch refuses is rejected whole, naming the bridge', async () => {
+  const br = new OVSBridge(BR, backend.bridge(BR));
+  const b = br.batch();
+  b.add({ table: 5, priority: 1, match: {}, actions: [] });
+  b.add({ table: 5, priority: 2, match: {}, actions: [], gotoTable: 1 }); // goto a lower table: invalid
+  await assert.rejects(b.commit(), (e: unknown) => e instanceof OpenFlowError && e.bridge === BR);
+  assert.deepEqual(await ovs.dumpFlows(BR), [], 'the bundle is atomic: nothing of it was installed');
+});
+
+test('dumpFlows reports table and cookie of every flow', async () => {
+  const br = new OVSBridge(BR, backend.bridge(BR));
+  await br.installFlows({ table: 23, priority: 0, match: {}, actions: [] });
+  const stats = await br.ofSwitch.dumpFlows({ table: 23 });
+  assert.equal(stats.length, 1);
+  assert.equal(stats[0]!.cookie, br.cookie);
+  assert.equal(stats[0]!.table, 23);
+  const ports = await br.ofSwitch.portDesc();
+  assert.ok(ports.some((p) => p.name === BR));
+  await br.deleteAllFlows();
+});
