@@ -3,7 +3,7 @@
 // bridges' management sockets (<bridge>.mgmt) live there too and ovs-ofctl/ovs-vsctl reach them
 // through OVS_RUNDIR. Bridges must be datapath_type=netdev: these machines have no kernel module.
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, existsSync, readlinkSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -25,6 +25,32 @@ export async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * Two userspace-datapath ovs-vswitchd cannot share a network namespace (both create the tap
+ * "ovs-netdev"); fail early with the remedy rather than with a confusing "not a bridge" later.
+ */
+function assertNoOtherVswitchdHere(): void {
+  let mine: string;
+  try {
+    mine = readlinkSync('/proc/self/ns/net');
+  } catch {
+    return;
+  }
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (!readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('ovs-vswitchd')) continue;
+      if (readlinkSync(`/proc/${pid}/ns/net`) === mine) {
+        throw new Error(
+          `another ovs-vswitchd (pid ${pid}) runs in this network namespace; run this test under scripts/netns-run.sh`,
+        );
+      }
+    } catch (e) {
+      if (e instanceof Error && e.message.startsWith('another ovs-vswitchd')) throw e;
+      // the process ended while we looked: not a conflict
+    }
+  }
 }
 
 export interface PrivateOvsOptions {
@@ -56,6 +82,7 @@ export class PrivateOvs {
   }
 
   static async start(opts: PrivateOvsOptions = {}): Promise<PrivateOvs> {
+    if (!opts.netns) assertNoOtherVswitchdHere();
     const ovs = new PrivateOvs(opts);
     await ovs.startDb(true);
     await ovs.startVswitchd();
