@@ -1,0 +1,179 @@
+// OpenFlowBackend over the native OpenFlow 1.3 controller: bridges connect to us, and a bridge
+// handle finds its switch by datapath id.
+import { EventEmitter } from 'node:events';
+import { OpenFlowError, type OpenFlowBackend, type OpenFlowSwitch, type StatsFilter } from '../backend.js';
+import type { FlowMod, FlowStats, PortDesc } from '../flow.js';
+import { OFPTT_ALL } from '../flow.js';
+import {
+  errorName,
+  flowModToWire,
+  formatFlowMod,
+  OFPG_ANY,
+  OFPP_ANY,
+  type FlowModBody,
+  type FlowStatsEntry,
+  type PortDescEntry,
+} from './codec/index.js';
+import { dpidHex, OfRequestError, OpenFlowController, type ControllerEvents, type OfConnection } from './controller.js';
+
+export interface NativeBackendOptions {
+  listenAddress: string;
+  listenPort: number;
+  /** How long apply()/dumpFlows()/portDesc() wait for the bridge's switch to be connected. */
+  connectTimeoutSec: number;
+  /** [ovs] of_request_timeout: per request (barrier, stats) timeout. */
+  requestTimeoutSec: number;
+  /** Idle time before the controller probes a switch with ECHO_REQUEST (default 15 s). */
+  echoIntervalSec?: number;
+}
+
+/** At most this many refused flow mods are spelled out in an OpenFlowError message. */
+const MAX_LISTED_ERRORS = 5;
+
+export class NativeBackend extends EventEmitter<ControllerEvents> implements OpenFlowBackend {
+  readonly kind = 'native' as const;
+  private readonly controller: OpenFlowController;
+
+  constructor(readonly options: NativeBackendOptions) {
+    super();
+    const ctl: ConstructorParameters<typeof OpenFlowController>[0] = {
+      listenAddress: options.listenAddress,
+      listenPort: options.listenPort,
+      requestTimeoutMs: options.requestTimeoutSec * 1000,
+    };
+    if (options.echoIntervalSec !== undefined) ctl.echoIntervalMs = options.echoIntervalSec * 1000;
+    this.controller = new OpenFlowController(ctl);
+    this.controller.on('switch-connected', (dpid) => this.emit('switch-connected', dpid));
+    this.controller.on('switch-disconnected', (dpid) => this.emit('switch-disconnected', dpid));
+  }
+
+  /** Listen on listenAddress:listenPort; rejects with an Error naming address:port (e.g. EADDRINUSE). */
+  start(): Promise<void> {
+    return this.controller.start();
+  }
+
+  stop(): Promise<void> {
+    return this.controller.stop();
+  }
+
+  /** The TCP port being listened on (0 before start). */
+  get port(): number {
+    return this.controller.port;
+  }
+
+  isConnected(datapathId: bigint): boolean {
+    return this.controller.connection(datapathId) !== undefined;
+  }
+
+  connectedDatapaths(): bigint[] {
+    return this.controller.connectedDatapaths();
+  }
+
+  /** Resolves once the switch of datapathId is connected; rejects after timeoutSec (default connectTimeoutSec). */
+  async waitForSwitch(datapathId: bigint, timeoutSec = this.options.connectTimeoutSec): Promise<void> {
+    await this.controller.waitForConnection(datapathId, timeoutSec * 1000);
+  }
+
+  bridge(name: string, datapathId: bigint): NativeSwitch {
+    return new NativeSwitch(name, datapathId, this.controller, this.options);
+  }
+}
+
+export class NativeSwitch implements OpenFlowSwitch {
+  constructor(
+    readonly bridge: string,
+    readonly datapathId: bigint,
+    private readonly controller: OpenFlowController,
+    private readonly options: NativeBackendOptions,
+  ) {}
+
+  private async connection(): Promise<OfConnection> {
+    try {
+      return await this.controller.waitForConnection(this.datapathId, this.options.connectTimeoutSec * 1000);
+    } catch (e) {
+      throw this.wrap(e);
+    }
+  }
+
+  private wrap(e: unknown, flow?: string): OpenFlowError {
+    if (e instanceof OpenFlowError) return e;
+    if (e instanceof OfRequestError) {
+      const detail: { type?: number; code?: number; xid?: number; flow?: string } = {};
+      if (e.detail.errType !== undefined) detail.type = e.detail.errType;
+      if (e.detail.code !== undefined) detail.code = e.detail.code;
+      if (e.detail.xid !== undefined) detail.xid = e.detail.xid;
+      if (flow !== undefined) detail.flow = flow;
+      return new OpenFlowError(e.message, this.bridge, detail);
+    }
+    return new OpenFlowError(e instanceof Error ? e.message : String(e), this.bridge, flow !== undefined ? { flow } : {});
+  }
+
+  async apply(mods: FlowMod[]): Promise<void> {
+    if (mods.length === 0) return;
+    // Encoding happens before anything is sent: a flow the codec cannot express fails the whole batch.
+    const bodies: FlowModBody[] = new Array(mods.length);
+    for (let i = 0; i < mods.length; i++) {
+      try {
+        bodies[i] = flowModToWire(mods[i]!);
+      } catch (e) {
+        throw new OpenFlowError(`cannot encode flow mod: ${(e as Error).message}`, this.bridge, { flow: formatFlowMod(mods[i]!) });
+      }
+    }
+    const conn = await this.connection();
+    const refused: { index: number; errType: number; code: number }[] = [];
+    try {
+      await conn.sendFlowMods(bodies, (index, errType, code) => refused.push({ index, errType, code }));
+    } catch (e) {
+      const index = e instanceof OfRequestError ? e.detail.index : undefined;
+      throw this.wrap(e, index !== undefined ? formatFlowMod(mods[index]!) : undefined);
+    }
+    if (refused.length === 0) return;
+    const first = refused[0]!;
+    const listed = refused
+      .slice(0, MAX_LISTED_ERRORS)
+      .map((r) => `${errorName(r.errType, r.code)} for "${formatFlowMod(mods[r.index]!)}"`)
+      .join('; ');
+    const more = refused.length > MAX_LISTED_ERRORS ? ` (and ${refused.length - MAX_LISTED_ERRORS} more)` : '';
+    throw new OpenFlowError(`switch refused ${refused.length} of ${mods.length} flow mods: ${listed}${more}`, this.bridge, {
+      type: first.errType,
+      code: first.code,
+      flow: formatFlowMod(mods[first.index]!),
+    });
+  }
+
+  /** All flows matching the filter (FLOW_STATS, empty match), as FlowStatsEntry (a FlowStats with extras). */
+  async dumpFlows(filter: StatsFilter = {}): Promise<FlowStatsEntry[]> {
+    const conn = await this.connection();
+    try {
+      const parts = await conn.multipart(
+        {
+          kind: 'flow',
+          body: {
+            tableId: filter.table ?? OFPTT_ALL,
+            outPort: OFPP_ANY,
+            outGroup: OFPG_ANY,
+            cookie: filter.cookie ?? 0n,
+            cookieMask: filter.cookieMask ?? 0n,
+            match: {},
+          },
+        },
+        `FLOW_STATS request (table ${filter.table ?? 'ALL'}) on ${dpidHex(this.datapathId)}`,
+      );
+      return parts.flatMap((p) => (p.kind === 'flow' ? p.entries : []));
+    } catch (e) {
+      throw this.wrap(e);
+    }
+  }
+
+  async portDesc(): Promise<PortDescEntry[]> {
+    const conn = await this.connection();
+    try {
+      const parts = await conn.multipart({ kind: 'port_desc' }, `PORT_DESC request on ${dpidHex(this.datapathId)}`);
+      return parts.flatMap((p) => (p.kind === 'port_desc' ? p.ports : []));
+    } catch (e) {
+      throw this.wrap(e);
+    }
+  }
+}
+
+export type { FlowStats, PortDesc, FlowStatsEntry, PortDescEntry };
