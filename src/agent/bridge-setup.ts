@@ -1,0 +1,203 @@
+// Start-up of the bridges, in the reference's order (agent-loop.md §2): br-int, then the provider
+// bridges of bridge_mappings with their patch pairs, then br-tun when tunnelling is on. Each step is
+// idempotent, so the same code re-runs after an OVS restart.
+import { createHash } from 'node:crypto';
+import type { OpenFlowBackend } from '../openflow/backend.js';
+import type { OvsdbOps } from '../ovsdb/ops.js';
+import { IntegrationBridge } from '../bridges/br-int.js';
+import { PhysicalBridge } from '../bridges/br-phys.js';
+import { TunnelBridge } from '../bridges/br-tun.js';
+import type { OVSBridge } from '../bridges/ovs-bridge.js';
+import { getLogger } from '../util/log.js';
+
+const LOG = getLogger('agent.bridges');
+
+/** Protocols every agent bridge speaks: 1.3 for the flows, 1.0 and 1.4 for ovs-ofctl --bundle. */
+export const BRIDGE_PROTOCOLS = ['OpenFlow10', 'OpenFlow13', 'OpenFlow14'];
+
+/** What bridge set-up needs from the configuration (a slice of AgentConfig). */
+export interface BridgeSetupConfig {
+  integrationBridge: string;
+  tunnelBridge: string;
+  intPeerPatchPort: string;
+  tunPeerPatchPort: string;
+  bridgeMappings: ReadonlyMap<string, string>;
+  datapathType: string;
+  bridgeMacTableSize: number;
+  igmpSnoopingEnable: boolean;
+  ofInterface: 'native' | 'ovs-ofctl';
+  ofListenAddress: string;
+  ofListenPort: number;
+  ofInactivityProbeSec: number;
+  ofConnectTimeoutSec: number;
+  dropFlowsOnStart: boolean;
+  tunnelTypes: readonly string[];
+  arpResponderEnabled: boolean;
+  dhcpExtension: boolean;
+  dhcpIpv6: boolean;
+}
+
+/** Bridge setup refused to go on; the message is meant for the operator as is. */
+export class BridgeSetupError extends Error {
+  override name = 'BridgeSetupError';
+}
+
+/** `int-<bridge>` / `phy-<bridge>`, shortened with a hash beyond the 15 characters of a Linux interface name. */
+export function patchPortName(prefix: 'int-' | 'phy-', bridge: string): string {
+  const full = prefix + bridge;
+  if (full.length <= 15) return full;
+  const hash = createHash('sha1').update(bridge).digest('hex').slice(0, 6);
+  return prefix + bridge.slice(0, 15 - prefix.length - 6) + hash;
+}
+
+export function controllerTarget(address: string, port: number): string {
+  return address.includes(':') ? `tcp:[${address}]:${port}` : `tcp:${address}:${port}`;
+}
+
+const pyBool = (b: boolean): string => (b ? 'True' : 'False');
+
+export interface PhysicalNetwork {
+  physnet: string;
+  bridge: PhysicalBridge;
+  /** ofport of int-<bridge> on br-int. */
+  intOfport: number;
+  /** ofport of phy-<bridge> on the provider bridge. */
+  physOfport: number;
+}
+
+export interface Bridges {
+  int: IntegrationBridge;
+  phys: Map<string, PhysicalNetwork>;
+  tun?: TunnelBridge;
+  /** ofport of patch-tun on br-int / patch-int on br-tun. */
+  patchTunOfport?: number;
+  patchIntOfport?: number;
+}
+
+export class BridgeSetup {
+  constructor(
+    private readonly cfg: BridgeSetupConfig,
+    private readonly ops: OvsdbOps,
+    private readonly backend: OpenFlowBackend,
+  ) {}
+
+  /** Create or update the bridge row, secure it, and point it at our controller (native only). */
+  private async ensureAgentBridge(name: string): Promise<bigint> {
+    await this.ops.ensureBridge(name, {
+      datapathType: this.cfg.datapathType,
+      protocols: BRIDGE_PROTOCOLS,
+      otherConfig: { 'mac-table-size': String(this.cfg.bridgeMacTableSize) },
+      failMode: 'secure',
+    });
+    if (this.cfg.ofInterface === 'native') {
+      await this.ops.setControllers(name, [controllerTarget(this.cfg.ofListenAddress, this.cfg.ofListenPort)], {
+        connectionMode: 'out-of-band',
+        inactivityProbeMs: this.cfg.ofInactivityProbeSec * 1000,
+      });
+    }
+    return this.ops.waitDatapathId(name, this.cfg.ofConnectTimeoutSec * 1000);
+  }
+
+  /**
+   * An existing patch port keeps its peer: re-pointing a live patch (even briefly) would cut the
+   * traffic of every VM behind it when the agent restarts.
+   */
+  private async addPatchPortIfMissing(bridge: string, name: string, peer: string): Promise<void> {
+    const port = this.ops.replica.port(name);
+    if (port && this.ops.replica.bridgeOfPortRow(port)?.name === bridge) return;
+    await this.ops.addPatchPort(bridge, name, peer);
+  }
+
+  private openFlowSwitch(name: string, dpid: bigint) {
+    return this.backend.bridge(name, dpid);
+  }
+
+  async setupIntegrationBridge(existing?: IntegrationBridge): Promise<IntegrationBridge> {
+    const name = this.cfg.integrationBridge;
+    const dpid = await this.ensureAgentBridge(name);
+    await this.ops.setBridgeMcastSnooping(name, this.cfg.igmpSnoopingEnable, {
+      'mcast-snooping-disable-flood-unregistered': 'false',
+    });
+    const br = existing ?? new IntegrationBridge(name, this.openFlowSwitch(name, dpid));
+    if (existing) br.ofSwitch = this.openFlowSwitch(name, dpid);
+    if (this.cfg.dropFlowsOnStart) {
+      LOG.info(`${name}: drop_flows_on_start: deleting port ${this.cfg.intPeerPatchPort} and every flow`);
+      await this.ops.deletePort(name, this.cfg.intPeerPatchPort);
+      await br.deleteAllFlows();
+    }
+    await br.setupDefaultFlows({ dhcp: this.cfg.dhcpExtension, dhcpIpv6: this.cfg.dhcpIpv6 });
+    LOG.info(`${name}: integration bridge ready (cookie 0x${br.cookie.toString(16)})`);
+    return br;
+  }
+
+  async setupPhysicalBridges(intBr: IntegrationBridge, existing?: Map<string, PhysicalNetwork>): Promise<Map<string, PhysicalNetwork>> {
+    const result = new Map<string, PhysicalNetwork>();
+    for (const [physnet, bridge] of this.cfg.bridgeMappings) {
+      if (!this.ops.bridgeExists(bridge)) {
+        throw new BridgeSetupError(`Bridge ${bridge} for physical network ${physnet} does not exist. Agent terminated!`);
+      }
+      const dpid = await this.ensureAgentBridge(bridge);
+      const prev = existing?.get(physnet)?.bridge;
+      const br = prev ?? new PhysicalBridge(bridge, this.openFlowSwitch(bridge, dpid));
+      if (prev) br.ofSwitch = this.openFlowSwitch(bridge, dpid);
+      if (this.cfg.dropFlowsOnStart) await br.deleteAllFlows();
+      await br.installFlows(...PhysicalBridge.defaultFlows());
+
+      // Patch pair first created dangling, so no traffic crosses before both drop flows exist.
+      const intName = patchPortName('int-', bridge);
+      const phyName = patchPortName('phy-', bridge);
+      await this.addPatchPortIfMissing(intBr.name, intName, 'nonexistent-peer');
+      await this.addPatchPortIfMissing(bridge, phyName, 'nonexistent-peer');
+      await this.ops.setPortOtherConfig(intName, {
+        'mcast-snooping-flood': pyBool(this.cfg.igmpSnoopingEnable),
+        'mcast-snooping-flood-reports': pyBool(this.cfg.igmpSnoopingEnable),
+      });
+      const intOfport = await this.ops.waitOfport(intName, this.cfg.ofConnectTimeoutSec * 1000);
+      const physOfport = await this.ops.waitOfport(phyName, this.cfg.ofConnectTimeoutSec * 1000);
+      await intBr.installFlows(IntegrationBridge.dropFromPhysFlow(intOfport));
+      await br.installFlows(PhysicalBridge.dropFromIntFlow(physOfport));
+      await this.ops.setPatchPeer(intName, phyName);
+      await this.ops.setPatchPeer(phyName, intName);
+      LOG.info(`${bridge}: provider bridge for ${physnet} ready (${intName}=${intOfport}, ${phyName}=${physOfport})`);
+      result.set(physnet, { physnet, bridge: br, intOfport, physOfport });
+    }
+    return result;
+  }
+
+  async setupTunnelBridge(intBr: IntegrationBridge, existing?: TunnelBridge): Promise<{ tun: TunnelBridge; patchTunOfport: number; patchIntOfport: number }> {
+    const name = this.cfg.tunnelBridge;
+    const dpid = await this.ensureAgentBridge(name);
+    const tun = existing ?? new TunnelBridge(name, this.openFlowSwitch(name, dpid));
+    if (existing) tun.ofSwitch = this.openFlowSwitch(name, dpid);
+    await this.addPatchPortIfMissing(intBr.name, this.cfg.intPeerPatchPort, this.cfg.tunPeerPatchPort);
+    await this.addPatchPortIfMissing(name, this.cfg.tunPeerPatchPort, this.cfg.intPeerPatchPort);
+    const patchTunOfport = await this.ops.waitOfport(this.cfg.intPeerPatchPort, this.cfg.ofConnectTimeoutSec * 1000);
+    const patchIntOfport = await this.ops.waitOfport(this.cfg.tunPeerPatchPort, this.cfg.ofConnectTimeoutSec * 1000);
+    await this.ops.setPortOtherConfig(this.cfg.intPeerPatchPort, {
+      'mcast-snooping-flood': pyBool(this.cfg.igmpSnoopingEnable),
+      'mcast-snooping-flood-reports': pyBool(this.cfg.igmpSnoopingEnable),
+    });
+    if (this.cfg.dropFlowsOnStart) await tun.deleteAllFlows();
+    await tun.installFlows(...tun.defaultFlows(patchIntOfport, this.cfg.arpResponderEnabled));
+    LOG.info(`${name}: tunnel bridge ready (${this.cfg.tunPeerPatchPort}=${patchIntOfport}, cookie 0x${tun.cookie.toString(16)})`);
+    return { tun, patchTunOfport, patchIntOfport };
+  }
+
+  /** The whole start-up (or the re-setup after an OVS restart when `existing` is given). */
+  async setupAll(existing?: Bridges): Promise<Bridges> {
+    const int = await this.setupIntegrationBridge(existing?.int);
+    const phys = await this.setupPhysicalBridges(int, existing?.phys);
+    const bridges: Bridges = { int, phys };
+    if (this.cfg.tunnelTypes.length > 0) {
+      const t = await this.setupTunnelBridge(int, existing?.tun);
+      bridges.tun = t.tun;
+      bridges.patchTunOfport = t.patchTunOfport;
+      bridges.patchIntOfport = t.patchIntOfport;
+    }
+    return bridges;
+  }
+}
+
+export function allBridges(b: Bridges): OVSBridge[] {
+  return [b.int, ...[...b.phys.values()].map((p) => p.bridge), ...(b.tun ? [b.tun] : [])];
+}

@@ -1,0 +1,163 @@
+// The agent's cache of neutron objects (rpc.md §5-6). Filled by bulk_pull on a miss and kept current
+// by the server's push fanouts on the neutron-vo-* topics; "port updated", "port deleted" and
+// "network updated" are derived from it, as the Zed agent does, instead of legacy notifications.
+import { EventEmitter } from 'node:events';
+import { getLogger } from '../util/log.js';
+
+const LOG = getLogger('agent.resource_cache');
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObj = { [key: string]: Json };
+
+/** The object types the agent caches, with the versions it asks for and subscribes to. */
+export const CACHED_RESOURCE_VERSIONS = {
+  Port: '1.7',
+  Network: '1.1',
+  Subnet: '1.1',
+  SecurityGroup: '1.5',
+  SecurityGroupRule: '1.2',
+  AddressGroup: '1.2',
+} as const;
+export type CachedType = keyof typeof CACHED_RESOURCE_VERSIONS;
+
+/** What the agent reports in resource_versions (the reference's list, so the server pushes to all of them). */
+export const RESOURCE_VERSIONS: Record<string, string> = {
+  QosPolicy: '1.10',
+  Trunk: '1.1',
+  SubPort: '1.0',
+  Port: '1.7',
+  Subnet: '1.1',
+  Network: '1.1',
+  SecurityGroup: '1.5',
+  SecurityGroupRule: '1.2',
+  Log: '1.0',
+  PortForwarding: '1.3',
+  ConntrackHelper: '1.0',
+  AddressGroup: '1.2',
+  LocalIPAssociation: '1.0',
+  NDPProxy: '1.0',
+  Agent: '1.1',
+};
+
+export function isObj(v: unknown): v is JsonObj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Unwrap an oslo.versionedobjects primitive into plain data, recursively
+ * (`{"versioned_object.data": {...}}` → `{...}`). Anything else passes through.
+ */
+export function fromPrimitive(v: Json): Json {
+  if (Array.isArray(v)) return v.map(fromPrimitive);
+  if (!isObj(v)) return v;
+  const data = v['versioned_object.data'];
+  const src = isObj(data) ? data : v;
+  const out: JsonObj = {};
+  for (const [k, val] of Object.entries(src)) out[k] = fromPrimitive(val);
+  return out;
+}
+
+export interface ResourceCacheEvents {
+  'port-updated': [id: string, changed: string[]];
+  'port-deleted': [id: string];
+  'network-updated': [id: string, changed: string[]];
+}
+
+/** Pull objects from the server: the bulk_pull RPC. */
+export type BulkPull = (type: CachedType, version: string, filter: JsonObj) => Promise<Json>;
+
+const IGNORED_FOR_CHANGE = new Set(['revision_number', 'updated_at']);
+
+export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
+  private readonly objects = new Map<CachedType, Map<string, JsonObj>>();
+  private readonly deleted = new Map<CachedType, Set<string>>();
+
+  constructor(private readonly pull: BulkPull) {
+    super();
+    for (const t of Object.keys(CACHED_RESOURCE_VERSIONS) as CachedType[]) {
+      this.objects.set(t, new Map());
+      this.deleted.set(t, new Set());
+    }
+  }
+
+  getCached(type: CachedType, id: string): JsonObj | undefined {
+    return this.objects.get(type)!.get(id);
+  }
+
+  /** The object, pulled from the server on a miss. Undefined if the server does not know it. */
+  async get(type: CachedType, id: string): Promise<JsonObj | undefined> {
+    const hit = this.getCached(type, id);
+    if (hit || this.deleted.get(type)!.has(id)) return hit;
+    const result = await this.pull(type, CACHED_RESOURCE_VERSIONS[type], { id: [id] });
+    if (!Array.isArray(result)) throw new Error(`bulk_pull ${type} ${id}: expected a list, got ${typeof result}`);
+    for (const p of result) this.record(type, p, 'pull');
+    return this.getCached(type, id);
+  }
+
+  /** A `push(resource_list, event_type)` from the server. Bad entries are logged and skipped. */
+  onPush(resourceList: Json, eventType: string): void {
+    if (!Array.isArray(resourceList)) {
+      LOG.warning(`push: resource_list is not a list (${typeof resourceList}); dropped`);
+      return;
+    }
+    for (const p of resourceList) {
+      if (!isObj(p) || typeof p['versioned_object.name'] !== 'string') {
+        LOG.warning('push: entry is not a versioned object primitive; skipped');
+        continue;
+      }
+      const type = p['versioned_object.name'] as string;
+      if (!(type in CACHED_RESOURCE_VERSIONS)) continue;
+      if (eventType === 'deleted') this.remove(type as CachedType, p);
+      else if (eventType === 'updated' || eventType === 'created') this.record(type as CachedType, p, 'push');
+      else LOG.warning(`push: unknown event_type '${eventType}' for ${type}; skipped`);
+    }
+  }
+
+  private remove(type: CachedType, primitive: JsonObj): void {
+    const data = fromPrimitive(primitive);
+    const id = isObj(data) ? data['id'] : undefined;
+    if (typeof id !== 'string') {
+      LOG.warning(`push deleted ${type}: no id; skipped`);
+      return;
+    }
+    this.deleted.get(type)!.add(id);
+    this.objects.get(type)!.delete(id);
+    if (type === 'Port') this.emit('port-deleted', id);
+    if (type === 'SecurityGroup') {
+      for (const [rid, r] of this.objects.get('SecurityGroupRule')!) if (r['security_group_id'] === id) this.objects.get('SecurityGroupRule')!.delete(rid);
+    }
+  }
+
+  private record(type: CachedType, primitive: Json, source: 'pull' | 'push'): void {
+    const data = fromPrimitive(primitive);
+    if (!isObj(data) || typeof data['id'] !== 'string') {
+      LOG.warning(`${source} ${type}: object without id; skipped`);
+      return;
+    }
+    const id = data['id'];
+    if (this.deleted.get(type)!.has(id)) return;
+    const store = this.objects.get(type)!;
+    const old = store.get(id);
+    const oldRev = old?.['revision_number'];
+    const newRev = data['revision_number'];
+    if (typeof oldRev === 'number' && typeof newRev === 'number' && oldRev > newRev) return;
+    store.set(id, data);
+    if (type === 'SecurityGroup' && Array.isArray(data['rules'])) {
+      for (const r of data['rules']) if (isObj(r)) this.record('SecurityGroupRule', r, source);
+    }
+    const changed = changedFields(old, data);
+    if (changed.length === 0) return;
+    if (type === 'Port') this.emit('port-updated', id, changed);
+    if (type === 'Network') this.emit('network-updated', id, changed);
+  }
+}
+
+function changedFields(old: JsonObj | undefined, now: JsonObj): string[] {
+  const keys = new Set([...Object.keys(old ?? {}), ...Object.keys(now)]);
+  const out: string[] = [];
+  for (const k of keys) {
+    if (IGNORED_FOR_CHANGE.has(k)) continue;
+    if (JSON.stringify(old?.[k]) !== JSON.stringify(now[k])) out.push(k);
+  }
+  return out;
+}
