@@ -1,0 +1,438 @@
+// The agent's OVSDB writes (ovs-vsctl equivalents) and derived reads. Every write method is ONE
+// transaction built from the replica and guarded against concurrent writers: preconditions are
+// "wait" operations or where-clauses, map columns are merged with delete-keys+insert mutations
+// (never replaced), set columns are mutated. If a guard fails because someone else changed the
+// database meanwhile, the replica is brought up to date and the method is retried.
+// After a successful write the replica reflects it (client.sync()), so reads right after a write
+// see it.
+import { OvsdbClient, OvsdbTransactionError, type OvsdbClientOptions } from './client.js';
+import { OvsdbReplica, type BridgeRow, type ControllerRow, type InterfaceRow, type PortRow } from './replica.js';
+import {
+  type Condition,
+  type Operation,
+  type OperationResult,
+  type OvsdbDatumInput,
+  NamedUuid,
+  Uuid,
+  cond,
+  mutation,
+  op,
+} from './protocol.js';
+import { getLogger } from '../util/log.js';
+
+const LOG = getLogger('ovsdb.ops');
+
+/** An interface with both external_ids:iface-id and external_ids:attached-mac (a VIF). */
+export interface VifPort {
+  portName: string;
+  ifaceName: string;
+  /** undefined: not assigned yet; -1: failed. */
+  ofport: number | undefined;
+  ifaceId: string;
+  mac: string;
+  tag: number | undefined;
+  otherConfig: Map<string, string>;
+  externalIds: Map<string, string>;
+}
+
+export interface EnsureBridgeOptions {
+  datapathType: string;
+  /** Added to Bridge.protocols (set union). */
+  protocols?: string[];
+  /** Merged into Bridge.other_config. */
+  otherConfig?: Record<string, string>;
+  failMode?: 'secure' | 'standalone';
+}
+
+export interface ControllerOptions {
+  connectionMode: 'out-of-band' | 'in-band';
+  inactivityProbeMs: number;
+}
+
+export interface PortSettings {
+  port: string;
+  /** number: set; null: clear; undefined: leave alone. */
+  tag?: number | null;
+  /** Merged into Port.other_config. */
+  otherConfig?: Record<string, string>;
+  clearVlanModeAndTrunks?: boolean;
+}
+
+/** A guard failed: the replica was stale. Retried after resynchronising. */
+class Conflict extends Error {}
+
+const MAX_ATTEMPTS = 4;
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  const s = new Set(a);
+  return b.every((x) => s.has(x));
+}
+
+function byName(name: string): Condition[] {
+  return [cond.eq('name', name)];
+}
+
+export class OvsdbOps {
+  constructor(readonly client: OvsdbClient, readonly replica: OvsdbReplica) {}
+
+  /** Creates client + replica, connects (rejects naming the endpoint if OVSDB is unreachable). */
+  static async connect(opts: Omit<OvsdbClientOptions, 'monitor'>): Promise<OvsdbOps> {
+    const replica = new OvsdbReplica();
+    const client = new OvsdbClient({ ...opts, monitor: replica });
+    await client.connect();
+    return new OvsdbOps(client, replica);
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+
+  // ---- transaction runner --------------------------------------------------------------------
+
+  /**
+   * Builds operations from the replica and runs them; `build` returns undefined when nothing
+   * needs writing. `check` inspects results and throws Conflict if the replica was stale.
+   */
+  private async run(
+    label: string,
+    build: () => Operation[] | undefined,
+    check?: (results: OperationResult[]) => void,
+  ): Promise<OperationResult[] | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      const ops = build();
+      if (!ops || ops.length === 0) return undefined;
+      try {
+        const results = await this.client.transact(ops, { comment: `ovs-agent: ${label}` });
+        check?.(results);
+        await this.client.sync();
+        return results;
+      } catch (err) {
+        // "timed out" is what a failed wait operation with timeout 0 reports.
+        const conflict = err instanceof Conflict || (err instanceof OvsdbTransactionError && err.error === 'timed out' && ops[err.operationIndex]?.op === 'wait');
+        if (!conflict || attempt >= MAX_ATTEMPTS) {
+          if (err instanceof Conflict) throw new Error(`OVSDB ${label}: ${err.message}`);
+          throw err;
+        }
+        LOG.debug(`OVSDB ${label}: concurrent change (${(err as Error).message}), retrying`);
+        await this.client.sync();
+      }
+    }
+  }
+
+  private requireBridge(name: string, what: string): BridgeRow {
+    const b = this.replica.bridge(name);
+    if (!b) throw new Error(`${what}: bridge ${name} does not exist`);
+    return b;
+  }
+
+  private ovsRootWhere(): Condition[] {
+    const root = this.replica.openVSwitch();
+    return root ? [cond.uuid(root.uuid)] : [];
+  }
+
+  // ---- bridges ------------------------------------------------------------------------------
+
+  bridgeExists(name: string): boolean {
+    return this.replica.bridge(name) !== undefined;
+  }
+
+  listBridges(): string[] {
+    return this.replica.bridgeNames();
+  }
+
+  /**
+   * `ovs-vsctl --may-exist add-br NAME -- set Bridge NAME datapath_type=… ` plus protocols (added),
+   * other_config (merged) and fail_mode, in one transaction. A new bridge gets its internal port
+   * and interface named like the bridge.
+   */
+  async ensureBridge(name: string, opts: EnsureBridgeOptions): Promise<void> {
+    const label = `ensure bridge ${name}`;
+    const protocols = opts.protocols ?? [];
+    const otherConfig = opts.otherConfig ?? {};
+    await this.run(
+      label,
+      () => {
+        const b = this.replica.bridge(name);
+        if (b) {
+          const where = [cond.uuid(b.uuid)];
+          const row: Record<string, OvsdbDatumInput> = { datapath_type: opts.datapathType };
+          if (opts.failMode) row.fail_mode = opts.failMode;
+          const muts = [...(protocols.length ? [mutation.insert('protocols', protocols)] : []), ...mutation.mergeMap('other_config', otherConfig)];
+          return [op.update('Bridge', where, row), ...(muts.length ? [op.mutate('Bridge', where, muts)] : [])];
+        }
+        const row: Record<string, OvsdbDatumInput> = {
+          name,
+          datapath_type: opts.datapathType,
+          ports: [new NamedUuid('port')],
+          protocols,
+          other_config: otherConfig,
+        };
+        if (opts.failMode) row.fail_mode = opts.failMode;
+        return [
+          op.wait('Bridge', byName(name), ['name'], '==', []),
+          op.insert('Interface', { name, type: 'internal' }, 'iface'),
+          op.insert('Port', { name, interfaces: [new NamedUuid('iface')] }, 'port'),
+          op.insert('Bridge', row, 'bridge'),
+          op.mutate('Open_vSwitch', this.ovsRootWhere(), [mutation.insert('bridges', [new NamedUuid('bridge')])]),
+        ];
+      },
+      (results) => {
+        if (results.length === 5) {
+          if (results[4].count === 0) throw new Error(`${label}: the Open_vSwitch table has no row (database not initialised?)`);
+        } else if (results[0].count === 0) {
+          throw new Conflict(`bridge ${name} disappeared`);
+        }
+      },
+    );
+  }
+
+  /** Merges keys into Bridge.other_config. */
+  async setBridgeOtherConfig(bridge: string, kv: Record<string, string>): Promise<void> {
+    const label = `set other_config on bridge ${bridge}`;
+    if (Object.keys(kv).length === 0) return;
+    await this.run(label, () => [op.mutate('Bridge', byName(bridge), mutation.mergeMap('other_config', kv))], (r) => {
+      if (r[0].count === 0) throw new Error(`${label}: bridge ${bridge} does not exist`);
+    });
+  }
+
+  /** Bridge.datapath_id as a number, waiting until ovs-vswitchd has filled it in. */
+  waitDatapathId(name: string, timeoutMs: number): Promise<bigint> {
+    return this.replica.waitFor(
+      () => {
+        const id = this.replica.bridge(name)?.datapathId;
+        return id ? BigInt(`0x${id}`) : undefined;
+      },
+      timeoutMs,
+      () => `bridge ${name} has no datapath_id after ${timeoutMs} ms (${this.bridgeExists(name) ? 'is ovs-vswitchd running?' : 'bridge does not exist'})`,
+    );
+  }
+
+  async setBridgeMcastSnooping(bridge: string, enable: boolean, otherConfig: Record<string, string>): Promise<void> {
+    const label = `set mcast snooping on bridge ${bridge}`;
+    await this.run(
+      label,
+      () => [
+        op.update('Bridge', byName(bridge), { mcast_snooping_enable: enable }),
+        ...(Object.keys(otherConfig).length ? [op.mutate('Bridge', byName(bridge), mutation.mergeMap('other_config', otherConfig))] : []),
+      ],
+      (r) => {
+        if (r[0].count === 0) throw new Error(`${label}: bridge ${bridge} does not exist`);
+      },
+    );
+  }
+
+  // ---- controllers --------------------------------------------------------------------------
+
+  /**
+   * Replaces the bridge's controllers if their targets differ from `targets`, then sets
+   * connection_mode and inactivity_probe on every Controller of the bridge. Returns true if the
+   * controller list was replaced.
+   */
+  async setControllers(bridge: string, targets: string[], opts: ControllerOptions): Promise<boolean> {
+    const label = `set controllers of bridge ${bridge}`;
+    let replaced = false;
+    await this.run(label, () => {
+      const b = this.requireBridge(bridge, label);
+      const current = this.replica.controllersOfBridge(b);
+      // Guard: the controller column is what we based the decision on.
+      const guard = op.wait('Bridge', [cond.uuid(b.uuid)], ['controller'], '==', [{ controller: ['set', b.controller.map((u) => ['uuid', u])] }]);
+      if (!sameSet(current.map((c) => c.target), targets) || current.length !== b.controller.length) {
+        replaced = true;
+        const inserts = targets.map((t, i) =>
+          op.insert('Controller', { target: t, connection_mode: opts.connectionMode, inactivity_probe: opts.inactivityProbeMs }, `ctl${i}`));
+        return [guard, ...inserts, op.update('Bridge', [cond.uuid(b.uuid)], { controller: targets.map((_, i) => new NamedUuid(`ctl${i}`)) })];
+      }
+      replaced = false;
+      const stale = current.filter((c: ControllerRow) => c.connectionMode !== opts.connectionMode || c.inactivityProbe !== opts.inactivityProbeMs);
+      if (stale.length === 0) return undefined;
+      return [guard, ...stale.map((c) => op.update('Controller', [cond.uuid(c.uuid)], { connection_mode: opts.connectionMode, inactivity_probe: opts.inactivityProbeMs }))];
+    });
+    return replaced;
+  }
+
+  async clearControllers(bridge: string): Promise<void> {
+    const label = `clear controllers of bridge ${bridge}`;
+    await this.run(label, () => {
+      const b = this.replica.bridge(bridge);
+      if (b && b.controller.length === 0) return undefined;
+      return [op.update('Bridge', byName(bridge), { controller: [] })];
+    }, (r) => {
+      if (r[0].count === 0) throw new Error(`${label}: bridge ${bridge} does not exist`);
+    });
+  }
+
+  // ---- managers -----------------------------------------------------------------------------
+
+  /** Adds a Manager with `target` to Open_vSwitch.manager_options unless one exists. */
+  async ensureManager(target: string): Promise<void> {
+    await this.run(`ensure manager ${target}`, () => {
+      for (const m of this.replica.rows('Manager').values()) if (m.target === target) return undefined;
+      return [
+        op.wait('Manager', [cond.eq('target', target)], ['target'], '==', []),
+        op.insert('Manager', { target }, 'mgr'),
+        op.mutate('Open_vSwitch', this.ovsRootWhere(), [mutation.insert('manager_options', [new NamedUuid('mgr')])]),
+      ];
+    });
+  }
+
+  // ---- ports --------------------------------------------------------------------------------
+
+  /**
+   * `ovs-vsctl --may-exist add-port BRIDGE NAME -- set Interface NAME type=… options:…`: a new
+   * port is created with the interface; an existing one gets type set and options merged.
+   */
+  private async addPortWithInterface(bridge: string, name: string, type: string, options: Record<string, string>): Promise<void> {
+    const label = `add ${type} port ${name} to bridge ${bridge}`;
+    await this.run(label, () => {
+      const b = this.requireBridge(bridge, label);
+      const p = this.replica.port(name);
+      if (p) {
+        const owner = this.replica.bridgeOfPortRow(p);
+        if (owner && owner.uuid !== b.uuid) throw new Error(`${label}: port ${name} already exists on bridge ${owner.name}`);
+        const iface = this.replica.interfacesOfPort(p).find((i) => i.name === name);
+        if (!iface) throw new Error(`${label}: port ${name} exists without an interface named ${name}`);
+        const where = [cond.uuid(iface.uuid)];
+        return [
+          op.update('Interface', where, { type }),
+          ...(Object.keys(options).length ? [op.mutate('Interface', where, mutation.mergeMap('options', options))] : []),
+        ];
+      }
+      return [
+        op.wait('Port', byName(name), ['name'], '==', []),
+        op.insert('Interface', { name, type, options }, 'iface'),
+        op.insert('Port', { name, interfaces: [new NamedUuid('iface')] }, 'port'),
+        op.mutate('Bridge', [cond.uuid(b.uuid)], [mutation.insert('ports', [new NamedUuid('port')])]),
+      ];
+    }, (r) => {
+      if (r[0].count === 0 || (r.length === 4 && r[3].count === 0)) throw new Conflict(`bridge or interface changed meanwhile`);
+    });
+  }
+
+  /** A patch port (may-exist: an existing one just gets options:peer). */
+  async addPatchPort(bridge: string, name: string, peer: string): Promise<void> {
+    await this.addPortWithInterface(bridge, name, 'patch', { peer });
+  }
+
+  async setPatchPeer(iface: string, peer: string): Promise<void> {
+    const label = `set peer of patch interface ${iface}`;
+    await this.run(label, () => [op.mutate('Interface', byName(iface), mutation.mergeMap('options', { peer }))], (r) => {
+      if (r[0].count === 0) throw new Error(`${label}: interface ${iface} does not exist`);
+    });
+  }
+
+  /** A tunnel port (vxlan, gre, ip6gre, geneve); may-exist: type set and options merged. */
+  async addTunnelPort(bridge: string, name: string, type: string, options: Record<string, string>): Promise<void> {
+    await this.addPortWithInterface(bridge, name, type, options);
+  }
+
+  /** `ovs-vsctl --if-exists del-port BRIDGE NAME`. Returns whether a port was removed. */
+  async deletePort(bridge: string, name: string): Promise<boolean> {
+    let removed = false;
+    await this.run(`delete port ${name} from bridge ${bridge}`, () => {
+      const b = this.replica.bridge(bridge);
+      const p = this.replica.port(name);
+      if (!b || !p || !b.ports.includes(p.uuid)) {
+        removed = false;
+        return undefined;
+      }
+      removed = true;
+      // Port and Interface are not root tables: dropping the reference deletes them.
+      return [op.mutate('Bridge', [cond.uuid(b.uuid)], [mutation.delete('ports', [new Uuid(p.uuid)])])];
+    });
+    return removed;
+  }
+
+  async setPortOtherConfig(port: string, kv: Record<string, string>): Promise<void> {
+    const label = `set other_config on port ${port}`;
+    if (Object.keys(kv).length === 0) return;
+    await this.run(label, () => [op.mutate('Port', byName(port), mutation.mergeMap('other_config', kv))], (r) => {
+      if (r[0].count === 0) throw new Error(`${label}: port ${port} does not exist`);
+    });
+  }
+
+  async setPortTag(port: string, tag: number | null, opts: { clearVlanModeAndTrunks?: boolean } = {}): Promise<void> {
+    const missing = await this.setPortsTagAndOtherConfig([{ port, tag, clearVlanModeAndTrunks: opts.clearVlanModeAndTrunks }]);
+    if (missing.length) throw new Error(`set tag on port ${port}: port ${port} does not exist`);
+  }
+
+  /**
+   * Tags and other_config of several ports in one transaction. Ports that do not exist are
+   * skipped (returned), the others are still written.
+   */
+  async setPortsTagAndOtherConfig(settings: PortSettings[]): Promise<string[]> {
+    const owners: string[] = []; // which port each operation belongs to
+    const results = await this.run(`set tag/other_config on ${settings.length} port(s)`, () => {
+      owners.length = 0;
+      const ops: Operation[] = [];
+      for (const s of settings) {
+        const row: Record<string, OvsdbDatumInput> = {};
+        if (s.tag !== undefined) row.tag = s.tag === null ? [] : s.tag;
+        if (s.clearVlanModeAndTrunks) {
+          row.vlan_mode = [];
+          row.trunks = [];
+        }
+        if (Object.keys(row).length) {
+          ops.push(op.update('Port', byName(s.port), row));
+          owners.push(s.port);
+        }
+        if (s.otherConfig && Object.keys(s.otherConfig).length) {
+          ops.push(op.mutate('Port', byName(s.port), mutation.mergeMap('other_config', s.otherConfig)));
+          owners.push(s.port);
+        }
+      }
+      return ops;
+    });
+    if (!results) return [];
+    const missing = new Set<string>();
+    results.forEach((r, i) => {
+      if (r.count === 0) missing.add(owners[i]);
+    });
+    return [...missing];
+  }
+
+  /** The interface's ofport once assigned; rejects on -1 (naming the interface) or timeout. */
+  waitOfport(ifaceName: string, timeoutMs: number): Promise<number> {
+    return this.replica.waitFor(
+      () => {
+        const i = this.replica.iface(ifaceName);
+        if (!i || i.ofport === undefined) return undefined;
+        if (i.ofport === -1) throw new Error(`interface ${ifaceName} has ofport -1${i.error ? ` (${i.error})` : ''}`);
+        return i.ofport > 0 ? i.ofport : undefined;
+      },
+      timeoutMs,
+      () => `interface ${ifaceName} ${this.replica.iface(ifaceName) ? 'got no ofport' : 'does not exist'} after ${timeoutMs} ms`,
+    );
+  }
+
+  // ---- reads ---------------------------------------------------------------------------------
+
+  /** VIFs on a bridge: interfaces with both external_ids iface-id and attached-mac. */
+  vifPorts(bridge: string): VifPort[] {
+    const out: VifPort[] = [];
+    for (const p of this.replica.portsOfBridge(bridge)) {
+      for (const i of this.replica.interfacesOfPort(p)) {
+        const v = toVif(p, i);
+        if (v) out.push(v);
+      }
+    }
+    return out;
+  }
+
+  /** The VIF with this iface-id on the bridge, if any. */
+  vifPortByIfaceId(bridge: string, ifaceId: string): VifPort | undefined {
+    return this.vifPorts(bridge).find((v) => v.ifaceId === ifaceId);
+  }
+
+  openVSwitch(): { datapathTypes: string[]; ifaceTypes: string[]; otherConfig: Map<string, string> } {
+    const r = this.replica.openVSwitch();
+    return { datapathTypes: r?.datapathTypes ?? [], ifaceTypes: r?.ifaceTypes ?? [], otherConfig: r?.otherConfig ?? new Map() };
+  }
+}
+
+export function toVif(p: PortRow, i: InterfaceRow): VifPort | undefined {
+  const ifaceId = i.externalIds.get('iface-id');
+  const mac = i.externalIds.get('attached-mac');
+  if (ifaceId === undefined || mac === undefined) return undefined;
+  return { portName: p.name, ifaceName: i.name, ofport: i.ofport, ifaceId, mac, tag: p.tag, otherConfig: p.otherConfig, externalIds: i.externalIds };
+}

@@ -1,0 +1,544 @@
+// In-memory replica of the Open_vSwitch database rows the agent reads, fed by the client's
+// monitor. Rows are typed; indexes (by name, port→bridge, interface→port) are kept up to date
+// per row change so lookups stay O(1) with thousands of ports.
+import { EventEmitter } from 'node:events';
+import {
+  type Json,
+  type MonitorRequests,
+  type Row,
+  type TableUpdates,
+  optionalInteger,
+  optionalString,
+  requiredBoolean,
+  requiredString,
+  stringMap,
+  stringSet,
+  integerSet,
+  uuidSet,
+} from './protocol.js';
+import { getLogger } from '../util/log.js';
+
+const LOG = getLogger('ovsdb.replica');
+
+export interface OpenVSwitchRow {
+  uuid: string;
+  bridges: string[];
+  managerOptions: string[];
+  datapathTypes: string[];
+  ifaceTypes: string[];
+  otherConfig: Map<string, string>;
+  externalIds: Map<string, string>;
+}
+
+export interface BridgeRow {
+  uuid: string;
+  name: string;
+  /** Hex text, 16 digits; undefined until ovs-vswitchd has created the datapath. */
+  datapathId: string | undefined;
+  datapathType: string;
+  protocols: string[];
+  controller: string[];
+  ports: string[];
+  externalIds: Map<string, string>;
+  otherConfig: Map<string, string>;
+  failMode: string | undefined;
+  mcastSnoopingEnable: boolean;
+}
+
+export interface PortRow {
+  uuid: string;
+  name: string;
+  tag: number | undefined;
+  otherConfig: Map<string, string>;
+  externalIds: Map<string, string>;
+  interfaces: string[];
+  vlanMode: string | undefined;
+  trunks: number[];
+}
+
+export interface InterfaceRow {
+  uuid: string;
+  name: string;
+  /** undefined: not assigned yet; -1: ovs-vswitchd failed to create the interface. */
+  ofport: number | undefined;
+  externalIds: Map<string, string>;
+  type: string;
+  options: Map<string, string>;
+  /** ovs-vswitchd's reason for a failed interface. */
+  error: string | undefined;
+}
+
+export interface ControllerRow {
+  uuid: string;
+  target: string;
+  isConnected: boolean;
+  connectionMode: string | undefined;
+  inactivityProbe: number | undefined;
+}
+
+export interface ManagerRow {
+  uuid: string;
+  target: string;
+  isConnected: boolean;
+}
+
+export interface TableRows {
+  Open_vSwitch: OpenVSwitchRow;
+  Bridge: BridgeRow;
+  Port: PortRow;
+  Interface: InterfaceRow;
+  Controller: ControllerRow;
+  Manager: ManagerRow;
+}
+export type TableName = keyof TableRows;
+
+/** One row change; `old` absent = insert, `new` absent = delete, both = modify. */
+export type RowChange = {
+  [T in TableName]: { table: T; uuid: string; old?: TableRows[T]; new?: TableRows[T] };
+}[TableName];
+
+/** What the client monitors on behalf of the replica. */
+export const MONITOR_REQUESTS: MonitorRequests = {
+  Open_vSwitch: ['bridges', 'manager_options', 'datapath_types', 'iface_types', 'other_config', 'external_ids'],
+  Bridge: ['name', 'datapath_id', 'datapath_type', 'protocols', 'controller', 'ports', 'external_ids', 'other_config', 'fail_mode', 'mcast_snooping_enable'],
+  Port: ['name', 'tag', 'other_config', 'external_ids', 'interfaces', 'vlan_mode', 'trunks'],
+  Interface: ['name', 'ofport', 'external_ids', 'type', 'options', 'error'],
+  Controller: ['target', 'is_connected', 'connection_mode', 'inactivity_probe'],
+  Manager: ['target', 'is_connected'],
+};
+
+// A column missing from a row update means "unchanged" for modify and "default" for initial/insert
+// (ovsdb-server omits default-valued columns in some paths): read with these defaults.
+const EMPTY_SET_J: Json = ['set', []];
+const EMPTY_MAP_J: Json = ['map', []];
+function col(row: Row, name: string, dflt: Json): Json {
+  const v = row[name];
+  return v === undefined ? dflt : v;
+}
+
+const PARSERS: { [T in TableName]: (uuid: string, r: Row) => TableRows[T] } = {
+  Open_vSwitch: (uuid, r) => ({
+    uuid,
+    bridges: uuidSet(col(r, 'bridges', EMPTY_SET_J)),
+    managerOptions: uuidSet(col(r, 'manager_options', EMPTY_SET_J)),
+    datapathTypes: stringSet(col(r, 'datapath_types', EMPTY_SET_J)),
+    ifaceTypes: stringSet(col(r, 'iface_types', EMPTY_SET_J)),
+    otherConfig: stringMap(col(r, 'other_config', EMPTY_MAP_J)),
+    externalIds: stringMap(col(r, 'external_ids', EMPTY_MAP_J)),
+  }),
+  Bridge: (uuid, r) => ({
+    uuid,
+    name: requiredString(col(r, 'name', '')),
+    datapathId: optionalString(col(r, 'datapath_id', EMPTY_SET_J)),
+    datapathType: requiredString(col(r, 'datapath_type', '')),
+    protocols: stringSet(col(r, 'protocols', EMPTY_SET_J)),
+    controller: uuidSet(col(r, 'controller', EMPTY_SET_J)),
+    ports: uuidSet(col(r, 'ports', EMPTY_SET_J)),
+    externalIds: stringMap(col(r, 'external_ids', EMPTY_MAP_J)),
+    otherConfig: stringMap(col(r, 'other_config', EMPTY_MAP_J)),
+    failMode: optionalString(col(r, 'fail_mode', EMPTY_SET_J)),
+    mcastSnoopingEnable: requiredBoolean(col(r, 'mcast_snooping_enable', false)),
+  }),
+  Port: (uuid, r) => ({
+    uuid,
+    name: requiredString(col(r, 'name', '')),
+    tag: optionalInteger(col(r, 'tag', EMPTY_SET_J)),
+    otherConfig: stringMap(col(r, 'other_config', EMPTY_MAP_J)),
+    externalIds: stringMap(col(r, 'external_ids', EMPTY_MAP_J)),
+    interfaces: uuidSet(col(r, 'interfaces', EMPTY_SET_J)),
+    vlanMode: optionalString(col(r, 'vlan_mode', EMPTY_SET_J)),
+    trunks: integerSet(col(r, 'trunks', EMPTY_SET_J)),
+  }),
+  Interface: (uuid, r) => ({
+    uuid,
+    name: requiredString(col(r, 'name', '')),
+    ofport: optionalInteger(col(r, 'ofport', EMPTY_SET_J)),
+    externalIds: stringMap(col(r, 'external_ids', EMPTY_MAP_J)),
+    type: requiredString(col(r, 'type', '')),
+    options: stringMap(col(r, 'options', EMPTY_MAP_J)),
+    error: optionalString(col(r, 'error', EMPTY_SET_J)),
+  }),
+  Controller: (uuid, r) => ({
+    uuid,
+    target: requiredString(col(r, 'target', '')),
+    isConnected: requiredBoolean(col(r, 'is_connected', false)),
+    connectionMode: optionalString(col(r, 'connection_mode', EMPTY_SET_J)),
+    inactivityProbe: optionalInteger(col(r, 'inactivity_probe', EMPTY_SET_J)),
+  }),
+  Manager: (uuid, r) => ({
+    uuid,
+    target: requiredString(col(r, 'target', '')),
+    isConnected: requiredBoolean(col(r, 'is_connected', false)),
+  }),
+};
+
+function isTableName(t: string): t is TableName {
+  return Object.prototype.hasOwnProperty.call(PARSERS, t);
+}
+
+function valuesEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) && Array.isArray(b)) {
+    if (a.length !== b.length) return false;
+    // Sets: order is not meaningful. Same order is the common case and costs no allocation.
+    if (a.every((x, i) => x === b[i])) return true;
+    const sb = new Set(b);
+    return sb.size === a.length && a.every((x) => sb.has(x));
+  }
+  if (a instanceof Map && b instanceof Map) {
+    if (a.size !== b.size) return false;
+    for (const [k, v] of a) if (b.get(k) !== v) return false;
+    return true;
+  }
+  return false;
+}
+
+export function rowsEqual<T extends object>(a: T, b: T): boolean {
+  const ka = Object.keys(a) as Array<keyof T>;
+  for (const k of ka) if (!valuesEqual(a[k], b[k])) return false;
+  return Object.keys(b).length === ka.length;
+}
+
+export interface OvsdbReplicaEvents {
+  update: [changes: RowChange[]];
+}
+
+/**
+ * The replica. Implements the client's monitor sink: `resync()` replaces the whole content with
+ * a fresh snapshot (reporting what changed meanwhile), `update()` applies one monitor update.
+ * Each call emits exactly one 'update' event (if anything changed) with the changes in the order
+ * the server sent them.
+ */
+export class OvsdbReplica extends EventEmitter<OvsdbReplicaEvents> {
+  private readonly tables: { [T in TableName]: Map<string, TableRows[T]> } = {
+    Open_vSwitch: new Map(),
+    Bridge: new Map(),
+    Port: new Map(),
+    Interface: new Map(),
+    Controller: new Map(),
+    Manager: new Map(),
+  };
+  private readonly raw: { [T in TableName]: Map<string, Row> } = {
+    Open_vSwitch: new Map(),
+    Bridge: new Map(),
+    Port: new Map(),
+    Interface: new Map(),
+    Controller: new Map(),
+    Manager: new Map(),
+  };
+  private readonly bridgeByName = new Map<string, string>();
+  private readonly portByName = new Map<string, string>();
+  private readonly ifaceByName = new Map<string, string>();
+  private readonly bridgeOfPort = new Map<string, string>();
+  private readonly portOfIface = new Map<string, string>();
+  private generation = 0;
+
+  readonly monitorRequests: MonitorRequests = MONITOR_REQUESTS;
+
+  /** Bumped on every applied update; lets callers notice change without listening. */
+  get seq(): number {
+    return this.generation;
+  }
+
+  rows<T extends TableName>(table: T): ReadonlyMap<string, TableRows[T]> {
+    return this.tables[table] as Map<string, TableRows[T]>;
+  }
+
+  row<T extends TableName>(table: T, uuid: string): TableRows[T] | undefined {
+    return (this.tables[table] as Map<string, TableRows[T]>).get(uuid);
+  }
+
+  // ---- lookups -----------------------------------------------------------------------------
+
+  openVSwitch(): OpenVSwitchRow | undefined {
+    for (const r of this.tables.Open_vSwitch.values()) return r;
+    return undefined;
+  }
+
+  bridge(name: string): BridgeRow | undefined {
+    const u = this.bridgeByName.get(name);
+    return u === undefined ? undefined : this.tables.Bridge.get(u);
+  }
+
+  bridgeNames(): string[] {
+    return [...this.bridgeByName.keys()];
+  }
+
+  port(name: string): PortRow | undefined {
+    const u = this.portByName.get(name);
+    return u === undefined ? undefined : this.tables.Port.get(u);
+  }
+
+  iface(name: string): InterfaceRow | undefined {
+    const u = this.ifaceByName.get(name);
+    return u === undefined ? undefined : this.tables.Interface.get(u);
+  }
+
+  portsOfBridge(bridge: BridgeRow | string): PortRow[] {
+    const b = typeof bridge === 'string' ? this.bridge(bridge) : bridge;
+    if (!b) return [];
+    const out: PortRow[] = [];
+    for (const u of b.ports) {
+      const p = this.tables.Port.get(u);
+      if (p) out.push(p);
+    }
+    return out;
+  }
+
+  interfacesOfPort(port: PortRow | string): InterfaceRow[] {
+    const p = typeof port === 'string' ? this.port(port) : port;
+    if (!p) return [];
+    const out: InterfaceRow[] = [];
+    for (const u of p.interfaces) {
+      const i = this.tables.Interface.get(u);
+      if (i) out.push(i);
+    }
+    return out;
+  }
+
+  controllersOfBridge(bridge: BridgeRow | string): ControllerRow[] {
+    const b = typeof bridge === 'string' ? this.bridge(bridge) : bridge;
+    if (!b) return [];
+    const out: ControllerRow[] = [];
+    for (const u of b.controller) {
+      const c = this.tables.Controller.get(u);
+      if (c) out.push(c);
+    }
+    return out;
+  }
+
+  /** The Port row holding an interface (by interface name or row). */
+  portOfInterface(iface: InterfaceRow | string): PortRow | undefined {
+    const i = typeof iface === 'string' ? this.iface(iface) : iface;
+    if (!i) return undefined;
+    const p = this.portOfIface.get(i.uuid);
+    return p === undefined ? undefined : this.tables.Port.get(p);
+  }
+
+  bridgeOfPortRow(port: PortRow | string): BridgeRow | undefined {
+    const p = typeof port === 'string' ? this.port(port) : port;
+    if (!p) return undefined;
+    const b = this.bridgeOfPort.get(p.uuid);
+    return b === undefined ? undefined : this.tables.Bridge.get(b);
+  }
+
+  /** The bridge owning an interface (by interface name or row). */
+  bridgeOfInterface(iface: InterfaceRow | string): BridgeRow | undefined {
+    const p = this.portOfInterface(iface);
+    return p ? this.bridgeOfPortRow(p) : undefined;
+  }
+
+  // ---- waiting -----------------------------------------------------------------------------
+
+  /**
+   * Resolves with the first non-undefined value of `probe`, checked now and after every update;
+   * rejects after timeoutMs with `describeTimeout()`'s message. `probe` may throw to reject.
+   */
+  waitFor<R>(probe: () => R | undefined, timeoutMs: number, describeTimeout: () => string): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const check = (): boolean => {
+        let r: R | undefined;
+        try {
+          r = probe();
+        } catch (err) {
+          finish();
+          reject(err);
+          return true;
+        }
+        if (r === undefined) return false;
+        finish();
+        resolve(r);
+        return true;
+      };
+      const onUpdate = (): void => {
+        check();
+      };
+      const finish = (): void => {
+        if (timer) clearTimeout(timer);
+        this.off('update', onUpdate);
+      };
+      if (check()) return;
+      this.on('update', onUpdate);
+      timer = setTimeout(() => {
+        finish();
+        reject(new Error(describeTimeout()));
+      }, timeoutMs);
+    });
+  }
+
+  // ---- monitor sink ------------------------------------------------------------------------
+
+  /** Replaces the content with a full snapshot (the monitor's initial reply). */
+  resync(snapshot: TableUpdates): void {
+    const changes: RowChange[] = [];
+    const seen = new Map<TableName, Set<string>>();
+    for (const t of Object.keys(this.tables) as TableName[]) seen.set(t, new Set());
+    for (const { table, rows } of snapshot) {
+      if (!isTableName(table)) continue;
+      const s = seen.get(table)!;
+      for (const { uuid, update } of rows) {
+        if (!update.new) continue;
+        s.add(uuid);
+        let c: RowChange | undefined;
+        try {
+          c = this.put(table, uuid, update.new, false);
+        } catch (err) {
+          LOG.error(`ignoring malformed ${table} row ${uuid} from OVSDB`, err);
+          continue;
+        }
+        if (c) changes.push(c);
+      }
+    }
+    // Rows that vanished while we were not watching.
+    for (const t of Object.keys(this.tables) as TableName[]) {
+      const s = seen.get(t)!;
+      for (const uuid of [...this.tables[t].keys()]) {
+        if (!s.has(uuid)) {
+          const c = this.remove(t, uuid);
+          if (c) changes.push(c);
+        }
+      }
+    }
+    this.publish(changes);
+  }
+
+  /** Applies one monitor "update" notification. */
+  update(updates: TableUpdates): void {
+    const changes: RowChange[] = [];
+    for (const { table, rows } of updates) {
+      if (!isTableName(table)) continue;
+      for (const { uuid, update } of rows) {
+        let c: RowChange | undefined;
+        try {
+          if (!update.new) c = this.remove(table, uuid);
+          // A modify carries only changed columns in "old" but all monitored columns in "new".
+          else c = this.put(table, uuid, update.new, true);
+        } catch (err) {
+          LOG.error(`ignoring malformed ${table} row ${uuid} from OVSDB`, err);
+          continue;
+        }
+        if (c) changes.push(c);
+      }
+    }
+    this.publish(changes);
+  }
+
+  /** Forgets everything without emitting (the client was closed). */
+  clear(): void {
+    for (const t of Object.keys(this.tables) as TableName[]) {
+      this.tables[t].clear();
+      this.raw[t].clear();
+    }
+    this.bridgeByName.clear();
+    this.portByName.clear();
+    this.ifaceByName.clear();
+    this.bridgeOfPort.clear();
+    this.portOfIface.clear();
+  }
+
+  private publish(changes: RowChange[]): void {
+    this.generation++;
+    if (changes.length > 0) this.emit('update', changes);
+  }
+
+  private put<T extends TableName>(table: T, uuid: string, raw: Row, merge: boolean): RowChange | undefined {
+    const map = this.tables[table] as Map<string, TableRows[T]>;
+    const old = map.get(uuid);
+    // ovsdb-server sends every monitored column in a modify's "new"; merging over the previous
+    // wire row keeps us correct should a server send only the changed ones.
+    const prevRaw = this.raw[table].get(uuid);
+    const rawFull = merge && prevRaw ? { ...prevRaw, ...raw } : raw;
+    const row = PARSERS[table](uuid, rawFull);
+    this.raw[table].set(uuid, rawFull);
+    if (old && rowsEqual(old as object, row as object)) return undefined;
+    map.set(uuid, row);
+    this.index(table, old, row);
+    const change = old ? { table, uuid, old, new: row } : { table, uuid, new: row };
+    return change as RowChange;
+  }
+
+  private remove<T extends TableName>(table: T, uuid: string): RowChange | undefined {
+    const map = this.tables[table] as Map<string, TableRows[T]>;
+    const old = map.get(uuid);
+    if (!old) return undefined;
+    map.delete(uuid);
+    this.raw[table].delete(uuid);
+    this.index(table, old, undefined);
+    return { table, uuid, old } as RowChange;
+  }
+
+  private index<T extends TableName>(table: T, oldRow: TableRows[T] | undefined, newRow: TableRows[T] | undefined): void {
+    switch (table) {
+      case 'Bridge': {
+        const o = oldRow as BridgeRow | undefined;
+        const n = newRow as BridgeRow | undefined;
+        reindexName(this.bridgeByName, o, n);
+        reindexChildren(this.bridgeOfPort, o?.uuid ?? n!.uuid, o?.ports, n?.ports);
+        break;
+      }
+      case 'Port': {
+        const o = oldRow as PortRow | undefined;
+        const n = newRow as PortRow | undefined;
+        reindexName(this.portByName, o, n);
+        reindexChildren(this.portOfIface, o?.uuid ?? n!.uuid, o?.interfaces, n?.interfaces);
+        break;
+      }
+      case 'Interface':
+        reindexName(this.ifaceByName, oldRow as InterfaceRow | undefined, newRow as InterfaceRow | undefined);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+function reindexName(index: Map<string, string>, o: { uuid: string; name: string } | undefined, n: { uuid: string; name: string } | undefined): void {
+  if (o && (!n || n.name !== o.name) && index.get(o.name) === o.uuid) index.delete(o.name);
+  if (n) index.set(n.name, n.uuid);
+}
+
+/** Maintains child→parent for a parent's uuid-set column; only the difference is touched. */
+function reindexChildren(index: Map<string, string>, parent: string, oldKids: readonly string[] | undefined, newKids: readonly string[] | undefined): void {
+  const olds = oldKids ?? [];
+  const news = newKids ?? [];
+  if (olds.length === 0) {
+    for (const k of news) index.set(k, parent);
+    return;
+  }
+  if (isSorted(olds) && isSorted(news)) {
+    // ovsdb-server sends sets sorted: a merge walk finds the difference without hashing
+    // thousands of uuids on every Bridge.ports change.
+    let i = 0;
+    let j = 0;
+    while (i < olds.length || j < news.length) {
+      if (j >= news.length || (i < olds.length && olds[i] < news[j])) {
+        if (index.get(olds[i]) === parent) index.delete(olds[i]);
+        i++;
+      } else if (i >= olds.length || news[j] < olds[i]) {
+        index.set(news[j], parent);
+        j++;
+      } else {
+        i++;
+        j++;
+      }
+    }
+    return;
+  }
+  const oldSet = new Set(olds);
+  let kept = 0;
+  for (const k of news) {
+    if (oldSet.has(k)) kept++;
+    else index.set(k, parent);
+  }
+  if (kept === olds.length) return; // nothing removed: the common "port added" case
+  const newSet = new Set(news);
+  for (const k of olds) {
+    if (!newSet.has(k) && index.get(k) === parent) index.delete(k);
+  }
+}
+
+function isSorted(a: readonly string[]): boolean {
+  for (let i = 1; i < a.length; i++) if (a[i - 1] >= a[i]) return false;
+  return true;
+}
