@@ -145,6 +145,50 @@ test('reference flows installed natively print exactly as the reference agent\'s
   assert.deepEqual(t22.map((s) => s.table), [22]);
 });
 
+test('flows using every modelled field and action come back from the switch as installed', async () => {
+  const br = bridgeName();
+  const sw = backend.bridge(br, await addBridge(br));
+  const flows: Flow[] = [
+    {
+      table: 1, priority: 10, idleTimeout: 30, hardTimeout: 60,
+      match: { inPort: 3, ethSrc: masked('fa:16:3e:00:00:00', 'ff:ff:ff:00:00:00'), ethType: ETH_TYPE.IPV4, ipProto: 6, ipv4Src: masked('10.0.0.0', '255.255.255.0'), ipv4Dst: exact('10.0.1.5'), tcpDst: 22, regs: { 5: exact(3) } },
+      actions: [
+        { type: 'load', dst: { field: 'NXM_NX_REG6' }, value: 0x99n },
+        { type: 'load', dst: { field: 'NXM_NX_REG0', ofs: 4, nBits: 8 }, value: 0xabn },
+        { type: 'set_field', field: 'reg5', value: 7 },
+        { type: 'move', src: { field: 'NXM_NX_REG0', ofs: 0, nBits: 12 }, dst: { field: 'NXM_OF_VLAN_TCI', ofs: 0, nBits: 12 } },
+        { type: 'resubmit', table: 2 },
+        { type: 'resubmit', inPort: 5 },
+        { type: 'set_field', field: 'metadata', value: 0x10n },
+        output('CONTROLLER'),
+      ],
+      gotoTable: 5,
+    },
+    {
+      table: 2, priority: 20,
+      match: { ethType: ETH_TYPE.IPV6, ipProto: 58, icmpv6Type: 136, ndTarget: exact('2001:db8::1'), ipv6Src: masked('fe80::', 'ffff:ffff:ffff:ffff::'), metadata: masked(0x10n, 0xf0n) },
+      actions: [{ type: 'set_field', field: 'eth_dst', value: 'fa:16:3e:00:00:09' }, output(4)],
+    },
+    { table: 3, priority: 1, match: { ethType: ETH_TYPE.IPV4, ipProto: 17, udpSrc: 68, udpDst: 67 }, actions: [] },
+    { table: 4, priority: 1, match: { ethType: ETH_TYPE.ARP, arpOp: 1, arpSpa: exact('10.0.0.1'), arpSha: exact('fa:16:3e:00:00:01') }, actions: [output('IN_PORT')] },
+    {
+      table: 5, priority: 1, match: { ethType: ETH_TYPE.IPV4 },
+      actions: [{ type: 'learn', table: 6, priority: 7, idleTimeout: 5, specs: [
+        { kind: 'match_value', dst: { field: 'NXM_OF_ETH_TYPE' }, value: 0x800n },
+        { kind: 'match_field', dst: { field: 'NXM_OF_IP_DST' }, src: { field: 'NXM_OF_IP_SRC' } },
+        { kind: 'load_value', dst: { field: 'NXM_NX_REG1', ofs: 0, nBits: 16 }, value: 0x1234n },
+      ] }],
+    },
+  ];
+  await sw.apply(flows.map((f) => add(f)));
+  const stats = await sw.dumpFlows();
+  assert.equal(stats.length, flows.length, (await ovs.dumpFlows(br)).join('\n'));
+  for (const f of flows) {
+    const s = stats.find((x) => x.table === f.table);
+    assert.deepEqual(s?.flow, { cookie: COOKIE, ...f }, `table ${f.table}: ${(await ovs.dumpFlows(br)).join('\n')}`);
+  }
+});
+
 test('delete by cookie/mask removes only that cookie\'s flows; delete_strict removes one flow', async () => {
   const br = bridgeName();
   const sw = backend.bridge(br, await addBridge(br));

@@ -154,6 +154,7 @@ export function putAction(w: Writer, a: Action): void {
         nxHeader(w, NXAST.RESUBMIT_TABLE);
         w.u16(inPort).u8(a.table).zeros(3);
       }
+      finish(w, start);
       return;
     }
     case 'move': {
@@ -172,6 +173,7 @@ export function putAction(w: Writer, a: Action): void {
       }
       nxHeader(w, NXAST.REG_LOAD);
       w.u16((dst.ofs << 6) | (dst.nBits - 1)).u32(dst.header).u64(a.value);
+      finish(w, start);
       return;
     }
     case 'learn':
