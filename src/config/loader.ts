@@ -339,6 +339,16 @@ function unknownSettings(docs: readonly IniDocument[]): UnknownSetting[] {
   return out;
 }
 
+/** Problems in file parse order and line order; command-line and default ones first. */
+function sortProblems(problems: readonly ConfigProblem[], files: readonly string[]): ConfigProblem[] {
+  const key = (p: ConfigProblem): [number, number] =>
+    p.origin?.kind === 'file' ? [files.indexOf(p.origin.file) + 1, p.origin.line] : [0, 0];
+  return problems
+    .map((p, i) => ({ p, i, k: key(p) }))
+    .sort((a, b) => a.k[0] - b.k[0] || a.k[1] - b.k[1] || a.i - b.i)
+    .map((x) => x.p);
+}
+
 // ---- entry point ----
 
 export function loadConfig(argv: readonly string[], opts: LoadOptions = {}): AgentConfig {
@@ -356,7 +366,7 @@ export function loadConfig(argv: readonly string[], opts: LoadOptions = {}): Age
     values[g] = {};
     for (const [name] of groupOptions(g)) values[g]![name] = r.resolve(g, name);
   }
-  if (r.problems.length) throw new ConfigError(r.problems);
+  if (r.problems.length) throw new ConfigError(sortProblems(r.problems, files.files));
   const v = values as unknown as ConfigValues;
 
   // Derived values; every failure names the option it comes from.
@@ -387,6 +397,10 @@ export function loadConfig(argv: readonly string[], opts: LoadOptions = {}): Age
   let transport: TransportUrl = parseTransportUrl('rabbit://');
   try {
     transport = parseTransportUrl(v.DEFAULT.transport_url);
+    if (transport.transport !== 'rabbit') {
+      problemAt('DEFAULT', 'transport_url', `expected a rabbit:// URL (unsupported driver '${transport.transport}')`,
+        redactTransportUrl(v.DEFAULT.transport_url));
+    }
   } catch (e) {
     if (!(e instanceof InvalidTransportUrl)) throw e;
     problemAt('DEFAULT', 'transport_url', `expected a transport URL (${e.reason})`, redactTransportUrl(v.DEFAULT.transport_url));
@@ -456,7 +470,7 @@ export function loadConfig(argv: readonly string[], opts: LoadOptions = {}): Age
     }
   }
 
-  if (problems.length) throw new ConfigError(problems);
+  if (problems.length) throw new ConfigError(sortProblems(problems, files.files));
 
   return {
     ...v,
