@@ -2,6 +2,7 @@
 // settingsFromConfig() is the one place that knows the option names.
 import type { BridgeSetupConfig } from './bridge-setup.js';
 import type { TunnelType } from '../bridges/tables.js';
+import type { AgentConfig } from '../config/index.js';
 
 export interface AgentSettings extends BridgeSetupConfig {
   host: string;
@@ -53,4 +54,71 @@ export interface AgentSettings extends BridgeSetupConfig {
 export function agentProvidesAntiSpoofing(s: AgentSettings): boolean {
   const d = s.firewallDriver || 'noop';
   return !s.enableSecurityGroup || d === 'noop' || d.startsWith('iptables');
+}
+
+export function settingsFromConfig(c: AgentConfig): AgentSettings {
+  const ovs = c.ovs;
+  const agent = c.agent;
+  const rabbit = c.oslo_messaging_rabbit;
+  return {
+    host: c.DEFAULT.host,
+    integrationBridge: ovs.integration_bridge,
+    tunnelBridge: ovs.tunnel_bridge,
+    intPeerPatchPort: ovs.int_peer_patch_port,
+    tunPeerPatchPort: ovs.tun_peer_patch_port,
+    bridgeMappings: c.bridgeMappings,
+    datapathType: ovs.datapath_type,
+    bridgeMacTableSize: ovs.bridge_mac_table_size,
+    igmpSnoopingEnable: ovs.igmp_snooping_enable,
+    ofInterface: ovs.of_interface === 'ovs-ofctl' ? 'ovs-ofctl' : 'native',
+    ofListenAddress: ovs.of_listen_address,
+    ofListenPort: ovs.of_listen_port,
+    ofInactivityProbeSec: ovs.of_inactivity_probe,
+    ofConnectTimeoutSec: ovs.of_connect_timeout,
+    ofRequestTimeoutSec: ovs.of_request_timeout,
+    dropFlowsOnStart: agent.drop_flows_on_start,
+    tunnelTypes: c.tunnelTypes,
+    arpResponderEnabled: c.arpResponderEnabled,
+    dhcpExtension: agent.extensions.includes('dhcp'),
+    dhcpIpv6: c.dhcp.enable_ipv6,
+    localIp: ovs.local_ip ?? undefined,
+    l2Population: agent.l2_population,
+    vxlanUdpPort: agent.vxlan_udp_port,
+    dontFragment: agent.dont_fragment,
+    tunnelCsum: agent.tunnel_csum,
+    dscp: agent.dscp ?? undefined,
+    dscpInherit: agent.dscp_inherit,
+    enableDistributedRouting: agent.enable_distributed_routing,
+    reportIntervalSec: agent.report_interval,
+    logAgentHeartbeats: agent.log_agent_heartbeats,
+    extensions: agent.extensions,
+    firewallDriver: c.firewallDriver,
+    enableSecurityGroup: c.securitygroup.enable_security_group,
+    rpcResourcesProcessingStep: c.DEFAULT.rpc_resources_processing_step,
+    quittingRpcTimeoutSec: agent.quitting_rpc_timeout,
+    ovsdbConnection: ovs.ovsdb_connection,
+    ovsdbTimeoutSec: ovs.ovsdb_timeout,
+    vhostuserSocketDir: ovs.vhostuser_socket_dir,
+    resourceProviderBandwidths: c.rpBandwidths as AgentSettings['resourceProviderBandwidths'],
+    resourceProviderHypervisors: c.rpHypervisors as Record<string, string>,
+    resourceProviderInventoryDefaults: c.rpInventoryDefaults as unknown as Record<string, number>,
+    resourceProviderPacketProcessingInventoryDefaults: c.rpPacketProcessingInventoryDefaults as unknown as Record<string, number>,
+    resourceProviderPacketProcessingWithoutDirection: c.rpPacketProcessingWithoutDirection as Record<string, unknown>,
+    resourceProviderPacketProcessingWithDirection: c.rpPacketProcessingWithDirection as Record<string, unknown>,
+    baremetalSmartnic: agent.baremetal_smartnic,
+    transportUrl: c.DEFAULT.transport_url,
+    controlExchange: c.DEFAULT.control_exchange,
+    rpcResponseTimeoutSec: c.DEFAULT.rpc_response_timeout,
+    rpcResponseMaxTimeoutSec: c.DEFAULT.rpc_response_max_timeout,
+    rabbit: {
+      amqpDurableQueues: rabbit.amqp_durable_queues,
+      amqpAutoDelete: rabbit.amqp_auto_delete,
+      heartbeatTimeoutThresholdSec: rabbit.heartbeat_timeout_threshold,
+      retryIntervalSec: rabbit.rabbit_retry_interval,
+      retryBackoffSec: rabbit.rabbit_retry_backoff,
+      intervalMaxSec: rabbit.rabbit_interval_max,
+      transientQueuesTtlSec: rabbit.rabbit_transient_queues_ttl,
+      loginMethod: rabbit.rabbit_login_method === 'PLAIN' ? 'PLAIN' : 'AMQPLAIN',
+    },
+  };
 }

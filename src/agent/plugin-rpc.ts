@@ -1,0 +1,157 @@
+// The agent's conversation with neutron-server (rpc.md §3-4): the calls it makes, and the topics
+// it consumes, on one AMQP connection that reconnects by itself.
+import { AmqpConnection, RpcClient, RpcServer, redactTransportUrl, type JsonObject, type JsonValue, type RpcEndpoint } from '../rpc/index.js';
+import type { AgentSettings } from './settings.js';
+import { CACHED_RESOURCE_VERSIONS } from './resource-cache.js';
+import { getLogger } from '../util/log.js';
+
+const LOG = getLogger('agent.rpc');
+
+export const TOPIC = {
+  PLUGIN: 'q-plugin',
+  REPORTS: 'q-reports-plugin',
+  TUNNEL_UPDATE: 'q-agent-notifier-tunnel-update',
+  TUNNEL_DELETE: 'q-agent-notifier-tunnel-delete',
+  L2POP_UPDATE: 'q-agent-notifier-l2population-update',
+} as const;
+
+export interface AgentEndpoints {
+  tunnelUpdate(tunnelIp: string, tunnelType: string): Promise<void>;
+  tunnelDelete(tunnelIp: string, tunnelType: string): Promise<void>;
+  addFdbEntries(fdb: JsonValue, host: JsonValue | undefined): Promise<void>;
+  removeFdbEntries(fdb: JsonValue, host: JsonValue | undefined): Promise<void>;
+  updateFdbEntries(fdb: JsonValue, host: JsonValue | undefined): Promise<void>;
+  push(resourceList: JsonValue, eventType: string): void;
+}
+
+export class PluginRpc {
+  readonly connection: AmqpConnection;
+  private client?: RpcClient;
+  private servers: RpcServer[] = [];
+
+  constructor(private readonly s: AgentSettings) {
+    this.connection = new AmqpConnection({
+      transportUrl: s.transportUrl,
+      loginMethod: s.rabbit.loginMethod,
+      heartbeatTimeoutThresholdSec: s.rabbit.heartbeatTimeoutThresholdSec,
+      retryIntervalSec: s.rabbit.retryIntervalSec,
+      retryBackoffSec: s.rabbit.retryBackoffSec,
+      intervalMaxSec: s.rabbit.intervalMaxSec,
+      purpose: 'neutron-openvswitch-agent',
+    });
+  }
+
+  get url(): string {
+    return redactTransportUrl(this.s.transportUrl);
+  }
+
+  private get exchangeOptions() {
+    return { durable: this.s.rabbit.amqpDurableQueues, autoDelete: this.s.rabbit.amqpAutoDelete };
+  }
+
+  /** Connect (retrying forever, in the background) and set up the client and the consumers. */
+  async start(endpoints: AgentEndpoints): Promise<void> {
+    LOG.info(`connecting to the message bus at ${this.url}`);
+    this.client = await RpcClient.create({
+      connection: this.connection,
+      exchange: this.s.controlExchange,
+      exchangeOptions: this.exchangeOptions,
+      rpcResponseTimeoutSec: this.s.rpcResponseTimeoutSec,
+      rpcResponseMaxTimeoutSec: this.s.rpcResponseMaxTimeoutSec,
+      transientQueuesTtlSec: this.s.rabbit.transientQueuesTtlSec,
+    });
+    const str = (v: JsonValue | undefined): string => (typeof v === 'string' ? v : '');
+    const pushEndpoint: RpcEndpoint = {
+      version: '1.1',
+      methods: {
+        push: (_ctx, args) => endpoints.push(args['resource_list'] ?? null, str(args['event_type'])),
+      },
+    };
+    const agentEndpoint: RpcEndpoint = {
+      version: '1.7',
+      methods: {
+        tunnel_update: (_ctx, a) => endpoints.tunnelUpdate(str(a['tunnel_ip']), str(a['tunnel_type'])),
+        tunnel_delete: (_ctx, a) => endpoints.tunnelDelete(str(a['tunnel_ip']), str(a['tunnel_type'])),
+        add_fdb_entries: (_ctx, a) => endpoints.addFdbEntries(a['fdb_entries'] ?? null, a['host']),
+        remove_fdb_entries: (_ctx, a) => endpoints.removeFdbEntries(a['fdb_entries'] ?? null, a['host']),
+        update_fdb_entries: (_ctx, a) => endpoints.updateFdbEntries(a['fdb_entries'] ?? null, a['host']),
+      },
+    };
+    const common = {
+      connection: this.connection,
+      server: this.s.host,
+      exchange: this.s.controlExchange,
+      exchangeOptions: this.exchangeOptions,
+      transientQueuesTtlSec: this.s.rabbit.transientQueuesTtlSec,
+    };
+    // The cache's push topics first: objects pushed while we set up the rest are not missed.
+    for (const [type, version] of Object.entries(CACHED_RESOURCE_VERSIONS)) {
+      this.servers.push(await RpcServer.start({ ...common, topic: `neutron-vo-${type}-${version}`, endpoints: [pushEndpoint] }));
+    }
+    const agentTopics: string[] = [TOPIC.TUNNEL_UPDATE, TOPIC.TUNNEL_DELETE];
+    if (this.s.l2Population) agentTopics.push(TOPIC.L2POP_UPDATE);
+    for (const topic of agentTopics) {
+      this.servers.push(await RpcServer.start({ ...common, topic, endpoints: [agentEndpoint] }));
+    }
+    await this.connection.start();
+  }
+
+  private rpc(): RpcClient {
+    if (!this.client) throw new Error('RPC used before start()');
+    return this.client;
+  }
+
+  async reportState(state: JsonObject, timeoutSec: number): Promise<JsonValue> {
+    return this.rpc().call(
+      TOPIC.REPORTS,
+      'report_state',
+      { agent_state: { agent_state: state }, time: pyUtcNow() },
+      { version: '1.2', timeoutSec },
+    );
+  }
+
+  async hasAliveNeutronServer(): Promise<JsonValue> {
+    return this.rpc().call(TOPIC.REPORTS, 'has_alive_neutron_server', {}, { version: '1.2' });
+  }
+
+  async tunnelSync(tunnelIp: string, tunnelType: string): Promise<JsonValue> {
+    return this.rpc().call(TOPIC.PLUGIN, 'tunnel_sync', { tunnel_ip: tunnelIp, tunnel_type: tunnelType, host: this.s.host }, { version: '1.4' });
+  }
+
+  async updateDeviceList(up: string[], down: string[], refreshTunnels: boolean): Promise<JsonValue> {
+    return this.rpc().call(
+      TOPIC.PLUGIN,
+      'update_device_list',
+      { devices_up: up, devices_down: down, agent_id: `ovs-agent-${this.s.host}`, host: this.s.host, refresh_tunnels: refreshTunnels },
+      { version: '1.9' },
+    );
+  }
+
+  async bulkPull(resourceType: string, version: string, filter: JsonObject): Promise<JsonValue> {
+    return this.rpc().call(TOPIC.PLUGIN, 'bulk_pull', { resource_type: resourceType, version, filter_kwargs: filter }, { version: '1.1' });
+  }
+
+  async getNetworkDetails(networkId: string): Promise<JsonValue> {
+    return this.rpc().call(
+      TOPIC.PLUGIN,
+      'get_network_details',
+      { network: networkId, agent_id: `ovs-agent-${this.s.host}`, host: this.s.host },
+      { version: '1.6' },
+    );
+  }
+
+  capTimeouts(sec: number): void {
+    this.client?.capTimeouts(sec);
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.servers) await s.stop().catch((e: unknown) => LOG.debug(`stopping RPC server ${s.topic}: ${String(e)}`));
+    await this.client?.close();
+    await this.connection.close();
+  }
+}
+
+/** `%Y-%m-%dT%H:%M:%S.%f` in UTC, the format the server parses report times with. */
+export function pyUtcNow(d: Date = new Date()): string {
+  return d.toISOString().replace('Z', '').replace(/\.(\d{3})$/, '.$1000');
+}

@@ -1,0 +1,75 @@
+// The drop-in daemon: same command line and options as neutron-openvswitch-agent.
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, HelpRequested, VersionRequested, loadConfig, validateLocalIpOnHost, type AgentConfig } from '../config/index.js';
+import { OvsAgent, StartupError } from '../agent/agent.js';
+import { settingsFromConfig } from '../agent/settings.js';
+import { configureLogging, getLogger } from '../util/log.js';
+
+const PROG = 'neutron-openvswitch-agent';
+const LOG = getLogger('cli');
+
+function fail(msg: string): never {
+  process.stderr.write(`${PROG}: ${msg}\n`);
+  process.exit(1);
+}
+
+function setupLogging(cfg: AgentConfig): void {
+  const d = cfg.DEFAULT;
+  const file = d.log_file ? (d.log_dir ? join(d.log_dir, d.log_file) : d.log_file) : undefined;
+  if (file) {
+    const stream = createWriteStream(file, { flags: 'a' });
+    configureLogging({ debug: d.debug, sink: { write: (l) => stream.write(l) } });
+  } else {
+    configureLogging({ debug: d.debug });
+  }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let cfg: AgentConfig;
+  try {
+    cfg = loadConfig(argv, { prog: PROG });
+    validateLocalIpOnHost(cfg);
+  } catch (e) {
+    if (e instanceof HelpRequested || e instanceof VersionRequested) {
+      const text = e instanceof HelpRequested ? e.usage : e.version;
+      process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+      process.exit(0);
+    }
+    if (e instanceof ConfigError) fail(e.message);
+    throw e;
+  }
+  setupLogging(cfg);
+  for (const w of cfg.warnings) LOG.warning(w);
+  if (cfg.firewallDriver === 'openvswitch') {
+    LOG.warning('firewall_driver = openvswitch is not implemented by this agent: ports get ARP/MAC anti-spoofing only when the driver is noop or iptables*');
+  }
+  LOG.info(`starting with ${cfg.configFiles.join(', ') || 'no config file'}`);
+  const agent = new OvsAgent(settingsFromConfig(cfg));
+  let stopping = false;
+  const stop = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    LOG.info(`${sig} received: stopping; flows stay in place`);
+    agent.stop().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        LOG.error('error while stopping', e);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  const t0 = process.uptime();
+  try {
+    await agent.start();
+  } catch (e) {
+    if (e instanceof StartupError) {
+      LOG.critical(`${e.message} Agent terminated!`);
+      fail(e.message);
+    }
+    throw e;
+  }
+  LOG.info(`bridges set up ${((process.uptime() - t0) * 1000).toFixed(0)} ms after start (process up ${(process.uptime() * 1000).toFixed(0)} ms)`);
+}
