@@ -1,0 +1,343 @@
+// A real neutron-server 21 (Zed) for end-to-end tests: scripts/lab/lab.sh (MariaDB, a private
+// RabbitMQ, neutron-server with noauth and ML2 openvswitch + l2population) on free loopback ports,
+// state in a temporary directory, plus a small REST client for the calls tests make.
+// Start one lab per test file (before/after): bringing it up costs ~15-20 s, mostly RabbitMQ.
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { randomUUID } from 'node:crypto';
+import { freePort } from './ovs.js';
+
+const run = promisify(execFile);
+
+/** The project noauth requests act for; every created resource belongs to it. */
+export const LAB_PROJECT = 'lab';
+
+/** Subnets in tests must come from these (RFC 5737 documentation ranges). */
+export const DOCUMENTATION_NETS = ['192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24'] as const;
+
+function findLabScript(): string {
+  // test/helpers/neutron.ts or dist/test/helpers/neutron.js: walk up to the checkout.
+  let d = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const s = join(d, 'scripts', 'lab', 'lab.sh');
+    if (existsSync(s)) return s;
+    d = dirname(d);
+  }
+  throw new Error(`scripts/lab/lab.sh not found above ${fileURLToPath(import.meta.url)}`);
+}
+
+/** Whether neutron-server, MariaDB and RabbitMQ are installed (scripts/lab/install.sh). */
+export function haveNeutronLab(): boolean {
+  return (
+    existsSync('/usr/bin/neutron-server') &&
+    existsSync('/usr/sbin/mariadbd') &&
+    existsSync('/usr/lib/rabbitmq/bin/rabbitmq-server') &&
+    spawnSync('/usr/bin/python3', ['-c', 'import neutron.plugins.ml2.plugin'], { stdio: 'ignore' }).status === 0
+  );
+}
+
+/**
+ * A reason to skip lab tests, or undefined to run them. Skipping is allowed only with
+ * OVS_AGENT_ALLOW_SKIP=1: in CI the lab is installed, and a missing one must fail loudly
+ * (NeutronLab.start then throws) rather than hide behind a skip.
+ */
+export function labSkipReason(): string | undefined {
+  if (haveNeutronLab()) return undefined;
+  if (process.env.OVS_AGENT_ALLOW_SKIP === '1') {
+    return 'neutron-server/MariaDB/RabbitMQ not installed (scripts/lab/install.sh); OVS_AGENT_ALLOW_SKIP=1';
+  }
+  return undefined;
+}
+
+export interface NeutronNetwork {
+  id: string;
+  name: string;
+  status: string;
+  mtu: number;
+  subnets: string[];
+  'provider:network_type': string;
+  'provider:physical_network': string | null;
+  'provider:segmentation_id': number | null;
+  [k: string]: unknown;
+}
+export interface NeutronSubnet {
+  id: string;
+  network_id: string;
+  cidr: string;
+  gateway_ip: string | null;
+  ip_version: number;
+  [k: string]: unknown;
+}
+export interface NeutronFixedIp {
+  subnet_id: string;
+  ip_address: string;
+}
+export interface NeutronPort {
+  id: string;
+  name: string;
+  network_id: string;
+  mac_address: string;
+  fixed_ips: NeutronFixedIp[];
+  status: string;
+  admin_state_up: boolean;
+  device_owner: string;
+  device_id: string;
+  'binding:host_id': string;
+  'binding:vif_type': string;
+  'binding:vif_details': Record<string, unknown>;
+  [k: string]: unknown;
+}
+export interface NeutronAgent {
+  id: string;
+  agent_type: string;
+  binary: string;
+  host: string;
+  topic: string;
+  alive: boolean;
+  admin_state_up: boolean;
+  configurations: Record<string, unknown>;
+  [k: string]: unknown;
+}
+
+export interface ProviderSpec {
+  network_type: 'flat' | 'vlan' | 'vxlan' | 'gre';
+  physical_network?: string;
+  segmentation_id?: number;
+}
+
+export class NeutronApiError extends Error {
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly status: number,
+    readonly body: string,
+  ) {
+    super(`neutron API ${method} ${path}: HTTP ${status}: ${body.slice(0, 500)}`);
+  }
+}
+
+export interface NeutronLabOptions {
+  /** State directory; default a fresh temporary one, removed by stop(). A given one is kept. */
+  dir?: string;
+  rabbitPort?: number;
+  apiPort?: number;
+}
+
+export class NeutronLab {
+  private stopped = false;
+  private constructor(
+    readonly dir: string,
+    private readonly ownDir: boolean,
+    readonly rabbitPort: number,
+    readonly apiPort: number,
+    private readonly env: NodeJS.ProcessEnv,
+    /** What `lab.sh up` printed on stderr: per-step timings. */
+    readonly startLog: string,
+  ) {}
+
+  /** oslo.messaging transport_url of the lab's RabbitMQ (guest, loopback only). */
+  get transportUrl(): string {
+    return `rabbit://guest:guest@127.0.0.1:${this.rabbitPort}/`;
+  }
+  get apiUrl(): string {
+    return `http://127.0.0.1:${this.apiPort}`;
+  }
+
+  static async start(opts: NeutronLabOptions = {}): Promise<NeutronLab> {
+    if (!haveNeutronLab()) {
+      throw new Error('neutron lab not installed: run `sudo scripts/lab/install.sh` (Debian 12)');
+    }
+    const script = findLabScript();
+    // Short path: MariaDB's unix socket lives in it (108-byte limit).
+    const ownDir = opts.dir === undefined;
+    const dir = opts.dir ?? mkdtempSync('/tmp/oal-');
+    const rabbitPort = opts.rabbitPort ?? (await freePort());
+    const apiPort = opts.apiPort ?? (await freePort());
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      LAB_DIR: dir,
+      RABBIT_PORT: String(rabbitPort),
+      API_PORT: String(apiPort),
+      RABBIT_DIST_PORT: String(await freePort()),
+      EPMD_PORT: String(await freePort()),
+    };
+    try {
+      const { stderr } = await run('bash', [script, 'up'], { env, maxBuffer: 1 << 20 });
+      return new NeutronLab(dir, ownDir, rabbitPort, apiPort, env, stderr);
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      const tail = tailOf(join(dir, 'server.log'), 30);
+      await run('bash', [script, 'down'], { env }).catch((d: unknown) => {
+        process.stderr.write(`neutron lab: cleanup after failed start failed too: ${String(d)}\n`);
+      });
+      if (ownDir) rmSync(dir, { recursive: true, force: true });
+      throw new Error(`neutron lab did not start in ${dir}: ${why}\n--- server.log tail ---\n${tail}`);
+    }
+  }
+
+  /** Stops everything the lab started; idempotent. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    try {
+      await run('bash', [findLabScript(), 'down'], { env: this.env });
+    } finally {
+      if (this.ownDir) rmSync(this.dir, { recursive: true, force: true });
+    }
+  }
+
+  /** neutron-server's log so far (for assertion messages). */
+  serverLog(lines = 50): string {
+    return tailOf(join(this.dir, 'server.log'), lines);
+  }
+
+  /** One API call with the headers noauth needs; throws NeutronApiError on a non-2xx answer. */
+  async api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${this.apiUrl}${path}`, {
+      method,
+      headers: {
+        'X-Project-Id': LAB_PROJECT,
+        'X-Roles': 'admin',
+        'Content-Type': 'application/json',
+        Accept: 'application/json',
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new NeutronApiError(method, path, res.status, text);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  async createNetwork(opts: { name: string; provider?: ProviderSpec; shared?: boolean }): Promise<NeutronNetwork> {
+    const network: Record<string, unknown> = { name: opts.name, tenant_id: LAB_PROJECT };
+    if (opts.shared !== undefined) network.shared = opts.shared;
+    if (opts.provider) {
+      network['provider:network_type'] = opts.provider.network_type;
+      if (opts.provider.physical_network !== undefined) {
+        network['provider:physical_network'] = opts.provider.physical_network;
+      }
+      if (opts.provider.segmentation_id !== undefined) {
+        network['provider:segmentation_id'] = opts.provider.segmentation_id;
+      }
+    }
+    return (await this.api<{ network: NeutronNetwork }>('POST', '/v2.0/networks', { network })).network;
+  }
+
+  async createSubnet(networkId: string, cidr: string, opts: { gatewayIp?: string | null; dhcp?: boolean } = {}): Promise<NeutronSubnet> {
+    if (!inDocumentationRange(cidr)) {
+      throw new Error(`subnet ${cidr} for network ${networkId}: tests use only ${DOCUMENTATION_NETS.join(', ')}`);
+    }
+    const subnet: Record<string, unknown> = {
+      network_id: networkId,
+      cidr,
+      ip_version: 4,
+      tenant_id: LAB_PROJECT,
+      enable_dhcp: opts.dhcp ?? false,
+    };
+    if (opts.gatewayIp !== undefined) subnet.gateway_ip = opts.gatewayIp;
+    return (await this.api<{ subnet: NeutronSubnet }>('POST', '/v2.0/subnets', { subnet })).subnet;
+  }
+
+  /** A port as Nova would create it for an instance (device_owner compute:nova). */
+  async createPort(
+    networkId: string,
+    opts: { name?: string; host?: string; deviceOwner?: string; deviceId?: string; portSecurity?: boolean } = {},
+  ): Promise<NeutronPort> {
+    const port: Record<string, unknown> = {
+      network_id: networkId,
+      tenant_id: LAB_PROJECT,
+      name: opts.name ?? '',
+      device_owner: opts.deviceOwner ?? 'compute:nova',
+      device_id: opts.deviceId ?? randomUUID(),
+    };
+    if (opts.host !== undefined) port['binding:host_id'] = opts.host;
+    if (opts.portSecurity !== undefined) port.port_security_enabled = opts.portSecurity;
+    return (await this.api<{ port: NeutronPort }>('POST', '/v2.0/ports', { port })).port;
+  }
+
+  async updatePort(id: string, fields: Record<string, unknown>): Promise<NeutronPort> {
+    return (await this.api<{ port: NeutronPort }>('PUT', `/v2.0/ports/${id}`, { port: fields })).port;
+  }
+  async getPort(id: string): Promise<NeutronPort> {
+    return (await this.api<{ port: NeutronPort }>('GET', `/v2.0/ports/${id}`)).port;
+  }
+  async deletePort(id: string): Promise<void> {
+    await this.api('DELETE', `/v2.0/ports/${id}`);
+  }
+  async listPorts(query = ''): Promise<NeutronPort[]> {
+    return (await this.api<{ ports: NeutronPort[] }>('GET', `/v2.0/ports${query ? `?${query}` : ''}`)).ports;
+  }
+  async listNetworks(): Promise<NeutronNetwork[]> {
+    return (await this.api<{ networks: NeutronNetwork[] }>('GET', '/v2.0/networks')).networks;
+  }
+  async listSubnets(): Promise<NeutronSubnet[]> {
+    return (await this.api<{ subnets: NeutronSubnet[] }>('GET', '/v2.0/subnets')).subnets;
+  }
+  async deleteNetwork(id: string): Promise<void> {
+    await this.api('DELETE', `/v2.0/networks/${id}`);
+  }
+  async listAgents(): Promise<NeutronAgent[]> {
+    return (await this.api<{ agents: NeutronAgent[] }>('GET', '/v2.0/agents')).agents;
+  }
+
+  /** Polls `check` until it returns a value other than false/undefined/null. */
+  async waitFor<T>(
+    check: () => Promise<T | false | undefined | null> | T | false | undefined | null,
+    timeoutMs: number,
+    what = 'condition',
+    intervalMs = 200,
+  ): Promise<T> {
+    return waitFor(check, timeoutMs, what, intervalMs);
+  }
+}
+
+/** Polls `check` until it returns a value other than false/undefined/null, or throws after timeoutMs. */
+export async function waitFor<T>(
+  check: () => Promise<T | false | undefined | null> | T | false | undefined | null,
+  timeoutMs: number,
+  what = 'condition',
+  intervalMs = 200,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== false && v !== undefined && v !== null) return v;
+      lastError = undefined;
+    } catch (e) {
+      lastError = e; // e.g. the API not answering yet; report it if time runs out
+    }
+    if (Date.now() >= end) {
+      const cause = lastError instanceof Error ? `: last error: ${lastError.message}` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+function ipv4ToInt(ip: string): number {
+  const p = ip.split('.').map(Number);
+  if (p.length !== 4 || p.some((x) => !Number.isInteger(x) || x < 0 || x > 255)) throw new Error(`bad IPv4 address ${ip}`);
+  return ((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0;
+}
+
+/** True when `cidr` lies inside one of the RFC 5737 documentation /24s. */
+export function inDocumentationRange(cidr: string): boolean {
+  const [addr, lenText] = cidr.split('/');
+  const len = Number(lenText);
+  if (!addr || !Number.isInteger(len) || len < 24 || len > 32) return false;
+  const a = ipv4ToInt(addr);
+  return DOCUMENTATION_NETS.some((n) => (ipv4ToInt(n.split('/')[0]!) >>> 8) === a >>> 8);
+}
+
+function tailOf(file: string, lines: number): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return `(no ${file})`;
+  }
+}

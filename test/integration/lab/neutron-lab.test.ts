@@ -1,0 +1,71 @@
+// The real neutron-server lab: the API answers, resources made through it are listed, and the
+// agents list is empty until an agent reports. One lab for the whole file (start-up ~15-20 s).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { NeutronApiError, NeutronLab, inDocumentationRange, labSkipReason } from '../../helpers/neutron.js';
+
+const skip = labSkipReason();
+
+describe('neutron lab', { skip, timeout: 240_000 }, () => {
+  let lab: NeutronLab | undefined;
+  before(async () => {
+    const t0 = Date.now();
+    lab = await NeutronLab.start();
+    process.stderr.write(`neutron lab up in ${Date.now() - t0} ms\n${lab.startLog}`);
+  });
+  after(async () => {
+    await lab?.stop();
+  });
+
+  it('lists no agents before any agent reports', async () => {
+    assert.deepEqual(await lab!.listAgents(), []);
+  });
+
+  it('creates a vxlan tenant network, a subnet and a Nova-style port, and lists them', async () => {
+    const net = await lab!.createNetwork({ name: 'lab-net' });
+    assert.equal(net['provider:network_type'], 'vxlan');
+    const seg = net['provider:segmentation_id'];
+    assert.ok(seg !== null && seg >= 1 && seg <= 1000, `VNI ${String(seg)} outside 1:1000`);
+    const subnet = await lab!.createSubnet(net.id, '198.51.100.0/24');
+    const port = await lab!.createPort(net.id, { name: 'vm1', host: 'nohost-here' });
+    assert.equal(port.fixed_ips[0]?.subnet_id, subnet.id);
+    assert.match(port.fixed_ips[0]!.ip_address, /^198\.51\.100\.\d+$/);
+    assert.match(port.mac_address, /^fa:16:3e(:[0-9a-f]{2}){3}$/);
+    assert.equal(port.device_owner, 'compute:nova');
+    // No alive OVS agent on that host: ML2 cannot bind the port.
+    assert.equal(port['binding:vif_type'], 'binding_failed');
+    assert.equal(port.status, 'DOWN');
+
+    assert.ok((await lab!.listNetworks()).some((n) => n.id === net.id && n.subnets.includes(subnet.id)));
+    assert.ok((await lab!.listPorts(`network_id=${net.id}`)).some((p) => p.id === port.id));
+    assert.equal((await lab!.getPort(port.id)).name, 'vm1');
+  });
+
+  it('creates provider networks on the configured ranges and refuses others', async () => {
+    const vlan = await lab!.createNetwork({
+      name: 'lab-vlan',
+      provider: { network_type: 'vlan', physical_network: 'physnet1', segmentation_id: 150 },
+    });
+    assert.equal(vlan['provider:segmentation_id'], 150);
+    const flat = await lab!.createNetwork({ name: 'lab-flat', provider: { network_type: 'flat', physical_network: 'physnet2' } });
+    assert.equal(flat['provider:network_type'], 'flat');
+    await assert.rejects(
+      lab!.createNetwork({ name: 'bad', provider: { network_type: 'vlan', physical_network: 'physnet9', segmentation_id: 150 } }),
+      (e: unknown) => e instanceof NeutronApiError && e.status === 400,
+    );
+  });
+
+  it('exposes a transport URL on a loopback port of its own', () => {
+    assert.equal(lab!.transportUrl, `rabbit://guest:guest@127.0.0.1:${lab!.rabbitPort}/`);
+    assert.notEqual(lab!.rabbitPort, 5672);
+  });
+});
+
+describe('documentation ranges', () => {
+  it('accepts only RFC 5737 subnets', () => {
+    assert.ok(inDocumentationRange('192.0.2.0/24'));
+    assert.ok(inDocumentationRange('203.0.113.128/25'));
+    assert.ok(!inDocumentationRange('10.0.0.0/24'));
+    assert.ok(!inDocumentationRange('198.51.0.0/16'));
+  });
+});
