@@ -25,7 +25,7 @@ export interface ConfigProblem {
 export function formatOrigin(origin: OptionOrigin): string {
   switch (origin.kind) {
     case 'file': return `${origin.file}:${origin.line}`;
-    case 'cli': return `command line ${origin.flag}`;
+    case 'cli': return origin.flag ? `command line ${origin.flag}` : 'command line';
     case 'default': return 'default value';
   }
 }

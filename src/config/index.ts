@@ -4,7 +4,7 @@ import { ConfigError } from './errors.js';
 import { canonicalIp } from './ip.js';
 import { originOf, type AgentConfig } from './loader.js';
 
-export { loadConfig, originOf, type AgentConfig, type LoadOptions, type UnknownSetting } from './loader.js';
+export { loadConfig, reloadMutable, originOf, type AgentConfig, type LoadOptions, type UnknownSetting } from './loader.js';
 export { parseArgs, usageText, type ParsedArgs, type ConfigSource } from './cli.js';
 export {
   ConfigError, HelpRequested, VersionRequested, formatProblem, formatOrigin,

@@ -494,3 +494,30 @@ export function loadConfig(argv: readonly string[], opts: LoadOptions = {}): Age
     warnings,
   };
 }
+
+/**
+ * SIGHUP: re-read the same command line and files (oslo mutate_config_files) and
+ * return the current config with only the *mutable* options (debug,
+ * log_config_append) replaced. Throws ConfigError if the files became invalid.
+ */
+export function reloadMutable(current: AgentConfig, argv: readonly string[], opts: LoadOptions = {}):
+  { config: AgentConfig; changed: string[] } {
+  const fresh = loadConfig(argv, opts);
+  const changed: string[] = [];
+  const groups: Record<string, Record<string, unknown>> = {};
+  const origins = new Map(current.origins);
+  for (const g of GROUP_NAMES) {
+    const cur = (current as unknown as Record<string, Record<string, unknown>>)[g]!;
+    const next = (fresh as unknown as Record<string, Record<string, unknown>>)[g]!;
+    const merged = { ...cur };
+    for (const [name, def] of groupOptions(g)) {
+      if (!def.mutable || JSON.stringify(cur[name]) === JSON.stringify(next[name])) continue;
+      merged[name] = next[name];
+      changed.push(`${g}.${name}`);
+      const o = fresh.origins.get(`${g}.${name}`);
+      if (o) origins.set(`${g}.${name}`, o);
+    }
+    groups[g] = merged;
+  }
+  return { config: { ...current, ...(groups as unknown as ConfigValues), origins }, changed };
+}

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  ConfigError, HelpRequested, loadConfig, validateLocalIp, type AgentConfig, type LoadOptions,
+  ConfigError, HelpRequested, loadConfig, reloadMutable, validateLocalIp, type AgentConfig, type LoadOptions,
 } from '../../../src/config/index.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cfgtest-'));
@@ -147,7 +147,7 @@ describe('loadConfig: command line', () => {
   });
 
   it('unknown arguments and missing values are ConfigErrors', () => {
-    assert.match(configError(() => load(['--bogus'])).message, /unrecognized arguments: --bogus/);
+    assert.equal(configError(() => load(['--bogus'])).message, 'command line: unrecognized arguments: --bogus (see --help)');
     assert.match(configError(() => load(['extra'])).message, /unrecognized arguments: extra/);
     assert.match(configError(() => load(['--config-file'])).message, /--config-file: expected one argument/);
     assert.match(configError(() => load(['--log-file', '--debug'])).message, /--log-file: expected one argument/);
@@ -425,5 +425,19 @@ describe('validateLocalIp', () => {
     const c = withFile('[agent]\ntunnel_types = gre\n');
     assert.throws(() => validateLocalIp(c, ['127.0.0.1']),
       /^ConfigError: default value: \[ovs\] local_ip: Tunneling can't be enabled with invalid local_ip 'None'/);
+  });
+});
+
+describe('reloadMutable (SIGHUP)', () => {
+  it('only mutable options (debug) change; others keep their start-up value', () => {
+    const p = file('[DEFAULT]\ndebug = false\n[agent]\npolling_interval = 2\n');
+    const argv = ['--config-file', p];
+    const start = load(argv);
+    fs.writeFileSync(p, '[DEFAULT]\ndebug = true\n[agent]\npolling_interval = 9\n');
+    const { config, changed } = reloadMutable(start, argv, OPTS);
+    assert.deepEqual(changed, ['DEFAULT.debug']);
+    assert.equal(config.DEFAULT.debug, true);
+    assert.equal(config.agent.polling_interval, 2);
+    assert.deepEqual(reloadMutable(config, argv, OPTS).changed, []);
   });
 });
