@@ -49,23 +49,22 @@ fi
 
 marker="OVS_AGENT_LAB_INSTALL=$$-$RANDOM"
 stop_ours() {
-  # Whatever apt-get started and left running still carries our marker in its environment.
-  local pids=() pid
-  for env in /proc/[0-9]*/environ; do
-    pid=${env#/proc/}; pid=${pid%/environ}
-    [ "$pid" = $$ ] && continue
-    # (processes come and go, and some are not ours to read: skip those quietly)
-    if { tr '\0' '\n' <"$env"; } 2>/dev/null | grep -qxF "$marker"; then pids+=("$pid"); fi
+  # Whatever apt-get started and left running still carries our marker in its environment
+  # (one grep over /proc: processes come and go while it reads, -s keeps that quiet).
+  local pids=() f pid
+  for f in $(grep -lsxzF "$marker" /proc/[0-9]*/environ); do
+    pid=${f#/proc/}; pid=${pid%/environ}
+    [ "$pid" = $$ ] || pids+=("$pid")
   done
-  [ ${#pids[@]} -eq 0 ] && return 0
+  if [ ${#pids[@]} -eq 0 ]; then return 0; fi
   for pid in "${pids[@]}"; do
     log "stopping $(tr '\0' ' ' </proc/"$pid"/cmdline 2>/dev/null | cut -c1-100) (pid $pid), started by the install"
     kill "$pid" 2>/dev/null || true
   done
   for _ in $(seq 1 50); do
     local alive=0
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [ $alive = 0 ] && return 0
+    for pid in "${pids[@]}"; do if kill -0 "$pid" 2>/dev/null; then alive=1; fi; done
+    if [ $alive = 0 ]; then return 0; fi
     sleep 0.2
   done
   for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done

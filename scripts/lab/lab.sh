@@ -218,8 +218,12 @@ ENV
   fi
   wait_for 60 "RabbitMQ (see $L/rabbit/log)" tcp_open "$RABBIT_PORT"
   step "RabbitMQ up"
-  wait_for 90 "neutron-server (see $L/server.log)" curl -sf -o /dev/null "http://127.0.0.1:$API_PORT/v2.0/networks" \
-    -H "X-Project-Id: lab" -H "X-Roles: admin"
+  local end=$(( $(now_ms) + 90000 ))
+  until curl -sf -o /dev/null "http://127.0.0.1:$API_PORT/v2.0/networks" -H "X-Project-Id: lab" -H "X-Roles: admin"; do
+    pid_alive "$(pid_of "$L/server.pid")" || { tail -20 "$L/server.log" "$L/server.out" >&2 2>/dev/null; die "neutron-server exited during start-up"; }
+    [ "$(now_ms)" -lt "$end" ] || die "neutron-server did not answer within 90 s (see $L/server.log)"
+    sleep 0.2
+  done
   step "neutron-server up"
   echo "neutron-server http://127.0.0.1:$API_PORT (noauth)"
   echo "transport_url rabbit://guest:guest@127.0.0.1:$RABBIT_PORT/"
@@ -253,7 +257,7 @@ down() {
     # shellcheck disable=SC2086
     kill $left 2>/dev/null || true
     for _ in $(seq 1 50); do
-      left=$(for p in $left; do pid_alive "$p" && echo "$p"; done)
+      left=$(for p in $left; do if pid_alive "$p"; then echo "$p"; fi; done)
       [ -z "$left" ] && break
       sleep 0.1
     done

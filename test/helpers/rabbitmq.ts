@@ -251,3 +251,27 @@ export class PrivateRabbitmq {
     return rows.map((r) => ({ name: r.name, type: r.type, durable: r.durable, autoDelete: r.auto_delete }));
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Small utilities for RPC tests.
+
+/** Polls `cond` every 50 ms until it is true; throws with `what` after `timeoutMs`. */
+export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await delay(50);
+  }
+}
+
+/** Collects log lines (pass `capture.sink` to configureLogging). */
+export class LogCapture {
+  readonly lines: string[] = [];
+  readonly sink = { write: (line: string) => { this.lines.push(line); } };
+  matching(re: RegExp): string[] {
+    return this.lines.filter((l) => re.test(l));
+  }
+  clear(): void {
+    this.lines.length = 0;
+  }
+}

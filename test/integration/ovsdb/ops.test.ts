@@ -193,6 +193,31 @@ for (const mode of ['unix', 'tcp'] as const) {
       await assert.rejects(ops.setPortOtherConfig('tnosuchport', { a: 'b' }), /port tnosuchport does not exist/);
     });
 
+    test('concurrent writers: racing ensureBridge/addPatchPort make one row; merges from two clients both land', async () => {
+      const other = await OvsdbOps.connect({ endpoint: mode === 'tcp' ? ovs.tcpConnection : ovs.unixConnection });
+      try {
+        const br = uniq();
+        await Promise.all([
+          ops.ensureBridge(br, { datapathType: 'netdev', otherConfig: { a: '1' } }),
+          other.ensureBridge(br, { datapathType: 'netdev', otherConfig: { b: '2' } }),
+        ]);
+        assert.equal((await ovs.vsctl('list-br')).split('\n').filter((b) => b === br).length, 1);
+        assert.equal(unquote(await ovs.vsctl('get', 'Bridge', br, 'other_config:a')), '1');
+        assert.equal(unquote(await ovs.vsctl('get', 'Bridge', br, 'other_config:b')), '2');
+        const pp = `${br}p`;
+        await Promise.all([ops.addPatchPort(br, pp, 'x'), other.addPatchPort(br, pp, 'x')]);
+        assert.equal((await ovs.vsctl('list-ports', br)).split('\n').filter((p) => p === pp).length, 1);
+        await Promise.all([
+          ops.setPortOtherConfig(pp, { k1: 'v1' }),
+          other.setPortOtherConfig(pp, { k2: 'v2' }),
+        ]);
+        assert.equal(unquote(await ovs.vsctl('get', 'Port', pp, 'other_config:k1')), 'v1');
+        assert.equal(unquote(await ovs.vsctl('get', 'Port', pp, 'other_config:k2')), 'v2');
+      } finally {
+        await other.close();
+      }
+    });
+
     test('transaction errors carry the OVSDB error, details and the comment', async () => {
       await assert.rejects(
         ops.client.transact([op.insert('Bridge', { no_such_column: 'x' })], { comment: 'my test txn' }),

@@ -1,0 +1,113 @@
+// Start-up of the real CLI against a real OVS: the flows left on every bridge equal those the
+// reference neutron-openvswitch-agent left for the same config (test/fixtures/reference, captured
+// with scripts/capture-reference.sh), with either OpenFlow interface.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { PrivateOvs } from '../../helpers/ovs.js';
+import { AgentProcess } from '../../helpers/agent-process.js';
+
+const FIXTURES = 'test/fixtures/reference';
+
+interface Golden {
+  bridges: Map<string, string[]>;
+}
+
+function readGolden(name: string): Golden {
+  const bridges = new Map<string, string[]>();
+  let cur: string[] | undefined;
+  for (const line of readFileSync(`${FIXTURES}/${name}.flows`, 'utf8').split('\n')) {
+    if (line.startsWith('== ')) bridges.set(line.slice(3), (cur = []));
+    else if (line.trim() && cur) cur.push(line.trim());
+  }
+  return { bridges };
+}
+
+function mappedBridges(ini: string): string[] {
+  const m = /^\s*bridge_mappings\s*=\s*(.*)$/m.exec(ini);
+  return m ? m[1]!.split(',').map((x) => x.split(':')[1]!.trim()).filter(Boolean) : [];
+}
+
+let ovs: PrivateOvs;
+before(async () => {
+  ovs = await PrivateOvs.start();
+});
+after(async () => {
+  await ovs?.stop();
+});
+
+async function freshOvs(): Promise<void> {
+  for (const b of (await ovs.vsctl('list-br')).split('\n').filter(Boolean)) await ovs.vsctl('del-br', b);
+}
+
+function neutronConf(ofInterface: string): string {
+  // An unreachable broker: bridge set-up must not depend on the server.
+  return `[DEFAULT]\nhost = compute1\ntransport_url = rabbit://guest:secret@127.0.0.1:1/\n[ovs]\novsdb_connection = ${ovs.unixConnection}\nof_interface = ${ofInterface}\nof_listen_port = 16633\n`;
+}
+
+const CASES: Array<{ name: string; junk?: string }> = [
+  { name: 'vxlan-physnet-l2pop' },
+  { name: 'tun-gre-vxlan-geneve' },
+  { name: 'two-physnets' },
+  { name: 'long-bridge-igmp' },
+  { name: 'drop-flows-on-start', junk: 'table=0,priority=7,cookie=0x1234,in_port=1,actions=drop' },
+];
+
+for (const ofInterface of ['native', 'ovs-ofctl']) {
+  for (const c of CASES) {
+    test(`start-up flows equal the reference's: ${c.name}, of_interface=${ofInterface}`, async () => {
+      await freshOvs();
+      const ini = readFileSync(`${FIXTURES}/${c.name}.ini`, 'utf8');
+      for (const b of mappedBridges(ini)) await ovs.addBridge(b);
+      if (c.junk) {
+        await ovs.addBridge('br-int');
+        await ovs.ofctl('-O', 'OpenFlow13', 'add-flow', 'br-int', c.junk);
+      }
+      const agent = new AgentProcess({ 'neutron.conf': neutronConf(ofInterface), 'agent.ini': ini }, ovs.env);
+      try {
+        agent.start();
+        await agent.waitForLog(/bridges set up/);
+        const golden = readGolden(c.name);
+        for (const [bridge, flows] of golden.bridges) {
+          assert.deepEqual(await ovs.dumpFlows(bridge), [...flows].sort(), `flows of ${bridge}`);
+        }
+        // Every flow carries the agent's cookie for its bridge, one cookie per bridge.
+        for (const bridge of golden.bridges.keys()) {
+          const cookies = new Set((await ovs.dumpFlows(bridge, { keepCookies: true })).map((l) => /cookie=(0x[0-9a-f]+)/.exec(l)?.[1]));
+          assert.equal(cookies.size, 1, `${bridge} flows carry one cookie: ${[...cookies].join(' ')}`);
+        }
+        // Bridges are secure, speak the protocols the reference sets, and point at our controller when native.
+        const intBr = JSON.parse(await ovs.vsctl('--format=json', 'list', 'Bridge', 'br-int')) as { headings: string[]; data: unknown[][] };
+        const col = (n: string) => intBr.data[0]![intBr.headings.indexOf(n)];
+        assert.equal(col('fail_mode'), 'secure');
+        assert.deepEqual(col('protocols'), ['set', ['OpenFlow10', 'OpenFlow13', 'OpenFlow14']]);
+        const ctl = await ovs.vsctl('get-controller', 'br-int');
+        assert.equal(ctl, ofInterface === 'native' ? 'tcp:127.0.0.1:16633' : '');
+        // SIGTERM stops the agent cleanly and leaves the flows in place.
+        assert.equal(await agent.stop(), 0);
+        for (const [bridge, flows] of golden.bridges) assert.deepEqual(await ovs.dumpFlows(bridge), [...flows].sort());
+      } finally {
+        agent.cleanup();
+      }
+    });
+  }
+}
+
+test('without a reachable broker the agent sets up its bridges, logs each failed attempt with the password hidden, and keeps retrying', async () => {
+  await freshOvs();
+  const agent = new AgentProcess(
+    { 'neutron.conf': neutronConf('native'), 'agent.ini': readFileSync(`${FIXTURES}/tun-gre-vxlan-geneve.ini`, 'utf8') },
+    ovs.env,
+  );
+  try {
+    agent.start();
+    await agent.waitForLog(/bridges set up/);
+    await agent.waitForLog(/unreachable[^\n]*\n[\s\S]*unreachable/, 15000); // at least two attempts
+    assert.ok(agent.output.includes('127.0.0.1:1'), 'the URL is named');
+    assert.ok(!agent.output.includes('secret'), 'the password is never logged');
+    assert.equal(agent.exitCode, undefined, 'still running');
+    assert.equal(await agent.stop(), 0);
+  } finally {
+    agent.cleanup();
+  }
+});
