@@ -1,0 +1,132 @@
+// Process start → every default flow of br-int, br-tun and br-phys installed, ours (both OpenFlow
+// interfaces) against the reference neutron-openvswitch-agent, same config, same OVS, same run.
+// Also the resident memory of each right after start-up (the reference's privsep helper apart).
+//   node dist/bench/startup.js [--runs N]
+import { spawn, execSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync, rmSync, symlinkSync, mkdirSync, lstatSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { PrivateOvs } from '../test/helpers/ovs.js';
+import { argInt, haveReference, report, rssMiB, type Series } from './lib.js';
+
+const INI = `[ovs]
+datapath_type = netdev
+local_ip = 127.0.0.1
+bridge_mappings = physnet1:br-phys
+[agent]
+tunnel_types = vxlan
+l2_population = True
+arp_responder = True
+[securitygroup]
+firewall_driver = noop
+`;
+const EXPECTED: Record<string, number> = { 'br-int': 10, 'br-tun': 12, 'br-phys': 2 };
+
+async function flowsReady(ovs: PrivateOvs): Promise<boolean> {
+  for (const [br, n] of Object.entries(EXPECTED)) {
+    try {
+      if ((await ovs.dumpFlows(br)).length < n) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+function privsepPids(dir: string): number[] {
+  try {
+    return execSync(`pgrep -f '[p]rivsep-helper.*${dir}'`, { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+async function runOnce(kind: 'native' | 'ovs-ofctl' | 'reference'): Promise<{ ms: number; rss: number; privsepRss: number }> {
+  const ovs = await PrivateOvs.start({ tcp: kind === 'reference' });
+  const dir = mkdtempSync(join(tmpdir(), 'bench-startup-'));
+  let child: ChildProcess | undefined;
+  try {
+    await ovs.addBridge('br-phys');
+    writeFileSync(join(dir, 'agent.ini'), INI);
+    let cmd: string;
+    let args: string[];
+    const env = { ...ovs.env };
+    if (kind === 'reference') {
+      // The reference reaches OVSDB over TCP and ovs-ofctl through the compiled-in run directory.
+      writeFileSync(join(dir, 'neutron.conf'), `[DEFAULT]\ntransport_url = fake:/\nhost = bench\n[ovs]\novsdb_connection = ${ovs.tcpConnection}\n`);
+      mkdirSync('/var/run', { recursive: true });
+      try {
+        if (lstatSync('/var/run/openvswitch').isSymbolicLink()) unlinkSync('/var/run/openvswitch');
+      } catch {
+        /* absent */
+      }
+      try {
+        symlinkSync(ovs.dir, '/var/run/openvswitch');
+      } catch {
+        /* a real directory: the reference's ovs-ofctl calls are not on the measured path */
+      }
+      cmd = 'neutron-openvswitch-agent';
+      args = ['--config-file', join(dir, 'neutron.conf'), '--config-file', join(dir, 'agent.ini'), '--log-file', join(dir, 'agent.log')];
+    } else {
+      writeFileSync(join(dir, 'neutron.conf'), `[DEFAULT]\ntransport_url = fake:/\nhost = bench\n[ovs]\novsdb_connection = ${ovs.unixConnection}\nof_interface = ${kind}\n`);
+      cmd = process.execPath;
+      args = [resolve('bin/neutron-openvswitch-agent.js'), '--config-file', join(dir, 'neutron.conf'), '--config-file', join(dir, 'agent.ini'), '--log-file', join(dir, 'agent.log')];
+    }
+    const t0 = performance.now();
+    child = spawn(cmd, args, { env, stdio: 'ignore' });
+    const deadline = t0 + 60000;
+    while (!(await flowsReady(ovs))) {
+      if (performance.now() > deadline) throw new Error(`${kind}: default flows not installed within 60 s; log:\n${readFileSync(join(dir, 'agent.log'), 'utf8').slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const ms = performance.now() - t0;
+    await new Promise((r) => setTimeout(r, 1000));
+    const rss = rssMiB(child.pid!);
+    const privsepRss = privsepPids(dir).reduce((a, p) => a + rssMiB(p), 0);
+    return { ms, rss, privsepRss };
+  } finally {
+    child?.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    child?.kill('SIGKILL');
+    for (const p of privsepPids(dir)) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await ovs.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const runs = argInt('runs', 3);
+  const ref = haveReference();
+  const series: Record<string, number[]> = { native: [], 'ovs-ofctl': [], reference: [], rssNative: [], rssRef: [], privsep: [] };
+  for (let i = 0; i < runs; i++) {
+    const n = await runOnce('native');
+    series['native']!.push(n.ms);
+    series['rssNative']!.push(n.rss);
+    series['ovs-ofctl']!.push((await runOnce('ovs-ofctl')).ms);
+    if (ref) {
+      const r = await runOnce('reference');
+      series['reference']!.push(r.ms);
+      series['rssRef']!.push(r.rss);
+      series['privsep']!.push(r.privsepRss);
+    }
+  }
+  const note = ref ? undefined : 'reference agent not installed';
+  const rows: Series[] = [
+    { label: 'start → default flows (native)', unit: 'ms', ours: series['native']!, reference: series['reference']!, ...(note ? { referenceNote: note } : {}) },
+    { label: 'start → default flows (ovs-ofctl)', unit: 'ms', ours: series['ovs-ofctl']!, reference: series['reference']!, ...(note ? { referenceNote: note } : {}) },
+    { label: 'RSS after start-up (agent process)', unit: 'MiB', ours: series['rssNative']!, reference: series['rssRef']!, ...(note ? { referenceNote: note } : {}) },
+    { label: 'RSS of the reference privsep helper', unit: 'MiB', ours: [0], reference: series['privsep']!, ...(note ? { referenceNote: note } : {}) },
+  ];
+  report('startup', 'Start-up: process start to all default flows (vxlan + physnet1, l2pop, arp_responder)', rows, { runs });
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench startup failed: ${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exit(1);
+});
