@@ -94,6 +94,8 @@ export class TwoHosts {
     } catch (e) {
       for (const o of started) await o.stop().catch(() => undefined);
       for (const n of created) await deleteNamespace(n).catch(() => undefined);
+      // A wire not yet moved into a namespace is still here (gone already otherwise: ignore).
+      await run('ip', ['link', 'del', wires[0]]).catch(() => undefined);
       throw e;
     }
   }
