@@ -8,10 +8,16 @@ import * as amqp from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Message, Options } from 'amqplib';
 import { getLogger, type Logger } from '../util/log.js';
 import { sleep } from '../util/backoff.js';
-import { parseTransportUrl, describeHost, type TransportHost, type TransportUrl } from './transport-url.js';
+import { parseTransportUrl, redactTransportUrl, type TransportHost, type TransportUrl } from '../config/index.js';
 
-export { parseTransportUrl, maskTransportUrl, describeHost, DEFAULT_AMQP_PORT } from './transport-url.js';
-export type { TransportHost, TransportUrl } from './transport-url.js';
+export { parseTransportUrl, redactTransportUrl };
+export type { TransportHost, TransportUrl };
+
+/** `amqp://user:****@host:port/vhost` of one host, for logs (the password is never printed). */
+export function describeHost(host: TransportHost, virtualHost: string): string {
+  const h = host.host.includes(':') ? `[${host.host}]` : host.host;
+  return `amqp://${encodeURIComponent(host.username)}:****@${h}:${host.port}/${encodeURIComponent(virtualHost)}`;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Entities and properties (rpc.md §2.2, §2.3)
@@ -336,13 +342,13 @@ export class AmqpConnection extends EventEmitter {
   }
 
   private async connectOnce(host: TransportHost): Promise<Live> {
-    const user = host.username ?? 'guest';
-    const pass = host.password ?? 'guest';
+    const user = host.username;
+    const pass = host.password;
     const credentials = this.opts.loginMethod === 'PLAIN' ? amqp.credentials.plain(user, pass) : amqp.credentials.amqplain(user, pass);
     const script = basename(process.argv[1] ?? process.argv0 ?? 'node');
     const model = await amqp.connect({
       protocol: 'amqp',
-      hostname: host.hostname,
+      hostname: host.host,
       port: host.port,
       // amqplib unescapes the vhost of the object form
       vhost: encodeURIComponent(this.url.virtualHost),

@@ -94,7 +94,18 @@ export class PrivateRabbitmq {
     // A fresh cookie, private to this broker and the rabbitmqctl calls made for it.
     writeFileSync(join(home, '.erlang.cookie'), randomBytes(20).toString('hex').toUpperCase(), { mode: 0o400 });
     writeFileSync(join(this.dir, 'rabbitmq-env.conf'), '');
-    writeFileSync(join(this.dir, 'rabbitmq.conf'), 'loopback_users = none\n');
+    // The user, vhost and permissions are created from the config on first boot (an empty
+    // database), which spares three slow rabbitmqctl round trips.
+    writeFileSync(join(this.dir, 'rabbitmq.conf'), [
+      'loopback_users = none',
+      `default_user = ${this.user}`,
+      `default_pass = ${this.password}`,
+      `default_vhost = ${this.vhost}`,
+      'default_permissions.configure = .*',
+      'default_permissions.read = .*',
+      'default_permissions.write = .*',
+      '',
+    ].join('\n'));
     writeFileSync(join(this.dir, 'enabled_plugins'), '[].\n');
   }
 
@@ -104,9 +115,6 @@ export class PrivateRabbitmq {
       mq.port = await freePort();
       mq.distPort = await freePort();
       await mq.start();
-      await mq.ctl(['add_vhost', mq.vhost]);
-      await mq.ctl(['add_user', mq.user, mq.password]);
-      await mq.ctl(['set_permissions', '-p', mq.vhost, mq.user, '.*', '.*', '.*']);
     } catch (err) {
       await mq.destroy().catch(() => undefined);
       throw err;
@@ -211,7 +219,12 @@ export class PrivateRabbitmq {
         try { process.kill(-proc.pid, 'SIGKILL'); } catch { /* already gone */ }
       }
     }
-    const timedOut = await Promise.race([this.exited.then(() => false), delay(30_000).then(() => true)]);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      this.exited.then(() => false),
+      new Promise<boolean>((r) => { timer = setTimeout(() => r(true), 30_000); }),
+    ]);
+    clearTimeout(timer);
     if (timedOut && proc.pid) {
       try { process.kill(-proc.pid, 'SIGKILL'); } catch { /* already gone */ }
       await this.exited;
