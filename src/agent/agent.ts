@@ -776,12 +776,15 @@ export class OvsAgent {
         if (ofport !== undefined) await this.cleanupTunnelPort(ofport, type as TunnelType);
       },
       addFdbEntries: async (fdb, host) => {
+        LOG.info(`l2population add_fdb_entries for ${fdbSummary(fdb)}`);
         if (forUs(host)) await this.serializedFdb(() => this.fdbAdd(fdb));
       },
       removeFdbEntries: async (fdb, host) => {
+        LOG.info(`l2population remove_fdb_entries for ${fdbSummary(fdb)}`);
         if (forUs(host)) await this.serializedFdb(() => this.fdbRemove(fdb));
       },
       updateFdbEntries: async (fdb, host) => {
+        LOG.info(`l2population update_fdb_entries for ${fdbSummary(fdb)}`);
         if (forUs(host)) await this.serializedFdb(() => this.fdbUpdate(fdb));
       },
     };
@@ -897,6 +900,18 @@ export class OvsAgent {
       }
     }
   }
+}
+
+/** "network <id>: <n> entries on <vtep>, ..." for logs. */
+function fdbSummary(fdb: JsonValue): string {
+  if (!isObj(fdb as Json)) return `a malformed fdb (${typeof fdb})`;
+  return Object.entries(fdb as JsonObj)
+    .map(([net, v]) => {
+      const ports = isObj(v) && isObj(v['ports']) ? v['ports'] : {};
+      const where = Object.entries(ports).map(([ip, e]) => `${Array.isArray(e) ? e.length : '?'} on ${ip}`);
+      return `network ${net} (${where.join(', ') || 'no ports'})`;
+    })
+    .join('; ');
 }
 
 function pairs(v: Json | undefined): Array<[string, string]> {

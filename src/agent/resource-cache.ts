@@ -67,6 +67,11 @@ export interface ResourceCacheEvents {
 export type BulkPull = (type: CachedType, version: string, filter: JsonObj) => Promise<Json>;
 
 const IGNORED_FOR_CHANGE = new Set(['revision_number', 'updated_at']);
+/**
+ * A Port whose only change is its status (DOWN → ACTIVE after we reported it up) needs no
+ * rewiring; the reference processes it once more, which doubles the work of a big plug storm.
+ */
+const PORT_FIELDS_NOT_WIRED = new Set(['status']);
 
 export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
   private readonly objects = new Map<CachedType, Map<string, JsonObj>>();
@@ -147,7 +152,7 @@ export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
     }
     const changed = changedFields(old, data);
     if (changed.length === 0) return;
-    if (type === 'Port') this.emit('port-updated', id, changed);
+    if (type === 'Port' && changed.some((f) => !PORT_FIELDS_NOT_WIRED.has(f))) this.emit('port-updated', id, changed);
     if (type === 'Network') this.emit('network-updated', id, changed);
   }
 }

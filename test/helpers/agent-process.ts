@@ -13,7 +13,12 @@ export class AgentProcess {
   exitCode: number | null | undefined;
   private exited?: Promise<number | null>;
 
-  constructor(readonly files: Record<string, string>, readonly env: NodeJS.ProcessEnv = process.env) {
+  constructor(
+    readonly files: Record<string, string>,
+    readonly env: NodeJS.ProcessEnv = process.env,
+    /** Run inside this network namespace (a simulated host). */
+    readonly netns?: string,
+  ) {
     this.dir = mkdtempSync(join(tmpdir(), 'ovs-agent-cfg-'));
     for (const [name, text] of Object.entries(files)) writeFileSync(join(this.dir, name), text);
   }
@@ -24,7 +29,10 @@ export class AgentProcess {
 
   /** Start with `--config-file` for each file, in the given order, plus extra args. */
   start(args: string[] = Object.keys(this.files).flatMap((f) => ['--config-file', this.path(f)])): this {
-    const child = spawn(process.execPath, [AGENT_BIN, ...args], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [cmd, argv] = this.netns
+      ? ['ip', ['netns', 'exec', this.netns, process.execPath, AGENT_BIN, ...args]]
+      : [process.execPath, [AGENT_BIN, ...args]];
+    const child = spawn(cmd, argv, { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     child.stdout!.on('data', (b: Buffer) => (this.output += b.toString()));
     child.stderr!.on('data', (b: Buffer) => (this.output += b.toString()));

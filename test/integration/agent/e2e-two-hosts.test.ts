@@ -1,0 +1,113 @@
+// Two hosts, each its own network namespace with its own OVS and its own agent (own host name
+// and local_ip), one neutron-server: VM-to-VM traffic crosses VXLAN, with l2population and the
+// ARP responder programming br-tun from the server's fdb messages.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { AgentProcess } from '../../helpers/agent-process.js';
+import { NeutronLab, waitFor, type NeutronPort } from '../../helpers/neutron.js';
+import { ping, cleanupAllVms, type Vm } from '../../helpers/vm.js';
+import { TwoHosts, type SimHost } from '../../helpers/two-hosts.js';
+import { NetnsForward } from '../../helpers/netns-forward.js';
+
+const BROKER_PORT_IN_HOST = 5672;
+let lab: NeutronLab;
+let hosts: TwoHosts;
+const agents: AgentProcess[] = [];
+const forwards: NetnsForward[] = [];
+
+function agentFor(h: SimHost): AgentProcess {
+  // The broker is reached on the host's own loopback, carried to the lab's RabbitMQ over a unix socket.
+  const url = lab.transportUrl.replace(/:(\d+)\//, `:${BROKER_PORT_IN_HOST}/`);
+  return new AgentProcess(
+    {
+      'neutron.conf': `[DEFAULT]\nhost = ${h.name}\ntransport_url = ${url}\n`,
+      'openvswitch_agent.ini': [
+        '[ovs]',
+        'datapath_type = netdev',
+        `ovsdb_connection = ${h.ovs.unixConnection}`,
+        `local_ip = ${h.tunnelIp}`,
+        '[agent]',
+        'tunnel_types = vxlan',
+        'l2_population = True',
+        'arp_responder = True',
+        'report_interval = 5',
+        '[securitygroup]',
+        'firewall_driver = noop',
+        '',
+      ].join('\n'),
+    },
+    h.ovs.env,
+    h.netns,
+  );
+}
+
+before(async () => {
+  [lab, hosts] = await Promise.all([NeutronLab.start(), TwoHosts.start()]);
+  for (const h of hosts.hosts) {
+    forwards.push(await NetnsForward.start(h.netns, BROKER_PORT_IN_HOST, lab.rabbitPort));
+    const a = agentFor(h).start();
+    agents.push(a);
+  }
+  for (const a of agents) await a.waitForLog(/bridges set up/);
+  for (const h of hosts.hosts) {
+    await waitFor(async () => (await lab.listAgents()).find((a) => a.host === h.name && a.alive), 60000, `agent of ${h.name} alive`);
+  }
+}, { timeout: 180000 });
+
+after(async () => {
+  await cleanupAllVms();
+  for (const a of agents) {
+    await a.stop().catch(() => undefined);
+    a.cleanup();
+  }
+  for (const f of forwards) await f.stop().catch(() => undefined);
+  await Promise.allSettled([hosts?.stop(), lab?.stop()]);
+}, { timeout: 60000 });
+
+test('VMs on two hosts reach each other over VXLAN with l2population and the ARP responder', async () => {
+  const net = await lab.createNetwork({ name: 'two-hosts' });
+  await lab.createSubnet(net.id, '198.51.100.0/24', { gatewayIp: null });
+  const [ha, hb] = hosts.hosts;
+  const boot = async (h: SimHost, name: string): Promise<{ port: NeutronPort; vm: Vm }> => {
+    const port = await lab.createPort(net.id, { name, host: h.name });
+    assert.equal(port['binding:vif_type'], 'ovs', JSON.stringify(port));
+    return { port, vm: await hosts.plug(h, port) };
+  };
+  const a = await boot(ha, 'vm-a');
+  const b = await boot(hb, 'vm-b');
+  for (const p of [a.port, b.port]) {
+    await waitFor(async () => (await lab.getPort(p.id)).status === 'ACTIVE', 30000, `port ${p.id} ACTIVE`, 100);
+  }
+
+  // l2population: each host gets a tunnel port to the other and flows for the remote VM.
+  const tunA = await waitFor(async () => {
+    const flows = (await ha.ovs.dumpFlows('br-tun')).join('\n');
+    return flows.includes(`arp_tpa=${b.vm.ip}`) && flows.includes(`dl_dst=${b.port.mac_address}`) ? flows : undefined;
+  }, 20000, 'fdb flows for vm-b on host a');
+  assert.match(tunA, /table=22, priority=1,dl_vlan=\d+ actions=pop_vlan,set_field:0x[0-9a-f]+->tun_id,output:\d+/);
+  assert.match(tunA, /table=4, priority=1,tun_id=0x[0-9a-f]+ actions=push_vlan:0x8100,set_field:\d+->vlan_vid,goto_table:10/);
+  const ifaces = await ha.ovs.vsctl('list-ports', 'br-tun');
+  assert.match(ifaces, /vxlan-c0000202/, 'tunnel port named after the remote VTEP 192.0.2.2');
+  await waitFor(async () => /vxlan-c0000201/.test(await hb.ovs.vsctl('list-ports', 'br-tun')), 20000, `host b's tunnel to host a; agent b log:\n${agents[1]!.output.slice(-3000)}`);
+
+  assert.equal(await ping(a.vm, b.vm.ip, { count: 3, timeoutMs: 10000 }), 3, 'vm-a reaches vm-b across hosts');
+  assert.equal(await ping(b.vm, a.vm.ip, { count: 3, timeoutMs: 10000 }), 3, 'vm-b reaches vm-a across hosts');
+
+  // The ARP responder answered locally: host a's table 21 flow for vm-b's IP counted packets.
+  const arp = await ha.ovs.ofctl('-O', 'OpenFlow13', 'dump-flows', 'br-tun', 'table=21');
+  const hit = arp.split('\n').find((l) => l.includes(`arp_tpa=${b.vm.ip}`));
+  assert.ok(hit && !/n_packets=0,/.test(hit), `ARP responder used: ${hit}`);
+
+  // vm-b leaves: host a drops its unicast/ARP/flood flows, and the tunnel when nothing floods to it any more.
+  await b.vm.unplug();
+  try {
+    await waitFor(async () => {
+      const flows = (await ha.ovs.dumpFlows('br-tun')).join('\n');
+      // (flows learned from vm-b's traffic in table 20 age out by themselves, as with the reference)
+      return !/priority=2,dl_vlan=\d+,dl_dst=/.test(flows) && !flows.includes(`arp_tpa=${b.vm.ip}`) && !/table=22, priority=1/.test(flows);
+    }, 20000, 'fdb flows of vm-b removed on host a');
+    await waitFor(async () => !/vxlan-/.test(await ha.ovs.vsctl('list-ports', 'br-tun')), 10000, 'tunnel port to host b removed');
+  } catch (e) {
+    throw new Error(`${String(e)}\nagent a:\n${agents[0]!.output.slice(-2500)}\nagent b:\n${agents[1]!.output.slice(-2500)}`);
+  }
+});
