@@ -251,7 +251,7 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
   async request(method: string, params: Json[]): Promise<Json> {
     const deadline = Date.now() + this.timeoutMs;
     const s = await this.waitReady(deadline, method);
-    return this.send(s, method, params, deadline - Date.now());
+    return this.send(s, method, params, deadline - Date.now(), this.timeoutMs);
   }
 
   /**
@@ -423,7 +423,8 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
     s.socket.write(text);
   }
 
-  private send(s: Session, method: string, params: Json[], timeoutMs: number): Promise<Json> {
+  /** `timeoutMs` is what is left of the caller's budget; `budgetMs` (the whole budget) is what errors report. */
+  private send(s: Session, method: string, params: Json[], timeoutMs: number, budgetMs = timeoutMs): Promise<Json> {
     return new Promise<Json>((resolve, reject) => {
       if (s.dead) {
         reject(new OvsdbConnectionError(`OVSDB ${method}: not connected to ${this.endpointText}`));
@@ -432,7 +433,7 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
       const id = this.nextId++;
       const timer = setTimeout(() => {
         s.pending.delete(id);
-        reject(new OvsdbConnectionError(`OVSDB ${method} request #${id} to ${this.endpointText} timed out after ${Math.round(timeoutMs) / 1000}s`));
+        reject(new OvsdbConnectionError(`OVSDB ${method} request #${id} to ${this.endpointText} timed out after ${budgetMs / 1000}s`));
       }, Math.max(0, timeoutMs));
       s.pending.set(id, { method, resolve, reject, timer });
       this.write(s, encodeRequest(method, params, id));
