@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 import { freePort } from './ovs.js';
 
 const run = promisify(execFile);
@@ -187,6 +188,91 @@ export class NeutronLab {
     } finally {
       if (this.ownDir) rmSync(this.dir, { recursive: true, force: true });
     }
+  }
+
+  // ---- faults: stopping and starting the lab's daemons one at a time (resilience tests) ----
+
+  private pidFrom(file: string): number | undefined {
+    try {
+      const n = Number(readFileSync(join(this.dir, file), 'utf8').trim());
+      return Number.isInteger(n) && n > 0 ? n : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
+  private async stopPid(pid: number | undefined, what: string, graceMs = 20000): Promise<void> {
+    if (pid === undefined) throw new Error(`${what}: no pid file in ${this.dir}`);
+    const alive = () => {
+      try {
+        const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return st.slice(st.lastIndexOf(')') + 2)[0] !== 'Z';
+      } catch {
+        return false;
+      }
+    };
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      return;
+    }
+    const end = Date.now() + graceMs;
+    while (alive()) {
+      if (Date.now() > end) {
+        process.kill(pid, 'SIGKILL');
+        await new Promise((r) => setTimeout(r, 200));
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  private async portClosed(port: number, timeoutMs: number, what: string): Promise<void> {
+    await waitFor(
+      () =>
+        new Promise<boolean>((resolve) => {
+          const s = connect(port, '127.0.0.1');
+          s.once('connect', () => (s.destroy(), resolve(false)));
+          s.once('error', () => resolve(true));
+        }),
+      timeoutMs,
+      `${what} to release 127.0.0.1:${port}`,
+      100,
+    );
+  }
+
+  /** Stops the lab's RabbitMQ (SIGTERM: the node shuts down and drops every connection). */
+  async stopRabbit(): Promise<void> {
+    await this.stopPid(this.pidFrom('rabbit/pid'), 'RabbitMQ');
+    await this.portClosed(this.rabbitPort, 20000, 'RabbitMQ');
+  }
+
+  /** Starts the lab's daemons that are not running (`lab.sh up`); resolves when RabbitMQ and the API answer. */
+  async startMissing(): Promise<void> {
+    await run('bash', [findLabScript(), 'up'], { env: this.env, maxBuffer: 1 << 20 });
+  }
+
+  /** Starts RabbitMQ again after stopRabbit(); same port, same state directory. */
+  async startRabbit(): Promise<void> {
+    await this.startMissing();
+  }
+
+  async restartRabbit(): Promise<void> {
+    await this.stopRabbit();
+    await this.startRabbit();
+  }
+
+  /** Stops neutron-server (and its API/RPC workers). */
+  async stopServer(): Promise<void> {
+    await this.stopPid(this.pidFrom('server.pid'), 'neutron-server');
+    await this.portClosed(this.apiPort, 20000, 'neutron-server');
+  }
+
+  /** Stops and starts neutron-server; resolves once the API answers again. */
+  async restartServer(): Promise<void> {
+    await this.stopServer();
+    await this.startMissing();
   }
 
   /** neutron-server's log so far (for assertion messages). */
