@@ -1,0 +1,122 @@
+// Flow installation rate: N flows (default 10 000, as the agent writes them: per-MAC unicast flows
+// of br-tun's UCAST_TO_TUN table) through each of our OpenFlow backends, against the physical
+// limit of the same switch: raw `ovs-ofctl -O OpenFlow13 --bundle add-flows` of the same flows
+// from a file. The "reference" column of this table is that raw ovs-ofctl run, not the Python agent.
+//   node dist/bench/flowrate.js [--runs N] [--flows N]
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { PrivateOvs, freePort } from '../test/helpers/ovs.js';
+import { NativeBackend } from '../src/openflow/native/backend.js';
+import { OfctlBackend } from '../src/openflow/ofctl/backend.js';
+import type { OpenFlowSwitch } from '../src/openflow/backend.js';
+import { exact, output, popVlan, vlan, type FlowMod } from '../src/openflow/flow.js';
+import { formatFlowModLine } from '../src/openflow/text.js';
+import { argInt, report, type Series } from './lib.js';
+
+const run = promisify(execFile);
+
+function flows(n: number): FlowMod[] {
+  const mods: FlowMod[] = [];
+  for (let i = 0; i < n; i++) {
+    const mac = `fa:16:3e:${((i >> 16) & 0xff).toString(16).padStart(2, '0')}:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
+    mods.push({
+      command: 'add',
+      flow: {
+        table: 20,
+        priority: 2,
+        cookie: 0x1234n,
+        match: { vlanVid: vlan(1 + (i % 100)), ethDst: exact(mac) },
+        actions: [popVlan(), { type: 'set_field', field: 'tun_id', value: BigInt(1000 + (i % 100)) }, output(2)],
+      },
+    });
+  }
+  return mods;
+}
+
+let seq = 0;
+async function freshBridge(ovs: PrivateOvs, controllerPort?: number): Promise<{ name: string; dpid: bigint }> {
+  const name = `fr${seq++}`;
+  await ovs.addBridge(name);
+  await ovs.vsctl('set', 'bridge', name, 'fail_mode=secure', 'protocols=OpenFlow10,OpenFlow13');
+  if (controllerPort !== undefined) {
+    await ovs.vsctl('set-controller', name, `tcp:127.0.0.1:${controllerPort}`);
+    await ovs.vsctl('set', 'controller', name, 'connection_mode=out-of-band');
+  }
+  const dpid = BigInt(`0x${(await ovs.vsctl('get', 'bridge', name, 'datapath_id')).replace(/"/g, '')}`);
+  return { name, dpid };
+}
+
+async function countFlows(ovs: PrivateOvs, br: string): Promise<number> {
+  const out = await ovs.ofctl('-O', 'OpenFlow13', 'dump-aggregate', br);
+  return Number(/flow_count=(\d+)/.exec(out)?.[1] ?? -1);
+}
+
+async function timed(ovs: PrivateOvs, br: string, n: number, fn: () => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  const ms = performance.now() - t0;
+  const got = await countFlows(ovs, br);
+  if (got !== n) throw new Error(`bridge ${br}: ${got} flows installed, expected ${n}`);
+  return ms;
+}
+
+async function main(): Promise<void> {
+  const runs = argInt('runs', 5);
+  const n = argInt('flows', 10_000);
+  const ovs = await PrivateOvs.start();
+  // ovs-ofctl (the OfctlBackend's and the raw one) must find this private OVS.
+  Object.assign(process.env, ovs.env);
+  const dir = mkdtempSync(join(tmpdir(), 'bench-flowrate-'));
+  const port = await freePort();
+  const native = new NativeBackend({ listenAddress: '127.0.0.1', listenPort: port, connectTimeoutSec: 20, requestTimeoutSec: 120 });
+  const ofctl = new OfctlBackend({ timeoutSec: 120 });
+  try {
+    await native.start();
+    await ofctl.start();
+    const mods = flows(n);
+    const file = join(dir, 'flows.txt');
+    writeFileSync(file, mods.map(formatFlowModLine).join('\n') + '\n');
+    const s: Record<'native' | 'ofctl' | 'raw', number[]> = { native: [], ofctl: [], raw: [] };
+    for (let i = 0; i < runs; i++) {
+      const nb = await freshBridge(ovs, port);
+      await native.waitForSwitch(nb.dpid);
+      const sw: OpenFlowSwitch = native.bridge(nb.name, nb.dpid);
+      s.native.push(await timed(ovs, nb.name, n, () => sw.apply(mods)));
+
+      const ob = await freshBridge(ovs);
+      const osw = ofctl.bridge(ob.name);
+      s.ofctl.push(await timed(ovs, ob.name, n, () => osw.apply(mods)));
+
+      const rb = await freshBridge(ovs);
+      s.raw.push(
+        await timed(ovs, rb.name, n, async () => {
+          await run('ovs-ofctl', ['-O', 'OpenFlow13', '--bundle', 'add-flows', rb.name, file], { env: ovs.env });
+        }),
+      );
+      for (const b of [nb, ob, rb]) await ovs.vsctl('del-br', b.name);
+    }
+    const rate = (ms: number[]): number[] => ms.map((m) => n / (m / 1000));
+    const rows: Series[] = [
+      { label: `${n} flows, native backend (vs raw ovs-ofctl)`, unit: 'ms', ours: s.native, reference: s.raw },
+      { label: `${n} flows, ovs-ofctl backend (vs raw ovs-ofctl)`, unit: 'ms', ours: s.ofctl, reference: s.raw },
+      { label: 'rate, native backend (vs raw ovs-ofctl)', unit: 'flows/s', ours: rate(s.native), reference: rate(s.raw) },
+      { label: 'rate, ovs-ofctl backend (vs raw ovs-ofctl)', unit: 'flows/s', ours: rate(s.ofctl), reference: rate(s.raw) },
+    ];
+    report('flowrate', `Flow installation: ${n} flows, our backends vs raw \`ovs-ofctl --bundle add-flows\` (the "reference" column)`, rows, {
+      runs,
+      flows: n,
+    });
+  } finally {
+    await native.stop().catch((e: unknown) => process.stderr.write(`stopping the native controller: ${String(e)}\n`));
+    await ovs.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench flowrate failed: ${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exit(1);
+});

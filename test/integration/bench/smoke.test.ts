@@ -1,0 +1,39 @@
+// Every benchmark script runs end to end on a tiny size (1 run, a few ports, our agent only) and
+// produces what a reader needs: a printed table of medians and its JSON result file.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const results = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
+after(() => rmSync(results, { recursive: true, force: true }));
+
+const TINY: Record<string, string[]> = {
+  startup: ['--runs', '1', '--no-reference'],
+  flowrate: ['--runs', '1', '--flows', '200'],
+  sync: ['--runs', '1', '--ports', '2', '--no-reference'],
+  plug: ['--runs', '1', '--sizes', '1,2', '--timeout-s', '120', '--no-reference'],
+  restart: ['--runs', '1', '--ports', '2', '--idle-s', '1', '--no-reference'],
+};
+
+for (const [name, args] of Object.entries(TINY)) {
+  test(`bench ${name} prints a table and writes its JSON`, { timeout: 600000 }, () => {
+    const r = spawnSync(process.execPath, [resolve(`dist/bench/${name}.js`), ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, BENCH_RESULTS_DIR: results },
+      timeout: 590000,
+    });
+    assert.equal(r.status, 0, `bench ${name} exited ${r.status ?? r.signal}:\n${r.stderr.slice(-3000)}`);
+    assert.match(r.stdout, /\| measure \| unit \| ours median \(min-max\) \| reference median \(min-max\) \| ours\/reference \|/);
+    const rows = r.stdout.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| measure'));
+    assert.ok(rows.length >= 1, `no result rows:\n${r.stdout}`);
+    // Our side always measured something: a number in the ours column of every row.
+    for (const row of rows) assert.match(row.split('|')[3]!, /\d/, `row without our figure: ${row}`);
+    const json = JSON.parse(readFileSync(join(results, `${name}.json`), 'utf8')) as { name: string; rows: { ours: { median: number; runs: number } }[] };
+    assert.equal(json.name, name);
+    assert.equal(json.rows.length, rows.length);
+    assert.ok(json.rows.every((x) => x.ours.runs >= 1 && Number.isFinite(x.ours.median)), JSON.stringify(json.rows));
+  });
+}
