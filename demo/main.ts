@@ -50,6 +50,7 @@ async function main(): Promise<void> {
     say(`ping ${a.name} -> ${b.name} after unplugging it: ${await ping(a.vm, b.vm.ip, { count: 1, timeoutMs: 2000 })}/1 replies`);
     say('\nthe pipeline the agent programmed on br-int (first lines):');
     say((await ovs.dumpFlows('br-int')).slice(0, 12).map((l) => `  ${l}`).join('\n'));
+    if (process.env['DEMO_VERBOSE']) say(`\nagent log:\n${agent.output}`);
     say('\ndemo done: stopping everything');
   } finally {
     await cleanupAllVms();

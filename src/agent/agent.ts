@@ -402,6 +402,7 @@ export class OvsAgent {
     }
 
     // Details of added and updated ports, from the cache (pulled from the server on a miss).
+    const tStart = performance.now();
     const toWire = [...added, ...updated].filter((v) => !deleted.includes(v.ifaceId));
     const details = await Promise.all(
       toWire.map(async (vif): Promise<[VifPort, DeviceDetails | Error]> => {
@@ -468,6 +469,7 @@ export class OvsAgent {
     }
 
     // Provisioning flows before the tags: a tagged port must find its VLAN's flows in place.
+    const tDetails = performance.now();
     await Promise.all([
       tunBatch?.commit(),
       ...[...physBatches.values()].map((b) => b.commit()),
@@ -488,7 +490,15 @@ export class OvsAgent {
       this.unreportedDown.add(id);
       this.unreportedUp.delete(id);
     }
+    const tWired = performance.now();
     await this.reportDevices(!this.firstSyncDone || tunnelsMissing);
+    if (toWire.length || removed.length || deleted.length) {
+      const ms = (a: number, b: number) => (b - a).toFixed(0);
+      LOG.info(
+        `pass: ${added.length} added, ${updated.length} updated, ${removed.length} removed, ${deleted.length} deleted; ` +
+          `details ${ms(tStart, tDetails)} ms, OVSDB+flows ${ms(tDetails, tWired)} ms, update_device_list ${ms(tWired, performance.now())} ms`,
+      );
+    }
 
     if (full && !this.staleFlowsCleaned && failed === 0) {
       // Only now are all flows still needed re-added with this run's cookies.
