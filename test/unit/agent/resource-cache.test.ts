@@ -1,0 +1,103 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ResourceCache, fromPrimitive, type Json, type JsonObj } from '../../../src/agent/resource-cache.js';
+import { buildDeviceDetails, DeviceDetailsError } from '../../../src/agent/device-details.js';
+
+const ovo = (name: string, data: JsonObj): JsonObj => ({
+  'versioned_object.name': name,
+  'versioned_object.namespace': 'versionedobjects',
+  'versioned_object.version': '1.7',
+  'versioned_object.data': data,
+});
+
+function port(over: JsonObj = {}): JsonObj {
+  return {
+    id: 'p1',
+    network_id: 'n1',
+    mac_address: 'FA:16:3E:11:22:33',
+    admin_state_up: true,
+    device_owner: 'compute:nova',
+    status: 'DOWN',
+    revision_number: 3,
+    fixed_ips: [ovo('IPAllocation', { port_id: 'p1', subnet_id: 's1', network_id: 'n1', ip_address: '192.0.2.5' })],
+    allowed_address_pairs: [ovo('AllowedAddressPair', { port_id: 'p1', mac_address: 'fa:16:3e:00:00:99', ip_address: '192.0.2.99/32' })],
+    security: ovo('PortSecurity', { id: 'p1', port_security_enabled: true }),
+    bindings: [ovo('PortBinding', { port_id: 'p1', host: 'compute1', profile: '{}', vif_type: 'ovs', vnic_type: 'normal', status: 'ACTIVE' })],
+    binding_levels: [
+      ovo('PortBindingLevel', {
+        port_id: 'p1',
+        host: 'compute1',
+        level: 0,
+        driver: 'openvswitch',
+        segment: ovo('NetworkSegment', { id: 'seg', network_id: 'n1', network_type: 'vxlan', physical_network: null, segmentation_id: 1001 }),
+      }),
+    ],
+    ...over,
+  };
+}
+
+test('primitives unwrap recursively into plain data', () => {
+  const d = fromPrimitive(ovo('Port', port())) as JsonObj;
+  assert.equal((d['fixed_ips'] as JsonObj[])[0]!['ip_address'], '192.0.2.5');
+  assert.equal((d['security'] as JsonObj)['port_security_enabled'], true);
+});
+
+test('a miss pulls once from the server; pushes update the cache and raise port events', async () => {
+  const pulls: Json[] = [];
+  const cache = new ResourceCache(async (type, version, filter) => {
+    pulls.push([type, version, filter]);
+    return [ovo('Port', port())];
+  });
+  const updated: string[][] = [];
+  cache.on('port-updated', (id, changed) => updated.push([id, ...changed]));
+  assert.equal((await cache.get('Port', 'p1'))?.['mac_address'], 'FA:16:3E:11:22:33');
+  assert.deepEqual(pulls, [['Port', '1.7', { id: ['p1'] }]]);
+  await cache.get('Port', 'p1');
+  assert.equal(pulls.length, 1, 'hit: no second pull');
+  updated.length = 0;
+  cache.onPush([ovo('Port', port({ admin_state_up: false, revision_number: 4 }))], 'updated');
+  assert.deepEqual(updated, [['p1', 'admin_state_up']]);
+  // Older revisions are ignored; a status-only change does not ask for rewiring.
+  cache.onPush([ovo('Port', port({ admin_state_up: true, revision_number: 2 }))], 'updated');
+  cache.onPush([ovo('Port', port({ admin_state_up: false, status: 'ACTIVE', revision_number: 5 }))], 'updated');
+  assert.equal(updated.length, 1);
+});
+
+test('a deleted object stays deleted, and malformed pushes are skipped without throwing', async () => {
+  const cache = new ResourceCache(async () => []);
+  const deleted: string[] = [];
+  cache.on('port-deleted', (id) => deleted.push(id));
+  cache.onPush([ovo('Port', port())], 'updated');
+  cache.onPush([ovo('Port', { id: 'p1' })], 'deleted');
+  assert.deepEqual(deleted, ['p1']);
+  cache.onPush([ovo('Port', port({ revision_number: 9 }))], 'updated');
+  assert.equal(cache.getCached('Port', 'p1'), undefined, 'data for a deleted id is ignored');
+  for (const bad of [null, 'x', [1, 2], [{ nope: true }], [ovo('Port', { no_id: 1 })]] as Json[]) cache.onPush(bad, 'updated');
+  cache.onPush([ovo('Port', port({ id: 'p2' }))], 'exploded');
+  assert.equal(cache.getCached('Port', 'p2'), undefined);
+});
+
+test('device details as the Zed agent builds them from the cached port', () => {
+  const d = buildDeviceDetails('p1', fromPrimitive(ovo('Port', port())) as JsonObj, 'compute1');
+  assert.equal(d.kind, 'bound');
+  if (d.kind !== 'bound') return;
+  assert.equal(d.macAddress, 'fa:16:3e:11:22:33');
+  assert.equal(d.networkType, 'vxlan');
+  assert.equal(d.segmentationId, 1001);
+  assert.equal(d.physicalNetwork, undefined);
+  assert.deepEqual(d.fixedIps, [{ subnetId: 's1', ipAddress: '192.0.2.5' }]);
+  assert.deepEqual(d.allowedAddressPairs, [{ macAddress: 'fa:16:3e:00:00:99', ipAddress: '192.0.2.99/32' }]);
+  assert.equal(d.portSecurityEnabled, true);
+});
+
+test('unknown or unbound ports go to the dead VLAN; another host\'s active binding is no_active_binding; no ACTIVE binding fails', () => {
+  assert.deepEqual(buildDeviceDetails('px', undefined, 'compute1'), { kind: 'unbound', device: 'px' });
+  const unbound = fromPrimitive(ovo('Port', port({ binding_levels: [] }))) as JsonObj;
+  assert.equal(buildDeviceDetails('p1', unbound, 'compute1').kind, 'unbound');
+  const elsewhere = fromPrimitive(ovo('Port', port())) as JsonObj;
+  assert.equal(buildDeviceDetails('p1', elsewhere, 'compute2').kind, 'no_active_binding');
+  const inactive = fromPrimitive(
+    ovo('Port', port({ bindings: [ovo('PortBinding', { host: 'compute1', status: 'INACTIVE', profile: '{}' })] })),
+  ) as JsonObj;
+  assert.throws(() => buildDeviceDetails('p1', inactive, 'compute1'), DeviceDetailsError);
+});
