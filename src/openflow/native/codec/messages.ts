@@ -67,8 +67,21 @@ export const OFPET_NAMES: Record<number, string> = {
 export const OFPET = { HELLO_FAILED: 0, BAD_REQUEST: 1 } as const;
 export const OFPHFC_INCOMPATIBLE = 0;
 
+/** OpenFlow 1.3 §7.4.4 ofp_flow_mod_failed_code: the errors flow programming meets most. */
+const OFPFMFC_NAMES: Record<number, string> = {
+  0: 'OFPFMFC_UNKNOWN',
+  1: 'OFPFMFC_TABLE_FULL',
+  2: 'OFPFMFC_BAD_TABLE_ID',
+  3: 'OFPFMFC_OVERLAP',
+  4: 'OFPFMFC_EPERM',
+  5: 'OFPFMFC_BAD_TIMEOUT',
+  6: 'OFPFMFC_BAD_COMMAND',
+  7: 'OFPFMFC_BAD_FLAGS',
+};
+
 export function errorName(type: number, code: number): string {
-  return `${OFPET_NAMES[type] ?? `type ${type}`} code ${code}`;
+  const codeName = type === 5 ? OFPFMFC_NAMES[code] : undefined;
+  return `${OFPET_NAMES[type] ?? `type ${type}`} code ${code}${codeName ? ` (${codeName})` : ''}`;
 }
 
 /** A FLOW_MOD as it is on the wire (OpenFlow 1.3 §7.3.4.1). */
