@@ -845,6 +845,7 @@ export class OvsAgent {
         for (const e of entries) {
           if (!Array.isArray(e) || typeof e[0] !== 'string' || typeof e[1] !== 'string') continue;
           const [mac, addr] = [e[0].toLowerCase(), e[1]];
+          if (!validFdbEntry(mac, addr, `add_fdb_entries for network ${lvm.networkId} via ${ip}`)) continue;
           if (mac === FLOODING_ENTRY[0] && addr === FLOODING_ENTRY[1]) {
             lvm.tunOfports.add(ofport);
             floodChanged = true;
@@ -871,6 +872,7 @@ export class OvsAgent {
         for (const e of entries) {
           if (!Array.isArray(e) || typeof e[0] !== 'string' || typeof e[1] !== 'string') continue;
           const [mac, addr] = [e[0].toLowerCase(), e[1]];
+          if (!validFdbEntry(mac, addr, `remove_fdb_entries for network ${lvm.networkId} via ${ip}`)) continue;
           if (mac === FLOODING_ENTRY[0] && addr === FLOODING_ENTRY[1]) {
             lvm.tunOfports.delete(ofport);
             if (lvm.tunOfports.size) b.add(TunnelBridge.floodFlow(lvm.vlan, lvm.segmentationId!, lvm.tunOfports));
@@ -926,7 +928,23 @@ function fdbSummary(fdb: JsonValue): string {
 
 function pairs(v: Json | undefined): Array<[string, string]> {
   if (!Array.isArray(v)) return [];
-  return v.flatMap((e) => (Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'string' ? [[e[0].toLowerCase(), e[1]] as [string, string]] : []));
+  return v.flatMap((e) =>
+    Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'string' && validFdbEntry(e[0].toLowerCase(), e[1], 'update_fdb_entries chg_ip')
+      ? [[e[0].toLowerCase(), e[1]] as [string, string]]
+      : [],
+  );
+}
+
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+
+/**
+ * An fdb entry the flows can be built from. Checked one entry at a time: a single malformed
+ * entry used to make the whole batch unencodable, losing the good entries of the same message.
+ */
+function validFdbEntry(mac: string, addr: string, where: string): boolean {
+  if (MAC_RE.test(mac) && (isIP(addr) !== 0 || addr === FLOODING_ENTRY[1])) return true;
+  LOG.warning(`${where}: ignoring malformed fdb entry [${JSON.stringify(mac)}, ${JSON.stringify(addr)}]`);
+  return false;
 }
 
 function v4Mask(plen: number): string {
