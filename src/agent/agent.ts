@@ -184,6 +184,7 @@ export class OvsAgent {
     clearInterval(this.canaryTimer);
     this.rpc?.capTimeouts(this.s.quittingRpcTimeoutSec);
     await this.running?.catch(() => undefined);
+    await this.reporting?.catch(() => undefined);
     await this.rpc?.stop().catch((e: unknown) => LOG.warning('closing the message bus connection', e));
     await this.backend?.stop().catch((e: unknown) => LOG.warning('stopping OpenFlow', e));
     await this.ops?.close().catch((e: unknown) => LOG.warning('closing OVSDB', e));
@@ -482,21 +483,17 @@ export class OvsAgent {
     if (up.length || down.length) {
       LOG.info(`Configuration for devices up ${JSON.stringify(up)} and devices down ${JSON.stringify(down)} completed.`);
     }
-    for (const id of up) {
-      this.unreportedUp.add(id);
-      this.unreportedDown.delete(id);
-    }
-    for (const id of down) {
-      this.unreportedDown.add(id);
-      this.unreportedUp.delete(id);
-    }
+    for (const id of up) this.queueReport(id, 'up');
+    for (const id of down) this.queueReport(id, 'down');
     const tWired = performance.now();
-    await this.reportDevices(!this.firstSyncDone || tunnelsMissing);
+    // Not awaited: an overloaded server can take a minute to answer update_device_list, and
+    // the next pass (a port set admin-down, a deleted port to isolate) must not wait for that.
+    this.requestReport(!this.firstSyncDone || tunnelsMissing);
     if (toWire.length || removed.length || deleted.length) {
       const ms = (a: number, b: number) => (b - a).toFixed(0);
       LOG.info(
         `pass: ${added.length} added, ${updated.length} updated, ${removed.length} removed, ${deleted.length} deleted; ` +
-          `details ${ms(tStart, tDetails)} ms, OVSDB+flows ${ms(tDetails, tWired)} ms, update_device_list ${ms(tWired, performance.now())} ms`,
+          `details ${ms(tStart, tDetails)} ms, OVSDB+flows ${ms(tDetails, tWired)} ms`,
       );
     }
 
@@ -526,10 +523,50 @@ export class OvsAgent {
     this.pendingUpdated.add(id);
   }
 
+  /** Generation of each port's latest queued state: an answer only clears what it reported. */
+  private readonly reportGen = new Map<string, number>();
+  private reportSeq = 0;
+  private reporting: Promise<void> | undefined;
+  private reportAgain = false;
+  private refreshTunnelsWanted = false;
+
+  private queueReport(id: string, state: 'up' | 'down'): void {
+    (state === 'up' ? this.unreportedUp : this.unreportedDown).add(id);
+    (state === 'up' ? this.unreportedDown : this.unreportedUp).delete(id);
+    this.reportGen.set(id, ++this.reportSeq);
+  }
+
+  /** Starts reporting in the background, one update_device_list round at a time. */
+  private requestReport(refreshTunnels: boolean): void {
+    this.refreshTunnelsWanted ||= refreshTunnels;
+    if (this.reporting) {
+      this.reportAgain = true;
+      return;
+    }
+    this.reporting = (async () => {
+      do {
+        this.reportAgain = false;
+        const refresh = this.refreshTunnelsWanted;
+        this.refreshTunnelsWanted = false;
+        await this.reportDevices(refresh).catch((e: unknown) => {
+          LOG.warning('reporting device states failed; will retry', e);
+          this.scheduleRetry();
+        });
+      } while (this.reportAgain && !this.stopping);
+    })().finally(() => (this.reporting = undefined));
+  }
+
   /** update_device_list for everything not yet reported, chunked as the reference does; chunks go in parallel. */
   private async reportDevices(refreshTunnels: boolean): Promise<void> {
     const up = [...this.unreportedUp];
     const down = [...this.unreportedDown];
+    const gen = new Map([...up, ...down].map((id) => [id, this.reportGen.get(id)]));
+    // Cleared only if the port's state was not queued again while the call was in flight.
+    const done = (id: string, set: Set<string>) => {
+      if (this.reportGen.get(id) !== gen.get(id)) return;
+      set.delete(id);
+      this.reportGen.delete(id);
+    };
     if (!up.length && !down.length) return;
     const step = this.s.rpcResourcesProcessingStep;
     const chunks: Array<[string[], string[]]> = [];
@@ -546,8 +583,8 @@ export class OvsAgent {
       const res = isObj(r.value as Json) ? (r.value as JsonObj) : {};
       const failedUp = new Set(Array.isArray(res['failed_devices_up']) ? (res['failed_devices_up'] as Json[]).map(String) : []);
       const failedDown = new Set(Array.isArray(res['failed_devices_down']) ? (res['failed_devices_down'] as Json[]).map(String) : []);
-      for (const id of u) if (!failedUp.has(id)) this.unreportedUp.delete(id);
-      for (const id of d) if (!failedDown.has(id)) this.unreportedDown.delete(id);
+      for (const id of u) if (!failedUp.has(id)) done(id, this.unreportedUp);
+      for (const id of d) if (!failedDown.has(id)) done(id, this.unreportedDown);
       if (failedUp.size || failedDown.size) failed = true;
     });
     if (failed) this.scheduleRetry();
