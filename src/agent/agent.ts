@@ -592,10 +592,20 @@ export class OvsAgent {
 
   // ------------------------------------------------------------------ ports
 
+  /**
+   * Isolate a port on the dead VLAN. The drop flow is added even when the tag is already 4095:
+   * after a restart the previous run's drop flow carries a stale cookie and is cleaned up, so
+   * skipping it (as for the tag) left dead ports without one. The port's anti-spoofing flows
+   * go: at priority 9/10 they would shadow the priority-2 drop, and a freshly started agent
+   * never installs them for a dead port either.
+   */
   private markDead(vif: VifPort, intBatch: FlowBatch, settings: Parameters<OvsdbOps['setPortsTagAndOtherConfig']>[0]): void {
-    if (vif.tag === DEAD_VLAN_TAG) return;
-    settings.push({ port: vif.portName, tag: DEAD_VLAN_TAG });
-    intBatch.add(IntegrationBridge.deadPortFlow(vif.ofport!));
+    const ofport = vif.ofport!;
+    if (vif.tag !== DEAD_VLAN_TAG) settings.push({ port: vif.portName, tag: DEAD_VLAN_TAG });
+    IntegrationBridge.deleteArpSpoofingProtection(intBatch, ofport);
+    intBatch.delete({ table: 0, strict: true, priority: 9, match: { inPort: ofport } });
+    intBatch.delete({ table: 25, match: { inPort: ofport } });
+    intBatch.add(IntegrationBridge.deadPortFlow(ofport));
   }
 
   private antiSpoof(ofport: number, d: BoundDeviceDetails, b: FlowBatch): void {
