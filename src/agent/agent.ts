@@ -409,7 +409,10 @@ export class OvsAgent {
       toWire.map(async (vif): Promise<[VifPort, DeviceDetails | Error]> => {
         try {
           const port = await this.cache.get('Port', vif.ifaceId);
-          return [vif, buildDeviceDetails(vif.ifaceId, port, this.s.host)];
+          const d = buildDeviceDetails(vif.ifaceId, port, this.s.host);
+          // A cached Port can lag its network's segmentation change; the Network push is authoritative.
+          if (d.kind === 'bound' && d.networkType === 'vlan') d.segmentationId = this.currentVlanSegment(d.networkId) ?? d.segmentationId;
+          return [vif, d];
         } catch (e) {
           return [vif, e instanceof Error ? e : new Error(String(e))];
         }
@@ -730,19 +733,47 @@ export class OvsAgent {
 
   // ------------------------------------------------------------------ network updates
 
-  private onNetworkUpdated(networkId: string): void {
+  /** The segmentation id of a single-segment VLAN network as the server now has it. */
+  private currentVlanSegment(networkId: string): number | undefined {
     const net = this.cache.getCached('Network', networkId);
-    if (!net) return;
-    const segments = Array.isArray(net['segments']) ? (net['segments'] as Json[]).filter(isObj) : [];
-    for (const lvm of this.vlans.segments(networkId)) {
-      if (lvm.networkType !== 'vlan' || segments.length !== 1) continue;
-      const seg = segments[0]!['segmentation_id'];
-      if (typeof seg === 'number' && seg !== lvm.segmentationId) {
-        LOG.info(`network ${networkId}: segmentation id ${lvm.segmentationId} -> ${seg}; rewiring its ports`);
-        for (const id of lvm.vifPorts) this.pendingUpdated.add(id);
+    const segments = net && Array.isArray(net['segments']) ? (net['segments'] as Json[]).filter(isObj) : [];
+    if (segments.length !== 1 || segments[0]!['network_type'] !== 'vlan') return undefined;
+    const seg = segments[0]!['segmentation_id'];
+    return typeof seg === 'number' ? seg : undefined;
+  }
+
+  /**
+   * A VLAN network's segmentation id changed (network_update): the provider-bridge and br-int
+   * translation flows move to the new VID; the local VLAN, and so every port's tag, stays.
+   */
+  private onNetworkUpdated(networkId: string): void {
+    void this.withLock(async () => {
+      const seg = this.currentVlanSegment(networkId);
+      if (seg === undefined) return;
+      for (const lvm of this.vlans.segments(networkId)) {
+        if (lvm.networkType !== 'vlan' || lvm.segmentationId === seg) continue;
+        const pn = lvm.physicalNetwork ? this.bridges.phys.get(lvm.physicalNetwork) : undefined;
+        LOG.info(`network ${networkId}: segmentation id ${lvm.segmentationId} -> ${seg}; local vlan ${lvm.vlan} kept`);
+        const moved = this.vlans.resegment(lvm, seg);
+        for (const w of this.wired.values()) if (w.lvm === lvm) w.lvm = moved;
+        if (pn) {
+          await pn.bridge
+            .batch()
+            .delete(PhysicalBridge.reclaimFilter(pn.physOfport, lvm.vlan))
+            .add(PhysicalBridge.provisionFlow(pn.physOfport, lvm.vlan, seg))
+            .commit();
+          await this.bridges.int
+            .batch()
+            .delete(IntegrationBridge.reclaimFromPhysFilter(pn.intOfport, lvm.segmentationId))
+            .add(IntegrationBridge.provisionFromPhysFlow(pn.intOfport, lvm.vlan, seg))
+            .commit();
+        }
+        const settings = [...this.wired.values()]
+          .filter((w) => w.lvm === moved)
+          .map((w) => ({ port: w.portName, otherConfig: { segmentation_id: String(seg) } }));
+        if (settings.length) await this.ops.setPortsTagAndOtherConfig(settings);
       }
-    }
-    this.kick();
+    }).catch((e: unknown) => LOG.error(`applying the update of network ${networkId}`, e));
   }
 
   // ------------------------------------------------------------------ tunnels and l2population

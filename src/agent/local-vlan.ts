@@ -100,6 +100,18 @@ export class LocalVlanManager {
     return lvm;
   }
 
+  /**
+   * A VLAN network's segmentation id changed: the mapping keeps its local VLAN (so ports keep their
+   * tags) and is filed under the new segment.
+   */
+  resegment(lvm: LocalVlanMapping, segmentationId: number): LocalVlanMapping {
+    const segs = this.byNetwork.get(lvm.networkId);
+    if (!segs?.delete(String(lvm.segmentationId ?? 'None'))) return lvm;
+    const moved: LocalVlanMapping = { ...lvm, segmentationId };
+    segs.set(String(segmentationId), moved);
+    return moved;
+  }
+
   release(lvm: LocalVlanMapping): void {
     const segs = this.byNetwork.get(lvm.networkId);
     if (!segs?.delete(String(lvm.segmentationId ?? 'None'))) return;

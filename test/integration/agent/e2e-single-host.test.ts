@@ -132,3 +132,22 @@ test('VMs on a VLAN and on a flat provider network reach the physical network th
   assert.match(phys, /priority=4,in_port=\d+,dl_vlan=\d+ actions=set_field:4246->vlan_vid,NORMAL/, phys);
   assert.match(phys, /priority=4,in_port=\d+,dl_vlan=\d+ actions=pop_vlan,NORMAL/, phys);
 });
+
+test('a VLAN network whose segmentation id changes keeps working on the new VID, ports keeping their tags', async () => {
+  const net = await lab.createNetwork({ name: 'reseg', provider: { network_type: 'vlan', physical_network: 'physnet1', segmentation_id: 160 } });
+  await lab.createSubnet(net.id, '198.51.100.0/24', { gatewayIp: null });
+  const v = await bootVm(net.id, 'rs1');
+  await waitStatus(v.port.id, 'ACTIVE');
+  const ext = await plugVm(ovs, { id: 'ext-reseg-000', mac_address: 'fa:16:3e:ee:00:03', fixed_ips: [{ ip_address: '198.51.100.251' }] }, { bridge: 'br-phys', nova: false });
+  await ovs.vsctl('set', 'Port', ext.tap, 'tag=160');
+  assert.equal(await ping(v.vm, '198.51.100.251', { count: 2, timeoutMs: 6000 }), 2, 'reachable on VID 160');
+  const tag = await ovs.vsctl('get', 'Port', v.vm.tap, 'tag');
+
+  await lab.api('PUT', `/v2.0/networks/${net.id}`, { network: { 'provider:segmentation_id': 161 } });
+  await ovs.vsctl('set', 'Port', ext.tap, 'tag=161');
+  await waitFor(async () => (await ovs.dumpFlows('br-phys')).some((l) => l.includes('set_field:4257->vlan_vid')), 15000, 'br-phys translating to VID 161');
+  assert.equal(await ping(v.vm, '198.51.100.251', { count: 2, timeoutMs: 6000 }), 2, 'reachable on VID 161');
+  assert.equal(await ovs.vsctl('get', 'Port', v.vm.tap, 'tag'), tag, 'the local VLAN stays');
+  assert.ok(!(await ovs.dumpFlows('br-phys')).some((l) => l.includes('set_field:4256->vlan_vid')), 'no flow left for VID 160');
+  assert.ok(!(await ovs.dumpFlows('br-int')).some((l) => l.includes('dl_vlan=160')), 'br-int no longer takes VID 160');
+});
