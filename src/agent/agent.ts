@@ -542,12 +542,14 @@ export class OvsAgent {
   /** Starts reporting in the background, one update_device_list round at a time. */
   private requestReport(refreshTunnels: boolean): void {
     this.refreshTunnelsWanted ||= refreshTunnels;
-    if (this.reporting) {
-      this.reportAgain = true;
-      return;
-    }
-    this.reporting = (async () => {
-      do {
+    this.reportAgain = true;
+    if (this.reporting || this.stopping) return;
+    this.reporting = this.reportLoop();
+  }
+
+  private async reportLoop(): Promise<void> {
+    try {
+      while (this.reportAgain && !this.stopping) {
         this.reportAgain = false;
         const refresh = this.refreshTunnelsWanted;
         this.refreshTunnelsWanted = false;
@@ -555,8 +557,11 @@ export class OvsAgent {
           LOG.warning('reporting device states failed; will retry', e);
           this.scheduleRetry();
         });
-      } while (this.reportAgain && !this.stopping);
-    })().finally(() => (this.reporting = undefined));
+      }
+    } finally {
+      // In the same turn as the last check of reportAgain: a request arriving later starts a new loop.
+      this.reporting = undefined;
+    }
   }
 
   /** update_device_list for everything not yet reported, chunked as the reference does; chunks go in parallel. */
