@@ -2,6 +2,7 @@
 // restarted. The dataplane must not notice; the agent reconnects, resyncs and reports again, and a
 // port plugged meanwhile becomes ACTIVE once the server can be told.
 import { test, before, after } from 'node:test';
+import { writeFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { PrivateOvs, freePort } from '../../helpers/ovs.js';
 import type { AgentProcess } from '../../helpers/agent-process.js';
@@ -47,6 +48,7 @@ before(async () => {
 }, { timeout: 240000 });
 
 after(async () => {
+  if (process.env.RS_KEEP_LOG && agent) writeFileSync(`${process.env.RS_KEEP_LOG}/${HOST}.log`, agent.output);
   for (const p of pingers) p.kill();
   await cleanupAllVms();
   await agent?.stop().catch(() => undefined);

@@ -2,6 +2,7 @@
 // keep pinging each other (every 50 ms, timestamps from the kernel), flows that stay or come back,
 // local VLANs that do not move. One neutron lab and one private OVS for the whole file.
 import { test, before, after } from 'node:test';
+import { writeFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { PrivateOvs, freePort } from '../../helpers/ovs.js';
 import type { AgentProcess } from '../../helpers/agent-process.js';
@@ -53,6 +54,7 @@ before(async () => {
 }, { timeout: 240000 });
 
 after(async () => {
+  if (process.env.RS_KEEP_LOG && agent) writeFileSync(`${process.env.RS_KEEP_LOG}/${HOST}.log`, agent.output);
   for (const p of pingers) p.kill();
   await cleanupAllVms();
   await agent?.stop().catch(() => undefined);
