@@ -11,8 +11,10 @@ ini=$(realpath "$1"); out=$2; shift 2
 w=$(mktemp -d /tmp/ovs-agent-ref.XXXXXX)
 export OVS_RUNDIR=$w OVS_LOGDIR=$w OVS_DBDIR=$w
 cleanup() {
-  [ -n "${agent:-}" ] && kill "$agent" 2>/dev/null; sleep 0.5; [ -n "${agent:-}" ] && kill -9 "$agent" 2>/dev/null
-  pkill -f "privsep-helper.*$w" 2>/dev/null || true
+  # Every step may find its process already gone: none of them may end the clean-up early.
+  set +e
+  if [ -n "${agent:-}" ]; then kill "$agent" 2>/dev/null; sleep 0.5; kill -9 "$agent" 2>/dev/null; fi
+  pkill -f "privsep-helper.*$w" 2>/dev/null
   for p in ovs-vswitchd ovsdb-server; do [ -f "$w/$p.pid" ] && kill "$(cat "$w/$p.pid")" 2>/dev/null; done
   sleep 0.3; rm -rf "$w"
 }
