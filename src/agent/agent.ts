@@ -468,7 +468,8 @@ export class OvsAgent {
       if (agentProvidesAntiSpoofing(this.s)) this.antiSpoof(vif.ofport!, d, intBatch);
       this.wired.set(vif.ifaceId, w);
       up.push(vif.ifaceId);
-      if (TUNNEL_TYPES.includes(d.networkType as TunnelType) && this.tunnelOfportsOf(d.networkType as TunnelType).size === 0) tunnelsMissing = true;
+      // As the reference: a tunnel network nothing floods to yet asks the server for its whole fdb.
+      if (TUNNEL_TYPES.includes(d.networkType as TunnelType) && lvm.tunOfports.size === 0) tunnelsMissing = true;
       this.retries.delete(vif.ifaceId);
     }
 
@@ -564,7 +565,7 @@ export class OvsAgent {
     }
   }
 
-  /** update_device_list for everything not yet reported, chunked as the reference does; chunks go in parallel. */
+  /** update_device_list for everything not yet reported, chunked as the reference does. */
   private async reportDevices(refreshTunnels: boolean): Promise<void> {
     const up = [...this.unreportedUp];
     const down = [...this.unreportedDown];
@@ -579,7 +580,16 @@ export class OvsAgent {
     const step = this.s.rpcResourcesProcessingStep;
     const chunks: Array<[string[], string[]]> = [];
     for (let i = 0; i < Math.max(up.length, down.length); i += step) chunks.push([up.slice(i, i + step), down.slice(i, i + step)]);
-    const results = await Promise.allSettled(chunks.map(([u, d]) => this.requireRpc().updateDeviceList(u, d, refreshTunnels)));
+    // One chunk after the other, as the reference sends them: neutron-server marks each device up
+    // in its own DB transactions with an l2population fan-out, and concurrent chunks only make
+    // them contend (200 ports took twice as long to turn ACTIVE with all chunks in flight).
+    const results: PromiseSettledResult<JsonValue>[] = [];
+    for (const [u, d] of chunks) {
+      results.push(await this.requireRpc().updateDeviceList(u, d, refreshTunnels).then(
+        (value) => ({ status: 'fulfilled', value }) as const,
+        (reason: unknown) => ({ status: 'rejected', reason }) as const,
+      ));
+    }
     let failed = false;
     results.forEach((r, i) => {
       const [u, d] = chunks[i]!;
