@@ -167,7 +167,9 @@ export class NeutronLab {
     };
     try {
       const { stderr } = await run('bash', [script, 'up'], { env, maxBuffer: 1 << 20 });
-      return new NeutronLab(dir, ownDir, rabbitPort, apiPort, env, stderr);
+      const lab = new NeutronLab(dir, ownDir, rabbitPort, apiPort, env, stderr);
+      await lab.waitRpcConsumers();
+      return lab;
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
       const tail = tailOf(join(dir, 'server.log'), 30);
@@ -177,6 +179,34 @@ export class NeutronLab {
       if (ownDir) rmSync(dir, { recursive: true, force: true });
       throw new Error(`neutron lab did not start in ${dir}: ${why}\n--- server.log tail ---\n${tail}`);
     }
+  }
+
+  /**
+   * The API answering does not mean the server's RPC workers consume yet: on a small machine they
+   * finish starting many seconds later, and agent calls (update_device_list) would wait in the
+   * queue meanwhile. Ready = q-plugin and q-reports-plugin have consumers.
+   */
+  async waitRpcConsumers(timeoutMs = 120000): Promise<void> {
+    const amqp = await import('amqplib');
+    await waitFor(
+      async () => {
+        const conn = await amqp.connect(this.transportUrl.replace(/^rabbit:/, 'amqp:'));
+        try {
+          const ch = await conn.createChannel();
+          ch.on('error', () => undefined);
+          for (const q of ['q-plugin', 'q-reports-plugin']) {
+            const { consumerCount } = await ch.checkQueue(q);
+            if (consumerCount === 0) return false;
+          }
+          return true;
+        } finally {
+          await conn.close().catch(() => undefined);
+        }
+      },
+      timeoutMs,
+      "neutron-server's RPC workers consuming q-plugin and q-reports-plugin",
+      250,
+    );
   }
 
   /** Stops everything the lab started; idempotent. */

@@ -58,7 +58,11 @@ async function bootVm(networkId: string, name: string): Promise<{ port: NeutronP
 }
 
 async function waitStatus(portId: string, status: string, ms = 20000): Promise<void> {
-  await waitFor(async () => (await lab.getPort(portId)).status === status, ms, `port ${portId} ${status}`, 50);
+  try {
+    await waitFor(async () => (await lab.getPort(portId)).status === status, ms, `port ${portId} ${status}`, 50);
+  } catch (e) {
+    throw new Error(`${String(e)}\nagent log (last lines):\n${agent.output.split('\n').slice(-40).join('\n')}`);
+  }
 }
 
 test('the agent reports what the reference reports', async () => {
