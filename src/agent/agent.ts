@@ -11,7 +11,7 @@ import { IntegrationBridge } from '../bridges/br-int.js';
 import { PhysicalBridge } from '../bridges/br-phys.js';
 import { TunnelBridge } from '../bridges/br-tun.js';
 import type { FlowBatch } from '../bridges/ovs-bridge.js';
-import { DEAD_VLAN_TAG, INT_BR_ALL_TABLES, PHY_BR_ALL_TABLES, TUN, TUN_BR_ALL_TABLES, TUNNEL_TYPES, type TunnelType } from '../bridges/tables.js';
+import { DEAD_VLAN_TAG, INT_BR_ALL_TABLES, PHY_BR_ALL_TABLES, TUN_BR_ALL_TABLES, TUNNEL_TYPES, type TunnelType } from '../bridges/tables.js';
 import { BridgeSetup, allBridges, type Bridges } from './bridge-setup.js';
 import { LocalVlanManager, type LocalVlanMapping } from './local-vlan.js';
 import { ResourceCache, RESOURCE_VERSIONS, isObj, type Json, type JsonObj } from './resource-cache.js';
@@ -19,7 +19,7 @@ import { buildDeviceDetails, type BoundDeviceDetails, type DeviceDetails } from 
 import { PluginRpc, type AgentEndpoints } from './plugin-rpc.js';
 import { agentProvidesAntiSpoofing, type AgentSettings } from './settings.js';
 import { tunnelInterface, tunnelPortName } from './tunnels.js';
-import { Backoff, sleep } from '../util/backoff.js';
+import { Backoff } from '../util/backoff.js';
 import { getLogger } from '../util/log.js';
 import type { JsonObject, JsonValue } from '../rpc/index.js';
 
@@ -1064,14 +1064,4 @@ export function eui64LinkLocal(mac: string): string {
 
 function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
-}
-
-export { TUN };
-export async function waitFor(pred: () => boolean, timeoutMs: number): Promise<boolean> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (pred()) return true;
-    await sleep(20);
-  }
-  return pred();
 }
