@@ -335,7 +335,13 @@ export async function waitPorts(
   const n = opts.ports.length;
   const r: WaitResult = { flowsMs: NaN, activeMs: NaN, flows: 0, active: 0 };
   const checkActive = opts.checkActive ?? true;
+  let lastProgress = performance.now();
   while (performance.now() - t0 < opts.timeoutMs) {
+    // A long wait shows how far it got, so a stall is visible while it happens.
+    if (performance.now() - lastProgress > 30000) {
+      lastProgress = performance.now();
+      process.stderr.write(`# ${opts.agent.side}: ${((performance.now() - t0) / 1000).toFixed(0)} s: ${r.flows}/${n} ports with flows${checkActive ? `, ${r.active}/${n} ACTIVE` : ''}\n`);
+    }
     opts.agent.assertRunning();
     const now = (): number => performance.now() - t0;
     if (Number.isNaN(r.flowsMs)) {
@@ -350,6 +356,28 @@ export async function waitPorts(
     await sleep(now() < 2000 ? 25 : 200);
   }
   return r;
+}
+
+/** Starts an agent and waits for its default flows and for the server to see it alive (ports bind only to a live agent). */
+export async function startReadyAgent(lab: NeutronLab, side: Side, ovs: PrivateOvs, host: string): Promise<RunningAgent> {
+  const agent = await RunningAgent.start(side, { host, transportUrl: lab.transportUrl, ovs });
+  try {
+    await until('default flows', agent, 120000, () => defaultFlowsReady(ovs), 100);
+    await until('agent alive', agent, 120000, async () => (await agentRecord(lab, host))?.alive === true, 200);
+  } catch (e) {
+    await agent.stop();
+    agent.cleanup();
+    throw e;
+  }
+  return agent;
+}
+
+/** A new network with n ports bound to host, plugged into br-int in one transaction. */
+export async function addPorts(lab: NeutronLab, ovs: PrivateOvs, host: string, n: number, name: string): Promise<{ networkId: string; ports: BenchPort[] }> {
+  const networkId = await createNetwork(lab, name);
+  const ports = await createPorts(lab, networkId, host, n);
+  await plugPorts(ovs, ports);
+  return { networkId, ports };
 }
 
 /** Default flows of all three bridges are there (counts as in bench/startup.ts). */

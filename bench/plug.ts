@@ -6,7 +6,7 @@
 import { NeutronLab } from '../test/helpers/neutron.js';
 import { argInt, haveReference, report, type Series } from './lib.js';
 import {
-  RunningAgent, agentRecord, createNetwork, createPorts, defaultFlowsReady, plugPorts, sides, sleep, startOvs, uniqueHost, until, waitPorts, type Side, type WaitResult,
+  addPorts, sides, sleep, startOvs, startReadyAgent, uniqueHost, waitPorts, type Side, type WaitResult,
 } from './agents.js';
 
 interface Run {
@@ -23,17 +23,16 @@ function argList(name: string, dflt: number[]): number[] {
 async function runOnce(lab: NeutronLab, side: Side, sizes: number[], timeoutMs: number): Promise<Run> {
   const ovs = await startOvs();
   const host = uniqueHost(side);
-  const agent = await RunningAgent.start(side, { host, transportUrl: lab.transportUrl, ovs });
+  const agent = await startReadyAgent(lab, side, ovs, host).catch(async (e: unknown) => {
+    await ovs.stop();
+    throw e;
+  });
   try {
-    await until('default flows', agent, 120000, () => defaultFlowsReady(ovs), 100);
-    await until('agent alive', agent, 120000, async () => (await agentRecord(lab, host))?.alive === true, 200);
     await sleep(3000); // let start-up finish (first sync, privsep helpers) before measuring memory
     const rssStart = agent.rss();
     const bySize: WaitResult[] = [];
     for (const n of sizes) {
-      const networkId = await createNetwork(lab, `plug-${host}-${n}`);
-      const ports = await createPorts(lab, networkId, host, n);
-      await plugPorts(ovs, ports);
+      const { networkId, ports } = await addPorts(lab, ovs, host, n, `plug-${host}-${n}`);
       const t0 = performance.now();
       const w = await waitPorts(t0, { ovs, lab, networkId, ports, timeoutMs, agent });
       process.stderr.write(`# ${side} ${n} ports: flows ${w.flowsMs.toFixed(0)} ms (${w.flows}), ACTIVE ${w.activeMs.toFixed(0)} ms (${w.active})\n`);
