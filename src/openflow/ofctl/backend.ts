@@ -1,6 +1,7 @@
 // The ovs-ofctl backend: flows go to the bridge as text through ovs-ofctl, one process per batch.
-// A batch is written with `--bundle`, so the switch applies all of it or none of it: a pipeline
-// is never half-installed, and 10 000 flows cost one process, not 10 000.
+// A batch is written with `--bundle`: 10 000 flows cost one process, not 10 000. Should the switch
+// refuse a flow of it (and so all of it), the batch is halved until the refused flows are found and
+// everything else is in, which is what the native backend does with its pipelined flow mods.
 import { spawn } from 'node:child_process';
 import type { FlowMod, FlowStats, PortDesc } from '../flow.js';
 import { formatFlowModLine, formatFilter } from '../text.js';
@@ -77,20 +78,70 @@ export function parsePortsDesc(text: string): PortDesc[] {
   return ports;
 }
 
+const MAX_LISTED_ERRORS = 5;
+
+/**
+ * Whether ovs-ofctl failed because of a flow (the switch answered with an OpenFlow error, or the
+ * text did not parse), not because the bridge or its socket is unusable: only then is halving
+ * the batch worth it.
+ */
+export function refusedFlow(stderr: string): boolean {
+  // The switch: "Error OFPFMFC_TABLE_FULL for: OFPT_FLOW_MOD ..."; the parser: "ovs-ofctl: -:3: ...".
+  return /^Error OFP[A-Z]+_[A-Z_]+ for: OFPT_FLOW_MOD|^ovs-ofctl: -:\d+:/m.test(stderr);
+}
+
+/** The error name ovs-ofctl printed for a refused flow mod (e.g. OFPBIC_BAD_TABLE_ID), else its first line. */
+export function refusalReason(stderr: string): string {
+  const names = stderr.match(/\bOFP[A-Z]+_[A-Z_]+\b/g)?.filter((n) => n !== 'OFPBFC_MSG_FAILED' && !n.startsWith('OFPT_'));
+  return names?.[0] ?? stderr.trim().split('\n')[0] ?? 'refused';
+}
+
 class OfctlSwitch implements OpenFlowSwitch {
   constructor(readonly bridge: string, private readonly opts: OfctlOptions) {}
 
   async apply(mods: FlowMod[]): Promise<void> {
     if (mods.length === 0) return;
-    const text = mods.map(formatFlowModLine).join('\n') + '\n';
-    const r = await runOfctl(this.opts, ['-O', 'OpenFlow13', '--bundle', 'add-flows', this.bridge, '-'], text);
-    if (r.code !== 0) {
-      const first = r.stderr.trim().split('\n')[0] ?? '';
+    const lines = mods.map(formatFlowModLine);
+    const r = await this.addFlows(lines);
+    if (r.code === 0) {
+      LOG.debug(`${this.bridge}: applied ${mods.length} flow mods in one bundle`);
+      return;
+    }
+    if (!refusedFlow(r.stderr)) {
       throw new OpenFlowError(`ovs-ofctl --bundle add-flows (${mods.length} flow mods) failed: ${r.stderr.trim()}`, this.bridge, {
-        flow: first,
+        flow: r.stderr.trim().split('\n')[0] ?? '',
       });
     }
-    LOG.debug(`${this.bridge}: applied ${mods.length} flow mods in one bundle`);
+    // The switch (or ovs-ofctl's parser) refused some flow of the bundle, so none of it went in.
+    // As the native backend does, install everything else and report the refused ones: one bad
+    // port's flow must not keep every other port unwired. Halving finds them in O(k log n) runs.
+    const refused: { line: string; why: string }[] = [];
+    await this.bisect(lines, refused);
+    const listed = refused.slice(0, MAX_LISTED_ERRORS).map((f) => `${f.why} for "${f.line}"`).join('; ');
+    const more = refused.length > MAX_LISTED_ERRORS ? ` (and ${refused.length - MAX_LISTED_ERRORS} more)` : '';
+    throw new OpenFlowError(`switch refused ${refused.length} of ${mods.length} flow mods: ${listed}${more}`, this.bridge, {
+      ...(refused[0] ? { flow: refused[0].line } : {}),
+    });
+  }
+
+  private addFlows(lines: string[]): Promise<RunResult> {
+    return runOfctl(this.opts, ['-O', 'OpenFlow13', '--bundle', 'add-flows', this.bridge, '-'], lines.join('\n') + '\n');
+  }
+
+  /** Applies `lines` in order, splitting around refused flows; order is kept (a delete before the add that follows it). */
+  private async bisect(lines: string[], refused: { line: string; why: string }[]): Promise<void> {
+    const r = await this.addFlows(lines);
+    if (r.code === 0) return;
+    if (!refusedFlow(r.stderr)) {
+      throw new OpenFlowError(`ovs-ofctl --bundle add-flows (${lines.length} flow mods) failed: ${r.stderr.trim()}`, this.bridge);
+    }
+    if (lines.length === 1) {
+      refused.push({ line: lines[0]!, why: refusalReason(r.stderr) });
+      return;
+    }
+    const half = lines.length >> 1;
+    await this.bisect(lines.slice(0, half), refused);
+    await this.bisect(lines.slice(half), refused);
   }
 
   async dumpFlows(filter: StatsFilter = {}): Promise<FlowStats[]> {

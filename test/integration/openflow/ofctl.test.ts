@@ -73,13 +73,48 @@ test('l2population flows render as the reference prints them', async () => {
   await br.deleteAllFlows();
 });
 
-test('a batch the switch refuses is rejected whole, naming the bridge', async () => {
+test('a refused flow rejects the batch with an OpenFlowError naming the bridge and the flows; the rest is installed', async () => {
   const br = new OVSBridge(BR, backend.bridge(BR));
   const b = br.batch();
-  b.add({ table: 5, priority: 1, match: {}, actions: [] });
-  b.add({ table: 5, priority: 2, match: {}, actions: [], gotoTable: 1 }); // goto a lower table: invalid
-  await assert.rejects(b.commit(), (e: unknown) => e instanceof OpenFlowError && e.bridge === BR);
-  assert.deepEqual(await ovs.dumpFlows(BR), [], 'the bundle is atomic: nothing of it was installed');
+  b.add({ table: 0, priority: 5, match: {}, actions: [], gotoTable: 1 });
+  b.add({ table: 5, priority: 1, match: {}, actions: [], gotoTable: 2 }); // goto a lower table: refused
+  b.add({ table: 6, priority: 1, match: {}, actions: [{ type: 'set_field', field: 'arp_op', value: 2 }] }); // no arp prerequisite
+  b.add({ table: 7, priority: 1, match: {}, actions: [{ type: 'output', port: 'NORMAL' }] });
+  await assert.rejects(b.commit(), (e: unknown) => {
+    assert.ok(e instanceof OpenFlowError, String(e));
+    assert.equal(e.bridge, BR);
+    assert.match(e.message, new RegExp(`^${BR}: switch refused 2 of 4 flow mods`));
+    assert.match(e.message, /table=5,priority=1,.*goto_table:2/);
+    assert.match(e.message, /set_field:2->arp_op/);
+    assert.match(e.detail.flow ?? '', /table=5/);
+    return true;
+  });
+  assert.deepEqual(await ovs.dumpFlows(BR), ['priority=5 actions=goto_table:1', 'table=7, priority=1 actions=NORMAL']);
+  await br.deleteAllFlows();
+});
+
+test('a full table refuses what does not fit; the batch\'s other flows are installed', async () => {
+  await ovs.vsctl('--', '--id=@ft', 'create', 'Flow_Table', 'flow_limit=2', 'overflow_policy=refuse', '--', 'set', 'Bridge', BR, 'flow_tables:30=@ft');
+  const br = new OVSBridge(BR, backend.bridge(BR));
+  const b = br.batch();
+  for (const priority of [1, 2, 3]) b.add({ table: 30, priority, match: {}, actions: [] });
+  b.add({ table: 31, priority: 1, match: {}, actions: [] });
+  await assert.rejects(b.commit(), (e: unknown) => {
+    assert.ok(e instanceof OpenFlowError, String(e));
+    assert.match(e.message, new RegExp(`^${BR}: switch refused 1 of 4 flow mods: OFPFMFC_TABLE_FULL for "add table=30,priority=3`));
+    return true;
+  });
+  assert.deepEqual(await ovs.dumpFlows(BR), ['table=30, priority=1 actions=drop', 'table=30, priority=2 actions=drop', 'table=31, priority=1 actions=drop']);
+  await br.deleteAllFlows();
+  await ovs.vsctl('clear', 'Bridge', BR, 'flow_tables');
+});
+
+test('a bridge that does not exist fails at once, without halving the batch', async () => {
+  const sw = backend.bridge('br-nonexistent');
+  await assert.rejects(
+    sw.apply(Array.from({ length: 64 }, (_, i) => ({ command: 'add' as const, flow: { table: 1, priority: i, match: {}, actions: [] } }))),
+    (e: unknown) => e instanceof OpenFlowError && e.bridge === 'br-nonexistent' && /add-flows \(64 flow mods\) failed/.test(e.message),
+  );
 });
 
 test('dumpFlows reports table and cookie of every flow', async () => {
