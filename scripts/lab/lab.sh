@@ -99,6 +99,11 @@ connection = mysql+pymysql://root@localhost/neutron?unix_socket=$2
 lock_path = $1/lock
 [agent]
 report_interval = 30
+[quotas]
+# A lab, not a cloud: the benchmarks create thousands of ports in one project (default: 500 ports).
+quota_network = -1
+quota_subnet = -1
+quota_port = -1
 CONF
   cat >"$1/ml2_conf.ini" <<'CONF'
 [ml2]

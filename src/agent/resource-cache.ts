@@ -66,6 +66,21 @@ export interface ResourceCacheEvents {
 /** Pull objects from the server: the bulk_pull RPC. */
 export type BulkPull = (type: CachedType, version: string, filter: JsonObj) => Promise<Json>;
 
+/** Ids per bulk_pull: a Port primitive is 2-3 KB, so a reply stays well under a megabyte. */
+export const PULL_BATCH = 200;
+
+class Deferred<T> {
+  readonly promise: Promise<T>;
+  resolve!: (v: T) => void;
+  reject!: (e: Error) => void;
+  constructor() {
+    this.promise = new Promise<T>((res, rej) => {
+      this.resolve = res;
+      this.reject = rej;
+    });
+  }
+}
+
 const IGNORED_FOR_CHANGE = new Set(['revision_number', 'updated_at']);
 /**
  * A Port whose only change is its status (DOWN → ACTIVE after we reported it up) needs no
@@ -80,6 +95,7 @@ export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
   constructor(private readonly pull: BulkPull) {
     super();
     for (const t of Object.keys(CACHED_RESOURCE_VERSIONS) as CachedType[]) {
+      this.misses.set(t, new Map());
       this.objects.set(t, new Map());
       this.deleted.set(t, new Set());
     }
@@ -89,14 +105,52 @@ export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
     return this.objects.get(type)!.get(id);
   }
 
-  /** The object, pulled from the server on a miss. Undefined if the server does not know it. */
-  async get(type: CachedType, id: string): Promise<JsonObj | undefined> {
+  /**
+   * The object, pulled from the server on a miss. Undefined if the server does not know it.
+   * Misses of the same turn go out together, PULL_BATCH ids per bulk_pull: after a restart the
+   * cache is empty and 500 ports cost 5 calls instead of 500 (8 s -> well under 1 s here, the
+   * server's single RPC worker answering one call after the other). Concurrent misses of one id
+   * share its pull.
+   */
+  get(type: CachedType, id: string): Promise<JsonObj | undefined> {
     const hit = this.getCached(type, id);
-    if (hit || this.deleted.get(type)!.has(id)) return hit;
-    const result = await this.pull(type, CACHED_RESOURCE_VERSIONS[type], { id: [id] });
-    if (!Array.isArray(result)) throw new Error(`bulk_pull ${type} ${id}: expected a list, got ${typeof result}`);
-    for (const p of result) this.record(type, p, 'pull');
-    return this.getCached(type, id);
+    if (hit || this.deleted.get(type)!.has(id)) return Promise.resolve(hit);
+    let waiting = this.misses.get(type)!.get(id);
+    if (!waiting) {
+      waiting = new Deferred<JsonObj | undefined>();
+      this.misses.get(type)!.set(id, waiting);
+      if (!this.flushQueued) {
+        this.flushQueued = true;
+        setImmediate(() => this.flushMisses());
+      }
+    }
+    return waiting.promise;
+  }
+
+  private readonly misses = new Map<CachedType, Map<string, Deferred<JsonObj | undefined>>>();
+  private flushQueued = false;
+
+  private flushMisses(): void {
+    this.flushQueued = false;
+    for (const [type, waiting] of this.misses) {
+      if (waiting.size === 0) continue;
+      const all = [...waiting];
+      waiting.clear();
+      for (let i = 0; i < all.length; i += PULL_BATCH) void this.pullBatch(type, all.slice(i, i + PULL_BATCH));
+    }
+  }
+
+  private async pullBatch(type: CachedType, batch: [string, Deferred<JsonObj | undefined>][]): Promise<void> {
+    const ids = batch.map(([id]) => id);
+    try {
+      const result = await this.pull(type, CACHED_RESOURCE_VERSIONS[type], { id: ids });
+      if (!Array.isArray(result)) throw new Error(`expected a list, got ${typeof result}`);
+      for (const p of result) this.record(type, p, 'pull');
+      for (const [id, d] of batch) d.resolve(this.getCached(type, id));
+    } catch (e) {
+      const err = new Error(`bulk_pull of ${ids.length} ${type}${ids.length > 1 ? 's' : ''} (${ids[0]}${ids.length > 1 ? ', ...' : ''}): ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      for (const [, d] of batch) d.reject(err);
+    }
   }
 
   /** A `push(resource_list, event_type)` from the server. Bad entries are logged and skipped. */
@@ -150,6 +204,9 @@ export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
     if (type === 'SecurityGroup' && Array.isArray(data['rules'])) {
       for (const r of data['rules']) if (isObj(r)) this.record('SecurityGroupRule', r, source);
     }
+    // An object first seen through a pull is being wired by whoever asked for it: no "updated"
+    // event (after a restart every port would otherwise be wired twice).
+    if (!old && source === 'pull') return;
     const changed = changedFields(old, data);
     if (changed.length === 0) return;
     if (type === 'Port' && changed.some((f) => !PORT_FIELDS_NOT_WIRED.has(f))) this.emit('port-updated', id, changed);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ResourceCache, fromPrimitive, type Json, type JsonObj } from '../../../src/agent/resource-cache.js';
+import { PULL_BATCH, ResourceCache, fromPrimitive, type Json, type JsonObj } from '../../../src/agent/resource-cache.js';
 import { buildDeviceDetails, DeviceDetailsError } from '../../../src/agent/device-details.js';
 
 const ovo = (name: string, data: JsonObj): JsonObj => ({
@@ -61,6 +61,39 @@ test('a miss pulls once from the server; pushes update the cache and raise port 
   cache.onPush([ovo('Port', port({ admin_state_up: true, revision_number: 2 }))], 'updated');
   cache.onPush([ovo('Port', port({ admin_state_up: false, status: 'ACTIVE', revision_number: 5 }))], 'updated');
   assert.equal(updated.length, 1);
+});
+
+test('misses of one turn go out together, PULL_BATCH ids per bulk_pull; a pulled port raises no update event', async () => {
+  const pulls: string[][] = [];
+  const cache = new ResourceCache(async (_type, _version, filter) => {
+    const ids = filter['id'] as string[];
+    pulls.push(ids);
+    // The server does not know "gone".
+    return ids.filter((id) => id !== 'gone').map((id) => ovo('Port', port({ id })));
+  });
+  const updated: string[] = [];
+  cache.on('port-updated', (id) => updated.push(id));
+  const n = PULL_BATCH * 2 + 50;
+  const ids = Array.from({ length: n }, (_, i) => `p${i}`);
+  const got = await Promise.all([...ids, 'p0', 'gone'].map((id) => cache.get('Port', id)));
+  assert.deepEqual(pulls.map((p) => p.length), [PULL_BATCH, PULL_BATCH, 51], 'p0 asked twice is pulled once');
+  assert.deepEqual(got.slice(0, n).map((p) => p?.['id']), ids);
+  assert.equal(got[n]?.['id'], 'p0');
+  assert.equal(got[n + 1], undefined);
+  assert.deepEqual(updated, [], 'the caller wires what it pulled; no second pass for it');
+  await cache.get('Port', 'p7');
+  assert.equal(pulls.length, 3, 'hits are served from the cache');
+});
+
+test('a failed bulk_pull rejects every port of its batch, naming the type and a port', async () => {
+  const cache = new ResourceCache(async () => {
+    throw new Error('MessagingTimeout: no reply within 60 s');
+  });
+  const results = await Promise.allSettled(['a1', 'a2'].map((id) => cache.get('Port', id)));
+  for (const r of results) {
+    assert.equal(r.status, 'rejected');
+    assert.match(String((r as PromiseRejectedResult).reason), /bulk_pull of 2 Ports \(a1, \.\.\.\): MessagingTimeout/);
+  }
 });
 
 test('a deleted object stays deleted, and malformed pushes are skipped without throwing', async () => {
