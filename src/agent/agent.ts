@@ -587,6 +587,9 @@ export class OvsAgent {
     // them contend (200 ports took twice as long to turn ACTIVE with all chunks in flight).
     const results: PromiseSettledResult<JsonValue>[] = [];
     for (const [u, d] of chunks) {
+      // Stopping: what is left is reported by the next start's full sync. Going on would keep a
+      // SIGTERM waiting for minutes while the server works through 500 ports.
+      if (this.stopping) break;
       results.push(await this.requireRpc().updateDeviceList(u, d, refreshTunnels).then(
         (value) => ({ status: 'fulfilled', value }) as const,
         (reason: unknown) => ({ status: 'rejected', reason }) as const,
