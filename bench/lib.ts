@@ -46,7 +46,8 @@ export function report(name: string, title: string, series: Series[], extra: Rec
       reference: s.reference.length
         ? { median: r, min: Math.min(...s.reference), max: Math.max(...s.reference), runs: s.reference.length }
         : null,
-      ratio: s.reference.length ? o / r : null,
+      // No ratio of nothing to nothing (0/0), nor against a zero.
+      ratio: s.reference.length && r !== 0 ? o / r : null,
       referenceNote: s.referenceNote ?? null,
     };
   });
