@@ -66,22 +66,31 @@ describe('AMQP reconnect and failover', { skip }, () => {
   });
 
   test('a publish made while the broker is down is sent once it is back', async () => {
-    // The server retries more often than the client so that its queues exist again before the
-    // client's pending publish goes out (non-durable queues die with the broker).
+    // amqp_durable_queues: the server's topic queue survives the broker restart, so the call is
+    // routed whichever side reconnects first. (With transient queues a client that is back before
+    // the server publishes into nothing, as oslo.messaging would, and the call times out: this
+    // test used to depend on that race and failed about one run in four.)
+    const durable = { durable: true, autoDelete: false };
     const sc = new AmqpConnection({ transportUrl: mq.transportUrl, purpose: 'server', retryIntervalSec: 1, retryBackoffSec: 0 });
-    const cc = new AmqpConnection({ transportUrl: mq.transportUrl, purpose: 'client', retryIntervalSec: 4, retryBackoffSec: 0 });
+    const cc = new AmqpConnection({ transportUrl: mq.transportUrl, purpose: 'client', retryIntervalSec: 1, retryBackoffSec: 0 });
     conns.push(sc, cc);
     await sc.start();
     await cc.start();
-    const srv = await RpcServer.start({ connection: sc, topic: 'q-down', server: 'h', endpoints: [{ version: '1.0', methods: { ping: () => 'pong' } }] });
-    const client = await RpcClient.create({ connection: cc });
+    const srv = await RpcServer.start({
+      connection: sc, topic: 'q-down', server: 'h', exchange: 'durable-ctl', exchangeOptions: durable,
+      endpoints: [{ version: '1.0', methods: { ping: () => 'pong' } }],
+    });
+    const client = await RpcClient.create({ connection: cc, exchange: 'durable-ctl', exchangeOptions: durable });
     closers.push(() => srv.stop(), () => client.close());
     await mq.stop();
-    const serverBack = once(sc, 'reconnected');
+    const clientBack = once(cc, 'reconnected');
     // Started while the broker is down; its timeout covers the outage.
-    const pending = client.call('q-down', 'ping', {}, { version: '1.0', timeoutSec: 60 });
+    let answered = false;
+    const pending = client.call('q-down', 'ping', {}, { version: '1.0', timeoutSec: 60 }).finally(() => (answered = true));
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(answered, false, 'no answer without a broker');
     await mq.start();
-    await serverBack;
+    await clientBack;
     assert.equal(await pending, 'pong');
   });
 
