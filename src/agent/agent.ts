@@ -266,7 +266,7 @@ export class OvsAgent {
       const status = await this.bridges.int.checkCanaryTable();
       if (status === 'restarted') {
         LOG.warning('OVS is restarted: the canary flow is gone; setting up the bridges and every port again');
-        await this.serialized(async () => {
+        await this.withLock(async () => {
           this.bridges = await this.setup.setupAll(this.bridges);
           for (const m of this.tunnelOfports.values()) m.clear();
           this.provisioningNeeded = true;
@@ -323,10 +323,6 @@ export class OvsAgent {
       this.stats.passes++;
       this.stats.lastPassMs = Date.now() - t0;
     }
-  }
-
-  private async serialized(fn: () => Promise<void>): Promise<void> {
-    await this.withLock(fn);
   }
 
   private retryBackoff = new Backoff(500, 10_000);
@@ -883,17 +879,18 @@ export class OvsAgent {
         const ofport = this.tunnelOfportsOf(type as TunnelType).get(ip);
         if (ofport !== undefined) await this.cleanupTunnelPort(ofport, type as TunnelType);
       },
+      // l2population messages change the same flows as port passes: they take the same lock.
       addFdbEntries: async (fdb, host) => {
         LOG.info(`l2population add_fdb_entries for ${fdbSummary(fdb)}`);
-        if (forUs(host)) await this.serializedFdb(() => this.fdbAdd(fdb));
+        if (forUs(host)) await this.withLock(() => this.fdbAdd(fdb));
       },
       removeFdbEntries: async (fdb, host) => {
         LOG.info(`l2population remove_fdb_entries for ${fdbSummary(fdb)}`);
-        if (forUs(host)) await this.serializedFdb(() => this.fdbRemove(fdb));
+        if (forUs(host)) await this.withLock(() => this.fdbRemove(fdb));
       },
       updateFdbEntries: async (fdb, host) => {
         LOG.info(`l2population update_fdb_entries for ${fdbSummary(fdb)}`);
-        if (forUs(host)) await this.serializedFdb(() => this.fdbUpdate(fdb));
+        if (forUs(host)) await this.withLock(() => this.fdbUpdate(fdb));
       },
     };
   }
@@ -905,11 +902,6 @@ export class OvsAgent {
       return false;
     }
     return ip !== this.s.localIp;
-  }
-
-  /** l2population messages change the same flows as port passes: run them in the same queue. */
-  private async serializedFdb(fn: () => Promise<void>): Promise<void> {
-    await this.serialized(fn);
   }
 
   private fdbNetworks(fdb: JsonValue): Array<[LocalVlanMapping, string, JsonObj]> {

@@ -2,7 +2,7 @@
 // bridges of bridge_mappings with their patch pairs, then br-tun when tunnelling is on. Each step is
 // idempotent, so the same code re-runs after an OVS restart.
 import { createHash } from 'node:crypto';
-import type { OpenFlowBackend } from '../openflow/backend.js';
+import type { OpenFlowBackend, OpenFlowSwitch } from '../openflow/backend.js';
 import type { OvsdbOps } from '../ovsdb/ops.js';
 import { IntegrationBridge } from '../bridges/br-int.js';
 import { PhysicalBridge } from '../bridges/br-phys.js';
@@ -108,8 +108,15 @@ export class BridgeSetup {
     await this.ops.addPatchPort(bridge, name, peer);
   }
 
-  private openFlowSwitch(name: string, dpid: bigint) {
-    return this.backend.bridge(name, dpid);
+  /**
+   * The bridge object of the previous setup rebound to the switch as it is now (a restarted
+   * ovs-vswitchd is a new OpenFlow connection), so it keeps its cookie; else a new one.
+   */
+  private bind<B extends OVSBridge>(name: string, dpid: bigint, existing: B | undefined, create: (sw: OpenFlowSwitch) => B): B {
+    const sw = this.backend.bridge(name, dpid);
+    if (!existing) return create(sw);
+    existing.ofSwitch = sw;
+    return existing;
   }
 
   async setupIntegrationBridge(existing?: IntegrationBridge): Promise<IntegrationBridge> {
@@ -118,8 +125,7 @@ export class BridgeSetup {
     await this.ops.setBridgeMcastSnooping(name, this.cfg.igmpSnoopingEnable, {
       'mcast-snooping-disable-flood-unregistered': 'false',
     });
-    const br = existing ?? new IntegrationBridge(name, this.openFlowSwitch(name, dpid));
-    if (existing) br.ofSwitch = this.openFlowSwitch(name, dpid);
+    const br = this.bind(name, dpid, existing, (sw) => new IntegrationBridge(name, sw));
     if (this.cfg.dropFlowsOnStart) {
       LOG.info(`${name}: drop_flows_on_start: deleting port ${this.cfg.intPeerPatchPort} and every flow`);
       await this.ops.deletePort(name, this.cfg.intPeerPatchPort);
@@ -137,9 +143,7 @@ export class BridgeSetup {
         throw new BridgeSetupError(`Bridge ${bridge} for physical network ${physnet} does not exist. Agent terminated!`);
       }
       const dpid = await this.ensureAgentBridge(bridge);
-      const prev = existing?.get(physnet)?.bridge;
-      const br = prev ?? new PhysicalBridge(bridge, this.openFlowSwitch(bridge, dpid));
-      if (prev) br.ofSwitch = this.openFlowSwitch(bridge, dpid);
+      const br = this.bind(bridge, dpid, existing?.get(physnet)?.bridge, (sw) => new PhysicalBridge(bridge, sw));
       if (this.cfg.dropFlowsOnStart) await br.deleteAllFlows();
       await br.installFlows(...PhysicalBridge.defaultFlows());
 
@@ -167,8 +171,7 @@ export class BridgeSetup {
   async setupTunnelBridge(intBr: IntegrationBridge, existing?: TunnelBridge): Promise<{ tun: TunnelBridge; patchTunOfport: number; patchIntOfport: number }> {
     const name = this.cfg.tunnelBridge;
     const dpid = await this.ensureAgentBridge(name);
-    const tun = existing ?? new TunnelBridge(name, this.openFlowSwitch(name, dpid));
-    if (existing) tun.ofSwitch = this.openFlowSwitch(name, dpid);
+    const tun = this.bind(name, dpid, existing, (sw) => new TunnelBridge(name, sw));
     await this.addPatchPortIfMissing(intBr.name, this.cfg.intPeerPatchPort, this.cfg.tunPeerPatchPort);
     await this.addPatchPortIfMissing(name, this.cfg.tunPeerPatchPort, this.cfg.intPeerPatchPort);
     const patchTunOfport = await this.ops.waitOfport(this.cfg.intPeerPatchPort, this.cfg.ofConnectTimeoutSec * 1000);
