@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { PrivateOvs, freePort } from '../test/helpers/ovs.js';
 import { NeutronLab, LAB_PROJECT, type NeutronAgent } from '../test/helpers/neutron.js';
 import { rssMiB, cpuSeconds } from './lib.js';
+import { labAgentFiles } from '../test/helpers/agent-config.js';
 
 const run = promisify(execFile);
 
@@ -67,29 +68,14 @@ export class RunningAgent {
 
   static async start(side: Side, cfg: AgentConfig, dir = mkdtempSync(join(tmpdir(), 'bench-agent-'))): Promise<RunningAgent> {
     const ofPort = await freePort();
-    writeFileSync(join(dir, 'neutron.conf'), `[DEFAULT]\nhost = ${cfg.host}\ntransport_url = ${cfg.transportUrl}\n`);
-    writeFileSync(
-      join(dir, 'openvswitch_agent.ini'),
-      [
-        '[ovs]',
-        'datapath_type = netdev',
-        `ovsdb_connection = ${cfg.ovs.tcpConnection}`,
-        'local_ip = 127.0.0.1',
-        'bridge_mappings = physnet1:br-phys',
-        `of_listen_port = ${ofPort}`,
-        ...(side === 'ours' && cfg.ofInterface ? [`of_interface = ${cfg.ofInterface}`] : []),
-        '[agent]',
-        'tunnel_types = vxlan',
-        'l2_population = True',
-        'arp_responder = True',
-        '[securitygroup]',
-        'firewall_driver = noop',
-        '',
-      ].join('\n'),
-    );
-    const files = ['--config-file', join(dir, 'neutron.conf'), '--config-file', join(dir, 'openvswitch_agent.ini'), '--log-file', join(dir, 'agent.log')];
+    const files = labAgentFiles({
+      host: cfg.host, transportUrl: cfg.transportUrl, ovsdbConnection: cfg.ovs.tcpConnection, bridgeMappings: 'physnet1:br-phys', ofListenPort: ofPort,
+      ...(side === 'ours' && cfg.ofInterface ? { ofInterface: cfg.ofInterface } : {}),
+    });
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+    const configArgs = ['--config-file', join(dir, 'neutron.conf'), '--config-file', join(dir, 'openvswitch_agent.ini'), '--log-file', join(dir, 'agent.log')];
     const [cmd, args] =
-      side === 'reference' ? ['neutron-openvswitch-agent', files] : [process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), resolve('bin/neutron-openvswitch-agent.js'), ...files]];
+      side === 'reference' ? ['neutron-openvswitch-agent', configArgs] : [process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), resolve('bin/neutron-openvswitch-agent.js'), ...configArgs]];
     const child = spawn(cmd, args, { env: cfg.ovs.env, stdio: 'ignore' });
     return new RunningAgent(side, dir, child, cfg.ovs.tcpConnection);
   }

@@ -3,35 +3,12 @@
 // Also the resident memory of each right after start-up (the reference's privsep helper apart).
 //   node dist/bench/startup.js [--runs N] [--no-reference]
 import { spawn, execSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync, rmSync, symlinkSync, mkdirSync, lstatSync, unlinkSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PrivateOvs } from '../test/helpers/ovs.js';
+import { labAgentFiles } from '../test/helpers/agent-config.js';
+import { defaultFlowsReady, startOvs } from './agents.js';
 import { argInt, haveReference, report, rssMiB, type Series } from './lib.js';
-
-const INI = `[ovs]
-datapath_type = netdev
-local_ip = 127.0.0.1
-bridge_mappings = physnet1:br-phys
-[agent]
-tunnel_types = vxlan
-l2_population = True
-arp_responder = True
-[securitygroup]
-firewall_driver = noop
-`;
-const EXPECTED: Record<string, number> = { 'br-int': 10, 'br-tun': 12, 'br-phys': 2 };
-
-async function flowsReady(ovs: PrivateOvs): Promise<boolean> {
-  for (const [br, n] of Object.entries(EXPECTED)) {
-    try {
-      if ((await ovs.dumpFlows(br)).length < n) return false;
-    } catch {
-      return false;
-    }
-  }
-  return true;
-}
 
 function privsepPids(dir: string): number[] {
   try {
@@ -42,40 +19,24 @@ function privsepPids(dir: string): number[] {
 }
 
 async function runOnce(kind: 'native' | 'ovs-ofctl' | 'reference'): Promise<{ ms: number; rss: number; privsepRss: number }> {
-  const ovs = await PrivateOvs.start({ tcp: kind === 'reference' });
+  const ovs = await startOvs();
   const dir = mkdtempSync(join(tmpdir(), 'bench-startup-'));
   let child: ChildProcess | undefined;
   try {
-    await ovs.addBridge('br-phys');
-    writeFileSync(join(dir, 'agent.ini'), INI);
-    let cmd: string;
-    let args: string[];
+    // The reference reaches OVSDB over TCP only (and ovs-ofctl through /var/run/openvswitch, which
+    // startOvs points at this OVS); ours takes the unix socket. No message bus: transport_url fake:/.
+    const files = labAgentFiles({
+      host: 'bench', transportUrl: 'fake:/', ovsdbConnection: kind === 'reference' ? ovs.tcpConnection : ovs.unixConnection, bridgeMappings: 'physnet1:br-phys',
+      ...(kind !== 'reference' ? { ofInterface: kind } : {}),
+    });
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+    const configArgs = ['--config-file', join(dir, 'neutron.conf'), '--config-file', join(dir, 'openvswitch_agent.ini'), '--log-file', join(dir, 'agent.log')];
     const env = { ...ovs.env };
-    if (kind === 'reference') {
-      // The reference reaches OVSDB over TCP and ovs-ofctl through the compiled-in run directory.
-      writeFileSync(join(dir, 'neutron.conf'), `[DEFAULT]\ntransport_url = fake:/\nhost = bench\n[ovs]\novsdb_connection = ${ovs.tcpConnection}\n`);
-      mkdirSync('/var/run', { recursive: true });
-      try {
-        if (lstatSync('/var/run/openvswitch').isSymbolicLink()) unlinkSync('/var/run/openvswitch');
-      } catch {
-        /* absent */
-      }
-      try {
-        symlinkSync(ovs.dir, '/var/run/openvswitch');
-      } catch {
-        /* a real directory: the reference's ovs-ofctl calls are not on the measured path */
-      }
-      cmd = 'neutron-openvswitch-agent';
-      args = ['--config-file', join(dir, 'neutron.conf'), '--config-file', join(dir, 'agent.ini'), '--log-file', join(dir, 'agent.log')];
-    } else {
-      writeFileSync(join(dir, 'neutron.conf'), `[DEFAULT]\ntransport_url = fake:/\nhost = bench\n[ovs]\novsdb_connection = ${ovs.unixConnection}\nof_interface = ${kind}\n`);
-      cmd = process.execPath;
-      args = [resolve('bin/neutron-openvswitch-agent.js'), '--config-file', join(dir, 'neutron.conf'), '--config-file', join(dir, 'agent.ini'), '--log-file', join(dir, 'agent.log')];
-    }
+    const [cmd, args] = kind === 'reference' ? ['neutron-openvswitch-agent', configArgs] : [process.execPath, [resolve('bin/neutron-openvswitch-agent.js'), ...configArgs]];
     const t0 = performance.now();
     child = spawn(cmd, args, { env, stdio: 'ignore' });
     const deadline = t0 + 180000;
-    while (!(await flowsReady(ovs))) {
+    while (!(await defaultFlowsReady(ovs))) {
       if (performance.now() > deadline) throw new Error(`${kind}: default flows not installed within 180 s; log:\n${readFileSync(join(dir, 'agent.log'), 'utf8').slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -4,6 +4,7 @@
 //   scripts/demo.sh   (sets up everything, then runs this in a private network namespace)
 import { PrivateOvs } from '../test/helpers/ovs.js';
 import { AgentProcess } from '../test/helpers/agent-process.js';
+import { labAgentFiles } from '../test/helpers/agent-config.js';
 import { NeutronLab, waitFor } from '../test/helpers/neutron.js';
 import { plugVm, ping, cleanupAllVms } from '../test/helpers/vm.js';
 
@@ -14,10 +15,7 @@ async function main(): Promise<void> {
   say('starting neutron-server, RabbitMQ and MariaDB on 127.0.0.1, and a private Open vSwitch ...');
   const [lab, ovs] = await Promise.all([NeutronLab.start(), PrivateOvs.start()]);
   const agent = new AgentProcess(
-    {
-      'neutron.conf': `[DEFAULT]\nhost = ${HOST}\ntransport_url = ${lab.transportUrl}\n`,
-      'openvswitch_agent.ini': `[ovs]\ndatapath_type = netdev\novsdb_connection = ${ovs.unixConnection}\nlocal_ip = 127.0.0.1\n[agent]\ntunnel_types = vxlan\nl2_population = True\narp_responder = True\n[securitygroup]\nfirewall_driver = noop\n`,
-    },
+    { ...labAgentFiles({ host: HOST, transportUrl: lab.transportUrl, ovsdbConnection: ovs.unixConnection }) },
     ovs.env,
   );
   try {

@@ -3,6 +3,7 @@
 // outages and recovery times can be measured after the fact), and flow-set snapshots.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { AgentProcess } from './agent-process.js';
+import { labAgentFiles } from './agent-config.js';
 import type { NeutronLab } from './neutron.js';
 import type { PrivateOvs } from './ovs.js';
 import type { Vm } from './vm.js';
@@ -17,29 +18,9 @@ export interface AgentConfigOptions {
   bridgeMappings?: string;
 }
 
-/** neutron.conf + openvswitch_agent.ini as an operator writes them for a vxlan/l2population host. */
+/** The lab host's files (report_interval 2 s, so liveness shows quickly), against this lab and OVS. */
 export function agentConfig(lab: NeutronLab, ovs: PrivateOvs, o: AgentConfigOptions): Record<string, string> {
-  return {
-    'neutron.conf': `[DEFAULT]\nhost = ${o.host}\ntransport_url = ${lab.transportUrl}\n`,
-    'openvswitch_agent.ini': [
-      '[ovs]',
-      'datapath_type = netdev',
-      `ovsdb_connection = ${ovs.unixConnection}`,
-      'local_ip = 127.0.0.1',
-      ...(o.bridgeMappings ? [`bridge_mappings = ${o.bridgeMappings}`] : []),
-      `of_listen_port = ${o.ofListenPort}`,
-      ...(o.ovs ?? []),
-      '[agent]',
-      'tunnel_types = vxlan',
-      'l2_population = True',
-      'arp_responder = True',
-      'report_interval = 2',
-      ...(o.agent ?? []),
-      '[securitygroup]',
-      'firewall_driver = noop',
-      '',
-    ].join('\n'),
-  };
+  return { ...labAgentFiles({ ...o, transportUrl: lab.transportUrl, ovsdbConnection: ovs.unixConnection, reportIntervalSec: 2 }) };
 }
 
 /** Starts the agent CLI with these files and waits until its bridges are set up. */

@@ -6,6 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { PrivateOvs } from '../../helpers/ovs.js';
 import { AgentProcess } from '../../helpers/agent-process.js';
+import { labAgentFiles } from '../../helpers/agent-config.js';
 import { NeutronLab, waitFor, type NeutronPort } from '../../helpers/neutron.js';
 import { plugVm, ping, cleanupAllVms, type Vm } from '../../helpers/vm.js';
 
@@ -18,25 +19,7 @@ before(async () => {
   [lab, ovs] = await Promise.all([NeutronLab.start(), PrivateOvs.start()]);
   await ovs.addBridge('br-phys');
   agent = new AgentProcess(
-    {
-      'neutron.conf': `[DEFAULT]\nhost = ${HOST}\ntransport_url = ${lab.transportUrl}\n`,
-      'openvswitch_agent.ini': [
-        '[ovs]',
-        'datapath_type = netdev',
-        `ovsdb_connection = ${ovs.unixConnection}`,
-        'local_ip = 127.0.0.1',
-        'bridge_mappings = physnet1:br-phys',
-        'of_listen_port = 16635',
-        '[agent]',
-        'tunnel_types = vxlan',
-        'l2_population = True',
-        'arp_responder = True',
-        'report_interval = 5',
-        '[securitygroup]',
-        'firewall_driver = noop',
-        '',
-      ].join('\n'),
-    },
+    { ...labAgentFiles({ host: HOST, transportUrl: lab.transportUrl, ovsdbConnection: ovs.unixConnection, bridgeMappings: 'physnet1:br-phys', ofListenPort: 16635, reportIntervalSec: 5 }) },
     ovs.env,
   ).start();
   await agent.waitForLog(/bridges set up/);

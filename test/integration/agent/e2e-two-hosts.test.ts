@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { AgentProcess } from '../../helpers/agent-process.js';
+import { labAgentFiles } from '../../helpers/agent-config.js';
 import { NeutronLab, waitFor, type NeutronPort } from '../../helpers/neutron.js';
 import { ping, cleanupAllVms, type Vm } from '../../helpers/vm.js';
 import { TwoHosts, type SimHost } from '../../helpers/two-hosts.js';
@@ -19,23 +20,7 @@ function agentFor(h: SimHost): AgentProcess {
   // The broker is reached on the host's own loopback, carried to the lab's RabbitMQ over a unix socket.
   const url = lab.transportUrl.replace(/:(\d+)\//, `:${BROKER_PORT_IN_HOST}/`);
   return new AgentProcess(
-    {
-      'neutron.conf': `[DEFAULT]\nhost = ${h.name}\ntransport_url = ${url}\n`,
-      'openvswitch_agent.ini': [
-        '[ovs]',
-        'datapath_type = netdev',
-        `ovsdb_connection = ${h.ovs.unixConnection}`,
-        `local_ip = ${h.tunnelIp}`,
-        '[agent]',
-        'tunnel_types = vxlan',
-        'l2_population = True',
-        'arp_responder = True',
-        'report_interval = 5',
-        '[securitygroup]',
-        'firewall_driver = noop',
-        '',
-      ].join('\n'),
-    },
+    { ...labAgentFiles({ host: h.name, transportUrl: url, ovsdbConnection: h.ovs.unixConnection, localIp: h.tunnelIp, reportIntervalSec: 5 }) },
     h.ovs.env,
     h.netns,
   );

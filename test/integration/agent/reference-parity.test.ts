@@ -10,22 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PrivateOvs } from '../../helpers/ovs.js';
 import { AgentProcess } from '../../helpers/agent-process.js';
+import { labAgentFiles } from '../../helpers/agent-config.js';
 import { NeutronLab, waitFor } from '../../helpers/neutron.js';
 import { plugVm, cleanupAllVms, type Vm } from '../../helpers/vm.js';
 
 const HOST = 'parity-host';
 const BRIDGES = ['br-int', 'br-tun', 'br-phys'];
-const INI = `[ovs]
-datapath_type = netdev
-local_ip = 127.0.0.1
-bridge_mappings = physnet1:br-phys
-[agent]
-tunnel_types = vxlan
-l2_population = True
-arp_responder = True
-[securitygroup]
-firewall_driver = noop
-`;
 
 let lab: NeutronLab;
 let ovs: PrivateOvs;
@@ -74,8 +64,10 @@ test('an operator swaps the reference agent for ours without touching the datapl
     assert.fail('neutron-openvswitch-agent (the reference) is not installed: run scripts/lab/install.sh');
   }
   // The reference: OVSDB over TCP, its ovs-ofctl calls through the compiled-in run directory.
-  writeFileSync(join(refDir, 'neutron.conf'), `[DEFAULT]\nhost = ${HOST}\ntransport_url = ${lab.transportUrl}\n[ovs]\novsdb_connection = ${ovs.tcpConnection}\n`);
-  writeFileSync(join(refDir, 'agent.ini'), INI);
+  // One set of files for both agents, as on a host where the operator only swaps the binary
+  // (OVSDB over TCP: the reference cannot use a unix socket path of our choosing).
+  const files = labAgentFiles({ host: HOST, transportUrl: lab.transportUrl, ovsdbConnection: ovs.tcpConnection, bridgeMappings: 'physnet1:br-phys' });
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(refDir, name), text);
   try {
     if (lstatSync('/var/run/openvswitch').isSymbolicLink()) unlinkSync('/var/run/openvswitch');
   } catch {
@@ -86,7 +78,7 @@ test('an operator swaps the reference agent for ours without touching the datapl
   } catch {
     // a real directory exists; the reference's own ovs-ofctl use is not needed with the noop firewall
   }
-  ref = spawn('neutron-openvswitch-agent', ['--config-file', join(refDir, 'neutron.conf'), '--config-file', join(refDir, 'agent.ini'), '--log-file', join(refDir, 'agent.log')], {
+  ref = spawn('neutron-openvswitch-agent', ['--config-file', join(refDir, 'neutron.conf'), '--config-file', join(refDir, 'openvswitch_agent.ini'), '--log-file', join(refDir, 'agent.log')], {
     env: ovs.env,
     stdio: 'ignore',
   });
@@ -119,10 +111,7 @@ test('an operator swaps the reference agent for ours without touching the datapl
   await new Promise((r) => ref!.on('exit', r));
   spawnSync('pkill', ['-f', `[p]rivsep-helper.*${refDir}`]);
   ref = undefined;
-  ours = new AgentProcess(
-    { 'neutron.conf': `[DEFAULT]\nhost = ${HOST}\ntransport_url = ${lab.transportUrl}\n[ovs]\novsdb_connection = ${ovs.unixConnection}\n`, 'agent.ini': INI },
-    ovs.env,
-  ).start();
+  ours = new AgentProcess({ ...files }, ovs.env).start();
   await ours.waitForLog(/first full sync done: 4 ports/, 60000);
   await new Promise((r) => setTimeout(r, 1000));
   const { sent, received } = await flood.stop();
