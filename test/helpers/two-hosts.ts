@@ -87,7 +87,17 @@ export class TwoHosts {
         await sh('ip', ['-n', netns, 'addr', 'add', `${tunnelIp}/24`, 'dev', phyBridge], hw);
         await sh('ip', ['-n', netns, 'link', 'set', phyBridge, 'up'], hw);
         // The userspace datapath routes tunnel packets with its own table, not the kernel's.
-        await sh('ovs-appctl', ['-t', 'ovs-vswitchd', 'ovs/route/add', TUNNEL_NET, phyBridge], hw, ovs.env);
+        // ovs-vswitchd learns the bridge's new address from a netlink notification, a moment after
+        // `ip addr add` returns; until then it refuses the route ("Error while inserting route").
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await sh('ovs-appctl', ['-t', 'ovs-vswitchd', 'ovs/route/add', TUNNEL_NET, phyBridge], hw, ovs.env);
+            break;
+          } catch (e) {
+            if (attempt >= 50) throw e;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        }
         hosts.push({ name: names[i]!, netns, ovs, tunnelIp, phyBridge, wire });
       }
       return new TwoHosts([hosts[0]!, hosts[1]!], created);
