@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   say('starting neutron-server, RabbitMQ and MariaDB on 127.0.0.1, and a private Open vSwitch ...');
   const [lab, ovs] = await Promise.all([NeutronLab.start(), PrivateOvs.start()]);
   const agent = new AgentProcess(
-    { ...labAgentFiles({ host: HOST, transportUrl: lab.transportUrl, ovsdbConnection: ovs.unixConnection }) },
+    labAgentFiles({ host: HOST, transportUrl: lab.transportUrl, ovsdbConnection: ovs.unixConnection }),
     ovs.env,
   );
   try {

@@ -24,10 +24,11 @@ export interface LabAgentOptions {
   agent?: string[];
 }
 
-export interface AgentFiles {
+// A type alias, not an interface: it then fits the Record<string, string> that AgentProcess takes.
+export type AgentFiles = {
   'neutron.conf': string;
   'openvswitch_agent.ini': string;
-}
+};
 
 export function labAgentFiles(o: LabAgentOptions): AgentFiles {
   return {

@@ -20,7 +20,7 @@ export interface AgentConfigOptions {
 
 /** The lab host's files (report_interval 2 s, so liveness shows quickly), against this lab and OVS. */
 export function agentConfig(lab: NeutronLab, ovs: PrivateOvs, o: AgentConfigOptions): Record<string, string> {
-  return { ...labAgentFiles({ ...o, transportUrl: lab.transportUrl, ovsdbConnection: ovs.unixConnection, reportIntervalSec: 2 }) };
+  return labAgentFiles({ ...o, transportUrl: lab.transportUrl, ovsdbConnection: ovs.unixConnection, reportIntervalSec: 2 });
 }
 
 /** Starts the agent CLI with these files and waits until its bridges are set up. */

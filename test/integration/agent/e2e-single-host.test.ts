@@ -19,7 +19,7 @@ before(async () => {
   [lab, ovs] = await Promise.all([NeutronLab.start(), PrivateOvs.start()]);
   await ovs.addBridge('br-phys');
   agent = new AgentProcess(
-    { ...labAgentFiles({ host: HOST, transportUrl: lab.transportUrl, ovsdbConnection: ovs.unixConnection, bridgeMappings: 'physnet1:br-phys', ofListenPort: 16635, reportIntervalSec: 5 }) },
+    labAgentFiles({ host: HOST, transportUrl: lab.transportUrl, ovsdbConnection: ovs.unixConnection, bridgeMappings: 'physnet1:br-phys', ofListenPort: 16635, reportIntervalSec: 5 }),
     ovs.env,
   ).start();
   await agent.waitForLog(/bridges set up/);

@@ -20,7 +20,7 @@ function agentFor(h: SimHost): AgentProcess {
   // The broker is reached on the host's own loopback, carried to the lab's RabbitMQ over a unix socket.
   const url = lab.transportUrl.replace(/:(\d+)\//, `:${BROKER_PORT_IN_HOST}/`);
   return new AgentProcess(
-    { ...labAgentFiles({ host: h.name, transportUrl: url, ovsdbConnection: h.ovs.unixConnection, localIp: h.tunnelIp, reportIntervalSec: 5 }) },
+    labAgentFiles({ host: h.name, transportUrl: url, ovsdbConnection: h.ovs.unixConnection, localIp: h.tunnelIp, reportIntervalSec: 5 }),
     h.ovs.env,
     h.netns,
   );

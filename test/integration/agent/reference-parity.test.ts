@@ -111,7 +111,7 @@ test('an operator swaps the reference agent for ours without touching the datapl
   await new Promise((r) => ref!.on('exit', r));
   spawnSync('pkill', ['-f', `[p]rivsep-helper.*${refDir}`]);
   ref = undefined;
-  ours = new AgentProcess({ ...files }, ovs.env).start();
+  ours = new AgentProcess(files, ovs.env).start();
   await ours.waitForLog(/first full sync done: 4 ports/, 60000);
   await new Promise((r) => setTimeout(r, 1000));
   const { sent, received } = await flood.stop();
