@@ -15,6 +15,9 @@ import {
 } from '../openflow/flow.js';
 import { FlowBatch, OVSBridge } from './ovs-bridge.js';
 import { DEAD_VLAN_TAG, INT } from './tables.js';
+import { getLogger } from '../util/log.js';
+
+const LOG = getLogger('bridges.br_int');
 
 const drop = (table: number, priority: number, match: Match = {}): Flow => ({ table, priority, match, actions: [] });
 const goto = (table: number, priority: number, gotoTable: number, match: Match = {}): Flow => ({
@@ -93,7 +96,10 @@ export class IntegrationBridge extends OVSBridge {
     try {
       const flows = await this.ofSwitch.dumpFlows({ table: INT.CANARY_TABLE });
       return flows.length === 0 ? 'restarted' : 'normal';
-    } catch {
+    } catch (e) {
+      // As the reference logs it on every check: an operator sees the outage between the crash
+      // and "OVS is restarted", and a check failing for another reason does not go unnoticed.
+      LOG.warning(`${this.name}: OVS is dead (cannot read the canary table); checking again`, e);
       return 'dead';
     }
   }
