@@ -3,7 +3,7 @@
 // outages and recovery times can be measured after the fact), and flow-set snapshots.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { AgentProcess } from './agent-process.js';
-import { labAgentFiles } from './agent-config.js';
+import { labAgentFiles, type LabAgentOptions } from './agent-config.js';
 import type { NeutronLab } from './neutron.js';
 import type { PrivateOvs } from './ovs.js';
 import type { Vm } from './vm.js';
@@ -11,6 +11,8 @@ import type { Vm } from './vm.js';
 export interface AgentConfigOptions {
   host: string;
   ofListenPort: number;
+  /** [ovs] of_interface (default: the agent's, native). */
+  ofInterface?: LabAgentOptions['ofInterface'];
   /** Extra lines for [agent] (e.g. 'report_interval = 2'). */
   agent?: string[];
   /** Extra lines for [ovs]. */
