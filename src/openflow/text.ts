@@ -12,6 +12,8 @@ import {
   type Masked,
   type Match,
   type PortNo,
+  type TransportPort,
+  CT_STATE,
   ETH_TYPE,
   IP_PROTO,
   OFPVID_PRESENT,
@@ -44,7 +46,7 @@ function protocolKeyword(m: Match): { word?: string; coversEthType: boolean; cov
 }
 
 export function formatMatch(m: Match): string[] {
-  const out: string[] = [];
+  const out: string[] = formatConntrackMatch(m);
   const proto = protocolKeyword(m);
   if (proto.word) out.push(proto.word);
   if (m.inPort !== undefined) out.push(`in_port=${m.inPort}`);
@@ -62,10 +64,14 @@ export function formatMatch(m: Match): string[] {
   if (m.ipv4Dst) out.push(`nw_dst=${maskedText(m.ipv4Dst, str)}`);
   if (m.ipv6Src) out.push(`ipv6_src=${maskedText(m.ipv6Src, str)}`);
   if (m.ipv6Dst) out.push(`ipv6_dst=${maskedText(m.ipv6Dst, str)}`);
-  if (m.tcpSrc !== undefined) out.push(`tp_src=${m.tcpSrc}`);
-  if (m.tcpDst !== undefined) out.push(`tp_dst=${m.tcpDst}`);
-  if (m.udpSrc !== undefined) out.push(`tp_src=${m.udpSrc}`);
-  if (m.udpDst !== undefined) out.push(`tp_dst=${m.udpDst}`);
+  for (const [name, p] of [
+    ['tp_src', m.tcpSrc ?? m.udpSrc ?? m.sctpSrc],
+    ['tp_dst', m.tcpDst ?? m.udpDst ?? m.sctpDst],
+  ] as const) {
+    if (p !== undefined) out.push(`${name}=${transportPortText(p)}`);
+  }
+  if (m.icmpv4Type !== undefined) out.push(`icmp_type=${m.icmpv4Type}`);
+  if (m.icmpv4Code !== undefined) out.push(`icmp_code=${m.icmpv4Code}`);
   if (m.icmpv6Type !== undefined) out.push(`icmp_type=${m.icmpv6Type}`);
   if (m.icmpv6Code !== undefined) out.push(`icmp_code=${m.icmpv6Code}`);
   if (m.ndTarget) out.push(`nd_target=${maskedText(m.ndTarget, str)}`);
@@ -84,6 +90,30 @@ export function formatMatch(m: Match): string[] {
   return out;
 }
 
+/** Matches OVS prints before the protocol keyword (`conj_id=16,ct_state=+new-est,ip,...`). */
+function formatConntrackMatch(m: Match): string[] {
+  const out: string[] = [];
+  if (m.conjId !== undefined) out.push(`conj_id=${m.conjId}`);
+  if (m.ctState) out.push(`ct_state=${ctStateText(m.ctState)}`);
+  if (m.ctZone !== undefined) out.push(`ct_zone=${m.ctZone}`);
+  if (m.ctMark) out.push(`ct_mark=${maskedText(m.ctMark, (v) => hex(v))}`);
+  return out;
+}
+
+/** `+est-rel-rpl`: each compared flag in bit order, + when set. */
+export function ctStateText(s: Masked<number>): string {
+  const mask = s.mask ?? 0xff;
+  let out = '';
+  for (const [name, bit] of Object.entries(CT_STATE)) {
+    if (mask & bit) out += `${s.value & bit ? '+' : '-'}${name}`;
+  }
+  return out;
+}
+
+function transportPortText(p: TransportPort): string {
+  return typeof p === 'number' ? String(p) : p.mask === undefined ? String(p.value) : `${hex(p.value)}/${hex(p.mask)}`;
+}
+
 export function formatFieldRef(f: FieldRef): string {
   if (f.ofs === undefined && f.nBits === undefined) return `${f.field}[]`;
   const ofs = f.ofs ?? 0;
@@ -99,7 +129,8 @@ function formatPort(p: PortNo, maxLen?: number): string {
 
 function formatFieldValue(field: string, v: FieldValue): string {
   if (typeof v === 'string') return v;
-  if (field === 'tun_id' || field === 'metadata') return hex(v);
+  // OVS prints registers, marks and 64-bit fields in hex, VLAN ids and the like in decimal.
+  if (field === 'tun_id' || field === 'metadata' || field === 'ct_mark' || /^reg[0-7]$/.test(field)) return hex(v);
   return v.toString();
 }
 
@@ -138,6 +169,18 @@ export function formatAction(a: Action): string {
       return `move:${formatFieldRef(a.src)}->${formatFieldRef(a.dst)}`;
     case 'load':
       return `load:${hex(a.value)}->${formatFieldRef(a.dst)}`;
+    case 'ct': {
+      const parts: string[] = [];
+      if (a.commit) parts.push('commit');
+      if (a.table !== undefined) parts.push(`table=${a.table}`);
+      if (a.zone !== undefined) parts.push(`zone=${typeof a.zone === 'number' ? a.zone : formatFieldRef(a.zone)}`);
+      if (a.exec?.length) parts.push(`exec(${a.exec.map(formatAction).join(',')})`);
+      return `ct(${parts.join(',')})`;
+    }
+    case 'ct_clear':
+      return 'ct_clear';
+    case 'conjunction':
+      return `conjunction(${a.id},${a.clause}/${a.nClauses})`;
     case 'learn': {
       const parts = [`table=${a.table}`];
       if (a.idleTimeout) parts.push(`idle_timeout=${a.idleTimeout}`);

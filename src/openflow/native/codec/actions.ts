@@ -179,6 +179,10 @@ export function putAction(w: Writer, a: Action): void {
     case 'learn':
       putLearn(w, a);
       return;
+    case 'ct':
+    case 'ct_clear':
+    case 'conjunction':
+      throw new OfCodecError(`cannot encode action ${a.type} yet`);
     default: {
       const never: never = a;
       throw new OfCodecError(`cannot encode action ${JSON.stringify(never)}`);

@@ -261,6 +261,8 @@ const NXM_FIELDS: Record<NxmFieldName, NxmFieldDesc> = {
   NXM_NX_REG5: { header: oxmHeader(1, 5, false, 4), bits: 32 },
   NXM_NX_REG6: { header: oxmHeader(1, 6, false, 4), bits: 32 },
   NXM_NX_REG7: { header: oxmHeader(1, 7, false, 4), bits: 32 },
+  NXM_NX_CT_ZONE: { header: oxmHeader(1, 106, false, 2), bits: 16 },
+  NXM_NX_CT_MARK: { header: oxmHeader(1, 107, false, 4), bits: 32 },
   OXM_OF_METADATA: { header: oxmHeader(0x8000, 2, false, 8), bits: 64 },
 };
 
@@ -310,6 +312,7 @@ const SET_FIELDS: Record<SetFieldName, SetFieldDesc> = {
   reg5: { oxmClass: 0x0001, field: 5, kind: 'u32' },
   reg6: { oxmClass: 0x0001, field: 6, kind: 'u32' },
   reg7: { oxmClass: 0x0001, field: 7, kind: 'u32' },
+  ct_mark: { oxmClass: 0x0001, field: 107, kind: 'u32' },
   metadata: { oxmClass: 0x8000, field: 2, kind: 'u64' },
 };
 

@@ -75,6 +75,10 @@ export function formatAction(a: Action): string {
       return `move:${ref(a.src)}->${ref(a.dst)}`;
     case 'load':
       return `load:${hex(a.value)}->${ref(a.dst)}`;
+    case 'ct':
+    case 'ct_clear':
+    case 'conjunction':
+      return a.type;
     case 'learn': {
       const p = [`table=${a.table}`];
       if (a.idleTimeout) p.push(`idle_timeout=${a.idleTimeout}`);
