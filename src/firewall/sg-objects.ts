@@ -137,6 +137,15 @@ export function ethertypeOf(addressOrCidr: string): Ethertype | undefined {
 }
 
 /**
+ * An allowed address pair's IP as the reference's drivers get it (netaddr's IPNetwork text): the
+ * server sends it as stored, `192.0.2.200` or `192.0.2.200/32`; a bare address becomes a host prefix.
+ */
+function asCidr(addressOrCidr: string): string {
+  if (addressOrCidr.includes('/')) return addressOrCidr;
+  return `${addressOrCidr}/${isIP(addressOrCidr) === 6 ? 128 : 32}`;
+}
+
+/**
  * A MAC in lower-case colon form. neutron keeps the DB text, which any netaddr-parseable spelling
  * may have reached (`FA-16-3E-…`, `fa16.3e11.2233`, bare hex).
  */
@@ -217,10 +226,11 @@ export function parseSgPort(v: Json): SgPort {
     if (typeof ip !== 'string' || ethertypeOf(ip) === undefined) f.fail(`allowed_address_pairs: ip_address ${show(ip)} is not an IP address or prefix`);
     // neutron fills a pair's MAC with the port's when none is given; tolerate it missing here too.
     const pairMac = a['mac_address'];
-    if (pairMac === undefined || pairMac === null) return { mac, ip };
+    const cidr = asCidr(ip);
+    if (pairMac === undefined || pairMac === null) return { mac, ip: cidr };
     const m = typeof pairMac === 'string' ? normalizeMac(pairMac) : undefined;
     if (m === undefined) f.fail(`allowed_address_pairs: mac_address ${show(pairMac)} is not a MAC address`);
-    return { mac: m, ip };
+    return { mac: m, ip: cidr };
   });
   const security = f.raw('security');
   let portSecurityEnabled = true; // the reference's default when the port has no PortSecurity row

@@ -98,6 +98,11 @@ test('a port: MAC normalised, fixed IPs bare, pairs kept as stored, port securit
     deviceOwner: 'compute:nova',
     networkId: 'n1',
   });
+  const bare = parseSgPort({ ...PORT, allowed_address_pairs: [{ ip_address: '192.0.2.200' }, { ip_address: '2001:db8::5', mac_address: 'FA:16:3E:00:00:98' }] });
+  assert.deepEqual(bare.allowedAddressPairs, [
+    { mac: 'fa:16:3e:11:22:33', ip: '192.0.2.200/32' },
+    { mac: 'fa:16:3e:00:00:98', ip: '2001:db8::5/128' },
+  ], 'bare addresses become host prefixes, as netaddr prints them; a pair without MAC has the port\'s');
   const minimal = parseSgPort({ id: 'p2', network_id: 'n1', mac_address: 'fa16.3e11.2233' });
   assert.equal(minimal.portSecurityEnabled, true, 'no PortSecurity row: enabled, as the reference defaults');
   assert.deepEqual([minimal.securityGroupIds, minimal.deviceOwner, minimal.mac], [[], '', 'fa:16:3e:11:22:33']);
