@@ -3,12 +3,12 @@
 // reference's shim would give them, and API changes arrive as pushes that raise change notices.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NeutronLab, labSkipReason, type NeutronPort } from '../../helpers/neutron.js';
 import { labAgentFiles } from '../../helpers/agent-config.js';
+import { createAddressGroup, createFilteredPort, createRule, createSecurityGroup, deleteRule } from '../../helpers/security-groups.js';
 import { loadConfig } from '../../../src/config/index.js';
 import { settingsFromConfig } from '../../../src/agent/settings.js';
 import { PluginRpc } from '../../../src/agent/plugin-rpc.js';
@@ -19,10 +19,6 @@ import type { FirewallPort, SecurityGroupChange, SecurityGroupInfo } from '../..
 
 const skip = labSkipReason();
 const WIRING = { ofport: 1, vifName: 'tap-sg', localVlan: 1, networkType: 'vxlan', physicalNetwork: undefined, segmentationId: 1 };
-
-interface ApiRule {
-  id: string;
-}
 
 describe('security-group source on the resource cache, real neutron-server', { skip, timeout: 300_000 }, () => {
   let lab: NeutronLab | undefined;
@@ -90,31 +86,25 @@ describe('security-group source on the resource cache, real neutron-server', { s
     const l = lab!;
     const net = await l.createNetwork({ name: 'sg-net' });
     await l.createSubnet(net.id, '192.0.2.0/24');
-    const sg = (await l.api<{ security_group: { id: string } }>('POST', '/v2.0/security-groups', { security_group: { name: 'web', tenant_id: 'lab' } })).security_group.id;
-    const ag = (await l.api<{ address_group: { id: string } }>('POST', '/v2.0/address-groups', { address_group: { name: 'partners', addresses: ['203.0.113.0/28'], tenant_id: 'lab' } }))
-      .address_group.id;
-    const addRule = async (rule: Record<string, unknown>) =>
-      (await l.api<{ security_group_rule: ApiRule }>('POST', '/v2.0/security-group-rules', { security_group_rule: { security_group_id: sg, tenant_id: 'lab', ...rule } })).security_group_rule;
-    await addRule({ direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', port_range_min: 22, port_range_max: 22, remote_ip_prefix: '198.51.100.0/24' });
-    await addRule({ direction: 'ingress', ethertype: 'IPv4', remote_group_id: sg });
-    await addRule({ direction: 'ingress', ethertype: 'IPv4', protocol: 'udp', port_range_min: 53, port_range_max: 53, remote_address_group_id: ag });
-    // Made in the group at once: a port created in the default group and moved at once would be
-    // cached from its first push, with the move's push still on its way.
-    const inSg = async (name: string, extra: Record<string, unknown> = {}): Promise<NeutronPort> =>
-      (
-        await l.api<{ port: NeutronPort }>('POST', '/v2.0/ports', {
-          port: { network_id: net.id, tenant_id: 'lab', name, device_owner: 'compute:nova', device_id: randomUUID(), security_groups: [sg], ...extra },
-        })
-      ).port;
-    const p1 = await inSg('vm1');
-    const p2 = await inSg('vm2', { allowed_address_pairs: [{ ip_address: '192.0.2.200' }] });
+    const ag = (await createAddressGroup(l, 'partners', ['203.0.113.0/28'])).id;
+    const sg = (
+      await createSecurityGroup(l, 'web', [
+        { direction: 'ingress', protocol: 'tcp', port_range_min: 22, port_range_max: 22, remote_ip_prefix: '198.51.100.0/24' },
+        { direction: 'ingress', remote_group_id: 'self' },
+        { direction: 'ingress', protocol: 'udp', port_range_min: 53, port_range_max: 53, remote_address_group_id: ag },
+        { direction: 'egress', ethertype: 'IPv6' },
+      ])
+    ).sg.id;
+    // Made in the group at once: a port created in the default group and moved right after would be
+    // cached from its first push, the move's push still on its way.
+    const p1 = await createFilteredPort(l, net.id, { name: 'vm1', host: 'sg-host', securityGroups: [sg] });
+    const p2 = await createFilteredPort(l, net.id, { name: 'vm2', host: 'sg-host', securityGroups: [sg], allowedAddressPairs: [{ ip_address: '192.0.2.200' }] });
     const ip = (p: NeutronPort) => p.fixed_ips[0]!.ip_address;
 
     let info = await source.infoFor([await fwPort(p1.id), await fwPort(p2.id)]);
     assert.deepEqual([...info.securityGroups.keys()], [sg]);
     assert.equal(info.securityGroups.get(sg)!.stateful, true);
     assert.deepEqual(rulesOf(info, sg), [
-      'egress IPv4 any',
       'egress IPv6 any',
       'ingress IPv4 tcp 22-22 from 198.51.100.0/24',
       'ingress IPv4 udp 53-53 address-group',
@@ -131,7 +121,7 @@ describe('security-group source on the resource cache, real neutron-server', { s
     changes.length = 0;
 
     // A rule added through the API: its group's rules changed, and infoFor has it.
-    const icmp = await addRule({ direction: 'ingress', ethertype: 'IPv4', protocol: 'icmp' });
+    const icmp = await createRule(l, sg, { direction: 'ingress', protocol: 'icmp' });
     await changeWhere((c) => c.rulesChanged.has(sg), `rulesChanged ${sg}`);
     info = await source.infoFor([await fwPort(p1.id)]);
     assert.ok(info.securityGroups.get(sg)!.rules.some((r) => r.id === icmp.id && r.protocol === 'icmp'));
@@ -153,7 +143,7 @@ describe('security-group source on the resource cache, real neutron-server', { s
     assert.deepEqual(info.addressGroups.get(ag)!.IPv4.sort(), ['203.0.113.0/28', '203.0.113.64/28']);
 
     // The rule deleted through the API: a rules change again, and it is gone.
-    await l.api('DELETE', `/v2.0/security-group-rules/${icmp.id}`);
+    await deleteRule(l, icmp.id);
     await changeWhere((x) => x.rulesChanged.has(sg), `rulesChanged ${sg} after the delete`);
     info = await source.infoFor([await fwPort(p2.id)]);
     assert.ok(!info.securityGroups.get(sg)!.rules.some((r) => r.id === icmp.id));
