@@ -5,13 +5,13 @@ import {
   encodeMessage,
   flowModBody,
   flowModToWire,
-  formatFlowMod,
   MessageSplitter,
   OfCodecError,
   OFPMPF_REPLY_MORE,
   type FlowStatsEntry,
   type OfMessage,
 } from '../../../src/openflow/native/codec/index.js';
+import { formatFlowModLine } from '../../../src/openflow/text.js';
 import { exact, masked, output, popVlan, pushVlan, setVlan, untagged, vlan, type Action, type Flow, type LearnAction } from '../../../src/openflow/flow.js';
 
 const hex = (b: Buffer): string => b.toString('hex');
@@ -193,7 +193,7 @@ test('model flow mods map to wire defaults: ADD with NO_BUFFER, deletes on OFPTT
   assert.equal(strict.command, 'delete_strict');
   assert.equal(strict.priority, 9);
   assert.equal(
-    formatFlowMod({ command: 'add', flow: { table: 21, priority: 1, match: { ethType: 0x0806, vlanVid: vlan(1), arpTpa: exact('10.0.0.21') }, actions: [] } }),
+    formatFlowModLine({ command: 'add', flow: { table: 21, priority: 1, match: { ethType: 0x0806, vlanVid: vlan(1), arpTpa: exact('10.0.0.21') }, actions: [] } }),
     'add table=21, priority=1,arp,dl_vlan=1,arp_tpa=10.0.0.21 actions=drop',
   );
 });
