@@ -1,7 +1,7 @@
 // OpenFlow 1.3 actions and instructions, plus the Nicira (vendor 0x00002320) extension actions
 // the agent uses: resubmit, reg_move, reg_load, learn, ct, ct_clear and conjunction. Layouts follow
-// OpenFlow 1.3 §7.2.5 and OVS's nicira-ext.h / ofp-actions.c; each action's encoder and decoder
-// sit in the same switch position of putAction / decodeNx.
+// OpenFlow 1.3 §7.2.5 and OVS's nicira-ext.h / ofp-actions.c. putAction and decodeNx dispatch;
+// the conntrack and conjunction actions have their encoder and decoder side by side below.
 import type { Action, CtAction, FieldRef, LearnAction, LearnSpec, NxmFieldName, PortNo } from '../../flow.js';
 import { OFPP } from '../../flow.js';
 import { Reader, Writer } from './buffer.js';
@@ -143,6 +143,8 @@ function putLearn(w: Writer, a: LearnAction): void {
   finish(w, start);
 }
 
+// ---- conntrack and conjunction (Nicira), each encoder next to its decoder --------------------
+
 /**
  * struct nx_action_conntrack: flags, zone_src (an NXM header, or 0 for an immediate zone),
  * zone_ofs_nbits or zone_imm, recirc_table, 3 pad bytes, alg; then the nested actions, all
@@ -166,6 +168,61 @@ function putCt(w: Writer, a: CtAction): void {
   w.u8(a.table ?? NX_CT_RECIRC_NONE).zeros(3).u16(0);
   for (const x of a.exec ?? []) putAction(w, x);
   finish(w, start);
+}
+
+/** The body of nx_action_conntrack after its subtype; undefined for what the model cannot say (force, alg, nat). */
+function decodeCt(r: Reader): CtAction | undefined {
+  const flags = r.u16('ct flags');
+  const zoneSrc = r.u32('ct zone_src');
+  const zoneOfsNbits = r.u16('ct zone');
+  const table = r.u8('ct recirc_table');
+  r.skip(3);
+  const alg = r.u16('ct alg');
+  if ((flags & ~NX_CT_F_COMMIT) !== 0 || alg !== 0) return undefined;
+  const a: CtAction = { type: 'ct' };
+  if (flags & NX_CT_F_COMMIT) a.commit = true;
+  if (table !== NX_CT_RECIRC_NONE) a.table = table;
+  if (zoneSrc !== 0) {
+    const zone = refFrom(zoneSrc, zoneOfsNbits >> 6, (zoneOfsNbits & 0x3f) + 1);
+    if (!zone) return undefined;
+    a.zone = zone;
+  } else if (zoneOfsNbits !== 0) {
+    // Zone 0 is the default zone: OVS neither prints nor distinguishes an explicit zone=0.
+    a.zone = zoneOfsNbits;
+  }
+  const nested = decodeActions(r);
+  if (nested.unknown.length > 0) return undefined;
+  if (nested.actions.length > 0) a.exec = nested.actions;
+  return a;
+}
+
+/** struct nx_action_conjunction: clause (counted from 0 on the wire), n_clauses, id. */
+function putConjunction(w: Writer, a: Extract<Action, { type: 'conjunction' }>): void {
+  const { id, clause, nClauses } = a;
+  if (!Number.isInteger(nClauses) || nClauses < 2 || nClauses > CONJUNCTION_MAX_CLAUSES) {
+    throw new OfCodecError(`conjunction(${id},${clause}/${nClauses}): number of clauses must be 2..${CONJUNCTION_MAX_CLAUSES}`);
+  }
+  if (!Number.isInteger(clause) || clause < 1 || clause > nClauses) {
+    throw new OfCodecError(`conjunction(${id},${clause}/${nClauses}): clause must be 1..${nClauses}`);
+  }
+  if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new OfCodecError(`conjunction id ${id} is not a 32-bit number`);
+  const start = nxHeader(w, NXAST.CONJUNCTION);
+  w.u8(clause - 1).u8(nClauses).u32(id);
+  finish(w, start);
+}
+
+/** The body of nx_action_conjunction after its subtype; what OVS itself refuses is not modelled. */
+function decodeConjunction(r: Reader): Action | undefined {
+  const clause = r.u8('conjunction clause');
+  const nClauses = r.u8('conjunction n_clauses');
+  const id = r.u32('conjunction id');
+  if (nClauses < 2 || nClauses > CONJUNCTION_MAX_CLAUSES || clause >= nClauses) return undefined;
+  return { type: 'conjunction', id, clause: clause + 1, nClauses };
+}
+
+/** NXAST_CT_CLEAR has no body: the 10-byte Nicira header padded to 16 (ext_action_header). */
+function putCtClear(w: Writer): void {
+  finish(w, nxHeader(w, NXAST.CT_CLEAR));
 }
 
 export function putAction(w: Writer, a: Action): void {
@@ -225,25 +282,11 @@ export function putAction(w: Writer, a: Action): void {
       putCt(w, a);
       return;
     case 'ct_clear':
-      // NXAST_CT_CLEAR has no body: the 10-byte Nicira header padded to 16 (ext_action_header).
-      nxHeader(w, NXAST.CT_CLEAR);
-      finish(w, start);
+      putCtClear(w);
       return;
-    case 'conjunction': {
-      // struct nx_action_conjunction: clause (counted from 0 on the wire), n_clauses, id.
-      const { id, clause, nClauses } = a;
-      if (!Number.isInteger(nClauses) || nClauses < 2 || nClauses > CONJUNCTION_MAX_CLAUSES) {
-        throw new OfCodecError(`conjunction(${id},${clause}/${nClauses}): number of clauses must be 2..${CONJUNCTION_MAX_CLAUSES}`);
-      }
-      if (!Number.isInteger(clause) || clause < 1 || clause > nClauses) {
-        throw new OfCodecError(`conjunction(${id},${clause}/${nClauses}): clause must be 1..${nClauses}`);
-      }
-      if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new OfCodecError(`conjunction id ${id} is not a 32-bit number`);
-      nxHeader(w, NXAST.CONJUNCTION);
-      w.u8(clause - 1).u8(nClauses).u32(id);
-      finish(w, start);
+    case 'conjunction':
+      putConjunction(w, a);
       return;
-    }
     default: {
       const never: never = a;
       throw new OfCodecError(`cannot encode action ${JSON.stringify(never)}`);
@@ -361,14 +404,8 @@ function decodeNx(subtype: number, r: Reader): Action | undefined {
       if (flags) a.flags = flags;
       return a;
     }
-    case NXAST.CONJUNCTION: {
-      const clause = r.u8('conjunction clause');
-      const nClauses = r.u8('conjunction n_clauses');
-      const id = r.u32('conjunction id');
-      // What OVS itself refuses is not a conjunction the model can hold.
-      if (nClauses < 2 || nClauses > CONJUNCTION_MAX_CLAUSES || clause >= nClauses) return undefined;
-      return { type: 'conjunction', id, clause: clause + 1, nClauses };
-    }
+    case NXAST.CONJUNCTION:
+      return decodeConjunction(r);
     case NXAST.CT:
       return decodeCt(r);
     case NXAST.CT_CLEAR:
@@ -376,32 +413,6 @@ function decodeNx(subtype: number, r: Reader): Action | undefined {
     default:
       return undefined;
   }
-}
-
-/** The body of nx_action_conntrack after its subtype; undefined for what the model cannot say (force, alg, nat). */
-function decodeCt(r: Reader): CtAction | undefined {
-  const flags = r.u16('ct flags');
-  const zoneSrc = r.u32('ct zone_src');
-  const zoneOfsNbits = r.u16('ct zone');
-  const table = r.u8('ct recirc_table');
-  r.skip(3);
-  const alg = r.u16('ct alg');
-  if ((flags & ~NX_CT_F_COMMIT) !== 0 || alg !== 0) return undefined;
-  const a: CtAction = { type: 'ct' };
-  if (flags & NX_CT_F_COMMIT) a.commit = true;
-  if (table !== NX_CT_RECIRC_NONE) a.table = table;
-  if (zoneSrc !== 0) {
-    const zone = refFrom(zoneSrc, zoneOfsNbits >> 6, (zoneOfsNbits & 0x3f) + 1);
-    if (!zone) return undefined;
-    a.zone = zone;
-  } else if (zoneOfsNbits !== 0) {
-    // Zone 0 is the default zone: OVS neither prints nor distinguishes an explicit zone=0.
-    a.zone = zoneOfsNbits;
-  }
-  const nested = decodeActions(r);
-  if (nested.unknown.length > 0) return undefined;
-  if (nested.actions.length > 0) a.exec = nested.actions;
-  return a;
 }
 
 function decodeOneAction(type: number, r: Reader): Action | undefined {

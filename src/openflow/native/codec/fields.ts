@@ -123,8 +123,8 @@ const MATCH_FIELDS: MatchFieldDesc[] = [
   { key: 'icmpv6Type', oxmClass: 0x8000, field: 29, kind: 'u8', shape: 'exact' },
   { key: 'icmpv6Code', oxmClass: 0x8000, field: 30, kind: 'u8', shape: 'exact' },
   { key: 'ndTarget', oxmClass: 0x8000, field: 31, kind: 'ipv6', shape: 'masked' },
-  // Nicira (NXM1) fields, as nicira-ext.h / meta-flow.h number them; none has an OXM basic
-  // equivalent in OpenFlow 1.3, so OVS reports them under class 0x0001 too.
+  // Nicira (NXM1) fields, as nicira-ext.h / meta-flow.h number them. The conntrack and conjunction
+  // fields have no OXM basic equivalent, so OVS reports them under class 0x0001 too.
   { key: 'tunId', oxmClass: 0x0001, field: 16, kind: 'u64', shape: 'masked' }, // NXM_NX_TUN_ID
   { key: 'conjId', oxmClass: 0x0001, field: 37, kind: 'u32', shape: 'exact' }, // NXM_NX_CONJ_ID
   { key: 'ctState', oxmClass: 0x0001, field: 105, kind: 'u32', shape: 'masked' }, // NXM_NX_CT_STATE
