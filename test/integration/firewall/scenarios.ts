@@ -505,6 +505,9 @@ export const SCENARIOS: readonly Scenario[] = [
 
 /** Runs one scenario in `ctx`; always unplugs its VMs. Returns the name → id map. */
 export async function runScenario(scenario: Scenario, ctx: ScenarioContext): Promise<Map<string, string>> {
+  // Neutron's default quotas (10 groups, 100 rules per project) would end a run of all the
+  // scenarios on one lab halfway; the lab lifts only its port and network quotas.
+  await ctx.lab.api('PUT', `/v2.0/quotas/${LAB_PROJECT}`, { quota: { security_group: -1, security_group_rule: -1 } });
   const steps = new ScenarioSteps(ctx, scenario.name);
   try {
     await scenario.run(steps);
