@@ -1,0 +1,148 @@
+// Networks wired on this host: a local VLAN on br-int per (network, segment), provisioned on the
+// bridges for its first port and reclaimed with its last one (agent-loop.md §3), and moved to a new
+// segmentation id when the server changes it.
+import { IntegrationBridge } from '../bridges/br-int.js';
+import { PhysicalBridge } from '../bridges/br-phys.js';
+import { TunnelBridge } from '../bridges/br-tun.js';
+import { DEAD_VLAN_TAG, TUNNEL_TYPES, type TunnelType } from '../bridges/tables.js';
+import type { AgentContext } from './context.js';
+import type { BoundDeviceDetails } from './device-details.js';
+import type { LocalVlanMapping } from './local-vlan.js';
+import type { PassBatches } from './pass-batches.js';
+import { isObj, type Json } from './resource-cache.js';
+import type { TunnelPorts } from './tunnels.js';
+import { getLogger } from '../util/log.js';
+
+const LOG = getLogger('agent');
+
+/** A port as the network side sees it: which network it is bound to, if any. */
+export interface NetworkPort {
+  readonly ifaceId: string;
+  readonly portName: string;
+  lvm?: LocalVlanMapping | undefined;
+}
+
+export class Networks {
+  constructor(
+    private readonly ctx: AgentContext,
+    private readonly tunnels: TunnelPorts,
+  ) {}
+
+  /** Tags of ports already wired by a previous run: their networks get the same VLANs again. */
+  restoreLocalVlanHints(): void {
+    const { ops, settings, vlans } = this.ctx;
+    for (const v of ops.vifPorts(settings.integrationBridge)) {
+      const net = v.otherConfig.get('net_uuid');
+      if (v.tag === undefined || v.tag === DEAD_VLAN_TAG || !net || v.ofport === undefined || v.ofport < 0) continue;
+      const seg = v.otherConfig.get('segmentation_id');
+      vlans.addHint(net, seg !== undefined ? Number(seg) : undefined, v.tag);
+    }
+  }
+
+  /** The local VLAN of a port's network; `created` when this port is the network's first here. */
+  ensureLocalVlan(d: BoundDeviceDetails): { lvm: LocalVlanMapping; created: boolean } {
+    const existing = this.ctx.vlans.get(d.networkId, d.segmentationId);
+    if (existing) return { lvm: existing, created: false };
+    const lvm = this.ctx.vlans.allocate(d.networkId, d.networkType, d.physicalNetwork, d.segmentationId);
+    LOG.info(`Assigning ${lvm.vlan} as local vlan for net-id=${d.networkId}, seg-id=${d.segmentationId ?? 'None'}`);
+    return { lvm, created: true };
+  }
+
+  /** Flows that carry a network's traffic between its local VLAN and its tunnel or physical network. */
+  provision(lvm: LocalVlanMapping, batches: PassBatches): void {
+    const type = lvm.networkType;
+    if (TUNNEL_TYPES.includes(type as TunnelType)) {
+      if (!batches.tun || !this.ctx.settings.tunnelTypes.includes(type as TunnelType) || lvm.segmentationId === undefined) {
+        LOG.error(`Cannot provision ${type} network for net-id=${lvm.networkId} - tunneling disabled`);
+        return;
+      }
+      batches.tun.add(TunnelBridge.tunToLvFlow(type as TunnelType, lvm.segmentationId, lvm.vlan));
+      const ofports = this.tunnels.ofportsOf(type as TunnelType);
+      if (ofports.size) batches.tun.add(TunnelBridge.floodFlow(lvm.vlan, lvm.segmentationId, ofports.values()));
+    } else if (type === 'vlan' || type === 'flat') {
+      const pn = lvm.physicalNetwork ? this.ctx.bridges.phys.get(lvm.physicalNetwork) : undefined;
+      if (!pn) {
+        LOG.error(`Cannot provision ${type} network for net-id=${lvm.networkId} - no bridge for physical_network ${lvm.physicalNetwork}`);
+        return;
+      }
+      const seg = type === 'vlan' ? lvm.segmentationId : undefined;
+      batches.physOf(pn.physnet).add(PhysicalBridge.provisionFlow(pn.physOfport, lvm.vlan, seg));
+      batches.int.add(IntegrationBridge.provisionFromPhysFlow(pn.intOfport, lvm.vlan, seg));
+    } else if (type !== 'local') {
+      LOG.error(`Cannot provision unknown network type ${type} for net-id=${lvm.networkId}`);
+    }
+  }
+
+  /** Take a port off its network; the last port of a network reclaims the VLAN and its flows. */
+  unbind(port: NetworkPort, batches: PassBatches): void {
+    const lvm = port.lvm;
+    if (!lvm) return;
+    lvm.vifPorts.delete(port.ifaceId);
+    port.lvm = undefined;
+    if (lvm.vifPorts.size > 0) return;
+    LOG.info(`Reclaiming vlan = ${lvm.vlan} from net-id = ${lvm.networkId}`);
+    const type = lvm.networkType;
+    if (TUNNEL_TYPES.includes(type as TunnelType) && batches.tun && lvm.segmentationId !== undefined) {
+      batches.tun.delete(TunnelBridge.tunToLvFilter(type as TunnelType, lvm.segmentationId));
+      batches.tun.delete(TunnelBridge.floodFilter(lvm.vlan));
+      batches.tun.delete(TunnelBridge.unicastFilter(lvm.vlan));
+      batches.tun.delete(TunnelBridge.arpResponderFilter(lvm.vlan));
+      if (this.ctx.settings.l2Population) {
+        const ofports = [...lvm.tunOfports];
+        lvm.tunOfports.clear();
+        this.ctx.vlans.release(lvm);
+        for (const p of ofports) void this.tunnels.cleanupPort(p, type as TunnelType);
+        return;
+      }
+    } else if (type === 'vlan' || type === 'flat') {
+      const pn = lvm.physicalNetwork ? this.ctx.bridges.phys.get(lvm.physicalNetwork) : undefined;
+      if (pn) {
+        batches.physOf(pn.physnet).delete(PhysicalBridge.reclaimFilter(pn.physOfport, lvm.vlan));
+        batches.int.delete(IntegrationBridge.reclaimFromPhysFilter(pn.intOfport, type === 'vlan' ? lvm.segmentationId : undefined));
+      }
+    }
+    this.ctx.vlans.release(lvm);
+  }
+
+  /** The segmentation id of a single-segment VLAN network as the server now has it. */
+  currentVlanSegment(networkId: string): number | undefined {
+    const net = this.ctx.cache.getCached('Network', networkId);
+    const segments = net && Array.isArray(net['segments']) ? (net['segments'] as Json[]).filter(isObj) : [];
+    if (segments.length !== 1 || segments[0]!['network_type'] !== 'vlan') return undefined;
+    const seg = segments[0]!['segmentation_id'];
+    return typeof seg === 'number' ? seg : undefined;
+  }
+
+  /**
+   * A VLAN network's segmentation id changed (network_update): the provider-bridge and br-int
+   * translation flows move to the new VID; the local VLAN, and so every port's tag, stays.
+   * Call under the pass lock.
+   */
+  async resegment(networkId: string, ports: Iterable<NetworkPort>): Promise<void> {
+    const seg = this.currentVlanSegment(networkId);
+    if (seg === undefined) return;
+    const { bridges, vlans, ops } = this.ctx;
+    const wired = [...ports];
+    for (const lvm of vlans.segments(networkId)) {
+      if (lvm.networkType !== 'vlan' || lvm.segmentationId === seg) continue;
+      const pn = lvm.physicalNetwork ? bridges.phys.get(lvm.physicalNetwork) : undefined;
+      LOG.info(`network ${networkId}: segmentation id ${lvm.segmentationId} -> ${seg}; local vlan ${lvm.vlan} kept`);
+      const moved = vlans.resegment(lvm, seg);
+      for (const w of wired) if (w.lvm === lvm) w.lvm = moved;
+      if (pn) {
+        await pn.bridge
+          .batch()
+          .delete(PhysicalBridge.reclaimFilter(pn.physOfport, lvm.vlan))
+          .add(PhysicalBridge.provisionFlow(pn.physOfport, lvm.vlan, seg))
+          .commit();
+        await bridges.int
+          .batch()
+          .delete(IntegrationBridge.reclaimFromPhysFilter(pn.intOfport, lvm.segmentationId))
+          .add(IntegrationBridge.provisionFromPhysFlow(pn.intOfport, lvm.vlan, seg))
+          .commit();
+      }
+      const settings = wired.filter((w) => w.lvm === moved).map((w) => ({ port: w.portName, otherConfig: { segmentation_id: String(seg) } }));
+      if (settings.length) await ops.setPortsTagAndOtherConfig(settings);
+    }
+  }
+}
