@@ -78,12 +78,12 @@ export class L2Population {
             lvm.tunOfports.add(ofport);
             floodChanged = true;
           } else {
-            if (s.arpResponderEnabled && isIP(addr) === 4) b.add(TunnelBridge.arpResponderFlow(lvm.vlan, mac, addr));
-            b.add(TunnelBridge.unicastFlow(lvm.vlan, lvm.segmentationId!, mac, ofport));
+            if (s.arpResponderEnabled && isIP(addr) === 4) TunnelBridge.installArpResponder(b, lvm.vlan, mac, addr);
+            TunnelBridge.installUnicastToTun(b, lvm.vlan, lvm.segmentationId!, mac, ofport);
           }
         }
       }
-      if (floodChanged) b.add(TunnelBridge.floodFlow(lvm.vlan, lvm.segmentationId!, lvm.tunOfports));
+      if (floodChanged) TunnelBridge.installFloodToTun(b, lvm.vlan, lvm.segmentationId!, lvm.tunOfports);
       await b.commit();
     }
   }
@@ -103,12 +103,12 @@ export class L2Population {
           if (!validFdbEntry(mac, addr, `remove_fdb_entries for network ${lvm.networkId} via ${ip}`)) continue;
           if (mac === FLOODING_ENTRY[0] && addr === FLOODING_ENTRY[1]) {
             lvm.tunOfports.delete(ofport);
-            if (lvm.tunOfports.size) b.add(TunnelBridge.floodFlow(lvm.vlan, lvm.segmentationId!, lvm.tunOfports));
-            else b.delete(TunnelBridge.floodFilter(lvm.vlan));
+            if (lvm.tunOfports.size) TunnelBridge.installFloodToTun(b, lvm.vlan, lvm.segmentationId!, lvm.tunOfports);
+            else TunnelBridge.deleteFloodToTun(b, lvm.vlan);
             cleanup.push(ofport);
           } else {
-            b.delete(TunnelBridge.arpResponderFilter(lvm.vlan, addr));
-            b.delete(TunnelBridge.unicastFilter(lvm.vlan, mac));
+            TunnelBridge.deleteArpResponder(b, lvm.vlan, addr);
+            TunnelBridge.deleteUnicastToTun(b, lvm.vlan, mac);
           }
         }
       }
@@ -133,8 +133,8 @@ export class L2Population {
           const b = tun.batch();
           for (const [ip, change] of Object.entries(byIp)) {
             if (ip === s.localIp || !isObj(change)) continue;
-            for (const [mac, addr] of pairs(change['after'])) if (isIP(addr) === 4) b.add(TunnelBridge.arpResponderFlow(lvm.vlan, mac, addr));
-            for (const [, addr] of pairs(change['before'])) if (isIP(addr) === 4) b.delete(TunnelBridge.arpResponderFilter(lvm.vlan, addr));
+            for (const [mac, addr] of pairs(change['after'])) if (isIP(addr) === 4) TunnelBridge.installArpResponder(b, lvm.vlan, mac, addr);
+            for (const [, addr] of pairs(change['before'])) if (isIP(addr) === 4) TunnelBridge.deleteArpResponder(b, lvm.vlan, addr);
           }
           await b.commit();
         }

@@ -56,9 +56,9 @@ export class Networks {
         LOG.error(`Cannot provision ${type} network for net-id=${lvm.networkId} - tunneling disabled`);
         return;
       }
-      batches.tun.add(TunnelBridge.tunToLvFlow(type as TunnelType, lvm.segmentationId, lvm.vlan));
+      TunnelBridge.provisionLocalVlan(batches.tun, type as TunnelType, lvm.vlan, lvm.segmentationId);
       const ofports = this.tunnels.ofportsOf(type as TunnelType);
-      if (ofports.size) batches.tun.add(TunnelBridge.floodFlow(lvm.vlan, lvm.segmentationId, ofports.values()));
+      if (ofports.size) TunnelBridge.installFloodToTun(batches.tun, lvm.vlan, lvm.segmentationId, ofports.values());
     } else if (type === 'vlan' || type === 'flat') {
       const pn = lvm.physicalNetwork ? this.ctx.bridges.phys.get(lvm.physicalNetwork) : undefined;
       if (!pn) {
@@ -66,8 +66,8 @@ export class Networks {
         return;
       }
       const seg = type === 'vlan' ? lvm.segmentationId : undefined;
-      batches.physOf(pn.physnet).add(PhysicalBridge.provisionFlow(pn.physOfport, lvm.vlan, seg));
-      batches.int.add(IntegrationBridge.provisionFromPhysFlow(pn.intOfport, lvm.vlan, seg));
+      PhysicalBridge.provisionLocalVlan(batches.physOf(pn.physnet), pn.physOfport, lvm.vlan, seg);
+      IntegrationBridge.provisionLocalVlan(batches.int, pn.intOfport, lvm.vlan, seg);
     } else if (type !== 'local') {
       LOG.error(`Cannot provision unknown network type ${type} for net-id=${lvm.networkId}`);
     }
@@ -83,10 +83,10 @@ export class Networks {
     LOG.info(`Reclaiming vlan = ${lvm.vlan} from net-id = ${lvm.networkId}`);
     const type = lvm.networkType;
     if (TUNNEL_TYPES.includes(type as TunnelType) && batches.tun && lvm.segmentationId !== undefined) {
-      batches.tun.delete(TunnelBridge.tunToLvFilter(type as TunnelType, lvm.segmentationId));
-      batches.tun.delete(TunnelBridge.floodFilter(lvm.vlan));
-      batches.tun.delete(TunnelBridge.unicastFilter(lvm.vlan));
-      batches.tun.delete(TunnelBridge.arpResponderFilter(lvm.vlan));
+      TunnelBridge.reclaimLocalVlan(batches.tun, type as TunnelType, lvm.segmentationId);
+      TunnelBridge.deleteFloodToTun(batches.tun, lvm.vlan);
+      TunnelBridge.deleteUnicastToTun(batches.tun, lvm.vlan);
+      TunnelBridge.deleteArpResponder(batches.tun, lvm.vlan);
       if (this.ctx.settings.l2Population) {
         const ofports = [...lvm.tunOfports];
         lvm.tunOfports.clear();
@@ -97,8 +97,8 @@ export class Networks {
     } else if (type === 'vlan' || type === 'flat') {
       const pn = lvm.physicalNetwork ? this.ctx.bridges.phys.get(lvm.physicalNetwork) : undefined;
       if (pn) {
-        batches.physOf(pn.physnet).delete(PhysicalBridge.reclaimFilter(pn.physOfport, lvm.vlan));
-        batches.int.delete(IntegrationBridge.reclaimFromPhysFilter(pn.intOfport, type === 'vlan' ? lvm.segmentationId : undefined));
+        PhysicalBridge.reclaimLocalVlan(batches.physOf(pn.physnet), pn.physOfport, lvm.vlan);
+        IntegrationBridge.reclaimLocalVlan(batches.int, pn.intOfport, type === 'vlan' ? lvm.segmentationId : undefined);
       }
     }
     this.ctx.vlans.release(lvm);
@@ -130,16 +130,14 @@ export class Networks {
       const moved = vlans.resegment(lvm, seg);
       for (const w of wired) if (w.lvm === lvm) w.lvm = moved;
       if (pn) {
-        await pn.bridge
-          .batch()
-          .delete(PhysicalBridge.reclaimFilter(pn.physOfport, lvm.vlan))
-          .add(PhysicalBridge.provisionFlow(pn.physOfport, lvm.vlan, seg))
-          .commit();
-        await bridges.int
-          .batch()
-          .delete(IntegrationBridge.reclaimFromPhysFilter(pn.intOfport, lvm.segmentationId))
-          .add(IntegrationBridge.provisionFromPhysFlow(pn.intOfport, lvm.vlan, seg))
-          .commit();
+        const phys = pn.bridge.batch();
+        PhysicalBridge.reclaimLocalVlan(phys, pn.physOfport, lvm.vlan);
+        PhysicalBridge.provisionLocalVlan(phys, pn.physOfport, lvm.vlan, seg);
+        await phys.commit();
+        const int = bridges.int.batch();
+        IntegrationBridge.reclaimLocalVlan(int, pn.intOfport, lvm.segmentationId);
+        IntegrationBridge.provisionLocalVlan(int, pn.intOfport, lvm.vlan, seg);
+        await int.commit();
       }
       const settings = wired.filter((w) => w.lvm === moved).map((w) => ({ port: w.portName, otherConfig: { segmentation_id: String(seg) } }));
       if (settings.length) await ops.setPortsTagAndOtherConfig(settings);

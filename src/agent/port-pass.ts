@@ -1,11 +1,10 @@
 // One reconciliation pass over the ports of br-int (agent-loop.md §4): classify what changed since
 // the last pass, fetch the details of ports to wire, plan every flow and OVSDB write, commit them,
 // hand the ports to the firewall, then report their states to the server.
-import { isIP } from 'node:net';
 import type { PortSettings, VifPort } from '../ovsdb/ops.js';
 import { IntegrationBridge } from '../bridges/br-int.js';
-import type { FlowBatch } from '../bridges/ovs-bridge.js';
 import { DEAD_VLAN_TAG, INT_BR_ALL_TABLES, PHY_BR_ALL_TABLES, TUN_BR_ALL_TABLES, TUNNEL_TYPES, type TunnelType } from '../bridges/tables.js';
+import { setupArpSpoofingProtection } from './anti-spoofing.js';
 import type { AgentContext } from './context.js';
 import { buildDeviceDetails, type BoundDeviceDetails, type DeviceDetails } from './device-details.js';
 import type { DeviceReports } from './device-reports.js';
@@ -15,7 +14,6 @@ import { PassBatches } from './pass-batches.js';
 import type { FilteredPort, PortFilter } from './port-filter.js';
 import { agentProvidesAntiSpoofing } from './settings.js';
 import type { TunnelPorts } from './tunnels.js';
-import { eui64LinkLocal, ipv4Netmask, ipv6Netmask } from '../util/addresses.js';
 import { getLogger } from '../util/log.js';
 
 const LOG = getLogger('agent');
@@ -163,7 +161,7 @@ export class PortPass {
   private planUnwiring(changes: PortChanges, plan: PassPlan): void {
     const { batches } = plan;
     for (const w of [...changes.moved, ...changes.removed]) {
-      batches.int.delete({ match: { inPort: w.ofport } });
+      IntegrationBridge.deletePortFlows(batches.int, w.ofport);
       if (agentProvidesAntiSpoofing(this.ctx.settings)) IntegrationBridge.deleteArpSpoofingProtection(batches.int, w.ofport);
     }
     for (const w of changes.removed) {
@@ -242,8 +240,8 @@ export class PortPass {
     w.lvm = lvm;
     w.details = d;
     plan.portSettings.push(taggedPortSettings(vif.portName, lvm, d));
-    batches.int.delete(IntegrationBridge.alivePortFilter(vif.ofport!));
-    if (agentProvidesAntiSpoofing(this.ctx.settings)) this.antiSpoof(vif.ofport!, d, batches.int);
+    IntegrationBridge.stopDroppingPort(batches.int, vif.ofport!);
+    if (agentProvidesAntiSpoofing(this.ctx.settings)) setupArpSpoofingProtection(batches.int, vif.ofport!, d);
     plan.up.push(vif.ifaceId);
     plan.filtered.set(vif.ifaceId, { ifaceId: vif.ifaceId, portName: vif.portName, ofport: w.ofport, localVlan: lvm.vlan, details: d });
     // As the reference: a tunnel network nothing floods to yet asks the server for its whole fdb.
@@ -274,42 +272,8 @@ export class PortPass {
     const intBatch = plan.batches.int;
     if (vif.tag !== DEAD_VLAN_TAG) plan.portSettings.push({ port: vif.portName, tag: DEAD_VLAN_TAG });
     IntegrationBridge.deleteArpSpoofingProtection(intBatch, ofport);
-    intBatch.delete({ table: 0, strict: true, priority: 9, match: { inPort: ofport } });
-    intBatch.delete({ table: 25, match: { inPort: ofport } });
-    intBatch.add(IntegrationBridge.deadPortFlow(ofport));
-  }
-
-  private antiSpoof(ofport: number, d: BoundDeviceDetails, b: FlowBatch): void {
-    if (!d.portSecurityEnabled || d.deviceOwner.startsWith('network:')) {
-      IntegrationBridge.deleteArpSpoofingProtection(b, ofport);
-      b.delete({ table: 0, match: { inPort: ofport } });
-      b.delete({ table: 25, match: { inPort: ofport } });
-      return;
-    }
-    const macs = [...new Set([d.macAddress, ...d.allowedAddressPairs.map((p) => p.macAddress).filter(Boolean)])];
-    const addrs = [...d.fixedIps.map((f) => f.ipAddress), ...d.allowedAddressPairs.map((p) => p.ipAddress)];
-    const v4: Array<{ ip: string; mask?: string }> = [];
-    const v6: Array<{ ip: string; mask?: string }> = [];
-    let v4Any = false;
-    let v6Any = false;
-    for (const a of addrs) {
-      const [ip, plen] = a.split('/') as [string, string | undefined];
-      if (isIP(ip) === 4) {
-        if (plen === '0') v4Any = true;
-        v4.push(plen && plen !== '32' ? { ip, mask: ipv4Netmask(Number(plen)) } : { ip });
-      } else if (isIP(ip) === 6) {
-        if (plen === '0') v6Any = true;
-        v6.push(plen && plen !== '128' ? { ip, mask: ipv6Netmask(Number(plen)) } : { ip });
-      }
-    }
-    for (const mac of macs) v6.push({ ip: eui64LinkLocal(mac) });
-    b.delete({ table: 24, match: { inPort: ofport } });
-    if (v4Any) {
-      IntegrationBridge.deleteArpSpoofingProtection(b, ofport);
-      b.add(...IntegrationBridge.antiSpoofFlows(ofport, macs, [], []));
-      return;
-    }
-    b.add(...IntegrationBridge.antiSpoofFlows(ofport, macs, v4, v6Any ? [] : v6));
+    IntegrationBridge.deleteAllowedMacs(intBatch, ofport);
+    IntegrationBridge.dropPort(intBatch, ofport);
   }
 
   // ---- commit

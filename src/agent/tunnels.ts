@@ -135,7 +135,9 @@ export class TunnelPorts {
     try {
       await ops.addTunnelPort(tun.name, name, ifaceType, options);
       const ofport = await ops.waitOfport(name, settings.ovsdbTimeoutSec * 1000);
-      await tun.installFlows(TunnelBridge.tunnelPortFlow(type, ofport));
+      const b = tun.batch();
+      TunnelBridge.setupTunnelPort(b, type, ofport);
+      await b.commit();
       this.ofportsOf(type).set(remoteIp, ofport);
       LOG.info(`tunnel port ${name} to ${remoteIp} is ofport ${ofport}`);
       return ofport;
@@ -154,7 +156,9 @@ export class TunnelPorts {
     const [ip] = entry;
     this.ofportsOf(type).delete(ip);
     await this.ctx.ops.deletePort(tun.name, tunnelPortName(type, ip)!);
-    await tun.uninstallFlows({ match: { inPort: ofport } });
+    const b = tun.batch();
+    TunnelBridge.cleanupTunnelPort(b, ofport);
+    await b.commit();
   }
 
   /** Without l2population every network of the type floods to every tunnel port of the type. */
@@ -164,7 +168,7 @@ export class TunnelPorts {
     if (!tun || !ofports.length) return;
     const b = tun.batch();
     for (const lvm of this.ctx.vlans.all()) {
-      if (lvm.networkType === type && lvm.segmentationId !== undefined) b.add(TunnelBridge.floodFlow(lvm.vlan, lvm.segmentationId, ofports.values()));
+      if (lvm.networkType === type && lvm.segmentationId !== undefined) TunnelBridge.installFloodToTun(b, lvm.vlan, lvm.segmentationId, ofports.values());
     }
     await b.commit();
   }
