@@ -2,8 +2,9 @@
 // the provider bridges. Flows as the reference's native br_int writes them (flows.md §3.2, §4, §6).
 import { type Flow, type Match, ETH_TYPE, IP_PROTO, exact, pushVlan, setVlan, untagged, vlan } from '../openflow/flow.js';
 import { FlowBatch, OVSBridge } from './ovs-bridge.js';
-import { dropFlow, gotoFlow, normalFlow } from './flows.js';
-import { DEAD_VLAN_TAG, INT } from './tables.js';
+import { dropFlow, gotoFlow } from './flows.js';
+import { missFlows } from './pipeline.js';
+import { DEAD_VLAN_TAG, INT, INT_PIPELINE } from './tables.js';
 import { cidrMatch } from './addresses.js';
 import { getLogger } from '../util/log.js';
 
@@ -50,12 +51,11 @@ const neighborAdvertMatch = (ofport: number): Match => ({
 
 export class IntegrationBridge extends OVSBridge {
   static defaultFlows(opts: IntDefaultsOptions = {}): Flow[] {
-    const flows: Flow[] = [
-      dropFlow(INT.CANARY_TABLE, 0),
-      gotoFlow(INT.LOCAL_SWITCHING, 0, INT.PACKET_RATE_LIMIT),
-      gotoFlow(INT.PACKET_RATE_LIMIT, 0, INT.TRANSIENT_TABLE),
-      normalFlow(INT.TRANSIENT_TABLE, 3),
-    ];
+    // The DHCP tables exist only with the dhcp extension (IPv6 also with [dhcp] enable_ipv6).
+    const dhcpTableOff = (id: number) =>
+      (id === INT.DHCP_IPV4_TABLE && !opts.dhcp) || (id === INT.DHCP_IPV6_TABLE && !(opts.dhcp && opts.dhcpIpv6));
+    const flows = missFlows(INT_PIPELINE, (t) => !dhcpTableOff(t.id));
+    flows.push(dropFlow(INT.LOCAL_SWITCHING, LOCAL_SWITCHING_PRIORITY.DEAD_VLAN, { vlanVid: vlan(DEAD_VLAN_TAG) }));
     if (opts.dhcp) {
       flows.push(
         gotoFlow(INT.TRANSIENT_TABLE, 101, INT.DHCP_IPV4_TABLE, {
@@ -65,7 +65,6 @@ export class IntegrationBridge extends OVSBridge {
           udpSrc: 68,
           udpDst: 67,
         }),
-        dropFlow(INT.DHCP_IPV4_TABLE, 0),
       );
       if (opts.dhcpIpv6) {
         flows.push(
@@ -76,17 +75,9 @@ export class IntegrationBridge extends OVSBridge {
             udpSrc: 546,
             udpDst: 547,
           }),
-          dropFlow(INT.DHCP_IPV6_TABLE, 0),
         );
       }
     }
-    flows.push(
-      dropFlow(INT.ARP_SPOOF_TABLE, 0),
-      dropFlow(INT.LOCAL_SWITCHING, LOCAL_SWITCHING_PRIORITY.DEAD_VLAN, { vlanVid: vlan(DEAD_VLAN_TAG) }),
-      normalFlow(INT.TRANSIENT_EGRESS_TABLE, 3),
-      gotoFlow(INT.LOCAL_EGRESS_TABLE, 0, INT.PACKET_RATE_LIMIT),
-      gotoFlow(INT.LOCAL_IP_TABLE, 0, INT.PACKET_RATE_LIMIT),
-    );
     return flows;
   }
 

@@ -2,14 +2,15 @@
 // physical network, NORMAL otherwise (flows.md §3.3, §4).
 import { type Flow, type Match, output, popVlan, setVlan, vlan } from '../openflow/flow.js';
 import { type FlowBatch, OVSBridge } from './ovs-bridge.js';
-import { dropFlow, normalFlow } from './flows.js';
-import { PHYS } from './tables.js';
+import { dropFlow } from './flows.js';
+import { missFlows } from './pipeline.js';
+import { PHYS, PHYS_PIPELINE } from './tables.js';
 
 const localVlanMatch = (phyPatchOfport: number, lvid: number): Match => ({ inPort: phyPatchOfport, vlanVid: vlan(lvid) });
 
 export class PhysicalBridge extends OVSBridge {
   static defaultFlows(): Flow[] {
-    return [normalFlow(PHYS.LOCAL_SWITCHING, 0)];
+    return missFlows(PHYS_PIPELINE);
   }
 
   /** Traffic from br-int is dropped until a network of this physnet is wired. */

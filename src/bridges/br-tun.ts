@@ -2,8 +2,9 @@
 // learning from tunnels, l2population unicast/flood flows and the ARP responder (flows.md §3.4, §5).
 import { type Action, type Flow, type Match, ETH_TYPE, exact, masked, output, popVlan, pushVlan, setVlan, vlan } from '../openflow/flow.js';
 import { type FlowBatch, OVSBridge } from './ovs-bridge.js';
-import { dropFlow, gotoFlow, inPortFilter } from './flows.js';
-import { TUN, TUN_TABLE, type TunnelType } from './tables.js';
+import { gotoFlow, inPortFilter } from './flows.js';
+import { missFlows } from './pipeline.js';
+import { TUN, TUN_PIPELINE, TUN_TABLE, type TunnelType } from './tables.js';
 
 const UNICAST = masked('00:00:00:00:00:00', '01:00:00:00:00:00');
 const MULTICAST = masked('01:00:00:00:00:00', '01:00:00:00:00:00');
@@ -19,10 +20,10 @@ const toTunnel = (segmentationId: number): Action[] => [popVlan(), { type: 'set_
 export class TunnelBridge extends OVSBridge {
   /** Default flows; `arpResponder` = [agent] arp_responder and l2_population. */
   defaultFlows(patchIntOfport: number, arpResponder: boolean): Flow[] {
-    const flows: Flow[] = [
-      gotoFlow(TUN.LOCAL_SWITCHING, 1, TUN.PATCH_LV_TO_TUN, { inPort: patchIntOfport }),
-      dropFlow(TUN.LOCAL_SWITCHING, 0),
-    ];
+    // Every declared table's miss flow, so every tunnel type's TUN_TO_LV drop whatever
+    // tunnel_types says; ARP_RESPONDER's only with the responder on.
+    const flows = missFlows(TUN_PIPELINE, (t) => t.id !== TUN.ARP_RESPONDER || arpResponder);
+    flows.push(gotoFlow(TUN.LOCAL_SWITCHING, 1, TUN.PATCH_LV_TO_TUN, { inPort: patchIntOfport }));
     if (arpResponder) {
       flows.push(gotoFlow(TUN.PATCH_LV_TO_TUN, 1, TUN.ARP_RESPONDER, { ethType: ETH_TYPE.ARP, ethDst: exact('ff:ff:ff:ff:ff:ff') }));
     }
@@ -30,8 +31,6 @@ export class TunnelBridge extends OVSBridge {
       gotoFlow(TUN.PATCH_LV_TO_TUN, 0, TUN.UCAST_TO_TUN, { ethDst: UNICAST }),
       gotoFlow(TUN.PATCH_LV_TO_TUN, 0, TUN.FLOOD_TO_TUN, { ethDst: MULTICAST }),
     );
-    // Every tunnel type's TUN_TO_LV table gets its drop, whatever tunnel_types says.
-    for (const t of Object.values(TUN_TABLE)) flows.push(dropFlow(t, 0));
     flows.push({
       table: TUN.LEARN_FROM_TUN,
       priority: 1,
@@ -54,9 +53,6 @@ export class TunnelBridge extends OVSBridge {
         output(patchIntOfport),
       ],
     });
-    flows.push(gotoFlow(TUN.UCAST_TO_TUN, 0, TUN.FLOOD_TO_TUN));
-    if (arpResponder) flows.push(gotoFlow(TUN.ARP_RESPONDER, 0, TUN.FLOOD_TO_TUN));
-    flows.push(dropFlow(TUN.FLOOD_TO_TUN, 0));
     return flows;
   }
 
