@@ -13,8 +13,7 @@ import { OvsdbOps } from '../ovsdb/ops.js';
 import type { OpenFlowBackend } from '../openflow/backend.js';
 import { NativeBackend } from '../openflow/native/backend.js';
 import { OfctlBackend } from '../openflow/ofctl/backend.js';
-import type { OVSBridge } from '../bridges/ovs-bridge.js';
-import { BridgeSetup, allBridges, type Bridges } from './bridge-setup.js';
+import { BridgeSetup, type Bridges } from './bridge-setup.js';
 import type { AgentContext } from './context.js';
 import { DeviceReports } from './device-reports.js';
 import { L2Population } from './l2population.js';
@@ -39,15 +38,6 @@ export class StartupError extends Error {
   override name = 'StartupError';
 }
 
-export interface AgentStats {
-  ports: number;
-  localVlans: number;
-  passes: number;
-  lastPassMs: number;
-  rpcConnected: boolean;
-  started: number;
-}
-
 export class OvsAgent implements AgentContext {
   ops!: OvsdbOps;
   backend!: OpenFlowBackend;
@@ -57,7 +47,6 @@ export class OvsAgent implements AgentContext {
   readonly vlans = new LocalVlanManager();
   readonly cache: ResourceCache;
   readonly sync = new SyncState();
-  readonly stats: AgentStats = { ports: 0, localVlans: 0, passes: 0, lastPassMs: 0, rpcConnected: false, started: Date.now() };
   readonly scheduler: PassScheduler;
   private readonly tunnels: TunnelPorts;
   private readonly networks: Networks;
@@ -71,12 +60,12 @@ export class OvsAgent implements AgentContext {
 
   constructor(readonly settings: AgentSettings) {
     this.cache = new ResourceCache((type, version, filter) => this.requireRpc().bulkPull(type, version, filter as JsonObject));
-    this.scheduler = new PassScheduler(this.sync, () => this.ports.run(), this.stats);
+    this.scheduler = new PassScheduler(this.sync, () => this.ports.run());
     this.tunnels = new TunnelPorts(this);
     this.networks = new Networks(this, this.tunnels);
     this.l2pop = new L2Population(this, this.tunnels);
     this.deviceReports = new DeviceReports(this);
-    this.ports = new PortPass(this, this.networks, this.tunnels, this.deviceReports, this.stats);
+    this.ports = new PortPass(this, this.networks, this.tunnels, this.deviceReports);
     this.stateReports = new StateReports(this, () => this.ports.portCount);
     this.cache.on('port-updated', (id) => {
       this.ports.noteUpdated(id);
@@ -161,9 +150,6 @@ export class OvsAgent implements AgentContext {
       return;
     }
     this.sync.rpcReady = true;
-    this.stats.rpcConnected = true;
-    rpc.connection.on('disconnected', () => (this.stats.rpcConnected = false));
-    rpc.connection.on('reconnected', () => (this.stats.rpcConnected = true));
     LOG.info(`connected to ${rpc.url}`);
     void this.stateReports.report();
     this.scheduler.kick();
@@ -190,11 +176,6 @@ export class OvsAgent implements AgentContext {
     await this.rpc?.stop().catch((e: unknown) => LOG.warning('closing the message bus connection', e));
     await this.backend?.stop().catch((e: unknown) => LOG.warning('stopping OpenFlow', e));
     await this.ops?.close().catch((e: unknown) => LOG.warning('closing OVSDB', e));
-  }
-
-  /** Flows on every bridge, for the pipeline view and tests. */
-  bridgesList(): OVSBridge[] {
-    return allBridges(this.bridges);
   }
 
   /** A restarted ovs-vswitchd lost every flow: set up the bridges again and rewire everything. */

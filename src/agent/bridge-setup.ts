@@ -200,7 +200,3 @@ export class BridgeSetup {
     return bridges;
   }
 }
-
-export function allBridges(b: Bridges): OVSBridge[] {
-  return [b.int, ...[...b.phys.values()].map((p) => p.bridge), ...(b.tun ? [b.tun] : [])];
-}

@@ -7,11 +7,6 @@ import { getLogger } from '../util/log.js';
 
 const LOG = getLogger('agent');
 
-export interface PassStats {
-  passes: number;
-  lastPassMs: number;
-}
-
 export class PassScheduler {
   /** Something changed since the current pass started. */
   private dirty = false;
@@ -25,7 +20,6 @@ export class PassScheduler {
   constructor(
     private readonly sync: SyncState,
     private readonly runPass: () => Promise<void>,
-    private readonly stats: PassStats,
   ) {}
 
   /** Something changed: run a pass soon (passes never overlap; changes meanwhile join the next). */
@@ -74,7 +68,6 @@ export class PassScheduler {
     while (this.dirty && !this.sync.stopping) {
       this.dirty = false;
       await new Promise<void>((r) => setImmediate(r)); // let events of the same burst arrive
-      const t0 = Date.now();
       try {
         await this.runPass();
       } catch (e) {
@@ -82,8 +75,6 @@ export class PassScheduler {
         this.sync.fullSync = true;
         this.scheduleRetry();
       }
-      this.stats.passes++;
-      this.stats.lastPassMs = Date.now() - t0;
     }
   }
 }

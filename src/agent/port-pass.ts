@@ -73,7 +73,6 @@ export class PortPass {
     private readonly networks: Networks,
     private readonly tunnels: TunnelPorts,
     private readonly reports: DeviceReports,
-    private readonly stats: { ports: number; localVlans: number },
   ) {}
 
   get portCount(): number {
@@ -283,8 +282,6 @@ export class PortPass {
     await plan.batches.commitProvisioning();
     if (plan.portSettings.length) await this.ctx.ops.setPortsTagAndOtherConfig(plan.portSettings);
     await plan.batches.int.commit();
-    this.stats.ports = this.wired.size;
-    this.stats.localVlans = this.ctx.vlans.size;
   }
 
   /** The firewall step: ports are tagged and their flows in place; their filters follow. */
