@@ -29,7 +29,7 @@ import { StateReports } from './state-report.js';
 import { SyncState } from './sync-state.js';
 import { TunnelPorts } from './tunnels.js';
 import { getLogger } from '../util/log.js';
-import type { JsonObject } from '../rpc/index.js';
+import type { JsonObject } from '../util/json.js';
 
 const LOG = getLogger('agent');
 

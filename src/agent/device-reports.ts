@@ -1,9 +1,8 @@
 // Port states told to the server (update_device_list), in the background: an overloaded server can
 // take a minute to answer, and the next pass (a port set admin-down, a deleted port to isolate)
 // must not wait for that. A state queued while a report is in flight is sent in the next round.
-import type { JsonValue } from '../rpc/index.js';
 import type { AgentContext } from './context.js';
-import { isObj, type Json, type JsonObj } from './resource-cache.js';
+import type { DeviceListResult } from './rpc-payloads.js';
 import { getLogger } from '../util/log.js';
 
 const LOG = getLogger('agent');
@@ -79,7 +78,7 @@ export class DeviceReports {
     // One chunk after the other, as the reference sends them: neutron-server marks each device up
     // in its own DB transactions with an l2population fan-out, and concurrent chunks only make
     // them contend (200 ports took twice as long to turn ACTIVE with all chunks in flight).
-    const results: PromiseSettledResult<JsonValue>[] = [];
+    const results: PromiseSettledResult<DeviceListResult>[] = [];
     for (const [u, d] of chunks) {
       // Stopping: what is left is reported by the next start's full sync. Going on would keep a
       // SIGTERM waiting for minutes while the server works through 500 ports.
@@ -99,9 +98,7 @@ export class DeviceReports {
         LOG.warning(`update_device_list for ${u.length} up / ${d.length} down failed; will retry`, r.reason);
         return;
       }
-      const res = isObj(r.value as Json) ? (r.value as JsonObj) : {};
-      const failedUp = new Set(Array.isArray(res['failed_devices_up']) ? (res['failed_devices_up'] as Json[]).map(String) : []);
-      const failedDown = new Set(Array.isArray(res['failed_devices_down']) ? (res['failed_devices_down'] as Json[]).map(String) : []);
+      const { failedDevicesUp: failedUp, failedDevicesDown: failedDown } = r.value;
       for (const id of u) if (!failedUp.has(id)) done(id, this.unreportedUp);
       for (const id of d) if (!failedDown.has(id)) done(id, this.unreportedDown);
       if (failedUp.size || failedDown.size) failed = true;

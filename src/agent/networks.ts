@@ -9,7 +9,7 @@ import type { AgentContext } from './context.js';
 import type { BoundDeviceDetails } from './device-details.js';
 import type { LocalVlanMapping } from './local-vlan.js';
 import type { PassBatches } from './pass-batches.js';
-import { isObj, type Json } from './resource-cache.js';
+import { singleSegment } from './rpc-payloads.js';
 import type { TunnelPorts } from './tunnels.js';
 import { getLogger } from '../util/log.js';
 
@@ -106,11 +106,8 @@ export class Networks {
 
   /** The segmentation id of a single-segment VLAN network as the server now has it. */
   currentVlanSegment(networkId: string): number | undefined {
-    const net = this.ctx.cache.getCached('Network', networkId);
-    const segments = net && Array.isArray(net['segments']) ? (net['segments'] as Json[]).filter(isObj) : [];
-    if (segments.length !== 1 || segments[0]!['network_type'] !== 'vlan') return undefined;
-    const seg = segments[0]!['segmentation_id'];
-    return typeof seg === 'number' ? seg : undefined;
+    const segment = singleSegment(this.ctx.cache.getCached('Network', networkId));
+    return segment?.networkType === 'vlan' ? segment.segmentationId : undefined;
   }
 
   /**

@@ -1,6 +1,16 @@
 // The agent's conversation with neutron-server (rpc.md §3-4): the calls it makes, and the topics
 // it consumes, on one AMQP connection that reconnects by itself.
-import { AmqpConnection, RpcClient, RpcServer, redactTransportUrl, type JsonObject, type JsonValue, type RpcEndpoint } from '../rpc/index.js';
+import { AmqpConnection, RpcClient, RpcServer, redactTransportUrl, type RpcEndpoint } from '../rpc/index.js';
+import type { JsonObject, JsonValue } from '../util/json.js';
+import {
+  parseDeviceListResult,
+  parseFdbIpChanges,
+  parseFdbNetworks,
+  parseTunnelSync,
+  type DeviceListResult,
+  type FdbIpChange,
+  type FdbNetwork,
+} from './rpc-payloads.js';
 import type { AgentSettings } from './settings.js';
 import { CACHED_RESOURCE_VERSIONS } from './resource-cache.js';
 import { getLogger } from '../util/log.js';
@@ -18,9 +28,10 @@ export const TOPIC = {
 export interface AgentEndpoints {
   tunnelUpdate(tunnelIp: string, tunnelType: string): Promise<void>;
   tunnelDelete(tunnelIp: string, tunnelType: string): Promise<void>;
-  addFdbEntries(fdb: JsonValue, host: JsonValue | undefined): Promise<void>;
-  removeFdbEntries(fdb: JsonValue, host: JsonValue | undefined): Promise<void>;
-  updateFdbEntries(fdb: JsonValue, host: JsonValue | undefined): Promise<void>;
+  /** `forThisHost`: the message names no host, or this one. */
+  addFdbEntries(networks: FdbNetwork[], forThisHost: boolean): Promise<void>;
+  removeFdbEntries(networks: FdbNetwork[], forThisHost: boolean): Promise<void>;
+  updateFdbEntries(changes: FdbIpChange[], forThisHost: boolean): Promise<void>;
   push(resourceList: JsonValue, eventType: string): void;
 }
 
@@ -61,6 +72,7 @@ export class PluginRpc {
       transientQueuesTtlSec: this.settings.rabbit.transientQueuesTtlSec,
     });
     const str = (v: JsonValue | undefined): string => (typeof v === 'string' ? v : '');
+    const forThisHost = (host: JsonValue | undefined) => host === undefined || host === null || host === this.settings.host;
     const pushEndpoint: RpcEndpoint = {
       version: '1.1',
       methods: {
@@ -72,9 +84,9 @@ export class PluginRpc {
       methods: {
         tunnel_update: (_ctx, a) => endpoints.tunnelUpdate(str(a['tunnel_ip']), str(a['tunnel_type'])),
         tunnel_delete: (_ctx, a) => endpoints.tunnelDelete(str(a['tunnel_ip']), str(a['tunnel_type'])),
-        add_fdb_entries: (_ctx, a) => endpoints.addFdbEntries(a['fdb_entries'] ?? null, a['host']),
-        remove_fdb_entries: (_ctx, a) => endpoints.removeFdbEntries(a['fdb_entries'] ?? null, a['host']),
-        update_fdb_entries: (_ctx, a) => endpoints.updateFdbEntries(a['fdb_entries'] ?? null, a['host']),
+        add_fdb_entries: (_ctx, a) => endpoints.addFdbEntries(parseFdbNetworks(a['fdb_entries'] ?? null, 'add_fdb_entries'), forThisHost(a['host'])),
+        remove_fdb_entries: (_ctx, a) => endpoints.removeFdbEntries(parseFdbNetworks(a['fdb_entries'] ?? null, 'remove_fdb_entries'), forThisHost(a['host'])),
+        update_fdb_entries: (_ctx, a) => endpoints.updateFdbEntries(parseFdbIpChanges(a['fdb_entries'] ?? null), forThisHost(a['host'])),
       },
     };
     const common = {
@@ -110,17 +122,20 @@ export class PluginRpc {
     );
   }
 
-  async tunnelSync(tunnelIp: string, tunnelType: string): Promise<JsonValue> {
-    return this.rpc().call(TOPIC.PLUGIN, 'tunnel_sync', { tunnel_ip: tunnelIp, tunnel_type: tunnelType, host: this.settings.host }, { version: '1.4' });
+  /** The tunnel endpoints the server knows (their IPs). */
+  async tunnelSync(tunnelIp: string, tunnelType: string): Promise<string[]> {
+    const res = await this.rpc().call(TOPIC.PLUGIN, 'tunnel_sync', { tunnel_ip: tunnelIp, tunnel_type: tunnelType, host: this.settings.host }, { version: '1.4' });
+    return parseTunnelSync(res);
   }
 
-  async updateDeviceList(up: string[], down: string[], refreshTunnels: boolean): Promise<JsonValue> {
-    return this.rpc().call(
+  async updateDeviceList(up: string[], down: string[], refreshTunnels: boolean): Promise<DeviceListResult> {
+    const res = await this.rpc().call(
       TOPIC.PLUGIN,
       'update_device_list',
       { devices_up: up, devices_down: down, agent_id: `ovs-agent-${this.settings.host}`, host: this.settings.host, refresh_tunnels: refreshTunnels },
       { version: '1.9' },
     );
+    return parseDeviceListResult(res);
   }
 
   async bulkPull(resourceType: string, version: string, filter: JsonObject): Promise<JsonValue> {

@@ -5,7 +5,6 @@ import { isIP } from 'node:net';
 import { TunnelBridge } from '../bridges/br-tun.js';
 import { TUNNEL_TYPES, type TunnelType } from '../bridges/tables.js';
 import type { AgentContext } from './context.js';
-import { isObj, type Json, type JsonObj } from './resource-cache.js';
 import { getLogger } from '../util/log.js';
 
 const LOG = getLogger('agent');
@@ -100,13 +99,9 @@ export class TunnelPorts {
     const { settings, sync } = this.ctx;
     const local = settings.localIp!;
     for (const type of settings.tunnelTypes) {
-      const res = await this.ctx.requireRpc().tunnelSync(local, type);
+      const endpoints = await this.ctx.requireRpc().tunnelSync(local, type);
       if (settings.l2Population) continue;
-      const tunnels = isObj(res as Json) && Array.isArray((res as JsonObj)['tunnels']) ? ((res as JsonObj)['tunnels'] as Json[]) : [];
-      for (const t of tunnels) {
-        const ip = isObj(t) ? t['ip_address'] : undefined;
-        if (typeof ip === 'string' && ip !== local) await this.ensurePort(type, ip);
-      }
+      for (const ip of endpoints) if (ip !== local) await this.ensurePort(type, ip);
       await this.refreshFloodFlows(type);
     }
     sync.tunnelSyncNeeded = false;
