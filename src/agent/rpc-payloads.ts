@@ -1,6 +1,8 @@
 // What neutron-server sends the agent, parsed once where it arrives (plugin-rpc.ts) so the rest of
-// the agent holds typed values. Malformed parts are logged with their context and left out; the
-// well-formed rest of the same message is kept.
+// the agent holds typed values. Malformed parts are left out and the well-formed rest of the same
+// message is kept. Malformed fdb entries are kept aside, to be logged only by the handler that acts
+// on their network: the server fans l2population out to every host, and a host must not log (or
+// spend time on) every bad entry of networks it does not have.
 import { isIP } from 'node:net';
 import { isJsonObject, type JsonObject, type JsonValue } from '../util/json.js';
 import { getLogger } from '../util/log.js';
@@ -13,21 +15,27 @@ export interface FdbEntry {
   ip: string;
 }
 
+/** The entries of one VTEP: the good ones, and the [mac, ip] pairs that are not. */
+export interface FdbEntries {
+  entries: FdbEntry[];
+  malformed: Array<[string, string]>;
+}
+
 /** The l2population view of one network: its remote ports, by the VTEP they are behind. */
 export interface FdbNetwork {
   networkId: string;
   networkType: string | undefined;
   segmentId: number | undefined;
-  /** Entries by VTEP IP; a VTEP whose entries are all malformed keeps an empty list. */
-  ports: Map<string, FdbEntry[]>;
+  /** By VTEP IP; a VTEP whose entries are all malformed stays, with no good entry. */
+  ports: Map<string, FdbEntries>;
 }
 
 /** update_fdb_entries' chg_ip: the IPs a remote port had and has, by network and VTEP. */
 export interface FdbIpChange {
   networkId: string;
   vtep: string;
-  before: FdbEntry[];
-  after: FdbEntry[];
+  before: FdbEntries;
+  after: FdbEntries;
 }
 
 export interface DeviceListResult {
@@ -42,19 +50,26 @@ const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 
 /**
  * fdb entries of one VTEP, checked one at a time: a single malformed entry would make the whole
- * batch unencodable, losing the good entries of the same message.
+ * batch unencodable, losing the good entries of the same message. Entries that are not even a
+ * pair of strings are dropped silently.
  */
-function parseEntries(v: JsonValue | undefined, where: string): FdbEntry[] {
-  if (!Array.isArray(v)) return [];
-  const out: FdbEntry[] = [];
+function parseEntries(v: JsonValue | undefined): FdbEntries {
+  const out: FdbEntries = { entries: [], malformed: [] };
+  if (!Array.isArray(v)) return out;
   for (const e of v) {
     if (!Array.isArray(e) || typeof e[0] !== 'string' || typeof e[1] !== 'string') continue;
     const mac = e[0].toLowerCase();
     const ip = e[1];
-    if (MAC_RE.test(mac) && (isIP(ip) !== 0 || ip === FLOODING_ENTRY.ip)) out.push({ mac, ip });
-    else LOG.warning(`${where}: ignoring malformed fdb entry [${JSON.stringify(mac)}, ${JSON.stringify(ip)}]`);
+    if (MAC_RE.test(mac) && (isIP(ip) !== 0 || ip === FLOODING_ENTRY.ip)) out.entries.push({ mac, ip });
+    else out.malformed.push([mac, ip]);
   }
   return out;
+}
+
+/** The good entries, after a warning for each malformed one (`where`: method, network, VTEP). */
+export function goodEntries(e: FdbEntries, where: string): FdbEntry[] {
+  for (const [mac, ip] of e.malformed) LOG.warning(`${where}: ignoring malformed fdb entry [${JSON.stringify(mac)}, ${JSON.stringify(ip)}]`);
+  return e.entries;
 }
 
 /** add_fdb_entries / remove_fdb_entries: `{net_id: {network_type, segment_id, ports: {vtep: [[mac, ip]]}}}`. */
@@ -66,10 +81,10 @@ export function parseFdbNetworks(fdb: JsonValue, method: string): FdbNetwork[] {
   const out: FdbNetwork[] = [];
   for (const [networkId, v] of Object.entries(fdb)) {
     if (!isJsonObject(v)) continue;
-    const ports = new Map<string, FdbEntry[]>();
+    const ports = new Map<string, FdbEntries>();
     for (const [vtep, entries] of Object.entries(isJsonObject(v['ports']) ? v['ports'] : {})) {
       // A VTEP without an entry list is left out; one with only malformed entries stays.
-      if (Array.isArray(entries)) ports.set(vtep, parseEntries(entries, `${method} for network ${networkId} via ${vtep}`));
+      if (Array.isArray(entries)) ports.set(vtep, parseEntries(entries));
     }
     out.push({
       networkId,
@@ -95,8 +110,7 @@ export function parseFdbIpChanges(fdb: JsonValue): FdbIpChange[] {
       if (!isJsonObject(byVtep)) continue;
       for (const [vtep, change] of Object.entries(byVtep)) {
         if (!isJsonObject(change)) continue;
-        const where = 'update_fdb_entries chg_ip';
-        out.push({ networkId, vtep, before: parseEntries(change['before'], where), after: parseEntries(change['after'], where) });
+        out.push({ networkId, vtep, before: parseEntries(change['before']), after: parseEntries(change['after']) });
       }
     }
   }
@@ -107,7 +121,7 @@ export function parseFdbIpChanges(fdb: JsonValue): FdbIpChange[] {
 export function fdbSummary(networks: FdbNetwork[]): string {
   return networks
     .map((n) => {
-      const where = [...n.ports].map(([vtep, e]) => `${e.length} on ${vtep}`);
+      const where = [...n.ports].map(([vtep, e]) => `${e.entries.length + e.malformed.length} on ${vtep}`);
       return `network ${n.networkId} (${where.join(', ') || 'no ports'})`;
     })
     .join('; ');

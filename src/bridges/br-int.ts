@@ -49,6 +49,10 @@ const neighborAdvertMatch = (ofport: number): Match => ({
   icmpv6Type: ND_NEIGHBOR_ADVERT,
 });
 
+/** Client-to-server DHCP traffic of one IP version, from TRANSIENT_TABLE to its DHCP table. */
+const dhcpRequestsFlow = (dhcpTable: number, dst: Match, udpSrc: number, udpDst: number): Flow =>
+  gotoFlow(INT.TRANSIENT_TABLE, 101, dhcpTable, { ...dst, ipProto: IP_PROTO.UDP, udpSrc, udpDst });
+
 export class IntegrationBridge extends OVSBridge {
   static defaultFlows(opts: IntDefaultsOptions = {}): Flow[] {
     // The DHCP tables exist only with the dhcp extension (IPv6 also with [dhcp] enable_ipv6).
@@ -56,28 +60,9 @@ export class IntegrationBridge extends OVSBridge {
       (id === INT.DHCP_IPV4_TABLE && !opts.dhcp) || (id === INT.DHCP_IPV6_TABLE && !(opts.dhcp && opts.dhcpIpv6));
     const flows = missFlows(INT_PIPELINE, (t) => !dhcpTableOff(t.id));
     flows.push(dropFlow(INT.LOCAL_SWITCHING, LOCAL_SWITCHING_PRIORITY.DEAD_VLAN, { vlanVid: vlan(DEAD_VLAN_TAG) }));
-    if (opts.dhcp) {
-      flows.push(
-        gotoFlow(INT.TRANSIENT_TABLE, 101, INT.DHCP_IPV4_TABLE, {
-          ethType: ETH_TYPE.IPV4,
-          ipProto: IP_PROTO.UDP,
-          ipv4Dst: exact('255.255.255.255'),
-          udpSrc: 68,
-          udpDst: 67,
-        }),
-      );
-      if (opts.dhcpIpv6) {
-        flows.push(
-          gotoFlow(INT.TRANSIENT_TABLE, 101, INT.DHCP_IPV6_TABLE, {
-            ethType: ETH_TYPE.IPV6,
-            ipProto: IP_PROTO.UDP,
-            ipv6Dst: exact('ff02::1:2'),
-            udpSrc: 546,
-            udpDst: 547,
-          }),
-        );
-      }
-    }
+    // DHCP requests go to the dhcp extension's tables.
+    if (opts.dhcp) flows.push(dhcpRequestsFlow(INT.DHCP_IPV4_TABLE, { ethType: ETH_TYPE.IPV4, ipv4Dst: exact('255.255.255.255') }, 68, 67));
+    if (opts.dhcp && opts.dhcpIpv6) flows.push(dhcpRequestsFlow(INT.DHCP_IPV6_TABLE, { ethType: ETH_TYPE.IPV6, ipv6Dst: exact('ff02::1:2') }, 546, 547));
     return flows;
   }
 

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   fdbSummary,
+  goodEntries,
   parseDeviceListResult,
   parseFdbIpChanges,
   parseFdbNetworks,
@@ -33,12 +34,22 @@ test('fdb entries: the good entries of a message survive its malformed ones', ()
     networkType: 'vxlan',
     segmentId: 1001,
     ports: new Map([
-      ['192.0.2.2', [{ mac: 'fa:16:3e:00:00:01', ip: '10.0.0.1' }]],
-      ['192.0.2.4', [{ mac: '00:00:00:00:00:00', ip: '0.0.0.0' }]],
+      [
+        '192.0.2.2',
+        {
+          entries: [{ mac: 'fa:16:3e:00:00:01', ip: '10.0.0.1' }],
+          malformed: [
+            ['zz:zz:zz:zz:zz:zz', '10.0.0.2'],
+            ['fa:16:3e:00:00:03', 'not-an-ip'],
+          ],
+        },
+      ],
+      ['192.0.2.4', { entries: [{ mac: '00:00:00:00:00:00', ip: '0.0.0.0' }], malformed: [] }],
     ]),
   });
   assert.deepEqual(nets[1], { networkId: 'net-3', networkType: undefined, segmentId: undefined, ports: new Map() });
-  assert.equal(fdbSummary(nets), 'network net-1 (1 on 192.0.2.2, 1 on 192.0.2.4); network net-3 (no ports)');
+  assert.equal(fdbSummary(nets), 'network net-1 (3 on 192.0.2.2, 1 on 192.0.2.4); network net-3 (no ports)');
+  assert.deepEqual(goodEntries(nets[0]!.ports.get('192.0.2.2')!, 'test'), [{ mac: 'fa:16:3e:00:00:01', ip: '10.0.0.1' }]);
   assert.deepEqual(parseFdbNetworks('a string', 'add_fdb_entries'), []);
   assert.deepEqual(parseFdbNetworks([1, 2], 'remove_fdb_entries'), []);
 });
@@ -49,7 +60,12 @@ test('update_fdb_entries: chg_ip changes by network and VTEP; other actions left
     bogus_action: {},
   });
   assert.deepEqual(changes, [
-    { networkId: 'net-1', vtep: '192.0.2.2', before: [{ mac: 'fa:16:3e:00:00:01', ip: '10.0.0.1' }], after: [{ mac: 'fa:16:3e:00:00:01', ip: '10.0.0.9' }] },
+    {
+      networkId: 'net-1',
+      vtep: '192.0.2.2',
+      before: { entries: [{ mac: 'fa:16:3e:00:00:01', ip: '10.0.0.1' }], malformed: [] },
+      after: { entries: [{ mac: 'fa:16:3e:00:00:01', ip: '10.0.0.9' }], malformed: [] },
+    },
   ]);
   assert.deepEqual(parseFdbIpChanges(null), []);
 });
