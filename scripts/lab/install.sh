@@ -8,7 +8,8 @@
 set -euo pipefail
 
 PACKAGES=(
-  openvswitch-switch iproute2 iputils-ping curl procps
+  openvswitch-switch iproute2 iputils-ping curl procps ethtool
+  iptables ipset conntrack
   rabbitmq-server
   mariadb-server python3-pymysql
   neutron-server neutron-openvswitch-agent

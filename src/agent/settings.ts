@@ -3,6 +3,7 @@
 import type { BridgeSetupConfig } from './bridge-setup.js';
 import type { TunnelType } from '../bridges/tables.js';
 import type { AgentConfig } from '../config/index.js';
+import type { FirewallDriverName } from '../config/firewall-driver.js';
 
 export interface AgentSettings extends BridgeSetupConfig {
   host: string;
@@ -18,7 +19,7 @@ export interface AgentSettings extends BridgeSetupConfig {
   reportIntervalSec: number;
   logAgentHeartbeats: boolean;
   extensions: readonly string[];
-  firewallDriver: string;
+  firewallDriver: FirewallDriverName;
   enableSecurityGroup: boolean;
   rpcResourcesProcessingStep: number;
   quittingRpcTimeoutSec: number;
@@ -52,8 +53,8 @@ export interface AgentSettings extends BridgeSetupConfig {
 
 /** The noop-like firewalls leave ARP/MAC anti-spoofing to the agent (flows.md §6.3). */
 export function agentProvidesAntiSpoofing(s: AgentSettings): boolean {
-  const d = s.firewallDriver || 'noop';
-  return !s.enableSecurityGroup || d === 'noop' || d.startsWith('iptables');
+  const d = s.firewallDriver;
+  return !s.enableSecurityGroup || d === 'noop' || d === 'iptables' || d === 'iptables_hybrid';
 }
 
 export function settingsFromConfig(c: AgentConfig): AgentSettings {

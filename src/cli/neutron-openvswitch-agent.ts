@@ -41,9 +41,6 @@ export async function main(argv: string[]): Promise<void> {
   }
   setupLogging(cfg);
   for (const w of cfg.warnings) LOG.warning(w);
-  if (cfg.firewallDriver === 'openvswitch') {
-    LOG.warning('firewall_driver = openvswitch is not implemented by this agent: ports get ARP/MAC anti-spoofing only when the driver is noop or iptables*');
-  }
   LOG.info(`starting with ${cfg.configFiles.join(', ') || 'no config file'}`);
   const agent = new OvsAgent(settingsFromConfig(cfg));
   let stopping = false;

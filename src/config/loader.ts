@@ -9,6 +9,7 @@ import {
   parseRpPpWithoutDirection, TUNNEL_NETWORK_TYPES, validateBaseMac,
   type AnyDirectionRate, type DirectionalRate, type InventoryDefaults, type TunnelType,
 } from './derived.js';
+import { firewallDriverProblem, resolveFirewallDriver, type FirewallDriverName } from './firewall-driver.js';
 import { ConfigError, HelpRequested, VersionRequested, type ConfigProblem, type OptionOrigin } from './errors.js';
 import { IniParseError, lookupIni, normalizeGroupName, parseIni, type IniAssignment, type IniDocument } from './ini.js';
 import {
@@ -54,7 +55,7 @@ export interface AgentConfig extends ConfigValues {
   /** arp_responder && l2_population, forced true with DVR + tunnelling. */
   readonly arpResponderEnabled: boolean;
   /** [securitygroup] firewall_driver, 'noop' when unset/empty. */
-  readonly firewallDriver: string;
+  readonly firewallDriver: FirewallDriverName;
   /** [agent] ovsdb_monitor_respawn_interval, 0 → 30 like the reference. */
   readonly ovsdbMonitorRespawnInterval: number;
   /** Parsed [DEFAULT] transport_url. */
@@ -408,6 +409,9 @@ export function loadConfig(argv: readonly string[], opts: LoadOptions = {}): Age
     problemAt('DEFAULT', 'transport_url', `expected a transport URL (${e.reason})`, redactTransportUrl(v.DEFAULT.transport_url));
   }
 
+  const firewallProblem = firewallDriverProblem(v.securitygroup.firewall_driver);
+  if (firewallProblem) problemAt('securitygroup', 'firewall_driver', firewallProblem, v.securitygroup.firewall_driver ?? '');
+
   const ovs = v.ovs;
   const bridgeMappings = derive('ovs', 'bridge_mappings', listText(ovs.bridge_mappings), new Map<string, string>(),
     () => parseBridgeMappings(ovs.bridge_mappings));
@@ -486,7 +490,7 @@ export function loadConfig(argv: readonly string[], opts: LoadOptions = {}): Age
     tunnelTypes,
     tunnelingEnabled,
     arpResponderEnabled,
-    firewallDriver: v.securitygroup.firewall_driver || 'noop',
+    firewallDriver: resolveFirewallDriver(v.securitygroup.firewall_driver) ?? 'noop',
     ovsdbMonitorRespawnInterval: agent.ovsdb_monitor_respawn_interval || 30,
     transport,
     configFiles: files.files,

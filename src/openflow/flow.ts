@@ -51,10 +51,15 @@ export interface Match {
   ipv4Dst?: Masked<IpAddress>;
   ipv6Src?: Masked<IpAddress>;
   ipv6Dst?: Masked<IpAddress>;
-  tcpSrc?: number;
-  tcpDst?: number;
-  udpSrc?: number;
-  udpDst?: number;
+  /** Transport ports: a number, or value/mask for port ranges (`tp_dst=0x3e8/0xfff8`). */
+  tcpSrc?: TransportPort;
+  tcpDst?: TransportPort;
+  udpSrc?: TransportPort;
+  udpDst?: TransportPort;
+  sctpSrc?: TransportPort;
+  sctpDst?: TransportPort;
+  icmpv4Type?: number;
+  icmpv4Code?: number;
   icmpv6Type?: number;
   icmpv6Code?: number;
   ndTarget?: Masked<IpAddress>;
@@ -68,6 +73,51 @@ export interface Match {
   /** NXM_NX_REG0..7, keyed by register number. */
   regs?: { [reg: number]: Masked<number> };
   metadata?: Masked<bigint>;
+  /** NXM_NX_CT_STATE: bits of CT_STATE; the mask says which bits are compared (`+est-rel-rpl`). */
+  ctState?: Masked<number>;
+  /** NXM_NX_CT_ZONE (16 bits). */
+  ctZone?: number;
+  /** NXM_NX_CT_MARK (32 bits). */
+  ctMark?: Masked<number>;
+  /** NXM_NX_CONJ_ID: the flow matches packets whose conjunctive match `conjunction(id, ...)` completed. */
+  conjId?: number;
+}
+
+export type TransportPort = number | Masked<number>;
+
+/** Bits of NXM_NX_CT_STATE, as ovs-fields(7) names them. */
+export const CT_STATE = {
+  new: 0x01,
+  est: 0x02,
+  rel: 0x04,
+  rpl: 0x08,
+  inv: 0x10,
+  trk: 0x20,
+  snat: 0x40,
+  dnat: 0x80,
+} as const;
+export type CtStateFlag = keyof typeof CT_STATE;
+
+/**
+ * `ct_state` from OVS's own spelling, e.g. `+est-rel-rpl`: each named flag is compared,
+ * set (+) or clear (-); flags not named are not compared.
+ */
+export function ctState(spec: string): Masked<number> {
+  let value = 0;
+  let mask = 0;
+  for (const m of spec.matchAll(/([+-])([a-z]+)/g)) {
+    const bit = CT_STATE[m[2] as CtStateFlag];
+    if (bit === undefined) throw new Error(`unknown ct_state flag '${m[2]}' in '${spec}'`);
+    mask |= bit;
+    if (m[1] === '+') value |= bit;
+  }
+  if (mask === 0 || spec.replace(/[+-][a-z]+/g, '') !== '') throw new Error(`malformed ct_state '${spec}'`);
+  return { value, mask };
+}
+
+/** A transport port as value and mask (exact match: mask absent). */
+export function transportPortMasked(p: TransportPort): Masked<number> {
+  return typeof p === 'number' ? { value: p } : p;
 }
 
 /**
@@ -97,6 +147,8 @@ export type NxmFieldName =
   | 'NXM_NX_REG5'
   | 'NXM_NX_REG6'
   | 'NXM_NX_REG7'
+  | 'NXM_NX_CT_MARK'
+  | 'NXM_NX_CT_ZONE'
   | 'OXM_OF_METADATA';
 
 /** A bit range of a field: `field[ofs..ofs+nBits-1]`; whole field when ofs/nBits are absent. */
@@ -125,6 +177,7 @@ export type SetFieldName =
   | 'reg5'
   | 'reg6'
   | 'reg7'
+  | 'ct_mark'
   | 'metadata';
 
 /** Value of a set_field: number for integer fields up to 32 bits, bigint for 64-bit, string for MAC/IP. */
@@ -168,7 +221,31 @@ export type Action =
   | { type: 'move'; src: FieldRef; dst: FieldRef }
   /** NXAST_REG_LOAD: `load:value->dst[]`. */
   | { type: 'load'; dst: FieldRef; value: bigint }
-  | LearnAction;
+  | LearnAction
+  | CtAction
+  /** NXAST_CT_CLEAR: forget the packet's conntrack state, so it can be sent through `ct` again. */
+  | { type: 'ct_clear' }
+  /**
+   * NXAST_CONJUNCTION: `conjunction(id,clause/nClauses)`, clause counted from 1 as OVS prints it.
+   * A packet matching one flow of every clause of `id` then matches the flow with `conj_id=id`.
+   */
+  | { type: 'conjunction'; id: number; clause: number; nClauses: number };
+
+/**
+ * NXAST_CT: send the packet through the connection tracker.
+ * `ct(commit,table=T,zone=NXM_NX_REG6[0..15],exec(set_field:0x1->ct_mark))`.
+ */
+export interface CtAction {
+  type: 'ct';
+  /** Commit the connection (create the conntrack entry). */
+  commit?: boolean;
+  /** Zone: a constant or the bits of a field (neutron uses the network's register). */
+  zone?: number | FieldRef;
+  /** Recirculate to this table after tracking; absent = the packet is not recirculated. */
+  table?: number;
+  /** Actions applied to the connection on commit (only set_field of ct_mark / ct_label). */
+  exec?: Action[];
+}
 
 /**
  * One flow. Instructions are reduced to what the agent uses: an apply-actions list and an
@@ -226,7 +303,7 @@ export interface PortDesc {
 // ---- small constructors, so pipelines read like the flows they describe ----
 
 export const ETH_TYPE = { IPV4: 0x0800, ARP: 0x0806, VLAN: 0x8100, IPV6: 0x86dd } as const;
-export const IP_PROTO = { ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58 } as const;
+export const IP_PROTO = { ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58, SCTP: 132 } as const;
 
 /** `dl_vlan=vid`. */
 export function vlan(vid: number): Masked<number> {
@@ -248,6 +325,20 @@ export function masked<T>(value: T, mask: T): Masked<T> {
 
 export function output(port: PortNo): Action {
   return { type: 'output', port };
+}
+
+/** `ct(...)`. */
+export function ct(o: Omit<CtAction, 'type'>): Action {
+  return { type: 'ct', ...o };
+}
+
+export function resubmit(table: number): Action {
+  return { type: 'resubmit', table };
+}
+
+/** `set_field:value->regN`. */
+export function setReg(reg: 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7, value: number): Action {
+  return { type: 'set_field', field: `reg${reg}`, value };
 }
 
 /** `push_vlan:0x8100` when untagged, then `set_field:<0x1000|vid>->vlan_vid`. */

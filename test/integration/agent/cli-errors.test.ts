@@ -36,6 +36,19 @@ test('a bool that oslo.config refuses is refused', async () => {
   assert.match(a.output, /\[agent\] l2_population = 'y'/);
 });
 
+test('a firewall driver the agent does not implement exits 1: never run with ports unfiltered', async () => {
+  const a = await runToExit({
+    'neutron.conf': base(),
+    'agent.ini': '[securitygroup]\nfirewall_driver = neutron.agent.linux.iptables_firewall.IptablesFirewallDriver\n',
+  });
+  assert.equal(a.exitCode, 1);
+  const line = a.output.trim().split('\n').at(-1)!;
+  assert.match(line, /agent\.ini:2: \[securitygroup\] firewall_driver = 'neutron\.agent\.linux\.iptables_firewall\.IptablesFirewallDriver': the iptables firewall driver is not implemented by this agent.*supported: noop/);
+  const b = await runToExit({ 'neutron.conf': base(), 'agent.ini': '[securitygroup]\nfirewall_driver = no_such_driver\n' });
+  assert.equal(b.exitCode, 1);
+  assert.match(b.output, /\[securitygroup\] firewall_driver = 'no_such_driver': unknown firewall driver \(supported: noop/);
+});
+
 test('a missing config file exits 1 naming it', async () => {
   const a = new AgentProcess({}, ovs.env);
   a.start(['--config-file', '/nonexistent/neutron.conf']);

@@ -1,0 +1,45 @@
+// The interface between the agent's port passes and a security-group firewall driver, and the
+// driver named by `[securitygroup] firewall_driver`. As in the reference (spec firewall.md §1-2),
+// the agent tells the driver which ports a pass added, updated or removed; the driver fetches what
+// applies to them and owns every filtering flow or rule.
+import type { FirewallDriverName } from '../config/firewall-driver.js';
+import type { FirewallPort } from './types.js';
+
+export type { FirewallDriverName };
+
+export interface PortFilterChange {
+  /** Ports wired for the first time (or re-added after an OVS restart). */
+  added: FirewallPort[];
+  /** Ports whose neutron data changed, or whose groups' rules or members changed. */
+  updated: FirewallPort[];
+  /** Ports gone from br-int or from neutron: their filters are removed. */
+  removed: string[];
+}
+
+export interface FirewallDriver {
+  readonly name: FirewallDriverName;
+  /** True when the driver does ARP/MAC anti-spoofing itself (the agent then installs none). */
+  readonly providesArpSpoofingProtection: boolean;
+  /** True when VM ports must be plugged through a Linux bridge (reported as `ovs_hybrid_plug`). */
+  readonly requiresHybridPlug: boolean;
+  /** Installs what the driver needs before any port is filtered (also after an OVS restart). */
+  start(): Promise<void>;
+  /** Applies a pass's port changes; resolves once the dataplane enforces them. */
+  filterPorts(change: PortFilterChange): Promise<void>;
+  /** Ids of ports to refilter because their groups' rules, members or address groups changed. */
+  takeRefilterIds?(): Set<string>;
+  stop(): Promise<void>;
+}
+
+/** Filters nothing: every call is a no-op (`firewall_driver = noop`, or security groups disabled). */
+export class NoopFirewall implements FirewallDriver {
+  readonly name = 'noop';
+  readonly providesArpSpoofingProtection = false;
+  readonly requiresHybridPlug: boolean;
+  constructor(requiresHybridPlug = false) {
+    this.requiresHybridPlug = requiresHybridPlug;
+  }
+  async start(): Promise<void> {}
+  async filterPorts(): Promise<void> {}
+  async stop(): Promise<void> {}
+}
