@@ -11,7 +11,9 @@ import type { DeviceReports } from './device-reports.js';
 import type { LocalVlanMapping } from './local-vlan.js';
 import type { NetworkPort, Networks } from './networks.js';
 import { PassBatches } from './pass-batches.js';
-import type { FilteredPort, PortFilter } from './port-filter.js';
+import type { PortFilter } from './port-filter.js';
+import { firewallPortFrom, type PortWiring } from '../firewall/sg-objects.js';
+import type { FirewallPort } from '../firewall/types.js';
 import { agentProvidesAntiSpoofing } from './settings.js';
 import type { TunnelPorts } from './tunnels.js';
 import { getLogger } from '../util/log.js';
@@ -49,8 +51,8 @@ class PassPlan {
   readonly down: string[] = [];
   /** A tunnel network nothing floods to yet: the report asks the server for its whole fdb. */
   tunnelsMissing = false;
-  /** Bound ports wired in this pass, for the firewall. */
-  readonly filtered = new Map<string, FilteredPort>();
+  /** How this pass wired each bound port, for the firewall. */
+  readonly wiring = new Map<string, PortWiring>();
   failed = 0;
 
   constructor(batches: PassBatches) {
@@ -221,7 +223,8 @@ export class PortPass {
       this.markDead(vif, plan);
       if (d.kind === 'bound') {
         plan.down.push(vif.ifaceId);
-        plan.filtered.set(vif.ifaceId, { ifaceId: vif.ifaceId, portName: vif.portName, ofport: w.ofport, localVlan: undefined, details: d });
+        // Admin down: the firewall sees it on the dead VLAN, as the reference's drivers read its tag.
+        plan.wiring.set(vif.ifaceId, portWiring(vif, DEAD_VLAN_TAG, d));
       }
     }
     this.wired.set(vif.ifaceId, w);
@@ -242,7 +245,7 @@ export class PortPass {
     IntegrationBridge.stopDroppingPort(batches.int, vif.ofport!);
     if (agentProvidesAntiSpoofing(this.ctx.settings)) setupArpSpoofingProtection(batches.int, vif.ofport!, d);
     plan.up.push(vif.ifaceId);
-    plan.filtered.set(vif.ifaceId, { ifaceId: vif.ifaceId, portName: vif.portName, ofport: w.ofport, localVlan: lvm.vlan, details: d });
+    plan.wiring.set(vif.ifaceId, portWiring(vif, lvm.vlan, d));
     // As the reference: a tunnel network nothing floods to yet asks the server for its whole fdb.
     if (TUNNEL_TYPES.includes(d.networkType as TunnelType) && lvm.tunOfports.size === 0) plan.tunnelsMissing = true;
     this.retries.delete(vif.ifaceId);
@@ -287,13 +290,25 @@ export class PortPass {
   /** The firewall step: ports are tagged and their flows in place; their filters follow. */
   private async filterPorts(changes: PortChanges, plan: PassPlan): Promise<void> {
     if (!this.portFilter) return;
-    const pick = (vifs: VifPort[]) => vifs.flatMap((v) => plan.filtered.get(v.ifaceId) ?? []);
-    const gone = new Map<string, number | undefined>(changes.removed.map((w) => [w.ifaceId, w.ofport]));
-    for (const id of changes.deleted) if (!gone.has(id)) gone.set(id, changes.vifs.get(id)?.ofport);
     await this.portFilter.filterPorts({
-      added: pick(changes.added),
-      updated: pick(changes.updated),
-      removed: [...gone].map(([ifaceId, ofport]) => ({ ifaceId, ofport })),
+      added: this.firewallPorts(changes.added, plan),
+      updated: this.firewallPorts(changes.updated, plan),
+      removed: [...new Set([...changes.removed.map((w) => w.ifaceId), ...changes.deleted])],
+    });
+  }
+
+  /** The bound ports among `vifs` as a firewall driver takes them, from the cached Port and their wiring. */
+  private firewallPorts(vifs: VifPort[], plan: PassPlan): FirewallPort[] {
+    return vifs.flatMap((v) => {
+      const wiring = plan.wiring.get(v.ifaceId);
+      const port = wiring && this.ctx.cache.getCached('Port', v.ifaceId);
+      if (!wiring || !port) return [];
+      try {
+        return [firewallPortFrom(port, wiring)];
+      } catch (e) {
+        LOG.warning(`port ${v.ifaceId}: not handed to the firewall`, e);
+        return [];
+      }
     });
   }
 
@@ -332,6 +347,17 @@ export class PortPass {
     for (const p of b.phys.values()) await p.bridge.cleanupStaleFlows(PHY_BR_ALL_TABLES);
     if (b.tun) await b.tun.cleanupStaleFlows(TUN_BR_ALL_TABLES);
   }
+}
+
+function portWiring(vif: VifPort, localVlan: number, d: BoundDeviceDetails): PortWiring {
+  return {
+    ofport: vif.ofport!,
+    vifName: vif.portName,
+    localVlan,
+    networkType: d.networkType,
+    physicalNetwork: d.physicalNetwork,
+    segmentationId: d.segmentationId,
+  };
 }
 
 /** Tag and other_config of a port bound to a local VLAN, as the reference writes them. */
