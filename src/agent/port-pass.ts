@@ -95,6 +95,7 @@ export class PortPass {
     this.pendingUpdated.delete(id);
   }
 
+  /** classify → fetch details → plan → commit → firewall → report; stale flows go after the first full sync. */
   async run(): Promise<void> {
     const { sync, settings } = this.ctx;
     if (!sync.rpcReady) return; // ports are wired once the server can tell us what they are
