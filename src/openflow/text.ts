@@ -27,18 +27,40 @@ function maskedText<T extends number | bigint | string>(m: Masked<T>, fmt: (v: T
 
 const str = (v: string): string => v;
 
+/** Prefix length of a contiguous IPv4/IPv6 mask, undefined for any other mask. */
+function prefixLength(mask: string): number | undefined {
+  let bits = '';
+  if (mask.includes(':')) {
+    const [head, tail] = mask.includes('::') ? mask.split('::') : [mask, undefined];
+    const h = head ? head.split(':') : [];
+    const t = tail ? tail.split(':') : [];
+    const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+    bits = groups.map((g) => parseInt(g, 16).toString(2).padStart(16, '0')).join('');
+  } else {
+    bits = mask.split('.').map((o) => Number(o).toString(2).padStart(8, '0')).join('');
+  }
+  return /^1*0*$/.test(bits) ? bits.indexOf('0') === -1 ? bits.length : bits.indexOf('0') : undefined;
+}
+
+/** An IP match as OVS prints it: `10.0.0.0/8` for a prefix, `value/mask` otherwise. */
+function ipText(m: Masked<string>): string {
+  if (m.mask === undefined) return m.value;
+  const len = prefixLength(m.mask);
+  return len === undefined ? `${m.value}/${m.mask}` : `${m.value}/${len}`;
+}
+
 /** The protocol shorthand OVS prints (arp, icmp6 ...) and which prerequisite fields it covers. */
 function protocolKeyword(m: Match): { word?: string; coversEthType: boolean; coversIpProto: boolean } {
   const t = m.ethType;
   const p = m.ipProto;
   if (t === ETH_TYPE.ARP) return { word: 'arp', coversEthType: true, coversIpProto: false };
   if (t === ETH_TYPE.IPV4) {
-    const byProto: Record<number, string> = { [IP_PROTO.ICMP]: 'icmp', [IP_PROTO.TCP]: 'tcp', [IP_PROTO.UDP]: 'udp' };
+    const byProto: Record<number, string> = { [IP_PROTO.ICMP]: 'icmp', [IP_PROTO.TCP]: 'tcp', [IP_PROTO.UDP]: 'udp', [IP_PROTO.SCTP]: 'sctp' };
     if (p !== undefined && byProto[p]) return { word: byProto[p], coversEthType: true, coversIpProto: true };
     return { word: 'ip', coversEthType: true, coversIpProto: false };
   }
   if (t === ETH_TYPE.IPV6) {
-    const byProto: Record<number, string> = { [IP_PROTO.ICMPV6]: 'icmp6', [IP_PROTO.TCP]: 'tcp6', [IP_PROTO.UDP]: 'udp6' };
+    const byProto: Record<number, string> = { [IP_PROTO.ICMPV6]: 'icmp6', [IP_PROTO.TCP]: 'tcp6', [IP_PROTO.UDP]: 'udp6', [IP_PROTO.SCTP]: 'sctp6' };
     if (p !== undefined && byProto[p]) return { word: byProto[p], coversEthType: true, coversIpProto: true };
     return { word: 'ipv6', coversEthType: true, coversIpProto: false };
   }
@@ -60,10 +82,10 @@ export function formatMatch(m: Match): string[] {
   if (m.ethDst) out.push(`dl_dst=${maskedText(m.ethDst, str)}`);
   if (m.ethType !== undefined && !proto.coversEthType) out.push(`dl_type=0x${m.ethType.toString(16).padStart(4, '0')}`);
   if (m.ipProto !== undefined && !proto.coversIpProto) out.push(`nw_proto=${m.ipProto}`);
-  if (m.ipv4Src) out.push(`nw_src=${maskedText(m.ipv4Src, str)}`);
-  if (m.ipv4Dst) out.push(`nw_dst=${maskedText(m.ipv4Dst, str)}`);
-  if (m.ipv6Src) out.push(`ipv6_src=${maskedText(m.ipv6Src, str)}`);
-  if (m.ipv6Dst) out.push(`ipv6_dst=${maskedText(m.ipv6Dst, str)}`);
+  if (m.ipv4Src) out.push(`nw_src=${ipText(m.ipv4Src)}`);
+  if (m.ipv4Dst) out.push(`nw_dst=${ipText(m.ipv4Dst)}`);
+  if (m.ipv6Src) out.push(`ipv6_src=${ipText(m.ipv6Src)}`);
+  if (m.ipv6Dst) out.push(`ipv6_dst=${ipText(m.ipv6Dst)}`);
   for (const [name, p] of [
     ['tp_src', m.tcpSrc ?? m.udpSrc ?? m.sctpSrc],
     ['tp_dst', m.tcpDst ?? m.udpDst ?? m.sctpDst],
@@ -74,10 +96,10 @@ export function formatMatch(m: Match): string[] {
   if (m.icmpv4Code !== undefined) out.push(`icmp_code=${m.icmpv4Code}`);
   if (m.icmpv6Type !== undefined) out.push(`icmp_type=${m.icmpv6Type}`);
   if (m.icmpv6Code !== undefined) out.push(`icmp_code=${m.icmpv6Code}`);
-  if (m.ndTarget) out.push(`nd_target=${maskedText(m.ndTarget, str)}`);
+  if (m.ndTarget) out.push(`nd_target=${ipText(m.ndTarget)}`);
   if (m.arpOp !== undefined) out.push(`arp_op=${m.arpOp}`);
-  if (m.arpSpa) out.push(`arp_spa=${maskedText(m.arpSpa, str)}`);
-  if (m.arpTpa) out.push(`arp_tpa=${maskedText(m.arpTpa, str)}`);
+  if (m.arpSpa) out.push(`arp_spa=${ipText(m.arpSpa)}`);
+  if (m.arpTpa) out.push(`arp_tpa=${ipText(m.arpTpa)}`);
   if (m.arpSha) out.push(`arp_sha=${maskedText(m.arpSha, str)}`);
   if (m.arpTha) out.push(`arp_tha=${maskedText(m.arpTha, str)}`);
   if (m.tunId) out.push(`tun_id=${maskedText(m.tunId, (v) => hex(v))}`);

@@ -51,6 +51,18 @@ export class ConjIdMap {
     return out;
   }
 
+  /** Free the ids of this group's own rules (not those where it is only the remote group). */
+  deleteOwner(sgId: string): number[] {
+    const out: number[] = [];
+    for (const [k, id] of [...this.ids]) {
+      if ((JSON.parse(k) as [string])[0] !== sgId) continue;
+      this.ids.delete(k);
+      this.free.push(id);
+      out.push(id);
+    }
+    return out;
+  }
+
   /** Ids currently allocated (for tests and diagnostics). */
   allocated(): Map<string, number> {
     return new Map([...this.ids].map(([k, v]) => [k, v]));

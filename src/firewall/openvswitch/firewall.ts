@@ -1,0 +1,251 @@
+// The openvswitch (conntrack) firewall driver on br-int: the reference's OVSFirewallDriver, made
+// incremental. Each port, each network (its remote-member flows) and the driver (base flows)
+// own a set of flows; a pass recomputes the sets of what it touched and sends one batch with the
+// difference — adds first, then strict deletes of what nobody wants — so a packet that stays
+// allowed is never dropped while rules change. Every flow carries br-int's per-run cookie.
+import type { OVSBridge } from '../../bridges/ovs-bridge.js';
+import { INT } from '../../bridges/tables.js';
+import { getLogger } from '../../util/log.js';
+import type { FirewallDriver, PortFilterChange } from '../driver.js';
+import { type FirewallPort, type SecurityGroupChange, type SecurityGroupInfo, type SecurityGroupSource, isTrustedPort } from '../types.js';
+import { ConjIdMap } from './conj-ids.js';
+import { OwnedFlowTable } from './flow-table.js';
+import { type PortFlowOptions, OVS_FIREWALL_TABLES, baseFlows, filteredPortFlows, sharedTrackedFlows, unfilteredPortFlows } from './port-flows.js';
+import { type FirewallRule, toFirewallRule } from './rules.js';
+import { type ConjRef, type RemoteMembers, networkMemberFlows, portRuleFlows } from './sg-flows.js';
+
+const LOG = getLogger('firewall.openvswitch');
+
+export interface OVSFirewallOptions {
+  /** `[securitygroup] permitted_ethertypes`. */
+  permittedEthertypes?: readonly string[];
+  /** `[agent] explicitly_egress_direct`. */
+  explicitlyEgressDirect?: boolean;
+  /** The ofport of the patch port a port's network leaves br-int by (patch-tun, int-<physbr>), for egress-direct flows. */
+  egressPatchOfport?: (port: FirewallPort) => number | undefined;
+  /** Asks the agent for a pass: ports need refiltering (see takeRefilterIds). */
+  onRefilterNeeded?: () => void;
+}
+
+interface PortState {
+  port: FirewallPort;
+  filtered: boolean;
+  conjRefs: ConjRef[];
+}
+
+const portOwner = (id: string): string => `port:${id}`;
+const netOwner = (vlan: number): string => `net:${vlan}`;
+
+/** A local VLAN the port can be classified by (the reference reads it from Port.other_config:tag). */
+function hasLocalVlan(p: FirewallPort): boolean {
+  return Number.isInteger(p.localVlan) && p.localVlan >= 1 && p.localVlan <= 4094;
+}
+
+export class OVSFirewallDriver implements FirewallDriver {
+  readonly name = 'openvswitch';
+  readonly providesArpSpoofingProtection = true;
+  readonly requiresHybridPlug = false;
+
+  private readonly table = new OwnedFlowTable();
+  private conjIds = new ConjIdMap();
+  private readonly ports = new Map<string, PortState>();
+  /** Rules of every group a filtered port is in, as last fetched. */
+  private readonly groupRules = new Map<string, FirewallRule[]>();
+  /** Members of remote groups and CIDRs of address groups, by remote id. */
+  private readonly remoteMembers = new Map<string, RemoteMembers>();
+  private refilter = new Set<string>();
+  private readonly flowOptions: Omit<PortFlowOptions, 'egressDirectPatchOfport'>;
+
+  constructor(
+    private readonly intBr: OVSBridge,
+    private readonly source: SecurityGroupSource,
+    private readonly options: OVSFirewallOptions = {},
+  ) {
+    this.flowOptions = {
+      permittedEthertypes: options.permittedEthertypes ?? [],
+      explicitlyEgressDirect: options.explicitlyEgressDirect ?? false,
+      warn: (msg) => LOG.warning(msg),
+    };
+    source.onChange((change) => this.onSecurityGroupChange(change));
+  }
+
+  /** Base flows; conjunction ids continue above those a previous run left in the firewall tables. */
+  async start(): Promise<void> {
+    this.table.clear();
+    this.ports.clear();
+    this.groupRules.clear();
+    this.remoteMembers.clear();
+    this.conjIds = new ConjIdMap(await this.highestConjId());
+    this.table.set('base', baseFlows());
+    await this.apply();
+  }
+
+  async stop(): Promise<void> {}
+
+  takeRefilterIds(): Set<string> {
+    const ids = this.refilter;
+    this.refilter = new Set();
+    return ids;
+  }
+
+  /** Every flow the driver wants on br-int now, in a stable order (for tests and the pipeline view). */
+  desiredFlows() {
+    return this.table.flows();
+  }
+
+  async filterPorts(change: PortFilterChange): Promise<void> {
+    const touchedVlans = new Set<number>();
+    const maybeUnusedGroups = new Set<string>();
+    for (const id of change.removed) {
+      const st = this.ports.get(id);
+      if (!st) continue;
+      this.ports.delete(id);
+      this.table.set(portOwner(id), []);
+      if (st.filtered) touchedVlans.add(st.port.localVlan);
+      for (const sg of st.port.securityGroupIds) maybeUnusedGroups.add(sg);
+    }
+    const ports = [...change.added, ...change.updated].filter((p) => !change.removed.includes(p.id));
+    const filtered = ports.filter((p) => p.portSecurityEnabled && !isTrustedPort(p));
+    const info = filtered.length > 0 ? await this.source.infoFor(filtered) : undefined;
+    if (info) this.learn(info);
+    for (const p of ports) {
+      const prev = this.ports.get(p.id);
+      if (prev) {
+        if (prev.filtered) touchedVlans.add(prev.port.localVlan);
+        for (const sg of prev.port.securityGroupIds) if (!p.securityGroupIds.includes(sg)) maybeUnusedGroups.add(sg);
+      }
+      if (!hasLocalVlan(p) || !(p.ofport > 0)) {
+        LOG.info(`Tag was not found for port ${p.id} (${p.vifName}, ofport ${p.ofport}, local VLAN ${p.localVlan}): not filtered`);
+        if (prev) {
+          this.ports.delete(p.id);
+          this.table.set(portOwner(p.id), []);
+        }
+        continue;
+      }
+      try {
+        if (p.portSecurityEnabled && !isTrustedPort(p)) {
+          this.setFilteredPort(p);
+          touchedVlans.add(p.localVlan);
+        } else {
+          this.ports.set(p.id, { port: p, filtered: false, conjRefs: [] });
+          this.table.set(portOwner(p.id), unfilteredPortFlows(p, this.portFlowOptions(p)));
+        }
+      } catch (err) {
+        // One port's bad data (an unparsable address, say) must not keep the others unfiltered.
+        LOG.error(`cannot compute firewall flows of port ${p.id} (${p.vifName}, ofport ${p.ofport}); its previous flows stay`, err);
+      }
+    }
+    this.releaseUnusedConjIds(maybeUnusedGroups);
+    for (const vlan of touchedVlans) this.updateNetwork(vlan);
+    await this.apply();
+  }
+
+  private portFlowOptions(p: FirewallPort): PortFlowOptions {
+    return { ...this.flowOptions, egressDirectPatchOfport: this.options.egressPatchOfport?.(p) };
+  }
+
+  private learn(info: SecurityGroupInfo): void {
+    for (const [id, sg] of info.securityGroups) {
+      const rules: FirewallRule[] = [];
+      for (const r of sg.rules) {
+        try {
+          rules.push(toFirewallRule(r));
+        } catch (err) {
+          LOG.error(`security group ${id}: rule ${r.id} skipped`, err);
+        }
+      }
+      this.groupRules.set(id, rules);
+    }
+    for (const [id, m] of info.members) {
+      this.remoteMembers.set(id, {
+        IPv4: m.IPv4.map(([ip, mac]) => ({ ip, mac })),
+        IPv6: m.IPv6.map(([ip, mac]) => ({ ip, mac })),
+      });
+    }
+    for (const [id, cidrs] of info.addressGroups) {
+      this.remoteMembers.set(id, { IPv4: cidrs.IPv4.map((ip) => ({ ip })), IPv6: cidrs.IPv6.map((ip) => ({ ip })) });
+    }
+  }
+
+  private setFilteredPort(p: FirewallPort): void {
+    const groups = p.securityGroupIds.map((id) => ({ id, rules: this.groupRules.get(id) ?? [] }));
+    const rules = portRuleFlows(p.ofport, groups, this.conjIds);
+    if (![...this.ports.values()].some((s) => s.filtered)) this.table.set('shared', sharedTrackedFlows());
+    this.ports.set(p.id, { port: p, filtered: true, conjRefs: rules.conjRefs });
+    this.table.set(portOwner(p.id), [...filteredPortFlows(p, this.portFlowOptions(p)), ...rules.flows]);
+  }
+
+  /** The member flows of a network follow the remote-group rules of its filtered ports. */
+  private updateNetwork(vlan: number): void {
+    const refs = [...this.ports.values()].filter((s) => s.filtered && s.port.localVlan === vlan).flatMap((s) => s.conjRefs);
+    try {
+      this.table.set(netOwner(vlan), networkMemberFlows(vlan, refs, (id) => this.remoteMembers.get(id)));
+    } catch (err) {
+      LOG.error(`cannot compute remote-group member flows of local VLAN ${vlan}; the previous ones stay`, err);
+    }
+  }
+
+  /**
+   * Conjunction ids of a group no filtered port is in any more go back to the pool (the
+   * reference frees them when a group has no ports left), so ids stay few and are reused.
+   */
+  private releaseUnusedConjIds(groups: Set<string>): void {
+    if (groups.size === 0) return;
+    const inUse = new Set<string>();
+    for (const s of this.ports.values()) if (s.filtered) for (const sg of s.port.securityGroupIds) inUse.add(sg);
+    for (const sg of groups) {
+      if (inUse.has(sg)) continue;
+      // Only this group's own ids: ids it appears in as a remote belong to groups still in use.
+      this.conjIds.deleteOwner(sg);
+      this.groupRules.delete(sg);
+    }
+  }
+
+  private onSecurityGroupChange(change: SecurityGroupChange): void {
+    const before = this.refilter.size;
+    for (const s of this.ports.values()) {
+      if (!s.filtered) continue;
+      const groups = s.port.securityGroupIds;
+      const refers = (pred: (r: FirewallRule) => boolean) => groups.some((g) => (this.groupRules.get(g) ?? []).some(pred));
+      if (
+        groups.some((g) => change.rulesChanged.has(g)) ||
+        refers((r) => r.remoteGroupId !== undefined && change.membersChanged.has(r.remoteGroupId)) ||
+        refers((r) => r.remoteAddressGroupId !== undefined && change.addressGroupsChanged.has(r.remoteAddressGroupId))
+      ) {
+        this.refilter.add(s.port.id);
+      }
+    }
+    if (this.refilter.size > before) this.options.onRefilterNeeded?.();
+  }
+
+  private async highestConjId(): Promise<number> {
+    let max = 0;
+    const tables = new Set<number>(OVS_FIREWALL_TABLES);
+    for (const f of await this.intBr.ofSwitch.dumpFlows()) {
+      if (!tables.has(f.table)) continue;
+      const id = f.flow?.match.conjId;
+      if (id !== undefined && id > max) max = id;
+    }
+    return max;
+  }
+
+  /** One batch: adds before deletes, so a flow being replaced is never missing. */
+  private async apply(): Promise<void> {
+    const changes = this.table.changes();
+    const { add, remove } = changes;
+    if (add.length === 0 && remove.length === 0) return;
+    const batch = this.intBr.batch().add(...add);
+    for (const f of remove) batch.delete({ table: f.table, priority: f.priority, match: f.match, strict: true });
+    try {
+      await batch.commit();
+    } catch (err) {
+      // Left pending: the next pass sends them again.
+      throw new Error(`firewall flows on ${this.intBr.name} (${add.length} adds, ${remove.length} deletes): ${(err as Error).message}`);
+    }
+    this.table.markApplied(changes);
+    LOG.debug(`firewall: ${add.length} flows added, ${remove.length} deleted on ${this.intBr.name}`);
+  }
+}
+
+/** The tables the driver programs (for stale-cookie cleanup and the pipeline view). */
+export const OVS_FIREWALL_ALL_TABLES = [INT.TRANSIENT_TABLE, ...OVS_FIREWALL_TABLES, INT.ACCEPTED_EGRESS_TRAFFIC_TABLE, INT.ACCEPTED_INGRESS_TRAFFIC_TABLE, INT.DROPPED_TRAFFIC_TABLE, INT.ACCEPTED_EGRESS_TRAFFIC_NORMAL_TABLE];
