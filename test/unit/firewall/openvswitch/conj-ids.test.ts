@@ -32,8 +32,9 @@ test('freed ids are reused first, in the order they were freed', () => {
 
 test('the numbering wraps to 0 below 2^32', () => {
   const m = new ConjIdMap(MAX_CONJ_ID - 24);
-  assert.equal(m.get('a', 'b', 'ingress', 'IPv4'), 0);
-  assert.equal(m.get('a', 'c', 'ingress', 'IPv4'), 8);
+  assert.equal(m.get('a', 'b', 'ingress', 'IPv4'), MAX_CONJ_ID - 8);
+  assert.equal(m.get('a', 'c', 'ingress', 'IPv4'), 0);
+  assert.equal(m.get('a', 'd', 'ingress', 'IPv4'), 8);
   // Already at the top when the driver starts: the next block is 0, the first id handed out 8.
   assert.equal(new ConjIdMap(MAX_CONJ_ID - 16).get('a', 'b', 'ingress', 'IPv4'), 8);
 });
