@@ -35,6 +35,6 @@ test('the numbering wraps to 0 below 2^32', () => {
   assert.equal(m.get('a', 'b', 'ingress', 'IPv4'), MAX_CONJ_ID - 8);
   assert.equal(m.get('a', 'c', 'ingress', 'IPv4'), 0);
   assert.equal(m.get('a', 'd', 'ingress', 'IPv4'), 8);
-  // Already at the top when the driver starts: the next block is 0, the first id handed out 8.
-  assert.equal(new ConjIdMap(MAX_CONJ_ID - 16).get('a', 'b', 'ingress', 'IPv4'), 8);
+  // The block after the highest existing one is the last below the limit: the first id is 0.
+  assert.equal(new ConjIdMap(MAX_CONJ_ID - 16).get('a', 'b', 'ingress', 'IPv4'), 0);
 });
