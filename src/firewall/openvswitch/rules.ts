@@ -261,7 +261,7 @@ export function memberFlows(member: { prefix: string; mac?: string }, direction:
   const match: Match = { ethType: dlType(ethertype), regs: { [REG_NET]: { value: localVlan } }, ...remoteAddressMatch(direction, member.prefix) };
   if (p.prefixLen === 0) {
     // A /0 member would match anything: it stands for its port's MAC instead.
-    delete match.ipv4Src, delete match.ipv4Dst, delete match.ipv6Src, delete match.ipv6Dst;
+    for (const k of ['ipv4Src', 'ipv4Dst', 'ipv6Src', 'ipv6Dst'] as const) delete match[k];
     if (member.mac) match.ethSrc = { value: member.mac };
   }
   const byOffset: number[][] = [[], [], [], []];
