@@ -46,8 +46,22 @@ export function ipVersion(ip: string): 4 | 6 {
   return ip.includes(':') ? 6 : 4;
 }
 
+// Ports and members repeat the same addresses pass after pass; parsing IPv6 is not free.
+const parsed = new Map<string, IpPrefix>();
+const PARSED_MAX = 100_000;
+
 /** `10.0.0.5` → 10.0.0.5/32; `192.168.1.9/16` → 192.168.0.0/16 (host bits cleared, as netaddr's `.cidr`). */
 export function parsePrefix(text: string): IpPrefix {
+  let p = parsed.get(text);
+  if (p === undefined) {
+    p = parsePrefixUncached(text);
+    if (parsed.size >= PARSED_MAX) parsed.clear();
+    parsed.set(text, p);
+  }
+  return p;
+}
+
+function parsePrefixUncached(text: string): IpPrefix {
   const [addr, len, extra] = text.trim().split('/');
   if (addr === undefined || extra !== undefined) throw new Error(`invalid IP prefix '${text}'`);
   const version = ipVersion(addr);
@@ -84,6 +98,17 @@ export function prefixText(p: IpPrefix): string {
 
 /** The IPv6 link-local address SLAAC derives from a MAC (modified EUI-64, fe80::/64). */
 export function eui64LinkLocal(mac: Mac): IpAddress {
+  let lla = linkLocals.get(mac);
+  if (lla === undefined) {
+    lla = eui64LinkLocalUncached(mac);
+    if (linkLocals.size >= PARSED_MAX) linkLocals.clear();
+    linkLocals.set(mac, lla);
+  }
+  return lla;
+}
+const linkLocals = new Map<Mac, IpAddress>();
+
+function eui64LinkLocalUncached(mac: Mac): IpAddress {
   const b = mac.split(':').map((x) => parseInt(x, 16));
   if (b.length !== 6 || b.some((x) => Number.isNaN(x))) throw new Error(`invalid MAC address '${mac}'`);
   const bytes = [b[0]! ^ 0x02, b[1]!, b[2]!, 0xff, 0xfe, b[3]!, b[4]!, b[5]!];

@@ -31,6 +31,8 @@ interface PortState {
   port: FirewallPort;
   filtered: boolean;
   conjRefs: ConjRef[];
+  /** What the port's flows were computed from: unchanged inputs, unchanged flows. */
+  signature?: string;
 }
 
 const portOwner = (id: string): string => `port:${id}`;
@@ -54,6 +56,12 @@ export class OVSFirewallDriver implements FirewallDriver {
   /** Members of remote groups and CIDRs of address groups, by remote id. */
   private readonly remoteMembers = new Map<string, RemoteMembers>();
   private refilter = new Set<string>();
+  /** Bumped when a group's rules change, so ports of unchanged groups are not recomputed. */
+  private readonly groupVersions = new Map<string, number>();
+  private groupVersionSeq = 0;
+  /** Bumped when conjunction ids are freed (ids of other groups may be handed out anew). */
+  private conjEpoch = 0;
+  private sharedInstalled = false;
   private readonly flowOptions: Omit<PortFlowOptions, 'egressDirectPatchOfport'>;
 
   constructor(
@@ -75,6 +83,8 @@ export class OVSFirewallDriver implements FirewallDriver {
     this.ports.clear();
     this.groupRules.clear();
     this.remoteMembers.clear();
+    this.groupVersions.clear();
+    this.sharedInstalled = false;
     this.conjIds = new ConjIdMap(await this.highestConjId());
     this.table.set('base', baseFlows());
     await this.apply();
@@ -136,7 +146,7 @@ export class OVSFirewallDriver implements FirewallDriver {
       }
     }
     this.releaseUnusedConjIds(maybeUnusedGroups);
-    for (const vlan of touchedVlans) this.updateNetwork(vlan);
+    this.updateNetworks(touchedVlans);
     await this.apply();
   }
 
@@ -154,6 +164,7 @@ export class OVSFirewallDriver implements FirewallDriver {
           LOG.error(`security group ${id}: rule ${r.id} skipped`, err);
         }
       }
+      if (JSON.stringify(this.groupRules.get(id)) !== JSON.stringify(rules)) this.groupVersions.set(id, ++this.groupVersionSeq);
       this.groupRules.set(id, rules);
     }
     for (const [id, m] of info.members) {
@@ -168,20 +179,35 @@ export class OVSFirewallDriver implements FirewallDriver {
   }
 
   private setFilteredPort(p: FirewallPort): void {
+    const options = this.portFlowOptions(p);
+    const signature = JSON.stringify([p, p.securityGroupIds.map((id) => this.groupVersions.get(id) ?? 0), this.conjEpoch, options.egressDirectPatchOfport ?? null]);
+    const prev = this.ports.get(p.id);
+    if (prev?.filtered && prev.signature === signature) {
+      // A refilter for remote members only: the port's own flows stay as they are.
+      prev.port = p;
+      return;
+    }
     const groups = p.securityGroupIds.map((id) => ({ id, rules: this.groupRules.get(id) ?? [] }));
     const rules = portRuleFlows(p.ofport, groups, this.conjIds);
-    if (![...this.ports.values()].some((s) => s.filtered)) this.table.set('shared', sharedTrackedFlows());
-    this.ports.set(p.id, { port: p, filtered: true, conjRefs: rules.conjRefs });
-    this.table.set(portOwner(p.id), [...filteredPortFlows(p, this.portFlowOptions(p)), ...rules.flows]);
+    if (!this.sharedInstalled) {
+      this.table.set('shared', sharedTrackedFlows());
+      this.sharedInstalled = true;
+    }
+    this.ports.set(p.id, { port: p, filtered: true, conjRefs: rules.conjRefs, signature });
+    this.table.set(portOwner(p.id), [...filteredPortFlows(p, options), ...rules.flows]);
   }
 
   /** The member flows of a network follow the remote-group rules of its filtered ports. */
-  private updateNetwork(vlan: number): void {
-    const refs = [...this.ports.values()].filter((s) => s.filtered && s.port.localVlan === vlan).flatMap((s) => s.conjRefs);
-    try {
-      this.table.set(netOwner(vlan), networkMemberFlows(vlan, refs, (id) => this.remoteMembers.get(id)));
-    } catch (err) {
-      LOG.error(`cannot compute remote-group member flows of local VLAN ${vlan}; the previous ones stay`, err);
+  private updateNetworks(vlans: Set<number>): void {
+    if (vlans.size === 0) return;
+    const refs = new Map<number, ConjRef[]>([...vlans].map((v) => [v, []]));
+    for (const s of this.ports.values()) if (s.filtered) refs.get(s.port.localVlan)?.push(...s.conjRefs);
+    for (const [vlan, r] of refs) {
+      try {
+        this.table.set(netOwner(vlan), networkMemberFlows(vlan, r, (id) => this.remoteMembers.get(id)));
+      } catch (err) {
+        LOG.error(`cannot compute remote-group member flows of local VLAN ${vlan}; the previous ones stay`, err);
+      }
     }
   }
 
@@ -196,8 +222,9 @@ export class OVSFirewallDriver implements FirewallDriver {
     for (const sg of groups) {
       if (inUse.has(sg)) continue;
       // Only this group's own ids: ids it appears in as a remote belong to groups still in use.
-      this.conjIds.deleteOwner(sg);
+      if (this.conjIds.deleteOwner(sg).length > 0) this.conjEpoch++;
       this.groupRules.delete(sg);
+      this.groupVersions.delete(sg);
     }
   }
 

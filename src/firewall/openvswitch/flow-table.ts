@@ -4,12 +4,34 @@
 // the flow in place), flows no owner wants any more are strictly deleted. Two owners may want
 // the same flow (the same MAC on two ports of a network, say): it stays while either wants it.
 import type { Flow } from '../../openflow/flow.js';
-import { formatActions, formatMatch } from '../../openflow/text.js';
 
-/** OpenFlow's identity of a flow: table, priority and match. */
-export function flowKey(f: Pick<Flow, 'table' | 'priority' | 'match'>): string {
-  return `table=${f.table},priority=${f.priority}${formatMatch(f.match).map((m) => `,${m}`).join('')}`;
+function valueKey(v: unknown): string {
+  if (v === null || typeof v !== 'object') return String(v);
+  const o = v as Record<string, unknown>;
+  // Masked<T>: the common case, kept cheap.
+  if ('value' in o) return o.mask === undefined ? String(o.value) : `${String(o.value)}/${String(o.mask)}`;
+  return Object.keys(o)
+    .sort()
+    .map((k) => `${k}:${valueKey(o[k])}`)
+    .join(',');
 }
+
+/**
+ * OpenFlow's identity of a flow: table, priority and match. Canonical (fields sorted), so two
+ * matches with the same fields are one key whatever order their properties were written in.
+ */
+export function flowKey(f: Pick<Flow, 'table' | 'priority' | 'match'>): string {
+  const m = f.match as Record<string, unknown>;
+  let key = `${f.table}|${f.priority}`;
+  for (const field of Object.keys(m).sort()) {
+    const v = m[field];
+    if (v !== undefined) key += `|${field}=${valueKey(v)}`;
+  }
+  return key;
+}
+
+const actionsKey = (f: Flow): string =>
+  JSON.stringify([f.actions, f.gotoTable ?? null], (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
 
 export interface FlowChanges {
   /** Flows to add (new, or their actions changed). */
@@ -27,7 +49,7 @@ interface Entry {
 export class OwnedFlowTable {
   private readonly owned = new Map<string, Map<string, Flow>>();
   private readonly byKey = new Map<string, Entry>();
-  /** key → actions text of the flow on the switch. */
+  /** key → the flow on the switch and its actions key. */
   private readonly installed = new Map<string, { flow: Flow; actions: string }>();
   private pendingAdd = new Map<string, Flow>();
   private pendingRemove = new Map<string, Flow>();
@@ -50,7 +72,7 @@ export class OwnedFlowTable {
     for (const [key, f] of next) {
       let e = this.byKey.get(key);
       if (!e) this.byKey.set(key, (e = { owners: [], flows: new Map() }));
-      if (!e.owners.includes(owner)) e.owners.push(owner);
+      if (!e.flows.has(owner)) e.owners.push(owner);
       e.flows.set(owner, f);
       this.reconcile(key);
     }
@@ -58,10 +80,6 @@ export class OwnedFlowTable {
 
   has(owner: string): boolean {
     return this.owned.has(owner);
-  }
-
-  owners(): string[] {
-    return [...this.owned.keys()];
   }
 
   private reconcile(key: string): void {
@@ -74,36 +92,40 @@ export class OwnedFlowTable {
     }
     const want = e.flows.get(e.owners[e.owners.length - 1]!)!;
     this.pendingRemove.delete(key);
-    if (onSwitch && onSwitch.actions === formatActions(want)) this.pendingAdd.delete(key);
+    if (onSwitch && (onSwitch.flow === want || onSwitch.actions === actionsKey(want))) this.pendingAdd.delete(key);
     else this.pendingAdd.set(key, want);
   }
 
-  /** The mods that bring the switch to the wanted state (still pending until markApplied). */
-  changes(): FlowChanges {
-    return { add: [...this.pendingAdd.values()], remove: [...this.pendingRemove.values()] };
+  /** The mods that bring the switch to the wanted state (pending until markApplied). */
+  changes(): FlowChanges & { keys: { add: string[]; remove: string[] } } {
+    return {
+      add: [...this.pendingAdd.values()],
+      remove: [...this.pendingRemove.values()],
+      keys: { add: [...this.pendingAdd.keys()], remove: [...this.pendingRemove.keys()] },
+    };
   }
 
   /** The switch took these changes; later changes to the same flows stay pending. */
-  markApplied(done: FlowChanges): void {
-    for (const flow of done.add) {
-      const key = flowKey(flow);
-      if (this.pendingAdd.get(key) !== flow) continue;
+  markApplied(done: ReturnType<OwnedFlowTable['changes']>): void {
+    done.keys.add.forEach((key, i) => {
+      const flow = done.add[i]!;
+      if (this.pendingAdd.get(key) !== flow) return;
       this.pendingAdd.delete(key);
-      this.installed.set(key, { flow, actions: formatActions(flow) });
-    }
-    for (const flow of done.remove) {
-      const key = flowKey(flow);
-      if (this.pendingRemove.get(key) !== flow) continue;
+      this.installed.set(key, { flow, actions: actionsKey(flow) });
+    });
+    done.keys.remove.forEach((key, i) => {
+      if (this.pendingRemove.get(key) !== done.remove[i]) return;
       this.pendingRemove.delete(key);
       this.installed.delete(key);
-    }
+    });
   }
 
-  /** Every flow wanted now, sorted by table, priority (highest first) and text: a stable rendering. */
+  /** Every flow wanted now, sorted by table, priority (highest first) and key: a stable rendering. */
   flows(): Flow[] {
-    const out: Flow[] = [];
-    for (const e of this.byKey.values()) out.push(e.flows.get(e.owners[e.owners.length - 1]!)!);
-    return sortFlows(out);
+    const keyed: Array<{ f: Flow; k: string }> = [];
+    for (const [k, e] of this.byKey) keyed.push({ f: e.flows.get(e.owners[e.owners.length - 1]!)!, k });
+    keyed.sort((a, b) => a.f.table - b.f.table || b.f.priority - a.f.priority || (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+    return keyed.map((x) => x.f);
   }
 
   /** Forget everything, including what is on the switch (after an OVS restart wiped it). */
@@ -114,10 +136,4 @@ export class OwnedFlowTable {
     this.pendingAdd = new Map();
     this.pendingRemove = new Map();
   }
-}
-
-export function sortFlows(flows: Flow[]): Flow[] {
-  const keyed = flows.map((f) => ({ f, k: flowKey(f) }));
-  keyed.sort((a, b) => a.f.table - b.f.table || b.f.priority - a.f.priority || (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
-  return keyed.map((x) => x.f);
 }
