@@ -8,7 +8,7 @@ import { INT } from '../../bridges/tables.js';
 import { getLogger } from '../../util/log.js';
 import type { FirewallDriver, PortFilterChange } from '../driver.js';
 import { type FirewallPort, type SecurityGroupChange, type SecurityGroupInfo, type SecurityGroupSource, isTrustedPort } from '../types.js';
-import { ConjIdMap } from './conj-ids.js';
+import { CONJ_ID_BLOCK_SIZE, ConjIdMap } from './conj-ids.js';
 import { OwnedFlowTable } from './flow-table.js';
 import { type PortFlowOptions, OVS_FIREWALL_TABLES, baseFlows, filteredPortFlows, sharedTrackedFlows, unfilteredPortFlows } from './port-flows.js';
 import { type FirewallRule, toFirewallRule } from './rules.js';
@@ -62,6 +62,12 @@ export class OVSFirewallDriver implements FirewallDriver {
   /** Bumped when conjunction ids are freed (ids of other groups may be handed out anew). */
   private conjEpoch = 0;
   private sharedInstalled = false;
+  /**
+   * Conjunction ids each network's member flows carry, by `direction/ethertype/remote/id`. As in
+   * the reference they accumulate while ports use them and go only when their group's ids are
+   * freed, so a removed remote-group rule leaves its (inert) member flows until then.
+   */
+  private readonly networkConjRefs = new Map<number, Map<string, ConjRef>>();
   private readonly flowOptions: Omit<PortFlowOptions, 'egressDirectPatchOfport'>;
 
   constructor(
@@ -84,6 +90,7 @@ export class OVSFirewallDriver implements FirewallDriver {
     this.groupRules.clear();
     this.remoteMembers.clear();
     this.groupVersions.clear();
+    this.networkConjRefs.clear();
     this.sharedInstalled = false;
     this.conjIds = new ConjIdMap(await this.highestConjId());
     this.table.set('base', baseFlows());
@@ -145,7 +152,7 @@ export class OVSFirewallDriver implements FirewallDriver {
         LOG.error(`cannot compute firewall flows of port ${p.id} (${p.vifName}, ofport ${p.ofport}); its previous flows stay`, err);
       }
     }
-    this.releaseUnusedConjIds(maybeUnusedGroups);
+    for (const v of this.releaseUnusedConjIds(maybeUnusedGroups)) touchedVlans.add(v);
     this.updateNetworks(touchedVlans);
     await this.apply();
   }
@@ -194,17 +201,19 @@ export class OVSFirewallDriver implements FirewallDriver {
       this.sharedInstalled = true;
     }
     this.ports.set(p.id, { port: p, filtered: true, conjRefs: rules.conjRefs, signature });
+    let refs = this.networkConjRefs.get(p.localVlan);
+    if (!refs) this.networkConjRefs.set(p.localVlan, (refs = new Map()));
+    for (const r of rules.conjRefs) refs.set(`${r.direction}/${r.ethertype}/${r.remoteId}/${r.conjId}`, r);
     this.table.set(portOwner(p.id), [...filteredPortFlows(p, options), ...rules.flows]);
   }
 
   /** The member flows of a network follow the remote-group rules of its filtered ports. */
   private updateNetworks(vlans: Set<number>): void {
     if (vlans.size === 0) return;
-    const refs = new Map<number, ConjRef[]>([...vlans].map((v) => [v, []]));
-    for (const s of this.ports.values()) if (s.filtered) refs.get(s.port.localVlan)?.push(...s.conjRefs);
-    for (const [vlan, r] of refs) {
+    for (const vlan of vlans) {
+      const refs = [...(this.networkConjRefs.get(vlan)?.values() ?? [])];
       try {
-        this.table.set(netOwner(vlan), networkMemberFlows(vlan, r, (id) => this.remoteMembers.get(id)));
+        this.table.set(netOwner(vlan), networkMemberFlows(vlan, refs, (id) => this.remoteMembers.get(id)));
       } catch (err) {
         LOG.error(`cannot compute remote-group member flows of local VLAN ${vlan}; the previous ones stay`, err);
       }
@@ -213,19 +222,34 @@ export class OVSFirewallDriver implements FirewallDriver {
 
   /**
    * Conjunction ids of a group no filtered port is in any more go back to the pool (the
-   * reference frees them when a group has no ports left), so ids stay few and are reused.
+   * reference frees them when a group has no ports left), and leave the networks' member flows.
+   * Returns the networks whose member flows change.
    */
-  private releaseUnusedConjIds(groups: Set<string>): void {
-    if (groups.size === 0) return;
+  private releaseUnusedConjIds(groups: Set<string>): Set<number> {
+    const touched = new Set<number>();
+    if (groups.size === 0) return touched;
     const inUse = new Set<string>();
     for (const s of this.ports.values()) if (s.filtered) for (const sg of s.port.securityGroupIds) inUse.add(sg);
+    const freed = new Set<number>();
     for (const sg of groups) {
       if (inUse.has(sg)) continue;
       // Only this group's own ids: ids it appears in as a remote belong to groups still in use.
-      if (this.conjIds.deleteOwner(sg).length > 0) this.conjEpoch++;
+      for (const base of this.conjIds.deleteOwner(sg)) freed.add(base);
       this.groupRules.delete(sg);
       this.groupVersions.delete(sg);
     }
+    if (freed.size === 0) return touched;
+    this.conjEpoch++;
+    for (const [vlan, refs] of this.networkConjRefs) {
+      for (const [k, r] of refs) {
+        if (freed.has(r.conjId - (r.conjId % CONJ_ID_BLOCK_SIZE))) {
+          refs.delete(k);
+          touched.add(vlan);
+        }
+      }
+      if (refs.size === 0) this.networkConjRefs.delete(vlan);
+    }
+    return touched;
   }
 
   private onSecurityGroupChange(change: SecurityGroupChange): void {

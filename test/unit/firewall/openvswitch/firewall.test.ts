@@ -181,15 +181,33 @@ test('changing a rule replaces flows in one batch, adds before deletes (no blink
   assert.deepEqual(mods.filter((m) => m.startsWith('delete')).length, 2);
 });
 
-test('removing a port deletes its flows; member flows stay while the network has other ports of the group', async () => {
+test('removing a port deletes its flows; member flows stay (as the reference leaves them) until its group has no port left', async () => {
   const { sw, driver } = await scenario();
   await driver.filterPorts({ added: [], updated: [], removed: ['port-4'] });
   const mods = sw.last();
   assert.ok(mods.every((m) => m.startsWith('delete_strict')));
   assert.ok(mods.some((m) => m.includes('in_port=4')));
-  assert.ok(mods.some((m) => m.includes('reg6=0x2') && m.includes('nw_src=10.0.0.7')), 'member flows of its network, the last port there, go');
-  assert.ok(!mods.some((m) => m.includes('reg5=0x3') || m.includes('reg6=0x1')), 'other ports untouched');
+  assert.ok(!mods.some((m) => m.includes('reg5=0x3') || m.includes('nw_src=10.0.0.7')), 'other ports and member flows untouched');
   assert.ok(!driver.desiredFlows().some((f) => formatFlow(f).includes('reg5=0x4')));
+
+  // The last ports of sg1 go: its conjunction ids are freed and every member flow goes with them.
+  await driver.filterPorts({ added: [], updated: [], removed: ['port-3', 'port-5', 'port-6'] });
+  const left = driver.desiredFlows().map((f) => normalizeFlow(formatFlow(f)));
+  assert.ok(!left.some((f) => f.includes('conjunction(')), left.join('\n'));
+  // Freed ids are handed out again, in the order they were freed: the same 16 and 24.
+  await driver.filterPorts({ added: scenarioPorts(), updated: [], removed: [] });
+  const again = driver.desiredFlows().map((f) => normalizeFlow(formatFlow(f)));
+  assert.ok(again.some((f) => f.includes('actions=conjunction(16,2/2)')) && again.some((f) => f.includes('actions=conjunction(24,2/2)')));
+});
+
+test('a remote-group rule removed: its member flows stay as the reference leaves them (inert: no port half)', async () => {
+  const { sw, source, driver } = await scenario();
+  const sg = source.groups.get('sg1')!;
+  sg.rules = sg.rules.filter((r) => !(r.remoteGroupId && r.ethertype === 'IPv4'));
+  await driver.filterPorts({ added: [], updated: scenarioPorts(), removed: [] });
+  const mods = sw.last();
+  assert.ok(mods.every((m) => m.startsWith('delete_strict') && m.includes('reg5=')), mods.join('\n'));
+  assert.equal(mods.length, 4 * 4, 'dimension-2 and accept flows of the IPv4 rule, per port');
 });
 
 test('port security off and trusted network:* ports get the unfiltered flows; switching replaces one set with the other', async () => {
