@@ -132,7 +132,7 @@ export class OVSFirewallDriver implements FirewallDriver {
         for (const sg of prev.port.securityGroupIds) if (!p.securityGroupIds.includes(sg)) maybeUnusedGroups.add(sg);
       }
       if (!hasLocalVlan(p) || !(p.ofport > 0)) {
-        LOG.info(`Tag was not found for port ${p.id} (${p.vifName}, ofport ${p.ofport}, local VLAN ${p.localVlan}): not filtered`);
+        LOG.warning(`Tag was not found for port ${p.id} (${p.vifName}, ofport ${p.ofport}, local VLAN ${p.localVlan}): not filtered`);
         if (prev) {
           this.ports.delete(p.id);
           this.table.set(portOwner(p.id), []);

@@ -259,3 +259,17 @@ test('rendering is deterministic: same operations, same flow list', async () => 
   const b = (await scenario()).driver.desiredFlows().map(formatFlow);
   assert.deepEqual(a, b);
 });
+
+test('a batch the switch refuses fails the pass with context, and is sent again by the next pass', async () => {
+  const sw = new RecordingSwitch();
+  const driver = new OVSFirewallDriver(new OVSBridge('br-int', sw, COOKIE), scenarioSource());
+  await driver.start();
+  const apply = sw.apply.bind(sw);
+  sw.apply = async () => {
+    throw new Error('OFPBRC_EPERM');
+  };
+  await assert.rejects(driver.filterPorts({ added: [scenarioPorts()[0]!], updated: [], removed: [] }), /firewall flows on br-int \(\d+ adds, 0 deletes\): OFPBRC_EPERM/);
+  sw.apply = apply;
+  await driver.filterPorts({ added: [], updated: [], removed: [] });
+  assert.ok(sw.last().some((m) => m.includes('in_port=3') && m.includes('resubmit(,71)')), 'the refused flows went out with the next pass');
+});
