@@ -4,6 +4,7 @@
 // difference — adds first, then strict deletes of what nobody wants — so a packet that stays
 // allowed is never dropped while rules change. Every flow carries br-int's per-run cookie.
 import type { OVSBridge } from '../../bridges/ovs-bridge.js';
+import type { Flow } from '../../openflow/flow.js';
 import { INT } from '../../bridges/tables.js';
 import { getLogger } from '../../util/log.js';
 import type { FirewallDriver, PortFilterChange } from '../driver.js';
@@ -62,6 +63,7 @@ export class OVSFirewallDriver implements FirewallDriver {
   /** Bumped when conjunction ids are freed (ids of other groups may be handed out anew). */
   private conjEpoch = 0;
   private sharedInstalled = false;
+  private queue: Promise<void> = Promise.resolve();
   /**
    * Conjunction ids each network's member flows carry, by `direction/ethertype/remote/id`. As in
    * the reference they accumulate while ports use them and go only when their group's ids are
@@ -84,7 +86,17 @@ export class OVSFirewallDriver implements FirewallDriver {
   }
 
   /** Base flows; conjunction ids continue above those a previous run left in the firewall tables. */
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    return this.serialized(() => this.reset());
+  }
+
+  private serialized(task: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(task);
+    this.queue = run.catch(() => undefined); // the caller sees the error; the next task still runs
+    return run;
+  }
+
+  private async reset(): Promise<void> {
     this.table.clear();
     this.ports.clear();
     this.groupRules.clear();
@@ -106,14 +118,20 @@ export class OVSFirewallDriver implements FirewallDriver {
   }
 
   /** Every flow the driver wants on br-int now, in a stable order (for tests and the pipeline view). */
-  desiredFlows() {
+  desiredFlows(): Flow[] {
     return this.table.flows();
   }
 
-  async filterPorts(change: PortFilterChange): Promise<void> {
+  /** Passes run one at a time: each reads and updates the flow sets the previous one left. */
+  filterPorts(change: PortFilterChange): Promise<void> {
+    return this.serialized(() => this.filter(change));
+  }
+
+  private async filter(change: PortFilterChange): Promise<void> {
+    const removed = new Set(change.removed);
     const touchedVlans = new Set<number>();
     const maybeUnusedGroups = new Set<string>();
-    for (const id of change.removed) {
+    for (const id of removed) {
       const st = this.ports.get(id);
       if (!st) continue;
       this.ports.delete(id);
@@ -121,7 +139,7 @@ export class OVSFirewallDriver implements FirewallDriver {
       if (st.filtered) touchedVlans.add(st.port.localVlan);
       for (const sg of st.port.securityGroupIds) maybeUnusedGroups.add(sg);
     }
-    const ports = [...change.added, ...change.updated].filter((p) => !change.removed.includes(p.id));
+    const ports = [...change.added, ...change.updated].filter((p) => !removed.has(p.id));
     const filtered = ports.filter((p) => p.portSecurityEnabled && !isTrustedPort(p));
     const info = filtered.length > 0 ? await this.source.infoFor(filtered) : undefined;
     if (info) this.learn(info);
