@@ -104,3 +104,33 @@ test('pings pass or drop as the groups say; rules added and removed take effect 
   }
   assert.equal(await ping(a, b.ip, { count: 2 }), 2, 'its own address again: allowed');
 });
+
+test('no blink while other rules change; an established flow is cut when its rule goes', async () => {
+  const source = new FakeSource();
+  source.groups.set('client', { id: 'client', stateful: true, rules: [rule('client', { direction: 'egress', ethertype: 'IPv4' })] });
+  const icmp = rule('server', { direction: 'ingress', ethertype: 'IPv4', protocol: 'icmp' });
+  source.groups.set('server', { id: 'server', stateful: true, rules: [rule('server', { direction: 'egress', ethertype: 'IPv4' }), icmp] });
+  const driver = new OVSFirewallDriver(new OVSBridge(BR, new OfctlBackend({ timeoutSec: 10, env: ovs.env }).bridge(BR)), source);
+  await driver.start();
+  const ports = [await firewallPort(a, ['client']), await firewallPort(b, ['server'])];
+  await driver.filterPorts({ added: ports, updated: [], removed: [] });
+
+  // 25 echoes over 5 s while b's rules change six times (tcp ports added, then removed).
+  const pinging = ping(a, b.ip, { count: 25, timeoutMs: 8000 });
+  for (let i = 0; i < 6; i++) {
+    await new Promise((r) => setTimeout(r, 400));
+    if (i < 3) source.groups.get('server')!.rules.push(rule('server', { direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', portRangeMin: 1000 + i, portRangeMax: 2000 + i }));
+    else source.groups.get('server')!.rules.pop();
+    await driver.filterPorts({ added: [], updated: [ports[1]!], removed: [] });
+  }
+  assert.equal(await pinging, 25, 'no echo lost while unrelated rules changed');
+
+  // The icmp rule goes while a ping runs: the rest of that ping's echoes are dropped.
+  const cut = ping(a, b.ip, { count: 25, timeoutMs: 8000 });
+  await new Promise((r) => setTimeout(r, 1500));
+  const server = source.groups.get('server')!;
+  server.rules = server.rules.filter((r) => r !== icmp);
+  await driver.filterPorts({ added: [], updated: [ports[1]!], removed: [] });
+  const replies = await cut;
+  assert.ok(replies > 0 && replies < 20, `replies before the cut only (${replies} of 25)`);
+});
