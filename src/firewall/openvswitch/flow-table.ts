@@ -1,0 +1,139 @@
+// The firewall's flows on br-int as sets owned by ports, networks and the driver itself.
+// Replacing an owner's set yields only the flow mods that change the switch: flows that are new
+// or whose actions changed are added (an add with the same table, priority and match replaces
+// the flow in place), flows no owner wants any more are strictly deleted. Two owners may want
+// the same flow (the same MAC on two ports of a network, say): it stays while either wants it.
+import type { Flow } from '../../openflow/flow.js';
+
+function valueKey(v: unknown): string {
+  if (v === null || typeof v !== 'object') return String(v);
+  const o = v as Record<string, unknown>;
+  // Masked<T>: the common case, kept cheap.
+  if ('value' in o) return o.mask === undefined ? String(o.value) : `${String(o.value)}/${String(o.mask)}`;
+  return Object.keys(o)
+    .sort()
+    .map((k) => `${k}:${valueKey(o[k])}`)
+    .join(',');
+}
+
+/**
+ * OpenFlow's identity of a flow: table, priority and match. Canonical (fields sorted), so two
+ * matches with the same fields are one key whatever order their properties were written in.
+ */
+export function flowKey(f: Pick<Flow, 'table' | 'priority' | 'match'>): string {
+  const m = f.match as Record<string, unknown>;
+  let key = `${f.table}|${f.priority}`;
+  for (const field of Object.keys(m).sort()) {
+    const v = m[field];
+    if (v !== undefined) key += `|${field}=${valueKey(v)}`;
+  }
+  return key;
+}
+
+const actionsKey = (f: Flow): string =>
+  JSON.stringify([f.actions, f.gotoTable ?? null], (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+
+export interface FlowChanges {
+  /** Flows to add (new, or their actions changed). */
+  add: Flow[];
+  /** Flows to remove with a strict delete. */
+  remove: Flow[];
+}
+
+interface Entry {
+  /** Owners wanting this key, the last one's flow is the one installed. */
+  owners: string[];
+  flows: Map<string, Flow>;
+}
+
+export class OwnedFlowTable {
+  private readonly owned = new Map<string, Map<string, Flow>>();
+  private readonly byKey = new Map<string, Entry>();
+  /** key → the flow on the switch and its actions key. */
+  private readonly installed = new Map<string, { flow: Flow; actions: string }>();
+  private pendingAdd = new Map<string, Flow>();
+  private pendingRemove = new Map<string, Flow>();
+
+  /** The flows an owner wants now (replacing what it wanted before). An empty list releases it. */
+  set(owner: string, flows: readonly Flow[]): void {
+    const next = new Map<string, Flow>();
+    for (const f of flows) next.set(flowKey(f), f);
+    const prev = this.owned.get(owner) ?? new Map<string, Flow>();
+    if (next.size === 0) this.owned.delete(owner);
+    else this.owned.set(owner, next);
+    for (const key of prev.keys()) {
+      if (next.has(key)) continue;
+      const e = this.byKey.get(key)!;
+      e.owners = e.owners.filter((o) => o !== owner);
+      e.flows.delete(owner);
+      if (e.owners.length === 0) this.byKey.delete(key);
+      this.reconcile(key);
+    }
+    for (const [key, f] of next) {
+      let e = this.byKey.get(key);
+      if (!e) this.byKey.set(key, (e = { owners: [], flows: new Map() }));
+      if (!e.flows.has(owner)) e.owners.push(owner);
+      e.flows.set(owner, f);
+      this.reconcile(key);
+    }
+  }
+
+  has(owner: string): boolean {
+    return this.owned.has(owner);
+  }
+
+  private reconcile(key: string): void {
+    const e = this.byKey.get(key);
+    const onSwitch = this.installed.get(key);
+    if (!e) {
+      this.pendingAdd.delete(key);
+      if (onSwitch) this.pendingRemove.set(key, onSwitch.flow);
+      return;
+    }
+    const want = e.flows.get(e.owners[e.owners.length - 1]!)!;
+    this.pendingRemove.delete(key);
+    if (onSwitch && (onSwitch.flow === want || onSwitch.actions === actionsKey(want))) this.pendingAdd.delete(key);
+    else this.pendingAdd.set(key, want);
+  }
+
+  /** The mods that bring the switch to the wanted state (pending until markApplied). */
+  changes(): FlowChanges & { keys: { add: string[]; remove: string[] } } {
+    return {
+      add: [...this.pendingAdd.values()],
+      remove: [...this.pendingRemove.values()],
+      keys: { add: [...this.pendingAdd.keys()], remove: [...this.pendingRemove.keys()] },
+    };
+  }
+
+  /** The switch took these changes; later changes to the same flows stay pending. */
+  markApplied(done: ReturnType<OwnedFlowTable['changes']>): void {
+    done.keys.add.forEach((key, i) => {
+      const flow = done.add[i]!;
+      if (this.pendingAdd.get(key) !== flow) return;
+      this.pendingAdd.delete(key);
+      this.installed.set(key, { flow, actions: actionsKey(flow) });
+    });
+    done.keys.remove.forEach((key, i) => {
+      if (this.pendingRemove.get(key) !== done.remove[i]) return;
+      this.pendingRemove.delete(key);
+      this.installed.delete(key);
+    });
+  }
+
+  /** Every flow wanted now, sorted by table, priority (highest first) and key: a stable rendering. */
+  flows(): Flow[] {
+    const keyed: Array<{ f: Flow; k: string }> = [];
+    for (const [k, e] of this.byKey) keyed.push({ f: e.flows.get(e.owners[e.owners.length - 1]!)!, k });
+    keyed.sort((a, b) => a.f.table - b.f.table || b.f.priority - a.f.priority || (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+    return keyed.map((x) => x.f);
+  }
+
+  /** Forget everything, including what is on the switch (after an OVS restart wiped it). */
+  clear(): void {
+    this.owned.clear();
+    this.byKey.clear();
+    this.installed.clear();
+    this.pendingAdd = new Map();
+    this.pendingRemove = new Map();
+  }
+}
