@@ -41,27 +41,29 @@ export function normalizeIpsetList(text: string): string {
   return sets.length ? sets.join('\n\n') + '\n' : '';
 }
 
-async function out(cmd: string, args: string[]): Promise<string> {
+/** Commands run in this process's network namespace, or in the named one. */
+async function out(cmd: string, args: string[], netns?: string): Promise<string> {
+  const [c, a] = netns ? ['ip', ['netns', 'exec', netns, cmd, ...args]] : [cmd, args];
   try {
-    return (await run(cmd, args, { maxBuffer: 64 << 20 })).stdout;
+    return (await run(c, a, { maxBuffer: 64 << 20 })).stdout;
   } catch (e) {
     throw new Error(`${cmd} ${args.join(' ')}: ${(e as { stderr?: string }).stderr?.trim() || String(e)}`);
   }
 }
 
 /** The normalised rule sets and ipsets of this network namespace. */
-export async function saveFirewallState(): Promise<{ iptables: string; ip6tables: string; ipset: string }> {
-  const [v4, v6, sets] = await Promise.all([out('iptables-save', []), out('ip6tables-save', []), out('ipset', ['list'])]);
+export async function saveFirewallState(netns?: string): Promise<{ iptables: string; ip6tables: string; ipset: string }> {
+  const [v4, v6, sets] = await Promise.all([out('iptables-save', [], netns), out('ip6tables-save', [], netns), out('ipset', ['list'], netns)]);
   return { iptables: normalizeIptablesSave(v4), ip6tables: normalizeIptablesSave(v6), ipset: normalizeIpsetList(sets) };
 }
 
 /** Empties every iptables/ip6tables table and destroys every ipset of this network namespace. */
-export async function resetFirewallState(): Promise<void> {
+export async function resetFirewallState(netns?: string): Promise<void> {
   for (const cmd of ['iptables', 'ip6tables']) {
     for (const table of ['raw', 'filter']) {
-      await out(cmd, ['-t', table, '-F']);
-      await out(cmd, ['-t', table, '-X']);
+      await out(cmd, ['-t', table, '-F'], netns);
+      await out(cmd, ['-t', table, '-X'], netns);
     }
   }
-  await out('ipset', ['destroy']);
+  await out('ipset', ['destroy'], netns);
 }

@@ -30,7 +30,7 @@ export interface IptablesFirewallState {
   groups: ReadonlyMap<string, SecurityGroup>;
   /** Remote group id -> member IPs. */
   members: ReadonlyMap<string, MemberIps>;
-  /** Conntrack zone of each filtered port (port id -> zone). */
+  /** Conntrack zone of each filtered port (port id -> zone); stateless ones need none. */
   zones: ReadonlyMap<string, number>;
   /** `[securitygroup] enable_ipset` (default true): remote groups as ipsets, else one rule per member. */
   enableIpset: boolean;
@@ -286,9 +286,14 @@ function addBoth(tables: Tables, table: TableName, chain: string, v4: Array<[str
 }
 
 function conntrackZoneRules(state: IptablesFirewallState, tables: Tables, port: IptablesPort): void {
-  const zone = state.zones.get(port.id);
-  if (zone === undefined) throw new Error(`iptables firewall: no conntrack zone for port ${port.id}`);
-  const [comment, target] = isStateful(state, port) ? [`Set zone for ${port.id}`, `--zone ${zone}`] : [`Make ${port.id} stateless`, '--notrack'];
+  let comment = `Make ${port.id} stateless`;
+  let target = '--notrack';
+  if (isStateful(state, port)) {
+    const zone = state.zones.get(port.id);
+    if (zone === undefined) throw new Error(`iptables firewall: no conntrack zone for port ${port.id}`);
+    comment = `Set zone for ${port.id}`;
+    target = `--zone ${zone}`;
+  }
   const qvb = qvbDevice(port.id);
   const rules: Array<[string]> = [
     [`-m physdev --physdev-in ${qvb}`],
@@ -303,7 +308,8 @@ function spoofChain(table: AgentTable, port: IptablesPort, pairs: Array<[string,
   if (pairs.length === 0) return;
   const chain = table.addChain(`s${port.id}`);
   for (const [mac, ip] of pairs) {
-    const m = `-m mac --mac-source ${mac.toUpperCase()} -j RETURN`;
+    // iptables-save prints MACs in lower case (the reference writes upper case and compares ignoring case)
+    const m = `-m mac --mac-source ${mac.toLowerCase()} -j RETURN`;
     table.addRule(chain, ip === undefined ? m : `-s ${canonicalCidr(ip)} ${m}`, { comment: COMMENTS.PAIR_ALLOW });
   }
   table.addRule(chain, '-j DROP', { comment: COMMENTS.PAIR_DROP });

@@ -18,6 +18,7 @@ import { NeutronLab, LAB_PROJECT, waitFor, type NeutronPort } from '../../helper
 import { labAgentFiles } from '../../helpers/agent-config.js';
 import { plugHybridVm, type HybridVm } from '../../helpers/hybrid-vm.js';
 import { resetFirewallState, saveFirewallState } from '../../helpers/iptables.js';
+import type { CapturedInput } from '../../helpers/iptables-fixtures.js';
 
 const FIXTURES = resolve('test/fixtures/reference/iptables');
 const V4_CIDR = '192.0.2.0/24';
@@ -113,38 +114,6 @@ export const SCENARIOS: Scenario[] = [
     ports: [{ name: 'g', mac: 'fa:16:3e:00:00:10', ips: ['192.0.2.16'], groups: ['nostate'] }],
   },
 ];
-
-/** What the generator is given for a scenario, as captured (the .json fixture). */
-export interface CapturedInput {
-  ports: Array<{
-    id: string;
-    mac: string;
-    fixedIps: string[];
-    allowedAddressPairs: Array<{ mac: string; ip: string }>;
-    securityGroupIds: string[];
-    portSecurityEnabled: boolean;
-    deviceOwner: string;
-    networkId: string;
-    /** The conntrack zone the reference gave the port (raw table). */
-    zone: number | undefined;
-  }>;
-  securityGroups: Array<{
-    id: string;
-    stateful: boolean;
-    rules: Array<{
-      id: string;
-      direction: 'ingress' | 'egress';
-      ethertype: 'IPv4' | 'IPv6';
-      protocol?: string;
-      portRangeMin?: number;
-      portRangeMax?: number;
-      remoteIpPrefix?: string;
-      remoteGroupId?: string;
-    }>;
-  }>;
-  /** Remote group id → [ip, mac] of its members, by ethertype. */
-  members: Record<string, { IPv4: Array<[string, string]>; IPv6: Array<[string, string]> }>;
-}
 
 interface ApiRule {
   id: string;
@@ -265,6 +234,9 @@ async function runScenario(lab: NeutronLab, ovs: PrivateOvs, sc: Scenario): Prom
       subnets[version] = s.subnet.id;
     }
     const groupIds = new Map<string, string>();
+    // The reference keeps a group's rules in the order its cache learnt them: as created, after the
+    // two egress rules neutron creates with the group. The API lists them in another order.
+    const createdRules: string[] = [];
     for (const g of sc.groups) {
       const body: Record<string, unknown> = { name: g.name, tenant_id: LAB_PROJECT };
       if (g.stateful === false) body.stateful = false;
@@ -278,7 +250,8 @@ async function runScenario(lab: NeutronLab, ovs: PrivateOvs, sc: Scenario): Prom
         if (r.port_range_max !== undefined) rule.port_range_max = r.port_range_max;
         if (r.remote_ip_prefix) rule.remote_ip_prefix = r.remote_ip_prefix;
         if (r.remote_group) rule.remote_group_id = r.remote_group === 'self' ? sg.id : groupIds.get(r.remote_group);
-        await lab.api('POST', '/v2.0/security-group-rules', { security_group_rule: rule });
+        const made = await lab.api<{ security_group_rule: { id: string } }>('POST', '/v2.0/security-group-rules', { security_group_rule: rule });
+        createdRules.push(made.security_group_rule.id);
       }
     }
     const ports: NeutronPort[] = [];
@@ -335,7 +308,7 @@ async function runScenario(lab: NeutronLab, ovs: PrivateOvs, sc: Scenario): Prom
       securityGroups: groups.map((g) => ({
         id: g.id,
         stateful: g.stateful,
-        rules: g.security_group_rules.map((r) => ({
+        rules: [...g.security_group_rules].sort((a, b) => createdRules.indexOf(a.id) - createdRules.indexOf(b.id)).map((r) => ({
           id: r.id,
           direction: r.direction,
           ethertype: r.ethertype,
