@@ -8,6 +8,7 @@ import { isTrustedPort, type FirewallPort, type SecurityGroup, type SecurityGrou
 import { getLogger } from '../../util/log.js';
 import { IptablesApplier, enableBridgeNetfilter, execCommand, type Exec } from './apply.js';
 import { generateFirewall, type IptablesFirewallState } from './generate.js';
+import { conntrackDeletions, type FilterSnapshot } from './conntrack.js';
 import { ConntrackZones } from './zones.js';
 
 const log = getLogger('firewall.iptables_hybrid');
@@ -33,6 +34,7 @@ export class IptablesHybridFirewall implements FirewallDriver {
   private readonly refilter = new Set<string>();
   private subscribed = false;
   private lastGroups: ReadonlyMap<string, SecurityGroup> = new Map();
+  private lastSnapshot: FilterSnapshot | undefined;
 
   constructor(private readonly opts: IptablesHybridOptions) {
     this.exec = opts.exec ?? execCommand;
@@ -91,11 +93,34 @@ export class IptablesHybridFirewall implements FirewallDriver {
     };
     const started = performance.now();
     const result = await this.applier.apply(generateFirewall(state));
+    // Only once the new rules are in: a connection cut earlier could be re-admitted by the old ones.
+    const snapshot: FilterSnapshot = { ports: new Map(filtered.map((p) => [p.id, p])), groups: info.securityGroups, members: info.members, zones };
+    const cut = this.lastSnapshot ? conntrackDeletions(this.lastSnapshot, snapshot) : [];
+    this.lastSnapshot = snapshot;
+    await this.deleteConntrack(cut);
     log.info(
       `${filtered.length} ports filtered, ${state.unfiltered.length} unfiltered, ${state.trusted.length} trusted; ` +
         `${result.processes} restore processes (${result.tables.join(', ') || 'no table changed'}` +
-        `${result.ipsetsChanged.length ? `; ipsets ${result.ipsetsChanged.join(' ')}` : ''}) in ${(performance.now() - started).toFixed(0)} ms`,
+        `${result.ipsetsChanged.length ? `; ipsets ${result.ipsetsChanged.join(' ')}` : ''}` +
+        `${cut.length ? `; ${cut.length} conntrack deletions` : ''}) in ${(performance.now() - started).toFixed(0)} ms`,
     );
+  }
+
+  /** Runs `conntrack -D` for each argument list, a few at a time; a failure is logged, the rest still run. */
+  private async deleteConntrack(cmds: string[][]): Promise<void> {
+    const queue = [...cmds];
+    const worker = async (): Promise<void> => {
+      for (let args = queue.shift(); args; args = queue.shift()) {
+        try {
+          await this.exec('conntrack', args);
+        } catch (e) {
+          // exit status 1 with "0 flow entries have been deleted" means there was nothing to cut
+          if (/exited 1: .*0 flow entries/s.test(String(e))) continue;
+          log.error(`deleting conntrack entries (conntrack ${args.join(' ')}) failed`, e);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(4, queue.length) }, worker));
   }
 
   async stop(): Promise<void> {

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { PrivateOvs } from '../../helpers/ovs.js';
 import { plugHybridVm, type HybridVm } from '../../helpers/hybrid-vm.js';
 import { IptablesHybridFirewall } from '../../../src/firewall/iptables/driver.js';
@@ -78,10 +78,26 @@ test('security groups decide which pings between hybrid-plugged VMs pass', { tim
   assert.ok(pings(a, b), 'icmp allowed in by the group');
   assert.ok(pings(b, a), 'both ways');
 
-  source.changeRules(SG, { id: SG, stateful: true, rules: egressAny });
-  const refilter = fw.takeRefilterIds();
-  assert.deepEqual([...refilter].sort(), [a.portId, b.portId].sort());
-  await fw.filterPorts({ added: [], updated: [firewallPort(a, [SG]), firewallPort(b, [SG])], removed: [] });
+  // one ping process: one ICMP id, one conntrack entry, ESTABLISHED after its first packet
+  const flood = spawn('ip', ['netns', 'exec', a.netns, 'ping', '-n', '-i', '0.1', '-W', '1', b.ip], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const replies: number[] = [];
+  flood.stdout.on('data', (buf: Buffer) => {
+    for (const l of buf.toString().split('\n')) if (/bytes from/.test(l)) replies.push(performance.now());
+  });
+  try {
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.ok(replies.length > 3, `the long-running ping is answered (${replies.length} replies)`);
+    source.changeRules(SG, { id: SG, stateful: true, rules: egressAny });
+    const refilter = fw.takeRefilterIds();
+    assert.deepEqual([...refilter].sort(), [a.portId, b.portId].sort());
+    await fw.filterPorts({ added: [], updated: [firewallPort(a, [SG]), firewallPort(b, [SG])], removed: [] });
+    const cut = performance.now();
+    await new Promise((r) => setTimeout(r, 1500));
+    const late = replies.filter((t) => t > cut + 200).length;
+    assert.equal(late, 0, 'the established ping is cut once its rule is gone (its conntrack entries deleted)');
+  } finally {
+    flood.kill('SIGINT');
+  }
   assert.ok(!pings(a, b), 'icmp no longer allowed in: a new ping is dropped');
 
   // a spoofed source address is dropped by the anti-spoofing chain even with icmp allowed again

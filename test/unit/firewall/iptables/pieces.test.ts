@@ -92,3 +92,29 @@ function emptyState(): IptablesFirewallState {
 function renderBase(chains: Set<string>): string {
   return ['*filter', ':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ...[...chains].map((c) => `:${c} - [0:0]`), 'COMMIT', ''].join('\n');
 }
+
+test('conntrack deletions: a removed rule, a member gone, a port gone', async () => {
+  const { conntrackDeletions } = await import('../../../../src/firewall/iptables/conntrack.js');
+  const sg = 'sg';
+  const port = { id: 'p1', mac: 'fa:16:3e:00:00:01', fixedIps: ['192.0.2.1', '2001:db8::1'], allowedAddressPairs: [], securityGroupIds: [sg], portSecurityEnabled: true, deviceOwner: 'compute:nova' };
+  const ssh = { id: 'r1', securityGroupId: sg, direction: 'ingress' as const, ethertype: 'IPv4' as const, protocol: 'tcp', portRangeMin: 22, portRangeMax: 22 };
+  const fromGroup = { id: 'r2', securityGroupId: sg, direction: 'ingress' as const, ethertype: 'IPv4' as const, remoteGroupId: sg };
+  const before = {
+    ports: new Map([[port.id, port]]),
+    groups: new Map([[sg, { id: sg, stateful: true, rules: [ssh, fromGroup] }]]),
+    members: new Map([[sg, { IPv4: [['192.0.2.1', 'm'], ['192.0.2.9', 'm']] as Array<[string, string]>, IPv6: [] }]]),
+    zones: new Map([[port.id, 4097]]),
+  };
+  const after = { ...before, groups: new Map([[sg, { id: sg, stateful: true, rules: [{ ...fromGroup, id: 'r2-again' }] }]]), members: new Map([[sg, { IPv4: [['192.0.2.1', 'm']] as Array<[string, string]>, IPv6: [] }]]) };
+  assert.deepEqual(conntrackDeletions(before, after).map((a) => a.join(' ')).sort(), [
+    '-D -f ipv4 -d 192.0.2.1 -w 4097 -s 192.0.2.9',
+    '-D -f ipv4 -s 192.0.2.1 -w 4097 -d 192.0.2.9',
+    '-D -p tcp -f ipv4 -d 192.0.2.1 -w 4097',
+  ]);
+  assert.deepEqual(conntrackDeletions(before, before), [], 'nothing changed, nothing cut');
+  const gone = conntrackDeletions(before, { ...before, ports: new Map() }).map((a) => a.join(' ')).sort();
+  assert.deepEqual(gone, [
+    '-D -f ipv4 -d 192.0.2.1 -w 4097', '-D -f ipv4 -s 192.0.2.1 -w 4097',
+    '-D -f ipv6 -d 2001:db8::1 -w 4097', '-D -f ipv6 -s 2001:db8::1 -w 4097',
+  ]);
+});
