@@ -49,13 +49,13 @@ for (const sc of scenarios) {
   });
 
   test(`${sc.name}: the reference's rules are taken over, not duplicated`, async () => {
-    // what the reference left, restored as is
-    sh('iptables-restore', [], sc.iptables);
-    sh('ip6tables-restore', [], sc.ip6tables);
+    // what the reference left, restored as is (sets first: rules refer to them)
     for (const [name, members] of Object.entries(ipsetMembers(sc.ipset))) {
       const family = name.startsWith('NIPv6') ? 'inet6' : 'inet';
       sh('ipset', ['restore'], [`create ${name} hash:net family ${family}`, ...members.map((m) => `add ${name} ${m}`)].join('\n') + '\n');
     }
+    sh('iptables-restore', [], sc.iptables);
+    sh('ip6tables-restore', [], sc.ip6tables);
     const applier = new IptablesApplier(inNs);
     const zones = await applier.readZones();
     for (const p of sc.input.ports) if (p.zone !== undefined) assert.equal(zones.get(p.id), p.zone, `zone of port ${p.id} read back`);
