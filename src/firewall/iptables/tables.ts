@@ -48,8 +48,9 @@ export interface TableRule {
 export class AgentTable {
   /** Chains the agent owns (full names), wrapped and unwrapped. */
   readonly chains = new Set<string>();
-  readonly rules: TableRule[] = [];
-  private readonly seen = new Set<string>();
+  /** Per chain, its rules in the order added (thousands of ports: looked up by chain, never scanned). */
+  private readonly byChain = new Map<string, TableRule[]>();
+  private readonly specs = new Map<string, Set<string>>();
 
   constructor(
     readonly version: IpVersion,
@@ -80,13 +81,15 @@ export class AgentTable {
       rule.split(' ').map((w) => (w.startsWith('$') ? wrappedChain(w.slice(1)) : w)).join(' '),
       opts.comment,
     );
-    const key = `${chain} ${spec}`;
-    if (this.seen.has(key)) {
-      const i = this.rules.findIndex((r) => r.chain === chain && r.spec === spec);
-      this.rules.splice(i, 1);
+    let list = this.byChain.get(chain);
+    let specs = this.specs.get(chain);
+    if (!list || !specs) {
+      this.byChain.set(chain, (list = []));
+      this.specs.set(chain, (specs = new Set()));
     }
-    this.seen.add(key);
-    this.rules.push({ chain, spec, top: opts.top ?? false });
+    if (specs.has(spec)) list.splice(list.findIndex((r) => r.spec === spec), 1);
+    specs.add(spec);
+    list.push({ chain, spec, top: opts.top ?? false });
   }
 
   get label(): string {
@@ -95,13 +98,7 @@ export class AgentTable {
 
   /** The agent's rules of a chain in their final order (top rules first). */
   chainRules(chain: string): string[] {
-    const of = this.rules.filter((r) => r.chain === chain);
+    const of = this.byChain.get(chain) ?? [];
     return [...of.filter((r) => r.top), ...of.filter((r) => !r.top)].map((r) => r.spec);
-  }
-
-  /** Every chain that holds agent rules or is owned by the agent: built-ins first, then owned, sorted. */
-  allChains(): string[] {
-    const builtins = BUILTIN_CHAINS[this.name].filter((c) => this.rules.some((r) => r.chain === c));
-    return [...builtins, ...[...this.chains].sort()];
   }
 }
