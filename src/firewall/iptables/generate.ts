@@ -142,6 +142,9 @@ function groupRules(state: IptablesFirewallState, port: IptablesPort, direction:
         portRangeMin: r.portRangeMin, portRangeMax: r.portRangeMax, remoteGroupId: r.remoteGroupId, stateful: sg.stateful,
       };
       if (r.remoteIpPrefix) spec[direction === 'ingress' ? 'sourceIpPrefix' : 'destIpPrefix'] = r.remoteIpPrefix;
+      // The reference's iptables drivers (Zed) do not read remote_address_group_id: such a rule
+      // matches any address there, and here too, so both agents enforce the same.
+
       if (state.enableIpset || !r.remoteGroupId) {
         out.push(spec);
         continue;
