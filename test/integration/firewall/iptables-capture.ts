@@ -20,7 +20,7 @@ import { plugHybridVm, type HybridVm } from '../../helpers/hybrid-vm.js';
 import { resetFirewallState, saveFirewallState } from '../../helpers/iptables.js';
 import type { CapturedInput } from '../../helpers/iptables-fixtures.js';
 
-const FIXTURES = resolve('test/fixtures/reference/iptables');
+const FIXTURES = resolve(process.env.IPT_FIXTURES ?? 'test/fixtures/reference/iptables');
 const V4_CIDR = '192.0.2.0/24';
 const V6_CIDR = '2001:db8:1::/64';
 
@@ -220,7 +220,7 @@ function zonesFromRaw(rawV4: string): Map<string, number> {
 async function runScenario(lab: NeutronLab, ovs: PrivateOvs, sc: Scenario): Promise<void> {
   await resetFirewallState();
   const host = `ipt-${sc.name}`;
-  const agent = await ReferenceAgent.start(lab, ovs, host);
+  let agent = await ReferenceAgent.start(lab, ovs, host);
   const vms: HybridVm[] = [];
   const created: { ports: string[]; groups: string[]; network?: string } = { ports: [], groups: [] };
   try {
@@ -283,12 +283,22 @@ async function runScenario(lab: NeutronLab, ovs: PrivateOvs, sc: Scenario): Prom
       await waitFor(async () => (await saveFirewallState()).iptables.includes(`tap${port.id.slice(0, 11)}`), 60000, `rules of port ${sc.ports[i]!.name}`);
     }
     // Settled: two identical saves 3 s apart.
-    let prev = await saveFirewallState();
-    for (;;) {
-      await new Promise((r) => setTimeout(r, 3000));
-      const cur = await saveFirewallState();
-      if (JSON.stringify(cur) === JSON.stringify(prev)) break;
-      prev = cur;
+    const settled = async (): Promise<Awaited<ReturnType<typeof saveFirewallState>>> => {
+      let last = await saveFirewallState();
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 3000));
+        const cur = await saveFirewallState();
+        if (JSON.stringify(cur) === JSON.stringify(last)) return cur;
+        last = cur;
+      }
+    };
+    let prev = await settled();
+    if (process.env.IPT_RESTART === '1') {
+      // IPT_RESTART=1: what a restarted reference leaves (its cache filled by bulk pulls, not pushes)
+      await agent.stop();
+      agent = await ReferenceAgent.start(lab, ovs, host);
+      await new Promise((r) => setTimeout(r, 15000));
+      prev = await settled();
     }
     const raw = /\*raw[\s\S]*?COMMIT/.exec(prev.iptables)?.[0] ?? '';
     const zones = zonesFromRaw(raw);
