@@ -84,6 +84,11 @@ test('chains and ipsets of removed ports go; rules of other programs stay', asyn
   assert.ok(saved.iptables.includes(`-A neutron-openvswi-i${kept.id.slice(0, 10)}`), 'the other port keeps its chain');
   assert.match(saved.iptables, /-A FORWARD -s 203\.0\.113\.7\/32 -j DROP/, "another program's rule is still there");
   assert.match(saved.iptables, /^-A FORWARD -j neutron-filter-top\n-A FORWARD -j neutron-openvswi-FORWARD\n-A FORWARD -s 203/m, "the agent's jumps come first");
+  // a rule another program inserted above the agent's: the agent's jumps go back on top, the other rule stays
+  sh('iptables', ['-I', 'FORWARD', '1', '-s', '203.0.113.8/32', '-j', 'DROP']);
+  const reorder = await applier.apply(after);
+  assert.deepEqual(reorder.tables, ['iptables filter']);
+  assert.match((await save()).iptables, /^-A FORWARD -j neutron-filter-top\n-A FORWARD -j neutron-openvswi-FORWARD\n-A FORWARD -s 203\.0\.113\.8\/32 -j DROP\n-A FORWARD -s 203\.0\.113\.7\/32 -j DROP$/m);
   // the remaining member: its set is refilled, not recreated with a gap
   assert.deepEqual(result.ipsetsChanged, []);
   // no port left at all: the sets go too
