@@ -38,6 +38,8 @@ export interface CapturedInput {
   }>;
   /** Remote group id -> [ip, mac] of its members, by ethertype. */
   members: Record<string, { IPv4: Array<[string, string]>; IPv6: Array<[string, string]> }>;
+  /** `[securitygroup] enable_ipset` of the capture (absent: true). */
+  enableIpset?: boolean;
 }
 
 export interface IptablesScenario {
@@ -60,8 +62,8 @@ export function iptablesScenarios(): IptablesScenario[] {
     });
 }
 
-/** The generator's input for a captured scenario (ipsets on, as the reference's default). */
-export function stateOf(input: CapturedInput, enableIpset = true): IptablesFirewallState {
+/** The generator's input for a captured scenario, with the capture's enable_ipset. */
+export function stateOf(input: CapturedInput, enableIpset = input.enableIpset ?? true): IptablesFirewallState {
   const toPort = (p: CapturedInput['ports'][number]): IptablesPort => ({
     id: p.id, mac: p.mac, fixedIps: p.fixedIps, allowedAddressPairs: p.allowedAddressPairs,
     securityGroupIds: p.securityGroupIds, portSecurityEnabled: p.portSecurityEnabled, deviceOwner: p.deviceOwner,
@@ -82,4 +84,27 @@ export function stateOf(input: CapturedInput, enableIpset = true): IptablesFirew
     zones,
     enableIpset,
   };
+}
+
+/**
+ * Without ipsets the reference expands a remote-group rule into one rule per member, in the order
+ * of a Python set: it changes with the interpreter's hash seed, run to run. This sorts each run of
+ * such rules (same chain, same rule but for the -s/-d address) by address, on both sides of a
+ * comparison; every other rule keeps its place.
+ */
+export function sortMemberRuns(saveText: string): string {
+  const lines = saveText.split('\n');
+  const key = (l: string): string | undefined => {
+    const m = /^-A (\S+) (-[sd]) (\S+) (.*-j RETURN)$/.exec(l);
+    return m ? `${m[1]} ${m[2]} ${m[4]}` : undefined;
+  };
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; ) {
+    const k = key(lines[i]!);
+    let j = i + 1;
+    if (k !== undefined) while (j < lines.length && key(lines[j]!) === k) j++;
+    out.push(...lines.slice(i, j).sort());
+    i = j;
+  }
+  return out.join('\n');
 }

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { generateFirewall } from '../../../src/firewall/iptables/generate.js';
 import { IptablesApplier, enableBridgeNetfilter, execCommand, type Exec } from '../../../src/firewall/iptables/apply.js';
 import { canonicalSave } from '../../../src/firewall/iptables/save.js';
-import { iptablesScenarios, stateOf } from '../../helpers/iptables-fixtures.js';
+import { iptablesScenarios, sortMemberRuns, stateOf } from '../../helpers/iptables-fixtures.js';
 import { resetFirewallState, saveFirewallState } from '../../helpers/iptables.js';
 import { createNamespace, deleteNamespace } from '../../helpers/vm.js';
 
@@ -41,8 +41,9 @@ for (const sc of scenarios) {
     const first = await applier.apply(desired);
     assert.ok(first.processes <= 4, `one restore per family and ipset step, got ${first.processes}`);
     const state = await save();
-    assert.equal(canonicalSave(state.iptables), canonicalSave(sc.iptables));
-    assert.equal(canonicalSave(state.ip6tables), canonicalSave(sc.ip6tables));
+    const same = (a: string, b: string): boolean => sortMemberRuns(canonicalSave(a)) === sortMemberRuns(canonicalSave(b));
+    assert.ok(same(state.iptables, sc.iptables), `IPv4 rules differ:\n${canonicalSave(state.iptables)}`);
+    assert.ok(same(state.ip6tables, sc.ip6tables), `IPv6 rules differ:\n${canonicalSave(state.ip6tables)}`);
     assert.deepEqual(ipsetMembers(state.ipset), ipsetMembers(sc.ipset));
     const second = await applier.apply(desired);
     assert.deepEqual(second, { processes: 0, tables: [], ipsetsChanged: [], ipsetsDestroyed: [] });
@@ -59,10 +60,16 @@ for (const sc of scenarios) {
     const applier = new IptablesApplier(inNs);
     const zones = await applier.readZones();
     for (const p of sc.input.ports) if (p.zone !== undefined) assert.equal(zones.get(p.id), p.zone, `zone of port ${p.id} read back`);
-    const result = await applier.apply(generateFirewall(stateOf(sc.input)));
-    assert.deepEqual(result, { processes: 0, tables: [], ipsetsChanged: [], ipsetsDestroyed: [] });
+    const desired = generateFirewall(stateOf(sc.input));
+    const result = await applier.apply(desired);
     const state = await save();
-    assert.equal(canonicalSave(state.iptables), canonicalSave(sc.iptables));
+    assert.equal(sortMemberRuns(canonicalSave(state.iptables)), sortMemberRuns(canonicalSave(sc.iptables)));
+    if (sc.input.enableIpset === false) {
+      // the reference's member order is its hash seed's: the chains holding member rules may be rewritten once
+      assert.deepEqual(await applier.apply(desired), { processes: 0, tables: [], ipsetsChanged: [], ipsetsDestroyed: [] });
+    } else {
+      assert.deepEqual(result, { processes: 0, tables: [], ipsetsChanged: [], ipsetsDestroyed: [] });
+    }
   });
 }
 

@@ -53,6 +53,8 @@ interface Scenario {
   groups: GroupSpec[];
   /** Plugged in this order, each once the previous one is filtered (conntrack zones follow it). */
   ports: PortSpec[];
+  /** `[securitygroup] enable_ipset` (default true). */
+  enableIpset?: boolean;
 }
 
 const WEB: GroupSpec = {
@@ -113,6 +115,25 @@ export const SCENARIOS: Scenario[] = [
     groups: [{ name: 'nostate', stateful: false, rules: [{ direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', port_range_min: 22, port_range_max: 22 }] }],
     ports: [{ name: 'g', mac: 'fa:16:3e:00:00:10', ips: ['192.0.2.16'], groups: ['nostate'] }],
   },
+  {
+    // the remote-group scenario again, without ipsets: one rule per member address
+    name: 'no-ipset',
+    enableIpset: false,
+    groups: [
+      {
+        name: 'members',
+        rules: [
+          { direction: 'ingress', ethertype: 'IPv4', remote_group: 'self' },
+          { direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', port_range_min: 8080, port_range_max: 8090, remote_group: 'self' },
+          { direction: 'egress', ethertype: 'IPv6', protocol: 'udp', port_range_min: 53, port_range_max: 53, remote_group: 'self' },
+        ],
+      },
+    ],
+    ports: [
+      { name: 'h', mac: 'fa:16:3e:00:00:11', ips: ['192.0.2.17', '2001:db8:1::11'], groups: ['members'] },
+      { name: 'i', mac: 'fa:16:3e:00:00:12', ips: ['192.0.2.18', '2001:db8:1::12'], groups: ['members'], pairs: [{ ip_address: '198.51.100.0/28' }] },
+    ],
+  },
 ];
 
 interface ApiRule {
@@ -142,7 +163,7 @@ class ReferenceAgent {
     child.on('exit', () => (this.exited = true));
   }
 
-  static async start(lab: NeutronLab, ovs: PrivateOvs, host: string): Promise<ReferenceAgent> {
+  static async start(lab: NeutronLab, ovs: PrivateOvs, host: string, enableIpset = true): Promise<ReferenceAgent> {
     const dir = mkdtempSync(join(tmpdir(), 'ipt-ref-'));
     const files = labAgentFiles({
       host,
@@ -150,6 +171,7 @@ class ReferenceAgent {
       ovsdbConnection: ovs.tcpConnection,
       ofListenPort: await freePort(),
       firewallDriver: 'iptables_hybrid',
+      securitygroup: [`enable_ipset = ${enableIpset ? 'True' : 'False'}`],
       // privsep and every root command of the reference go through this: it keeps them on our OVS
       agent: [`root_helper = env OVS_RUNDIR=${ovs.dir}`],
     });
@@ -220,7 +242,7 @@ function zonesFromRaw(rawV4: string): Map<string, number> {
 async function runScenario(lab: NeutronLab, ovs: PrivateOvs, sc: Scenario): Promise<void> {
   await resetFirewallState();
   const host = `ipt-${sc.name}`;
-  let agent = await ReferenceAgent.start(lab, ovs, host);
+  let agent = await ReferenceAgent.start(lab, ovs, host, sc.enableIpset ?? true);
   const vms: HybridVm[] = [];
   const created: { ports: string[]; groups: string[]; network?: string } = { ports: [], groups: [] };
   try {
@@ -296,7 +318,7 @@ async function runScenario(lab: NeutronLab, ovs: PrivateOvs, sc: Scenario): Prom
     if (process.env.IPT_RESTART === '1') {
       // IPT_RESTART=1: what a restarted reference leaves (its cache filled by bulk pulls, not pushes)
       await agent.stop();
-      agent = await ReferenceAgent.start(lab, ovs, host);
+      agent = await ReferenceAgent.start(lab, ovs, host, sc.enableIpset ?? true);
       await new Promise((r) => setTimeout(r, 15000));
       prev = await settled();
     }
@@ -330,6 +352,7 @@ async function runScenario(lab: NeutronLab, ovs: PrivateOvs, sc: Scenario): Prom
         })),
       })),
       members: {},
+      enableIpset: sc.enableIpset ?? true,
     };
     // Members of each remote group: fixed IPs and allowed pairs of the ports in it, as the server's shim computes them.
     for (const g of input.securityGroups) {
