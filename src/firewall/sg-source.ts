@@ -68,7 +68,9 @@ export class CacheSecurityGroupSource implements SecurityGroupSource {
     sgIds.forEach((id, i) => {
       const header = headers[i] ? this.parsed.get(headers[i], parseSecurityGroup) : undefined;
       if (!header) LOG.warning(`security group ${id} is not known to the server (or malformed); treated as stateful`);
-      const rules = rulesBySg.get(id)!.sort((a, b) => a.id.localeCompare(b.id));
+      // In the order the server sent them (creation order), as the reference's cache keeps them:
+      // the iptables chains list rules in that order.
+      const rules = rulesBySg.get(id)!;
       for (const r of rules) {
         if (r.remoteGroupId !== undefined) getOr(remoteGroups, r.remoteGroupId, noEthertypes).add(r.ethertype);
         else if (r.remoteAddressGroupId !== undefined) getOr(addressGroups, r.remoteAddressGroupId, noEthertypes).add(r.ethertype);

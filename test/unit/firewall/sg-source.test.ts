@@ -106,7 +106,7 @@ test('infoFor: the ports\' groups with their rules, remote members by the ethert
   assert.equal(info.securityGroups.get('sg2')!.stateful, false);
   assert.deepEqual(
     sg1.rules.map((r) => r.id),
-    ['r-ag', 'r-out4', 'r-peers', 'r-ssh'],
+    ['r-ssh', 'r-peers', 'r-ag', 'r-out4'],
   );
   assert.deepEqual(sg1.rules.find((r) => r.id === 'r-ssh'), {
     id: 'r-ssh',
@@ -198,7 +198,7 @@ test('a malformed rule or member is logged with its type and id and left out; th
     w.cache.onPush([ovo('Port', port('p5', 'not-a-mac', ['sg1'], ['192.0.2.9']))], 'created');
     await w.takeChanges();
     const info = await w.source.infoFor([w.fwPort('p1')]);
-    assert.deepEqual(info.securityGroups.get('sg1')!.rules.map((r) => r.id), ['r-ag', 'r-out4', 'r-peers', 'r-ssh']);
+    assert.deepEqual(info.securityGroups.get('sg1')!.rules.map((r) => r.id), ['r-ssh', 'r-peers', 'r-ag', 'r-out4']);
     assert.ok(!info.members.get('sg1')!.IPv4.some(([ip]) => ip === '192.0.2.9'));
     assert.ok(lines.some((l) => /malformed SecurityGroupRule r-bad: ethertype = "IPX"/.test(l)), lines.join(''));
     assert.ok(lines.some((l) => /malformed Port p5: mac_address "not-a-mac"/.test(l)), lines.join(''));
