@@ -52,6 +52,8 @@ export interface AgentConfig {
   ovs: PrivateOvs;
   /** Ours only: native (default) or ovs-ofctl. */
   ofInterface?: 'native' | 'ovs-ofctl';
+  /** A third ini file given after the lab's two (later files win), e.g. a [securitygroup] firewall_driver. */
+  extraIni?: string;
 }
 
 /** A running agent, ours or the reference, with the same configuration files. */
@@ -73,7 +75,12 @@ export class RunningAgent {
       ...(side === 'ours' && cfg.ofInterface ? { ofInterface: cfg.ofInterface } : {}),
     });
     for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-    const configArgs = ['--config-file', join(dir, 'neutron.conf'), '--config-file', join(dir, 'openvswitch_agent.ini'), '--log-file', join(dir, 'agent.log')];
+    const extra: string[] = [];
+    if (cfg.extraIni !== undefined) {
+      writeFileSync(join(dir, 'extra.ini'), cfg.extraIni);
+      extra.push('--config-file', join(dir, 'extra.ini'));
+    }
+    const configArgs = ['--config-file', join(dir, 'neutron.conf'), '--config-file', join(dir, 'openvswitch_agent.ini'), ...extra, '--log-file', join(dir, 'agent.log')];
     const [cmd, args] =
       side === 'reference' ? ['neutron-openvswitch-agent', configArgs] : [process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), resolve('bin/neutron-openvswitch-agent.js'), ...configArgs]];
     const child = spawn(cmd, args, { env: cfg.ovs.env, stdio: 'ignore' });

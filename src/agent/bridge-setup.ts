@@ -158,7 +158,7 @@ export class BridgeSetup {
       });
       const intOfport = await this.ops.waitOfport(intName, this.cfg.ofConnectTimeoutSec * 1000);
       const physOfport = await this.ops.waitOfport(phyName, this.cfg.ofConnectTimeoutSec * 1000);
-      await intBr.installFlows(IntegrationBridge.dropFromPhysFlow(intOfport));
+      await intBr.installFlows(IntegrationBridge.dropPortFlow(intOfport));
       await br.installFlows(PhysicalBridge.dropFromIntFlow(physOfport));
       await this.ops.setPatchPeer(intName, phyName);
       await this.ops.setPatchPeer(phyName, intName);
@@ -199,8 +199,4 @@ export class BridgeSetup {
     }
     return bridges;
   }
-}
-
-export function allBridges(b: Bridges): OVSBridge[] {
-  return [b.int, ...[...b.phys.values()].map((p) => p.bridge), ...(b.tun ? [b.tun] : [])];
 }

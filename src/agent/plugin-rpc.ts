@@ -1,6 +1,16 @@
 // The agent's conversation with neutron-server (rpc.md §3-4): the calls it makes, and the topics
 // it consumes, on one AMQP connection that reconnects by itself.
-import { AmqpConnection, RpcClient, RpcServer, redactTransportUrl, type JsonObject, type JsonValue, type RpcEndpoint } from '../rpc/index.js';
+import { AmqpConnection, RpcClient, RpcServer, redactTransportUrl, type RpcEndpoint } from '../rpc/index.js';
+import type { JsonObject, JsonValue } from '../util/json.js';
+import {
+  parseDeviceListResult,
+  parseFdbIpChanges,
+  parseFdbNetworks,
+  parseTunnelSync,
+  type DeviceListResult,
+  type FdbIpChange,
+  type FdbNetwork,
+} from './rpc-payloads.js';
 import type { AgentSettings } from './settings.js';
 import { CACHED_RESOURCE_VERSIONS } from './resource-cache.js';
 import { getLogger } from '../util/log.js';
@@ -18,9 +28,10 @@ export const TOPIC = {
 export interface AgentEndpoints {
   tunnelUpdate(tunnelIp: string, tunnelType: string): Promise<void>;
   tunnelDelete(tunnelIp: string, tunnelType: string): Promise<void>;
-  addFdbEntries(fdb: JsonValue, host: JsonValue | undefined): Promise<void>;
-  removeFdbEntries(fdb: JsonValue, host: JsonValue | undefined): Promise<void>;
-  updateFdbEntries(fdb: JsonValue, host: JsonValue | undefined): Promise<void>;
+  /** `forThisHost`: the message names no host, or this one. */
+  addFdbEntries(networks: FdbNetwork[], forThisHost: boolean): Promise<void>;
+  removeFdbEntries(networks: FdbNetwork[], forThisHost: boolean): Promise<void>;
+  updateFdbEntries(changes: FdbIpChange[], forThisHost: boolean): Promise<void>;
   push(resourceList: JsonValue, eventType: string): void;
 }
 
@@ -29,24 +40,24 @@ export class PluginRpc {
   private client?: RpcClient;
   private servers: RpcServer[] = [];
 
-  constructor(private readonly s: AgentSettings) {
+  constructor(private readonly settings: AgentSettings) {
     this.connection = new AmqpConnection({
-      transportUrl: s.transportUrl,
-      loginMethod: s.rabbit.loginMethod,
-      heartbeatTimeoutThresholdSec: s.rabbit.heartbeatTimeoutThresholdSec,
-      retryIntervalSec: s.rabbit.retryIntervalSec,
-      retryBackoffSec: s.rabbit.retryBackoffSec,
-      intervalMaxSec: s.rabbit.intervalMaxSec,
+      transportUrl: settings.transportUrl,
+      loginMethod: settings.rabbit.loginMethod,
+      heartbeatTimeoutThresholdSec: settings.rabbit.heartbeatTimeoutThresholdSec,
+      retryIntervalSec: settings.rabbit.retryIntervalSec,
+      retryBackoffSec: settings.rabbit.retryBackoffSec,
+      intervalMaxSec: settings.rabbit.intervalMaxSec,
       purpose: 'neutron-openvswitch-agent',
     });
   }
 
   get url(): string {
-    return redactTransportUrl(this.s.transportUrl);
+    return redactTransportUrl(this.settings.transportUrl);
   }
 
   private get exchangeOptions() {
-    return { durable: this.s.rabbit.amqpDurableQueues, autoDelete: this.s.rabbit.amqpAutoDelete };
+    return { durable: this.settings.rabbit.amqpDurableQueues, autoDelete: this.settings.rabbit.amqpAutoDelete };
   }
 
   /** Connect (retrying forever, in the background) and set up the client and the consumers. */
@@ -54,13 +65,14 @@ export class PluginRpc {
     LOG.info(`connecting to the message bus at ${this.url}`);
     this.client = await RpcClient.create({
       connection: this.connection,
-      exchange: this.s.controlExchange,
+      exchange: this.settings.controlExchange,
       exchangeOptions: this.exchangeOptions,
-      rpcResponseTimeoutSec: this.s.rpcResponseTimeoutSec,
-      rpcResponseMaxTimeoutSec: this.s.rpcResponseMaxTimeoutSec,
-      transientQueuesTtlSec: this.s.rabbit.transientQueuesTtlSec,
+      rpcResponseTimeoutSec: this.settings.rpcResponseTimeoutSec,
+      rpcResponseMaxTimeoutSec: this.settings.rpcResponseMaxTimeoutSec,
+      transientQueuesTtlSec: this.settings.rabbit.transientQueuesTtlSec,
     });
     const str = (v: JsonValue | undefined): string => (typeof v === 'string' ? v : '');
+    const forThisHost = (host: JsonValue | undefined) => host === undefined || host === null || host === this.settings.host;
     const pushEndpoint: RpcEndpoint = {
       version: '1.1',
       methods: {
@@ -72,24 +84,24 @@ export class PluginRpc {
       methods: {
         tunnel_update: (_ctx, a) => endpoints.tunnelUpdate(str(a['tunnel_ip']), str(a['tunnel_type'])),
         tunnel_delete: (_ctx, a) => endpoints.tunnelDelete(str(a['tunnel_ip']), str(a['tunnel_type'])),
-        add_fdb_entries: (_ctx, a) => endpoints.addFdbEntries(a['fdb_entries'] ?? null, a['host']),
-        remove_fdb_entries: (_ctx, a) => endpoints.removeFdbEntries(a['fdb_entries'] ?? null, a['host']),
-        update_fdb_entries: (_ctx, a) => endpoints.updateFdbEntries(a['fdb_entries'] ?? null, a['host']),
+        add_fdb_entries: (_ctx, a) => endpoints.addFdbEntries(parseFdbNetworks(a['fdb_entries'] ?? null, 'add_fdb_entries'), forThisHost(a['host'])),
+        remove_fdb_entries: (_ctx, a) => endpoints.removeFdbEntries(parseFdbNetworks(a['fdb_entries'] ?? null, 'remove_fdb_entries'), forThisHost(a['host'])),
+        update_fdb_entries: (_ctx, a) => endpoints.updateFdbEntries(parseFdbIpChanges(a['fdb_entries'] ?? null), forThisHost(a['host'])),
       },
     };
     const common = {
       connection: this.connection,
-      server: this.s.host,
-      exchange: this.s.controlExchange,
+      server: this.settings.host,
+      exchange: this.settings.controlExchange,
       exchangeOptions: this.exchangeOptions,
-      transientQueuesTtlSec: this.s.rabbit.transientQueuesTtlSec,
+      transientQueuesTtlSec: this.settings.rabbit.transientQueuesTtlSec,
     };
     // The cache's push topics first: objects pushed while we set up the rest are not missed.
     for (const [type, version] of Object.entries(CACHED_RESOURCE_VERSIONS)) {
       this.servers.push(await RpcServer.start({ ...common, topic: `neutron-vo-${type}-${version}`, endpoints: [pushEndpoint] }));
     }
     const agentTopics: string[] = [TOPIC.TUNNEL_UPDATE, TOPIC.TUNNEL_DELETE];
-    if (this.s.l2Population) agentTopics.push(TOPIC.L2POP_UPDATE);
+    if (this.settings.l2Population) agentTopics.push(TOPIC.L2POP_UPDATE);
     for (const topic of agentTopics) {
       this.servers.push(await RpcServer.start({ ...common, topic, endpoints: [agentEndpoint] }));
     }
@@ -110,34 +122,24 @@ export class PluginRpc {
     );
   }
 
-  async hasAliveNeutronServer(): Promise<JsonValue> {
-    return this.rpc().call(TOPIC.REPORTS, 'has_alive_neutron_server', {}, { version: '1.2' });
+  /** The tunnel endpoints the server knows (their IPs). */
+  async tunnelSync(tunnelIp: string, tunnelType: string): Promise<string[]> {
+    const res = await this.rpc().call(TOPIC.PLUGIN, 'tunnel_sync', { tunnel_ip: tunnelIp, tunnel_type: tunnelType, host: this.settings.host }, { version: '1.4' });
+    return parseTunnelSync(res);
   }
 
-  async tunnelSync(tunnelIp: string, tunnelType: string): Promise<JsonValue> {
-    return this.rpc().call(TOPIC.PLUGIN, 'tunnel_sync', { tunnel_ip: tunnelIp, tunnel_type: tunnelType, host: this.s.host }, { version: '1.4' });
-  }
-
-  async updateDeviceList(up: string[], down: string[], refreshTunnels: boolean): Promise<JsonValue> {
-    return this.rpc().call(
+  async updateDeviceList(up: string[], down: string[], refreshTunnels: boolean): Promise<DeviceListResult> {
+    const res = await this.rpc().call(
       TOPIC.PLUGIN,
       'update_device_list',
-      { devices_up: up, devices_down: down, agent_id: `ovs-agent-${this.s.host}`, host: this.s.host, refresh_tunnels: refreshTunnels },
+      { devices_up: up, devices_down: down, agent_id: `ovs-agent-${this.settings.host}`, host: this.settings.host, refresh_tunnels: refreshTunnels },
       { version: '1.9' },
     );
+    return parseDeviceListResult(res);
   }
 
   async bulkPull(resourceType: string, version: string, filter: JsonObject): Promise<JsonValue> {
     return this.rpc().call(TOPIC.PLUGIN, 'bulk_pull', { resource_type: resourceType, version, filter_kwargs: filter }, { version: '1.1' });
-  }
-
-  async getNetworkDetails(networkId: string): Promise<JsonValue> {
-    return this.rpc().call(
-      TOPIC.PLUGIN,
-      'get_network_details',
-      { network: networkId, agent_id: `ovs-agent-${this.s.host}`, host: this.s.host },
-      { version: '1.6' },
-    );
   }
 
   capTimeouts(sec: number): void {

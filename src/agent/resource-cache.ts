@@ -61,7 +61,14 @@ export interface ResourceCacheEvents {
   'port-updated': [id: string, changed: string[]];
   'port-deleted': [id: string];
   'network-updated': [id: string, changed: string[]];
+  /** Any cached object changed (not raised for an object first seen through a pull). */
+  'object-updated': [type: CachedType, id: string, old: JsonObj | undefined, now: JsonObj, changed: string[]];
+  /** Any object deleted by a push (or a rule dropped with its security group); `old` if it was cached. */
+  'object-deleted': [type: CachedType, id: string, old: JsonObj | undefined];
 }
+
+/** Values of one field to look objects up by, as bulk_pull's filter_kwargs (multiple values are OR). */
+export type FieldQuery = { field: string; values: readonly string[] };
 
 /** Pull objects from the server: the bulk_pull RPC. */
 export type BulkPull = (type: CachedType, version: string, filter: JsonObj) => Promise<Json>;
@@ -179,12 +186,76 @@ export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
       LOG.warning(`push deleted ${type}: no id; skipped`);
       return;
     }
+    this.removeId(type, id);
+  }
+
+  private removeId(type: CachedType, id: string): void {
     this.deleted.get(type)!.add(id);
+    const old = this.objects.get(type)!.get(id);
     this.objects.get(type)!.delete(id);
     if (type === 'Port') this.emit('port-deleted', id);
+    // The server deletes a whole group without a push per rule: its cached rules go with it, each
+    // as a rule deletion, as the reference's shim emulates.
     if (type === 'SecurityGroup') {
-      for (const [rid, r] of this.objects.get('SecurityGroupRule')!) if (r['security_group_id'] === id) this.objects.get('SecurityGroupRule')!.delete(rid);
+      const rules = [...this.objects.get('SecurityGroupRule')!].filter(([, r]) => r['security_group_id'] === id);
+      for (const [rid] of rules) this.removeId('SecurityGroupRule', rid);
     }
+    this.emit('object-deleted', type, id, old);
+  }
+
+  private readonly satisfiedQueries = new Set<string>();
+  private readonly queriesInFlight = new Map<string, Promise<void>>();
+
+  /**
+   * Cached objects whose `field` holds one of `values` (a list field matches if it contains one).
+   * Each (type, field, value) is asked of the server once per process, by bulk_pull with that
+   * filter; afterwards pushes keep the answer current, as the reference's RemoteResourceCache does.
+   * Rejects (naming type, filter and cause) if a needed bulk_pull fails; a later call asks again.
+   */
+  async query(type: CachedType, q: FieldQuery): Promise<JsonObj[]> {
+    const wanted = [...new Set(q.values)];
+    const key = (v: string) => JSON.stringify([type, q.field, v]);
+    const waits: Promise<void>[] = [];
+    const toPull: string[] = [];
+    for (const v of wanted) {
+      if (this.satisfiedQueries.has(key(v))) continue;
+      const inFlight = this.queriesInFlight.get(key(v));
+      if (inFlight) waits.push(inFlight);
+      else toPull.push(v);
+    }
+    for (let i = 0; i < toPull.length; i += PULL_BATCH) {
+      const batch = toPull.slice(i, i + PULL_BATCH);
+      const pulling = this.pullQuery(type, q.field, batch).finally(() => {
+        for (const v of batch) this.queriesInFlight.delete(key(v));
+      });
+      for (const v of batch) this.queriesInFlight.set(key(v), pulling);
+      waits.push(pulling);
+    }
+    await Promise.all(waits);
+    return this.match(type, q.field, new Set(wanted));
+  }
+
+  private async pullQuery(type: CachedType, field: string, values: string[]): Promise<void> {
+    let result: Json;
+    try {
+      result = await this.pull(type, CACHED_RESOURCE_VERSIONS[type], { [field]: values });
+      if (!Array.isArray(result)) throw new Error(`expected a list, got ${typeof result}`);
+    } catch (e) {
+      const what = `${values[0]}${values.length > 1 ? `, ... (${values.length})` : ''}`;
+      throw new Error(`bulk_pull of ${type} with ${field} in (${what}): ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    }
+    for (const p of result) this.record(type, p, 'pull');
+    for (const v of values) this.satisfiedQueries.add(JSON.stringify([type, field, v]));
+  }
+
+  /** Cached objects of a type whose field equals (or, for a list, contains) one of the values. */
+  match(type: CachedType, field: string, values: ReadonlySet<string>): JsonObj[] {
+    const out: JsonObj[] = [];
+    for (const o of this.objects.get(type)!.values()) {
+      const v = o[field];
+      if (Array.isArray(v) ? v.some((x) => typeof x === 'string' && values.has(x)) : typeof v === 'string' && values.has(v)) out.push(o);
+    }
+    return out;
   }
 
   private record(type: CachedType, primitive: Json, source: 'pull' | 'push'): void {
@@ -211,6 +282,7 @@ export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
     if (changed.length === 0) return;
     if (type === 'Port' && changed.some((f) => !PORT_FIELDS_NOT_WIRED.has(f))) this.emit('port-updated', id, changed);
     if (type === 'Network') this.emit('network-updated', id, changed);
+    this.emit('object-updated', type, id, old, data, changed);
   }
 }
 

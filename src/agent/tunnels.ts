@@ -1,7 +1,13 @@
-// Tunnel ports on br-tun, named and configured as the reference does (flows.md §5.1).
+// Tunnel ports on br-tun, named and configured as the reference does (flows.md §5.1), and the
+// tunnel endpoints the agent keeps ports to.
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
-import type { TunnelType } from '../bridges/tables.js';
+import { TunnelBridge } from '../bridges/br-tun.js';
+import { TUNNEL_TYPES, type TunnelType } from '../bridges/tables.js';
+import type { AgentContext } from './context.js';
+import { getLogger } from '../util/log.js';
+
+const LOG = getLogger('agent');
 
 function ipv4ToHex(ip: string): string {
   return ip
@@ -67,4 +73,122 @@ export function tunnelInterface(type: TunnelType, remoteIp: string, s: TunnelOpt
   else if (s.dscp !== undefined) options['tos'] = String(s.dscp << 2);
   if (ifaceType === 'ip6gre') options['packet_type'] = 'legacy_l2';
   return { ifaceType, options };
+}
+
+/**
+ * Tunnel ports on br-tun and the flood flows over them (agent-loop.md §6): from tunnel_sync at
+ * start and after a reconnect, from tunnel_update/tunnel_delete, and from l2population.
+ */
+export class TunnelPorts {
+  /** ofport of each tunnel port, by type and remote IP. */
+  private readonly ofports = new Map<TunnelType, Map<string, number>>(TUNNEL_TYPES.map((t) => [t, new Map()]));
+
+  constructor(private readonly ctx: AgentContext) {}
+
+  ofportsOf(type: TunnelType): Map<string, number> {
+    return this.ofports.get(type)!;
+  }
+
+  /** ovs-vswitchd restarted: the ports are set up again by the next tunnel_sync. */
+  forgetAll(): void {
+    for (const m of this.ofports.values()) m.clear();
+  }
+
+  /** tunnel_sync for each tunnel type; without l2population, a port to every endpoint returned. */
+  async sync(): Promise<void> {
+    const { settings, sync } = this.ctx;
+    const local = settings.localIp!;
+    for (const type of settings.tunnelTypes) {
+      const endpoints = await this.ctx.requireRpc().tunnelSync(local, type);
+      if (settings.l2Population) continue;
+      for (const ip of endpoints) if (ip !== local) await this.ensurePort(type, ip);
+      await this.refreshFloodFlows(type);
+    }
+    sync.tunnelSyncNeeded = false;
+  }
+
+  /** The tunnel port to a remote endpoint, created with its classification flow if missing. */
+  async ensurePort(type: TunnelType, remoteIp: string): Promise<number | undefined> {
+    const known = this.ofportsOf(type).get(remoteIp);
+    if (known !== undefined) return known;
+    const { settings, ops } = this.ctx;
+    const tun = this.ctx.bridges.tun;
+    const name = tunnelPortName(type, remoteIp);
+    if (!tun || !name) {
+      LOG.error(`cannot create a ${type} tunnel port to '${remoteIp}'`);
+      return undefined;
+    }
+    const { ifaceType, options } = tunnelInterface(type, remoteIp, {
+      localIp: settings.localIp!,
+      vxlanUdpPort: settings.vxlanUdpPort,
+      dontFragment: settings.dontFragment,
+      tunnelCsum: settings.tunnelCsum,
+      dscp: settings.dscp,
+      dscpInherit: settings.dscpInherit,
+      hwOffload: ops.openVSwitch().otherConfig.get('hw-offload') === 'true',
+    });
+    try {
+      await ops.addTunnelPort(tun.name, name, ifaceType, options);
+      const ofport = await ops.waitOfport(name, settings.ovsdbTimeoutSec * 1000);
+      const b = tun.batch();
+      TunnelBridge.setupTunnelPort(b, type, ofport);
+      await b.commit();
+      this.ofportsOf(type).set(remoteIp, ofport);
+      LOG.info(`tunnel port ${name} to ${remoteIp} is ofport ${ofport}`);
+      return ofport;
+    } catch (e) {
+      LOG.error(`Failed to set-up ${type} tunnel port to ${remoteIp}`, e);
+      return undefined;
+    }
+  }
+
+  /** Delete a tunnel port and its flows once no network floods to it any more. */
+  async cleanupPort(ofport: number, type: TunnelType): Promise<void> {
+    const tun = this.ctx.bridges.tun;
+    for (const lvm of this.ctx.vlans.all()) if (lvm.tunOfports.has(ofport)) return;
+    const entry = [...this.ofportsOf(type)].find(([, p]) => p === ofport);
+    if (!entry || !tun) return;
+    const [ip] = entry;
+    this.ofportsOf(type).delete(ip);
+    await this.ctx.ops.deletePort(tun.name, tunnelPortName(type, ip)!);
+    const b = tun.batch();
+    TunnelBridge.cleanupTunnelPort(b, ofport);
+    await b.commit();
+  }
+
+  /** Without l2population every network of the type floods to every tunnel port of the type. */
+  async refreshFloodFlows(type: TunnelType): Promise<void> {
+    const tun = this.ctx.bridges.tun;
+    const ofports = [...this.ofportsOf(type).values()];
+    if (!tun || !ofports.length) return;
+    const b = tun.batch();
+    for (const lvm of this.ctx.vlans.all()) {
+      if (lvm.networkType === type && lvm.segmentationId !== undefined) TunnelBridge.installFloodToTun(b, lvm.vlan, lvm.segmentationId, ofports.values());
+    }
+    await b.commit();
+  }
+
+  /** tunnel_update from the server: another host's endpoint appeared. */
+  async onTunnelUpdate(ip: string, type: string): Promise<void> {
+    if (!this.validTunnelArgs(ip, type) || this.ctx.settings.l2Population) return;
+    await this.ensurePort(type as TunnelType, ip);
+    await this.refreshFloodFlows(type as TunnelType);
+  }
+
+  /** tunnel_delete from the server: another host's endpoint went away. */
+  async onTunnelDelete(ip: string, type: string): Promise<void> {
+    if (!this.validTunnelArgs(ip, type)) return;
+    const ofport = this.ofportsOf(type as TunnelType).get(ip);
+    if (ofport !== undefined) await this.cleanupPort(ofport, type as TunnelType);
+  }
+
+  private validTunnelArgs(ip: string, type: string): boolean {
+    const s = this.ctx.settings;
+    if (s.tunnelTypes.length === 0) return false;
+    if (!ip || !s.tunnelTypes.includes(type as TunnelType)) {
+      LOG.error(`No tunnel_type specified or tunnel type ${type} not configured; ignoring tunnel to ${ip}`);
+      return false;
+    }
+    return ip !== s.localIp;
+  }
 }

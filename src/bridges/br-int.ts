@@ -1,32 +1,30 @@
 // The integration bridge (br-int) pipeline: VM ports, local VLANs, and the hand-off to br-tun and
 // the provider bridges. Flows as the reference's native br_int writes them (flows.md §3.2, §4, §6).
-import {
-  type Flow,
-  type FlowFilter,
-  type Match,
-  ETH_TYPE,
-  IP_PROTO,
-  exact,
-  output,
-  pushVlan,
-  setVlan,
-  untagged,
-  vlan,
-} from '../openflow/flow.js';
+import { type Flow, type Match, ETH_TYPE, IP_PROTO, exact, pushVlan, setVlan, untagged, vlan } from '../openflow/flow.js';
 import { FlowBatch, OVSBridge } from './ovs-bridge.js';
-import { DEAD_VLAN_TAG, INT } from './tables.js';
+import { dropFlow, gotoFlow } from './flows.js';
+import { missFlows } from './pipeline.js';
+import { DEAD_VLAN_TAG, INT, INT_PIPELINE } from './tables.js';
+import { cidrMatch } from './addresses.js';
 import { getLogger } from '../util/log.js';
 
 const LOG = getLogger('bridges.br_int');
 
-const drop = (table: number, priority: number, match: Match = {}): Flow => ({ table, priority, match, actions: [] });
-const goto = (table: number, priority: number, gotoTable: number, match: Match = {}): Flow => ({
-  table,
-  priority,
-  match,
-  actions: [],
-  gotoTable,
-});
+/** Priorities of LOCAL_SWITCHING (table 0) that several verbs share. */
+const LOCAL_SWITCHING_PRIORITY = {
+  /** A VM port's or a patch port's own traffic, dropped. */
+  DROP_PORT: 2,
+  /** Traffic of a provider network, translated to its local VLAN. */
+  LOCAL_VLAN: 3,
+  /** A port's traffic, sent through MAC anti-spoofing. */
+  ALLOWED_MACS: 9,
+  /** A port's ARP and neighbour advertisements, sent through ARP/ND anti-spoofing. */
+  ARP_ND_SPOOFING: 10,
+  DEAD_VLAN: 65535,
+} as const;
+/** Priority of the allow rules of MAC_SPOOF_TABLE and ARP_SPOOF_TABLE. */
+const ALLOW_RULE_PRIORITY = 2;
+const ND_NEIGHBOR_ADVERT = 136;
 
 export interface IntDefaultsOptions {
   /** `[agent] extensions` contains dhcp. */
@@ -37,55 +35,39 @@ export interface IntDefaultsOptions {
 
 export type OvsStatus = 'normal' | 'restarted' | 'dead';
 
+/** Traffic from a provider bridge's patch port on the segment's VID (untagged for flat). */
+const localVlanMatch = (intPatchOfport: number, segmentationId: number | undefined): Match => ({
+  inPort: intPatchOfport,
+  vlanVid: segmentationId === undefined ? untagged() : vlan(segmentationId),
+});
+const dropPortMatch = (ofport: number): Match => ({ inPort: ofport });
+const arpMatch = (ofport: number): Match => ({ ethType: ETH_TYPE.ARP, inPort: ofport });
+const neighborAdvertMatch = (ofport: number): Match => ({
+  ethType: ETH_TYPE.IPV6,
+  ipProto: IP_PROTO.ICMPV6,
+  inPort: ofport,
+  icmpv6Type: ND_NEIGHBOR_ADVERT,
+});
+
+/** Client-to-server DHCP traffic of one IP version, from TRANSIENT_TABLE to its DHCP table. */
+const dhcpRequestsFlow = (dhcpTable: number, dst: Match, udpSrc: number, udpDst: number): Flow =>
+  gotoFlow(INT.TRANSIENT_TABLE, 101, dhcpTable, { ...dst, ipProto: IP_PROTO.UDP, udpSrc, udpDst });
+
 export class IntegrationBridge extends OVSBridge {
   static defaultFlows(opts: IntDefaultsOptions = {}): Flow[] {
-    const flows: Flow[] = [
-      drop(INT.CANARY_TABLE, 0),
-      goto(INT.LOCAL_SWITCHING, 0, INT.PACKET_RATE_LIMIT),
-      goto(INT.PACKET_RATE_LIMIT, 0, INT.TRANSIENT_TABLE),
-      { table: INT.TRANSIENT_TABLE, priority: 3, match: {}, actions: [output('NORMAL')] },
-    ];
-    if (opts.dhcp) {
-      flows.push(
-        goto(INT.TRANSIENT_TABLE, 101, INT.DHCP_IPV4_TABLE, {
-          ethType: ETH_TYPE.IPV4,
-          ipProto: IP_PROTO.UDP,
-          ipv4Dst: exact('255.255.255.255'),
-          udpSrc: 68,
-          udpDst: 67,
-        }),
-        drop(INT.DHCP_IPV4_TABLE, 0),
-      );
-      if (opts.dhcpIpv6) {
-        flows.push(
-          goto(INT.TRANSIENT_TABLE, 101, INT.DHCP_IPV6_TABLE, {
-            ethType: ETH_TYPE.IPV6,
-            ipProto: IP_PROTO.UDP,
-            ipv6Dst: exact('ff02::1:2'),
-            udpSrc: 546,
-            udpDst: 547,
-          }),
-          drop(INT.DHCP_IPV6_TABLE, 0),
-        );
-      }
-    }
-    flows.push(
-      drop(INT.ARP_SPOOF_TABLE, 0),
-      drop(INT.LOCAL_SWITCHING, 65535, { vlanVid: vlan(DEAD_VLAN_TAG) }),
-      { table: INT.TRANSIENT_EGRESS_TABLE, priority: 3, match: {}, actions: [output('NORMAL')] },
-      goto(INT.LOCAL_EGRESS_TABLE, 0, INT.PACKET_RATE_LIMIT),
-      goto(INT.LOCAL_IP_TABLE, 0, INT.PACKET_RATE_LIMIT),
-    );
+    // The DHCP tables exist only with the dhcp extension (IPv6 also with [dhcp] enable_ipv6).
+    const dhcpTableOff = (id: number) =>
+      (id === INT.DHCP_IPV4_TABLE && !opts.dhcp) || (id === INT.DHCP_IPV6_TABLE && !(opts.dhcp && opts.dhcpIpv6));
+    const flows = missFlows(INT_PIPELINE, (t) => !dhcpTableOff(t.id));
+    flows.push(dropFlow(INT.LOCAL_SWITCHING, LOCAL_SWITCHING_PRIORITY.DEAD_VLAN, { vlanVid: vlan(DEAD_VLAN_TAG) }));
+    // DHCP requests go to the dhcp extension's tables.
+    if (opts.dhcp) flows.push(dhcpRequestsFlow(INT.DHCP_IPV4_TABLE, { ethType: ETH_TYPE.IPV4, ipv4Dst: exact('255.255.255.255') }, 68, 67));
+    if (opts.dhcp && opts.dhcpIpv6) flows.push(dhcpRequestsFlow(INT.DHCP_IPV6_TABLE, { ethType: ETH_TYPE.IPV6, ipv6Dst: exact('ff02::1:2') }, 546, 547));
     return flows;
   }
 
   async setupDefaultFlows(opts: IntDefaultsOptions = {}): Promise<void> {
     await this.installFlows(...IntegrationBridge.defaultFlows(opts));
-  }
-
-  /** Traffic arriving from a provider bridge is dropped unless a network of that physnet is wired. */
-  static dropFromPhysFlow(intPatchOfport: number): Flow {
-    return drop(INT.LOCAL_SWITCHING, 2, { inPort: intPatchOfport });
   }
 
   /**
@@ -104,83 +86,90 @@ export class IntegrationBridge extends OVSBridge {
     }
   }
 
-  // ---- local VLANs of provider networks (flows.md §4) ----
+  // ---- local VLANs of provider networks (flows.md §4)
 
-  /** Traffic from physnet (segment VID, or untagged for flat) → local VLAN. */
-  static provisionFromPhysFlow(intPatchOfport: number, lvid: number, segmentationId: number | undefined): Flow {
-    if (segmentationId === undefined) {
-      return {
-        table: INT.LOCAL_SWITCHING,
-        priority: 3,
-        match: { inPort: intPatchOfport, vlanVid: untagged() },
-        actions: [pushVlan(), setVlan(lvid)],
-        gotoTable: INT.PACKET_RATE_LIMIT,
-      };
-    }
-    return {
+  /** Traffic from a physnet (segment VID, or untagged for flat) → local VLAN. */
+  static provisionLocalVlan(b: FlowBatch, intPatchOfport: number, lvid: number, segmentationId: number | undefined): void {
+    b.add({
       table: INT.LOCAL_SWITCHING,
-      priority: 3,
-      match: { inPort: intPatchOfport, vlanVid: vlan(segmentationId) },
-      actions: [setVlan(lvid)],
+      priority: LOCAL_SWITCHING_PRIORITY.LOCAL_VLAN,
+      match: localVlanMatch(intPatchOfport, segmentationId),
+      actions: segmentationId === undefined ? [pushVlan(), setVlan(lvid)] : [setVlan(lvid)],
       gotoTable: INT.PACKET_RATE_LIMIT,
-    };
+    });
   }
 
-  static reclaimFromPhysFilter(intPatchOfport: number, segmentationId: number | undefined): FlowFilter {
-    return { match: { inPort: intPatchOfport, vlanVid: segmentationId === undefined ? untagged() : vlan(segmentationId) } };
+  static reclaimLocalVlan(b: FlowBatch, intPatchOfport: number, segmentationId: number | undefined): void {
+    b.delete({ match: localVlanMatch(intPatchOfport, segmentationId) });
   }
 
-  // ---- ports (flows.md §6) ----
+  // ---- ports (flows.md §6)
 
-  /** A port on the dead VLAN: its own traffic is dropped before anything else sees it. */
-  static deadPortFlow(ofport: number): Flow {
-    return drop(INT.LOCAL_SWITCHING, 2, { inPort: ofport });
+  /** A port's (or a patch port's) own traffic dropped before anything else sees it. */
+  static dropPortFlow(ofport: number): Flow {
+    return dropFlow(INT.LOCAL_SWITCHING, LOCAL_SWITCHING_PRIORITY.DROP_PORT, dropPortMatch(ofport));
   }
 
-  static alivePortFilter(ofport: number): FlowFilter {
-    return { table: INT.LOCAL_SWITCHING, strict: true, priority: 2, match: { inPort: ofport } };
+  static dropPort(b: FlowBatch, ofport: number): void {
+    b.add(IntegrationBridge.dropPortFlow(ofport));
   }
 
-  /** ARP/ND/MAC anti-spoofing for a port (noop/iptables firewall), flows.md §6.3. */
-  static antiSpoofFlows(ofport: number, macs: string[], ipv4: Array<{ ip: string; mask?: string }>, ndTargets: Array<{ ip: string; mask?: string }>): Flow[] {
-    const flows: Flow[] = [];
+  static stopDroppingPort(b: FlowBatch, ofport: number): void {
+    b.delete({ table: INT.LOCAL_SWITCHING, strict: true, priority: LOCAL_SWITCHING_PRIORITY.DROP_PORT, match: dropPortMatch(ofport) });
+  }
+
+  /** Every flow, in any table, that matches the port's traffic. */
+  static deletePortFlows(b: FlowBatch, ofport: number): void {
+    b.delete({ match: { inPort: ofport } });
+  }
+
+  // ---- anti-spoofing (noop/iptables firewall), flows.md §6.3
+
+  /** Only these source MACs may leave the port. */
+  static setAllowedMacsForPort(b: FlowBatch, ofport: number, macs: readonly string[]): void {
     for (const mac of macs) {
-      flows.push(goto(INT.MAC_SPOOF_TABLE, 2, INT.LOCAL_EGRESS_TABLE, { inPort: ofport, ethSrc: exact(mac) }));
+      b.add(gotoFlow(INT.MAC_SPOOF_TABLE, ALLOW_RULE_PRIORITY, INT.LOCAL_EGRESS_TABLE, { inPort: ofport, ethSrc: exact(mac) }));
     }
-    flows.push(goto(INT.LOCAL_SWITCHING, 9, INT.MAC_SPOOF_TABLE, { inPort: ofport }));
-    if (ndTargets.length) {
-      for (const t of ndTargets) {
-        flows.push(
-          goto(INT.ARP_SPOOF_TABLE, 2, INT.PACKET_RATE_LIMIT, {
-            ethType: ETH_TYPE.IPV6,
-            ipProto: IP_PROTO.ICMPV6,
-            inPort: ofport,
-            icmpv6Type: 136,
-            ndTarget: t.mask ? { value: t.ip, mask: t.mask } : exact(t.ip),
-          }),
-        );
-      }
-      flows.push(goto(INT.LOCAL_SWITCHING, 10, INT.ARP_SPOOF_TABLE, { ethType: ETH_TYPE.IPV6, ipProto: IP_PROTO.ICMPV6, inPort: ofport, icmpv6Type: 136 }));
+    b.add(gotoFlow(INT.LOCAL_SWITCHING, LOCAL_SWITCHING_PRIORITY.ALLOWED_MACS, INT.MAC_SPOOF_TABLE, { inPort: ofport }));
+  }
+
+  static deleteAllowedMacs(b: FlowBatch, ofport: number): void {
+    b.delete({ table: INT.LOCAL_SWITCHING, strict: true, priority: LOCAL_SWITCHING_PRIORITY.ALLOWED_MACS, match: { inPort: ofport } });
+    b.delete({ table: INT.MAC_SPOOF_TABLE, match: { inPort: ofport } });
+  }
+
+  /** Port security off: the port's LOCAL_SWITCHING and MAC anti-spoofing flows go, any MAC passes. */
+  static allowAllMacsForPort(b: FlowBatch, ofport: number): void {
+    b.delete({ table: INT.LOCAL_SWITCHING, match: { inPort: ofport } });
+    b.delete({ table: INT.MAC_SPOOF_TABLE, match: { inPort: ofport } });
+  }
+
+  /** Neighbour advertisements only for these targets (addresses or CIDRs); none given, none installed. */
+  static installIcmpv6NaSpoofingProtection(b: FlowBatch, ofport: number, targets: readonly string[]): void {
+    if (!targets.length) return;
+    for (const t of targets) {
+      b.add(gotoFlow(INT.ARP_SPOOF_TABLE, ALLOW_RULE_PRIORITY, INT.PACKET_RATE_LIMIT, { ...neighborAdvertMatch(ofport), ndTarget: cidrMatch(t) }));
     }
-    if (ipv4.length) {
-      for (const a of ipv4) {
-        flows.push(
-          goto(INT.ARP_SPOOF_TABLE, 2, INT.MAC_SPOOF_TABLE, {
-            ethType: ETH_TYPE.ARP,
-            inPort: ofport,
-            arpSpa: a.mask ? { value: a.ip, mask: a.mask } : exact(a.ip),
-          }),
-        );
-      }
-      flows.push(goto(INT.LOCAL_SWITCHING, 10, INT.ARP_SPOOF_TABLE, { ethType: ETH_TYPE.ARP, inPort: ofport }));
+    b.add(gotoFlow(INT.LOCAL_SWITCHING, LOCAL_SWITCHING_PRIORITY.ARP_ND_SPOOFING, INT.ARP_SPOOF_TABLE, neighborAdvertMatch(ofport)));
+  }
+
+  /** ARP only from these addresses (or CIDRs); none given, none installed. */
+  static installArpSpoofingProtection(b: FlowBatch, ofport: number, addresses: readonly string[]): void {
+    if (!addresses.length) return;
+    for (const a of addresses) {
+      b.add(gotoFlow(INT.ARP_SPOOF_TABLE, ALLOW_RULE_PRIORITY, INT.MAC_SPOOF_TABLE, { ...arpMatch(ofport), arpSpa: cidrMatch(a) }));
     }
-    return flows;
+    b.add(gotoFlow(INT.LOCAL_SWITCHING, LOCAL_SWITCHING_PRIORITY.ARP_ND_SPOOFING, INT.ARP_SPOOF_TABLE, arpMatch(ofport)));
   }
 
   /** Remove a port's ARP/ND protection (port security off, or the port went away). */
   static deleteArpSpoofingProtection(b: FlowBatch, ofport: number): void {
-    b.delete({ table: INT.LOCAL_SWITCHING, match: { ethType: ETH_TYPE.ARP, inPort: ofport } });
-    b.delete({ table: INT.LOCAL_SWITCHING, match: { ethType: ETH_TYPE.IPV6, ipProto: IP_PROTO.ICMPV6, icmpv6Type: 136, inPort: ofport } });
+    b.delete({ table: INT.LOCAL_SWITCHING, match: arpMatch(ofport) });
+    b.delete({ table: INT.LOCAL_SWITCHING, match: neighborAdvertMatch(ofport) });
+    IntegrationBridge.deleteArpSpoofingAllowRules(b, ofport);
+  }
+
+  static deleteArpSpoofingAllowRules(b: FlowBatch, ofport: number): void {
     b.delete({ table: INT.ARP_SPOOF_TABLE, match: { inPort: ofport } });
   }
 }

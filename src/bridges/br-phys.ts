@@ -1,30 +1,34 @@
 // A provider (physical) bridge from bridge_mappings: local VLAN ↔ segment translation towards the
 // physical network, NORMAL otherwise (flows.md §3.3, §4).
-import { type Flow, type FlowFilter, output, popVlan, setVlan, vlan } from '../openflow/flow.js';
-import { OVSBridge } from './ovs-bridge.js';
-import { PHYS } from './tables.js';
+import { type Flow, type Match, output, popVlan, setVlan, vlan } from '../openflow/flow.js';
+import { type FlowBatch, OVSBridge } from './ovs-bridge.js';
+import { dropFlow } from './flows.js';
+import { missFlows } from './pipeline.js';
+import { PHYS, PHYS_PIPELINE } from './tables.js';
+
+const localVlanMatch = (phyPatchOfport: number, lvid: number): Match => ({ inPort: phyPatchOfport, vlanVid: vlan(lvid) });
 
 export class PhysicalBridge extends OVSBridge {
   static defaultFlows(): Flow[] {
-    return [{ table: PHYS.LOCAL_SWITCHING, priority: 0, match: {}, actions: [output('NORMAL')] }];
+    return missFlows(PHYS_PIPELINE);
   }
 
   /** Traffic from br-int is dropped until a network of this physnet is wired. */
   static dropFromIntFlow(phyPatchOfport: number): Flow {
-    return { table: PHYS.LOCAL_SWITCHING, priority: 2, match: { inPort: phyPatchOfport }, actions: [] };
+    return dropFlow(PHYS.LOCAL_SWITCHING, 2, { inPort: phyPatchOfport });
   }
 
   /** Local VLAN from br-int → segment VID (vlan) or untagged (flat). */
-  static provisionFlow(phyPatchOfport: number, lvid: number, segmentationId: number | undefined): Flow {
-    return {
+  static provisionLocalVlan(b: FlowBatch, phyPatchOfport: number, lvid: number, segmentationId: number | undefined): void {
+    b.add({
       table: PHYS.LOCAL_SWITCHING,
       priority: 4,
-      match: { inPort: phyPatchOfport, vlanVid: vlan(lvid) },
+      match: localVlanMatch(phyPatchOfport, lvid),
       actions: segmentationId === undefined ? [popVlan(), output('NORMAL')] : [setVlan(segmentationId), output('NORMAL')],
-    };
+    });
   }
 
-  static reclaimFilter(phyPatchOfport: number, lvid: number): FlowFilter {
-    return { match: { inPort: phyPatchOfport, vlanVid: vlan(lvid) } };
+  static reclaimLocalVlan(b: FlowBatch, phyPatchOfport: number, lvid: number): void {
+    b.delete({ match: localVlanMatch(phyPatchOfport, lvid) });
   }
 }

@@ -1,34 +1,36 @@
 // The tunnel bridge (br-tun) pipeline: classification by in_port, local VLAN ↔ tunnel id, MAC
 // learning from tunnels, l2population unicast/flood flows and the ARP responder (flows.md §3.4, §5).
-import { type Flow, type FlowFilter, ETH_TYPE, exact, masked, output, popVlan, pushVlan, setVlan, vlan } from '../openflow/flow.js';
-import { OVSBridge } from './ovs-bridge.js';
-import { TUN, TUN_TABLE, type TunnelType } from './tables.js';
+import { type Action, type Flow, type Match, ETH_TYPE, exact, masked, output, popVlan, pushVlan, setVlan, vlan } from '../openflow/flow.js';
+import { type FlowBatch, OVSBridge } from './ovs-bridge.js';
+import { gotoFlow, inPortFilter } from './flows.js';
+import { missFlows } from './pipeline.js';
+import { TUN, TUN_PIPELINE, TUN_TABLE, type TunnelType } from './tables.js';
 
 const UNICAST = masked('00:00:00:00:00:00', '01:00:00:00:00:00');
 const MULTICAST = masked('01:00:00:00:00:00', '01:00:00:00:00:00');
 
+const tunToLvMatch = (segmentationId: number): Match => ({ tunId: exact(BigInt(segmentationId)) });
+const floodMatch = (lvid: number): Match => ({ vlanVid: vlan(lvid) });
+const unicastMatch = (lvid: number, mac?: string): Match => (mac ? { vlanVid: vlan(lvid), ethDst: exact(mac) } : { vlanVid: vlan(lvid) });
+const arpResponderMatch = (lvid: number, ip?: string): Match =>
+  ip ? { ethType: ETH_TYPE.ARP, vlanVid: vlan(lvid), arpTpa: exact(ip) } : { ethType: ETH_TYPE.ARP, vlanVid: vlan(lvid) };
+/** Leave br-tun on a tunnel: the local VLAN off, the network's tunnel id on. */
+const toTunnel = (segmentationId: number): Action[] => [popVlan(), { type: 'set_field', field: 'tun_id', value: BigInt(segmentationId) }];
+
 export class TunnelBridge extends OVSBridge {
   /** Default flows; `arpResponder` = [agent] arp_responder and l2_population. */
   defaultFlows(patchIntOfport: number, arpResponder: boolean): Flow[] {
-    const flows: Flow[] = [
-      { table: TUN.LOCAL_SWITCHING, priority: 1, match: { inPort: patchIntOfport }, actions: [], gotoTable: TUN.PATCH_LV_TO_TUN },
-      { table: TUN.LOCAL_SWITCHING, priority: 0, match: {}, actions: [] },
-    ];
+    // Every declared table's miss flow, so every tunnel type's TUN_TO_LV drop whatever
+    // tunnel_types says; ARP_RESPONDER's only with the responder on.
+    const flows = missFlows(TUN_PIPELINE, (t) => t.id !== TUN.ARP_RESPONDER || arpResponder);
+    flows.push(gotoFlow(TUN.LOCAL_SWITCHING, 1, TUN.PATCH_LV_TO_TUN, { inPort: patchIntOfport }));
     if (arpResponder) {
-      flows.push({
-        table: TUN.PATCH_LV_TO_TUN,
-        priority: 1,
-        match: { ethType: ETH_TYPE.ARP, ethDst: exact('ff:ff:ff:ff:ff:ff') },
-        actions: [],
-        gotoTable: TUN.ARP_RESPONDER,
-      });
+      flows.push(gotoFlow(TUN.PATCH_LV_TO_TUN, 1, TUN.ARP_RESPONDER, { ethType: ETH_TYPE.ARP, ethDst: exact('ff:ff:ff:ff:ff:ff') }));
     }
     flows.push(
-      { table: TUN.PATCH_LV_TO_TUN, priority: 0, match: { ethDst: UNICAST }, actions: [], gotoTable: TUN.UCAST_TO_TUN },
-      { table: TUN.PATCH_LV_TO_TUN, priority: 0, match: { ethDst: MULTICAST }, actions: [], gotoTable: TUN.FLOOD_TO_TUN },
+      gotoFlow(TUN.PATCH_LV_TO_TUN, 0, TUN.UCAST_TO_TUN, { ethDst: UNICAST }),
+      gotoFlow(TUN.PATCH_LV_TO_TUN, 0, TUN.FLOOD_TO_TUN, { ethDst: MULTICAST }),
     );
-    // Every tunnel type's TUN_TO_LV table gets its drop, whatever tunnel_types says.
-    for (const t of Object.values(TUN_TABLE)) flows.push({ table: t, priority: 0, match: {}, actions: [] });
     flows.push({
       table: TUN.LEARN_FROM_TUN,
       priority: 1,
@@ -51,65 +53,65 @@ export class TunnelBridge extends OVSBridge {
         output(patchIntOfport),
       ],
     });
-    flows.push({ table: TUN.UCAST_TO_TUN, priority: 0, match: {}, actions: [], gotoTable: TUN.FLOOD_TO_TUN });
-    if (arpResponder) {
-      flows.push({ table: TUN.ARP_RESPONDER, priority: 0, match: {}, actions: [], gotoTable: TUN.FLOOD_TO_TUN });
-    }
-    flows.push({ table: TUN.FLOOD_TO_TUN, priority: 0, match: {}, actions: [] });
     return flows;
   }
 
+  // ---- tunnel ports (flows.md §5.1)
+
   /** Packets arriving on a tunnel port go to that tunnel type's TUN_TO_LV table. */
-  static tunnelPortFlow(type: TunnelType, ofport: number): Flow {
-    return { table: TUN.LOCAL_SWITCHING, priority: 1, match: { inPort: ofport }, actions: [], gotoTable: TUN_TABLE[type] };
+  static setupTunnelPort(b: FlowBatch, type: TunnelType, ofport: number): void {
+    b.add(gotoFlow(TUN.LOCAL_SWITCHING, 1, TUN_TABLE[type], { inPort: ofport }));
   }
 
+  static cleanupTunnelPort(b: FlowBatch, ofport: number): void {
+    b.delete(inPortFilter(ofport));
+  }
+
+  // ---- local VLANs of tunnel networks
+
   /** Tunnel id of a network → its local VLAN, then learning. */
-  static tunToLvFlow(type: TunnelType, segmentationId: number, lvid: number): Flow {
-    return {
+  static provisionLocalVlan(b: FlowBatch, type: TunnelType, lvid: number, segmentationId: number): void {
+    b.add({
       table: TUN_TABLE[type],
       priority: 1,
-      match: { tunId: exact(BigInt(segmentationId)) },
+      match: tunToLvMatch(segmentationId),
       actions: [pushVlan(), setVlan(lvid)],
       gotoTable: TUN.LEARN_FROM_TUN,
-    };
+    });
+  }
+
+  static reclaimLocalVlan(b: FlowBatch, type: TunnelType, segmentationId: number): void {
+    b.delete({ table: TUN_TABLE[type], match: tunToLvMatch(segmentationId) });
   }
 
   /** Broadcast/multicast/unknown unicast of a network to the given tunnel ports. */
-  static floodFlow(lvid: number, segmentationId: number, ofports: Iterable<number>): Flow {
-    const ports = [...ofports].sort((a, b) => a - b);
-    return {
-      table: TUN.FLOOD_TO_TUN,
-      priority: 1,
-      match: { vlanVid: vlan(lvid) },
-      actions: [popVlan(), { type: 'set_field', field: 'tun_id', value: BigInt(segmentationId) }, ...ports.map((p) => output(p))],
-    };
+  static installFloodToTun(b: FlowBatch, lvid: number, segmentationId: number, ofports: Iterable<number>): void {
+    const ports = [...ofports].sort((x, y) => x - y);
+    b.add({ table: TUN.FLOOD_TO_TUN, priority: 1, match: floodMatch(lvid), actions: [...toTunnel(segmentationId), ...ports.map((p) => output(p))] });
   }
 
-  static floodFilter(lvid: number): FlowFilter {
-    return { table: TUN.FLOOD_TO_TUN, match: { vlanVid: vlan(lvid) } };
+  static deleteFloodToTun(b: FlowBatch, lvid: number): void {
+    b.delete({ table: TUN.FLOOD_TO_TUN, match: floodMatch(lvid) });
   }
 
-  /** l2population: a known remote MAC goes straight to its VTEP's tunnel port. */
-  static unicastFlow(lvid: number, segmentationId: number, mac: string, ofport: number): Flow {
-    return {
-      table: TUN.UCAST_TO_TUN,
-      priority: 2,
-      match: { vlanVid: vlan(lvid), ethDst: exact(mac) },
-      actions: [popVlan(), { type: 'set_field', field: 'tun_id', value: BigInt(segmentationId) }, output(ofport)],
-    };
+  // ---- l2population
+
+  /** A known remote MAC goes straight to its VTEP's tunnel port. */
+  static installUnicastToTun(b: FlowBatch, lvid: number, segmentationId: number, mac: string, ofport: number): void {
+    b.add({ table: TUN.UCAST_TO_TUN, priority: 2, match: unicastMatch(lvid, mac), actions: [...toTunnel(segmentationId), output(ofport)] });
   }
 
-  static unicastFilter(lvid: number, mac?: string): FlowFilter {
-    return { table: TUN.UCAST_TO_TUN, match: mac ? { vlanVid: vlan(lvid), ethDst: exact(mac) } : { vlanVid: vlan(lvid) } };
+  /** One MAC's unicast flow, or (no MAC) every one of the network. */
+  static deleteUnicastToTun(b: FlowBatch, lvid: number, mac?: string): void {
+    b.delete({ table: TUN.UCAST_TO_TUN, match: unicastMatch(lvid, mac) });
   }
 
-  /** l2population ARP responder: answer ARP for a remote port's IP locally. */
-  static arpResponderFlow(lvid: number, mac: string, ip: string): Flow {
-    return {
+  /** ARP for a remote port's IP answered locally. */
+  static installArpResponder(b: FlowBatch, lvid: number, mac: string, ip: string): void {
+    b.add({
       table: TUN.ARP_RESPONDER,
       priority: 1,
-      match: { ethType: ETH_TYPE.ARP, vlanVid: vlan(lvid), arpTpa: exact(ip) },
+      match: arpResponderMatch(lvid, ip),
       actions: [
         { type: 'set_field', field: 'arp_op', value: 2 },
         { type: 'move', src: { field: 'NXM_NX_ARP_SHA' }, dst: { field: 'NXM_NX_ARP_THA' } },
@@ -120,17 +122,11 @@ export class TunnelBridge extends OVSBridge {
         { type: 'set_field', field: 'eth_src', value: mac },
         output('IN_PORT'),
       ],
-    };
+    });
   }
 
-  static arpResponderFilter(lvid: number, ip?: string): FlowFilter {
-    return {
-      table: TUN.ARP_RESPONDER,
-      match: ip ? { ethType: ETH_TYPE.ARP, vlanVid: vlan(lvid), arpTpa: exact(ip) } : { ethType: ETH_TYPE.ARP, vlanVid: vlan(lvid) },
-    };
-  }
-
-  static tunToLvFilter(type: TunnelType, segmentationId: number): FlowFilter {
-    return { table: TUN_TABLE[type], match: { tunId: exact(BigInt(segmentationId)) } };
+  /** One IP's responder, or (no IP) every one of the network. */
+  static deleteArpResponder(b: FlowBatch, lvid: number, ip?: string): void {
+    b.delete({ table: TUN.ARP_RESPONDER, match: arpResponderMatch(lvid, ip) });
   }
 }

@@ -49,14 +49,12 @@ export class FlowBatch {
 }
 
 export class OVSBridge {
-  readonly cookie: bigint;
-  /** Cookies that are ours (the default one plus any requested by extensions). */
-  readonly reservedCookies: Set<bigint>;
-
-  constructor(readonly name: string, public ofSwitch: OpenFlowSwitch, cookie: bigint = randomCookie()) {
-    this.cookie = cookie;
-    this.reservedCookies = new Set([cookie]);
-  }
+  constructor(
+    readonly name: string,
+    public ofSwitch: OpenFlowSwitch,
+    /** This run's cookie, on every flow the bridge adds. */
+    readonly cookie: bigint = randomCookie(),
+  ) {}
 
   batch(): FlowBatch {
     return new FlowBatch(this);
@@ -64,10 +62,6 @@ export class OVSBridge {
 
   async installFlows(...flows: Flow[]): Promise<void> {
     await this.batch().add(...flows).commit();
-  }
-
-  async uninstallFlows(filter: Omit<FlowFilter, 'cookie' | 'cookieMask'>): Promise<void> {
-    await this.batch().delete(filter).commit();
   }
 
   async deleteAllFlows(): Promise<void> {
@@ -82,7 +76,7 @@ export class OVSBridge {
     const stale = new Set<bigint>();
     const wanted = new Set(tables);
     for (const f of await this.ofSwitch.dumpFlows()) {
-      if (wanted.has(f.table) && !this.reservedCookies.has(f.cookie)) stale.add(f.cookie);
+      if (wanted.has(f.table) && f.cookie !== this.cookie) stale.add(f.cookie);
     }
     if (stale.size === 0) return [];
     const b = this.batch();

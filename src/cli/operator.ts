@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ConfigError, loadConfig, type AgentConfig } from '../config/index.js';
 import { OvsdbOps } from '../ovsdb/ops.js';
-import { INT, PHYS, TUN } from '../bridges/tables.js';
+import { tableNames } from '../bridges/pipeline.js';
 
 const run = promisify(execFile);
 
@@ -16,11 +16,6 @@ commands:
                         ports, local VLANs and tunnel ids tied to their names and networks
   trace BRIDGE FLOW     ovs-appctl ofproto/trace BRIDGE FLOW, annotated the same way
 `;
-
-function tableNames(kind: 'int' | 'tun' | 'phys'): Map<number, string> {
-  const src = kind === 'int' ? INT : kind === 'tun' ? TUN : PHYS;
-  return new Map(Object.entries(src).map(([name, n]) => [n as number, name]));
-}
 
 interface Annotator {
   bridges: Array<{ name: string; kind: 'int' | 'tun' | 'phys' }>;

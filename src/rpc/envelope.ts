@@ -3,8 +3,9 @@
 // defaults, so tests can build byte-exact messages.
 import { randomUUID } from 'node:crypto';
 
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
-export type JsonObject = { [key: string]: JsonValue };
+import { isJsonObject, type JsonObject, type JsonValue } from '../util/json.js';
+
+export { isJsonObject, type JsonObject, type JsonValue };
 
 export const ENVELOPE_VERSION = '2.0';
 export const VERSION_KEY = 'oslo.version';
@@ -76,10 +77,6 @@ export class UnsupportedVersion extends MessagingError {
 
 // ---------------------------------------------------------------------------------------------
 // Envelope
-
-export function isJsonObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** Wraps an inner message in envelope 2.0: `oslo.message` is the JSON *text* of the message. */
 export function encodeEnvelope(message: JsonObject): string {

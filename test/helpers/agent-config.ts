@@ -22,6 +22,10 @@ export interface LabAgentOptions {
   ovs?: string[];
   /** Extra lines for [agent]. */
   agent?: string[];
+  /** [securitygroup] firewall_driver (default noop). */
+  firewallDriver?: string;
+  /** Extra lines for [securitygroup]. */
+  securitygroup?: string[];
 }
 
 // A type alias, not an interface: it then fits the Record<string, string> that AgentProcess takes.
@@ -49,7 +53,8 @@ export function labAgentFiles(o: LabAgentOptions): AgentFiles {
       ...(o.reportIntervalSec !== undefined ? [`report_interval = ${o.reportIntervalSec}`] : []),
       ...(o.agent ?? []),
       '[securitygroup]',
-      'firewall_driver = noop',
+      `firewall_driver = ${o.firewallDriver ?? 'noop'}`,
+      ...(o.securitygroup ?? []),
       '',
     ].join('\n'),
   };

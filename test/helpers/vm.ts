@@ -125,7 +125,16 @@ export async function plugVm(ovs: PrivateOvs, port: VmPortInfo, opts: PlugOption
     }
     await ip(['-n', netns, 'link', 'set', 'eth0', 'address', port.mac_address], what);
     await ip(['-n', netns, 'addr', 'add', `${addr}/${opts.prefixLen ?? 24}`, 'dev', 'eth0'], what);
+    for (const extra of port.fixed_ips.slice(1)) {
+      const v6 = extra.ip_address.includes(':');
+      await ip(['-n', netns, 'addr', 'add', `${extra.ip_address}/${v6 ? 64 : (opts.prefixLen ?? 24)}`, 'dev', 'eth0', ...(v6 ? ['nodad'] : [])], what);
+    }
     await ip(['-n', netns, 'link', 'set', 'eth0', 'up'], what);
+    // veth leaves checksums to the "NIC"; the userspace datapath forwards the packet as it is, and
+    // the receiver would drop every TCP/UDP segment (ping still works). Checksum in software.
+    await run('ip', ['netns', 'exec', netns, 'ethtool', '-K', 'eth0', 'tx', 'off']).catch((e: unknown) => {
+      throw new Error(`${what}: ethtool -K eth0 tx off (is ethtool installed?): ${String(e)}`);
+    });
     await ip(hostNs ? ['-n', hostNs, 'link', 'set', tap, 'up'] : ['link', 'set', tap, 'up'], what);
     const ids =
       opts.nova === false
@@ -149,10 +158,11 @@ export async function plugVm(ovs: PrivateOvs, port: VmPortInfo, opts: PlugOption
 }
 
 /** Pings `toIp` from the VM; resolves to the number of replies received (0 on total loss). */
-export async function ping(from: Vm, toIp: string, opts: { count?: number; timeoutMs?: number } = {}): Promise<number> {
+export async function ping(from: Vm, toIp: string, opts: { count?: number; timeoutMs?: number; source?: string } = {}): Promise<number> {
   const count = opts.count ?? 3;
   const deadline = Math.max(1, Math.ceil((opts.timeoutMs ?? 5000) / 1000));
-  const args = ['netns', 'exec', from.netns, 'ping', '-n', '-q', '-c', String(count), '-i', '0.2', '-w', String(deadline), toIp];
+  const src = opts.source ? ['-I', opts.source] : [];
+  const args = ['netns', 'exec', from.netns, 'ping', '-n', '-q', ...src, '-c', String(count), '-i', '0.2', '-w', String(deadline), toIp];
   // Asynchronous on purpose: an agent under test may run in this very process.
   let stdout: string;
   let detail = '';

@@ -4,10 +4,10 @@ import { EventEmitter } from 'node:events';
 import { OpenFlowError, type OpenFlowBackend, type OpenFlowSwitch, type StatsFilter } from '../backend.js';
 import type { FlowMod, FlowStats, PortDesc } from '../flow.js';
 import { OFPTT_ALL } from '../flow.js';
+import { formatFlowModLine } from '../text.js';
 import {
   errorName,
   flowModToWire,
-  formatFlowMod,
   OFPG_ANY,
   OFPP_ANY,
   type FlowModBody,
@@ -116,7 +116,7 @@ export class NativeSwitch implements OpenFlowSwitch {
       try {
         bodies[i] = flowModToWire(mods[i]!);
       } catch (e) {
-        throw new OpenFlowError(`cannot encode flow mod: ${(e as Error).message}`, this.bridge, { flow: formatFlowMod(mods[i]!) });
+        throw new OpenFlowError(`cannot encode flow mod: ${(e as Error).message}`, this.bridge, { flow: formatFlowModLine(mods[i]!) });
       }
     }
     const conn = await this.connection();
@@ -125,19 +125,19 @@ export class NativeSwitch implements OpenFlowSwitch {
       await conn.sendFlowMods(bodies, (index, errType, code) => refused.push({ index, errType, code }));
     } catch (e) {
       const index = e instanceof OfRequestError ? e.detail.index : undefined;
-      throw this.wrap(e, index !== undefined ? formatFlowMod(mods[index]!) : undefined);
+      throw this.wrap(e, index !== undefined ? formatFlowModLine(mods[index]!) : undefined);
     }
     if (refused.length === 0) return;
     const first = refused[0]!;
     const listed = refused
       .slice(0, MAX_LISTED_ERRORS)
-      .map((r) => `${errorName(r.errType, r.code)} for "${formatFlowMod(mods[r.index]!)}"`)
+      .map((r) => `${errorName(r.errType, r.code)} for "${formatFlowModLine(mods[r.index]!)}"`)
       .join('; ');
     const more = refused.length > MAX_LISTED_ERRORS ? ` (and ${refused.length - MAX_LISTED_ERRORS} more)` : '';
     throw new OpenFlowError(`switch refused ${refused.length} of ${mods.length} flow mods: ${listed}${more}`, this.bridge, {
       type: first.errType,
       code: first.code,
-      flow: formatFlowMod(mods[first.index]!),
+      flow: formatFlowModLine(mods[first.index]!),
     });
   }
 

@@ -49,12 +49,12 @@ test('br-tun default flows through ovs-ofctl equal the reference agent\'s', asyn
 
 test('l2population flows render as the reference prints them', async () => {
   const br = new TunnelBridge(BR, backend.bridge(BR));
-  await br.installFlows(
-    TunnelBridge.tunToLvFlow('vxlan', 1001, 1),
-    TunnelBridge.floodFlow(1, 1001, [3, 2]),
-    TunnelBridge.unicastFlow(1, 1001, 'fa:16:3e:00:00:21', 2),
-    TunnelBridge.arpResponderFlow(1, 'fa:16:3e:00:00:21', '10.0.0.21'),
-  );
+  const b = br.batch();
+  TunnelBridge.provisionLocalVlan(b, 'vxlan', 1, 1001);
+  TunnelBridge.installFloodToTun(b, 1, 1001, [3, 2]);
+  TunnelBridge.installUnicastToTun(b, 1, 1001, 'fa:16:3e:00:00:21', 2);
+  TunnelBridge.installArpResponder(b, 1, 'fa:16:3e:00:00:21', '10.0.0.21');
+  await b.commit();
   assert.deepEqual(await ovs.dumpFlows(BR), [
     'table=20, priority=2,dl_vlan=1,dl_dst=fa:16:3e:00:00:21 actions=pop_vlan,set_field:0x3e9->tun_id,output:2',
     'table=21, priority=1,arp,dl_vlan=1,arp_tpa=10.0.0.21 actions=set_field:2->arp_op,move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],set_field:fa:16:3e:00:00:21->arp_sha,set_field:10.0.0.21->arp_spa,move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:fa:16:3e:00:00:21->eth_src,IN_PORT',
@@ -63,7 +63,9 @@ test('l2population flows render as the reference prints them', async () => {
   ]);
   // Targeted deletes touch only flows of this bridge's cookie.
   await ovs.ofctl('-O', 'OpenFlow13', 'add-flow', BR, 'cookie=0x77,table=22,priority=1,dl_vlan=1,actions=drop');
-  await br.uninstallFlows(TunnelBridge.floodFilter(1));
+  const del = br.batch();
+  TunnelBridge.deleteFloodToTun(del, 1);
+  await del.commit();
   const left = await ovs.dumpFlows(BR, { keepCookies: true });
   assert.ok(left.some((l) => l.startsWith('cookie=0x77, table=22')), left.join('\n'));
   assert.ok(!left.some((l) => l.includes('output:2,output:3')));
@@ -84,7 +86,7 @@ test('a refused flow rejects the batch with an OpenFlowError naming the bridge a
     assert.ok(e instanceof OpenFlowError, String(e));
     assert.equal(e.bridge, BR);
     assert.match(e.message, new RegExp(`^${BR}: switch refused 2 of 4 flow mods`));
-    assert.match(e.message, /table=5,priority=1,.*goto_table:2/);
+    assert.match(e.message, /for "add cookie=0x[0-9a-f]+, table=5, priority=1 actions=goto_table:2"/);
     assert.match(e.message, /set_field:2->arp_op/);
     assert.match(e.detail.flow ?? '', /table=5/);
     return true;
@@ -101,7 +103,7 @@ test('a full table refuses what does not fit; the batch\'s other flows are insta
   b.add({ table: 31, priority: 1, match: {}, actions: [] });
   await assert.rejects(b.commit(), (e: unknown) => {
     assert.ok(e instanceof OpenFlowError, String(e));
-    assert.match(e.message, new RegExp(`^${BR}: switch refused 1 of 4 flow mods: OFPFMFC_TABLE_FULL for "add table=30,priority=3`));
+    assert.match(e.message, new RegExp(`^${BR}: switch refused 1 of 4 flow mods: OFPFMFC_TABLE_FULL for "add cookie=0x[0-9a-f]+, table=30, priority=3 actions=drop"$`));
     return true;
   });
   assert.deepEqual(await ovs.dumpFlows(BR), ['table=30, priority=1 actions=drop', 'table=30, priority=2 actions=drop', 'table=31, priority=1 actions=drop']);

@@ -134,3 +134,74 @@ test('unknown or unbound ports go to the dead VLAN; another host\'s active bindi
   ) as JsonObj;
   assert.throws(() => buildDeviceDetails('p1', inactive, 'compute1'), DeviceDetailsError);
 });
+
+/** bulk_pull as the server answers it: every filter field IN its values (a list field: contains one). */
+function fakeServer(objects: Array<[string, JsonObj]>) {
+  const pulls: Array<[string, JsonObj]> = [];
+  const pull = async (type: string, _version: string, filter: JsonObj): Promise<Json> => {
+    pulls.push([type, filter]);
+    return objects
+      .filter(([t, o]) => t === type && Object.entries(filter).every(([k, vs]) => (vs as string[]).some((v) => (Array.isArray(o[k]) ? (o[k] as Json[]).includes(v) : o[k] === v))))
+      .map(([t, o]) => ovo(t, o));
+  };
+  return { pulls, pull };
+}
+
+const rule = (id: string, sg: string, over: JsonObj = {}): JsonObj => ({ id, security_group_id: sg, direction: 'ingress', ethertype: 'IPv4', revision_number: 1, ...over });
+
+test('queries by filter pull once per value (misses only, together), then pushes keep the answer current', async () => {
+  const server = fakeServer([
+    ['SecurityGroupRule', rule('r1', 'sg1')],
+    ['SecurityGroupRule', rule('r2', 'sg2')],
+    ['Port', { id: 'p1', security_group_ids: ['sg1', 'sg2'], revision_number: 1 }],
+    ['Port', { id: 'p2', security_group_ids: ['sg3'], revision_number: 1 }],
+  ]);
+  const cache = new ResourceCache(server.pull);
+  const ids = (os: JsonObj[]) => os.map((o) => o['id']).sort();
+  assert.deepEqual(ids(await cache.query('SecurityGroupRule', { field: 'security_group_id', values: ['sg1'] })), ['r1']);
+  assert.deepEqual(ids(await cache.query('SecurityGroupRule', { field: 'security_group_id', values: ['sg1', 'sg2'] })), ['r1', 'r2']);
+  assert.deepEqual(server.pulls, [
+    ['SecurityGroupRule', { security_group_id: ['sg1'] }],
+    ['SecurityGroupRule', { security_group_id: ['sg2'] }],
+  ], 'sg1 was asked already: only sg2 goes to the server');
+  // A list field matches if it contains a value.
+  assert.deepEqual(ids(await cache.query('Port', { field: 'security_group_ids', values: ['sg2', 'sg3'] })), ['p1', 'p2']);
+  // Concurrent queries of one value share their pull.
+  await Promise.all([cache.query('Port', { field: 'security_group_ids', values: ['sg9'] }), cache.query('Port', { field: 'security_group_ids', values: ['sg9'] })]);
+  assert.equal(server.pulls.length, 4);
+  // Afterwards the answer comes from the cache, kept current by pushes.
+  cache.onPush([ovo('SecurityGroupRule', rule('r3', 'sg1'))], 'created');
+  cache.onPush([ovo('SecurityGroupRule', { id: 'r1' })], 'deleted');
+  assert.deepEqual(ids(await cache.query('SecurityGroupRule', { field: 'security_group_id', values: ['sg1'] })), ['r3']);
+  assert.equal(server.pulls.length, 4);
+});
+
+test('a failed query pull names type, filter and cause, and is asked again next time', async () => {
+  let fail = true;
+  const cache = new ResourceCache(async () => {
+    if (fail) throw new Error('MessagingTimeout');
+    return [ovo('SecurityGroupRule', rule('r1', 'sg1'))];
+  });
+  await assert.rejects(cache.query('SecurityGroupRule', { field: 'security_group_id', values: ['sg1'] }), /bulk_pull of SecurityGroupRule with security_group_id in \(sg1\): MessagingTimeout/);
+  fail = false;
+  assert.equal((await cache.query('SecurityGroupRule', { field: 'security_group_id', values: ['sg1'] })).length, 1);
+});
+
+test('a security group push records its rules; its delete drops them as rule deletions; object events carry old and new', async () => {
+  const cache = new ResourceCache(async () => []);
+  const events: string[] = [];
+  cache.on('object-updated', (type, id, old, _now, changed) => events.push(`upd ${type} ${id} ${old ? 'old' : 'new'} ${changed.sort().join(',')}`));
+  cache.on('object-deleted', (type, id, old) => events.push(`del ${type} ${id} ${old ? String(old['security_group_id'] ?? '') : 'uncached'}`));
+  cache.onPush([ovo('SecurityGroup', { id: 'sg1', stateful: true, revision_number: 1, rules: [ovo('SecurityGroupRule', rule('r1', 'sg1')), ovo('SecurityGroupRule', rule('r2', 'sg1'))] })], 'updated');
+  assert.deepEqual(events.splice(0), [
+    'upd SecurityGroupRule r1 new direction,ethertype,id,security_group_id',
+    'upd SecurityGroupRule r2 new direction,ethertype,id,security_group_id',
+    'upd SecurityGroup sg1 new id,rules,stateful',
+  ]);
+  assert.equal(cache.getCached('SecurityGroupRule', 'r2')?.['direction'], 'ingress');
+  cache.onPush([ovo('SecurityGroup', { id: 'sg1' })], 'deleted');
+  assert.deepEqual(events.splice(0), ['del SecurityGroupRule r1 sg1', 'del SecurityGroupRule r2 sg1', 'del SecurityGroup sg1 ']);
+  assert.deepEqual(await cache.query('SecurityGroupRule', { field: 'security_group_id', values: ['sg1'] }), []);
+  cache.onPush([ovo('SecurityGroupRule', rule('r1', 'sg1', { revision_number: 5 }))], 'updated');
+  assert.equal(cache.getCached('SecurityGroupRule', 'r1'), undefined, 'a rule deleted with its group stays deleted');
+});

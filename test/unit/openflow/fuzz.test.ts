@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeMessage, encodeMessage, flowModBody, MessageSplitter, OfCodecError, OFPMPF_REPLY_MORE, type OfMessage } from '../../../src/openflow/native/codec/index.js';
-import { exact, masked, output, popVlan, pushVlan, setVlan, type Action, type Flow } from '../../../src/openflow/flow.js';
+import { ct, ctState, exact, masked, output, popVlan, pushVlan, setVlan, type Action, type Flow } from '../../../src/openflow/flow.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -43,6 +43,35 @@ const ACTIONS: Action[] = [
   },
   output(3),
   output('NORMAL'),
+  ct({ commit: true, table: 72, zone: { field: 'NXM_NX_REG6', ofs: 0, nBits: 16 }, exec: [{ type: 'set_field', field: 'ct_mark', value: 1 }] }),
+  ct({ zone: 7 }),
+  { type: 'ct_clear' },
+  { type: 'set_field', field: 'reg7', value: 0x11 },
+];
+
+/** The OVS firewall's matches and its conjunction action (which OVS wants alone in a flow). */
+const FIREWALL_FLOW: Flow = {
+  table: 82,
+  priority: 70,
+  cookie: 0xa8f5fba2016423cfn,
+  match: {
+    conjId: 17,
+    ctState: ctState('+new-est'),
+    ctZone: 1,
+    ctMark: masked(0, 1),
+    ethType: 0x0800,
+    ipProto: 6,
+    ipv4Src: masked('10.0.0.0', '255.255.255.0'),
+    tcpSrc: 1024,
+    tcpDst: masked(0x3e8, 0xfff8),
+    regs: { 5: exact(3), 6: exact(1) },
+  },
+  actions: [{ type: 'conjunction', id: 16, clause: 2, nClauses: 2 }],
+};
+
+const SCTP_ICMP_FLOWS: Flow[] = [
+  { table: 82, priority: 73, match: { ethType: 0x0800, ipProto: 132, sctpSrc: masked(0x400, 0xfc00), sctpDst: 5000 }, actions: [output(3)] },
+  { table: 82, priority: 72, match: { ethType: 0x0800, ipProto: 1, icmpv4Type: 8, icmpv4Code: 0 }, actions: [output(3)] },
 ];
 
 const FLOW: Flow = {
@@ -81,6 +110,8 @@ const CORPUS: Buffer[] = ([
   { type: 'get_config_reply', xid: 7, flags: 0, missSendLen: 128 },
   { type: 'barrier_reply', xid: 9 },
   { type: 'flow_mod', xid: 10, ...flowModBody({ command: 'add', cookie: 1n, tableId: 71, priority: 65, match: FLOW.match, actions: ACTIONS }) },
+  { type: 'flow_mod', xid: 15, ...flowModBody({ command: 'add', cookie: 2n, tableId: 82, priority: 70, match: FIREWALL_FLOW.match, actions: FIREWALL_FLOW.actions }) },
+  { type: 'multipart_reply', xid: 16, flags: 0, reply: { kind: 'flow', entries: [entry(82, 70, FIREWALL_FLOW), ...SCTP_ICMP_FLOWS.map((f) => entry(f.table, f.priority, f))] } },
   { type: 'flow_mod', xid: 11, ...flowModBody({ command: 'delete', cookie: 1n, cookieMask: ~0n & 0xffffffffffffffffn, tableId: 0xff, match: { inPort: 9 } }) },
   { type: 'multipart_request', xid: 12, flags: 0, request: { kind: 'flow', body: { tableId: 0xff, outPort: 0xffffffff, outGroup: 0xffffffff, cookie: 0n, cookieMask: 0n, match: {} } } },
   { type: 'multipart_reply', xid: 12, flags: OFPMPF_REPLY_MORE, reply: { kind: 'flow', entries: [entry(71, 65, FLOW), entry(0, 0, { table: 0, priority: 0, match: {}, actions: [output('NORMAL')] })] } },

@@ -5,14 +5,14 @@ import {
   encodeMessage,
   flowModBody,
   flowModToWire,
-  formatFlowMod,
   MessageSplitter,
   OfCodecError,
   OFPMPF_REPLY_MORE,
   type FlowStatsEntry,
   type OfMessage,
 } from '../../../src/openflow/native/codec/index.js';
-import { exact, masked, output, popVlan, pushVlan, setVlan, untagged, vlan, type Action, type Flow, type LearnAction } from '../../../src/openflow/flow.js';
+import { formatFlowModLine } from '../../../src/openflow/text.js';
+import { ct, ctState, exact, masked, output, popVlan, pushVlan, resubmit, setReg, setVlan, untagged, vlan, type Action, type Flow, type LearnAction } from '../../../src/openflow/flow.js';
 
 const hex = (b: Buffer): string => b.toString('hex');
 const roundTrip = (m: OfMessage): OfMessage => decodeMessage(encodeMessage(m));
@@ -193,7 +193,7 @@ test('model flow mods map to wire defaults: ADD with NO_BUFFER, deletes on OFPTT
   assert.equal(strict.command, 'delete_strict');
   assert.equal(strict.priority, 9);
   assert.equal(
-    formatFlowMod({ command: 'add', flow: { table: 21, priority: 1, match: { ethType: 0x0806, vlanVid: vlan(1), arpTpa: exact('10.0.0.21') }, actions: [] } }),
+    formatFlowModLine({ command: 'add', flow: { table: 21, priority: 1, match: { ethType: 0x0806, vlanVid: vlan(1), arpTpa: exact('10.0.0.21') }, actions: [] } }),
     'add table=21, priority=1,arp,dl_vlan=1,arp_tpa=10.0.0.21 actions=drop',
   );
 });
@@ -323,3 +323,142 @@ test('random bytes give errors, never exceptions or hangs', () => {
   }
   assert.ok(errors > 1000, `only ${errors} errors for 3000 garbage inputs`);
 });
+
+// ---- conntrack, conjunction and the firewall's match fields --------------------------------
+
+const CT_ZONE_REG6 = { field: 'NXM_NX_REG6', ofs: 0, nBits: 16 } as const;
+
+test('ct, ct_clear and conjunction have the wire layout of nicira-ext.h / ofp-actions.c', () => {
+  const s = hex(
+    encodeMessage({
+      type: 'flow_mod',
+      xid: 1,
+      ...flowModToWire({
+        command: 'add',
+        flow: {
+          table: 72, priority: 40, match: { ethType: 0x0800 },
+          actions: [
+            { type: 'ct', commit: true, table: 73, zone: CT_ZONE_REG6, exec: [{ type: 'set_field', field: 'ct_mark', value: 1 }] },
+            { type: 'ct_clear' },
+            { type: 'ct', zone: 5 },
+          ],
+        },
+      }),
+    }),
+  );
+  // struct nx_action_conntrack: OFPAT_VENDOR, len 40 (24 + nested), NX_VENDOR_ID, NXAST_CT (35), flags NX_CT_F_COMMIT,
+  // zone_src NXM_NX_REG6 (0x00010c04), zone_ofs_nbits = 0<<6 | (16-1), recirc_table 73, pad[3], alg 0; then
+  // the nested set_field of NXM_NX_CT_MARK (class 0x0001, field 107, 4 bytes) = 1, padded to 16.
+  const ct = 'ffff0028' + '00002320' + '0023' + '0001' + '00010c04' + '000f' + '49' + '000000' + '0000' + '00190010' + '0001d604' + '00000001' + '00000000';
+  // NXAST_CT_CLEAR (43): the Nicira header padded to 16.
+  const ctClear = 'ffff0010' + '00002320' + '002b' + '000000000000';
+  // An immediate zone: zone_src 0, zone_imm 5, recirc_table NX_CT_RECIRC_NONE.
+  const ctZone5 = 'ffff0018' + '00002320' + '0023' + '0000' + '00000000' + '0005' + 'ff' + '000000' + '0000';
+  assert.ok(s.includes(ct + ctClear + ctZone5), s);
+
+  const c = hex(encodeMessage({ type: 'flow_mod', xid: 1, ...flowModToWire({ command: 'add', flow: { table: 82, priority: 70, match: {}, actions: [{ type: 'conjunction', id: 16, clause: 2, nClauses: 2 }] } }) }));
+  // struct nx_action_conjunction: NXAST_CONJUNCTION (34), clause counted from 0, n_clauses, id.
+  assert.ok(c.includes('ffff0010' + '00002320' + '0022' + '01' + '02' + '00000010'), c);
+});
+
+test('conntrack, conj_id, masked port and ICMPv4 matches are NXM/OXM TLVs with the right headers', () => {
+  const s = hex(
+    encodeMessage({
+      type: 'flow_mod',
+      xid: 1,
+      ...flowModToWire({
+        command: 'add',
+        flow: {
+          table: 82, priority: 70, actions: [],
+          match: { conjId: 16, ctState: ctState('+est-rel-rpl'), ctZone: 1, ctMark: masked(1, 3), ethType: 0x0800, ipProto: 6, tcpDst: masked(0x3e8, 0xfff8) },
+        },
+      }),
+    }),
+  );
+  assert.ok(s.includes('80001d04' + '03e8' + 'fff8'), `OXM_OF_TCP_DST with mask: ${s}`);
+  assert.ok(s.includes('00014a04' + '00000010'), `NXM_NX_CONJ_ID: ${s}`);
+  assert.ok(s.includes('0001d308' + '00000002' + '0000000e'), `NXM_NX_CT_STATE +est-rel-rpl: ${s}`);
+  assert.ok(s.includes('0001d402' + '0001'), `NXM_NX_CT_ZONE: ${s}`);
+  assert.ok(s.includes('0001d708' + '00000001' + '00000003'), `NXM_NX_CT_MARK masked: ${s}`);
+
+  const i = hex(encodeMessage({ type: 'flow_mod', xid: 1, ...flowModToWire({ command: 'add', flow: { table: 0, priority: 1, actions: [], match: { ethType: 0x0800, ipProto: 1, icmpv4Type: 8, icmpv4Code: 0 } } }) }));
+  assert.ok(i.includes('80002601' + '08' + '80002801' + '00'), `OXM_OF_ICMPV4_TYPE/CODE: ${i}`);
+  const sc = hex(encodeMessage({ type: 'flow_mod', xid: 1, ...flowModToWire({ command: 'add', flow: { table: 0, priority: 1, actions: [], match: { ethType: 0x0800, ipProto: 132, sctpSrc: 7, sctpDst: 5000 } } }) }));
+  assert.ok(sc.includes('80002202' + '0007' + '80002402' + '1388'), `OXM_OF_SCTP_SRC/DST: ${sc}`);
+});
+
+test('firewall flows round-trip through a flow-stats reply', () => {
+  const flows: Flow[] = [
+    {
+      table: 82, priority: 70, cookie: 1n,
+      match: { conjId: 17, ctState: ctState('+new-est'), ctZone: 3, ctMark: exact(0), ethType: 0x0800, regs: { 5: exact(3) } },
+      actions: [setReg(7, 0x11), ct({ commit: true, zone: CT_ZONE_REG6 }), output(3), resubmit(92)],
+    },
+    {
+      table: 72, priority: 40, cookie: 1n,
+      match: { ctState: ctState('+est'), ethType: 0x86dd, regs: { 5: exact(3) } },
+      actions: [ct({ commit: true, zone: CT_ZONE_REG6, exec: [{ type: 'set_field', field: 'ct_mark', value: 1 }] })],
+    },
+    { table: 71, priority: 110, cookie: 1n, match: { ctState: ctState('+trk') }, actions: [{ type: 'ct_clear' }, resubmit(71)] },
+    { table: 81, priority: 90, cookie: 1n, match: { ctState: ctState('-trk'), ethType: 0x0800 }, actions: [ct({ table: 82, zone: 9 })] },
+    {
+      table: 82, priority: 73, cookie: 1n,
+      match: { ethType: 0x0800, ipProto: 132, sctpSrc: masked(0x400, 0xfc00), sctpDst: 5000, ipv4Src: masked('10.0.0.0', '255.0.0.0') },
+      actions: [{ type: 'conjunction', id: 0xfffffff8, clause: 64, nClauses: 64 }],
+    },
+    { table: 82, priority: 72, cookie: 1n, match: { ethType: 0x0800, ipProto: 1, icmpv4Type: 3, icmpv4Code: 4 }, actions: [] },
+    { table: 82, priority: 71, cookie: 1n, match: { ethType: 0x0800, ipProto: 17, udpSrc: 68, udpDst: masked(0x40, 0xffc0) }, actions: [] },
+  ];
+  const back = roundTrip({ type: 'multipart_reply', xid: 3, flags: 0, reply: { kind: 'flow', entries: flows.map((flow) => ({ ...statsOf(flow), flow })) } });
+  assert.equal(back.type, 'multipart_reply');
+  if (back.type !== 'multipart_reply' || back.reply.kind !== 'flow') return;
+  assert.deepEqual(back.reply.entries.map((e) => e.undecoded), flows.map(() => undefined));
+  assert.deepEqual(back.reply.entries.map((e) => e.flow), flows);
+});
+
+test('an exact ct_state comes back exact although OVS reports it with an 8-bit mask', () => {
+  // OVS answers an unmasked NXM_NX_CT_STATE with mask 0x000000ff (its ct_state is 8 bits wide).
+  const body = Buffer.from('0001d308' + '00000022' + '000000ff', 'hex');
+  const frame = Buffer.concat([Buffer.from('0001' + (4 + body.length).toString(16).padStart(4, '0'), 'hex'), body]);
+  const padded = Buffer.concat([frame, Buffer.alloc((8 - (frame.length % 8)) % 8)]);
+  const flowMod = encodeMessage({ type: 'flow_mod', xid: 1, ...flowModBody({ command: 'add', match: {} }) });
+  // Replace the empty match (0001 0004 00000000) of an encoded flow mod with this one.
+  const emptyAt = 8 + 40;
+  const msg = Buffer.concat([flowMod.subarray(0, emptyAt), padded, flowMod.subarray(emptyAt + 8)]);
+  msg.writeUInt16BE(msg.length, 2);
+  const m = decodeMessage(msg);
+  assert.ok(m.type === 'flow_mod');
+  if (m.type === 'flow_mod') assert.deepEqual(m.match, { ctState: { value: 0x22 } });
+});
+
+test('ct and conjunction refuse values OVS would refuse, before anything is sent', () => {
+  const enc = (actions: Action[]) => () => encodeMessage({ type: 'flow_mod', xid: 1, ...flowModBody({ command: 'add', match: { ethType: 0x0800 }, actions }) });
+  const codec = (re: RegExp) => (e: unknown) => e instanceof OfCodecError && re.test(e.message);
+  assert.throws(enc([{ type: 'conjunction', id: 1, clause: 0, nClauses: 2 }]), codec(/clause must be 1\.\.2/));
+  assert.throws(enc([{ type: 'conjunction', id: 1, clause: 1, nClauses: 1 }]), codec(/number of clauses must be 2\.\.64/));
+  assert.throws(enc([{ type: 'conjunction', id: 2 ** 32, clause: 1, nClauses: 2 }]), codec(/conjunction id/));
+  assert.throws(enc([ct({ zone: { field: 'NXM_NX_REG6' } })]), codec(/NXM_NX_REG6: 32 bits, a zone has 16/));
+  assert.throws(enc([ct({ zone: 0x10000 })]), codec(/ct zone 65536/));
+  assert.throws(enc([ct({ table: 255 })]), codec(/ct table 255/));
+});
+
+test('a ct action the model cannot hold (the force flag) stays opaque and the entry unmodelled', () => {
+  const flow: Flow = { table: 1, priority: 1, cookie: 0n, match: { ethType: 0x0800 }, actions: [ct({ commit: true })] };
+  const buf = encodeMessage({ type: 'multipart_reply', xid: 1, flags: 0, reply: { kind: 'flow', entries: [{ ...statsOf(flow), flow }] } });
+  const at = buf.indexOf(Buffer.from('00002320' + '0023' + '0001', 'hex'));
+  assert.ok(at > 0);
+  buf.writeUInt16BE(0x0003, at + 6); // NX_CT_F_COMMIT | NX_CT_F_FORCE
+  const m = decodeMessage(buf);
+  assert.ok(m.type === 'multipart_reply' && m.reply.kind === 'flow');
+  if (m.type !== 'multipart_reply' || m.reply.kind !== 'flow') return;
+  const e = m.reply.entries[0]!;
+  assert.equal(e.flow, undefined);
+  assert.match(e.undecoded?.[0]?.description ?? '', /vendor=0x2320 subtype=35/);
+});
+
+function statsOf(flow: Flow) {
+  return {
+    table: flow.table, priority: flow.priority, cookie: flow.cookie ?? 0n, packetCount: 0n, byteCount: 0n,
+    durationSec: 0, durationNsec: 0, idleTimeout: 0, hardTimeout: 0, flags: 0,
+  };
+}

@@ -1,7 +1,8 @@
 // OpenFlow 1.3 actions and instructions, plus the Nicira (vendor 0x00002320) extension actions
-// the agent uses: resubmit, reg_move, reg_load and learn. Layouts follow OpenFlow 1.3 §7.2.5 and
-// OVS's nicira-ext.h / ofp-actions.c.
-import type { Action, FieldRef, LearnAction, LearnSpec, NxmFieldName, PortNo } from '../../flow.js';
+// the agent uses: resubmit, reg_move, reg_load, learn, ct, ct_clear and conjunction. Layouts follow
+// OpenFlow 1.3 §7.2.5 and OVS's nicira-ext.h / ofp-actions.c. putAction and decodeNx dispatch;
+// the conntrack and conjunction actions have their encoder and decoder side by side below.
+import type { Action, CtAction, FieldRef, LearnAction, LearnSpec, NxmFieldName, PortNo } from '../../flow.js';
 import { OFPP } from '../../flow.js';
 import { Reader, Writer } from './buffer.js';
 import { OfCodecError } from './errors.js';
@@ -10,7 +11,16 @@ import { decodeSetFieldTlv, nxmField, nxmFieldBits, nxmFieldByHeader, oxmClassOf
 export const OFPAT = { OUTPUT: 0, PUSH_VLAN: 17, POP_VLAN: 18, SET_FIELD: 25, EXPERIMENTER: 0xffff } as const;
 export const OFPIT = { GOTO_TABLE: 1, WRITE_METADATA: 2, WRITE_ACTIONS: 3, APPLY_ACTIONS: 4, CLEAR_ACTIONS: 5, METER: 6 } as const;
 export const NX_VENDOR_ID = 0x00002320;
-export const NXAST = { RESUBMIT: 1, REG_MOVE: 6, REG_LOAD: 7, RESUBMIT_TABLE: 14, LEARN: 16 } as const;
+export const NXAST = {
+  RESUBMIT: 1,
+  REG_MOVE: 6,
+  REG_LOAD: 7,
+  RESUBMIT_TABLE: 14,
+  LEARN: 16,
+  CONJUNCTION: 34,
+  CT: 35,
+  CT_CLEAR: 43,
+} as const;
 /** OFPCML_NO_BUFFER: send the whole packet to the controller. */
 export const OFPCML_NO_BUFFER = 0xffff;
 /** OpenFlow 1.0-style 16-bit OFPP_IN_PORT, used by NXAST_RESUBMIT. */
@@ -21,6 +31,13 @@ const NX_LEARN_DST_MATCH = 0 << 11;
 const NX_LEARN_DST_LOAD = 1 << 11;
 const NX_LEARN_DST_OUTPUT = 2 << 11;
 const NX_LEARN_N_BITS_MASK = 0x3ff;
+
+/** nx_action_conntrack flags: NX_CT_F_COMMIT; NX_CT_F_FORCE (0x2) is not in the model. */
+const NX_CT_F_COMMIT = 0x1;
+/** nx_action_conntrack.recirc_table when the packet is not recirculated. */
+const NX_CT_RECIRC_NONE = 0xff;
+/** OVS accepts 2..64 clauses per conjunction (decode_NXAST_RAW_CONJUNCTION). */
+const CONJUNCTION_MAX_CLAUSES = 64;
 
 /** Something in a flow the codec has no model for; kept byte-exact so the entry is still usable. */
 export interface Undecoded {
@@ -126,6 +143,88 @@ function putLearn(w: Writer, a: LearnAction): void {
   finish(w, start);
 }
 
+// ---- conntrack and conjunction (Nicira), each encoder next to its decoder --------------------
+
+/**
+ * struct nx_action_conntrack: flags, zone_src (an NXM header, or 0 for an immediate zone),
+ * zone_ofs_nbits or zone_imm, recirc_table, 3 pad bytes, alg; then the nested actions, all
+ * counted in the action's length.
+ */
+function putCt(w: Writer, a: CtAction): void {
+  const start = nxHeader(w, NXAST.CT);
+  w.u16(a.commit ? NX_CT_F_COMMIT : 0);
+  if (a.zone === undefined || typeof a.zone === 'number') {
+    const zone = a.zone ?? 0;
+    if (!Number.isInteger(zone) || zone < 0 || zone > 0xffff) throw new OfCodecError(`ct zone ${zone} is not a 16-bit number`);
+    w.u32(0).u16(zone);
+  } else {
+    const src = resolveRef(a.zone, 'ct zone');
+    if (src.nBits > 16) throw new OfCodecError(`ct zone ${a.zone.field}: ${src.nBits} bits, a zone has 16`);
+    w.u32(src.header).u16((src.ofs << 6) | (src.nBits - 1));
+  }
+  if (a.table !== undefined && (!Number.isInteger(a.table) || a.table < 0 || a.table >= NX_CT_RECIRC_NONE)) {
+    throw new OfCodecError(`ct table ${a.table} is not a table number (0..254)`);
+  }
+  w.u8(a.table ?? NX_CT_RECIRC_NONE).zeros(3).u16(0);
+  for (const x of a.exec ?? []) putAction(w, x);
+  finish(w, start);
+}
+
+/** The body of nx_action_conntrack after its subtype; undefined for what the model cannot say (force, alg, nat). */
+function decodeCt(r: Reader): CtAction | undefined {
+  const flags = r.u16('ct flags');
+  const zoneSrc = r.u32('ct zone_src');
+  const zoneOfsNbits = r.u16('ct zone');
+  const table = r.u8('ct recirc_table');
+  r.skip(3);
+  const alg = r.u16('ct alg');
+  if ((flags & ~NX_CT_F_COMMIT) !== 0 || alg !== 0) return undefined;
+  const a: CtAction = { type: 'ct' };
+  if (flags & NX_CT_F_COMMIT) a.commit = true;
+  if (table !== NX_CT_RECIRC_NONE) a.table = table;
+  if (zoneSrc !== 0) {
+    const zone = refFrom(zoneSrc, zoneOfsNbits >> 6, (zoneOfsNbits & 0x3f) + 1);
+    if (!zone) return undefined;
+    a.zone = zone;
+  } else if (zoneOfsNbits !== 0) {
+    // Zone 0 is the default zone: OVS neither prints nor distinguishes an explicit zone=0.
+    a.zone = zoneOfsNbits;
+  }
+  const nested = decodeActions(r);
+  if (nested.unknown.length > 0) return undefined;
+  if (nested.actions.length > 0) a.exec = nested.actions;
+  return a;
+}
+
+/** struct nx_action_conjunction: clause (counted from 0 on the wire), n_clauses, id. */
+function putConjunction(w: Writer, a: Extract<Action, { type: 'conjunction' }>): void {
+  const { id, clause, nClauses } = a;
+  if (!Number.isInteger(nClauses) || nClauses < 2 || nClauses > CONJUNCTION_MAX_CLAUSES) {
+    throw new OfCodecError(`conjunction(${id},${clause}/${nClauses}): number of clauses must be 2..${CONJUNCTION_MAX_CLAUSES}`);
+  }
+  if (!Number.isInteger(clause) || clause < 1 || clause > nClauses) {
+    throw new OfCodecError(`conjunction(${id},${clause}/${nClauses}): clause must be 1..${nClauses}`);
+  }
+  if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new OfCodecError(`conjunction id ${id} is not a 32-bit number`);
+  const start = nxHeader(w, NXAST.CONJUNCTION);
+  w.u8(clause - 1).u8(nClauses).u32(id);
+  finish(w, start);
+}
+
+/** The body of nx_action_conjunction after its subtype; what OVS itself refuses is not modelled. */
+function decodeConjunction(r: Reader): Action | undefined {
+  const clause = r.u8('conjunction clause');
+  const nClauses = r.u8('conjunction n_clauses');
+  const id = r.u32('conjunction id');
+  if (nClauses < 2 || nClauses > CONJUNCTION_MAX_CLAUSES || clause >= nClauses) return undefined;
+  return { type: 'conjunction', id, clause: clause + 1, nClauses };
+}
+
+/** NXAST_CT_CLEAR has no body: the 10-byte Nicira header padded to 16 (ext_action_header). */
+function putCtClear(w: Writer): void {
+  finish(w, nxHeader(w, NXAST.CT_CLEAR));
+}
+
 export function putAction(w: Writer, a: Action): void {
   const start = w.pos;
   switch (a.type) {
@@ -180,9 +279,14 @@ export function putAction(w: Writer, a: Action): void {
       putLearn(w, a);
       return;
     case 'ct':
+      putCt(w, a);
+      return;
     case 'ct_clear':
+      putCtClear(w);
+      return;
     case 'conjunction':
-      throw new OfCodecError(`cannot encode action ${a.type} yet`);
+      putConjunction(w, a);
+      return;
     default: {
       const never: never = a;
       throw new OfCodecError(`cannot encode action ${JSON.stringify(never)}`);
@@ -300,6 +404,12 @@ function decodeNx(subtype: number, r: Reader): Action | undefined {
       if (flags) a.flags = flags;
       return a;
     }
+    case NXAST.CONJUNCTION:
+      return decodeConjunction(r);
+    case NXAST.CT:
+      return decodeCt(r);
+    case NXAST.CT_CLEAR:
+      return { type: 'ct_clear' };
     default:
       return undefined;
   }

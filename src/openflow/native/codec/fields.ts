@@ -78,43 +78,65 @@ export function decodeValue(kind: ValueKind, b: Buffer): FieldValue {
 
 type ScalarMatchKey = Exclude<keyof Match, 'regs'>;
 
+/**
+ * How a match field appears in the model: a plain number (exact only), `Masked<T>` (maskable),
+ * or a transport port, which is a number when exact and `{value, mask}` for a port range.
+ */
+type MatchShape = 'exact' | 'masked' | 'port';
+
 interface MatchFieldDesc {
   key: ScalarMatchKey;
   oxmClass: number;
   field: number;
   kind: ValueKind;
-  maskable: boolean;
+  shape: MatchShape;
 }
 
 // In OXM field order: OVS checks each field's prerequisites as it parses, so eth_type must precede
 // arp_*, ip_proto must precede tcp/udp, and so on. This order satisfies that.
 const MATCH_FIELDS: MatchFieldDesc[] = [
-  { key: 'inPort', oxmClass: 0x8000, field: 0, kind: 'u32', maskable: false },
-  { key: 'metadata', oxmClass: 0x8000, field: 2, kind: 'u64', maskable: true },
-  { key: 'ethDst', oxmClass: 0x8000, field: 3, kind: 'mac', maskable: true },
-  { key: 'ethSrc', oxmClass: 0x8000, field: 4, kind: 'mac', maskable: true },
-  { key: 'ethType', oxmClass: 0x8000, field: 5, kind: 'u16', maskable: false },
-  { key: 'vlanVid', oxmClass: 0x8000, field: 6, kind: 'u16', maskable: true },
-  { key: 'ipProto', oxmClass: 0x8000, field: 10, kind: 'u8', maskable: false },
-  { key: 'ipv4Src', oxmClass: 0x8000, field: 11, kind: 'ipv4', maskable: true },
-  { key: 'ipv4Dst', oxmClass: 0x8000, field: 12, kind: 'ipv4', maskable: true },
-  { key: 'tcpSrc', oxmClass: 0x8000, field: 13, kind: 'u16', maskable: false },
-  { key: 'tcpDst', oxmClass: 0x8000, field: 14, kind: 'u16', maskable: false },
-  { key: 'udpSrc', oxmClass: 0x8000, field: 15, kind: 'u16', maskable: false },
-  { key: 'udpDst', oxmClass: 0x8000, field: 16, kind: 'u16', maskable: false },
-  { key: 'arpOp', oxmClass: 0x8000, field: 21, kind: 'u16', maskable: false },
-  { key: 'arpSpa', oxmClass: 0x8000, field: 22, kind: 'ipv4', maskable: true },
-  { key: 'arpTpa', oxmClass: 0x8000, field: 23, kind: 'ipv4', maskable: true },
-  { key: 'arpSha', oxmClass: 0x8000, field: 24, kind: 'mac', maskable: true },
-  { key: 'arpTha', oxmClass: 0x8000, field: 25, kind: 'mac', maskable: true },
-  { key: 'ipv6Src', oxmClass: 0x8000, field: 26, kind: 'ipv6', maskable: true },
-  { key: 'ipv6Dst', oxmClass: 0x8000, field: 27, kind: 'ipv6', maskable: true },
-  { key: 'icmpv6Type', oxmClass: 0x8000, field: 29, kind: 'u8', maskable: false },
-  { key: 'icmpv6Code', oxmClass: 0x8000, field: 30, kind: 'u8', maskable: false },
-  { key: 'ndTarget', oxmClass: 0x8000, field: 31, kind: 'ipv6', maskable: true },
-  // NXM_NX_TUN_ID, as the Nicira class names it.
-  { key: 'tunId', oxmClass: 0x0001, field: 16, kind: 'u64', maskable: true },
+  { key: 'inPort', oxmClass: 0x8000, field: 0, kind: 'u32', shape: 'exact' },
+  { key: 'metadata', oxmClass: 0x8000, field: 2, kind: 'u64', shape: 'masked' },
+  { key: 'ethDst', oxmClass: 0x8000, field: 3, kind: 'mac', shape: 'masked' },
+  { key: 'ethSrc', oxmClass: 0x8000, field: 4, kind: 'mac', shape: 'masked' },
+  { key: 'ethType', oxmClass: 0x8000, field: 5, kind: 'u16', shape: 'exact' },
+  { key: 'vlanVid', oxmClass: 0x8000, field: 6, kind: 'u16', shape: 'masked' },
+  { key: 'ipProto', oxmClass: 0x8000, field: 10, kind: 'u8', shape: 'exact' },
+  { key: 'ipv4Src', oxmClass: 0x8000, field: 11, kind: 'ipv4', shape: 'masked' },
+  { key: 'ipv4Dst', oxmClass: 0x8000, field: 12, kind: 'ipv4', shape: 'masked' },
+  // OpenFlow 1.3 lists the L4 ports as exact-only; OVS accepts (and reports) them with a mask.
+  { key: 'tcpSrc', oxmClass: 0x8000, field: 13, kind: 'u16', shape: 'port' },
+  { key: 'tcpDst', oxmClass: 0x8000, field: 14, kind: 'u16', shape: 'port' },
+  { key: 'udpSrc', oxmClass: 0x8000, field: 15, kind: 'u16', shape: 'port' },
+  { key: 'udpDst', oxmClass: 0x8000, field: 16, kind: 'u16', shape: 'port' },
+  { key: 'sctpSrc', oxmClass: 0x8000, field: 17, kind: 'u16', shape: 'port' },
+  { key: 'sctpDst', oxmClass: 0x8000, field: 18, kind: 'u16', shape: 'port' },
+  { key: 'icmpv4Type', oxmClass: 0x8000, field: 19, kind: 'u8', shape: 'exact' },
+  { key: 'icmpv4Code', oxmClass: 0x8000, field: 20, kind: 'u8', shape: 'exact' },
+  { key: 'arpOp', oxmClass: 0x8000, field: 21, kind: 'u16', shape: 'exact' },
+  { key: 'arpSpa', oxmClass: 0x8000, field: 22, kind: 'ipv4', shape: 'masked' },
+  { key: 'arpTpa', oxmClass: 0x8000, field: 23, kind: 'ipv4', shape: 'masked' },
+  { key: 'arpSha', oxmClass: 0x8000, field: 24, kind: 'mac', shape: 'masked' },
+  { key: 'arpTha', oxmClass: 0x8000, field: 25, kind: 'mac', shape: 'masked' },
+  { key: 'ipv6Src', oxmClass: 0x8000, field: 26, kind: 'ipv6', shape: 'masked' },
+  { key: 'ipv6Dst', oxmClass: 0x8000, field: 27, kind: 'ipv6', shape: 'masked' },
+  { key: 'icmpv6Type', oxmClass: 0x8000, field: 29, kind: 'u8', shape: 'exact' },
+  { key: 'icmpv6Code', oxmClass: 0x8000, field: 30, kind: 'u8', shape: 'exact' },
+  { key: 'ndTarget', oxmClass: 0x8000, field: 31, kind: 'ipv6', shape: 'masked' },
+  // Nicira (NXM1) fields, as nicira-ext.h / meta-flow.h number them. The conntrack and conjunction
+  // fields have no OXM basic equivalent, so OVS reports them under class 0x0001 too.
+  { key: 'tunId', oxmClass: 0x0001, field: 16, kind: 'u64', shape: 'masked' }, // NXM_NX_TUN_ID
+  { key: 'conjId', oxmClass: 0x0001, field: 37, kind: 'u32', shape: 'exact' }, // NXM_NX_CONJ_ID
+  { key: 'ctState', oxmClass: 0x0001, field: 105, kind: 'u32', shape: 'masked' }, // NXM_NX_CT_STATE
+  { key: 'ctZone', oxmClass: 0x0001, field: 106, kind: 'u16', shape: 'exact' }, // NXM_NX_CT_ZONE
+  { key: 'ctMark', oxmClass: 0x0001, field: 107, kind: 'u32', shape: 'masked' }, // NXM_NX_CT_MARK
 ];
+
+/**
+ * OVS keeps ct_state in 8 bits and reports an exact ct_state match as mask 0xff; the model says
+ * "exact" by leaving the mask out, so that mask is dropped when decoding.
+ */
+const CT_STATE_ALL_BITS = 0xff;
 
 const NXM_NX_REG_FIRST = 0; // NXM_NX_REG0..7 are NXM1 fields 0..7, 4 bytes each.
 const OXM_OF_TUNNEL_ID = oxmHeader(0x8000, 38, false, 8);
@@ -149,12 +171,12 @@ export function putOxmFields(w: Writer, match: Match): void {
   for (const d of MATCH_FIELDS) {
     const v = match[d.key];
     if (v === undefined) continue;
-    if (d.maskable) {
-      if (!isMasked<FieldValue>(v)) throw new OfCodecError(`match field ${d.key} must be {value, mask?}`);
-      putTlv(w, d.oxmClass, d.field, d.kind, v.value, v.mask, `match ${d.key}`);
-    } else {
+    if (d.shape === 'exact' || (d.shape === 'port' && typeof v === 'number')) {
       if (typeof v !== 'number') throw new OfCodecError(`match field ${d.key} must be a number`);
       putTlv(w, d.oxmClass, d.field, d.kind, v, undefined, `match ${d.key}`);
+    } else {
+      if (!isMasked<FieldValue>(v)) throw new OfCodecError(`match field ${d.key} must be {value, mask?}`);
+      putTlv(w, d.oxmClass, d.field, d.kind, v.value, v.mask, `match ${d.key}`);
     }
   }
   if (match.regs) {
@@ -194,13 +216,12 @@ export function decodeOxmFields(r: Reader): DecodedMatch {
     const cls = oxmClassOf(header);
     const d = cls === OXM_CLASS.EXPERIMENTER ? undefined : MATCH_BY_ID.get(id);
     const vlen = hasMask ? len / 2 : len;
-    if (d && vlen === KIND_BYTES[d.kind] && (!hasMask || d.maskable)) {
+    if (d && vlen === KIND_BYTES[d.kind] && (!hasMask || d.shape !== 'exact')) {
       const value = decodeValue(d.kind, payload.subarray(0, vlen));
-      if (d.maskable) {
-        m[d.key] = hasMask ? { value, mask: decodeValue(d.kind, payload.subarray(vlen)) } : { value };
-      } else {
-        m[d.key] = value;
-      }
+      let mask = hasMask ? decodeValue(d.kind, payload.subarray(vlen)) : undefined;
+      if (d.key === 'ctState' && mask === CT_STATE_ALL_BITS) mask = undefined;
+      if (d.shape === 'exact' || (d.shape === 'port' && mask === undefined)) m[d.key] = value;
+      else m[d.key] = mask === undefined ? { value } : { value, mask };
       continue;
     }
     if (cls === OXM_CLASS.NXM1 && oxmFieldOf(header) <= 7 && vlen === 4 && id === oxmHeader(1, oxmFieldOf(header), false, 4)) {

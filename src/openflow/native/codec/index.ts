@@ -1,10 +1,25 @@
-// Public surface of the pure OpenFlow 1.3 codec.
-export * from './errors.js';
-export * from './buffer.js';
-export * from './addr.js';
-export * from './fields.js';
-export * from './actions.js';
-export * from './messages.js';
-export * from './stream.js';
-export * from './model.js';
-export * from './format.js';
+// Public surface of the pure OpenFlow 1.3 codec: what the controller, the native backend and the
+// codec's own tests use. Field tables, TLV helpers and action encoders stay inside the codec.
+export { OfCodecError } from './errors.js';
+export { Writer } from './buffer.js';
+export {
+  decodeMessage,
+  encodeInto,
+  encodeMessage,
+  errorName,
+  flowModBody,
+  OFP_VERSION,
+  OFPET,
+  OFPG_ANY,
+  OFPHFC_INCOMPATIBLE,
+  OFPMPF_REPLY_MORE,
+  OFPP_ANY,
+  type FlowModBody,
+  type FlowStatsEntry,
+  type MultipartReply,
+  type MultipartRequest,
+  type OfMessage,
+  type PortDescEntry,
+} from './messages.js';
+export { MessageSplitter } from './stream.js';
+export { flowModToWire } from './model.js';

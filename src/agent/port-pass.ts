@@ -1,0 +1,378 @@
+// One reconciliation pass over the ports of br-int (agent-loop.md §4): classify what changed since
+// the last pass, fetch the details of ports to wire, plan every flow and OVSDB write, commit them,
+// hand the ports to the firewall, then report their states to the server.
+import type { PortSettings, VifPort } from '../ovsdb/ops.js';
+import { IntegrationBridge } from '../bridges/br-int.js';
+import { DEAD_VLAN_TAG, INT_BR_ALL_TABLES, PHY_BR_ALL_TABLES, TUN_BR_ALL_TABLES, TUNNEL_TYPES, type TunnelType } from '../bridges/tables.js';
+import { setupArpSpoofingProtection } from './anti-spoofing.js';
+import type { AgentContext } from './context.js';
+import { buildDeviceDetails, type BoundDeviceDetails, type DeviceDetails } from './device-details.js';
+import type { DeviceReports } from './device-reports.js';
+import type { LocalVlanMapping } from './local-vlan.js';
+import type { NetworkPort, Networks } from './networks.js';
+import { PassBatches } from './pass-batches.js';
+import type { PortFilter } from './port-filter.js';
+import { firewallPortFrom, type PortWiring } from '../firewall/sg-objects.js';
+import type { FirewallPort } from '../firewall/types.js';
+import { agentProvidesAntiSpoofing } from './settings.js';
+import type { TunnelPorts } from './tunnels.js';
+import { getLogger } from '../util/log.js';
+
+const LOG = getLogger('agent');
+const MAX_DEVICE_RETRIES = 5;
+
+/** A port of br-int the agent has handled, with the network it is bound to here if any. */
+export interface WiredPort extends NetworkPort {
+  ifaceId: string;
+  portName: string;
+  ofport: number;
+  details?: BoundDeviceDetails;
+}
+
+/** What changed since the last pass. */
+interface PortChanges {
+  /** VM ports on br-int with an ofport, by iface-id. */
+  vifs: Map<string, VifPort>;
+  added: VifPort[];
+  updated: VifPort[];
+  /** Wired ports whose ofport changed (also in `updated`): their flows go with the old ofport. */
+  moved: WiredPort[];
+  /** Wired ports that left br-int. */
+  removed: WiredPort[];
+  /** Ports deleted on the server. */
+  deleted: string[];
+}
+
+/** Everything a pass will write, collected before anything is written. */
+class PassPlan {
+  readonly batches: PassBatches;
+  readonly portSettings: PortSettings[] = [];
+  readonly up: string[] = [];
+  readonly down: string[] = [];
+  /** A tunnel network nothing floods to yet: the report asks the server for its whole fdb. */
+  tunnelsMissing = false;
+  /** How this pass wired each bound port, for the firewall. */
+  readonly wiring = new Map<string, PortWiring>();
+  failed = 0;
+
+  constructor(batches: PassBatches) {
+    this.batches = batches;
+  }
+}
+
+export class PortPass {
+  private readonly wired = new Map<string, WiredPort>();
+  /** Ports the server changed (or whose details failed) since the last pass. */
+  private readonly pendingUpdated = new Set<string>();
+  private readonly pendingDeleted = new Set<string>();
+  /** Consecutive detail failures per port. */
+  private readonly retries = new Map<string, number>();
+  /** The security-group firewall, when one is configured. */
+  portFilter: PortFilter | undefined;
+
+  constructor(
+    private readonly ctx: AgentContext,
+    private readonly networks: Networks,
+    private readonly tunnels: TunnelPorts,
+    private readonly reports: DeviceReports,
+  ) {}
+
+  get portCount(): number {
+    return this.wired.size;
+  }
+
+  /** Wired ports, for changes that touch them outside a pass (network updates). */
+  wiredPorts(): IterableIterator<WiredPort> {
+    return this.wired.values();
+  }
+
+  noteUpdated(id: string): void {
+    this.pendingUpdated.add(id);
+  }
+
+  noteDeleted(id: string): void {
+    this.pendingDeleted.add(id);
+    this.pendingUpdated.delete(id);
+  }
+
+  /** classify → fetch details → plan → commit → firewall → report; stale flows go after the first full sync. */
+  async run(): Promise<void> {
+    const { sync, settings } = this.ctx;
+    if (!sync.rpcReady) return; // ports are wired once the server can tell us what they are
+    if (sync.tunnelSyncNeeded && settings.tunnelTypes.length > 0) await this.tunnels.sync();
+    const full = sync.fullSync;
+    sync.fullSync = false;
+    const provisioning = sync.provisioningNeeded;
+    sync.provisioningNeeded = false;
+
+    const changes = this.classify(full);
+    const plan = new PassPlan(new PassBatches(this.ctx.bridges));
+    this.planUnwiring(changes, plan);
+    const tStart = performance.now();
+    const toWire = [...changes.added, ...changes.updated].filter((v) => !changes.deleted.includes(v.ifaceId));
+    const details = await this.fetchDetails(toWire);
+    for (const [vif, d] of details) this.planPort(vif, d, provisioning, plan);
+    const tDetails = performance.now();
+    await this.commit(plan);
+    await this.filterPorts(changes, plan);
+    this.reportStates(plan);
+    const tWired = performance.now();
+    if (toWire.length || changes.removed.length || changes.deleted.length) {
+      const ms = (a: number, b: number) => (b - a).toFixed(0);
+      LOG.info(
+        `pass: ${changes.added.length} added, ${changes.updated.length} updated, ${changes.removed.length} removed, ${changes.deleted.length} deleted; ` +
+          `details ${ms(tStart, tDetails)} ms, OVSDB+flows ${ms(tDetails, tWired)} ms`,
+      );
+    }
+    await this.finish(full, plan.failed);
+  }
+
+  // ---- classify
+
+  private currentVifs(): Map<string, VifPort> {
+    const out = new Map<string, VifPort>();
+    for (const v of this.ctx.ops.vifPorts(this.ctx.settings.integrationBridge)) {
+      if (v.ofport === undefined || v.ofport <= 0) continue; // not ready yet: its ofport update triggers a pass
+      out.set(v.ifaceId, v);
+    }
+    return out;
+  }
+
+  private classify(full: boolean): PortChanges {
+    const vifs = this.currentVifs();
+    const added: VifPort[] = [];
+    const updated: VifPort[] = [];
+    const moved: WiredPort[] = [];
+    for (const [id, vif] of vifs) {
+      const w = this.wired.get(id);
+      if (!w || full) added.push(vif);
+      else if (w.ofport !== vif.ofport) {
+        moved.push(w);
+        updated.push(vif);
+      } else if (this.pendingUpdated.has(id)) updated.push(vif);
+    }
+    const removed = [...this.wired.values()].filter((w) => !vifs.has(w.ifaceId));
+    for (const v of [...added, ...updated]) this.pendingUpdated.delete(v.ifaceId);
+    const deleted = [...this.pendingDeleted];
+    this.pendingDeleted.clear();
+    return { vifs, added, updated, moved, removed, deleted };
+  }
+
+  // ---- plan: ports that go
+
+  private planUnwiring(changes: PortChanges, plan: PassPlan): void {
+    const { batches } = plan;
+    for (const w of [...changes.moved, ...changes.removed]) {
+      IntegrationBridge.deletePortFlows(batches.int, w.ofport);
+      if (agentProvidesAntiSpoofing(this.ctx.settings)) IntegrationBridge.deleteArpSpoofingProtection(batches.int, w.ofport);
+    }
+    for (const w of changes.removed) {
+      this.networks.unbind(w, batches);
+      this.wired.delete(w.ifaceId);
+      plan.down.push(w.ifaceId);
+      this.retries.delete(w.ifaceId);
+    }
+    // Ports deleted on the server: isolated on the dead VLAN, then unbound.
+    for (const id of changes.deleted) {
+      const vif = changes.vifs.get(id);
+      const w = this.wired.get(id);
+      if (vif) this.markDead(vif, plan);
+      if (w) {
+        this.networks.unbind(w, batches);
+        w.lvm = undefined;
+        w.details = undefined;
+      }
+    }
+  }
+
+  // ---- fetch details
+
+  /** Details of added and updated ports, from the cache (pulled from the server on a miss). */
+  private fetchDetails(toWire: VifPort[]): Promise<Array<[VifPort, DeviceDetails | Error]>> {
+    return Promise.all(
+      toWire.map(async (vif): Promise<[VifPort, DeviceDetails | Error]> => {
+        try {
+          const port = await this.ctx.cache.get('Port', vif.ifaceId);
+          const d = buildDeviceDetails(vif.ifaceId, port, this.ctx.settings.host);
+          // A cached Port can lag its network's segmentation change; the Network push is authoritative.
+          if (d.kind === 'bound' && d.networkType === 'vlan') d.segmentationId = this.networks.currentVlanSegment(d.networkId) ?? d.segmentationId;
+          return [vif, d];
+        } catch (e) {
+          return [vif, e instanceof Error ? e : new Error(String(e))];
+        }
+      }),
+    );
+  }
+
+  // ---- plan: ports that stay or come
+
+  private planPort(vif: VifPort, d: DeviceDetails | Error, provisioning: boolean, plan: PassPlan): void {
+    if (d instanceof Error) {
+      plan.failed++;
+      this.noteFailure(vif.ifaceId, d);
+      return;
+    }
+    const prev = this.wired.get(vif.ifaceId);
+    const w: WiredPort = { ifaceId: vif.ifaceId, portName: vif.portName, ofport: vif.ofport!, ...(prev?.lvm ? { lvm: prev.lvm } : {}) };
+    if (d.kind === 'bound' && d.adminStateUp) {
+      this.planBound(vif, d, prev, w, provisioning, plan);
+    } else {
+      // Unknown, unbound or admin down: isolated on the dead VLAN.
+      if (d.kind === 'unbound') LOG.warning(`Device ${vif.ifaceId} not defined on plugin or binding failed`);
+      if (prev) this.networks.unbind(prev, plan.batches);
+      w.lvm = undefined;
+      this.markDead(vif, plan);
+      if (d.kind === 'bound') {
+        plan.down.push(vif.ifaceId);
+        // Admin down: the firewall sees it on the dead VLAN, as the reference's drivers read its tag.
+        plan.wiring.set(vif.ifaceId, portWiring(vif, DEAD_VLAN_TAG, d));
+      }
+    }
+    this.wired.set(vif.ifaceId, w);
+  }
+
+  /** Bound and up: local VLAN (provisioned on first use), tag, alive, anti-spoofing. */
+  private planBound(vif: VifPort, d: BoundDeviceDetails, prev: WiredPort | undefined, w: WiredPort, provisioning: boolean, plan: PassPlan): void {
+    const { batches } = plan;
+    if (prev?.lvm && (prev.lvm.networkId !== d.networkId || prev.lvm.segmentationId !== d.segmentationId)) {
+      this.networks.unbind(prev, batches);
+    }
+    const { lvm, created } = this.networks.ensureLocalVlan(d);
+    if (created || provisioning) this.networks.provision(lvm, batches);
+    lvm.vifPorts.add(vif.ifaceId);
+    w.lvm = lvm;
+    w.details = d;
+    plan.portSettings.push(taggedPortSettings(vif.portName, lvm, d));
+    IntegrationBridge.stopDroppingPort(batches.int, vif.ofport!);
+    if (agentProvidesAntiSpoofing(this.ctx.settings)) setupArpSpoofingProtection(batches.int, vif.ofport!, d);
+    plan.up.push(vif.ifaceId);
+    plan.wiring.set(vif.ifaceId, portWiring(vif, lvm.vlan, d));
+    // As the reference: a tunnel network nothing floods to yet asks the server for its whole fdb.
+    if (TUNNEL_TYPES.includes(d.networkType as TunnelType) && lvm.tunOfports.size === 0) plan.tunnelsMissing = true;
+    this.retries.delete(vif.ifaceId);
+  }
+
+  private noteFailure(id: string, e: Error): void {
+    const n = (this.retries.get(id) ?? 0) + 1;
+    this.retries.set(id, n);
+    if (n > MAX_DEVICE_RETRIES) {
+      LOG.warning(`Device ${id} failed for ${MAX_DEVICE_RETRIES} times and won't be retried anymore`, e);
+      return;
+    }
+    LOG.warning(`device ${id}: details unavailable (attempt ${n}), will retry`, e);
+    this.pendingUpdated.add(id);
+  }
+
+  /**
+   * Isolate a port on the dead VLAN. The drop flow is added even when the tag is already 4095:
+   * after a restart the previous run's drop flow carries a stale cookie and is cleaned up, so
+   * skipping it (as for the tag) would leave dead ports without one. The port's anti-spoofing
+   * flows go: at priority 9/10 they would shadow the priority-2 drop, and a freshly started
+   * agent never installs them for a dead port either.
+   */
+  private markDead(vif: VifPort, plan: PassPlan): void {
+    const ofport = vif.ofport!;
+    const intBatch = plan.batches.int;
+    if (vif.tag !== DEAD_VLAN_TAG) plan.portSettings.push({ port: vif.portName, tag: DEAD_VLAN_TAG });
+    IntegrationBridge.deleteArpSpoofingProtection(intBatch, ofport);
+    IntegrationBridge.deleteAllowedMacs(intBatch, ofport);
+    IntegrationBridge.dropPort(intBatch, ofport);
+  }
+
+  // ---- commit
+
+  /** Provisioning flows before the tags: a tagged port must find its VLAN's flows in place. */
+  private async commit(plan: PassPlan): Promise<void> {
+    await plan.batches.commitProvisioning();
+    if (plan.portSettings.length) await this.ctx.ops.setPortsTagAndOtherConfig(plan.portSettings);
+    await plan.batches.int.commit();
+  }
+
+  /** The firewall step: ports are tagged and their flows in place; their filters follow. */
+  private async filterPorts(changes: PortChanges, plan: PassPlan): Promise<void> {
+    if (!this.portFilter) return;
+    await this.portFilter.filterPorts({
+      added: this.firewallPorts(changes.added, plan),
+      updated: this.firewallPorts(changes.updated, plan),
+      removed: [...new Set([...changes.removed.map((w) => w.ifaceId), ...changes.deleted])],
+    });
+  }
+
+  /** The bound ports among `vifs` as a firewall driver takes them, from the cached Port and their wiring. */
+  private firewallPorts(vifs: VifPort[], plan: PassPlan): FirewallPort[] {
+    return vifs.flatMap((v) => {
+      const wiring = plan.wiring.get(v.ifaceId);
+      const port = wiring && this.ctx.cache.getCached('Port', v.ifaceId);
+      if (!wiring || !port) return [];
+      try {
+        return [firewallPortFrom(port, wiring)];
+      } catch (e) {
+        LOG.warning(`port ${v.ifaceId}: not handed to the firewall`, e);
+        return [];
+      }
+    });
+  }
+
+  // ---- report
+
+  private reportStates(plan: PassPlan): void {
+    const { up, down } = plan;
+    if (up.length || down.length) {
+      LOG.info(`Configuration for devices up ${JSON.stringify(up)} and devices down ${JSON.stringify(down)} completed.`);
+    }
+    for (const id of up) this.reports.queue(id, 'up');
+    for (const id of down) this.reports.queue(id, 'down');
+    this.reports.request(!this.ctx.sync.firstSyncDone || plan.tunnelsMissing);
+  }
+
+  /** After the first full pass without failures, flows of the previous run go. */
+  private async finish(full: boolean, failed: number): Promise<void> {
+    const { sync, scheduler } = this.ctx;
+    if (full && !sync.staleFlowsCleaned && failed === 0) {
+      // Only now are all flows still needed re-added with this run's cookies.
+      await this.cleanupStaleFlows();
+      this.ctx.vlans.releaseUnusedHints();
+      sync.staleFlowsCleaned = true;
+    }
+    if (failed > 0) scheduler.scheduleRetry();
+    else scheduler.resetRetryDelay();
+    if (!sync.firstSyncDone && failed === 0) {
+      sync.firstSyncDone = true;
+      LOG.info(`first full sync done: ${this.wired.size} ports, ${this.ctx.vlans.size} local VLANs`);
+    }
+  }
+
+  private async cleanupStaleFlows(): Promise<void> {
+    const b = this.ctx.bridges;
+    await b.int.cleanupStaleFlows(INT_BR_ALL_TABLES);
+    for (const p of b.phys.values()) await p.bridge.cleanupStaleFlows(PHY_BR_ALL_TABLES);
+    if (b.tun) await b.tun.cleanupStaleFlows(TUN_BR_ALL_TABLES);
+  }
+}
+
+function portWiring(vif: VifPort, localVlan: number, d: BoundDeviceDetails): PortWiring {
+  return {
+    ofport: vif.ofport!,
+    vifName: vif.portName,
+    localVlan,
+    networkType: d.networkType,
+    physicalNetwork: d.physicalNetwork,
+    segmentationId: d.segmentationId,
+  };
+}
+
+/** Tag and other_config of a port bound to a local VLAN, as the reference writes them. */
+function taggedPortSettings(portName: string, lvm: LocalVlanMapping, d: BoundDeviceDetails): PortSettings {
+  return {
+    port: portName,
+    tag: lvm.vlan,
+    clearVlanModeAndTrunks: true,
+    otherConfig: {
+      net_uuid: d.networkId,
+      network_type: d.networkType,
+      physical_network: d.physicalNetwork ?? 'None',
+      ...(d.segmentationId !== undefined ? { segmentation_id: String(d.segmentationId) } : {}),
+      tag: String(lvm.vlan),
+    },
+  };
+}
