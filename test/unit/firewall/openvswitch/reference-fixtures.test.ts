@@ -176,7 +176,37 @@ function build(sc: Scenario): { source: FakeSource; ports: FirewallPort[] } {
     }
     source.members.set(g, m);
   }
+  for (const [name, cidrs] of Object.entries(sc.addressGroups ?? {})) {
+    source.addressGroups.set(name, { IPv4: cidrs.filter((c) => !c.includes(':')), IPv6: cidrs.filter((c) => c.includes(':')) });
+  }
   return { source, ports };
+}
+
+/** The members of a group again, from the ports given (after a port was deleted, say). */
+function setMembers(source: FakeSource, group: string, ports: FirewallPort[]): void {
+  const m = { IPv4: [] as Array<[string, string]>, IPv6: [] as Array<[string, string]> };
+  for (const p of ports.filter((x) => x.securityGroupIds.includes(group))) {
+    for (const ip of p.fixedIps) m[ip.includes(':') ? 'IPv6' : 'IPv4'].push([ip, p.mac]);
+    for (const a of p.allowedAddressPairs) m[a.ip.includes(':') ? 'IPv6' : 'IPv4'].push([a.ip, a.mac]);
+  }
+  source.members.set(group, m);
+}
+
+async function assertMatchesFixture(driver: OVSFirewallDriver, fixture: string): Promise<void> {
+  const captured = firewallPart(readFileSync(new URL(`${fixture}.flows`, FIXTURES), 'utf8').split('\n').filter(Boolean)).map(normalizeFlow).sort();
+  const ours = driver.desiredFlows().map((f) => normalizeFlow(formatFlow(f))).sort();
+  const missing = captured.filter((l) => !ours.includes(l));
+  const extra = ours.filter((l) => !captured.includes(l));
+  assert.deepEqual({ missing, extra }, { missing: [], extra: [] }, fixture);
+}
+
+async function plugAll(sc: Scenario) {
+  const { source, ports } = build(sc);
+  const driver = new OVSFirewallDriver(new OVSBridge('br-int', new RecordingSwitch(), 1n), source);
+  await driver.start();
+  for (const p of ports) await driver.filterPorts({ added: [p], updated: [], removed: [] });
+  await driver.filterPorts({ added: [], updated: ports, removed: [] });
+  return { source, ports, driver };
 }
 
 /** The firewall's flows in a full br-int dump. */
@@ -205,3 +235,72 @@ for (const [name, sc] of Object.entries(SCENARIOS)) {
     assert.deepEqual({ missing, extra }, { missing: [], extra: [] });
   });
 }
+
+test('scenario rule-change: plain and remote-group rules removed, one added (member flows of the removed remote rule stay, as the reference)', async () => {
+  const { source, ports, driver } = await plugAll({
+    nets: { net: VX },
+    groups: { app: [{ direction: 'ingress', protocol: 'tcp', portRangeMin: 22, portRangeMax: 22 }, { direction: 'ingress', protocol: 'tcp', portRangeMin: 7000, portRangeMax: 7000, remoteGroup: 'app' }, ...anyEgress] },
+    ports: [
+      { net: 'net', mac: 'fa:16:3e:0a:00:0a', ips: ['192.0.2.10'], groups: ['app'] },
+      { net: 'net', mac: 'fa:16:3e:0a:00:0b', ips: ['192.0.2.11'], groups: ['app'] },
+    ],
+  });
+  await assertMatchesFixture(driver, 'rule-change.before');
+  const app = source.groups.get('app')!;
+  app.rules = app.rules.filter((r) => !(r.protocol === 'tcp' && r.portRangeMin === 22));
+  await driver.filterPorts({ added: [], updated: ports, removed: [] });
+  await assertMatchesFixture(driver, 'rule-change.ssh-removed');
+  app.rules = app.rules.filter((r) => !r.remoteGroupId);
+  await driver.filterPorts({ added: [], updated: ports, removed: [] });
+  await assertMatchesFixture(driver, 'rule-change.peers-removed');
+  app.rules.push({ id: 'http', securityGroupId: 'app', direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', portRangeMin: 80, portRangeMax: 80 });
+  await driver.filterPorts({ added: [], updated: ports, removed: [] });
+  await assertMatchesFixture(driver, 'rule-change');
+});
+
+test('scenario port-deleted: unplugged (its address still a member), then deleted', async () => {
+  const { source, ports, driver } = await plugAll({
+    nets: { net: VX },
+    groups: { cluster: [{ direction: 'ingress', remoteGroup: 'cluster' }, ...anyEgress] },
+    ports: [
+      { net: 'net', mac: 'fa:16:3e:0b:00:0a', ips: ['192.0.2.10'], groups: ['cluster'] },
+      { net: 'net', mac: 'fa:16:3e:0b:00:0b', ips: ['192.0.2.11'], groups: ['cluster'] },
+      { net: 'net', mac: 'fa:16:3e:0b:00:0c', ips: ['192.0.2.12'], groups: ['cluster'] },
+    ],
+  });
+  await assertMatchesFixture(driver, 'port-deleted.before');
+  const [a, b, c] = ports as [FirewallPort, FirewallPort, FirewallPort];
+  await driver.filterPorts({ added: [], updated: [], removed: [b.id] });
+  await assertMatchesFixture(driver, 'port-deleted.unplugged');
+  setMembers(source, 'cluster', [a, c]);
+  await driver.filterPorts({ added: [], updated: [a, c], removed: [] });
+  await assertMatchesFixture(driver, 'port-deleted');
+});
+
+test('scenario address-group: v4 and v6 addresses as conjunction members; the group gains an address', async () => {
+  const { source, ports, driver } = await plugAll({
+    nets: { net: VX },
+    addressGroups: { admins: ['203.0.113.0/28', '198.51.100.7/32', '2001:db8:5::/64'] },
+    groups: { mgmt: [{ direction: 'ingress', protocol: 'tcp', portRangeMin: 22, portRangeMax: 22, remoteAddressGroup: 'admins' }, { direction: 'ingress', ethertype: 'IPv6', remoteAddressGroup: 'admins' }, ...anyEgress] },
+    ports: [{ net: 'net', mac: 'fa:16:3e:0c:00:0a', ips: ['192.0.2.10', '2001:db8:1::a'], groups: ['mgmt'] }],
+  });
+  await assertMatchesFixture(driver, 'address-group.before');
+  source.addressGroups.get('admins')!.IPv4.push('198.51.100.8/32');
+  source.emit({ addressGroupsChanged: new Set(['admins']) });
+  const ids = driver.takeRefilterIds();
+  assert.deepEqual([...ids], [ports[0]!.id]);
+  await driver.filterPorts({ added: [], updated: ports, removed: [] });
+  await assertMatchesFixture(driver, 'address-group');
+});
+
+test('scenario provider-networks: vlan (provider VID) and flat (untagged) classification', async () => {
+  const { driver } = await plugAll({
+    nets: { vl: { vlan: 1, type: 'vlan', physnet: 'physnet1', seg: 160 }, fl: { vlan: 2, type: 'flat', physnet: 'physnet1' } },
+    groups: { web: [{ direction: 'ingress', protocol: 'tcp', portRangeMin: 80, portRangeMax: 80 }, ...anyEgress] },
+    ports: [
+      { net: 'vl', mac: 'fa:16:3e:0d:00:0a', ips: ['198.51.100.10'], groups: ['web'] },
+      { net: 'fl', mac: 'fa:16:3e:0d:00:0b', ips: ['203.0.113.10'], groups: ['web'] },
+    ],
+  });
+  await assertMatchesFixture(driver, 'provider-networks');
+});
