@@ -9,6 +9,7 @@
 //   device-reports.ts  update_device_list in the background
 //   state-report.ts    report_state heartbeats
 //   port-filter.ts     the hook a security-group firewall implements
+//   firewall-setup.ts  the firewall driver `[securitygroup] firewall_driver` names
 import { OvsdbOps } from '../ovsdb/ops.js';
 import type { OpenFlowBackend } from '../openflow/backend.js';
 import { NativeBackend } from '../openflow/native/backend.js';
@@ -21,7 +22,8 @@ import { LocalVlanManager } from './local-vlan.js';
 import { Networks } from './networks.js';
 import { PassScheduler } from './pass-scheduler.js';
 import { PluginRpc, type AgentEndpoints } from './plugin-rpc.js';
-import type { PortFilter } from './port-filter.js';
+import type { FirewallDriver } from '../firewall/driver.js';
+import { createFirewall } from './firewall-setup.js';
 import { PortPass } from './port-pass.js';
 import { ResourceCache, type Json } from './resource-cache.js';
 import type { AgentSettings } from './settings.js';
@@ -54,6 +56,8 @@ export class OvsAgent implements AgentContext {
   private readonly deviceReports: DeviceReports;
   private readonly stateReports: StateReports;
   private readonly ports: PortPass;
+  /** The security-group firewall; undefined: ports are not filtered (noop, or security groups disabled). */
+  private firewall: FirewallDriver | undefined;
   private canaryTimer: NodeJS.Timeout | undefined;
   /** A canary check is in flight: the timer and a switch reconnect must not start a second. */
   private checkingOvs = false;
@@ -76,11 +80,6 @@ export class OvsAgent implements AgentContext {
       this.scheduler.kick();
     });
     this.cache.on('network-updated', (id) => this.onNetworkUpdated(id));
-  }
-
-  /** The security-group firewall the port pass hands its ports to (none: ports are not filtered). */
-  set portFilter(filter: PortFilter | undefined) {
-    this.ports.portFilter = filter;
   }
 
   requireRpc(): PluginRpc {
@@ -117,6 +116,17 @@ export class OvsAgent implements AgentContext {
       throw new StartupError(errText(e));
     }
     this.networks.restoreLocalVlanHints();
+    // Before any port is wired: a port is tagged only once its filter is in place.
+    this.firewall = createFirewall(s, () => this.bridges, this.cache, () => this.scheduler.kick());
+    if (this.firewall) {
+      try {
+        await this.firewall.start();
+      } catch (e) {
+        throw new StartupError(`security-group firewall ${this.firewall.name} cannot start: ${errText(e)}`);
+      }
+      this.ports.portFilter = this.firewall;
+      LOG.info(`security groups enforced by the ${this.firewall.name} firewall driver`);
+    }
     this.ops.replica.on('update', (changes) => {
       if (changes.some((c) => c.table === 'Interface' || c.table === 'Port')) this.scheduler.kick();
     });
@@ -172,6 +182,7 @@ export class OvsAgent implements AgentContext {
     clearInterval(this.canaryTimer);
     this.rpc?.capTimeouts(this.settings.quittingRpcTimeoutSec);
     await this.scheduler.stop();
+    await this.firewall?.stop().catch((e: unknown) => LOG.warning('stopping the firewall driver', e));
     await this.deviceReports.stop();
     await this.rpc?.stop().catch((e: unknown) => LOG.warning('closing the message bus connection', e));
     await this.backend?.stop().catch((e: unknown) => LOG.warning('stopping OpenFlow', e));
@@ -188,6 +199,8 @@ export class OvsAgent implements AgentContext {
         LOG.warning('OVS is restarted: the canary flow is gone; setting up the bridges and every port again');
         await this.scheduler.withLock(async () => {
           this.bridges = await this.setup.setupAll(this.bridges);
+          // The firewall's flows went with the others; every port is filtered again as new.
+          await this.firewall?.start();
           this.tunnels.forgetAll();
           this.sync.redoAfterOvsRestart();
         });

@@ -6,8 +6,9 @@ import type { FirewallDriver, PortFilterChange } from '../firewall/driver.js';
 export type { PortFilterChange };
 
 /**
- * What the port pass needs of a firewall driver. Called once per pass, after the ports are tagged
- * and their flows committed and before their states are reported to the server, so a port turns
- * ACTIVE only with its filter in place. A rejection fails the pass: the next one is a full resync.
+ * What the port pass needs of a firewall driver. Added and updated ports are filtered before they
+ * are tagged (untagged, on the dead VLAN, a port passes nothing), so no packet ever crosses a port
+ * without its filter; removed ports lose theirs only once they are isolated. A rejection fails the
+ * pass: the next one is a full resync, and the ports stay untagged meanwhile.
  */
-export type PortFilter = Pick<FirewallDriver, 'filterPorts'>;
+export type PortFilter = Pick<FirewallDriver, 'filterPorts' | 'takeRefilterIds'>;

@@ -106,6 +106,7 @@ export class PortPass {
     sync.provisioningNeeded = false;
 
     const changes = this.classify(full);
+    const refilter = this.portFilter?.takeRefilterIds?.() ?? new Set<string>();
     const plan = new PassPlan(new PassBatches(this.ctx.bridges));
     this.planUnwiring(changes, plan);
     const tStart = performance.now();
@@ -113,8 +114,7 @@ export class PortPass {
     const details = await this.fetchDetails(toWire);
     for (const [vif, d] of details) this.planPort(vif, d, provisioning, plan);
     const tDetails = performance.now();
-    await this.commit(plan);
-    await this.filterPorts(changes, plan);
+    await this.commit(changes, plan, refilter);
     this.reportStates(plan);
     const tWired = performance.now();
     if (toWire.length || changes.removed.length || changes.deleted.length) {
@@ -281,20 +281,38 @@ export class PortPass {
 
   // ---- commit
 
-  /** Provisioning flows before the tags: a tagged port must find its VLAN's flows in place. */
-  private async commit(plan: PassPlan): Promise<void> {
+  /**
+   * Provisioning flows before the tags: a tagged port must find its VLAN's flows in place. Filters
+   * before the tags too, so a port never passes traffic unfiltered; a removed port's filter goes
+   * after it is isolated.
+   */
+  private async commit(changes: PortChanges, plan: PassPlan, refilter: Set<string>): Promise<void> {
     await plan.batches.commitProvisioning();
+    if (this.portFilter) {
+      const added = this.firewallPorts(changes.added, plan);
+      const updated = this.firewallPorts(changes.updated, plan);
+      const handed = new Set([...changes.added, ...changes.updated].map((v) => v.ifaceId));
+      updated.push(...this.refilterPorts([...refilter].filter((id) => !handed.has(id))));
+      if (added.length || updated.length) await this.portFilter.filterPorts({ added, updated, removed: [] });
+    }
     if (plan.portSettings.length) await this.ctx.ops.setPortsTagAndOtherConfig(plan.portSettings);
     await plan.batches.int.commit();
+    const removed = [...new Set([...changes.removed.map((w) => w.ifaceId), ...changes.deleted])];
+    if (this.portFilter && removed.length) await this.portFilter.filterPorts({ added: [], updated: [], removed });
   }
 
-  /** The firewall step: ports are tagged and their flows in place; their filters follow. */
-  private async filterPorts(changes: PortChanges, plan: PassPlan): Promise<void> {
-    if (!this.portFilter) return;
-    await this.portFilter.filterPorts({
-      added: this.firewallPorts(changes.added, plan),
-      updated: this.firewallPorts(changes.updated, plan),
-      removed: [...new Set([...changes.removed.map((w) => w.ifaceId), ...changes.deleted])],
+  /** Wired ports whose groups' rules or members changed, as they are wired now. */
+  private refilterPorts(ids: string[]): FirewallPort[] {
+    return ids.flatMap((id) => {
+      const w = this.wired.get(id);
+      const port = this.ctx.cache.getCached('Port', id);
+      if (!w?.lvm || !w.details || !port) return [];
+      try {
+        return [firewallPortFrom(port, portWiring(w, w.lvm.vlan, w.details))];
+      } catch (e) {
+        LOG.warning(`port ${id}: not refiltered`, e);
+        return [];
+      }
     });
   }
 
@@ -350,10 +368,10 @@ export class PortPass {
   }
 }
 
-function portWiring(vif: VifPort, localVlan: number, d: BoundDeviceDetails): PortWiring {
+function portWiring(p: Pick<VifPort, 'ofport' | 'portName'>, localVlan: number, d: BoundDeviceDetails): PortWiring {
   return {
-    ofport: vif.ofport!,
-    vifName: vif.portName,
+    ofport: p.ofport!,
+    vifName: p.portName,
     localVlan,
     networkType: d.networkType,
     physicalNetwork: d.physicalNetwork,

@@ -21,6 +21,10 @@ export interface AgentSettings extends BridgeSetupConfig {
   extensions: readonly string[];
   firewallDriver: FirewallDriverName;
   enableSecurityGroup: boolean;
+  enableIpset: boolean;
+  /** `[securitygroup] permitted_ethertypes`, e.g. 0x4008. */
+  permittedEthertypes: readonly string[];
+  explicitlyEgressDirect: boolean;
   rpcResourcesProcessingStep: number;
   quittingRpcTimeoutSec: number;
   ovsdbConnection: string;
@@ -95,6 +99,9 @@ export function settingsFromConfig(c: AgentConfig): AgentSettings {
     extensions: agent.extensions,
     firewallDriver: c.firewallDriver,
     enableSecurityGroup: c.securitygroup.enable_security_group,
+    enableIpset: c.securitygroup.enable_ipset,
+    permittedEthertypes: c.securitygroup.permitted_ethertypes,
+    explicitlyEgressDirect: agent.explicitly_egress_direct,
     rpcResourcesProcessingStep: c.DEFAULT.rpc_resources_processing_step,
     quittingRpcTimeoutSec: agent.quitting_rpc_timeout,
     ovsdbConnection: ovs.ovsdb_connection,

@@ -5,7 +5,7 @@
 export type FirewallDriverName = 'noop' | 'openvswitch' | 'iptables_hybrid' | 'iptables';
 
 /** The drivers this agent implements; any other value stops it at start-up (fail closed). */
-export const IMPLEMENTED_FIREWALL_DRIVERS: readonly FirewallDriverName[] = ['noop'];
+export const IMPLEMENTED_FIREWALL_DRIVERS: readonly FirewallDriverName[] = ['noop', 'openvswitch', 'iptables_hybrid'];
 
 const ALIASES: Record<FirewallDriverName, readonly string[]> = {
   noop: ['noop', 'neutron.agent.firewall:NoopFirewallDriver', 'neutron.agent.firewall.NoopFirewallDriver'],

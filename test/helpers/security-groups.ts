@@ -69,6 +69,8 @@ export interface FilteredPortSpec {
   securityGroups?: string[];
   /** Fixed IP in the network's subnet; absent = neutron picks. */
   ip?: string;
+  /** A second fixed IP, in the network's IPv6 subnet. */
+  ip6?: string;
   mac?: string;
   portSecurity?: boolean;
   allowedAddressPairs?: Array<{ ip_address: string; mac_address?: string }>;
@@ -86,7 +88,7 @@ export async function createFilteredPort(lab: NeutronLab, networkId: string, o: 
     'binding:host_id': o.host,
   };
   if (o.securityGroups) port.security_groups = o.securityGroups;
-  if (o.ip) port.fixed_ips = [{ ip_address: o.ip }];
+  if (o.ip) port.fixed_ips = [{ ip_address: o.ip }, ...(o.ip6 ? [{ ip_address: o.ip6 }] : [])];
   if (o.mac) port.mac_address = o.mac;
   if (o.portSecurity !== undefined) port.port_security_enabled = o.portSecurity;
   if (o.portSecurity === false) port.security_groups = [];

@@ -19,6 +19,8 @@ export interface IptablesHybridOptions {
   enableIpset?: boolean;
   /** How iptables, ipset and sysctl are run (tests run them in a network namespace). */
   exec?: Exec;
+  /** Asks the agent for a pass: ports need refiltering (see takeRefilterIds). */
+  onRefilterNeeded?: () => void;
 }
 
 export class IptablesHybridFirewall implements FirewallDriver {
@@ -57,6 +59,7 @@ export class IptablesHybridFirewall implements FirewallDriver {
         for (const p of this.ports.values()) {
           if (p.securityGroupIds.some((g) => change.rulesChanged.has(g) || referring.has(g))) this.refilter.add(p.id);
         }
+        if (this.refilter.size) this.opts.onRefilterNeeded?.();
       });
     }
   }

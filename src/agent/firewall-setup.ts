@@ -1,0 +1,43 @@
+// The security-group firewall named by `[securitygroup] firewall_driver`, built on the bridges as
+// set up and fed from the agent's resource cache (spec firewall.md §1). Without one (noop, or
+// enable_security_group = False) ports are not filtered, as with the reference.
+import type { FirewallDriver } from '../firewall/driver.js';
+import { IptablesHybridFirewall } from '../firewall/iptables/driver.js';
+import { OVSFirewallDriver } from '../firewall/openvswitch/firewall.js';
+import { CacheSecurityGroupSource } from '../firewall/sg-source.js';
+import type { FirewallPort } from '../firewall/types.js';
+import type { Bridges } from './bridge-setup.js';
+import type { ResourceCache } from './resource-cache.js';
+import type { AgentSettings } from './settings.js';
+
+const TUNNEL_NETWORK_TYPES = new Set(['vxlan', 'gre', 'geneve']);
+
+export function createFirewall(
+  settings: AgentSettings,
+  bridges: () => Bridges,
+  cache: ResourceCache,
+  onRefilterNeeded: () => void,
+): FirewallDriver | undefined {
+  if (!settings.enableSecurityGroup) return undefined;
+  switch (settings.firewallDriver) {
+    case 'noop':
+      return undefined;
+    case 'openvswitch':
+      return new OVSFirewallDriver(bridges().int, new CacheSecurityGroupSource(cache), {
+        permittedEthertypes: settings.permittedEthertypes,
+        explicitlyEgressDirect: settings.explicitlyEgressDirect,
+        // Where a port's network leaves br-int: patch-tun for tunnels, int-<physbr> for mapped physnets.
+        egressPatchOfport: (p: FirewallPort) => {
+          const b = bridges();
+          if (TUNNEL_NETWORK_TYPES.has(p.networkType)) return b.patchTunOfport;
+          return p.networkType === 'vlan' && p.physicalNetwork ? b.phys.get(p.physicalNetwork)?.intOfport : undefined;
+        },
+        onRefilterNeeded,
+      });
+    case 'iptables_hybrid':
+      return new IptablesHybridFirewall({ source: new CacheSecurityGroupSource(cache), enableIpset: settings.enableIpset, onRefilterNeeded });
+    case 'iptables':
+      // The config loader refuses drivers that are not implemented; reaching here is a bug.
+      throw new Error(`firewall_driver ${settings.firewallDriver} is not implemented`);
+  }
+}
