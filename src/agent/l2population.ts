@@ -6,7 +6,7 @@ import { TunnelBridge } from '../bridges/br-tun.js';
 import { TUNNEL_TYPES, type TunnelType } from '../bridges/tables.js';
 import type { AgentContext } from './context.js';
 import type { LocalVlanMapping } from './local-vlan.js';
-import { FLOODING_ENTRY, fdbSummary, goodEntries, type FdbEntry, type FdbIpChange, type FdbNetwork } from './rpc-payloads.js';
+import { FLOODING_ENTRY, fdbSummary, type FdbEntry, type FdbIpChange, type FdbNetwork } from './rpc-payloads.js';
 import type { TunnelPorts } from './tunnels.js';
 import { getLogger } from '../util/log.js';
 
@@ -60,7 +60,7 @@ export class L2Population {
         if (vtep === s.localIp) continue;
         const ofport = await this.tunnels.ensurePort(type, vtep);
         if (ofport === undefined) continue;
-        for (const e of goodEntries(entries, `add_fdb_entries for network ${net.networkId} via ${vtep}`)) {
+        for (const e of entries.good(`add_fdb_entries for network ${net.networkId} via ${vtep}`)) {
           if (isFlooding(e)) {
             lvm.tunOfports.add(ofport);
             floodChanged = true;
@@ -84,7 +84,7 @@ export class L2Population {
       for (const [vtep, entries] of net.ports) {
         const ofport = this.tunnels.ofportsOf(type).get(vtep);
         if (vtep === this.ctx.settings.localIp || ofport === undefined) continue;
-        for (const e of goodEntries(entries, `remove_fdb_entries for network ${net.networkId} via ${vtep}`)) {
+        for (const e of entries.good(`remove_fdb_entries for network ${net.networkId} via ${vtep}`)) {
           if (isFlooding(e)) {
             lvm.tunOfports.delete(ofport);
             if (lvm.tunOfports.size) TunnelBridge.installFloodToTun(b, lvm.vlan, lvm.segmentationId!, lvm.tunOfports);
@@ -114,8 +114,8 @@ export class L2Population {
         for (const c of netChanges) {
           if (c.vtep === s.localIp) continue;
           const where = 'update_fdb_entries chg_ip';
-          for (const e of goodEntries(c.after, where)) if (isIP(e.ip) === 4) TunnelBridge.installArpResponder(b, lvm.vlan, e.mac, e.ip);
-          for (const e of goodEntries(c.before, where)) if (isIP(e.ip) === 4) TunnelBridge.deleteArpResponder(b, lvm.vlan, e.ip);
+          for (const e of c.after.good(where)) if (isIP(e.ip) === 4) TunnelBridge.installArpResponder(b, lvm.vlan, e.mac, e.ip);
+          for (const e of c.before.good(where)) if (isIP(e.ip) === 4) TunnelBridge.deleteArpResponder(b, lvm.vlan, e.ip);
         }
         await b.commit();
       }

@@ -1,8 +1,8 @@
 // What neutron-server sends the agent, parsed once where it arrives (plugin-rpc.ts) so the rest of
 // the agent holds typed values. Malformed parts are left out and the well-formed rest of the same
-// message is kept. Malformed fdb entries are kept aside, to be logged only by the handler that acts
-// on their network: the server fans l2population out to every host, and a host must not log (or
-// spend time on) every bad entry of networks it does not have.
+// message is kept. fdb entries are checked only when the handler acts on their network: the server
+// fans l2population out to every host, and a host must not spend time on (or log) the entries of
+// networks it does not have (checking 200,000 entries takes a second).
 import { isIP } from 'node:net';
 import { isJsonObject, type JsonObject, type JsonValue } from '../util/json.js';
 import { getLogger } from '../util/log.js';
@@ -15,10 +15,28 @@ export interface FdbEntry {
   ip: string;
 }
 
-/** The entries of one VTEP: the good ones, and the [mac, ip] pairs that are not. */
-export interface FdbEntries {
-  entries: FdbEntry[];
-  malformed: Array<[string, string]>;
+/** The entries of one VTEP, checked on first use. */
+export class FdbEntries {
+  private checked: { good: FdbEntry[]; malformed: Array<[string, string]> } | undefined;
+
+  constructor(private readonly raw: readonly JsonValue[]) {}
+
+  /** How many entries the message lists, well-formed or not. */
+  get count(): number {
+    return this.raw.length;
+  }
+
+  /**
+   * The well-formed entries, after a warning for each malformed one (`where`: method, network,
+   * VTEP). Checked one at a time: a single malformed entry would make the whole batch
+   * unencodable, losing the good entries of the same message. Entries that are not even a pair
+   * of strings are dropped silently.
+   */
+  good(where: string): FdbEntry[] {
+    this.checked ??= checkEntries(this.raw);
+    for (const [mac, ip] of this.checked.malformed) LOG.warning(`${where}: ignoring malformed fdb entry [${JSON.stringify(mac)}, ${JSON.stringify(ip)}]`);
+    return this.checked.good;
+  }
 }
 
 /** The l2population view of one network: its remote ports, by the VTEP they are behind. */
@@ -48,29 +66,19 @@ export const FLOODING_ENTRY: Readonly<FdbEntry> = { mac: '00:00:00:00:00:00', ip
 
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 
-/**
- * fdb entries of one VTEP, checked one at a time: a single malformed entry would make the whole
- * batch unencodable, losing the good entries of the same message. Entries that are not even a
- * pair of strings are dropped silently.
- */
-function parseEntries(v: JsonValue | undefined): FdbEntries {
-  const out: FdbEntries = { entries: [], malformed: [] };
-  if (!Array.isArray(v)) return out;
-  for (const e of v) {
+function checkEntries(raw: readonly JsonValue[]): { good: FdbEntry[]; malformed: Array<[string, string]> } {
+  const out = { good: [] as FdbEntry[], malformed: [] as Array<[string, string]> };
+  for (const e of raw) {
     if (!Array.isArray(e) || typeof e[0] !== 'string' || typeof e[1] !== 'string') continue;
     const mac = e[0].toLowerCase();
     const ip = e[1];
-    if (MAC_RE.test(mac) && (isIP(ip) !== 0 || ip === FLOODING_ENTRY.ip)) out.entries.push({ mac, ip });
+    if (MAC_RE.test(mac) && (isIP(ip) !== 0 || ip === FLOODING_ENTRY.ip)) out.good.push({ mac, ip });
     else out.malformed.push([mac, ip]);
   }
   return out;
 }
 
-/** The good entries, after a warning for each malformed one (`where`: method, network, VTEP). */
-export function goodEntries(e: FdbEntries, where: string): FdbEntry[] {
-  for (const [mac, ip] of e.malformed) LOG.warning(`${where}: ignoring malformed fdb entry [${JSON.stringify(mac)}, ${JSON.stringify(ip)}]`);
-  return e.entries;
-}
+const entriesOf = (v: JsonValue | undefined): FdbEntries => new FdbEntries(Array.isArray(v) ? v : []);
 
 /** add_fdb_entries / remove_fdb_entries: `{net_id: {network_type, segment_id, ports: {vtep: [[mac, ip]]}}}`. */
 export function parseFdbNetworks(fdb: JsonValue, method: string): FdbNetwork[] {
@@ -84,7 +92,7 @@ export function parseFdbNetworks(fdb: JsonValue, method: string): FdbNetwork[] {
     const ports = new Map<string, FdbEntries>();
     for (const [vtep, entries] of Object.entries(isJsonObject(v['ports']) ? v['ports'] : {})) {
       // A VTEP without an entry list is left out; one with only malformed entries stays.
-      if (Array.isArray(entries)) ports.set(vtep, parseEntries(entries));
+      if (Array.isArray(entries)) ports.set(vtep, entriesOf(entries));
     }
     out.push({
       networkId,
@@ -110,7 +118,7 @@ export function parseFdbIpChanges(fdb: JsonValue): FdbIpChange[] {
       if (!isJsonObject(byVtep)) continue;
       for (const [vtep, change] of Object.entries(byVtep)) {
         if (!isJsonObject(change)) continue;
-        out.push({ networkId, vtep, before: parseEntries(change['before']), after: parseEntries(change['after']) });
+        out.push({ networkId, vtep, before: entriesOf(change['before']), after: entriesOf(change['after']) });
       }
     }
   }
@@ -121,7 +129,7 @@ export function parseFdbIpChanges(fdb: JsonValue): FdbIpChange[] {
 export function fdbSummary(networks: FdbNetwork[]): string {
   return networks
     .map((n) => {
-      const where = [...n.ports].map(([vtep, e]) => `${e.entries.length + e.malformed.length} on ${vtep}`);
+      const where = [...n.ports].map(([vtep, e]) => `${e.count} on ${vtep}`);
       return `network ${n.networkId} (${where.join(', ') || 'no ports'})`;
     })
     .join('; ');
