@@ -2,11 +2,11 @@
 // RabbitMQ and MariaDB on loopback, this agent, two VMs (network namespaces) on one VXLAN tenant
 // network pinging each other, and the port states neutron shows along the way.
 //   scripts/demo.sh   (sets up everything, then runs this in a private network namespace)
-import { PrivateOvs } from '../test/helpers/ovs.js';
-import { AgentProcess } from '../test/helpers/agent-process.js';
-import { labAgentFiles } from '../test/helpers/agent-config.js';
-import { NeutronLab, waitFor } from '../test/helpers/neutron.js';
-import { plugVm, ping, cleanupAllVms } from '../test/helpers/vm.js';
+import { PrivateOvs } from '../lab/ovs.js';
+import { AgentProcess } from '../lab/agent-process.js';
+import { labAgentFiles } from '../lab/agent-config.js';
+import { NeutronLab, waitFor } from '../lab/neutron.js';
+import { plugVm, ping, cleanupAllVms } from '../lab/vm.js';
 
 const HOST = 'compute1';
 const say = (s: string) => process.stdout.write(`${s}\n`);

@@ -13,10 +13,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PrivateOvs, freePort } from '../../helpers/ovs.js';
-import { NeutronLab, LAB_PROJECT, waitFor, type NeutronPort } from '../../helpers/neutron.js';
-import { labAgentFiles } from '../../helpers/agent-config.js';
-import { plugHybridVm, type HybridVm } from '../../helpers/hybrid-vm.js';
+import { PrivateOvs, freePort } from '../../../lab/ovs.js';
+import { NeutronLab, LAB_PROJECT, waitFor, type NeutronPort } from '../../../lab/neutron.js';
+import { labAgentFiles } from '../../../lab/agent-config.js';
+import { plugHybridVm, type HybridVm } from '../../../lab/hybrid-vm.js';
 import { resetFirewallState, saveFirewallState } from '../../helpers/iptables.js';
 import type { CapturedInput } from '../../helpers/iptables-fixtures.js';
 

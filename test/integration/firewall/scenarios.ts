@@ -7,10 +7,10 @@
 // VLANs come out the same on every run; each security group is created empty (neutron's default
 // egress rules deleted) and given exactly the scenario's rules; ports get only the groups named.
 // Every scenario uses its own networks and groups, so one lab serves them all.
-import type { NeutronLab, NeutronPort } from '../../helpers/neutron.js';
-import { LAB_PROJECT, waitFor } from '../../helpers/neutron.js';
-import type { PrivateOvs } from '../../helpers/ovs.js';
-import { plugVm, type Vm } from '../../helpers/vm.js';
+import type { NeutronLab, NeutronPort } from '../../../lab/neutron.js';
+import { LAB_PROJECT, waitFor } from '../../../lab/neutron.js';
+import type { PrivateOvs } from '../../../lab/ovs.js';
+import { plugVm, type Vm } from '../../../lab/vm.js';
 
 /** What a scenario needs from whoever runs it. */
 export interface ScenarioContext {
