@@ -100,6 +100,7 @@ describe('OVS firewall: our agent leaves the reference\'s br-int flows', { skip,
         ovs,
         host,
         settle: SETTLE_OURS,
+        log: (line) => diagnostic(`${line} (${ofInterface}) at ${Date.now() - t0} ms`),
         assertAgentRunning: () => {
           if (a.exitCode !== undefined) throw new Error(`our agent exited (${String(a.exitCode)}); its output:\n${a.output.slice(-4000)}`);
         },
