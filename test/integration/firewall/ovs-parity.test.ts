@@ -24,7 +24,7 @@ const FIXTURES = 'test/fixtures/reference/firewall';
  * pushes (members of a group, address groups) arrive well within a second: far shorter waits than
  * the reference's 2 s polling loop needs. A step that changes nothing costs `changeMs`.
  */
-const SETTLE_OURS: SettleTimes = { changeMs: 5000, quietMs: 1500, maxMs: 30000, pollMs: 100 };
+const SETTLE_OURS: SettleTimes = { changeMs: 5000, quietMs: 1000, maxMs: 30000, pollMs: 100 };
 
 /** Scenarios run a second time with the ovs-ofctl backend: conjunctions, members, deletions. */
 const OFCTL_SCENARIOS = ['remote-group', 'rule-change', 'port-deleted'];
