@@ -12,6 +12,7 @@ import { NeutronLab, waitFor, type NeutronPort } from '../../helpers/neutron.js'
 import { ping } from '../../helpers/vm.js';
 import { plugHybridVm, type HybridVm } from '../../helpers/hybrid-vm.js';
 import { Listener, probeTcp } from '../../helpers/traffic.js';
+import { Pinger } from '../../helpers/resilience.js';
 import { createFilteredPort, createSecurityGroup } from '../../helpers/security-groups.js';
 import { resetFirewallState, saveFirewallState } from '../../helpers/iptables.js';
 
@@ -101,14 +102,15 @@ after(async () => {
   await Promise.allSettled([lab?.stop(), ovs?.stop()]);
 }, { timeout: 60000 });
 
-test('iptables_hybrid -> openvswitch -> iptables_hybrid without re-plugging: always filtered, no leftovers of the other driver', { timeout: 300000 }, async () => {
+test('iptables_hybrid -> openvswitch -> iptables_hybrid without re-plugging: always filtered, no allowed ping lost, no leftovers of the other driver', { timeout: 300000 }, async (t) => {
   // 1. iptables_hybrid: rules and sets in the kernel, ports filtered by them
   await assertFiltered('iptables_hybrid');
   const hybrid = await saveFirewallState();
   for (const p of Object.values(ports)) assert.ok(hybrid.iptables.includes(`neutron-openvswi-i${p.id.slice(0, 10)}`), `chain of port ${p.id}`);
   const hybridTables = new Set((await flowCookies()).map((f) => f.table));
 
-  // 2. openvswitch, the qvo ports left where they are
+  // 2. openvswitch, the qvo ports left where they are; an allowed ping runs across the swap
+  let pinger = Pinger.start(vms.client!, '192.0.2.10', 0.05);
   await stopAgent();
   await startAgent('openvswitch');
   await eventually('no neutron-openvswi chain left in iptables', async () => /neutron-openvswi/.test((await saveFirewallState()).iptables), false);
@@ -116,6 +118,9 @@ test('iptables_hybrid -> openvswitch -> iptables_hybrid without re-plugging: alw
   assert.doesNotMatch(ovsState.ip6tables, /neutron-openvswi|neutron-filter-top/, 'none in ip6tables');
   assert.doesNotMatch(ovsState.iptables, /neutron-filter-top/, 'the shared top chain went with the only user');
   assert.equal(ovsState.ipset, '', 'the driver\'s ipsets are destroyed');
+  let pings = await pinger.stop();
+  t.diagnostic(`iptables_hybrid -> openvswitch: ${pings.received}/${pings.transmitted} pings answered, lost ${pings.lostSeqs.join(',') || 'none'}`);
+  assert.deepEqual(pings.lostSeqs, [], 'no allowed ping lost while the filtering moved from iptables to flows');
   await assertFiltered('openvswitch (flows only)');
   const ovsFlows = await flowCookies();
   const firewallCookies = new Set(ovsFlows.filter((f) => f.table >= 71 && f.table <= 82).map((f) => f.cookie));
@@ -123,6 +128,7 @@ test('iptables_hybrid -> openvswitch -> iptables_hybrid without re-plugging: alw
   const ovsCookie = [...firewallCookies][0]!;
 
   // 3. back to iptables_hybrid
+  pinger = Pinger.start(vms.client!, '192.0.2.10', 0.05);
   await stopAgent();
   await startAgent('iptables_hybrid');
   await waitFor(async () => !(await flowCookies()).some((f) => f.cookie === ovsCookie), 20000, 'the OVS driver\'s flows removed with its cookie').catch((e: unknown) => {
@@ -131,6 +137,9 @@ test('iptables_hybrid -> openvswitch -> iptables_hybrid without re-plugging: alw
   const backTables = new Set((await flowCookies()).map((f) => f.table));
   const extra = [...backTables].filter((t) => !hybridTables.has(t));
   assert.deepEqual(extra, [], 'no table in use that the first iptables_hybrid run did not use (60-82 of the OVS driver gone)');
+  pings = await pinger.stop();
+  t.diagnostic(`openvswitch -> iptables_hybrid: ${pings.received}/${pings.transmitted} pings answered, lost ${pings.lostSeqs.join(',') || 'none'}`);
+  assert.deepEqual(pings.lostSeqs, [], 'no allowed ping lost while the filtering moved back to iptables');
   await assertFiltered('iptables_hybrid again');
   const back = await saveFirewallState();
   for (const p of Object.values(ports)) assert.ok(back.iptables.includes(`neutron-openvswi-i${p.id.slice(0, 10)}`), `chain of port ${p.id} again`);
