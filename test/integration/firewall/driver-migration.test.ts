@@ -5,15 +5,15 @@
 // run's cookie and iptables filters the ports again. Run under scripts/netns-run.sh.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { PrivateOvs, freePort } from '../../helpers/ovs.js';
-import { AgentProcess } from '../../helpers/agent-process.js';
-import { labAgentFiles } from '../../helpers/agent-config.js';
-import { NeutronLab, waitFor, type NeutronPort } from '../../helpers/neutron.js';
-import { ping } from '../../helpers/vm.js';
-import { plugHybridVm, type HybridVm } from '../../helpers/hybrid-vm.js';
-import { Listener, probeTcp } from '../../helpers/traffic.js';
+import { PrivateOvs, freePort } from '../../../lab/ovs.js';
+import { AgentProcess } from '../../../lab/agent-process.js';
+import { labAgentFiles } from '../../../lab/agent-config.js';
+import { NeutronLab, waitFor, type NeutronPort } from '../../../lab/neutron.js';
+import { ping } from '../../../lab/vm.js';
+import { plugHybridVm, type HybridVm } from '../../../lab/hybrid-vm.js';
+import { Listener, probeTcp } from '../../../lab/traffic.js';
 import { Pinger } from '../../helpers/resilience.js';
-import { createFilteredPort, createSecurityGroup } from '../../helpers/security-groups.js';
+import { createFilteredPort, createSecurityGroup } from '../../../lab/security-groups.js';
 import { resetFirewallState, saveFirewallState } from '../../helpers/iptables.js';
 
 const HOST = 'migrating';

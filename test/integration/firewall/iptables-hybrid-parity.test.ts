@@ -5,10 +5,10 @@
 // run's before comparing. Run under scripts/netns-run.sh: the namespace's iptables are the test's.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { PrivateOvs, freePort } from '../../helpers/ovs.js';
-import { NeutronLab, waitFor } from '../../helpers/neutron.js';
-import { AgentProcess } from '../../helpers/agent-process.js';
-import { labAgentFiles } from '../../helpers/agent-config.js';
+import { PrivateOvs, freePort } from '../../../lab/ovs.js';
+import { NeutronLab, waitFor } from '../../../lab/neutron.js';
+import { AgentProcess } from '../../../lab/agent-process.js';
+import { labAgentFiles } from '../../../lab/agent-config.js';
 import { normalizeIpsetList, resetFirewallState } from '../../helpers/iptables.js';
 import { iptablesScenarios, sortMemberRuns } from '../../helpers/iptables-fixtures.js';
 import { canonicalSave } from '../../../src/firewall/iptables/save.js';

@@ -9,9 +9,9 @@ import { readFileSync } from 'node:fs';
 import { HybridIptablesLeftovers, bridgeCleanedMark } from '../../../../src/firewall/openvswitch/hybrid-leftovers.js';
 import { execCommand, type Exec } from '../../../../src/firewall/iptables/apply.js';
 import { OvsdbOps } from '../../../../src/ovsdb/ops.js';
-import { PrivateOvs } from '../../../helpers/ovs.js';
+import { PrivateOvs } from '../../../../lab/ovs.js';
 import { saveFirewallState } from '../../../helpers/iptables.js';
-import { createNamespace, deleteNamespace } from '../../../helpers/vm.js';
+import { createNamespace, deleteNamespace } from '../../../../lab/vm.js';
 
 const FIXTURE = 'test/fixtures/reference/iptables/remote-group';
 const NS = `oahl-${randomBytes(4).toString('hex')}`;
