@@ -117,7 +117,7 @@ export class OvsAgent implements AgentContext {
     }
     this.networks.restoreLocalVlanHints();
     // Before any port is wired: a port is tagged only once its filter is in place.
-    this.firewall = createFirewall(s, () => this.bridges, this.cache, () => this.scheduler.kick());
+    this.firewall = createFirewall(s, () => this.bridges, this.cache, this.ops, () => this.scheduler.kick());
     if (this.firewall) {
       try {
         await this.firewall.start();

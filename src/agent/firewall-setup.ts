@@ -4,6 +4,8 @@
 import type { FirewallDriver } from '../firewall/driver.js';
 import { IptablesHybridFirewall } from '../firewall/iptables/driver.js';
 import { OVSFirewallDriver } from '../firewall/openvswitch/firewall.js';
+import { HybridIptablesLeftovers, bridgeCleanedMark } from '../firewall/openvswitch/hybrid-leftovers.js';
+import type { OvsdbOps } from '../ovsdb/ops.js';
 import { CacheSecurityGroupSource } from '../firewall/sg-source.js';
 import type { FirewallPort } from '../firewall/types.js';
 import type { Bridges } from './bridge-setup.js';
@@ -16,6 +18,7 @@ export function createFirewall(
   settings: AgentSettings,
   bridges: () => Bridges,
   cache: ResourceCache,
+  ops: OvsdbOps,
   onRefilterNeeded: () => void,
 ): FirewallDriver | undefined {
   if (!settings.enableSecurityGroup) return undefined;
@@ -33,6 +36,14 @@ export function createFirewall(
           return p.networkType === 'vlan' && p.physicalNetwork ? b.phys.get(p.physicalNetwork)?.intOfport : undefined;
         },
         onRefilterNeeded,
+        // Rules of an earlier iptables_hybrid run go once its ports are filtered by flows; br-int's
+        // other_config:iptables_cleaned says so, as with the reference.
+        hybridLeftovers: new HybridIptablesLeftovers({
+          mark: bridgeCleanedMark(settings.integrationBridge, {
+            otherConfig: (b) => ops.replica.bridge(b)?.otherConfig,
+            setBridgeOtherConfig: (b, kv) => ops.setBridgeOtherConfig(b, kv),
+          }),
+        }),
       });
     case 'iptables_hybrid':
       return new IptablesHybridFirewall({ source: new CacheSecurityGroupSource(cache), enableIpset: settings.enableIpset, onRefilterNeeded });
