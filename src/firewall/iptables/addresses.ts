@@ -2,6 +2,7 @@
 // rules compare equal to what the kernel reports (IPv6 compressed as RFC 5952, prefixes reduced to
 // their network address, MACs in upper case).
 import { isIPv4, isIPv6 } from 'node:net';
+import { formatIpv6Words } from '../../util/addresses.js';
 
 export function ipVersionOf(addressOrCidr: string): 4 | 6 {
   const addr = addressOrCidr.split('/')[0]!;
@@ -29,32 +30,11 @@ function v6ToWords(addr: string): number[] {
   return words;
 }
 
-function wordsToV6(words: number[]): string {
-  // RFC 5952: the longest run (at least two) of zero words becomes '::', the first if tied
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (words[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = words.map((w) => w.toString(16));
-  if (best < 0) return hex.join(':');
-  return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
-}
 
 /** An address in the kernel's spelling (IPv6 compressed, lower case). */
 export function canonicalAddress(addr: string): string {
   if (isIPv4(addr)) return addr.split('.').map(Number).join('.');
-  return wordsToV6(v6ToWords(addr));
+  return formatIpv6Words(v6ToWords(addr));
 }
 
 /**
@@ -79,7 +59,7 @@ export function canonicalCidr(cidr: string): string {
     if (len <= bitsBefore) return 0;
     return w & (0xffff << (16 - (len - bitsBefore))) & 0xffff;
   });
-  return `${wordsToV6(words)}/${len}`;
+  return `${formatIpv6Words(words)}/${len}`;
 }
 
 /** The prefix length of a prefix (a bare address is a host prefix). */
@@ -88,10 +68,3 @@ export function prefixLength(cidr: string): number {
   return len === undefined ? (ipVersionOf(addr!) === 4 ? 32 : 128) : Number(len);
 }
 
-/** The modified EUI-64 link-local address of a MAC (fe80::/64), as IPv6 SLAAC forms it. */
-export function linkLocalFromMac(mac: string): string {
-  const b = mac.split(':').map((x) => parseInt(x, 16));
-  if (b.length !== 6 || b.some((x) => !Number.isInteger(x) || x < 0 || x > 255)) throw new Error(`bad MAC ${mac}`);
-  const eui = [b[0]! ^ 0x02, b[1]!, b[2]!, 0xff, 0xfe, b[3]!, b[4]!, b[5]!];
-  return wordsToV6([0xfe80, 0, 0, 0, (eui[0]! << 8) | eui[1]!, (eui[2]! << 8) | eui[3]!, (eui[4]! << 8) | eui[5]!, (eui[6]! << 8) | eui[7]!]);
-}

@@ -10,7 +10,8 @@
 //        or neutron-openvswi-sg-fallback's DROP; -oP first jumps to -sP (MAC/IP anti-spoofing)
 //   raw PREROUTING -> neutron-openvswi-PREROUTING: a conntrack zone of its own per port
 import type { FirewallPort, MemberIps, SecurityGroup, Ethertype, Direction } from '../types.js';
-import { canonicalAddress, canonicalCidr, ipVersionOf, linkLocalFromMac, prefixLength } from './addresses.js';
+import { canonicalAddress, canonicalCidr, ipVersionOf, prefixLength } from './addresses.js';
+import { eui64LinkLocal } from '../../util/addresses.js';
 import { MULTIPORT_ONLY_PROTOCOLS, PORT_PROTOCOLS, PROTOCOL_MATCH_MODULE, iptablesProtocolName } from './protocols.js';
 import { AgentTable, wrappedChain, type IpVersion, type TableName } from './tables.js';
 
@@ -334,7 +335,7 @@ function egressFixedRules(tables: Tables, port: IptablesPort, v4: Array<[string,
       return;
     }
     pairs6.push([m, ip]);
-    const lla = linkLocalFromMac(mac);
+    const lla = eui64LinkLocal(mac);
     if (!pairs6.some(([pm, pip]) => pm === m && pip !== undefined && canonicalAddress(pip.split('/')[0]!) === lla && prefixLength(pip) === 128)) {
       pairs6.push([m, lla]);
     }

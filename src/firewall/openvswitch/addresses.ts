@@ -1,5 +1,6 @@
 // IP prefixes as the OVS firewall matches them: a neutron address or CIDR becomes the network
 // address plus a mask (exact when the prefix is a host), the way OVS stores and prints it.
+import { eui64LinkLocal as linkLocalOf } from '../../util/addresses.js';
 import type { IpAddress, Mac, Masked } from '../../openflow/flow.js';
 
 export interface IpPrefix {
@@ -100,7 +101,7 @@ export function prefixText(p: IpPrefix): string {
 export function eui64LinkLocal(mac: Mac): IpAddress {
   let lla = linkLocals.get(mac);
   if (lla === undefined) {
-    lla = eui64LinkLocalUncached(mac);
+    lla = linkLocalOf(mac);
     if (linkLocals.size >= PARSED_MAX) linkLocals.clear();
     linkLocals.set(mac, lla);
   }
@@ -108,11 +109,3 @@ export function eui64LinkLocal(mac: Mac): IpAddress {
 }
 const linkLocals = new Map<Mac, IpAddress>();
 
-function eui64LinkLocalUncached(mac: Mac): IpAddress {
-  const b = mac.split(':').map((x) => parseInt(x, 16));
-  if (b.length !== 6 || b.some((x) => Number.isNaN(x))) throw new Error(`invalid MAC address '${mac}'`);
-  const bytes = [b[0]! ^ 0x02, b[1]!, b[2]!, 0xff, 0xfe, b[3]!, b[4]!, b[5]!];
-  let n = 0xfe80n << 112n;
-  for (let i = 0; i < 8; i++) n |= BigInt(bytes[i]!) << BigInt(56 - 8 * i);
-  return bigIntToIpv6(n);
-}

@@ -1,5 +1,6 @@
 // Address literals <-> wire bytes. Encoders reject malformed input with an Error naming it;
 // decoders produce canonical text (lower-case MAC, dotted IPv4, RFC 5952 IPv6).
+import { formatIpv6Words } from '../../../util/addresses.js';
 import { OfCodecError } from './errors.js';
 
 export function macToBytes(mac: string): Buffer {
@@ -66,23 +67,5 @@ export function ipv6ToBytes(ip: string): Buffer {
 export function bytesToIpv6(b: Uint8Array): string {
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push((b[i]! << 8) | b[i + 1]!);
-  // Longest run of two or more zero groups becomes '::' (RFC 5952).
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+  return formatIpv6Words(groups);
 }

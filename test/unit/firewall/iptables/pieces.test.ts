@@ -2,7 +2,8 @@
 // restore plans around other programs' rules, ipset plans, rules without ipsets.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonicalCidr, linkLocalFromMac } from '../../../../src/firewall/iptables/addresses.js';
+import { canonicalCidr } from '../../../../src/firewall/iptables/addresses.js';
+import { eui64LinkLocal } from '../../../../src/util/addresses.js';
 import { ConntrackZones, ZONE_START } from '../../../../src/firewall/iptables/zones.js';
 import { planIpsets, planTable } from '../../../../src/firewall/iptables/apply.js';
 import { parseSave } from '../../../../src/firewall/iptables/save.js';
@@ -14,7 +15,7 @@ test('prefixes are spelled as iptables-save prints them', () => {
   assert.equal(canonicalCidr('2001:DB8:0:0:0:0:0:1'), '2001:db8::1/128');
   assert.equal(canonicalCidr('2001:db8:1:2:3:4:5:6/64'), '2001:db8:1:2::/64');
   assert.equal(canonicalCidr('2001:0:0:1:0:0:0:1/128'), '2001:0:0:1::1/128');
-  assert.equal(linkLocalFromMac('fa:16:3e:00:00:0a'), 'fe80::f816:3eff:fe00:a');
+  assert.equal(eui64LinkLocal('fa:16:3e:00:00:0a'), 'fe80::f816:3eff:fe00:a');
 });
 
 test('conntrack zones: read back from the raw table, then the next above the highest', () => {
@@ -117,4 +118,9 @@ test('conntrack deletions: a removed rule, a member gone, a port gone', async ()
     '-D -f ipv4 -d 192.0.2.1 -w 4097', '-D -f ipv4 -s 192.0.2.1 -w 4097',
     '-D -f ipv6 -d 2001:db8::1 -w 4097', '-D -f ipv6 -s 2001:db8::1 -w 4097',
   ]);
+});
+
+test('EUI-64 link-local addresses are RFC 5952 text, a zero word included', () => {
+  assert.equal(eui64LinkLocal('02:00:00:00:00:01'), 'fe80::ff:fe00:1');
+  assert.throws(() => eui64LinkLocal('02:00:00:00:00'), /invalid MAC address/);
 });
