@@ -69,6 +69,8 @@ export class OVSFirewallDriver implements FirewallDriver {
   private groupVersionSeq = 0;
   /** Bumped when conjunction ids are freed (ids of other groups may be handed out anew). */
   private conjEpoch = 0;
+  /** Set by the first start(); a later start() follows an OVS restart. */
+  private started = false;
   private sharedInstalled = false;
   private queue: Promise<void> = Promise.resolve();
   /**
@@ -94,9 +96,20 @@ export class OVSFirewallDriver implements FirewallDriver {
     source.onChange((change) => this.onSecurityGroupChange(change));
   }
 
-  /** Base flows; conjunction ids continue above those a previous run left in the firewall tables. */
+  /**
+   * Base flows; conjunction ids continue above those a previous run left in the firewall tables.
+   * Started again (the agent's answer to an ovs-vswitchd restart, which left br-int empty), it puts
+   * back at once every flow it had, ports' filters included: otherwise the ports would pass
+   * unfiltered through br-int's NORMAL flows until the pass that re-adds them (seconds).
+   */
   start(): Promise<void> {
-    return this.serialized(() => this.reset());
+    return this.serialized(() => (this.started ? this.reinstall() : this.reset()));
+  }
+
+  private async reinstall(): Promise<void> {
+    this.table.switchWiped();
+    await this.apply();
+    LOG.info(`firewall: every flow put back on ${this.intBr.name} after its switch restarted (${this.ports.size} ports)`);
   }
 
   private serialized(task: () => Promise<void>): Promise<void> {
@@ -115,6 +128,7 @@ export class OVSFirewallDriver implements FirewallDriver {
     this.sharedInstalled = false;
     this.conjIds = new ConjIdMap(await this.highestConjId());
     this.table.set('base', baseFlows());
+    this.started = true;
     await this.apply();
   }
 

@@ -128,7 +128,15 @@ export class OwnedFlowTable {
     return keyed.map((x) => x.f);
   }
 
-  /** Forget everything, including what is on the switch (after an OVS restart wiped it). */
+  /** The switch lost every flow (ovs-vswitchd restarted): every flow wanted is pending again. */
+  switchWiped(): void {
+    this.installed.clear();
+    this.pendingRemove = new Map();
+    this.pendingAdd = new Map();
+    for (const [key, e] of this.byKey) this.pendingAdd.set(key, e.flows.get(e.owners[e.owners.length - 1]!)!);
+  }
+
+  /** Forget everything, including what is on the switch. */
   clear(): void {
     this.owned.clear();
     this.byKey.clear();

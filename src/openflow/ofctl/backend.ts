@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import type { FlowMod, FlowStats, PortDesc } from '../flow.js';
 import { formatFlowModLine, formatFilter } from '../text.js';
+import { FlowTextError, parseDumpLine } from './dump.js';
 import { OpenFlowError, type OpenFlowBackend, type OpenFlowSwitch, type StatsFilter } from '../backend.js';
 import { getLogger } from '../../util/log.js';
 
@@ -46,26 +47,35 @@ function runOfctl(opts: OfctlOptions, args: string[], stdin?: string): Promise<R
   });
 }
 
-/** Parse one `dump-flows` line: `cookie=0x1, duration=1.2s, table=0, n_packets=0, n_bytes=0, priority=3,... actions=...`. */
+/**
+ * One `dump-flows` line: `cookie=0x1, duration=1.2s, table=0, n_packets=0, n_bytes=0, priority=3,... actions=...`.
+ * The flow is decoded too when the model can express it (everything the agent writes); a line that
+ * cannot be decoded keeps its table, priority, cookie and counters, and is logged at debug level.
+ */
 export function parseDumpFlowsLine(line: string): FlowStats | undefined {
-  const l = line.trim();
-  if (!l || l.startsWith('OFPST_') || l.startsWith('NXST_')) return undefined;
-  const field = (name: string): string | undefined => {
-    const m = new RegExp(`(?:^|[ ,])${name}=([^, ]+)`).exec(l.split(' actions=')[0] ?? l);
-    return m?.[1];
-  };
-  const cookie = field('cookie');
-  const duration = field('duration');
-  return {
-    table: Number(field('table') ?? 0),
-    priority: Number(field('priority') ?? 32768),
-    cookie: cookie ? BigInt(cookie) : 0n,
-    packetCount: BigInt(field('n_packets') ?? 0),
-    byteCount: BigInt(field('n_bytes') ?? 0),
+  const parsed = parseDumpLine(line);
+  if (!parsed) return undefined;
+  const { header, flow } = parsed;
+  const duration = header.get('duration');
+  const stats: FlowStats = {
+    table: Number(header.get('table') ?? 0),
+    priority: flow instanceof FlowTextError ? priorityOf(line) : flow.priority,
+    cookie: BigInt(header.get('cookie') ?? 0),
+    packetCount: BigInt(header.get('n_packets') ?? 0),
+    byteCount: BigInt(header.get('n_bytes') ?? 0),
     durationSec: duration ? Number.parseFloat(duration) : 0,
-    idleTimeout: Number(field('idle_timeout') ?? 0),
-    hardTimeout: Number(field('hard_timeout') ?? 0),
+    idleTimeout: Number(header.get('idle_timeout') ?? 0),
+    hardTimeout: Number(header.get('hard_timeout') ?? 0),
   };
+  if (flow instanceof FlowTextError) LOG.debug(`dump-flows line kept without its flow (${flow.message}): ${line.trim()}`);
+  else stats.flow = flow;
+  return stats;
+}
+
+/** The priority of a line whose flow could not be decoded (never a value from inside the actions). */
+function priorityOf(line: string): number {
+  const m = /(?:^|[ ,])priority=(\d+)/.exec(line.split('actions=')[0] ?? '');
+  return m ? Number(m[1]) : 32768;
 }
 
 /** Parse `dump-ports-desc` output lines like ` 1(patch-tun): addr:aa:bb:cc:dd:ee:ff`. */

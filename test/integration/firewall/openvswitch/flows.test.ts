@@ -81,6 +81,12 @@ test('incremental updates leave what the driver wants; a restarted driver takes 
   const restarted = await ovs.dumpFlows(BR, { keepCookies: true });
   assert.ok(restarted.every((l) => l.includes(`cookie=0x${bridge2.cookie.toString(16)}`)), restarted.join('\n'));
   assert.deepEqual(await dump(), wanted(fresh));
+  // The new run read the previous run's conj_ids back from ovs-ofctl's dump and numbered above them,
+  // as the reference does: an old flow still in place never shares an id with a new one.
+  const conjIds = (lines: string[]) => lines.flatMap((l) => [...l.matchAll(/conj(?:unction\(|_id=)(\d+)/g)].map((m) => Number(m[1])));
+  const oldMax = Math.max(...conjIds(afterUpdates));
+  const newIds = conjIds(await dump());
+  assert.ok(oldMax > 0 && newIds.length > 0 && Math.min(...newIds) > oldMax, `new ids ${[...new Set(newIds)].sort((a, b) => a - b).join(',')} above the previous run's highest, ${oldMax}`);
   // Same flows as after the updates, except conjunction ids (the new run numbers above the old
   // ones) and the member flows the removed port's network kept (as the reference keeps them
   // until the group is gone; a fresh start, like the reference's, has none there).

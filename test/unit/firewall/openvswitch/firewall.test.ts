@@ -273,3 +273,17 @@ test('a batch the switch refuses fails the pass with context, and is sent again 
   await driver.filterPorts({ added: [], updated: [], removed: [] });
   assert.ok(sw.last().some((m) => m.includes('in_port=3') && m.includes('resubmit(,71)')), 'the refused flows went out with the next pass');
 });
+
+test('started again after an OVS restart: every flow goes back at once, ports\' filters included; the pass re-adding the ports then changes nothing', async () => {
+  const s = await scenario();
+  const wanted = s.driver.desiredFlows().map(formatFlow).sort();
+  const batchesBefore = s.sw.batches.length;
+  await s.driver.start();
+  assert.equal(s.sw.batches.length, batchesBefore + 1, 'one batch');
+  const resent = s.sw.last();
+  assert.ok(resent.every((m) => m.startsWith('add ')), 'only adds: the switch is empty');
+  assert.deepEqual(resent.map((m) => m.slice(4).replace('cookie=0xabc, ', '')).sort(), wanted, 'every flow the driver had, unchanged (conjunction ids too)');
+  await s.driver.filterPorts({ added: scenarioPorts(), updated: [], removed: [] });
+  assert.equal(s.sw.batches.length, batchesBefore + 1, 'the ports re-added as new by the agent need no flow mod');
+  assert.deepEqual(s.driver.desiredFlows().map(formatFlow).sort(), wanted);
+});
