@@ -198,9 +198,10 @@ export class OvsAgent implements AgentContext {
       if (status === 'restarted') {
         LOG.warning('OVS is restarted: the canary flow is gone; setting up the bridges and every port again');
         await this.scheduler.withLock(async () => {
-          this.bridges = await this.setup.setupAll(this.bridges);
-          // The firewall's flows went with the others; every port is filtered again as new.
+          // The firewall's flows first: br-int is fail_mode=secure and empty, so it drops everything
+          // until its own flows are back, and those (NORMAL in table 60) must find every filter in place.
           await this.firewall?.start();
+          this.bridges = await this.setup.setupAll(this.bridges);
           this.tunnels.forgetAll();
           this.sync.redoAfterOvsRestart();
         });

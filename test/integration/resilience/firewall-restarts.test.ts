@@ -7,14 +7,14 @@ import { describe, test, before, after } from 'node:test';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
-import { PrivateOvs, freePort } from '../../helpers/ovs.js';
-import type { AgentProcess } from '../../helpers/agent-process.js';
-import { labAgentFiles } from '../../helpers/agent-config.js';
-import { NeutronLab, waitFor } from '../../helpers/neutron.js';
-import { plugVm, ping, cleanupAllVms, type Vm } from '../../helpers/vm.js';
+import { PrivateOvs, freePort } from '../../../lab/ovs.js';
+import type { AgentProcess } from '../../../lab/agent-process.js';
+import { labAgentFiles } from '../../../lab/agent-config.js';
+import { NeutronLab, waitFor } from '../../../lab/neutron.js';
+import { plugVm, ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
 import { Pinger, startAgent, flowSet, missing, note, ranges } from '../../helpers/resilience.js';
-import { Listener, TcpStream, probeTcp } from '../../helpers/traffic.js';
-import { createFilteredPort, createSecurityGroup } from '../../helpers/security-groups.js';
+import { Listener, TcpStream, probeTcp } from '../../../lab/traffic.js';
+import { createFilteredPort, createSecurityGroup } from '../../../lab/security-groups.js';
 import { OVS_FIREWALL_ALL_TABLES } from '../../../src/firewall/openvswitch/firewall.js';
 
 type OfInterface = 'native' | 'ovs-ofctl';
@@ -225,10 +225,9 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`firewall_d
   });
 
   // With ovs-ofctl the bridges' own set-up takes long enough (a process per batch) that br-int's
-  // NORMAL flows pass the ports unfiltered until the firewall's flows follow: the agent must put
-  // the firewall's flows back before setting the bridges up again (agent.ts, OVS restart handling).
-  const agentReorderNeeded = ofInterface === 'ovs-ofctl' ? 'until the agent re-installs the firewall before the bridges after an OVS restart' : false;
-  test('ovs-vswitchd killed and restarted: filtering comes back with the flows (allowed passes, denied stays denied, also while recovering)', { todo: agentReorderNeeded }, async () => {
+  // NORMAL flows would pass the ports unfiltered if the firewall's flows came after them: the agent
+  // puts the firewall's flows back first (agent.ts, OVS restart handling).
+  test('ovs-vswitchd killed and restarted: filtering comes back with the flows (allowed passes, denied stays denied, also while recovering)', async () => {
     const bound = RECOVERY_BOUND_MS[ofInterface];
     const pinger = Pinger.start(client, server.ip, 0.05);
     pingers.push(pinger);
