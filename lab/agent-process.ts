@@ -70,7 +70,9 @@ export class AgentProcess {
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
     if (!this.child || this.exitCode !== undefined) return this.exitCode ?? null;
     this.child.kill(signal);
-    return this.waitExit(10000);
+    // A pass waiting on the server when SIGTERM comes may take [agent] quitting_rpc_timeout
+    // (10 s by default) to give up, as the reference's does: allow for it and a loaded machine.
+    return this.waitExit(25000);
   }
 
   cleanup(): void {
