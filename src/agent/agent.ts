@@ -12,8 +12,7 @@
 //   firewall-setup.ts  the firewall driver `[securitygroup] firewall_driver` names
 import { OvsdbOps } from '../ovsdb/ops.js';
 import type { OpenFlowBackend } from '../openflow/backend.js';
-import { NativeBackend } from '../openflow/native/backend.js';
-import { OfctlBackend } from '../openflow/ofctl/backend.js';
+import { createOpenFlowBackend } from '../openflow/factory.js';
 import { BridgeSetup, type Bridges } from './bridge-setup.js';
 import type { AgentContext } from './context.js';
 import { DeviceReports } from './device-reports.js';
@@ -95,15 +94,7 @@ export class OvsAgent implements AgentContext {
     } catch (e) {
       throw new StartupError(`cannot reach Open vSwitch's database at [ovs] ovsdb_connection = ${s.ovsdbConnection}: ${errText(e)}. Is ovsdb-server running?`);
     }
-    this.backend =
-      s.ofInterface === 'native'
-        ? new NativeBackend({
-            listenAddress: s.ofListenAddress,
-            listenPort: s.ofListenPort,
-            connectTimeoutSec: s.ofConnectTimeoutSec,
-            requestTimeoutSec: s.ofRequestTimeoutSec,
-          })
-        : new OfctlBackend({ timeoutSec: s.ofRequestTimeoutSec });
+    this.backend = createOpenFlowBackend(s);
     try {
       await this.backend.start();
     } catch (e) {
@@ -130,13 +121,10 @@ export class OvsAgent implements AgentContext {
     this.ops.replica.on('update', (changes) => {
       if (changes.some((c) => c.table === 'Interface' || c.table === 'Port')) this.scheduler.kick();
     });
-    if (this.backend instanceof NativeBackend) {
-      this.backend.on('switch-connected', () => this.checkOvsRestart());
-    }
-    // The canary catches what no event reports: with ovs-ofctl there is no OpenFlow connection to
-    // drop, so it is the only sign of a restarted ovs-vswitchd (checked as often as the reference
-    // polls); the native backend learns of a restart from the reconnect at once and checks rarely.
-    this.canaryTimer = setInterval(() => this.checkOvsRestart(), this.backend instanceof NativeBackend ? 10_000 : 2_000);
+    // A restarted ovs-vswitchd shows as a reconnecting switch where the backend has connections;
+    // the canary catches what no event reports, as often as the backend says it must.
+    this.backend.onSwitchConnected(() => void this.checkOvsRestart());
+    this.canaryTimer = setInterval(() => void this.checkOvsRestart(), this.backend.canaryIntervalMs);
     this.canaryTimer.unref();
     if (s.transportUrl.startsWith('fake:')) {
       LOG.info('transport_url is fake:/: not connecting to neutron-server');

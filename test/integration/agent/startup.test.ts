@@ -93,6 +93,28 @@ for (const ofInterface of ['native', 'ovs-ofctl']) {
   }
 }
 
+test('of_interface = ovs-ofctl clears the controllers an earlier native run left on the bridges', async () => {
+  await freshOvs();
+  for (const b of ['br-int', 'br-tun']) {
+    await ovs.addBridge(b);
+    await ovs.vsctl('set-controller', b, 'tcp:127.0.0.1:16633');
+    assert.equal(await ovs.vsctl('get-controller', b), 'tcp:127.0.0.1:16633', `${b} has the earlier run's controller`);
+  }
+  const agent = new AgentProcess(
+    { 'neutron.conf': neutronConf('ovs-ofctl'), 'agent.ini': readFileSync(`${FIXTURES}/tun-gre-vxlan-geneve.ini`, 'utf8') },
+    ovs.env,
+  );
+  try {
+    agent.start();
+    await agent.waitForLog(/bridges set up/);
+    for (const b of ['br-int', 'br-tun']) assert.equal(await ovs.vsctl('get-controller', b), '', `${b} has no controller`);
+    assert.equal((await ovs.vsctl('--columns=_uuid', 'list', 'Controller')).trim(), '', 'no Controller row is left');
+    assert.equal(await agent.stop(), 0);
+  } finally {
+    agent.cleanup();
+  }
+});
+
 test('without a reachable broker the agent sets up its bridges, logs each failed attempt with the password hidden, and keeps retrying', async () => {
   await freshOvs();
   const agent = new AgentProcess(
