@@ -24,13 +24,12 @@ import { PluginRpc, type AgentEndpoints } from './plugin-rpc.js';
 import type { FirewallDriver } from '../firewall/driver.js';
 import { createFirewall } from './firewall-setup.js';
 import { PortPass } from './port-pass.js';
-import { ResourceCache, type Json } from './resource-cache.js';
+import { ResourceCache } from './resource-cache.js';
 import type { AgentSettings } from './settings.js';
 import { StateReports } from './state-report.js';
 import { SyncState } from './sync-state.js';
 import { TunnelPorts } from './tunnels.js';
 import { getLogger } from '../util/log.js';
-import type { JsonObject } from '../util/json.js';
 
 const LOG = getLogger('agent');
 
@@ -62,7 +61,7 @@ export class OvsAgent implements AgentContext {
   private checkingOvs = false;
 
   constructor(readonly settings: AgentSettings) {
-    this.cache = new ResourceCache((type, version, filter) => this.requireRpc().bulkPull(type, version, filter as JsonObject));
+    this.cache = new ResourceCache((type, version, filter) => this.requireRpc().bulkPull(type, version, filter));
     this.scheduler = new PassScheduler(this.sync, () => this.ports.run());
     this.tunnels = new TunnelPorts(this);
     this.networks = new Networks(this, this.tunnels);
@@ -155,7 +154,7 @@ export class OvsAgent implements AgentContext {
 
   private endpoints(): AgentEndpoints {
     return {
-      push: (list, eventType) => this.cache.onPush(list as Json, eventType),
+      push: (list, eventType) => this.cache.onPush(list, eventType),
       tunnelUpdate: (ip, type) => this.tunnels.onTunnelUpdate(ip, type),
       tunnelDelete: (ip, type) => this.tunnels.onTunnelDelete(ip, type),
       addFdbEntries: (fdb, host) => this.l2pop.onAddFdbEntries(fdb, host),

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { parseArgs, usageText, type CliValue, type ParsedArgs } from './cli.js';
 import {
   defaultRpHypervisors, parseBridgeMappings, parseRpBandwidths, parseRpInventoryDefaults, parseRpPpWithDirection,
-  parseRpPpWithoutDirection, TUNNEL_NETWORK_TYPES, validateBaseMac,
+  parseRpPpWithoutDirection, isTunnelType, validateBaseMac,
   type AnyDirectionRate, type DirectionalRate, type InventoryDefaults, type TunnelType,
 } from './derived.js';
 import { firewallDriverProblem, resolveFirewallDriver, type FirewallDriverName } from './firewall-driver.js';
@@ -450,7 +450,7 @@ export function loadConfig(argv: readonly string[], opts: LoadOptions = {}): Age
   const agent = v.agent;
   const tunnelTypes: TunnelType[] = [];
   for (const t of agent.tunnel_types) {
-    if ((TUNNEL_NETWORK_TYPES as readonly string[]).includes(t)) tunnelTypes.push(t as TunnelType);
+    if (isTunnelType(t)) tunnelTypes.push(t);
     else problemAt('agent', 'tunnel_types', `Invalid tunnel type specified: ${t}`, listText(agent.tunnel_types));
   }
   const tunnelingEnabled = agent.tunnel_types.length > 0;

@@ -419,11 +419,6 @@ export class OvsdbOps {
     return out;
   }
 
-  /** The VIF with this iface-id on the bridge, if any. */
-  vifPortByIfaceId(bridge: string, ifaceId: string): VifPort | undefined {
-    return this.vifPorts(bridge).find((v) => v.ifaceId === ifaceId);
-  }
-
   openVSwitch(): { datapathTypes: string[]; ifaceTypes: string[]; otherConfig: Map<string, string> } {
     const r = this.replica.openVSwitch();
     return { datapathTypes: r?.datapathTypes ?? [], ifaceTypes: r?.ifaceTypes ?? [], otherConfig: r?.otherConfig ?? new Map() };
