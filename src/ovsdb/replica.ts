@@ -108,33 +108,26 @@ export class OvsdbReplica extends EventEmitter<OvsdbReplicaEvents> {
 
   portsOfBridge(bridge: BridgeRow | string): PortRow[] {
     const b = typeof bridge === 'string' ? this.bridge(bridge) : bridge;
-    if (!b) return [];
-    const out: PortRow[] = [];
-    for (const u of b.ports) {
-      const p = this.tables.Port.get(u);
-      if (p) out.push(p);
-    }
-    return out;
+    return b ? this.referenced('Port', b.ports) : [];
   }
 
   interfacesOfPort(port: PortRow | string): InterfaceRow[] {
     const p = typeof port === 'string' ? this.port(port) : port;
-    if (!p) return [];
-    const out: InterfaceRow[] = [];
-    for (const u of p.interfaces) {
-      const i = this.tables.Interface.get(u);
-      if (i) out.push(i);
-    }
-    return out;
+    return p ? this.referenced('Interface', p.interfaces) : [];
   }
 
   controllersOfBridge(bridge: BridgeRow | string): ControllerRow[] {
     const b = typeof bridge === 'string' ? this.bridge(bridge) : bridge;
-    if (!b) return [];
-    const out: ControllerRow[] = [];
-    for (const u of b.controller) {
-      const c = this.tables.Controller.get(u);
-      if (c) out.push(c);
+    return b ? this.referenced('Controller', b.controller) : [];
+  }
+
+  /** The rows a uuid-set column refers to, those not (yet) in the replica left out. */
+  private referenced<T extends TableName>(table: T, uuids: readonly string[]): TableRows[T][] {
+    const rows = this.tables[table] as Map<string, TableRows[T]>;
+    const out: TableRows[T][] = [];
+    for (const u of uuids) {
+      const r = rows.get(u);
+      if (r) out.push(r);
     }
     return out;
   }
