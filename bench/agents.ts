@@ -8,10 +8,10 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { PrivateOvs, freePort } from '../test/helpers/ovs.js';
-import { NeutronLab, LAB_PROJECT, type NeutronAgent } from '../test/helpers/neutron.js';
+import { PrivateOvs, freePort } from '../lab/ovs.js';
+import { NeutronLab, LAB_PROJECT, type NeutronAgent } from '../lab/neutron.js';
 import { rssMiB, cpuSeconds } from './lib.js';
-import { labAgentFiles } from '../test/helpers/agent-config.js';
+import { labAgentFiles } from '../lab/agent-config.js';
 
 const run = promisify(execFile);
 

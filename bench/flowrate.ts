@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { PrivateOvs, freePort } from '../test/helpers/ovs.js';
+import { PrivateOvs, freePort } from '../lab/ovs.js';
 import { NativeBackend } from '../src/openflow/native/backend.js';
 import { OfctlBackend } from '../src/openflow/ofctl/backend.js';
 import type { OpenFlowSwitch } from '../src/openflow/backend.js';

@@ -3,7 +3,7 @@
 // plugged at once (sizes accumulate on one running agent). Also the resident memory of each agent
 // after start-up and with all those ports wired (the reference's privsep helpers apart).
 //   node dist/bench/plug.js [--runs N] [--sizes 1,200,1000] [--timeout-s S] [--no-reference]
-import { NeutronLab } from '../test/helpers/neutron.js';
+import { NeutronLab } from '../lab/neutron.js';
 import { argInt, haveReference, report, type Series } from './lib.js';
 import {
   addPorts, sides, sleep, startOvs, startReadyAgent, uniqueHost, waitPorts, type Side, type WaitResult,

@@ -6,7 +6,7 @@
 //   node dist/bench/restart.js [--runs N] [--ports N] [--idle-s S] [--no-reference]
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { NeutronLab } from '../test/helpers/neutron.js';
+import { NeutronLab } from '../lab/neutron.js';
 import { argInt, haveReference, report, type Series } from './lib.js';
 import {
   RunningAgent, addPorts, agentRecord, intFlows, sides, sleep, startOvs, startReadyAgent, uniqueHost, until, waitPorts, type Side,

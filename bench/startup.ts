@@ -6,7 +6,7 @@ import { spawn, execSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { labAgentFiles } from '../test/helpers/agent-config.js';
+import { labAgentFiles } from '../lab/agent-config.js';
 import { defaultFlowsReady, startOvs } from './agents.js';
 import { argInt, haveReference, report, rssMiB, type Series } from './lib.js';
 

@@ -4,7 +4,7 @@
 //   node dist/bench/sync.js [--runs N] [--ports N] [--no-reference]
 // The host's agent must be known to the server for its ports to bind: each run starts the agent once
 // to register, creates the ports, stops it, plugs the ports, then measures a fresh start.
-import { NeutronLab } from '../test/helpers/neutron.js';
+import { NeutronLab } from '../lab/neutron.js';
 import { argInt, haveReference, report, type Series } from './lib.js';
 import {
   RunningAgent, agentRecord, clearFlows, createNetwork, createPorts, defaultFlowsReady, plugPorts, sides, startOvs, uniqueHost, until, waitPorts, type Side,

@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import { fromPrimitive, isObj, type Json, type JsonObj } from '../agent/resource-cache.js';
 import type { IpAddress, Mac } from '../openflow/flow.js';
 import { getLogger } from '../util/log.js';
-import type { Direction, Ethertype, FirewallPort, SecurityGroupRule } from './types.js';
+import type { Direction, Ethertype, FirewallPort, PortWiring, SecurityGroupRule } from './types.js';
 
 const LOG = getLogger('firewall.sg_objects');
 
@@ -272,15 +272,6 @@ export class ParsedObjects {
   }
 }
 
-/** How the agent wired a port: what FirewallPort adds to the neutron data. */
-export interface PortWiring {
-  ofport: number;
-  vifName: string;
-  localVlan: number;
-  networkType: string;
-  physicalNetwork: string | undefined;
-  segmentationId: number | undefined;
-}
 
 /**
  * The port to hand a firewall driver, from the cached Port (primitive or plain data) or a port

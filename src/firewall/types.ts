@@ -7,7 +7,7 @@ export type Ethertype = 'IPv4' | 'IPv6';
 export type Direction = 'ingress' | 'egress';
 
 /** A port to filter, as the agent knows it after wiring it on br-int. */
-export interface FirewallPort {
+export interface FirewallPort extends PortWiring {
   /** Neutron port id (the reference's `device`). */
   id: string;
   mac: Mac;
@@ -19,6 +19,10 @@ export interface FirewallPort {
   portSecurityEnabled: boolean;
   deviceOwner: string;
   networkId: string;
+}
+
+/** How the agent wired a port: what a FirewallPort adds to the neutron data. */
+export interface PortWiring {
   /** The OVS port on br-int (for hybrid plugging the `qvo…` veth end). */
   ofport: number;
   vifName: string;

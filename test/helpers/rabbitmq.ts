@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as netConnect } from 'node:net';
 import { promisify } from 'node:util';
-import { freePort } from './ovs.js';
+import { freePort } from '../../lab/ovs.js';
 
 const run = promisify(execFile);
 const RABBIT_BIN = '/usr/lib/rabbitmq/bin';

@@ -2,11 +2,11 @@
 // NeutronLab and a PrivateOvs, a continuous pinger whose replies carry kernel timestamps (so
 // outages and recovery times can be measured after the fact), and flow-set snapshots.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { AgentProcess } from './agent-process.js';
-import { labAgentFiles, type LabAgentOptions } from './agent-config.js';
-import type { NeutronLab } from './neutron.js';
-import type { PrivateOvs } from './ovs.js';
-import type { Vm } from './vm.js';
+import { AgentProcess } from '../../lab/agent-process.js';
+import { labAgentFiles, type LabAgentOptions } from '../../lab/agent-config.js';
+import type { NeutronLab } from '../../lab/neutron.js';
+import type { PrivateOvs } from '../../lab/ovs.js';
+import type { Vm } from '../../lab/vm.js';
 
 export interface AgentConfigOptions {
   host: string;

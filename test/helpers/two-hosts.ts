@@ -12,8 +12,8 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { PrivateOvs } from './ovs.js';
-import { createNamespace, deleteNamespace, plugVm, type PlugOptions, type Vm, type VmPortInfo } from './vm.js';
+import { PrivateOvs } from '../../lab/ovs.js';
+import { createNamespace, deleteNamespace, plugVm, type PlugOptions, type Vm, type VmPortInfo } from '../../lab/vm.js';
 
 const run = promisify(execFile);
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PrivateOvs } from '../helpers/ovs.js';
+import { PrivateOvs } from '../../lab/ovs.js';
 
 test('private OVS starts, takes a netdev bridge and a flow, and stops', async () => {
   const ovs = await PrivateOvs.start({ tcp: true });

@@ -12,6 +12,7 @@ import { type FirewallPort, type SecurityGroupChange, type SecurityGroupInfo, ty
 import { CONJ_ID_BLOCK_SIZE, ConjIdMap } from './conj-ids.js';
 import { OwnedFlowTable } from './flow-table.js';
 import { type PortFlowOptions, OVS_FIREWALL_TABLES, baseFlows, filteredPortFlows, sharedTrackedFlows, unfilteredPortFlows } from './port-flows.js';
+import { HybridIptablesLeftovers } from './hybrid-leftovers.js';
 import { type FirewallRule, toFirewallRule } from './rules.js';
 import { type ConjRef, type RemoteMembers, networkMemberFlows, portRuleFlows } from './sg-flows.js';
 
@@ -26,6 +27,12 @@ export interface OVSFirewallOptions {
   egressPatchOfport?: (port: FirewallPort) => number | undefined;
   /** Asks the agent for a pass: ports need refiltering (see takeRefilterIds). */
   onRefilterNeeded?: () => void;
+  /**
+   * Removes what iptables_hybrid left once hybrid-plugged (qvo) ports are filtered by flows
+   * (default: one checking the kernel's state only; give one with a CleanedMark on br-int to
+   * remember it as the reference does; false: never).
+   */
+  hybridLeftovers?: HybridIptablesLeftovers | false;
 }
 
 interface PortState {
@@ -71,6 +78,7 @@ export class OVSFirewallDriver implements FirewallDriver {
    */
   private readonly networkConjRefs = new Map<number, Map<string, ConjRef>>();
   private readonly flowOptions: Omit<PortFlowOptions, 'egressDirectPatchOfport'>;
+  private readonly hybridLeftovers: HybridIptablesLeftovers | undefined;
 
   constructor(
     private readonly intBr: OVSBridge,
@@ -82,6 +90,7 @@ export class OVSFirewallDriver implements FirewallDriver {
       explicitlyEgressDirect: options.explicitlyEgressDirect ?? false,
       warn: (msg) => LOG.warning(msg),
     };
+    this.hybridLeftovers = options.hybridLeftovers === false ? undefined : (options.hybridLeftovers ?? new HybridIptablesLeftovers());
     source.onChange((change) => this.onSecurityGroupChange(change));
   }
 
@@ -173,6 +182,10 @@ export class OVSFirewallDriver implements FirewallDriver {
     for (const v of this.releaseUnusedConjIds(maybeUnusedGroups)) touchedVlans.add(v);
     this.updateNetworks(touchedVlans);
     await this.apply();
+    // After the flows: the ports are filtered by them before the old driver's rules go.
+    await this.hybridLeftovers?.portsFiltered([...change.added, ...change.updated].map((p) => p.vifName)).catch((err: unknown) => {
+      LOG.error('iptables_hybrid leftovers not removed; the next pass tries again', err);
+    });
   }
 
   private portFlowOptions(p: FirewallPort): PortFlowOptions {

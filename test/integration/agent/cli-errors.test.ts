@@ -2,8 +2,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
-import { PrivateOvs, freePort } from '../../helpers/ovs.js';
-import { AgentProcess } from '../../helpers/agent-process.js';
+import { PrivateOvs, freePort } from '../../../lab/ovs.js';
+import { AgentProcess } from '../../../lab/agent-process.js';
 
 let ovs: PrivateOvs;
 before(async () => {

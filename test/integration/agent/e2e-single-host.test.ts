@@ -4,11 +4,11 @@
 // and port states follow plugging and unplugging.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { PrivateOvs } from '../../helpers/ovs.js';
-import { AgentProcess } from '../../helpers/agent-process.js';
-import { labAgentFiles } from '../../helpers/agent-config.js';
-import { NeutronLab, waitFor, type NeutronPort } from '../../helpers/neutron.js';
-import { plugVm, ping, cleanupAllVms, type Vm } from '../../helpers/vm.js';
+import { PrivateOvs } from '../../../lab/ovs.js';
+import { AgentProcess } from '../../../lab/agent-process.js';
+import { labAgentFiles } from '../../../lab/agent-config.js';
+import { NeutronLab, waitFor, type NeutronPort } from '../../../lab/neutron.js';
+import { plugVm, ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
 
 const HOST = 'compute1';
 let lab: NeutronLab;

@@ -3,10 +3,10 @@
 // ARP responder programming br-tun from the server's fdb messages.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { AgentProcess } from '../../helpers/agent-process.js';
-import { labAgentFiles } from '../../helpers/agent-config.js';
-import { NeutronLab, waitFor, type NeutronPort } from '../../helpers/neutron.js';
-import { ping, cleanupAllVms, type Vm } from '../../helpers/vm.js';
+import { AgentProcess } from '../../../lab/agent-process.js';
+import { labAgentFiles } from '../../../lab/agent-config.js';
+import { NeutronLab, waitFor, type NeutronPort } from '../../../lab/neutron.js';
+import { ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
 import { TwoHosts, type SimHost } from '../../helpers/two-hosts.js';
 import { NetnsForward } from '../../helpers/netns-forward.js';
 

@@ -8,11 +8,11 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync, symlinkSync, lstatSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PrivateOvs } from '../../helpers/ovs.js';
-import { AgentProcess } from '../../helpers/agent-process.js';
-import { labAgentFiles } from '../../helpers/agent-config.js';
-import { NeutronLab, waitFor } from '../../helpers/neutron.js';
-import { plugVm, cleanupAllVms, type Vm } from '../../helpers/vm.js';
+import { PrivateOvs } from '../../../lab/ovs.js';
+import { AgentProcess } from '../../../lab/agent-process.js';
+import { labAgentFiles } from '../../../lab/agent-config.js';
+import { NeutronLab, waitFor } from '../../../lab/neutron.js';
+import { plugVm, cleanupAllVms, type Vm } from '../../../lab/vm.js';
 
 const HOST = 'parity-host';
 const BRIDGES = ['br-int', 'br-tun', 'br-phys'];

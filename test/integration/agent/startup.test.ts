@@ -4,8 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { PrivateOvs } from '../../helpers/ovs.js';
-import { AgentProcess } from '../../helpers/agent-process.js';
+import { PrivateOvs } from '../../../lab/ovs.js';
+import { AgentProcess } from '../../../lab/agent-process.js';
 
 const FIXTURES = 'test/fixtures/reference';
 

@@ -4,14 +4,14 @@
 // the openvswitch and iptables_hybrid test files call firewallBehaviour() with their driver and plug.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { PrivateOvs } from '../../helpers/ovs.js';
-import { AgentProcess } from '../../helpers/agent-process.js';
-import { labAgentFiles, type LabAgentOptions } from '../../helpers/agent-config.js';
-import { LAB_PROJECT, NeutronLab, waitFor, type NeutronPort } from '../../helpers/neutron.js';
-import { plugVm, ping, cleanupAllVms, type Vm } from '../../helpers/vm.js';
+import { PrivateOvs } from '../../../lab/ovs.js';
+import { AgentProcess } from '../../../lab/agent-process.js';
+import { labAgentFiles, type LabAgentOptions } from '../../../lab/agent-config.js';
+import { LAB_PROJECT, NeutronLab, waitFor, type NeutronPort } from '../../../lab/neutron.js';
+import { plugVm, ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
 import { Pinger } from '../../helpers/resilience.js';
-import { Listener, TcpStream, ping6, probeTcp, probeUdp } from '../../helpers/traffic.js';
-import { createFilteredPort, createRule, createSecurityGroup, deleteRule, type NeutronRule, type RuleSpec } from '../../helpers/security-groups.js';
+import { Listener, TcpStream, ping6, probeTcp, probeUdp } from '../../../lab/traffic.js';
+import { createFilteredPort, createRule, createSecurityGroup, deleteRule, type NeutronRule, type RuleSpec } from '../../../lab/security-groups.js';
 
 const HOST = 'compute1';
 const V6_CIDR = '2001:db8:0:1::/64';

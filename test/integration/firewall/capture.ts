@@ -8,9 +8,9 @@
 // Run inside scripts/netns-run.sh (the wrapper does): ovs-vswitchd and the lab need a namespace.
 import { mkdirSync, writeFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { NeutronLab } from '../../helpers/neutron.js';
-import { PrivateOvs } from '../../helpers/ovs.js';
-import { cleanupAllVms } from '../../helpers/vm.js';
+import { NeutronLab } from '../../../lab/neutron.js';
+import { PrivateOvs } from '../../../lab/ovs.js';
+import { cleanupAllVms } from '../../../lab/vm.js';
 import { RunningAgent, defaultFlowsReady, agentRecord, until } from '../../../bench/agents.js';
 import { SCENARIOS, runScenario, type Scenario } from './scenarios.js';
 import { normaliseFlows } from './compare.js';

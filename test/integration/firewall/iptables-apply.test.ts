@@ -11,7 +11,7 @@ import { IptablesApplier, enableBridgeNetfilter, execCommand, type Exec } from '
 import { canonicalSave } from '../../../src/firewall/iptables/save.js';
 import { iptablesScenarios, sortMemberRuns, stateOf } from '../../helpers/iptables-fixtures.js';
 import { resetFirewallState, saveFirewallState } from '../../helpers/iptables.js';
-import { createNamespace, deleteNamespace } from '../../helpers/vm.js';
+import { createNamespace, deleteNamespace } from '../../../lab/vm.js';
 
 const scenarios = iptablesScenarios();
 // iptables, ip6tables and ipset are per network namespace: the test's own one is all it touches

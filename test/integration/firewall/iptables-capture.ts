@@ -13,10 +13,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PrivateOvs, freePort } from '../../helpers/ovs.js';
-import { NeutronLab, LAB_PROJECT, waitFor, type NeutronPort } from '../../helpers/neutron.js';
-import { labAgentFiles } from '../../helpers/agent-config.js';
-import { plugHybridVm, type HybridVm } from '../../helpers/hybrid-vm.js';
+import { PrivateOvs, freePort } from '../../../lab/ovs.js';
+import { NeutronLab, LAB_PROJECT, waitFor, type NeutronPort } from '../../../lab/neutron.js';
+import { labAgentFiles } from '../../../lab/agent-config.js';
+import { plugHybridVm, type HybridVm } from '../../../lab/hybrid-vm.js';
 import { resetFirewallState, saveFirewallState } from '../../helpers/iptables.js';
 import type { CapturedInput } from '../../helpers/iptables-fixtures.js';
 
@@ -48,7 +48,7 @@ interface PortSpec {
   portSecurity?: boolean;
   pairs?: Array<{ ip_address: string; mac_address?: string }>;
 }
-interface Scenario {
+export interface Scenario {
   name: string;
   groups: GroupSpec[];
   /** Plugged in this order, each once the previous one is filtered (conntrack zones follow it). */
@@ -239,88 +239,115 @@ function zonesFromRaw(rawV4: string): Map<string, number> {
   return zones;
 }
 
+/** What a scenario's API operations made: the ports (in the scenario's order), the VMs plugged for them. */
+export interface ScenarioObjects {
+  ports: NeutronPort[];
+  vms: HybridVm[];
+  created: { ports: string[]; groups: string[]; network?: string };
+  /** Rule ids in creation order (the order the agents keep them in). */
+  createdRules: string[];
+}
+
+/**
+ * The API operations of a scenario, whichever agent runs on `host`: network with an IPv4 and an
+ * IPv6 subnet, the groups and their rules, the ports bound to `host`, each plugged the hybrid way
+ * once the previous one is ACTIVE and has its rules in iptables. Fills `objs` as it goes, so the
+ * caller can delete what was made even if this fails half way.
+ */
+export async function performScenario(lab: NeutronLab, ovs: PrivateOvs, sc: Scenario, host: string, objs: ScenarioObjects): Promise<void> {
+  const { created, createdRules, ports, vms } = objs;
+  const net = (await lab.api<{ network: { id: string } }>('POST', '/v2.0/networks', { network: { name: `ipt-${sc.name}`, tenant_id: LAB_PROJECT } })).network;
+  created.network = net.id;
+  const subnets: Record<string, string> = {};
+  for (const [cidr, version] of [[V4_CIDR, 4], [V6_CIDR, 6]] as const) {
+    const s = await lab.api<{ subnet: { id: string } }>('POST', '/v2.0/subnets', {
+      subnet: { network_id: net.id, cidr, ip_version: version, tenant_id: LAB_PROJECT, enable_dhcp: false, gateway_ip: null },
+    });
+    subnets[version] = s.subnet.id;
+  }
+  const groupIds = new Map<string, string>();
+  // The reference keeps a group's rules in the order its cache learnt them: as created, after the
+  // two egress rules neutron creates with the group. The API lists them in another order.
+  for (const g of sc.groups) {
+    const body: Record<string, unknown> = { name: g.name, tenant_id: LAB_PROJECT };
+    if (g.stateful === false) body.stateful = false;
+    const sg = (await lab.api<{ security_group: ApiGroup }>('POST', '/v2.0/security-groups', { security_group: body })).security_group;
+    created.groups.push(sg.id);
+    groupIds.set(g.name, sg.id);
+    for (const r of g.rules) {
+      const rule: Record<string, unknown> = { security_group_id: sg.id, direction: r.direction, ethertype: r.ethertype, tenant_id: LAB_PROJECT };
+      if (r.protocol) rule.protocol = r.protocol;
+      if (r.port_range_min !== undefined) rule.port_range_min = r.port_range_min;
+      if (r.port_range_max !== undefined) rule.port_range_max = r.port_range_max;
+      if (r.remote_ip_prefix) rule.remote_ip_prefix = r.remote_ip_prefix;
+      if (r.remote_group) rule.remote_group_id = r.remote_group === 'self' ? sg.id : groupIds.get(r.remote_group);
+      const made = await lab.api<{ security_group_rule: { id: string } }>('POST', '/v2.0/security-group-rules', { security_group_rule: rule });
+      createdRules.push(made.security_group_rule.id);
+    }
+  }
+  for (const p of sc.ports) {
+    const body: Record<string, unknown> = {
+      network_id: net.id,
+      tenant_id: LAB_PROJECT,
+      name: p.name,
+      mac_address: p.mac,
+      fixed_ips: p.ips.map((ip) => ({ subnet_id: subnets[ip.includes(':') ? 6 : 4], ip_address: ip })),
+      device_owner: 'compute:nova',
+      device_id: `vm-${p.name}`,
+      'binding:host_id': host,
+      security_groups: p.groups.map((n) => groupIds.get(n)),
+    };
+    if (p.portSecurity === false) body.port_security_enabled = false;
+    if (p.pairs) body.allowed_address_pairs = p.pairs;
+    const port = (await lab.api<{ port: NeutronPort }>('POST', '/v2.0/ports', { port: body })).port;
+    created.ports.push(port.id);
+    if (port['binding:vif_type'] !== 'ovs' || port['binding:vif_details']['ovs_hybrid_plug'] !== true) {
+      throw new Error(`port ${p.name} not bound for hybrid plugging: ${port['binding:vif_type']} ${JSON.stringify(port['binding:vif_details'])}`);
+    }
+    ports.push(port);
+  }
+  for (const [i, port] of ports.entries()) {
+    vms.push(await plugHybridVm(ovs, port));
+    await waitFor(async () => (await lab.getPort(port.id)).status === 'ACTIVE', 60000, `port ${sc.ports[i]!.name} ACTIVE`);
+    // filtered (or accepted, without port security) before the next port comes
+    await waitFor(async () => (await saveFirewallState()).iptables.includes(`tap${port.id.slice(0, 11)}`), 60000, `rules of port ${sc.ports[i]!.name}`);
+  }
+}
+
+/** Unplugs the VMs and deletes what `performScenario` made; failures are written to stderr, not thrown. */
+export async function undoScenario(lab: NeutronLab, objs: ScenarioObjects): Promise<void> {
+  for (const vm of objs.vms) await vm.unplug().catch((e: unknown) => process.stderr.write(`${String(e)}\n`));
+  for (const id of objs.created.ports) await lab.deletePort(id).catch((e: unknown) => process.stderr.write(`delete port ${id}: ${String(e)}\n`));
+  for (const id of objs.created.groups) await lab.api('DELETE', `/v2.0/security-groups/${id}`).catch((e: unknown) => process.stderr.write(`delete group ${id}: ${String(e)}\n`));
+  if (objs.created.network) await lab.deleteNetwork(objs.created.network).catch((e: unknown) => process.stderr.write(`delete network: ${String(e)}\n`));
+}
+
+/** iptables-save, ip6tables-save and ipset list once two saves 3 s apart are identical. */
+export async function settledFirewallState(): Promise<Awaited<ReturnType<typeof saveFirewallState>>> {
+  let last = await saveFirewallState();
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 3000));
+    const cur = await saveFirewallState();
+    if (JSON.stringify(cur) === JSON.stringify(last)) return cur;
+    last = cur;
+  }
+}
+
 async function runScenario(lab: NeutronLab, ovs: PrivateOvs, sc: Scenario): Promise<void> {
   await resetFirewallState();
   const host = `ipt-${sc.name}`;
   let agent = await ReferenceAgent.start(lab, ovs, host, sc.enableIpset ?? true);
-  const vms: HybridVm[] = [];
-  const created: { ports: string[]; groups: string[]; network?: string } = { ports: [], groups: [] };
+  const objs: ScenarioObjects = { ports: [], vms: [], created: { ports: [], groups: [] }, createdRules: [] };
+  const { ports, created, createdRules } = objs;
   try {
-    const net = (await lab.api<{ network: { id: string } }>('POST', '/v2.0/networks', { network: { name: `ipt-${sc.name}`, tenant_id: LAB_PROJECT } })).network;
-    created.network = net.id;
-    const subnets: Record<string, string> = {};
-    for (const [cidr, version] of [[V4_CIDR, 4], [V6_CIDR, 6]] as const) {
-      const s = await lab.api<{ subnet: { id: string } }>('POST', '/v2.0/subnets', {
-        subnet: { network_id: net.id, cidr, ip_version: version, tenant_id: LAB_PROJECT, enable_dhcp: false, gateway_ip: null },
-      });
-      subnets[version] = s.subnet.id;
-    }
-    const groupIds = new Map<string, string>();
-    // The reference keeps a group's rules in the order its cache learnt them: as created, after the
-    // two egress rules neutron creates with the group. The API lists them in another order.
-    const createdRules: string[] = [];
-    for (const g of sc.groups) {
-      const body: Record<string, unknown> = { name: g.name, tenant_id: LAB_PROJECT };
-      if (g.stateful === false) body.stateful = false;
-      const sg = (await lab.api<{ security_group: ApiGroup }>('POST', '/v2.0/security-groups', { security_group: body })).security_group;
-      created.groups.push(sg.id);
-      groupIds.set(g.name, sg.id);
-      for (const r of g.rules) {
-        const rule: Record<string, unknown> = { security_group_id: sg.id, direction: r.direction, ethertype: r.ethertype, tenant_id: LAB_PROJECT };
-        if (r.protocol) rule.protocol = r.protocol;
-        if (r.port_range_min !== undefined) rule.port_range_min = r.port_range_min;
-        if (r.port_range_max !== undefined) rule.port_range_max = r.port_range_max;
-        if (r.remote_ip_prefix) rule.remote_ip_prefix = r.remote_ip_prefix;
-        if (r.remote_group) rule.remote_group_id = r.remote_group === 'self' ? sg.id : groupIds.get(r.remote_group);
-        const made = await lab.api<{ security_group_rule: { id: string } }>('POST', '/v2.0/security-group-rules', { security_group_rule: rule });
-        createdRules.push(made.security_group_rule.id);
-      }
-    }
-    const ports: NeutronPort[] = [];
-    for (const p of sc.ports) {
-      const body: Record<string, unknown> = {
-        network_id: net.id,
-        tenant_id: LAB_PROJECT,
-        name: p.name,
-        mac_address: p.mac,
-        fixed_ips: p.ips.map((ip) => ({ subnet_id: subnets[ip.includes(':') ? 6 : 4], ip_address: ip })),
-        device_owner: 'compute:nova',
-        device_id: `vm-${p.name}`,
-        'binding:host_id': host,
-        security_groups: p.groups.map((n) => groupIds.get(n)),
-      };
-      if (p.portSecurity === false) body.port_security_enabled = false;
-      if (p.pairs) body.allowed_address_pairs = p.pairs;
-      const port = (await lab.api<{ port: NeutronPort }>('POST', '/v2.0/ports', { port: body })).port;
-      created.ports.push(port.id);
-      if (port['binding:vif_type'] !== 'ovs' || port['binding:vif_details']['ovs_hybrid_plug'] !== true) {
-        throw new Error(`port ${p.name} not bound for hybrid plugging: ${port['binding:vif_type']} ${JSON.stringify(port['binding:vif_details'])}`);
-      }
-      ports.push(port);
-    }
-    for (const [i, port] of ports.entries()) {
-      vms.push(await plugHybridVm(ovs, port));
-      await waitFor(async () => (await lab.getPort(port.id)).status === 'ACTIVE', 60000, `port ${sc.ports[i]!.name} ACTIVE`);
-      // filtered (or accepted, without port security) before the next port comes
-      await waitFor(async () => (await saveFirewallState()).iptables.includes(`tap${port.id.slice(0, 11)}`), 60000, `rules of port ${sc.ports[i]!.name}`);
-    }
-    // Settled: two identical saves 3 s apart.
-    const settled = async (): Promise<Awaited<ReturnType<typeof saveFirewallState>>> => {
-      let last = await saveFirewallState();
-      for (;;) {
-        await new Promise((r) => setTimeout(r, 3000));
-        const cur = await saveFirewallState();
-        if (JSON.stringify(cur) === JSON.stringify(last)) return cur;
-        last = cur;
-      }
-    };
-    let prev = await settled();
+    await performScenario(lab, ovs, sc, host, objs);
+    let prev = await settledFirewallState();
     if (process.env.IPT_RESTART === '1') {
       // IPT_RESTART=1: what a restarted reference leaves (its cache filled by bulk pulls, not pushes)
       await agent.stop();
       agent = await ReferenceAgent.start(lab, ovs, host, sc.enableIpset ?? true);
       await new Promise((r) => setTimeout(r, 15000));
-      prev = await settled();
+      prev = await settledFirewallState();
     }
     const raw = /\*raw[\s\S]*?COMMIT/.exec(prev.iptables)?.[0] ?? '';
     const zones = zonesFromRaw(raw);
@@ -375,11 +402,8 @@ async function runScenario(lab: NeutronLab, ovs: PrivateOvs, sc: Scenario): Prom
   } catch (e) {
     throw new Error(`scenario ${sc.name}: ${e instanceof Error ? e.message : String(e)}\n--- reference agent log tail ---\n${agent.logTail()}`);
   } finally {
-    for (const vm of vms) await vm.unplug().catch((e: unknown) => process.stderr.write(`${String(e)}\n`));
     await agent.stop();
-    for (const id of created.ports) await lab.deletePort(id).catch((e: unknown) => process.stderr.write(`delete port ${id}: ${String(e)}\n`));
-    for (const id of created.groups) await lab.api('DELETE', `/v2.0/security-groups/${id}`).catch((e: unknown) => process.stderr.write(`delete group ${id}: ${String(e)}\n`));
-    if (created.network) await lab.deleteNetwork(created.network).catch((e: unknown) => process.stderr.write(`delete network: ${String(e)}\n`));
+    await undoScenario(lab, objs);
   }
 }
 

@@ -6,8 +6,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { execFileSync, spawn } from 'node:child_process';
-import { PrivateOvs } from '../../helpers/ovs.js';
-import { plugHybridVm, type HybridVm } from '../../helpers/hybrid-vm.js';
+import { PrivateOvs } from '../../../lab/ovs.js';
+import { plugHybridVm, type HybridVm } from '../../../lab/hybrid-vm.js';
 import { IptablesHybridFirewall } from '../../../src/firewall/iptables/driver.js';
 import type { FirewallPort, SecurityGroup, SecurityGroupChange, SecurityGroupInfo, SecurityGroupSource } from '../../../src/firewall/types.js';
 

@@ -7,10 +7,10 @@
 // VLANs come out the same on every run; each security group is created empty (neutron's default
 // egress rules deleted) and given exactly the scenario's rules; ports get only the groups named.
 // Every scenario uses its own networks and groups, so one lab serves them all.
-import type { NeutronLab, NeutronPort } from '../../helpers/neutron.js';
-import { LAB_PROJECT, waitFor } from '../../helpers/neutron.js';
-import type { PrivateOvs } from '../../helpers/ovs.js';
-import { plugVm, type Vm } from '../../helpers/vm.js';
+import type { NeutronLab, NeutronPort } from '../../../lab/neutron.js';
+import { LAB_PROJECT, waitFor } from '../../../lab/neutron.js';
+import type { PrivateOvs } from '../../../lab/ovs.js';
+import { plugVm, type Vm } from '../../../lab/vm.js';
 
 /** What a scenario needs from whoever runs it. */
 export interface ScenarioContext {
@@ -28,7 +28,26 @@ export interface ScenarioContext {
   capture(step: string | undefined): Promise<void>;
   /** Progress lines (default: none). */
   log?(line: string): void;
+  /** How long each step waits for the agent (default: SETTLE_REFERENCE, what the capture used). */
+  settle?: SettleTimes;
 }
+
+/**
+ * After each step: wait up to `changeMs` for br-int's flows to change, then until they have not
+ * changed for `quietMs` (failing after `maxMs`). The reference needs long waits (2 s loop, member
+ * changes one iteration later); an event-driven agent can be given shorter ones.
+ */
+export interface SettleTimes {
+  changeMs: number;
+  quietMs: number;
+  maxMs: number;
+  /** How often br-int is dumped meanwhile. */
+  pollMs: number;
+}
+
+/** The waits the reference needs: it acts in its next 2 s loop iteration, applies a member change
+ * to the other ports one iteration later, and an iteration that reports ports up can take 3 s. */
+export const SETTLE_REFERENCE: SettleTimes = { changeMs: 15000, quietMs: 4000, maxMs: 60000, pollMs: 250 };
 
 export interface NetworkSpec {
   provider?: { network_type: 'vxlan' | 'vlan' | 'flat'; physical_network?: string; segmentation_id?: number };
@@ -258,26 +277,25 @@ export class ScenarioSteps {
   }
 
   /**
-   * Waits until br-int's flows differ from `before` (up to 15 s: the reference acts in its next
-   * 2 s loop iteration; a step that changes nothing just costs the wait), then until they have
-   * not changed for 4 s (bounded at 60 s): the reference applies a member change to the other
-   * ports one iteration later, and an iteration that reports ports up can take 3 s.
+   * Waits until br-int's flows differ from `before` (a step that changes nothing just costs
+   * `changeMs`), then until they have not changed for `quietMs` (see SettleTimes).
    */
   private async settle(before: string): Promise<void> {
+    const { changeMs, quietMs, maxMs, pollMs } = this.ctx.settle ?? SETTLE_REFERENCE;
     const t0 = Date.now();
     let last = await this.flows();
-    while (last === before && Date.now() - t0 < 15000) {
+    while (last === before && Date.now() - t0 < changeMs) {
       this.ctx.assertAgentRunning();
-      await sleep(250);
+      await sleep(pollMs);
       last = await this.flows();
     }
-    if (last === before) this.say('flows unchanged after 15 s');
+    if (last === before) this.say(`flows unchanged after ${changeMs} ms`);
     let since = Date.now();
-    const end = Date.now() + 60000;
-    while (Date.now() - since < 4000) {
-      if (Date.now() > end) throw new Error(`scenario ${this.scenario}: br-int flows still changing after 60 s`);
+    const end = Date.now() + maxMs;
+    while (Date.now() - since < quietMs) {
+      if (Date.now() > end) throw new Error(`scenario ${this.scenario}: br-int flows still changing after ${maxMs} ms`);
       this.ctx.assertAgentRunning();
-      await sleep(250);
+      await sleep(pollMs);
       const now = await this.flows();
       if (now !== last) {
         last = now;

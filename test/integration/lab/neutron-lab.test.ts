@@ -2,7 +2,7 @@
 // agents list is empty until an agent reports. One lab for the whole file (start-up ~15-20 s).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { NeutronApiError, NeutronLab, inDocumentationRange, labSkipReason } from '../../helpers/neutron.js';
+import { NeutronApiError, NeutronLab, inDocumentationRange, labSkipReason } from '../../../lab/neutron.js';
 
 const skip = labSkipReason();
 

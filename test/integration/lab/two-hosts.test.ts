@@ -3,8 +3,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { haveOvs } from '../../helpers/ovs.js';
-import { ping, type VmPortInfo } from '../../helpers/vm.js';
+import { haveOvs } from '../../../lab/ovs.js';
+import { ping, type VmPortInfo } from '../../../lab/vm.js';
 import { TwoHosts } from '../../helpers/two-hosts.js';
 
 function fakePort(ip: string): VmPortInfo {

@@ -2,8 +2,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { PrivateOvs, haveOvs } from '../../helpers/ovs.js';
-import { cleanupAllVms, createNamespace, deleteNamespace, ping, plugVm, type VmPortInfo } from '../../helpers/vm.js';
+import { PrivateOvs, haveOvs } from '../../../lab/ovs.js';
+import { cleanupAllVms, createNamespace, deleteNamespace, ping, plugVm, type VmPortInfo } from '../../../lab/vm.js';
 
 function fakePort(ip: string): VmPortInfo {
   const b = randomBytes(3);

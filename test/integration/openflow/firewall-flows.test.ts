@@ -5,7 +5,7 @@
 // prints it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { PrivateOvs, freePort } from '../../helpers/ovs.js';
+import { PrivateOvs, freePort } from '../../../lab/ovs.js';
 import { NativeBackend } from '../../../src/openflow/native/backend.js';
 import { OfctlBackend } from '../../../src/openflow/ofctl/backend.js';
 import { formatFlow } from '../../../src/openflow/text.js';

@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { PrivateOvs, freePort } from '../../helpers/ovs.js';
+import { PrivateOvs, freePort } from '../../../lab/ovs.js';
 import { NativeBackend } from '../../../src/openflow/native/backend.js';
 import { OpenFlowError } from '../../../src/openflow/backend.js';
 import {

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { PrivateOvs } from '../../helpers/ovs.js';
+import { PrivateOvs } from '../../../lab/ovs.js';
 import { OfctlBackend } from '../../../src/openflow/ofctl/backend.js';
 import { OpenFlowError } from '../../../src/openflow/backend.js';
 import { TunnelBridge } from '../../../src/bridges/br-tun.js';

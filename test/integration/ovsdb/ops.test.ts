@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { PrivateOvs, haveOvs } from '../../helpers/ovs.js';
+import { PrivateOvs, haveOvs } from '../../../lab/ovs.js';
 import { OvsdbOps } from '../../../src/ovsdb/ops.js';
 import { OvsdbClient, OvsdbTransactionError } from '../../../src/ovsdb/client.js';
 import { op } from '../../../src/ovsdb/protocol.js';

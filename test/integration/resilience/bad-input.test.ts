@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import amqp from 'amqplib';
-import { PrivateOvs, freePort } from '../../helpers/ovs.js';
-import type { AgentProcess } from '../../helpers/agent-process.js';
-import { NeutronLab, waitFor, type NeutronNetwork, type NeutronPort } from '../../helpers/neutron.js';
-import { plugVm, ping, cleanupAllVms, type Vm } from '../../helpers/vm.js';
+import { PrivateOvs, freePort } from '../../../lab/ovs.js';
+import type { AgentProcess } from '../../../lab/agent-process.js';
+import { NeutronLab, waitFor, type NeutronNetwork, type NeutronPort } from '../../../lab/neutron.js';
+import { plugVm, ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
 import { agentConfig, startAgent, flowSet, note } from '../../helpers/resilience.js';
 import { buildCastMessage, encodeEnvelope, adminContext, type JsonObject, type JsonValue } from '../../../src/rpc/envelope.js';
 

@@ -5,10 +5,10 @@
 import { describe, test, before, after } from 'node:test';
 import { writeFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
-import { PrivateOvs, freePort } from '../../helpers/ovs.js';
-import type { AgentProcess } from '../../helpers/agent-process.js';
-import { NeutronLab, waitFor, type NeutronNetwork, type NeutronPort } from '../../helpers/neutron.js';
-import { plugVm, ping, cleanupAllVms, type Vm } from '../../helpers/vm.js';
+import { PrivateOvs, freePort } from '../../../lab/ovs.js';
+import type { AgentProcess } from '../../../lab/agent-process.js';
+import { NeutronLab, waitFor, type NeutronNetwork, type NeutronPort } from '../../../lab/neutron.js';
+import { plugVm, ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
 import { Pinger, agentConfig, startAgent, flowSet, missing, portTags, note, ranges } from '../../helpers/resilience.js';
 
 type OfInterface = 'native' | 'ovs-ofctl';

@@ -3,7 +3,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { PrivateRabbitmq, haveRabbitmq, waitFor, LogCapture } from '../../helpers/rabbitmq.js';
-import { freePort } from '../../helpers/ovs.js';
+import { freePort } from '../../../lab/ovs.js';
 import { configureLogging } from '../../../src/util/log.js';
 import { AmqpConnection, RpcClient, RpcServer } from '../../../src/rpc/index.js';
 

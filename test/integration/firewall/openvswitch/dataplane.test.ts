@@ -4,8 +4,8 @@
 // and a rule added or removed takes effect with the next pass.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { PrivateOvs } from '../../../helpers/ovs.js';
-import { type Vm, cleanupAllVms, ping, plugVm } from '../../../helpers/vm.js';
+import { PrivateOvs } from '../../../../lab/ovs.js';
+import { type Vm, cleanupAllVms, ping, plugVm } from '../../../../lab/vm.js';
 import { OfctlBackend } from '../../../../src/openflow/ofctl/backend.js';
 import { OVSBridge } from '../../../../src/bridges/ovs-bridge.js';
 import { OVSFirewallDriver } from '../../../../src/firewall/openvswitch/firewall.js';

@@ -3,7 +3,7 @@
 // updates leave the same table as a fresh start, and a restarted driver takes over by cookie.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { PrivateOvs } from '../../../helpers/ovs.js';
+import { PrivateOvs } from '../../../../lab/ovs.js';
 import { OfctlBackend } from '../../../../src/openflow/ofctl/backend.js';
 import { OVSBridge } from '../../../../src/bridges/ovs-bridge.js';
 import { INT_BR_ALL_TABLES } from '../../../../src/bridges/tables.js';

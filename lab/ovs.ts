@@ -1,5 +1,5 @@
 // A private Open vSwitch (ovsdb-server + ovs-vswitchd, userspace datapath) in a temporary
-// directory, for tests. Each instance has its own database socket and run directory, so the
+// directory, for the demo, benchmarks and tests. Each instance has its own database socket and run directory, so the
 // bridges' management sockets (<bridge>.mgmt) live there too and ovs-ofctl/ovs-vsctl reach them
 // through OVS_RUNDIR. Bridges must be datapath_type=netdev: these machines have no kernel module.
 import { execFile, spawnSync } from 'node:child_process';

@@ -2,7 +2,7 @@
 // iptables_hybrid): the VM's tap sits on a Linux bridge qbr<port id[:11]> together with qvb<id[:11]>,
 // a veth whose peer qvo<id[:11]> is the port on br-int carrying Nova's external_ids. iptables filters
 // the VM's traffic where it crosses the qbr bridge (physdev matches on the tap). A HybridVm is a Vm
-// (test/helpers/vm.ts) whose OVS port is the qvo, so tests written for Vm (the firewall behaviour
+// (lab/vm.ts) whose OVS port is the qvo, so tests written for Vm (the firewall behaviour
 // suite's `plug` option) take it as is.
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';

@@ -1,6 +1,6 @@
-// Security groups, rules and address groups through the neutron API of a NeutronLab, for firewall
-// tests. A group made here starts with exactly the rules given: neutron's automatic egress rules
-// are removed, so a test states every rule that allows traffic.
+// Security groups, rules and address groups through the neutron API of a NeutronLab, for the demo
+// and firewall tests. A group made here starts with exactly the rules given: neutron's automatic egress rules
+// are removed, so the caller states every rule that allows traffic.
 import { LAB_PROJECT, type NeutronLab, type NeutronPort } from './neutron.js';
 
 export interface RuleSpec {

@@ -1,4 +1,4 @@
-// Traffic between VMs (network namespaces) for firewall tests: TCP/UDP listeners, probes that tell
+// Traffic between VMs (network namespaces) for the demo and firewall tests: TCP/UDP listeners, probes that tell
 // an accepted connection from a refused or a silently dropped one, and long-lived TCP streams that
 // show when an established connection is cut. Each side is a small node process run inside the
 // VM's namespace, so nothing beyond iproute2 and node is needed.

@@ -1,15 +1,15 @@
-// A real neutron-server 21 (Zed) for end-to-end tests: scripts/lab/lab.sh (MariaDB, a private
+// A real neutron-server 21 (Zed) for the demo, benchmarks and end-to-end tests: scripts/lab/lab.sh (MariaDB, a private
 // RabbitMQ, neutron-server with noauth and ML2 openvswitch + l2population) on free loopback ports,
-// state in a temporary directory, plus a small REST client for the calls tests make.
+// state in a temporary directory, plus a small REST client for the calls they make.
 // Start one lab per test file (before/after): bringing it up costs ~15-20 s, mostly RabbitMQ.
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { freePort } from './ovs.js';
+import { checkoutFile } from './checkout.js';
 
 const run = promisify(execFile);
 
@@ -20,14 +20,7 @@ export const LAB_PROJECT = 'lab';
 export const DOCUMENTATION_NETS = ['192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24'] as const;
 
 function findLabScript(): string {
-  // test/helpers/neutron.ts or dist/test/helpers/neutron.js: walk up to the checkout.
-  let d = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const s = join(d, 'scripts', 'lab', 'lab.sh');
-    if (existsSync(s)) return s;
-    d = dirname(d);
-  }
-  throw new Error(`scripts/lab/lab.sh not found above ${fileURLToPath(import.meta.url)}`);
+  return checkoutFile(join('scripts', 'lab', 'lab.sh'));
 }
 
 /** Whether neutron-server, MariaDB and RabbitMQ are installed (scripts/lab/install.sh). */

@@ -1,4 +1,4 @@
-// A "VM" for end-to-end tests: a network namespace holding one end of a veth pair (with the
+// A "VM" for the demo and end-to-end tests: a network namespace holding one end of a veth pair (with the
 // neutron port's MAC and IP), the other end plugged into an integration bridge of a PrivateOvs
 // exactly as Nova/os-vif plugs an instance port: Interface external_ids iface-id, attached-mac,
 // iface-status=active, vm-uuid. With the userspace datapath a plain veth is added as a "system"

@@ -2,9 +2,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { checkoutFile } from './checkout.js';
 
-export const AGENT_BIN = resolve(process.cwd(), 'bin/neutron-openvswitch-agent.js');
+export const AGENT_BIN = checkoutFile('bin/neutron-openvswitch-agent.js');
 
 export class AgentProcess {
   readonly dir: string;
