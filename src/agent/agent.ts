@@ -12,8 +12,7 @@
 //   firewall-setup.ts  the firewall driver `[securitygroup] firewall_driver` names
 import { OvsdbOps } from '../ovsdb/ops.js';
 import type { OpenFlowBackend } from '../openflow/backend.js';
-import { NativeBackend } from '../openflow/native/backend.js';
-import { OfctlBackend } from '../openflow/ofctl/backend.js';
+import { createOpenFlowBackend } from '../openflow/factory.js';
 import { BridgeSetup, type Bridges } from './bridge-setup.js';
 import type { AgentContext } from './context.js';
 import { DeviceReports } from './device-reports.js';
@@ -25,13 +24,12 @@ import { PluginRpc, type AgentEndpoints } from './plugin-rpc.js';
 import type { FirewallDriver } from '../firewall/driver.js';
 import { createFirewall } from './firewall-setup.js';
 import { PortPass } from './port-pass.js';
-import { ResourceCache, type Json } from './resource-cache.js';
+import { ResourceCache } from './resource-cache.js';
 import type { AgentSettings } from './settings.js';
 import { StateReports } from './state-report.js';
 import { SyncState } from './sync-state.js';
 import { TunnelPorts } from './tunnels.js';
 import { getLogger } from '../util/log.js';
-import type { JsonObject } from '../util/json.js';
 
 const LOG = getLogger('agent');
 
@@ -63,7 +61,7 @@ export class OvsAgent implements AgentContext {
   private checkingOvs = false;
 
   constructor(readonly settings: AgentSettings) {
-    this.cache = new ResourceCache((type, version, filter) => this.requireRpc().bulkPull(type, version, filter as JsonObject));
+    this.cache = new ResourceCache((type, version, filter) => this.requireRpc().bulkPull(type, version, filter));
     this.scheduler = new PassScheduler(this.sync, () => this.ports.run());
     this.tunnels = new TunnelPorts(this);
     this.networks = new Networks(this, this.tunnels);
@@ -95,15 +93,7 @@ export class OvsAgent implements AgentContext {
     } catch (e) {
       throw new StartupError(`cannot reach Open vSwitch's database at [ovs] ovsdb_connection = ${s.ovsdbConnection}: ${errText(e)}. Is ovsdb-server running?`);
     }
-    this.backend =
-      s.ofInterface === 'native'
-        ? new NativeBackend({
-            listenAddress: s.ofListenAddress,
-            listenPort: s.ofListenPort,
-            connectTimeoutSec: s.ofConnectTimeoutSec,
-            requestTimeoutSec: s.ofRequestTimeoutSec,
-          })
-        : new OfctlBackend({ timeoutSec: s.ofRequestTimeoutSec });
+    this.backend = createOpenFlowBackend(s);
     try {
       await this.backend.start();
     } catch (e) {
@@ -130,13 +120,10 @@ export class OvsAgent implements AgentContext {
     this.ops.replica.on('update', (changes) => {
       if (changes.some((c) => c.table === 'Interface' || c.table === 'Port')) this.scheduler.kick();
     });
-    if (this.backend instanceof NativeBackend) {
-      this.backend.on('switch-connected', () => this.checkOvsRestart());
-    }
-    // The canary catches what no event reports: with ovs-ofctl there is no OpenFlow connection to
-    // drop, so it is the only sign of a restarted ovs-vswitchd (checked as often as the reference
-    // polls); the native backend learns of a restart from the reconnect at once and checks rarely.
-    this.canaryTimer = setInterval(() => this.checkOvsRestart(), this.backend instanceof NativeBackend ? 10_000 : 2_000);
+    // A restarted ovs-vswitchd shows as a reconnecting switch where the backend has connections;
+    // the canary catches what no event reports, as often as the backend says it must.
+    this.backend.onSwitchConnected(() => void this.checkOvsRestart());
+    this.canaryTimer = setInterval(() => void this.checkOvsRestart(), this.backend.canaryIntervalMs);
     this.canaryTimer.unref();
     if (s.transportUrl.startsWith('fake:')) {
       LOG.info('transport_url is fake:/: not connecting to neutron-server');
@@ -167,7 +154,7 @@ export class OvsAgent implements AgentContext {
 
   private endpoints(): AgentEndpoints {
     return {
-      push: (list, eventType) => this.cache.onPush(list as Json, eventType),
+      push: (list, eventType) => this.cache.onPush(list, eventType),
       tunnelUpdate: (ip, type) => this.tunnels.onTunnelUpdate(ip, type),
       tunnelDelete: (ip, type) => this.tunnels.onTunnelDelete(ip, type),
       addFdbEntries: (fdb, host) => this.l2pop.onAddFdbEntries(fdb, host),

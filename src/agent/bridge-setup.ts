@@ -25,9 +25,6 @@ export interface BridgeSetupConfig {
   datapathType: string;
   bridgeMacTableSize: number;
   igmpSnoopingEnable: boolean;
-  ofInterface: 'native' | 'ovs-ofctl';
-  ofListenAddress: string;
-  ofListenPort: number;
   ofInactivityProbeSec: number;
   ofConnectTimeoutSec: number;
   dropFlowsOnStart: boolean;
@@ -48,10 +45,6 @@ export function patchPortName(prefix: 'int-' | 'phy-', bridge: string): string {
   if (full.length <= 15) return full;
   const hash = createHash('sha1').update(bridge).digest('hex').slice(0, 6);
   return prefix + bridge.slice(0, 15 - prefix.length - 6) + hash;
-}
-
-export function controllerTarget(address: string, port: number): string {
-  return address.includes(':') ? `tcp:[${address}]:${port}` : `tcp:${address}:${port}`;
 }
 
 const pyBool = (b: boolean): string => (b ? 'True' : 'False');
@@ -81,7 +74,11 @@ export class BridgeSetup {
     private readonly backend: OpenFlowBackend,
   ) {}
 
-  /** Create or update the bridge row, secure it, and point it at our controller (native only). */
+  /**
+   * Create or update the bridge row, secure it, and give it the controller the backend wants: ours,
+   * or none: a controller left by an earlier native run would let whatever listens on its address
+   * program the bridge.
+   */
   private async ensureAgentBridge(name: string): Promise<bigint> {
     await this.ops.ensureBridge(name, {
       datapathType: this.cfg.datapathType,
@@ -89,8 +86,11 @@ export class BridgeSetup {
       otherConfig: { 'mac-table-size': String(this.cfg.bridgeMacTableSize) },
       failMode: 'secure',
     });
-    if (this.cfg.ofInterface === 'native') {
-      await this.ops.setControllers(name, [controllerTarget(this.cfg.ofListenAddress, this.cfg.ofListenPort)], {
+    const target = this.backend.controllerTarget;
+    if (target === undefined) {
+      await this.ops.clearControllers(name);
+    } else {
+      await this.ops.setControllers(name, [target], {
         connectionMode: 'out-of-band',
         inactivityProbeMs: this.cfg.ofInactivityProbeSec * 1000,
       });

@@ -1,6 +1,7 @@
 // Device details built locally from the cached Port object, as the Zed agent answers
 // get_devices_details_list_and_failed_devices from its cache (rpc.md §6.1).
-import { isObj, type Json, type JsonObj } from './resource-cache.js';
+import { isJsonObject, type JsonObject, type JsonValue } from '../util/json.js';
+import { parseNetworkType, type NetworkType } from '../config/index.js';
 
 export interface FixedIp {
   subnetId: string;
@@ -18,7 +19,7 @@ export interface BoundDeviceDetails {
   networkId: string;
   macAddress: string;
   adminStateUp: boolean;
-  networkType: string;
+  networkType: NetworkType;
   segmentationId: number | undefined;
   physicalNetwork: string | undefined;
   fixedIps: FixedIp[];
@@ -40,15 +41,15 @@ export class DeviceDetailsError extends Error {
   override name = 'DeviceDetailsError';
 }
 
-const str = (v: Json | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
-const list = (v: Json | undefined): JsonObj[] => (Array.isArray(v) ? v.filter(isObj) : []);
+const str = (v: JsonValue | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
+const list = (v: JsonValue | undefined): JsonObject[] => (Array.isArray(v) ? v.filter(isJsonObject) : []);
 
-function parseProfile(v: Json | undefined): JsonObj {
-  if (isObj(v)) return v;
+function parseProfile(v: JsonValue | undefined): JsonObject {
+  if (isJsonObject(v)) return v;
   if (typeof v === 'string' && v) {
     try {
       const p: unknown = JSON.parse(v);
-      if (isObj(p as Json)) return p as JsonObj;
+      if (isJsonObject(p as JsonValue)) return p as JsonObject;
     } catch {
       return {};
     }
@@ -56,11 +57,11 @@ function parseProfile(v: Json | undefined): JsonObj {
   return {};
 }
 
-export function buildDeviceDetails(portId: string, port: JsonObj | undefined, host: string): DeviceDetails {
+export function buildDeviceDetails(portId: string, port: JsonObject | undefined, host: string): DeviceDetails {
   if (!port) return { kind: 'unbound', device: portId };
   const levels = list(port['binding_levels']).sort((a, b) => Number(a['level'] ?? 0) - Number(b['level'] ?? 0));
   const last = levels[levels.length - 1];
-  const segment = last && isObj(last['segment']) ? last['segment'] : undefined;
+  const segment = last && isJsonObject(last['segment']) ? last['segment'] : undefined;
   if (!segment) return { kind: 'unbound', device: portId };
   const active = list(port['bindings']).find((b) => b['status'] === 'ACTIVE');
   if (!active) throw new DeviceDetailsError(`port ${portId} has no ACTIVE binding`);
@@ -70,7 +71,7 @@ export function buildDeviceDetails(portId: string, port: JsonObj | undefined, ho
   if (owner.startsWith('compute:') && str(active['host']) !== host && migratingTo === undefined) {
     return { kind: 'no_active_binding', device: portId };
   }
-  const security = isObj(port['security']) ? port['security'] : {};
+  const security = isJsonObject(port['security']) ? port['security'] : {};
   const seg = segment['segmentation_id'];
   return {
     kind: 'bound',
@@ -78,7 +79,7 @@ export function buildDeviceDetails(portId: string, port: JsonObj | undefined, ho
     networkId: str(port['network_id']) ?? str(segment['network_id']) ?? '',
     macAddress: (str(port['mac_address']) ?? '').toLowerCase().replace(/-/g, ':'),
     adminStateUp: port['admin_state_up'] !== false,
-    networkType: str(segment['network_type']) ?? 'local',
+    networkType: parseNetworkType(str(segment['network_type']) ?? 'local'),
     segmentationId: typeof seg === 'number' ? seg : undefined,
     physicalNetwork: str(segment['physical_network']),
     fixedIps: list(port['fixed_ips']).map((f) => ({ subnetId: str(f['subnet_id']) ?? '', ipAddress: str(f['ip_address']) ?? '' })),

@@ -11,8 +11,7 @@ import type { FirewallPort } from '../firewall/types.js';
 import type { Bridges } from './bridge-setup.js';
 import type { ResourceCache } from './resource-cache.js';
 import type { AgentSettings } from './settings.js';
-
-const TUNNEL_NETWORK_TYPES = new Set(['vxlan', 'gre', 'geneve']);
+import { isTunnelType } from '../bridges/tables.js';
 
 export function createFirewall(
   settings: AgentSettings,
@@ -32,7 +31,7 @@ export function createFirewall(
         // Where a port's network leaves br-int: patch-tun for tunnels, int-<physbr> for mapped physnets.
         egressPatchOfport: (p: FirewallPort) => {
           const b = bridges();
-          if (TUNNEL_NETWORK_TYPES.has(p.networkType)) return b.patchTunOfport;
+          if (isTunnelType(p.networkType)) return b.patchTunOfport;
           return p.networkType === 'vlan' && p.physicalNetwork ? b.phys.get(p.physicalNetwork)?.intOfport : undefined;
         },
         onRefilterNeeded,

@@ -3,7 +3,7 @@
 // Messages arrive parsed (rpc-payloads.ts).
 import { isIP } from 'node:net';
 import { TunnelBridge } from '../bridges/br-tun.js';
-import { TUNNEL_TYPES, type TunnelType } from '../bridges/tables.js';
+import { isTunnelType, type TunnelType } from '../bridges/tables.js';
 import type { AgentContext } from './context.js';
 import type { LocalVlanMapping } from './local-vlan.js';
 import { FLOODING_ENTRY, fdbSummary, type FdbEntry, type FdbIpChange, type FdbNetwork } from './rpc-payloads.js';
@@ -43,8 +43,8 @@ export class L2Population {
     for (const n of networks) {
       const lvm = this.ctx.vlans.get(n.networkId, n.segmentId);
       const type = n.networkType;
-      if (!lvm || type === undefined || !TUNNEL_TYPES.includes(type as TunnelType)) continue;
-      out.push([lvm, type as TunnelType, n]);
+      if (!lvm || !isTunnelType(type)) continue;
+      out.push([lvm, type, n]);
     }
     return out;
   }

@@ -2,7 +2,7 @@
 // id on br-int from 1..4094. Allocation follows the reference's CPython set.pop() on a pool of small
 // ints — the lowest free id at or after a moving finger, wrapping around — so the same sequence of
 // events gives the same tags (and the same flows) as the reference agent.
-import { DEAD_VLAN_TAG } from '../bridges/tables.js';
+import { DEAD_VLAN_TAG, type NetworkType } from '../bridges/tables.js';
 
 export const MIN_VLAN_TAG = 1;
 export const MAX_VLAN_TAG = 4094;
@@ -10,7 +10,7 @@ export const MAX_VLAN_TAG = 4094;
 export interface LocalVlanMapping {
   readonly vlan: number;
   readonly networkId: string;
-  readonly networkType: string;
+  readonly networkType: NetworkType;
   readonly physicalNetwork: string | undefined;
   readonly segmentationId: number | undefined;
   /** Port ids of this network on this host. */
@@ -78,7 +78,7 @@ export class LocalVlanManager {
     return n;
   }
 
-  allocate(networkId: string, networkType: string, physicalNetwork: string | undefined, segmentationId: number | undefined): LocalVlanMapping {
+  allocate(networkId: string, networkType: NetworkType, physicalNetwork: string | undefined, segmentationId: number | undefined): LocalVlanMapping {
     const existing = this.get(networkId, segmentationId);
     if (existing) return existing;
     const key = hintKey(networkId, segmentationId);

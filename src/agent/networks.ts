@@ -4,7 +4,7 @@
 import { IntegrationBridge } from '../bridges/br-int.js';
 import { PhysicalBridge } from '../bridges/br-phys.js';
 import { TunnelBridge } from '../bridges/br-tun.js';
-import { DEAD_VLAN_TAG, TUNNEL_TYPES, type TunnelType } from '../bridges/tables.js';
+import { DEAD_VLAN_TAG, isTunnelType } from '../bridges/tables.js';
 import type { AgentContext } from './context.js';
 import type { BoundDeviceDetails } from './device-details.js';
 import type { LocalVlanMapping } from './local-vlan.js';
@@ -51,13 +51,13 @@ export class Networks {
   /** Flows that carry a network's traffic between its local VLAN and its tunnel or physical network. */
   provision(lvm: LocalVlanMapping, batches: PassBatches): void {
     const type = lvm.networkType;
-    if (TUNNEL_TYPES.includes(type as TunnelType)) {
-      if (!batches.tun || !this.ctx.settings.tunnelTypes.includes(type as TunnelType) || lvm.segmentationId === undefined) {
+    if (isTunnelType(type)) {
+      if (!batches.tun || !this.ctx.settings.tunnelTypes.includes(type) || lvm.segmentationId === undefined) {
         LOG.error(`Cannot provision ${type} network for net-id=${lvm.networkId} - tunneling disabled`);
         return;
       }
-      TunnelBridge.provisionLocalVlan(batches.tun, type as TunnelType, lvm.vlan, lvm.segmentationId);
-      const ofports = this.tunnels.ofportsOf(type as TunnelType);
+      TunnelBridge.provisionLocalVlan(batches.tun, type, lvm.vlan, lvm.segmentationId);
+      const ofports = this.tunnels.ofportsOf(type);
       if (ofports.size) TunnelBridge.installFloodToTun(batches.tun, lvm.vlan, lvm.segmentationId, ofports.values());
     } else if (type === 'vlan' || type === 'flat') {
       const pn = lvm.physicalNetwork ? this.ctx.bridges.phys.get(lvm.physicalNetwork) : undefined;
@@ -82,8 +82,8 @@ export class Networks {
     if (lvm.vifPorts.size > 0) return;
     LOG.info(`Reclaiming vlan = ${lvm.vlan} from net-id = ${lvm.networkId}`);
     const type = lvm.networkType;
-    if (TUNNEL_TYPES.includes(type as TunnelType) && batches.tun && lvm.segmentationId !== undefined) {
-      TunnelBridge.reclaimLocalVlan(batches.tun, type as TunnelType, lvm.segmentationId);
+    if (isTunnelType(type) && batches.tun && lvm.segmentationId !== undefined) {
+      TunnelBridge.reclaimLocalVlan(batches.tun, type, lvm.segmentationId);
       TunnelBridge.deleteFloodToTun(batches.tun, lvm.vlan);
       TunnelBridge.deleteUnicastToTun(batches.tun, lvm.vlan);
       TunnelBridge.deleteArpResponder(batches.tun, lvm.vlan);
@@ -91,7 +91,7 @@ export class Networks {
         const ofports = [...lvm.tunOfports];
         lvm.tunOfports.clear();
         this.ctx.vlans.release(lvm);
-        for (const p of ofports) void this.tunnels.cleanupPort(p, type as TunnelType);
+        for (const p of ofports) void this.tunnels.cleanupPort(p, type);
         return;
       }
     } else if (type === 'vlan' || type === 'flat') {

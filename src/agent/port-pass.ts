@@ -3,7 +3,7 @@
 // hand the ports to the firewall, then report their states to the server.
 import type { PortSettings, VifPort } from '../ovsdb/ops.js';
 import { IntegrationBridge } from '../bridges/br-int.js';
-import { DEAD_VLAN_TAG, INT_BR_ALL_TABLES, PHY_BR_ALL_TABLES, TUN_BR_ALL_TABLES, TUNNEL_TYPES, type TunnelType } from '../bridges/tables.js';
+import { DEAD_VLAN_TAG, INT_BR_ALL_TABLES, PHY_BR_ALL_TABLES, TUN_BR_ALL_TABLES, isTunnelType } from '../bridges/tables.js';
 import { setupArpSpoofingProtection } from './anti-spoofing.js';
 import type { AgentContext } from './context.js';
 import { buildDeviceDetails, type BoundDeviceDetails, type DeviceDetails } from './device-details.js';
@@ -249,7 +249,7 @@ export class PortPass {
     plan.up.push(vif.ifaceId);
     plan.wiring.set(vif.ifaceId, portWiring(vif, lvm.vlan, d));
     // As the reference: a tunnel network nothing floods to yet asks the server for its whole fdb.
-    if (TUNNEL_TYPES.includes(d.networkType as TunnelType) && lvm.tunOfports.size === 0) plan.tunnelsMissing = true;
+    if (isTunnelType(d.networkType) && lvm.tunOfports.size === 0) plan.tunnelsMissing = true;
     this.retries.delete(vif.ifaceId);
   }
 

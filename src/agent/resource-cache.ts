@@ -2,12 +2,14 @@
 // by the server's push fanouts on the neutron-vo-* topics; "port updated", "port deleted" and
 // "network updated" are derived from it, as the Zed agent does, instead of legacy notifications.
 import { EventEmitter } from 'node:events';
+import { isJsonObject, type JsonObject, type JsonValue } from '../util/json.js';
 import { getLogger } from '../util/log.js';
 
 const LOG = getLogger('agent.resource_cache');
 
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-export type JsonObj = { [key: string]: Json };
+// The project's JSON type under the names src/firewall and the tests still import from here.
+export type { JsonValue as Json, JsonObject as JsonObj };
+export { isJsonObject as isObj };
 
 /** The object types the agent caches, with the versions it asks for and subscribes to. */
 export const CACHED_RESOURCE_VERSIONS = {
@@ -39,20 +41,16 @@ export const RESOURCE_VERSIONS: Record<string, string> = {
   Agent: '1.1',
 };
 
-export function isObj(v: unknown): v is JsonObj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /**
  * Unwrap an oslo.versionedobjects primitive into plain data, recursively
  * (`{"versioned_object.data": {...}}` → `{...}`). Anything else passes through.
  */
-export function fromPrimitive(v: Json): Json {
+export function fromPrimitive(v: JsonValue): JsonValue {
   if (Array.isArray(v)) return v.map(fromPrimitive);
-  if (!isObj(v)) return v;
+  if (!isJsonObject(v)) return v;
   const data = v['versioned_object.data'];
-  const src = isObj(data) ? data : v;
-  const out: JsonObj = {};
+  const src = isJsonObject(data) ? data : v;
+  const out: JsonObject = {};
   for (const [k, val] of Object.entries(src)) out[k] = fromPrimitive(val);
   return out;
 }
@@ -62,16 +60,16 @@ export interface ResourceCacheEvents {
   'port-deleted': [id: string];
   'network-updated': [id: string, changed: string[]];
   /** Any cached object changed (not raised for an object first seen through a pull). */
-  'object-updated': [type: CachedType, id: string, old: JsonObj | undefined, now: JsonObj, changed: string[]];
+  'object-updated': [type: CachedType, id: string, old: JsonObject | undefined, now: JsonObject, changed: string[]];
   /** Any object deleted by a push (or a rule dropped with its security group); `old` if it was cached. */
-  'object-deleted': [type: CachedType, id: string, old: JsonObj | undefined];
+  'object-deleted': [type: CachedType, id: string, old: JsonObject | undefined];
 }
 
 /** Values of one field to look objects up by, as bulk_pull's filter_kwargs (multiple values are OR). */
 export type FieldQuery = { field: string; values: readonly string[] };
 
 /** Pull objects from the server: the bulk_pull RPC. */
-export type BulkPull = (type: CachedType, version: string, filter: JsonObj) => Promise<Json>;
+export type BulkPull = (type: CachedType, version: string, filter: JsonObject) => Promise<JsonValue>;
 
 /** Ids per bulk_pull: a Port primitive is 2-3 KB, so a reply stays well under a megabyte. */
 export const PULL_BATCH = 200;
@@ -96,7 +94,7 @@ const IGNORED_FOR_CHANGE = new Set(['revision_number', 'updated_at']);
 const PORT_FIELDS_NOT_WIRED = new Set(['status']);
 
 export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
-  private readonly objects = new Map<CachedType, Map<string, JsonObj>>();
+  private readonly objects = new Map<CachedType, Map<string, JsonObject>>();
   private readonly deleted = new Map<CachedType, Set<string>>();
 
   constructor(private readonly pull: BulkPull) {
@@ -108,7 +106,7 @@ export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
     }
   }
 
-  getCached(type: CachedType, id: string): JsonObj | undefined {
+  getCached(type: CachedType, id: string): JsonObject | undefined {
     return this.objects.get(type)!.get(id);
   }
 
@@ -119,12 +117,12 @@ export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
    * server's single RPC worker answering one call after the other). Concurrent misses of one id
    * share its pull.
    */
-  get(type: CachedType, id: string): Promise<JsonObj | undefined> {
+  get(type: CachedType, id: string): Promise<JsonObject | undefined> {
     const hit = this.getCached(type, id);
     if (hit || this.deleted.get(type)!.has(id)) return Promise.resolve(hit);
     let waiting = this.misses.get(type)!.get(id);
     if (!waiting) {
-      waiting = new Deferred<JsonObj | undefined>();
+      waiting = new Deferred<JsonObject | undefined>();
       this.misses.get(type)!.set(id, waiting);
       if (!this.flushQueued) {
         this.flushQueued = true;
@@ -134,7 +132,7 @@ export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
     return waiting.promise;
   }
 
-  private readonly misses = new Map<CachedType, Map<string, Deferred<JsonObj | undefined>>>();
+  private readonly misses = new Map<CachedType, Map<string, Deferred<JsonObject | undefined>>>();
   private flushQueued = false;
 
   private flushMisses(): void {
@@ -147,7 +145,7 @@ export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
     }
   }
 
-  private async pullBatch(type: CachedType, batch: [string, Deferred<JsonObj | undefined>][]): Promise<void> {
+  private async pullBatch(type: CachedType, batch: [string, Deferred<JsonObject | undefined>][]): Promise<void> {
     const ids = batch.map(([id]) => id);
     try {
       const result = await this.pull(type, CACHED_RESOURCE_VERSIONS[type], { id: ids });
@@ -161,13 +159,13 @@ export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
   }
 
   /** A `push(resource_list, event_type)` from the server. Bad entries are logged and skipped. */
-  onPush(resourceList: Json, eventType: string): void {
+  onPush(resourceList: JsonValue, eventType: string): void {
     if (!Array.isArray(resourceList)) {
       LOG.warning(`push: resource_list is not a list (${typeof resourceList}); dropped`);
       return;
     }
     for (const p of resourceList) {
-      if (!isObj(p) || typeof p['versioned_object.name'] !== 'string') {
+      if (!isJsonObject(p) || typeof p['versioned_object.name'] !== 'string') {
         LOG.warning('push: entry is not a versioned object primitive; skipped');
         continue;
       }
@@ -179,9 +177,9 @@ export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
     }
   }
 
-  private remove(type: CachedType, primitive: JsonObj): void {
+  private remove(type: CachedType, primitive: JsonObject): void {
     const data = fromPrimitive(primitive);
-    const id = isObj(data) ? data['id'] : undefined;
+    const id = isJsonObject(data) ? data['id'] : undefined;
     if (typeof id !== 'string') {
       LOG.warning(`push deleted ${type}: no id; skipped`);
       return;
@@ -212,7 +210,7 @@ export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
    * filter; afterwards pushes keep the answer current, as the reference's RemoteResourceCache does.
    * Rejects (naming type, filter and cause) if a needed bulk_pull fails; a later call asks again.
    */
-  async query(type: CachedType, q: FieldQuery): Promise<JsonObj[]> {
+  async query(type: CachedType, q: FieldQuery): Promise<JsonObject[]> {
     const wanted = [...new Set(q.values)];
     const key = (v: string) => JSON.stringify([type, q.field, v]);
     const waits: Promise<void>[] = [];
@@ -236,7 +234,7 @@ export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
   }
 
   private async pullQuery(type: CachedType, field: string, values: string[]): Promise<void> {
-    let result: Json;
+    let result: JsonValue;
     try {
       result = await this.pull(type, CACHED_RESOURCE_VERSIONS[type], { [field]: values });
       if (!Array.isArray(result)) throw new Error(`expected a list, got ${typeof result}`);
@@ -249,8 +247,8 @@ export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
   }
 
   /** Cached objects of a type whose field equals (or, for a list, contains) one of the values. */
-  match(type: CachedType, field: string, values: ReadonlySet<string>): JsonObj[] {
-    const out: JsonObj[] = [];
+  match(type: CachedType, field: string, values: ReadonlySet<string>): JsonObject[] {
+    const out: JsonObject[] = [];
     for (const o of this.objects.get(type)!.values()) {
       const v = o[field];
       if (Array.isArray(v) ? v.some((x) => typeof x === 'string' && values.has(x)) : typeof v === 'string' && values.has(v)) out.push(o);
@@ -258,9 +256,9 @@ export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
     return out;
   }
 
-  private record(type: CachedType, primitive: Json, source: 'pull' | 'push'): void {
+  private record(type: CachedType, primitive: JsonValue, source: 'pull' | 'push'): void {
     const data = fromPrimitive(primitive);
-    if (!isObj(data) || typeof data['id'] !== 'string') {
+    if (!isJsonObject(data) || typeof data['id'] !== 'string') {
       LOG.warning(`${source} ${type}: object without id; skipped`);
       return;
     }
@@ -273,7 +271,7 @@ export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
     if (typeof oldRev === 'number' && typeof newRev === 'number' && oldRev > newRev) return;
     store.set(id, data);
     if (type === 'SecurityGroup' && Array.isArray(data['rules'])) {
-      for (const r of data['rules']) if (isObj(r)) this.record('SecurityGroupRule', r, source);
+      for (const r of data['rules']) if (isJsonObject(r)) this.record('SecurityGroupRule', r, source);
     }
     // An object first seen through a pull is being wired by whoever asked for it: no "updated"
     // event (after a restart every port would otherwise be wired twice).
@@ -286,7 +284,7 @@ export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
   }
 }
 
-function changedFields(old: JsonObj | undefined, now: JsonObj): string[] {
+function changedFields(old: JsonObject | undefined, now: JsonObject): string[] {
   const keys = new Set([...Object.keys(old ?? {}), ...Object.keys(now)]);
   const out: string[] = [];
   for (const k of keys) {

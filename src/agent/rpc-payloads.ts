@@ -6,6 +6,7 @@
 import { isIP } from 'node:net';
 import { isJsonObject, type JsonObject, type JsonValue } from '../util/json.js';
 import { getLogger } from '../util/log.js';
+import { parseNetworkType, type NetworkType } from '../config/index.js';
 
 const LOG = getLogger('agent.rpc');
 
@@ -42,7 +43,7 @@ export class FdbEntries {
 /** The l2population view of one network: its remote ports, by the VTEP they are behind. */
 export interface FdbNetwork {
   networkId: string;
-  networkType: string | undefined;
+  networkType: NetworkType | undefined;
   segmentId: number | undefined;
   /** By VTEP IP; a VTEP whose entries are all malformed stays, with no good entry. */
   ports: Map<string, FdbEntries>;
@@ -96,7 +97,7 @@ export function parseFdbNetworks(fdb: JsonValue, method: string): FdbNetwork[] {
     }
     out.push({
       networkId,
-      networkType: typeof v['network_type'] === 'string' ? v['network_type'] : undefined,
+      networkType: typeof v['network_type'] === 'string' ? parseNetworkType(v['network_type']) : undefined,
       segmentId: typeof v['segment_id'] === 'number' ? v['segment_id'] : undefined,
       ports,
     });
@@ -149,12 +150,12 @@ export function parseDeviceListResult(res: JsonValue): DeviceListResult {
 }
 
 /** The segment of a single-segment network, from a cached Network object; undefined otherwise. */
-export function singleSegment(network: JsonObject | undefined): { networkType: string | undefined; segmentationId: number | undefined } | undefined {
+export function singleSegment(network: JsonObject | undefined): { networkType: NetworkType | undefined; segmentationId: number | undefined } | undefined {
   const segments = network && Array.isArray(network['segments']) ? network['segments'].filter(isJsonObject) : [];
   if (segments.length !== 1) return undefined;
   const s = segments[0]!;
   return {
-    networkType: typeof s['network_type'] === 'string' ? s['network_type'] : undefined,
+    networkType: typeof s['network_type'] === 'string' ? parseNetworkType(s['network_type']) : undefined,
     segmentationId: typeof s['segmentation_id'] === 'number' ? s['segmentation_id'] : undefined,
   };
 }

@@ -4,8 +4,9 @@ import type { BridgeSetupConfig } from './bridge-setup.js';
 import type { TunnelType } from '../bridges/tables.js';
 import type { AgentConfig } from '../config/index.js';
 import type { FirewallDriverName } from '../config/firewall-driver.js';
+import type { OpenFlowSettings } from '../openflow/factory.js';
 
-export interface AgentSettings extends BridgeSetupConfig {
+export interface AgentSettings extends BridgeSetupConfig, OpenFlowSettings {
   host: string;
   localIp: string | undefined;
   tunnelTypes: readonly TunnelType[];
@@ -29,7 +30,6 @@ export interface AgentSettings extends BridgeSetupConfig {
   quittingRpcTimeoutSec: number;
   ovsdbConnection: string;
   ovsdbTimeoutSec: number;
-  ofRequestTimeoutSec: number;
   vhostuserSocketDir: string;
   resourceProviderBandwidths: Record<string, { egress: number | null; ingress: number | null }>;
   resourceProviderHypervisors: Record<string, string>;

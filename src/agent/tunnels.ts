@@ -170,25 +170,29 @@ export class TunnelPorts {
 
   /** tunnel_update from the server: another host's endpoint appeared. */
   async onTunnelUpdate(ip: string, type: string): Promise<void> {
-    if (!this.validTunnelArgs(ip, type) || this.ctx.settings.l2Population) return;
-    await this.ensurePort(type as TunnelType, ip);
-    await this.refreshFloodFlows(type as TunnelType);
+    const tunnelType = this.configuredTunnelType(ip, type);
+    if (!tunnelType || this.ctx.settings.l2Population) return;
+    await this.ensurePort(tunnelType, ip);
+    await this.refreshFloodFlows(tunnelType);
   }
 
   /** tunnel_delete from the server: another host's endpoint went away. */
   async onTunnelDelete(ip: string, type: string): Promise<void> {
-    if (!this.validTunnelArgs(ip, type)) return;
-    const ofport = this.ofportsOf(type as TunnelType).get(ip);
-    if (ofport !== undefined) await this.cleanupPort(ofport, type as TunnelType);
+    const tunnelType = this.configuredTunnelType(ip, type);
+    if (!tunnelType) return;
+    const ofport = this.ofportsOf(tunnelType).get(ip);
+    if (ofport !== undefined) await this.cleanupPort(ofport, tunnelType);
   }
 
-  private validTunnelArgs(ip: string, type: string): boolean {
+  /** The tunnel type of a tunnel_update/delete if it is one this agent tunnels with and the endpoint is another host. */
+  private configuredTunnelType(ip: string, type: string): TunnelType | undefined {
     const s = this.ctx.settings;
-    if (s.tunnelTypes.length === 0) return false;
-    if (!ip || !s.tunnelTypes.includes(type as TunnelType)) {
+    if (s.tunnelTypes.length === 0) return undefined;
+    const configured = s.tunnelTypes.find((t) => t === type);
+    if (!ip || !configured) {
       LOG.error(`No tunnel_type specified or tunnel type ${type} not configured; ignoring tunnel to ${ip}`);
-      return false;
+      return undefined;
     }
-    return ip !== s.localIp;
+    return ip !== s.localIp ? configured : undefined;
   }
 }

@@ -2,7 +2,7 @@
 // bridge with their name and what a packet nothing else matches meets there. The table-id
 // constants (INT, TUN, PHYS), the tables scanned for stale flows, the operator CLI's table names
 // and every bridge's miss flows all derive from these declarations.
-import { TUNNEL_NETWORK_TYPES, type TunnelType } from '../config/index.js';
+import { TUNNEL_NETWORK_TYPES, isTunnelType, type NetworkType, type TunnelType } from '../config/index.js';
 
 /** What the bridge installs for packets no other flow of a table matches. */
 export type TableMiss =
@@ -105,7 +105,8 @@ export const TUN_BR_ALL_TABLES = staleFlowTables(TUN_PIPELINE);
 export const PHY_BR_ALL_TABLES = staleFlowTables(PHYS_PIPELINE);
 
 /** The tunnel network types, as the configuration knows them (one declaration for the project). */
-export type { TunnelType };
+export type { NetworkType, TunnelType };
+export { isTunnelType };
 export const TUNNEL_TYPES: readonly TunnelType[] = TUNNEL_NETWORK_TYPES;
 
 /** TUN_TO_LV table of each tunnel type. */

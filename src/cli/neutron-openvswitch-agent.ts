@@ -1,7 +1,7 @@
 // The drop-in daemon: same command line and options as neutron-openvswitch-agent.
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, HelpRequested, VersionRequested, loadConfig, validateLocalIpOnHost, type AgentConfig } from '../config/index.js';
+import { ConfigError, HelpRequested, VersionRequested, loadConfig, reloadMutable, validateLocalIpOnHost, type AgentConfig } from '../config/index.js';
 import { OvsAgent, StartupError } from '../agent/agent.js';
 import { settingsFromConfig } from '../agent/settings.js';
 import { configureLogging, getLogger } from '../util/log.js';
@@ -23,6 +23,32 @@ function setupLogging(cfg: AgentConfig): void {
   } else {
     configureLogging({ debug: d.debug });
   }
+}
+
+/**
+ * SIGHUP, as oslo's mutate_config_files: the same command line and files are read again and only
+ * the mutable options (debug, log_config_append) take effect; the bridges and flows are untouched.
+ * A file that became invalid is reported and the running configuration kept.
+ */
+function reloadOnSighup(current: AgentConfig, argv: readonly string[]): AgentConfig {
+  let next: { config: AgentConfig; changed: string[] };
+  try {
+    next = reloadMutable(current, argv, { prog: PROG });
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    LOG.error(`SIGHUP: configuration not reloaded, keeping the running one: ${e.message}`);
+    return current;
+  }
+  if (next.changed.length === 0) {
+    LOG.info('SIGHUP: configuration files re-read; no mutable option changed');
+    return current;
+  }
+  LOG.info(`SIGHUP: configuration files re-read; changed: ${next.changed.join(', ')}`);
+  if (next.config.DEFAULT.debug !== current.DEFAULT.debug) {
+    configureLogging({ debug: next.config.DEFAULT.debug });
+    LOG.debug('logging at DEBUG level');
+  }
+  return next.config;
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -58,6 +84,9 @@ export async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    cfg = reloadOnSighup(cfg, argv);
+  });
   const t0 = process.uptime();
   try {
     await agent.start();

@@ -172,6 +172,26 @@ export function defaultRpHypervisors(hypervisors: Readonly<Record<string, string
 export const TUNNEL_NETWORK_TYPES = ['gre', 'vxlan', 'geneve'] as const;
 export type TunnelType = (typeof TUNNEL_NETWORK_TYPES)[number];
 
+export function isTunnelType(t: string | undefined): t is TunnelType {
+  return (TUNNEL_NETWORK_TYPES as readonly (string | undefined)[]).includes(t);
+}
+
+/** The ml2 network types the agent has flows for. */
+export const NETWORK_TYPES = ['local', 'flat', 'vlan', ...TUNNEL_NETWORK_TYPES] as const;
+export type KnownNetworkType = (typeof NETWORK_TYPES)[number];
+/**
+ * A network_type the server sent that the agent has no flows for: kept as its text, because the
+ * reference still allocates a local VLAN and logs it as unknown where it would provision it.
+ */
+export type UnknownNetworkType = string & { readonly unknownNetworkType: true };
+/** One network type for the project: the known ones compare as literals, an unknown one keeps its text. */
+export type NetworkType = KnownNetworkType | UnknownNetworkType;
+
+/** A network_type as the server spelt it, made a NetworkType (the one place that does). */
+export function parseNetworkType(text: string): NetworkType {
+  return (NETWORK_TYPES as readonly string[]).includes(text) ? (text as KnownNetworkType) : (text as UnknownNetworkType);
+}
+
 // neutron_lib.api.validators.MAC_PATTERN (unicast, so the 2nd hex digit is even).
 const MAC_PATTERN = /^[0-9A-Fa-f][aceACE02468](:[0-9A-Fa-f]{2}){5}$/;
 

@@ -18,7 +18,7 @@ export {
 export {
   parseMappings, parseBridgeMappings, parseRpBandwidths, parseRpPpWithDirection, parseRpPpWithoutDirection,
   parseRpInventoryDefaults, defaultRpHypervisors, validateBaseMac, TUNNEL_NETWORK_TYPES,
-  type TunnelType, type DirectionalRate, type AnyDirectionRate, type InventoryDefaults,
+  type TunnelType, type NetworkType, isTunnelType, parseNetworkType, type DirectionalRate, type AnyDirectionRate, type InventoryDefaults,
 } from './derived.js';
 export { parseTransportUrl, redactTransportUrl, InvalidTransportUrl, type TransportUrl, type TransportHost } from './transport.js';
 

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { parseArgs, usageText, type CliValue, type ParsedArgs } from './cli.js';
 import {
   defaultRpHypervisors, parseBridgeMappings, parseRpBandwidths, parseRpInventoryDefaults, parseRpPpWithDirection,
-  parseRpPpWithoutDirection, TUNNEL_NETWORK_TYPES, validateBaseMac,
+  parseRpPpWithoutDirection, isTunnelType, validateBaseMac,
   type AnyDirectionRate, type DirectionalRate, type InventoryDefaults, type TunnelType,
 } from './derived.js';
 import { firewallDriverProblem, resolveFirewallDriver, type FirewallDriverName } from './firewall-driver.js';
@@ -352,6 +352,131 @@ function sortProblems(problems: readonly ConfigProblem[], files: readonly string
 
 // ---- entry point ----
 
+/** Collects what is wrong with the options while the derived values are computed, each naming its option. */
+class Derivation {
+  readonly problems: ConfigProblem[] = [];
+  readonly warnings: string[];
+
+  constructor(private readonly r: Resolver) {
+    this.warnings = [...r.warnings];
+  }
+
+  problemAt(group: GroupName, option: string, reason: string, value?: string): void {
+    const origin = this.r.origins.get(`${group}.${option}`) ?? { kind: 'default' as const };
+    this.problems.push({ group, option, origin, reason, ...(value !== undefined ? { value } : {}) });
+  }
+
+  /** f's value, or `fallback` with a problem recorded when f throws a ValueProblem. */
+  derive<T>(group: GroupName, option: string, shown: string, fallback: T, f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      if (!(e instanceof ValueProblem)) throw e;
+      this.problemAt(group, option, e.message, shown);
+      return fallback;
+    }
+  }
+}
+
+const listText = (l: readonly string[]): string => l.join(',');
+const dictText = (d: Readonly<Record<string, string>>): string => Object.entries(d).map(([k, x]) => `${k}:${x}`).join(',');
+
+function deriveTransport(v: ConfigValues, d: Derivation): TransportUrl {
+  try {
+    const transport = parseTransportUrl(v.DEFAULT.transport_url);
+    // fake:// is oslo.messaging's in-process driver: the agent then talks to no server at all
+    // (useful to compare start-up with the reference, which accepts it too).
+    if (transport.transport !== 'rabbit' && transport.transport !== 'fake') {
+      d.problemAt('DEFAULT', 'transport_url', `expected a rabbit:// URL (unsupported driver '${transport.transport}')`,
+        redactTransportUrl(v.DEFAULT.transport_url));
+    }
+    return transport;
+  } catch (e) {
+    if (!(e instanceof InvalidTransportUrl)) throw e;
+    d.problemAt('DEFAULT', 'transport_url', `expected a transport URL (${e.reason})`, redactTransportUrl(v.DEFAULT.transport_url));
+    return parseTransportUrl('rabbit://');
+  }
+}
+
+/** bridge_mappings and the placement resource-provider options that refer to its bridges. */
+function deriveBridgesAndResourceProviders(v: ConfigValues, d: Derivation, defaultHypervisor: string) {
+  const ovs = v.ovs;
+  const bridgeMappings = d.derive('ovs', 'bridge_mappings', listText(ovs.bridge_mappings), new Map<string, string>(),
+    () => parseBridgeMappings(ovs.bridge_mappings));
+  const rpBandwidths = d.derive('ovs', 'resource_provider_bandwidths', listText(ovs.resource_provider_bandwidths), {},
+    () => parseRpBandwidths(ovs.resource_provider_bandwidths));
+  const bridges = new Set(bridgeMappings.values());
+  for (const dev of Object.keys(rpBandwidths)) {
+    if (!bridges.has(dev)) {
+      d.problemAt('ovs', 'resource_provider_bandwidths',
+        `Invalid resource_provider_bandwidths: Device name ${dev} is missing from device mappings`,
+        listText(ovs.resource_provider_bandwidths));
+    }
+  }
+  const host = v.DEFAULT.host;
+  const ppWithout = d.derive('ovs', 'resource_provider_packet_processing_without_direction',
+    listText(ovs.resource_provider_packet_processing_without_direction), {},
+    () => parseRpPpWithoutDirection(ovs.resource_provider_packet_processing_without_direction, host));
+  const ppWith = d.derive('ovs', 'resource_provider_packet_processing_with_direction',
+    listText(ovs.resource_provider_packet_processing_with_direction), {},
+    () => parseRpPpWithDirection(ovs.resource_provider_packet_processing_with_direction, host));
+  if (Object.keys(ppWith).length && Object.keys(ppWithout).length) {
+    d.problemAt('ovs', 'resource_provider_packet_processing_with_direction',
+      'resource_provider_packet_processing_without_direction and resource_provider_packet_processing_with_direction ' +
+      'configuration options are mutually exclusive.', listText(ovs.resource_provider_packet_processing_with_direction));
+  }
+  return {
+    bridgeMappings,
+    rpBandwidths,
+    rpPacketProcessingWithoutDirection: ppWithout,
+    rpPacketProcessingWithDirection: ppWith,
+    rpInventoryDefaults: d.derive('ovs', 'resource_provider_inventory_defaults',
+      dictText(ovs.resource_provider_inventory_defaults), {},
+      () => parseRpInventoryDefaults(ovs.resource_provider_inventory_defaults)),
+    rpPacketProcessingInventoryDefaults: d.derive('ovs', 'resource_provider_packet_processing_inventory_defaults',
+      dictText(ovs.resource_provider_packet_processing_inventory_defaults), {},
+      () => parseRpInventoryDefaults(ovs.resource_provider_packet_processing_inventory_defaults)),
+    rpHypervisors: defaultRpHypervisors(ovs.resource_provider_hypervisors, bridgeMappings,
+      ovs.resource_provider_default_hypervisor || defaultHypervisor),
+  };
+}
+
+/** tunnel_types, and what DVR requires of l2population and the ARP responder. */
+function deriveTunnelling(v: ConfigValues, d: Derivation) {
+  const agent = v.agent;
+  const tunnelTypes: TunnelType[] = [];
+  for (const t of agent.tunnel_types) {
+    if (isTunnelType(t)) tunnelTypes.push(t);
+    else d.problemAt('agent', 'tunnel_types', `Invalid tunnel type specified: ${t}`, listText(agent.tunnel_types));
+  }
+  const tunnelingEnabled = agent.tunnel_types.length > 0;
+  if (agent.enable_distributed_routing && tunnelingEnabled && !agent.l2_population) {
+    d.problemAt('agent', 'enable_distributed_routing',
+      'DVR deployments for VXLAN/GRE/Geneve underlays require L2-pop to be enabled, in both the Agent and Server side.',
+      'True');
+  }
+  let arpResponderEnabled = agent.arp_responder && agent.l2_population;
+  if (agent.enable_distributed_routing && tunnelingEnabled && !arpResponderEnabled) {
+    d.warnings.push('ARP responder was not enabled but is required since DVR and tunneling are enabled, setting to True.');
+    arpResponderEnabled = true;
+  }
+  return { tunnelTypes, tunnelingEnabled, arpResponderEnabled };
+}
+
+/** An ssl: ovsdb_connection needs its three files. */
+function checkOvsdbSsl(v: ConfigValues, d: Derivation): void {
+  const ovs = v.ovs;
+  if (!ovs.ovsdb_connection.startsWith('ssl:')) return;
+  for (const opt of ['ssl_key_file', 'ssl_cert_file', 'ssl_ca_cert_file'] as const) {
+    const file = ovs[opt];
+    if (!file) {
+      d.problemAt('ovs', opt, `Required 'ovs' group option ${opt} not set.  SSL configuration options are required when using SSL ovsdb_connection URI`);
+    } else if (!fs.existsSync(file)) {
+      d.problemAt('ovs', opt, `Specified SSL file ${file} could not be found`, file);
+    }
+  }
+}
+
 export function loadConfig(argv: readonly string[], opts: LoadOptions = {}): AgentConfig {
   const prog = opts.prog ?? 'neutron-openvswitch-agent';
   const args = parseArgs(argv);
@@ -371,133 +496,28 @@ export function loadConfig(argv: readonly string[], opts: LoadOptions = {}): Age
   const v = values as unknown as ConfigValues;
 
   // Derived values; every failure names the option it comes from.
-  const problems: ConfigProblem[] = [];
-  const warnings = [...r.warnings];
-  const problemAt = (group: GroupName, option: string, reason: string, value?: string): void => {
-    const origin = r.origins.get(`${group}.${option}`) ?? { kind: 'default' as const };
-    problems.push({ group, option, origin, reason, ...(value !== undefined ? { value } : {}) });
-  };
-  const listText = (l: readonly string[]) => l.join(',');
-  function derive<T>(group: GroupName, option: string, shown: string, fallback: T, f: () => T): T {
-    try {
-      return f();
-    } catch (e) {
-      if (!(e instanceof ValueProblem)) throw e;
-      problemAt(group, option, e.message, shown);
-      return fallback;
-    }
-  }
-
-  try {
-    validateBaseMac(v.DEFAULT.base_mac);
-  } catch (e) {
-    if (!(e instanceof ValueProblem)) throw e;
-    problemAt('DEFAULT', 'base_mac', e.message, v.DEFAULT.base_mac);
-  }
-
-  let transport: TransportUrl = parseTransportUrl('rabbit://');
-  try {
-    transport = parseTransportUrl(v.DEFAULT.transport_url);
-    // fake:// is oslo.messaging's in-process driver: the agent then talks to no server at all
-    // (useful to compare start-up with the reference, which accepts it too).
-    if (transport.transport !== 'rabbit' && transport.transport !== 'fake') {
-      problemAt('DEFAULT', 'transport_url', `expected a rabbit:// URL (unsupported driver '${transport.transport}')`,
-        redactTransportUrl(v.DEFAULT.transport_url));
-    }
-  } catch (e) {
-    if (!(e instanceof InvalidTransportUrl)) throw e;
-    problemAt('DEFAULT', 'transport_url', `expected a transport URL (${e.reason})`, redactTransportUrl(v.DEFAULT.transport_url));
-  }
-
+  const d = new Derivation(r);
+  d.derive('DEFAULT', 'base_mac', v.DEFAULT.base_mac, undefined, () => validateBaseMac(v.DEFAULT.base_mac));
+  const transport = deriveTransport(v, d);
   const firewallProblem = firewallDriverProblem(v.securitygroup.firewall_driver);
-  if (firewallProblem) problemAt('securitygroup', 'firewall_driver', firewallProblem, v.securitygroup.firewall_driver ?? '');
-
-  const ovs = v.ovs;
-  const bridgeMappings = derive('ovs', 'bridge_mappings', listText(ovs.bridge_mappings), new Map<string, string>(),
-    () => parseBridgeMappings(ovs.bridge_mappings));
-  const rpBandwidths = derive('ovs', 'resource_provider_bandwidths', listText(ovs.resource_provider_bandwidths), {},
-    () => parseRpBandwidths(ovs.resource_provider_bandwidths));
-  const bridges = new Set(bridgeMappings.values());
-  for (const dev of Object.keys(rpBandwidths)) {
-    if (!bridges.has(dev)) {
-      problemAt('ovs', 'resource_provider_bandwidths',
-        `Invalid resource_provider_bandwidths: Device name ${dev} is missing from device mappings`,
-        listText(ovs.resource_provider_bandwidths));
-    }
-  }
-  const host = v.DEFAULT.host;
-  const ppWithout = derive('ovs', 'resource_provider_packet_processing_without_direction',
-    listText(ovs.resource_provider_packet_processing_without_direction), {},
-    () => parseRpPpWithoutDirection(ovs.resource_provider_packet_processing_without_direction, host));
-  const ppWith = derive('ovs', 'resource_provider_packet_processing_with_direction',
-    listText(ovs.resource_provider_packet_processing_with_direction), {},
-    () => parseRpPpWithDirection(ovs.resource_provider_packet_processing_with_direction, host));
-  if (Object.keys(ppWith).length && Object.keys(ppWithout).length) {
-    problemAt('ovs', 'resource_provider_packet_processing_with_direction',
-      'resource_provider_packet_processing_without_direction and resource_provider_packet_processing_with_direction ' +
-      'configuration options are mutually exclusive.', listText(ovs.resource_provider_packet_processing_with_direction));
-  }
-  const dictText = (d: Readonly<Record<string, string>>) => Object.entries(d).map(([k, x]) => `${k}:${x}`).join(',');
-  const rpInventoryDefaults = derive('ovs', 'resource_provider_inventory_defaults',
-    dictText(ovs.resource_provider_inventory_defaults), {},
-    () => parseRpInventoryDefaults(ovs.resource_provider_inventory_defaults));
-  const rpPpInventoryDefaults = derive('ovs', 'resource_provider_packet_processing_inventory_defaults',
-    dictText(ovs.resource_provider_packet_processing_inventory_defaults), {},
-    () => parseRpInventoryDefaults(ovs.resource_provider_packet_processing_inventory_defaults));
-  const rpHypervisors = defaultRpHypervisors(ovs.resource_provider_hypervisors, bridgeMappings,
-    ovs.resource_provider_default_hypervisor || opts.hypervisorHostname || hostname);
-
-  const agent = v.agent;
-  const tunnelTypes: TunnelType[] = [];
-  for (const t of agent.tunnel_types) {
-    if ((TUNNEL_NETWORK_TYPES as readonly string[]).includes(t)) tunnelTypes.push(t as TunnelType);
-    else problemAt('agent', 'tunnel_types', `Invalid tunnel type specified: ${t}`, listText(agent.tunnel_types));
-  }
-  const tunnelingEnabled = agent.tunnel_types.length > 0;
-  if (agent.enable_distributed_routing && tunnelingEnabled && !agent.l2_population) {
-    problemAt('agent', 'enable_distributed_routing',
-      'DVR deployments for VXLAN/GRE/Geneve underlays require L2-pop to be enabled, in both the Agent and Server side.',
-      'True');
-  }
-  let arpResponderEnabled = agent.arp_responder && agent.l2_population;
-  if (agent.enable_distributed_routing && tunnelingEnabled && !arpResponderEnabled) {
-    warnings.push('ARP responder was not enabled but is required since DVR and tunneling are enabled, setting to True.');
-    arpResponderEnabled = true;
-  }
-
-  if (ovs.ovsdb_connection.startsWith('ssl:')) {
-    for (const opt of ['ssl_key_file', 'ssl_cert_file', 'ssl_ca_cert_file'] as const) {
-      const file = ovs[opt];
-      if (!file) {
-        problemAt('ovs', opt, `Required 'ovs' group option ${opt} not set.  SSL configuration options are required when using SSL ovsdb_connection URI`);
-      } else if (!fs.existsSync(file)) {
-        problemAt('ovs', opt, `Specified SSL file ${file} could not be found`, file);
-      }
-    }
-  }
-
-  if (problems.length) throw new ConfigError(sortProblems(problems, files.files));
+  if (firewallProblem) d.problemAt('securitygroup', 'firewall_driver', firewallProblem, v.securitygroup.firewall_driver ?? '');
+  const bridgesAndRps = deriveBridgesAndResourceProviders(v, d, opts.hypervisorHostname || hostname);
+  const tunnelling = deriveTunnelling(v, d);
+  checkOvsdbSsl(v, d);
+  if (d.problems.length) throw new ConfigError(sortProblems(d.problems, files.files));
 
   return {
     ...v,
-    bridgeMappings,
-    rpBandwidths,
-    rpPacketProcessingWithoutDirection: ppWithout,
-    rpPacketProcessingWithDirection: ppWith,
-    rpInventoryDefaults,
-    rpPacketProcessingInventoryDefaults: rpPpInventoryDefaults,
-    rpHypervisors,
-    tunnelTypes,
-    tunnelingEnabled,
-    arpResponderEnabled,
+    ...bridgesAndRps,
+    ...tunnelling,
     firewallDriver: resolveFirewallDriver(v.securitygroup.firewall_driver) ?? 'noop',
-    ovsdbMonitorRespawnInterval: agent.ovsdb_monitor_respawn_interval || 30,
+    ovsdbMonitorRespawnInterval: v.agent.ovsdb_monitor_respawn_interval || 30,
     transport,
     configFiles: files.files,
     configDirs: files.dirs,
     origins: r.origins,
     unknownSettings: unknownSettings(files.docs),
-    warnings,
+    warnings: d.warnings,
   };
 }
 

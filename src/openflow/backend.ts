@@ -21,8 +21,23 @@ export interface OpenFlowSwitch {
   portDesc(): Promise<PortDesc[]>;
 }
 
+/** `[ovs] of_interface`: how flows reach the bridges. */
+export type OfInterface = 'native' | 'ovs-ofctl';
+
 export interface OpenFlowBackend {
-  readonly kind: 'native' | 'ovs-ofctl';
+  readonly kind: OfInterface;
+  /**
+   * The controller every agent bridge must point at (`tcp:IP:PORT`), or undefined when the
+   * bridges must have no controller at all (one left by an earlier native run is cleared).
+   */
+  readonly controllerTarget: string | undefined;
+  /**
+   * How often the agent checks br-int's canary flow to notice a restarted ovs-vswitchd. A backend
+   * that hears of reconnecting switches (onSwitchConnected) needs it only as a fallback.
+   */
+  readonly canaryIntervalMs: number;
+  /** Calls `listener` each time a switch (re)connects; a backend without connections never calls it. */
+  onSwitchConnected(listener: (datapathId: bigint) => void): void;
   /** Start listening (native) or check the tool (ovs-ofctl). */
   start(): Promise<void>;
   /**

@@ -3,3 +3,4 @@ export * from './protocol.js';
 export * from './client.js';
 export * from './replica.js';
 export * from './ops.js';
+export * from './schema.js';

@@ -7,17 +7,8 @@
 // see it.
 import { OvsdbClient, OvsdbTransactionError, type OvsdbClientOptions } from './client.js';
 import { OvsdbReplica, type BridgeRow, type ControllerRow, type InterfaceRow, type PortRow } from './replica.js';
-import {
-  type Condition,
-  type Operation,
-  type OperationResult,
-  type OvsdbDatumInput,
-  NamedUuid,
-  Uuid,
-  cond,
-  mutation,
-  op,
-} from './protocol.js';
+import { type Condition, type Operation, type OperationResult, NamedUuid, Uuid, cond } from './protocol.js';
+import { BRIDGE, CONTROLLER, INTERFACE, MANAGER, OPEN_VSWITCH, PORT, type WriteOf } from './schema.js';
 import { getLogger } from '../util/log.js';
 
 const LOG = getLogger('ovsdb.ops');
@@ -69,9 +60,10 @@ function sameSet(a: readonly string[], b: readonly string[]): boolean {
   return b.every((x) => s.has(x));
 }
 
-function byName(name: string): Condition[] {
-  return [cond.eq('name', name)];
-}
+// Bridge, Port and Interface rows are found by their (unique) name.
+const bridgeNamed = (name: string): Condition[] => [BRIDGE.eq('name', name)];
+const portNamed = (name: string): Condition[] => [PORT.eq('name', name)];
+const interfaceNamed = (name: string): Condition[] => [INTERFACE.eq('name', name)];
 
 export class OvsdbOps {
   constructor(readonly client: OvsdbClient, readonly replica: OvsdbReplica) {}
@@ -156,25 +148,25 @@ export class OvsdbOps {
         const b = this.replica.bridge(name);
         if (b) {
           const where = [cond.uuid(b.uuid)];
-          const row: Record<string, OvsdbDatumInput> = { datapath_type: opts.datapathType };
-          if (opts.failMode) row.fail_mode = opts.failMode;
-          const muts = [...(protocols.length ? [mutation.insert('protocols', protocols)] : []), ...mutation.mergeMap('other_config', otherConfig)];
-          return [op.update('Bridge', where, row), ...(muts.length ? [op.mutate('Bridge', where, muts)] : [])];
+          const row: WriteOf<'Bridge'> = { datapathType: opts.datapathType };
+          if (opts.failMode) row.failMode = opts.failMode;
+          const muts = [...(protocols.length ? [BRIDGE.insertInto('protocols', protocols)] : []), ...BRIDGE.mergeMap('otherConfig', otherConfig)];
+          return [BRIDGE.update(where, row), ...(muts.length ? [BRIDGE.mutate(where, muts)] : [])];
         }
-        const row: Record<string, OvsdbDatumInput> = {
+        const row: WriteOf<'Bridge'> = {
           name,
-          datapath_type: opts.datapathType,
+          datapathType: opts.datapathType,
           ports: [new NamedUuid('port')],
           protocols,
-          other_config: otherConfig,
+          otherConfig,
         };
-        if (opts.failMode) row.fail_mode = opts.failMode;
+        if (opts.failMode) row.failMode = opts.failMode;
         return [
-          op.wait('Bridge', byName(name), ['name'], '==', []),
-          op.insert('Interface', { name, type: 'internal' }, 'iface'),
-          op.insert('Port', { name, interfaces: [new NamedUuid('iface')] }, 'port'),
-          op.insert('Bridge', row, 'bridge'),
-          op.mutate('Open_vSwitch', this.ovsRootWhere(), [mutation.insert('bridges', [new NamedUuid('bridge')])]),
+          BRIDGE.wait(bridgeNamed(name), ['name'], '==', []),
+          INTERFACE.insert({ name, type: 'internal' }, 'iface'),
+          PORT.insert({ name, interfaces: [new NamedUuid('iface')] }, 'port'),
+          BRIDGE.insert(row, 'bridge'),
+          OPEN_VSWITCH.mutate(this.ovsRootWhere(), [OPEN_VSWITCH.insertInto('bridges', [new NamedUuid('bridge')])]),
         ];
       },
       (results) => {
@@ -191,7 +183,7 @@ export class OvsdbOps {
   async setBridgeOtherConfig(bridge: string, kv: Record<string, string>): Promise<void> {
     const label = `set other_config on bridge ${bridge}`;
     if (Object.keys(kv).length === 0) return;
-    await this.run(label, () => [op.mutate('Bridge', byName(bridge), mutation.mergeMap('other_config', kv))], (r) => {
+    await this.run(label, () => [BRIDGE.mutate(bridgeNamed(bridge), BRIDGE.mergeMap('otherConfig', kv))], (r) => {
       if (r[0].count === 0) throw new Error(`${label}: bridge ${bridge} does not exist`);
     });
   }
@@ -213,8 +205,8 @@ export class OvsdbOps {
     await this.run(
       label,
       () => [
-        op.update('Bridge', byName(bridge), { mcast_snooping_enable: enable }),
-        ...(Object.keys(otherConfig).length ? [op.mutate('Bridge', byName(bridge), mutation.mergeMap('other_config', otherConfig))] : []),
+        BRIDGE.update(bridgeNamed(bridge), { mcastSnoopingEnable: enable }),
+        ...(Object.keys(otherConfig).length ? [BRIDGE.mutate(bridgeNamed(bridge), BRIDGE.mergeMap('otherConfig', otherConfig))] : []),
       ],
       (r) => {
         if (r[0].count === 0) throw new Error(`${label}: bridge ${bridge} does not exist`);
@@ -236,17 +228,17 @@ export class OvsdbOps {
       const b = this.requireBridge(bridge, label);
       const current = this.replica.controllersOfBridge(b);
       // Guard: the controller column is what we based the decision on.
-      const guard = op.wait('Bridge', [cond.uuid(b.uuid)], ['controller'], '==', [{ controller: ['set', b.controller.map((u) => ['uuid', u])] }]);
+      const guard = BRIDGE.wait([cond.uuid(b.uuid)], ['controller'], '==', [{ controller: ['set', b.controller.map((u) => ['uuid', u])] }]);
       if (!sameSet(current.map((c) => c.target), targets) || current.length !== b.controller.length) {
         replaced = true;
         const inserts = targets.map((t, i) =>
-          op.insert('Controller', { target: t, connection_mode: opts.connectionMode, inactivity_probe: opts.inactivityProbeMs }, `ctl${i}`));
-        return [guard, ...inserts, op.update('Bridge', [cond.uuid(b.uuid)], { controller: targets.map((_, i) => new NamedUuid(`ctl${i}`)) })];
+          CONTROLLER.insert({ target: t, connectionMode: opts.connectionMode, inactivityProbe: opts.inactivityProbeMs }, `ctl${i}`));
+        return [guard, ...inserts, BRIDGE.update([cond.uuid(b.uuid)], { controller: targets.map((_, i) => new NamedUuid(`ctl${i}`)) })];
       }
       replaced = false;
       const stale = current.filter((c: ControllerRow) => c.connectionMode !== opts.connectionMode || c.inactivityProbe !== opts.inactivityProbeMs);
       if (stale.length === 0) return undefined;
-      return [guard, ...stale.map((c) => op.update('Controller', [cond.uuid(c.uuid)], { connection_mode: opts.connectionMode, inactivity_probe: opts.inactivityProbeMs }))];
+      return [guard, ...stale.map((c) => CONTROLLER.update([cond.uuid(c.uuid)], { connectionMode: opts.connectionMode, inactivityProbe: opts.inactivityProbeMs }))];
     });
     return replaced;
   }
@@ -256,7 +248,7 @@ export class OvsdbOps {
     await this.run(label, () => {
       const b = this.replica.bridge(bridge);
       if (b && b.controller.length === 0) return undefined;
-      return [op.update('Bridge', byName(bridge), { controller: [] })];
+      return [BRIDGE.update(bridgeNamed(bridge), { controller: [] })];
     }, (r) => {
       if (r[0].count === 0) throw new Error(`${label}: bridge ${bridge} does not exist`);
     });
@@ -269,9 +261,9 @@ export class OvsdbOps {
     await this.run(`ensure manager ${target}`, () => {
       for (const m of this.replica.rows('Manager').values()) if (m.target === target) return undefined;
       return [
-        op.wait('Manager', [cond.eq('target', target)], ['target'], '==', []),
-        op.insert('Manager', { target }, 'mgr'),
-        op.mutate('Open_vSwitch', this.ovsRootWhere(), [mutation.insert('manager_options', [new NamedUuid('mgr')])]),
+        MANAGER.wait([MANAGER.eq('target', target)], ['target'], '==', []),
+        MANAGER.insert({ target }, 'mgr'),
+        OPEN_VSWITCH.mutate(this.ovsRootWhere(), [OPEN_VSWITCH.insertInto('managerOptions', [new NamedUuid('mgr')])]),
       ];
     });
   }
@@ -294,15 +286,15 @@ export class OvsdbOps {
         if (!iface) throw new Error(`${label}: port ${name} exists without an interface named ${name}`);
         const where = [cond.uuid(iface.uuid)];
         return [
-          op.update('Interface', where, { type }),
-          ...(Object.keys(options).length ? [op.mutate('Interface', where, mutation.mergeMap('options', options))] : []),
+          INTERFACE.update(where, { type }),
+          ...(Object.keys(options).length ? [INTERFACE.mutate(where, INTERFACE.mergeMap('options', options))] : []),
         ];
       }
       return [
-        op.wait('Port', byName(name), ['name'], '==', []),
-        op.insert('Interface', { name, type, options }, 'iface'),
-        op.insert('Port', { name, interfaces: [new NamedUuid('iface')] }, 'port'),
-        op.mutate('Bridge', [cond.uuid(b.uuid)], [mutation.insert('ports', [new NamedUuid('port')])]),
+        PORT.wait(portNamed(name), ['name'], '==', []),
+        INTERFACE.insert({ name, type, options }, 'iface'),
+        PORT.insert({ name, interfaces: [new NamedUuid('iface')] }, 'port'),
+        BRIDGE.mutate([cond.uuid(b.uuid)], [BRIDGE.insertInto('ports', [new NamedUuid('port')])]),
       ];
     }, (r) => {
       if (r[0].count === 0 || (r.length === 4 && r[3].count === 0)) throw new Conflict(`bridge or interface changed meanwhile`);
@@ -316,7 +308,7 @@ export class OvsdbOps {
 
   async setPatchPeer(iface: string, peer: string): Promise<void> {
     const label = `set peer of patch interface ${iface}`;
-    await this.run(label, () => [op.mutate('Interface', byName(iface), mutation.mergeMap('options', { peer }))], (r) => {
+    await this.run(label, () => [INTERFACE.mutate(interfaceNamed(iface), INTERFACE.mergeMap('options', { peer }))], (r) => {
       if (r[0].count === 0) throw new Error(`${label}: interface ${iface} does not exist`);
     });
   }
@@ -338,7 +330,7 @@ export class OvsdbOps {
       }
       removed = true;
       // Port and Interface are not root tables: dropping the reference deletes them.
-      return [op.mutate('Bridge', [cond.uuid(b.uuid)], [mutation.delete('ports', [new Uuid(p.uuid)])])];
+      return [BRIDGE.mutate([cond.uuid(b.uuid)], [BRIDGE.deleteFrom('ports', [new Uuid(p.uuid)])])];
     });
     return removed;
   }
@@ -346,7 +338,7 @@ export class OvsdbOps {
   async setPortOtherConfig(port: string, kv: Record<string, string>): Promise<void> {
     const label = `set other_config on port ${port}`;
     if (Object.keys(kv).length === 0) return;
-    await this.run(label, () => [op.mutate('Port', byName(port), mutation.mergeMap('other_config', kv))], (r) => {
+    await this.run(label, () => [PORT.mutate(portNamed(port), PORT.mergeMap('otherConfig', kv))], (r) => {
       if (r[0].count === 0) throw new Error(`${label}: port ${port} does not exist`);
     });
   }
@@ -366,18 +358,18 @@ export class OvsdbOps {
       owners.length = 0;
       const ops: Operation[] = [];
       for (const s of settings) {
-        const row: Record<string, OvsdbDatumInput> = {};
-        if (s.tag !== undefined) row.tag = s.tag === null ? [] : s.tag;
+        const row: WriteOf<'Port'> = {};
+        if (s.tag !== undefined) row.tag = s.tag;
         if (s.clearVlanModeAndTrunks) {
-          row.vlan_mode = [];
+          row.vlanMode = null;
           row.trunks = [];
         }
         if (Object.keys(row).length) {
-          ops.push(op.update('Port', byName(s.port), row));
+          ops.push(PORT.update(portNamed(s.port), row));
           owners.push(s.port);
         }
         if (s.otherConfig && Object.keys(s.otherConfig).length) {
-          ops.push(op.mutate('Port', byName(s.port), mutation.mergeMap('other_config', s.otherConfig)));
+          ops.push(PORT.mutate(portNamed(s.port), PORT.mergeMap('otherConfig', s.otherConfig)));
           owners.push(s.port);
         }
       }
@@ -417,11 +409,6 @@ export class OvsdbOps {
       }
     }
     return out;
-  }
-
-  /** The VIF with this iface-id on the bridge, if any. */
-  vifPortByIfaceId(bridge: string, ifaceId: string): VifPort | undefined {
-    return this.vifPorts(bridge).find((v) => v.ifaceId === ifaceId);
   }
 
   openVSwitch(): { datapathTypes: string[]; ifaceTypes: string[]; otherConfig: Map<string, string> } {

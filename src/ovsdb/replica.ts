@@ -2,179 +2,25 @@
 // monitor. Rows are typed; indexes (by name, port→bridge, interface→port) are kept up to date
 // per row change so lookups stay O(1) with thousands of ports.
 import { EventEmitter } from 'node:events';
-import {
-  type Json,
-  type MonitorRequests,
-  type Row,
-  type TableUpdates,
-  optionalInteger,
-  optionalString,
-  requiredBoolean,
-  requiredString,
-  stringMap,
-  stringSet,
-  integerSet,
-  uuidSet,
-} from './protocol.js';
+import type { MonitorRequests, Row, TableUpdates } from './protocol.js';
+import { MONITOR_REQUESTS, TABLE_NAMES, isTableName, parseRow, type RowOf, type TableName } from './schema.js';
 import { getLogger } from '../util/log.js';
 
 const LOG = getLogger('ovsdb.replica');
 
-export interface OpenVSwitchRow {
-  uuid: string;
-  bridges: string[];
-  managerOptions: string[];
-  datapathTypes: string[];
-  ifaceTypes: string[];
-  otherConfig: Map<string, string>;
-  externalIds: Map<string, string>;
-}
-
-export interface BridgeRow {
-  uuid: string;
-  name: string;
-  /** Hex text, 16 digits; undefined until ovs-vswitchd has created the datapath. */
-  datapathId: string | undefined;
-  datapathType: string;
-  protocols: string[];
-  controller: string[];
-  ports: string[];
-  externalIds: Map<string, string>;
-  otherConfig: Map<string, string>;
-  failMode: string | undefined;
-  mcastSnoopingEnable: boolean;
-}
-
-export interface PortRow {
-  uuid: string;
-  name: string;
-  tag: number | undefined;
-  otherConfig: Map<string, string>;
-  externalIds: Map<string, string>;
-  interfaces: string[];
-  vlanMode: string | undefined;
-  trunks: number[];
-}
-
-export interface InterfaceRow {
-  uuid: string;
-  name: string;
-  /** undefined: not assigned yet; -1: ovs-vswitchd failed to create the interface. */
-  ofport: number | undefined;
-  externalIds: Map<string, string>;
-  type: string;
-  options: Map<string, string>;
-  /** ovs-vswitchd's reason for a failed interface. */
-  error: string | undefined;
-}
-
-export interface ControllerRow {
-  uuid: string;
-  target: string;
-  isConnected: boolean;
-  connectionMode: string | undefined;
-  inactivityProbe: number | undefined;
-}
-
-export interface ManagerRow {
-  uuid: string;
-  target: string;
-  isConnected: boolean;
-}
-
-export interface TableRows {
-  Open_vSwitch: OpenVSwitchRow;
-  Bridge: BridgeRow;
-  Port: PortRow;
-  Interface: InterfaceRow;
-  Controller: ControllerRow;
-  Manager: ManagerRow;
-}
-export type TableName = keyof TableRows;
+// The row types are the schema's (schema.ts declares each column once).
+export type OpenVSwitchRow = RowOf<'Open_vSwitch'>;
+export type BridgeRow = RowOf<'Bridge'>;
+export type PortRow = RowOf<'Port'>;
+export type InterfaceRow = RowOf<'Interface'>;
+export type ControllerRow = RowOf<'Controller'>;
+export type ManagerRow = RowOf<'Manager'>;
+export type TableRows = { [T in TableName]: RowOf<T> };
 
 /** One row change; `old` absent = insert, `new` absent = delete, both = modify. */
 export type RowChange = {
   [T in TableName]: { table: T; uuid: string; old?: TableRows[T]; new?: TableRows[T] };
 }[TableName];
-
-/** What the client monitors on behalf of the replica. */
-export const MONITOR_REQUESTS: MonitorRequests = {
-  Open_vSwitch: ['bridges', 'manager_options', 'datapath_types', 'iface_types', 'other_config', 'external_ids'],
-  Bridge: ['name', 'datapath_id', 'datapath_type', 'protocols', 'controller', 'ports', 'external_ids', 'other_config', 'fail_mode', 'mcast_snooping_enable'],
-  Port: ['name', 'tag', 'other_config', 'external_ids', 'interfaces', 'vlan_mode', 'trunks'],
-  Interface: ['name', 'ofport', 'external_ids', 'type', 'options', 'error'],
-  Controller: ['target', 'is_connected', 'connection_mode', 'inactivity_probe'],
-  Manager: ['target', 'is_connected'],
-};
-
-// A column missing from a row update means "unchanged" for modify and "default" for initial/insert
-// (ovsdb-server omits default-valued columns in some paths): read with these defaults.
-const EMPTY_SET_J: Json = ['set', []];
-const EMPTY_MAP_J: Json = ['map', []];
-function col(row: Row, name: string, dflt: Json): Json {
-  const v = row[name];
-  return v === undefined ? dflt : v;
-}
-
-const PARSERS: { [T in TableName]: (uuid: string, r: Row) => TableRows[T] } = {
-  Open_vSwitch: (uuid, r) => ({
-    uuid,
-    bridges: uuidSet(col(r, 'bridges', EMPTY_SET_J)),
-    managerOptions: uuidSet(col(r, 'manager_options', EMPTY_SET_J)),
-    datapathTypes: stringSet(col(r, 'datapath_types', EMPTY_SET_J)),
-    ifaceTypes: stringSet(col(r, 'iface_types', EMPTY_SET_J)),
-    otherConfig: stringMap(col(r, 'other_config', EMPTY_MAP_J)),
-    externalIds: stringMap(col(r, 'external_ids', EMPTY_MAP_J)),
-  }),
-  Bridge: (uuid, r) => ({
-    uuid,
-    name: requiredString(col(r, 'name', '')),
-    datapathId: optionalString(col(r, 'datapath_id', EMPTY_SET_J)),
-    datapathType: requiredString(col(r, 'datapath_type', '')),
-    protocols: stringSet(col(r, 'protocols', EMPTY_SET_J)),
-    controller: uuidSet(col(r, 'controller', EMPTY_SET_J)),
-    ports: uuidSet(col(r, 'ports', EMPTY_SET_J)),
-    externalIds: stringMap(col(r, 'external_ids', EMPTY_MAP_J)),
-    otherConfig: stringMap(col(r, 'other_config', EMPTY_MAP_J)),
-    failMode: optionalString(col(r, 'fail_mode', EMPTY_SET_J)),
-    mcastSnoopingEnable: requiredBoolean(col(r, 'mcast_snooping_enable', false)),
-  }),
-  Port: (uuid, r) => ({
-    uuid,
-    name: requiredString(col(r, 'name', '')),
-    tag: optionalInteger(col(r, 'tag', EMPTY_SET_J)),
-    otherConfig: stringMap(col(r, 'other_config', EMPTY_MAP_J)),
-    externalIds: stringMap(col(r, 'external_ids', EMPTY_MAP_J)),
-    interfaces: uuidSet(col(r, 'interfaces', EMPTY_SET_J)),
-    vlanMode: optionalString(col(r, 'vlan_mode', EMPTY_SET_J)),
-    trunks: integerSet(col(r, 'trunks', EMPTY_SET_J)),
-  }),
-  Interface: (uuid, r) => ({
-    uuid,
-    name: requiredString(col(r, 'name', '')),
-    ofport: optionalInteger(col(r, 'ofport', EMPTY_SET_J)),
-    externalIds: stringMap(col(r, 'external_ids', EMPTY_MAP_J)),
-    type: requiredString(col(r, 'type', '')),
-    options: stringMap(col(r, 'options', EMPTY_MAP_J)),
-    error: optionalString(col(r, 'error', EMPTY_SET_J)),
-  }),
-  Controller: (uuid, r) => ({
-    uuid,
-    target: requiredString(col(r, 'target', '')),
-    isConnected: requiredBoolean(col(r, 'is_connected', false)),
-    connectionMode: optionalString(col(r, 'connection_mode', EMPTY_SET_J)),
-    inactivityProbe: optionalInteger(col(r, 'inactivity_probe', EMPTY_SET_J)),
-  }),
-  Manager: (uuid, r) => ({
-    uuid,
-    target: requiredString(col(r, 'target', '')),
-    isConnected: requiredBoolean(col(r, 'is_connected', false)),
-  }),
-};
-
-function isTableName(t: string): t is TableName {
-  return Object.prototype.hasOwnProperty.call(PARSERS, t);
-}
 
 function valuesEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
@@ -210,22 +56,8 @@ export interface OvsdbReplicaEvents {
  * the server sent them.
  */
 export class OvsdbReplica extends EventEmitter<OvsdbReplicaEvents> {
-  private readonly tables: { [T in TableName]: Map<string, TableRows[T]> } = {
-    Open_vSwitch: new Map(),
-    Bridge: new Map(),
-    Port: new Map(),
-    Interface: new Map(),
-    Controller: new Map(),
-    Manager: new Map(),
-  };
-  private readonly raw: { [T in TableName]: Map<string, Row> } = {
-    Open_vSwitch: new Map(),
-    Bridge: new Map(),
-    Port: new Map(),
-    Interface: new Map(),
-    Controller: new Map(),
-    Manager: new Map(),
-  };
+  private readonly tables = Object.fromEntries(TABLE_NAMES.map((t) => [t, new Map()])) as { [T in TableName]: Map<string, TableRows[T]> };
+  private readonly raw = Object.fromEntries(TABLE_NAMES.map((t) => [t, new Map()])) as { [T in TableName]: Map<string, Row> };
   private readonly bridgeByName = new Map<string, string>();
   private readonly portByName = new Map<string, string>();
   private readonly ifaceByName = new Map<string, string>();
@@ -276,33 +108,26 @@ export class OvsdbReplica extends EventEmitter<OvsdbReplicaEvents> {
 
   portsOfBridge(bridge: BridgeRow | string): PortRow[] {
     const b = typeof bridge === 'string' ? this.bridge(bridge) : bridge;
-    if (!b) return [];
-    const out: PortRow[] = [];
-    for (const u of b.ports) {
-      const p = this.tables.Port.get(u);
-      if (p) out.push(p);
-    }
-    return out;
+    return b ? this.referenced('Port', b.ports) : [];
   }
 
   interfacesOfPort(port: PortRow | string): InterfaceRow[] {
     const p = typeof port === 'string' ? this.port(port) : port;
-    if (!p) return [];
-    const out: InterfaceRow[] = [];
-    for (const u of p.interfaces) {
-      const i = this.tables.Interface.get(u);
-      if (i) out.push(i);
-    }
-    return out;
+    return p ? this.referenced('Interface', p.interfaces) : [];
   }
 
   controllersOfBridge(bridge: BridgeRow | string): ControllerRow[] {
     const b = typeof bridge === 'string' ? this.bridge(bridge) : bridge;
-    if (!b) return [];
-    const out: ControllerRow[] = [];
-    for (const u of b.controller) {
-      const c = this.tables.Controller.get(u);
-      if (c) out.push(c);
+    return b ? this.referenced('Controller', b.controller) : [];
+  }
+
+  /** The rows a uuid-set column refers to, those not (yet) in the replica left out. */
+  private referenced<T extends TableName>(table: T, uuids: readonly string[]): TableRows[T][] {
+    const rows = this.tables[table] as Map<string, TableRows[T]>;
+    const out: TableRows[T][] = [];
+    for (const u of uuids) {
+      const r = rows.get(u);
+      if (r) out.push(r);
     }
     return out;
   }
@@ -373,7 +198,7 @@ export class OvsdbReplica extends EventEmitter<OvsdbReplicaEvents> {
   resync(snapshot: TableUpdates): void {
     const changes: RowChange[] = [];
     const seen = new Map<TableName, Set<string>>();
-    for (const t of Object.keys(this.tables) as TableName[]) seen.set(t, new Set());
+    for (const t of TABLE_NAMES) seen.set(t, new Set());
     for (const { table, rows } of snapshot) {
       if (!isTableName(table)) continue;
       const s = seen.get(table)!;
@@ -391,7 +216,7 @@ export class OvsdbReplica extends EventEmitter<OvsdbReplicaEvents> {
       }
     }
     // Rows that vanished while we were not watching.
-    for (const t of Object.keys(this.tables) as TableName[]) {
+    for (const t of TABLE_NAMES) {
       const s = seen.get(t)!;
       for (const uuid of [...this.tables[t].keys()]) {
         if (!s.has(uuid)) {
@@ -426,7 +251,7 @@ export class OvsdbReplica extends EventEmitter<OvsdbReplicaEvents> {
 
   /** Forgets everything without emitting (the client was closed). */
   clear(): void {
-    for (const t of Object.keys(this.tables) as TableName[]) {
+    for (const t of TABLE_NAMES) {
       this.tables[t].clear();
       this.raw[t].clear();
     }
@@ -449,7 +274,7 @@ export class OvsdbReplica extends EventEmitter<OvsdbReplicaEvents> {
     // wire row keeps us correct should a server send only the changed ones.
     const prevRaw = this.raw[table].get(uuid);
     const rawFull = merge && prevRaw ? { ...prevRaw, ...raw } : raw;
-    const row = PARSERS[table](uuid, rawFull);
+    const row: TableRows[T] = parseRow(table, uuid, rawFull) as TableRows[T];
     this.raw[table].set(uuid, rawFull);
     if (old && rowsEqual(old as object, row as object)) return undefined;
     map.set(uuid, row);

@@ -30,12 +30,21 @@ export interface NativeBackendOptions {
 /** At most this many refused flow mods are spelled out in an OpenFlowError message. */
 const MAX_LISTED_ERRORS = 5;
 
+/** `tcp:IP:PORT` as OVSDB's Controller.target spells it (an IPv6 address in brackets). */
+export function controllerTarget(address: string, port: number): string {
+  return address.includes(':') ? `tcp:[${address}]:${port}` : `tcp:${address}:${port}`;
+}
+
 export class NativeBackend extends EventEmitter<ControllerEvents> implements OpenFlowBackend {
   readonly kind = 'native' as const;
+  readonly controllerTarget: string;
+  // A restarted ovs-vswitchd reconnects at once (onSwitchConnected); the canary is only a fallback.
+  readonly canaryIntervalMs = 10_000;
   private readonly controller: OpenFlowController;
 
   constructor(readonly options: NativeBackendOptions) {
     super();
+    this.controllerTarget = controllerTarget(options.listenAddress, options.listenPort);
     const ctl: ConstructorParameters<typeof OpenFlowController>[0] = {
       listenAddress: options.listenAddress,
       listenPort: options.listenPort,
@@ -45,6 +54,10 @@ export class NativeBackend extends EventEmitter<ControllerEvents> implements Ope
     this.controller = new OpenFlowController(ctl);
     this.controller.on('switch-connected', (dpid) => this.emit('switch-connected', dpid));
     this.controller.on('switch-disconnected', (dpid) => this.emit('switch-disconnected', dpid));
+  }
+
+  onSwitchConnected(listener: (datapathId: bigint) => void): void {
+    this.on('switch-connected', listener);
   }
 
   /** Listen on listenAddress:listenPort; rejects with an Error naming address:port (e.g. EADDRINUSE). */

@@ -175,7 +175,16 @@ class OfctlSwitch implements OpenFlowSwitch {
 
 export class OfctlBackend implements OpenFlowBackend {
   readonly kind = 'ovs-ofctl' as const;
+  /** Flows go through each bridge's management socket: no controller. */
+  readonly controllerTarget = undefined;
+  // No OpenFlow connection drops when ovs-vswitchd restarts: the canary is the only sign, checked
+  // as often as the reference polls.
+  readonly canaryIntervalMs = 2_000;
   constructor(private readonly opts: OfctlOptions) {}
+
+  onSwitchConnected(): void {
+    // No connection, so never called.
+  }
 
   async start(): Promise<void> {
     const r = await runOfctl(this.opts, ['--version']).catch((e: unknown) => {

@@ -3,7 +3,7 @@
 // with scripts/capture-reference.sh), with either OpenFlow interface.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { PrivateOvs } from '../../../lab/ovs.js';
 import { AgentProcess } from '../../../lab/agent-process.js';
 
@@ -92,6 +92,56 @@ for (const ofInterface of ['native', 'ovs-ofctl']) {
     });
   }
 }
+
+test('of_interface = ovs-ofctl clears the controllers an earlier native run left on the bridges', async () => {
+  await freshOvs();
+  for (const b of ['br-int', 'br-tun']) {
+    await ovs.addBridge(b);
+    await ovs.vsctl('set-controller', b, 'tcp:127.0.0.1:16633');
+    assert.equal(await ovs.vsctl('get-controller', b), 'tcp:127.0.0.1:16633', `${b} has the earlier run's controller`);
+  }
+  const agent = new AgentProcess(
+    { 'neutron.conf': neutronConf('ovs-ofctl'), 'agent.ini': readFileSync(`${FIXTURES}/tun-gre-vxlan-geneve.ini`, 'utf8') },
+    ovs.env,
+  );
+  try {
+    agent.start();
+    await agent.waitForLog(/bridges set up/);
+    for (const b of ['br-int', 'br-tun']) assert.equal(await ovs.vsctl('get-controller', b), '', `${b} has no controller`);
+    assert.equal((await ovs.vsctl('--columns=_uuid', 'list', 'Controller')).trim(), '', 'no Controller row is left');
+    assert.equal(await agent.stop(), 0);
+  } finally {
+    agent.cleanup();
+  }
+});
+
+test('SIGHUP re-reads the mutable options: debug = True turns DEBUG logging on, the flows stay as they were', async () => {
+  await freshOvs();
+  const agent = new AgentProcess(
+    { 'neutron.conf': neutronConf('native'), 'agent.ini': readFileSync(`${FIXTURES}/tun-gre-vxlan-geneve.ini`, 'utf8') },
+    ovs.env,
+  );
+  try {
+    agent.start();
+    await agent.waitForLog(/bridges set up/);
+    const flowsOf = async () => Promise.all(['br-int', 'br-tun'].map((b) => ovs.dumpFlows(b, { keepCookies: true })));
+    const before = await flowsOf();
+    assert.doesNotMatch(agent.output, / DEBUG /, 'no DEBUG line before the reload');
+    writeFileSync(agent.path('neutron.conf'), neutronConf('native').replace('[DEFAULT]\n', '[DEFAULT]\ndebug = True\n'));
+    process.kill(agent.pid!, 'SIGHUP');
+    await agent.waitForLog(/SIGHUP: configuration files re-read; changed: DEFAULT\.debug/);
+    await agent.waitForLog(/ DEBUG ovs_agent\./);
+    assert.equal(agent.exitCode, undefined, 'still running');
+    assert.deepEqual(await flowsOf(), before, 'flows and cookies unchanged');
+    assert.doesNotMatch(agent.output, /bridge ready[\s\S]*SIGHUP[\s\S]*bridge ready/, 'no bridge set up again');
+    // Reading the same files again changes nothing.
+    process.kill(agent.pid!, 'SIGHUP');
+    await agent.waitForLog(/no mutable option changed/);
+    assert.equal(await agent.stop(), 0);
+  } finally {
+    agent.cleanup();
+  }
+});
 
 test('without a reachable broker the agent sets up its bridges, logs each failed attempt with the password hidden, and keeps retrying', async () => {
   await freshOvs();

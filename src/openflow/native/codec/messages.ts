@@ -184,7 +184,10 @@ function putFlowModBody(w: Writer, fm: FlowModBody): void {
   putInstructions(w, fm.actions, fm.gotoTable);
 }
 
-/** Append one message to a writer (lets a batch of flow mods share one buffer). */
+/**
+ * Append one message to a writer (lets a batch of flow mods share one buffer).
+ * Over 80 lines as one switch with a short case per message type: the encoder table reads best whole.
+ */
 export function encodeInto(w: Writer, msg: OfMessage): void {
   let start: number;
   switch (msg.type) {

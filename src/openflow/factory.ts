@@ -1,0 +1,30 @@
+// `[ovs] of_interface` is decided here and nowhere else: the agent gets an OpenFlowBackend, and the
+// backend itself says what differs (controller target, how a switch restart is noticed).
+import type { OfInterface, OpenFlowBackend } from './backend.js';
+import { NativeBackend } from './native/backend.js';
+import { OfctlBackend } from './ofctl/backend.js';
+
+export interface OpenFlowSettings {
+  ofInterface: OfInterface;
+  /** native: where the controller listens and the bridges connect. */
+  ofListenAddress: string;
+  ofListenPort: number;
+  /** native: how long a request waits for its switch to (re)connect. */
+  ofConnectTimeoutSec: number;
+  /** Per request (native) or per ovs-ofctl run. */
+  ofRequestTimeoutSec: number;
+}
+
+export function createOpenFlowBackend(s: OpenFlowSettings): OpenFlowBackend {
+  switch (s.ofInterface) {
+    case 'native':
+      return new NativeBackend({
+        listenAddress: s.ofListenAddress,
+        listenPort: s.ofListenPort,
+        connectTimeoutSec: s.ofConnectTimeoutSec,
+        requestTimeoutSec: s.ofRequestTimeoutSec,
+      });
+    case 'ovs-ofctl':
+      return new OfctlBackend({ timeoutSec: s.ofRequestTimeoutSec });
+  }
+}

@@ -1,0 +1,35 @@
+// The one declaration of the OVSDB tables the agent uses: what is monitored, how rows read, how writes spell columns.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BRIDGE, MONITOR_REQUESTS, PORT, parseRow } from '../../../src/ovsdb/schema.js';
+import { NamedUuid, OvsdbDatumError } from '../../../src/ovsdb/protocol.js';
+
+test('the monitor request names every declared column by its wire name', () => {
+  assert.deepEqual(MONITOR_REQUESTS['Interface'], ['name', 'ofport', 'external_ids', 'type', 'options', 'error']);
+  assert.deepEqual(MONITOR_REQUESTS['Controller'], ['target', 'is_connected', 'connection_mode', 'inactivity_probe']);
+  assert.deepEqual(Object.keys(MONITOR_REQUESTS), ['Open_vSwitch', 'Bridge', 'Port', 'Interface', 'Controller', 'Manager']);
+});
+
+test('a wire row reads into its typed row; missing columns take their defaults', () => {
+  const port = parseRow('Port', 'u1', { name: 'tap1', tag: 5, other_config: ['map', [['net_uuid', 'n1']]], interfaces: ['uuid', 'i1'] });
+  assert.deepEqual(port, {
+    uuid: 'u1', name: 'tap1', tag: 5, otherConfig: new Map([['net_uuid', 'n1']]), externalIds: new Map(),
+    interfaces: ['i1'], vlanMode: undefined, trunks: [],
+  });
+  assert.equal(parseRow('Interface', 'i1', { name: 'x', ofport: ['set', []] }).ofport, undefined);
+  assert.throws(() => parseRow('Bridge', 'b1', { name: 7 }), OvsdbDatumError);
+});
+
+test('typed writes spell the wire columns; null clears an optional column', () => {
+  assert.deepEqual(PORT.update([], { tag: null, vlanMode: null, trunks: [] }), {
+    op: 'update', table: 'Port', where: [], row: { tag: ['set', []], vlan_mode: ['set', []], trunks: ['set', []] },
+  });
+  assert.deepEqual(BRIDGE.insert({ name: 'br-x', datapathType: 'netdev', ports: [new NamedUuid('p')] }, 'b'), {
+    op: 'insert', table: 'Bridge', 'uuid-name': 'b', row: { name: 'br-x', datapath_type: 'netdev', ports: ['set', [['named-uuid', 'p']]] },
+  });
+  assert.deepEqual(BRIDGE.mergeMap('otherConfig', { 'mac-table-size': '50000' }), [
+    ['other_config', 'delete', ['set', ['mac-table-size']]],
+    ['other_config', 'insert', ['map', [['mac-table-size', '50000']]]],
+  ]);
+  assert.deepEqual(BRIDGE.eq('name', 'br-int'), ['name', '==', 'br-int']);
+});
