@@ -4,12 +4,13 @@
 import { EventEmitter } from 'node:events';
 import { isJsonObject, type JsonObject, type JsonValue } from '../util/json.js';
 import { getLogger } from '../util/log.js';
+import { fromPrimitive } from '../rpc/ovo.js';
 
 const LOG = getLogger('agent.resource_cache');
 
 // The project's JSON type under the names src/firewall and the tests still import from here.
 export type { JsonValue as Json, JsonObject as JsonObj };
-export { isJsonObject as isObj };
+export { isJsonObject as isObj, fromPrimitive };
 
 /** The object types the agent caches, with the versions it asks for and subscribes to. */
 export const CACHED_RESOURCE_VERSIONS = {
@@ -41,19 +42,6 @@ export const RESOURCE_VERSIONS: Record<string, string> = {
   Agent: '1.1',
 };
 
-/**
- * Unwrap an oslo.versionedobjects primitive into plain data, recursively
- * (`{"versioned_object.data": {...}}` → `{...}`). Anything else passes through.
- */
-export function fromPrimitive(v: JsonValue): JsonValue {
-  if (Array.isArray(v)) return v.map(fromPrimitive);
-  if (!isJsonObject(v)) return v;
-  const data = v['versioned_object.data'];
-  const src = isJsonObject(data) ? data : v;
-  const out: JsonObject = {};
-  for (const [k, val] of Object.entries(src)) out[k] = fromPrimitive(val);
-  return out;
-}
 
 export interface ResourceCacheEvents {
   'port-updated': [id: string, changed: string[]];

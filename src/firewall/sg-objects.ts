@@ -3,7 +3,8 @@
 // once at this edge into the firewall's types. A malformed object is an error naming its type and
 // id; `parseOrSkip` logs it and the caller goes on without it, as a bad push must not stop filtering.
 import { isIP } from 'node:net';
-import { fromPrimitive, isObj, type Json, type JsonObj } from '../agent/resource-cache.js';
+import { fromPrimitive } from '../rpc/ovo.js';
+import { isJsonObject as isObj, type JsonObject as JsonObj, type JsonValue as Json } from '../util/json.js';
 import type { IpAddress, Mac } from '../openflow/flow.js';
 import { getLogger } from '../util/log.js';
 import type { Direction, Ethertype, FirewallPort, PortWiring, SecurityGroupRule } from './types.js';

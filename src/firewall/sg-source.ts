@@ -2,7 +2,8 @@
 // reference's SecurityGroupServerAPIShim does (spec rpc.md §6.2): no security-group RPC to the
 // server, only bulk_pulls for what the cache has never been asked, then pushes keep it current.
 // Cache events become SecurityGroupChange notices as in spec rpc.md §6's table.
-import type { CachedType, JsonObj, ResourceCache } from '../agent/resource-cache.js';
+import type { CachedType, ResourceCache } from '../agent/resource-cache.js';
+import type { JsonObject as JsonObj } from '../util/json.js';
 import { getLogger } from '../util/log.js';
 import {
   ParsedObjects,
