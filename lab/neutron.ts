@@ -428,6 +428,25 @@ export async function waitFor<T>(
   }
 }
 
+/** Polls `probe` until it gives `want`; the failure names the last value seen (and `detail()`, if given). */
+export async function waitForValue<T>(
+  what: string,
+  probe: () => Promise<T>,
+  want: T,
+  timeoutMs: number,
+  detail: () => string = () => '',
+  intervalMs = 200,
+): Promise<void> {
+  let last: T | undefined;
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    last = await probe();
+    if (last === want) return;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`${what}: expected ${String(want)}, still ${String(last)} after ${timeoutMs} ms${detail()}`);
+}
+
 function ipv4ToInt(ip: string): number {
   const p = ip.split('.').map(Number);
   if (p.length !== 4 || p.some((x) => !Number.isInteger(x) || x < 0 || x > 255)) throw new Error(`bad IPv4 address ${ip}`);

@@ -268,14 +268,6 @@ export class PrivateRabbitmq {
 // ---------------------------------------------------------------------------------------------
 // Small utilities for RPC tests.
 
-/** Polls `cond` every 50 ms until it is true; throws with `what` after `timeoutMs`. */
-export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(50);
-  }
-}
 
 /** Collects log lines (pass `capture.sink` to configureLogging). */
 export class LogCapture {

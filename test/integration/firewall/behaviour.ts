@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { PrivateOvs } from '../../../lab/ovs.js';
 import { AgentProcess } from '../../../lab/agent-process.js';
 import { labAgentFiles, type LabAgentOptions } from '../../../lab/agent-config.js';
-import { LAB_PROJECT, NeutronLab, waitFor, type NeutronPort } from '../../../lab/neutron.js';
+import { LAB_PROJECT, NeutronLab, waitFor, waitForValue, type NeutronPort } from '../../../lab/neutron.js';
 import { plugVm, ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
 import { Pinger } from '../../helpers/resilience.js';
 import { Listener, TcpStream, ping6, probeTcp, probeUdp } from '../../../lab/traffic.js';
@@ -24,17 +24,9 @@ export interface BehaviourOptions {
   plug?: (ovs: PrivateOvs, port: NeutronPort) => Promise<Vm>;
 }
 
-/** Polls `probe` until it returns `want` (the firewall may take a pass to apply a change). */
-async function eventually<T>(what: string, probe: () => Promise<T>, want: T, timeoutMs = 15000): Promise<void> {
-  let last: T | undefined;
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    last = await probe();
-    if (last === want) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  assert.fail(`${what}: expected ${String(want)}, still ${String(last)} after ${timeoutMs} ms`);
-}
+/** Polls until `probe` gives `want` (the firewall may take a pass to apply a change). */
+const eventually = <T>(what: string, probe: () => Promise<T>, want: T, timeoutMs = 15000): Promise<void> =>
+  waitForValue(what, probe, want, timeoutMs);
 
 export function firewallBehaviour(o: BehaviourOptions): void {
   let lab: NeutronLab;

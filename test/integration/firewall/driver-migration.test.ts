@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { PrivateOvs, freePort } from '../../../lab/ovs.js';
 import { AgentProcess } from '../../../lab/agent-process.js';
 import { labAgentFiles } from '../../../lab/agent-config.js';
-import { NeutronLab, waitFor, type NeutronPort } from '../../../lab/neutron.js';
+import { NeutronLab, waitFor, waitForValue, type NeutronPort } from '../../../lab/neutron.js';
 import { ping } from '../../../lab/vm.js';
 import { plugHybridVm, type HybridVm } from '../../../lab/hybrid-vm.js';
 import { Listener, probeTcp } from '../../../lab/traffic.js';
@@ -43,17 +43,9 @@ async function stopAgent(): Promise<void> {
 
 const log = (): string => `\nagent log (last lines):\n${(agent?.output ?? '').split('\n').slice(-30).join('\n')}`;
 
-/** Polls until `probe` gives `want`; the last value is in the failure. */
-async function eventually<T>(what: string, probe: () => Promise<T>, want: T, timeoutMs = 20000): Promise<void> {
-  let last: T | undefined;
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    last = await probe();
-    if (last === want) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  assert.fail(`${what}: expected ${String(want)}, still ${String(last)} after ${timeoutMs} ms${log()}`);
-}
+/** Polls until `probe` gives `want`; the last value and the agent's log are in the failure. */
+const eventually = <T>(what: string, probe: () => Promise<T>, want: T, timeoutMs = 20000): Promise<void> =>
+  waitForValue(what, probe, want, timeoutMs, log, 250);
 
 /** br-int's flows as [table, cookie] pairs. */
 async function flowCookies(): Promise<Array<{ table: number; cookie: string }>> {

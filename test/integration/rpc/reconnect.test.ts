@@ -2,7 +2,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { PrivateRabbitmq, haveRabbitmq, waitFor, LogCapture } from '../../helpers/rabbitmq.js';
+import { PrivateRabbitmq, haveRabbitmq, LogCapture } from '../../helpers/rabbitmq.js';
+import { waitFor } from '../../../lab/neutron.js';
 import { freePort } from '../../../lab/ovs.js';
 import { configureLogging } from '../../../src/util/log.js';
 import { AmqpConnection, RpcClient, RpcServer } from '../../../src/rpc/index.js';
@@ -121,7 +122,7 @@ describe('AMQP reconnect and failover', { skip }, () => {
     logs.clear();
     let started = false;
     void c.start().then(() => { started = true; }, () => undefined);
-    await waitFor('two failed attempts', () => logs.matching(/\(badauth\) is unreachable/).length >= 2, 15_000);
+    await waitFor(() => logs.matching(/\(badauth\) is unreachable/).length >= 2, 15_000, 'two failed attempts', 50);
     assert.equal(started, false);
     const lines = logs.matching(/\(badauth\) is unreachable/);
     assert.match(lines[0]!, /Trying again in 1 seconds/);

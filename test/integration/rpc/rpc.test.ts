@@ -2,7 +2,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as amqp from 'amqplib';
-import { PrivateRabbitmq, haveRabbitmq, waitFor, LogCapture } from '../../helpers/rabbitmq.js';
+import { PrivateRabbitmq, haveRabbitmq, LogCapture } from '../../helpers/rabbitmq.js';
+import { waitFor } from '../../../lab/neutron.js';
 import { configureLogging } from '../../../src/util/log.js';
 import {
   AmqpConnection, RpcClient, RpcServer, MessagingTimeout, RemoteError, encodeEnvelope, buildCastMessage, adminContext,
@@ -103,7 +104,7 @@ describe('RPC over a private RabbitMQ', { skip }, () => {
       await ch.consume(q.queue, (m) => { if (m) got.push(m); }, { noAck: true });
       await assert.rejects(client.call('q-probe', 'probe', { a: 1 }, { version: '1.2', timeoutSec: 0.5 }), MessagingTimeout);
       await client.cast('q-probe', 'probe_cast', {}, { version: '1.0' });
-      await waitFor('two probe messages', () => got.length === 2);
+      await waitFor(() => got.length === 2, 10_000, 'two probe messages', 50);
       const [call, cast] = got as [amqp.ConsumeMessage, amqp.ConsumeMessage];
       for (const m of [call, cast]) {
         assert.equal(m.properties.contentType, 'application/json');
@@ -130,11 +131,11 @@ describe('RPC over a private RabbitMQ', { skip }, () => {
     await server('q-fan', 'hostA', [ep('hostA')]);
     await server('q-fan', 'hostB', [ep('hostB')]);
     await client.cast('q-fan', 'tunnel_update', { tunnel_ip: '192.0.2.30', tunnel_type: 'vxlan' }, { version: '1.0', fanout: true });
-    await waitFor('both servers got the fanout cast', () => got.length >= 2);
+    await waitFor(() => got.length >= 2, 10_000, 'both servers got the fanout cast', 50);
     assert.deepEqual([...got].sort(), ['hostA:192.0.2.30', 'hostB:192.0.2.30']);
     got.length = 0;
     await client.cast('q-fan', 'tunnel_update', { tunnel_ip: '192.0.2.31' }, { version: '1.0' });
-    await waitFor('one server got the topic cast', () => got.length >= 1);
+    await waitFor(() => got.length >= 1, 10_000, 'one server got the topic cast', 50);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(got.length, 1, `exactly one server handles a topic cast: ${got.join(', ')}`);
   });
@@ -157,7 +158,7 @@ describe('RPC over a private RabbitMQ', { skip }, () => {
       (e: Error) => e instanceof MessagingTimeout && /slow/.test(e.message));
     assert.ok(Date.now() - t0 < 2000, 'explicit timeout: no back-off sleep');
     assert.equal(client.methodTimeoutSec('slow'), 60, 'explicit timeout does not change the back-off table');
-    await waitFor('late reply logged', () => logs.matching(/No calling threads waiting for msg_id/).length === 1, 5000);
+    await waitFor(() => logs.matching(/No calling threads waiting for msg_id/).length === 1, 5000, 'late reply logged', 50);
     // The client still works afterwards.
     assert.equal(await client.call('q-slow', 'slow', {}, { version: '1.0', timeoutSec: 5 }), 'late');
   });
@@ -210,7 +211,7 @@ describe('RPC over a private RabbitMQ', { skip }, () => {
     // A failing cast is only logged.
     logs.clear();
     await client.cast('q-err', 'fail', {}, { version: '1.0' });
-    await waitFor('cast failure logged', () => logs.matching(/Exception during message handling of cast fail.*bad tunnel type/).length === 1);
+    await waitFor(() => logs.matching(/Exception during message handling of cast fail.*bad tunnel type/).length === 1, 10_000, 'cast failure logged', 50);
   });
 
   test('garbage on the queue is logged once each and acked; good messages are still served', async () => {
@@ -241,7 +242,7 @@ describe('RPC over a private RabbitMQ', { skip }, () => {
       await ch.close();
     }
     assert.equal(await client.call('q-junk', 'ping', {}, { version: '1.0', timeoutSec: 10 }), 'pong');
-    await waitFor('duplicate dropped', () => logs.matching(/duplicate message dup-1/).length === 1);
+    await waitFor(() => logs.matching(/duplicate message dup-1/).length === 1, 10_000, 'duplicate dropped', 50);
     assert.equal(served, 2, 'the cast once (its duplicate dropped) and the call');
     const dropped = logs.matching(/ERROR .*dropping (malformed )?message from queue q-junk/);
     assert.equal(dropped.length, junk.length, dropped.join(''));
