@@ -7,7 +7,7 @@
 //       conjunction flows reg5=<ofport> present);
 //   (b) one rule (ingress tcp 5201 from 203.0.113.0/24) added to G → its table-82 flows present for
 //       every port; removed → none left; timed from the API's answer;
-//   (c) a remote group R of --members M ports bound to another host (members, never local), one
+//   (c) a remote group R of --members M ports that are not on this host (members, never local), one
 //       local port P in a group whose rule admits R: P plugged → filtered with every member's flow;
 //       one member added / removed → its flow (table 82, nw_src=<its address>) present / absent.
 //  iptables_hybrid: cold start with --hybrid-ports N ports in G already plugged (their qvo ends on
@@ -41,11 +41,22 @@ interface FwPort extends BenchPort {
 
 /** The rule (b) adds: a distinctive destination port, so its flows are told apart from all others. */
 const PROBE_TCP_PORT = 5201;
-const HOST_ELSEWHERE = `bench-fw-elsewhere-${process.pid}`;
 
 function argStr(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : undefined;
+}
+
+// What a signal (the run's `timeout`, Ctrl-C) must still stop: the lab, the agent, the private OVS.
+const stopOnSignal = new Set<() => Promise<void>>();
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    void (async () => {
+      progress(`${sig}: stopping what this run started`);
+      for (const stop of [...stopOnSignal].reverse()) await stop().catch((e: unknown) => progress(`cleanup after ${sig}: ${String(e)}`));
+      process.exit(130);
+    })();
+  });
 }
 
 function progress(line: string): void {
@@ -75,22 +86,23 @@ async function createNet(lab: NeutronLab, name: string, cidr: string): Promise<s
  * `bound`: the host has an agent, so each port must come back bound by the openvswitch driver.
  */
 async function createSgPorts(
-  lab: NeutronLab, networkId: string, host: string, n: number, groups: string[], opts: { devicePrefix: 'tap' | 'qvo'; bound: boolean; chunk?: number },
+  lab: NeutronLab, networkId: string, host: string | undefined, n: number, groups: string[], opts: { devicePrefix: 'tap' | 'qvo'; chunk?: number },
 ): Promise<FwPort[]> {
   const chunk = opts.chunk ?? 250;
   const out: FwPort[] = [];
   for (let i = 0; i < n; i += chunk) {
     const ports = Array.from({ length: Math.min(chunk, n - i) }, () => ({
-      network_id: networkId, tenant_id: LAB_PROJECT, device_owner: 'compute:nova', device_id: randomUUID(), 'binding:host_id': host, security_groups: groups,
+      network_id: networkId, tenant_id: LAB_PROJECT, device_owner: 'compute:nova', device_id: randomUUID(), security_groups: groups,
+      ...(host !== undefined ? { 'binding:host_id': host } : {}),
     }));
     const r = await lab.api<{ ports: { id: string; mac_address: string; 'binding:vif_type': string; fixed_ips: { ip_address: string }[] }[] }>('POST', '/v2.0/ports', { ports });
     for (const p of r.ports) {
-      if (opts.bound && p['binding:vif_type'] !== 'ovs') throw new Error(`port ${p.id} not bound to ${host} by the openvswitch driver (vif_type ${p['binding:vif_type']}): is the agent alive?`);
+      if (host !== undefined && p['binding:vif_type'] !== 'ovs') throw new Error(`port ${p.id} not bound to ${host} by the openvswitch driver (vif_type ${p['binding:vif_type']}): is the agent alive?`);
       const ip = p.fixed_ips[0]?.ip_address;
       if (!ip) throw new Error(`port ${p.id} got no fixed IP`);
       out.push({ id: p.id, mac: p.mac_address, name: `${opts.devicePrefix}${p.id.slice(0, 11)}`, ip });
     }
-    if (n > chunk) progress(`created ${out.length}/${n} ports on ${host}`);
+    if (n > chunk) progress(`created ${out.length}/${n} ports${host !== undefined ? ` on ${host}` : ''}`);
   }
   return out;
 }
@@ -169,7 +181,12 @@ async function timeUntil(what: string, agent: RunningAgent, t0: number, timeoutM
   return { ms: NaN, got };
 }
 
-/** The remote group R and its members (bound to a host without agent), shared by both sides. */
+/**
+ * The remote group R and its members, shared by both sides. The members are unbound (no
+ * binding:host_id): neutron counts them as members all the same, and no agent has them. Bound to a
+ * host without an agent, each port costs ML2 ten failed binding attempts (about 5 s a port on this
+ * machine), which made 2000 members impossible to create in the time a run has.
+ */
 interface Members {
   groupId: string;
   networkId: string;
@@ -179,7 +196,7 @@ interface Members {
 async function createMembers(lab: NeutronLab, m: number): Promise<Members> {
   const { sg } = await createSecurityGroup(lab, `fw-members-${process.pid}`, [{ direction: 'egress' }]);
   const networkId = await createNet(lab, `fw-members-${process.pid}`, '198.19.0.0/20');
-  const ports = await createSgPorts(lab, networkId, HOST_ELSEWHERE, m, [sg.id], { devicePrefix: 'tap', bound: false });
+  const ports = await createSgPorts(lab, networkId, undefined, m, [sg.id], { devicePrefix: 'tap' });
   return { groupId: sg.id, networkId, ips: new Set(ports.map((p) => p.ip)) };
 }
 
@@ -202,6 +219,13 @@ async function runOvs(lab: NeutronLab, side: Side, n: number, members: Members, 
   const cfg = { host, transportUrl: lab.transportUrl, ovs, extraIni: firewallIni(side, 'openvswitch', ovs, lockDir) };
   let agent: RunningAgent | undefined;
   const notes: string[] = [];
+  const cleanup = async (): Promise<void> => {
+    await agent?.stop();
+    agent?.cleanup();
+    await ovs.stop();
+    rmSync(lockDir, { recursive: true, force: true });
+  };
+  stopOnSignal.add(cleanup);
   try {
     await ovs.addBridge('br-phys');
     // Register the host (ports bind only to a known agent), create the ports, stop, plug, wipe flows.
@@ -210,7 +234,7 @@ async function runOvs(lab: NeutronLab, side: Side, n: number, members: Members, 
     await until('registration', reg, 180000, async () => (await agentRecord(lab, host))?.alive === true, 250);
     const { sg } = await createSecurityGroup(lab, `fw-${host}`, [{ direction: 'ingress', remote_group_id: 'self' }, { direction: 'egress' }]);
     const networkId = await createNet(lab, `fw-${host}`, '198.18.0.0/20');
-    const ports = await createSgPorts(lab, networkId, host, n, [sg.id], { devicePrefix: 'tap', bound: true });
+    const ports = await createSgPorts(lab, networkId, host, n, [sg.id], { devicePrefix: 'tap' });
     await agent.stop();
     agent.cleanup();
     agent = undefined;
@@ -253,7 +277,7 @@ async function runOvs(lab: NeutronLab, side: Side, n: number, members: Members, 
 
     // (c) one local port admitting a remote group of M members that live on another host
     const { sg: local } = await createSecurityGroup(lab, `fw-local-${host}`, [{ direction: 'ingress', remote_group_id: members.groupId }, { direction: 'egress' }]);
-    const [p] = await createSgPorts(lab, networkId, host, 1, [local.id], { devicePrefix: 'tap', bound: true });
+    const [p] = await createSgPorts(lab, networkId, host, 1, [local.id], { devicePrefix: 'tap' });
     await plugPorts(ovs, [p!]);
     t0 = performance.now();
     const [pOf] = await ofportsOf(ovs, [p!]);
@@ -268,7 +292,7 @@ async function runOvs(lab: NeutronLab, side: Side, n: number, members: Members, 
     if (Number.isNaN(plug.ms)) notes.push(`remote group port plugged: ${plug.got}`);
     progress(`${side}: local port plugged → filtered with ${m} member flows: ${plug.ms.toFixed(0)} ms`);
 
-    const [member] = await createSgPorts(lab, members.networkId, HOST_ELSEWHERE, 1, [members.groupId], { devicePrefix: 'tap', bound: false });
+    const [member] = await createSgPorts(lab, members.networkId, undefined, 1, [members.groupId], { devicePrefix: 'tap' });
     t0 = performance.now();
     const madd = await timeUntil('member added', a, t0, timeoutMs, async () => {
       const has = (await firewallView(ovs)).memberIps.has(member!.ip);
@@ -287,10 +311,8 @@ async function runOvs(lab: NeutronLab, side: Side, n: number, members: Members, 
 
     return { coldStartMs: cold.ms, ruleAddMs: add.ms, ruleRemoveMs: del.ms, remotePlugMs: plug.ms, memberAddMs: madd.ms, memberRemoveMs: mdel.ms, notes };
   } finally {
-    await agent?.stop();
-    agent?.cleanup();
-    await ovs.stop();
-    rmSync(lockDir, { recursive: true, force: true });
+    stopOnSignal.delete(cleanup);
+    await cleanup();
   }
 }
 
@@ -315,6 +337,14 @@ async function runHybrid(lab: NeutronLab, side: Side, n: number, timeoutMs: numb
   const host = uniqueHost(side);
   const cfg = { host, transportUrl: lab.transportUrl, ovs, extraIni: firewallIni(side, 'iptables_hybrid', ovs, lockDir) };
   let agent: RunningAgent | undefined;
+  const cleanup = async (): Promise<void> => {
+    await agent?.stop();
+    agent?.cleanup();
+    await ovs.stop();
+    await resetFirewallState();
+    rmSync(lockDir, { recursive: true, force: true });
+  };
+  stopOnSignal.add(cleanup);
   try {
     await ovs.addBridge('br-phys');
     agent = await RunningAgent.start(side, cfg);
@@ -322,7 +352,7 @@ async function runHybrid(lab: NeutronLab, side: Side, n: number, timeoutMs: numb
     await until('registration', reg, 180000, async () => (await agentRecord(lab, host))?.alive === true, 250);
     const { sg } = await createSecurityGroup(lab, `fwh-${host}`, [{ direction: 'ingress', remote_group_id: 'self' }, { direction: 'egress' }]);
     const networkId = await createNet(lab, `fwh-${host}`, '198.18.0.0/20');
-    const ports = await createSgPorts(lab, networkId, host, n, [sg.id], { devicePrefix: 'qvo', bound: true });
+    const ports = await createSgPorts(lab, networkId, host, n, [sg.id], { devicePrefix: 'qvo' });
     await agent.stop();
     agent.cleanup();
     agent = undefined;
@@ -341,11 +371,8 @@ async function runHybrid(lab: NeutronLab, side: Side, n: number, timeoutMs: numb
     progress(`${side}: hybrid cold start → ${n} ports' chains: ${r.ms.toFixed(0)} ms`);
     return r.ms;
   } finally {
-    await agent?.stop();
-    agent?.cleanup();
-    await ovs.stop();
-    await resetFirewallState();
-    rmSync(lockDir, { recursive: true, force: true });
+    stopOnSignal.delete(cleanup);
+    await cleanup();
   }
 }
 
@@ -359,13 +386,15 @@ async function main(): Promise<void> {
   const ref = haveReference();
   const t = performance.now();
   const lab = await NeutronLab.start();
+  const stopLab = (): Promise<void> => lab.stop();
+  stopOnSignal.add(stopLab);
   try {
     progress(`lab up in ${((performance.now() - t) / 1000).toFixed(0)} s`);
     const ovsRes: Record<Side, OvsRun[]> = { ours: [], reference: [] };
     const hybRes: Record<Side, number[]> = { ours: [], reference: [] };
     if (skip !== 'ovs') {
       const members = await createMembers(lab, m);
-      progress(`remote group with ${m} members on ${HOST_ELSEWHERE} created`);
+      progress(`remote group with ${m} members (unbound ports) created`);
       for (let i = 0; i < runs; i++) for (const side of sides(ref)) ovsRes[side].push(await runOvs(lab, side, n, members, timeoutMs));
     }
     if (skip !== 'hybrid') {
@@ -395,6 +424,7 @@ async function main(): Promise<void> {
     if (skip !== 'hybrid') rows.push(series(`iptables_hybrid: start with ${nHybrid} ports plugged → every port's chains`, hybRes.ours, hybRes.reference));
     report('firewall', `Security groups: openvswitch (${n} ports, ${m} remote members) and iptables_hybrid (${nHybrid} ports)`, rows, { runs, ports: n, members: m, hybridPorts: nHybrid, timeoutMs });
   } finally {
+    stopOnSignal.delete(stopLab);
     await lab.stop();
   }
 }
