@@ -5,8 +5,9 @@
 //       one group G whose rules are "ingress from G itself" and "egress any": process start → every
 //       port filtered (its table-60 classification flow in_port=<ofport> and its table-82
 //       conjunction flows reg5=<ofport> present);
-//   (b) one rule (ingress tcp 5201 from 203.0.113.0/24) added to G → its table-82 flows present for
-//       every port; removed → none left; timed from the API's answer;
+//   (b) once every port is ACTIVE (the first full sync over), one rule (ingress tcp 5201 from
+//       203.0.113.0/24) added to G → its table-82 flows present for every port; removed → none left;
+//       timed from the API's answer;
 //   (c) a remote group R of --members M ports that are not on this host (members, never local), one
 //       local port P in a group whose rule admits R: P plugged → filtered with every member's flow;
 //       one member added / removed → its flow (table 82, nw_src=<its address>) present / absent.
@@ -29,7 +30,7 @@ import { createRule, createSecurityGroup, deleteRule } from '../test/helpers/sec
 import { resetFirewallState } from '../test/helpers/iptables.js';
 import { argInt, haveReference, report, type Series } from './lib.js';
 import {
-  RunningAgent, agentRecord, clearFlows, defaultFlowsReady, plugPorts, sides, sleep, uniqueHost, until, type BenchPort, type Side,
+  RunningAgent, activeCount, agentRecord, clearFlows, defaultFlowsReady, plugPorts, sides, sleep, uniqueHost, until, type BenchPort, type Side,
 } from './agents.js';
 
 const run = promisify(execFile);
@@ -255,6 +256,11 @@ async function runOvs(lab: NeutronLab, side: Side, n: number, members: Members, 
     if (Number.isNaN(cold.ms)) notes.push(`cold start: ${cold.got}`);
     progress(`${side}: cold start → ${n} ports filtered: ${cold.ms.toFixed(0)} ms`);
     await until('default flows', a, 60000, () => defaultFlowsReady(ovs), 200);
+    // (b) and (c) measure an agent at rest: its first full sync over (every port ACTIVE, the reference's
+    // rpc_loop past iteration 0), else the reference's figures would include finishing that sync.
+    const ids = new Set(ports.map((p) => p.id));
+    await until('every port ACTIVE', a, timeoutMs, async () => (await activeCount(lab, networkId, ids)) === n, 500);
+    await sleep(3000);
 
     // (b) a rule added, then removed
     const rule = await createRule(lab, sg.id, { direction: 'ingress', protocol: 'tcp', port_range_min: PROBE_TCP_PORT, port_range_max: PROBE_TCP_PORT, remote_ip_prefix: '203.0.113.0/24' });
