@@ -428,7 +428,8 @@ async function main(): Promise<void> {
       );
     }
     if (skip !== 'hybrid') rows.push(series(`iptables_hybrid: start with ${nHybrid} ports plugged → every port's chains`, hybRes.ours, hybRes.reference));
-    report('firewall', `Security groups: openvswitch (${n} ports, ${m} remote members) and iptables_hybrid (${nHybrid} ports)`, rows, { runs, ports: n, members: m, hybridPorts: nHybrid, timeoutMs });
+    const parts = [...(skip !== 'ovs' ? [`openvswitch (${n} ports, ${m} remote members)`] : []), ...(skip !== 'hybrid' ? [`iptables_hybrid (${nHybrid} ports)`] : [])];
+    report('firewall', `Security groups: ${parts.join(' and ')}`, rows, { runs, ports: n, members: m, hybridPorts: nHybrid, timeoutMs });
   } finally {
     stopOnSignal.delete(stopLab);
     await lab.stop();
