@@ -15,6 +15,7 @@ const BENCHES: { name: string; args: string[] }[] = [
   { name: 'sync', args: quick ? ['--ports', '20'] : [] },
   { name: 'plug', args: quick ? ['--sizes', '1,20,50', '--timeout-s', '300'] : [] },
   { name: 'restart', args: quick ? ['--ports', '50', '--idle-s', '30'] : [] },
+  { name: 'firewall', args: quick ? ['--ports', '50', '--members', '200', '--timeout-s', '600'] : [] },
 ];
 const only = process.env.BENCH_ONLY?.split(',');
 let failed = 0;
