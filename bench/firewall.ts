@@ -24,9 +24,9 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { PrivateOvs } from '../test/helpers/ovs.js';
-import { NeutronLab, LAB_PROJECT } from '../test/helpers/neutron.js';
-import { createRule, createSecurityGroup, deleteRule } from '../test/helpers/security-groups.js';
+import { PrivateOvs } from '../lab/ovs.js';
+import { NeutronLab, LAB_PROJECT } from '../lab/neutron.js';
+import { createRule, createSecurityGroup, deleteRule } from '../lab/security-groups.js';
 import { resetFirewallState } from '../test/helpers/iptables.js';
 import { argInt, haveReference, report, type Series } from './lib.js';
 import {
