@@ -6,14 +6,14 @@
 //   scripts/demo.sh   (sets up everything, then runs this in a private network namespace)
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { PrivateOvs } from '../lab/ovs.js';
 import { AgentProcess } from '../lab/agent-process.js';
 import { labAgentFiles } from '../lab/agent-config.js';
 import { checkoutFile } from '../lab/checkout.js';
-import { NeutronLab, waitFor } from '../lab/neutron.js';
+import { waitFor } from '../lab/neutron.js';
 import { plugVm, ping, cleanupAllVms, type Vm } from '../lab/vm.js';
 import { createSecurityGroup, deleteRule } from '../lab/security-groups.js';
 import { Listener, probeTcp, type TcpResult } from '../lab/traffic.js';
+import { startLabAndOvs } from '../lab/host.js';
 
 const run = promisify(execFile);
 const HOST = 'compute1';
@@ -73,7 +73,7 @@ async function firewallTable(agent: AgentProcess, env: NodeJS.ProcessEnv, table:
 async function main(): Promise<void> {
   const started = Date.now();
   say('starting neutron-server, RabbitMQ and MariaDB on 127.0.0.1, and a private Open vSwitch ...');
-  const [lab, ovs] = await Promise.all([NeutronLab.start(), PrivateOvs.start()]);
+  const [lab, ovs] = await startLabAndOvs();
   const agent = new AgentProcess(
     labAgentFiles({
       host: HOST,

@@ -9,6 +9,7 @@ import { AgentProcess } from '../../../lab/agent-process.js';
 import { labAgentFiles } from '../../../lab/agent-config.js';
 import { NeutronLab, waitFor, type NeutronPort } from '../../../lab/neutron.js';
 import { plugVm, ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
+import { startLabAndOvs } from '../../../lab/host.js';
 
 const HOST = 'compute1';
 let lab: NeutronLab;
@@ -16,7 +17,7 @@ let ovs: PrivateOvs;
 let agent: AgentProcess;
 
 before(async () => {
-  [lab, ovs] = await Promise.all([NeutronLab.start(), PrivateOvs.start()]);
+  [lab, ovs] = await startLabAndOvs();
   await ovs.addBridge('br-phys');
   agent = new AgentProcess(
     labAgentFiles({ host: HOST, transportUrl: lab.transportUrl, ovsdbConnection: ovs.unixConnection, bridgeMappings: 'physnet1:br-phys', ofListenPort: 16635, reportIntervalSec: 5 }),

@@ -13,6 +13,7 @@ import { AgentProcess } from '../../../lab/agent-process.js';
 import { labAgentFiles } from '../../../lab/agent-config.js';
 import { NeutronLab, waitFor } from '../../../lab/neutron.js';
 import { plugVm, cleanupAllVms, type Vm } from '../../../lab/vm.js';
+import { startLabAndOvs } from '../../../lab/host.js';
 
 const HOST = 'parity-host';
 const BRIDGES = ['br-int', 'br-tun', 'br-phys'];
@@ -28,7 +29,7 @@ function haveReference(): boolean {
 }
 
 before(async () => {
-  [lab, ovs] = await Promise.all([NeutronLab.start(), PrivateOvs.start({ tcp: true })]);
+  [lab, ovs] = await startLabAndOvs({ tcp: true });
   await ovs.addBridge('br-phys');
   refDir = mkdtempSync(join(tmpdir(), 'ovs-agent-ref-'));
 }, { timeout: 120000 });

@@ -12,6 +12,7 @@ import { plugVm, ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
 import { Pinger } from '../../helpers/resilience.js';
 import { Listener, TcpStream, ping6, probeTcp, probeUdp } from '../../../lab/traffic.js';
 import { createFilteredPort, createRule, createSecurityGroup, deleteRule, type NeutronRule, type RuleSpec } from '../../../lab/security-groups.js';
+import { startLabAndOvs } from '../../../lab/host.js';
 
 const HOST = 'compute1';
 const V6_CIDR = '2001:db8:0:1::/64';
@@ -52,7 +53,7 @@ export function firewallBehaviour(o: BehaviourOptions): void {
   const agentLog = () => `\nagent log (last lines):\n${agent.output.split('\n').slice(-40).join('\n')}`;
 
   before(async () => {
-    [lab, ovs] = await Promise.all([NeutronLab.start(), PrivateOvs.start()]);
+    [lab, ovs] = await startLabAndOvs();
     agent = new AgentProcess(files(), ovs.env).start();
     await agent.waitForLog(/bridges set up/);
     await waitFor(async () => (await lab.listAgents()).find((a) => a.host === HOST && a.alive), 60000, 'the agent alive in the API');

@@ -15,6 +15,7 @@ import { Listener, probeTcp } from '../../../lab/traffic.js';
 import { Pinger } from '../../helpers/resilience.js';
 import { createFilteredPort, createSecurityGroup } from '../../../lab/security-groups.js';
 import { resetFirewallState, saveFirewallState } from '../../helpers/iptables.js';
+import { startLabAndOvs } from '../../../lab/host.js';
 
 const HOST = 'migrating';
 let lab: NeutronLab;
@@ -63,7 +64,7 @@ async function assertFiltered(when: string): Promise<void> {
 }
 
 before(async () => {
-  [lab, ovs] = await Promise.all([NeutronLab.start(), PrivateOvs.start()]);
+  [lab, ovs] = await startLabAndOvs();
   await resetFirewallState();
   ofPort = await freePort();
   await startAgent('iptables_hybrid');

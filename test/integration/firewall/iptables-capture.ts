@@ -19,6 +19,7 @@ import { labAgentFiles } from '../../../lab/agent-config.js';
 import { plugHybridVm, type HybridVm } from '../../../lab/hybrid-vm.js';
 import { resetFirewallState, saveFirewallState } from '../../helpers/iptables.js';
 import type { CapturedInput } from '../../helpers/iptables-fixtures.js';
+import { startLabAndOvs } from '../../../lab/host.js';
 
 const FIXTURES = resolve(process.env.IPT_FIXTURES ?? 'test/fixtures/reference/iptables');
 const V4_CIDR = '192.0.2.0/24';
@@ -411,7 +412,7 @@ async function main(): Promise<void> {
   const wanted = process.argv.slice(2);
   const scenarios = wanted.length ? SCENARIOS.filter((s) => wanted.includes(s.name)) : SCENARIOS;
   if (scenarios.length === 0) throw new Error(`no such scenario: ${wanted.join(', ')} (have ${SCENARIOS.map((s) => s.name).join(', ')})`);
-  const [lab, ovs] = await Promise.all([NeutronLab.start(), PrivateOvs.start({ tcp: true })]);
+  const [lab, ovs] = await startLabAndOvs({ tcp: true });
   // Interrupted: stop what runs (the scenario's own cleanup is skipped; its agent is found by its dir).
   const stopAll = (sig: string): void => {
     process.stderr.write(`${sig}: stopping the lab and OVS\n`);

@@ -13,12 +13,13 @@ import { normalizeIpsetList, resetFirewallState } from '../../helpers/iptables.j
 import { iptablesScenarios, sortMemberRuns } from '../../helpers/iptables-fixtures.js';
 import { canonicalSave } from '../../../src/firewall/iptables/save.js';
 import { SCENARIOS, performScenario, settledFirewallState, undoScenario, type ScenarioObjects } from './iptables-capture.js';
+import { startLabAndOvs } from '../../../lab/host.js';
 
 let lab: NeutronLab;
 let ovs: PrivateOvs;
 
 before(async () => {
-  [lab, ovs] = await Promise.all([NeutronLab.start(), PrivateOvs.start()]);
+  [lab, ovs] = await startLabAndOvs();
 }, { timeout: 240000 });
 
 after(async () => {

@@ -13,6 +13,7 @@ import { NeutronLab, waitFor, type NeutronNetwork, type NeutronPort } from '../.
 import { plugVm, ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
 import { agentConfig, startAgent, flowSet, note } from '../../helpers/resilience.js';
 import { buildCastMessage, encodeEnvelope, adminContext, type JsonObject, type JsonValue } from '../../../src/rpc/envelope.js';
+import { startLabAndOvs } from '../../../lab/host.js';
 
 const HOST = 'rs-badinput';
 const DEAD = 4095;
@@ -43,7 +44,7 @@ const cast = (method: string, args: JsonObject, version = '1.7'): string =>
   encodeEnvelope(buildCastMessage(method, args, { version, context: adminContext() }));
 
 before(async () => {
-  [lab, ovs] = await Promise.all([NeutronLab.start(), PrivateOvs.start()]);
+  [lab, ovs] = await startLabAndOvs();
   agent = await startAgent(agentConfig(lab, ovs, { host: HOST, ofListenPort: await freePort() }), ovs);
   await waitFor(async () => (await lab.listAgents()).find((a) => a.host === HOST && a.alive), 60000, 'the agent alive in the API');
   net = await lab.createNetwork({ name: 'rs-bad' });

@@ -10,6 +10,7 @@ import type { AgentProcess } from '../../../lab/agent-process.js';
 import { NeutronLab, waitFor, type NeutronNetwork, type NeutronPort } from '../../../lab/neutron.js';
 import { plugVm, ping, cleanupAllVms } from '../../../lab/vm.js';
 import { agentConfig, startAgent, flowSet, missing, portTags, note } from '../../helpers/resilience.js';
+import { startLabAndOvs } from '../../../lab/host.js';
 
 const HOST = 'rs-churn';
 let lab: NeutronLab;
@@ -58,7 +59,7 @@ async function settle(quietMs = 2000, timeoutMs = 60000): Promise<void> {
 }
 
 before(async () => {
-  [lab, ovs] = await Promise.all([NeutronLab.start(), PrivateOvs.start()]);
+  [lab, ovs] = await startLabAndOvs();
   files = agentConfig(lab, ovs, { host: HOST, ofListenPort: await freePort() });
   agent = await startAgent(files, ovs);
   await waitFor(async () => (await lab.listAgents()).find((a) => a.host === HOST && a.alive), 60000, 'the agent alive in the API');

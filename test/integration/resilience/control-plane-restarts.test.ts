@@ -9,6 +9,7 @@ import type { AgentProcess } from '../../../lab/agent-process.js';
 import { NeutronLab, waitFor, type NeutronNetwork, type NeutronPort } from '../../../lab/neutron.js';
 import { plugVm, ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
 import { Pinger, agentConfig, startAgent, flowSet, missing, note } from '../../helpers/resilience.js';
+import { startLabAndOvs } from '../../../lab/host.js';
 
 const HOST = 'rs-control';
 let lab: NeutronLab;
@@ -36,7 +37,7 @@ async function bootVm(name: string): Promise<{ port: NeutronPort; vm: Vm }> {
 }
 
 before(async () => {
-  [lab, ovs] = await Promise.all([NeutronLab.start(), PrivateOvs.start()]);
+  [lab, ovs] = await startLabAndOvs();
   agent = await startAgent(agentConfig(lab, ovs, { host: HOST, ofListenPort: await freePort() }), ovs);
   await waitFor(async () => (await lab.listAgents()).find((a) => a.host === HOST && a.alive), 60000, 'the agent alive in the API');
   netA = await lab.createNetwork({ name: 'rs-ctl' });
