@@ -8,13 +8,12 @@ import { setupArpSpoofingProtection } from './anti-spoofing.js';
 import type { AgentContext } from './context.js';
 import { buildDeviceDetails, type BoundDeviceDetails, type DeviceDetails } from './device-details.js';
 import type { DeviceReports } from './device-reports.js';
-import type { LocalVlanMapping } from './local-vlan.js';
 import type { NetworkPort, Networks } from './networks.js';
 import { PassBatches } from './pass-batches.js';
 import type { PortFilter } from './port-filter.js';
+import { portWiring, taggedPortSettings } from './port-settings.js';
 import { firewallPortFrom } from '../firewall/sg-objects.js';
-import type { PortWiring } from '../firewall/types.js';
-import type { FirewallPort } from '../firewall/types.js';
+import type { FirewallPort, PortWiring } from '../firewall/types.js';
 import { agentProvidesAntiSpoofing } from './settings.js';
 import type { TunnelPorts } from './tunnels.js';
 import { getLogger } from '../util/log.js';
@@ -321,15 +320,29 @@ export class PortPass {
   private firewallPorts(vifs: VifPort[], plan: PassPlan): FirewallPort[] {
     return vifs.flatMap((v) => {
       const wiring = plan.wiring.get(v.ifaceId);
-      const port = wiring && this.ctx.cache.getCached('Port', v.ifaceId);
-      if (!wiring || !port) return [];
+      if (!wiring) return [];
       try {
+        const port = this.ctx.cache.getCached('Port', v.ifaceId);
+        if (!port) throw new Error('the port is not in the resource cache');
         return [firewallPortFrom(port, wiring)];
       } catch (e) {
-        LOG.warning(`port ${v.ifaceId}: not handed to the firewall`, e);
+        this.isolateUnfiltered(v, plan, e instanceof Error ? e : new Error(String(e)));
         return [];
       }
     });
+  }
+
+  /** Fail closed: a port the firewall cannot be told about stays on the dead VLAN, never tagged unfiltered. */
+  private isolateUnfiltered(vif: VifPort, plan: PassPlan, e: Error): void {
+    LOG.error(`port ${vif.ifaceId} (${vif.portName}): cannot be filtered, isolated on the dead VLAN until it can`, e);
+    const tagged = plan.portSettings.findIndex((s) => s.port === vif.portName);
+    if (tagged >= 0) plan.portSettings.splice(tagged, 1);
+    const up = plan.up.indexOf(vif.ifaceId);
+    if (up >= 0) plan.up.splice(up, 1);
+    plan.wiring.delete(vif.ifaceId);
+    this.markDead(vif, plan);
+    plan.failed++;
+    this.noteFailure(vif.ifaceId, e);
   }
 
   // ---- report
@@ -367,31 +380,4 @@ export class PortPass {
     for (const p of b.phys.values()) await p.bridge.cleanupStaleFlows(PHY_BR_ALL_TABLES);
     if (b.tun) await b.tun.cleanupStaleFlows(TUN_BR_ALL_TABLES);
   }
-}
-
-function portWiring(p: Pick<VifPort, 'ofport' | 'portName'>, localVlan: number, d: BoundDeviceDetails): PortWiring {
-  return {
-    ofport: p.ofport!,
-    vifName: p.portName,
-    localVlan,
-    networkType: d.networkType,
-    physicalNetwork: d.physicalNetwork,
-    segmentationId: d.segmentationId,
-  };
-}
-
-/** Tag and other_config of a port bound to a local VLAN, as the reference writes them. */
-function taggedPortSettings(portName: string, lvm: LocalVlanMapping, d: BoundDeviceDetails): PortSettings {
-  return {
-    port: portName,
-    tag: lvm.vlan,
-    clearVlanModeAndTrunks: true,
-    otherConfig: {
-      net_uuid: d.networkId,
-      network_type: d.networkType,
-      physical_network: d.physicalNetwork ?? 'None',
-      ...(d.segmentationId !== undefined ? { segmentation_id: String(d.segmentationId) } : {}),
-      tag: String(lvm.vlan),
-    },
-  };
 }
