@@ -2,7 +2,6 @@
 // reference's SecurityGroupServerAPIShim does (spec rpc.md §6.2): no security-group RPC to the
 // server, only bulk_pulls for what the cache has never been asked, then pushes keep it current.
 // Cache events become SecurityGroupChange notices as in spec rpc.md §6's table.
-import type { CachedType, ResourceCache } from '../agent/resource-cache.js';
 import type { JsonObject as JsonObj } from '../util/json.js';
 import { getLogger } from '../util/log.js';
 import {
@@ -26,6 +25,21 @@ import {
   type SecurityGroupSource,
 } from './types.js';
 
+/** The neutron object types the source reads. */
+type ObjectType = 'Port' | 'SecurityGroup' | 'SecurityGroupRule' | 'AddressGroup' | 'Network' | 'Subnet';
+
+/**
+ * What the source needs of the agent's resource cache (src/agent/resource-cache.ts is the one
+ * implementation): lookups that pull on a miss, lookups of what is cached, and change events.
+ */
+export interface NeutronObjectCache {
+  get(type: ObjectType, id: string): Promise<JsonObj | undefined>;
+  query(type: ObjectType, q: { field: string; values: readonly string[] }): Promise<JsonObj[]>;
+  match(type: ObjectType, field: string, values: ReadonlySet<string>): JsonObj[];
+  on(event: 'object-updated', listener: (type: ObjectType, id: string, old: JsonObj | undefined, now: JsonObj, changed: string[]) => void): unknown;
+  on(event: 'object-deleted', listener: (type: ObjectType, id: string, old: JsonObj | undefined) => void): unknown;
+}
+
 const LOG = getLogger('firewall.sg_source');
 
 /** Port fields whose change changes the member IPs of the port's groups (the shim's list, plus the MAC members carry). */
@@ -38,7 +52,7 @@ export class CacheSecurityGroupSource implements SecurityGroupSource {
   private readonly listeners: Array<(change: SecurityGroupChange) => void> = [];
   private pending: SecurityGroupChange | undefined;
 
-  constructor(private readonly cache: ResourceCache) {
+  constructor(private readonly cache: NeutronObjectCache) {
     cache.on('object-updated', (type, _id, old, now, changed) => this.onUpdated(type, old, now, changed));
     cache.on('object-deleted', (type, id, old) => this.onDeleted(type, id, old));
   }
@@ -119,7 +133,7 @@ export class CacheSecurityGroupSource implements SecurityGroupSource {
     return out;
   }
 
-  private onUpdated(type: CachedType, old: JsonObj | undefined, now: JsonObj, changed: string[]): void {
+  private onUpdated(type: ObjectType, old: JsonObj | undefined, now: JsonObj, changed: string[]): void {
     if (type === 'SecurityGroupRule') {
       const r = this.parsed.get(now, parseSecurityGroupRule);
       if (r) this.note('rulesChanged', r.securityGroupId);
@@ -138,7 +152,7 @@ export class CacheSecurityGroupSource implements SecurityGroupSource {
     }
   }
 
-  private onDeleted(type: CachedType, id: string, old: JsonObj | undefined): void {
+  private onDeleted(type: ObjectType, id: string, old: JsonObj | undefined): void {
     if (type === 'SecurityGroupRule') {
       const r = old ? this.parsed.get(old, parseSecurityGroupRule) : undefined;
       if (r) this.note('rulesChanged', r.securityGroupId);
