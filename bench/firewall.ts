@@ -213,6 +213,26 @@ interface OvsRun {
 }
 
 /** (a), (b), (c) on one agent run of `side`. */
+/**
+ * Ports bind only to a host whose agent is alive: start the agent once to register the host, create
+ * a group (ingress from itself, egress any), a network and n ports in that group bound to the host,
+ * then stop the agent again. Its process never outlives this call.
+ */
+async function registeredGroupPorts(
+  lab: NeutronLab, side: Side, cfg: Parameters<typeof RunningAgent.start>[1], name: string, n: number, devicePrefix: 'tap' | 'qvo',
+): Promise<{ groupId: string; networkId: string; ports: FwPort[] }> {
+  const agent = await RunningAgent.start(side, cfg);
+  try {
+    await until('registration', agent, 180000, async () => (await agentRecord(lab, cfg.host))?.alive === true, 250);
+    const { sg } = await createSecurityGroup(lab, name, [{ direction: 'ingress', remote_group_id: 'self' }, { direction: 'egress' }]);
+    const networkId = await createNet(lab, name, '198.18.0.0/20');
+    return { groupId: sg.id, networkId, ports: await createSgPorts(lab, networkId, cfg.host, n, [sg.id], { devicePrefix }) };
+  } finally {
+    await agent.stop();
+    agent.cleanup();
+  }
+}
+
 async function runOvs(lab: NeutronLab, side: Side, n: number, members: Members, timeoutMs: number): Promise<OvsRun> {
   const ovs = await PrivateOvs.start({ tcp: true });
   const lockDir = mkdtempSync(join(tmpdir(), 'bench-fw-lock-'));
@@ -230,15 +250,7 @@ async function runOvs(lab: NeutronLab, side: Side, n: number, members: Members, 
   try {
     await ovs.addBridge('br-phys');
     // Register the host (ports bind only to a known agent), create the ports, stop, plug, wipe flows.
-    agent = await RunningAgent.start(side, cfg);
-    const reg = agent;
-    await until('registration', reg, 180000, async () => (await agentRecord(lab, host))?.alive === true, 250);
-    const { sg } = await createSecurityGroup(lab, `fw-${host}`, [{ direction: 'ingress', remote_group_id: 'self' }, { direction: 'egress' }]);
-    const networkId = await createNet(lab, `fw-${host}`, '198.18.0.0/20');
-    const ports = await createSgPorts(lab, networkId, host, n, [sg.id], { devicePrefix: 'tap' });
-    await agent.stop();
-    agent.cleanup();
-    agent = undefined;
+    const { groupId, networkId, ports } = await registeredGroupPorts(lab, side, cfg, `fw-${host}`, n, 'tap');
     await plugPorts(ovs, ports);
     await clearFlows(ovs);
     const ofps = await ofportsOf(ovs, ports);
@@ -263,7 +275,7 @@ async function runOvs(lab: NeutronLab, side: Side, n: number, members: Members, 
     await sleep(3000);
 
     // (b) a rule added, then removed
-    const rule = await createRule(lab, sg.id, { direction: 'ingress', protocol: 'tcp', port_range_min: PROBE_TCP_PORT, port_range_max: PROBE_TCP_PORT, remote_ip_prefix: '203.0.113.0/24' });
+    const rule = await createRule(lab, groupId, { direction: 'ingress', protocol: 'tcp', port_range_min: PROBE_TCP_PORT, port_range_max: PROBE_TCP_PORT, remote_ip_prefix: '203.0.113.0/24' });
     t0 = performance.now();
     const add = await timeUntil('rule added', a, t0, timeoutMs, async () => {
       const v = await firewallView(ovs);
@@ -353,15 +365,7 @@ async function runHybrid(lab: NeutronLab, side: Side, n: number, timeoutMs: numb
   stopOnSignal.add(cleanup);
   try {
     await ovs.addBridge('br-phys');
-    agent = await RunningAgent.start(side, cfg);
-    const reg = agent;
-    await until('registration', reg, 180000, async () => (await agentRecord(lab, host))?.alive === true, 250);
-    const { sg } = await createSecurityGroup(lab, `fwh-${host}`, [{ direction: 'ingress', remote_group_id: 'self' }, { direction: 'egress' }]);
-    const networkId = await createNet(lab, `fwh-${host}`, '198.18.0.0/20');
-    const ports = await createSgPorts(lab, networkId, host, n, [sg.id], { devicePrefix: 'qvo' });
-    await agent.stop();
-    agent.cleanup();
-    agent = undefined;
+    const { ports } = await registeredGroupPorts(lab, side, cfg, `fwh-${host}`, n, 'qvo');
     // Only the qvo end matters to the agents (the chains match the tap by name, physdev does not
     // need it to exist): internal ports, all in one transaction, are the cheapest way to have N.
     await plugPorts(ovs, ports);
