@@ -15,6 +15,8 @@ commands:
   flows [BRIDGE]        the live pipeline of the agent's bridges (or one), each table named,
                         ports, local VLANs and tunnel ids tied to their names and networks
   trace BRIDGE FLOW     ovs-appctl ofproto/trace BRIDGE FLOW, annotated the same way
+  status [--json]       the running agent, from its [agent] metrics_bind endpoint: connections,
+                        last full sync, ports by state, local VLANs, tunnels, last errors
 `;
 
 interface Annotator {
@@ -156,6 +158,7 @@ export async function runOperatorCli(argv: string[]): Promise<number> {
   }
   if (cmd === 'flows') return flows(cfg, positional[0]);
   if (cmd === 'trace') return trace(cfg, positional[0], positional[1]);
+  if (cmd === 'status') return (await import('./status.js')).status(cfg, positional);
   process.stderr.write(`ovs-agent: unknown command '${cmd}'\n${USAGE}`);
   return 2;
 }

@@ -8,6 +8,12 @@ export interface LogSink {
 }
 
 let threshold: Level = 'INFO';
+/** Told of every WARNING and worse (the metrics endpoint keeps the last few for `ovs-agent status`). */
+let problemObserver: ((level: Level, logger: string, message: string) => void) | undefined;
+
+export function setProblemObserver(fn: ((level: Level, logger: string, message: string) => void) | undefined): void {
+  problemObserver = fn;
+}
 let sink: LogSink = { write: (line) => process.stderr.write(line) };
 
 export function configureLogging(opts: { debug?: boolean; sink?: LogSink }): void {
@@ -23,6 +29,9 @@ function stamp(d: Date): string {
 export class Logger {
   constructor(readonly name: string) {}
   private emit(level: Level, msg: string, err?: unknown): void {
+    if (problemObserver && ORDER[level] >= ORDER.WARNING) {
+      problemObserver(level, this.name, err === undefined ? msg : `${msg}: ${err instanceof Error ? err.message : String(err)}`);
+    }
     if (ORDER[level] < ORDER[threshold]) return;
     let line = `${stamp(new Date())} ${process.pid} ${level} ${this.name} ${msg}`;
     if (err !== undefined) line += `: ${err instanceof Error ? err.message : String(err)}`;
