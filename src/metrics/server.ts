@@ -41,6 +41,8 @@ export class MetricsEndpoint {
       headersTimeout: HEADERS_TIMEOUT_MS,
       maxHeaderSize: MAX_HEADER_BYTES,
       keepAliveTimeout: 5_000,
+      // How often the request and headers timeouts are enforced (node's default is every 30 s).
+      connectionsCheckingInterval: 1_000,
     });
     const endpoint = new MetricsEndpoint(recorder, server, opts.snapshot);
     server.maxConnections = MAX_CONNECTIONS;
@@ -49,7 +51,11 @@ export class MetricsEndpoint {
     // A malformed request: answer 400 if the socket can still take it, then close it.
     server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       LOG.debug(`metrics endpoint: bad request from a client: ${err.code ?? err.message}`);
-      if (socket.writable && !socket.destroyed) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      const status =
+        err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large'
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout'
+        : '400 Bad Request';
+      if (socket.writable && !socket.destroyed) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       else socket.destroy();
     });
     const where = formatListenAddress(opts.bind);
