@@ -244,6 +244,17 @@ test('hostile clients: malformed, slow, too many, wrong method, a body, a huge h
   assert.ok(await ping(vms[0]!.vm, vms[1]!.vm.ip), 'and still wiring: the VMs ping');
 });
 
+test('a second agent configured with an address in use stops at once with exit 1, naming the option and address', async () => {
+  const second = new AgentProcess(agent.files, ovs.env).start();
+  try {
+    assert.equal(await second.waitExit(30000), 1, second.output);
+    assert.match(second.output, new RegExp(`metrics endpoint \\[agent\\] metrics_bind = 127\\.0\\.0\\.1:${metricsPort}: .*EADDRINUSE`));
+  } finally {
+    second.cleanup();
+  }
+  assert.equal((await get('/healthz')).status, 200, 'the first agent still serves');
+});
+
 test('/readyz turns 503 when ovs-vswitchd is killed, naming the OpenFlow channels, and 200 once it is back', async () => {
   const restartsBefore = sampleValue(await scrape(), 'ovs_agent_ovs_restarts_total') ?? 0;
   await ovs.kill('ovs-vswitchd');
