@@ -124,10 +124,9 @@ export class PortPass {
     const tStart = performance.now();
     const toWire = [...changes.added, ...changes.updated].filter((v) => !changes.deleted.includes(v.ifaceId));
     const progress = new Progress(LOG, toWire.length, 'fetching port details');
-    let details: Array<[VifPort, DeviceDetails | Error]>;
-    let tDetails: number;
+    let tDetails = tStart;
     try {
-      details = await this.fetchDetails(toWire, () => progress.advance());
+      const details = await this.fetchDetails(toWire, () => progress.advance());
       progress.setPhase('writing OVSDB and flows');
       for (const [vif, d] of details) this.planPort(vif, d, provisioning, plan);
       tDetails = performance.now();
@@ -137,9 +136,9 @@ export class PortPass {
     }
     this.reportStates(plan);
     const tWired = performance.now();
-    const ports = toWire.length + changes.removed.length + changes.deleted.length;
-    notePass({ full, ports, seconds: (tWired - tStart) / 1000, failed: plan.failed });
-    if (full) this.lastFullSync = { at: Date.now(), ports: this.wired.size, seconds: (tWired - tStart) / 1000 };
+    const seconds = (tWired - tStart) / 1000;
+    notePass({ full, ports: toWire.length + changes.removed.length + changes.deleted.length, seconds, failed: plan.failed });
+    if (full) this.lastFullSync = { at: Date.now(), ports: this.wired.size, seconds };
     if (toWire.length || changes.removed.length || changes.deleted.length) {
       const ms = (a: number, b: number) => (b - a).toFixed(0);
       LOG.info(

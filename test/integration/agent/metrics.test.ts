@@ -172,9 +172,10 @@ test('/metrics: ports by state, local VLANs, flows per table equal to the bridge
   assert.ok(intTotal > 10, `br-int flows exported (${intTotal})`);
 });
 
-test('ovs-agent status shows the live host; --json carries the same; a clear error without an endpoint', async () => {
+test('ovs-agent status shows the live host; --json carries the same; a clear error without an endpoint', async (t) => {
   const args = ['status', '--config-file', agent.path('neutron.conf'), '--config-file', agent.path('openvswitch_agent.ini')];
   const text = (await run(process.execPath, [OVS_AGENT_BIN, ...args], { env: ovs.env })).stdout;
+  t.diagnostic(`ovs-agent status:\n${text}`);
   assert.match(text, /READY/);
   assert.match(text, /ports +2 bound, 1 isolated \(VLAN 4095\), 0 retrying/);
   assert.match(text, new RegExp(`network ${networkId} \\(vxlan \\d+\\), 2 ports`));
