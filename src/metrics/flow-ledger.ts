@@ -16,27 +16,73 @@ interface Entry {
   outputs: number[];
 }
 
+/** One bridge's flows, indexed the ways deletes select them: by table and by in_port. */
+class BridgeFlows {
+  readonly byKey = new Map<string, Entry>();
+  private readonly byTable = new Map<number, Map<string, Entry>>();
+  private readonly byInPort = new Map<string, Map<string, Entry>>();
+
+  add(e: Entry): void {
+    const key = identity(e.table, e.priority, e.fields);
+    this.remove(key);
+    this.byKey.set(key, e);
+    index(this.byTable, e.table, key, e);
+    const inPort = e.fields.get('inPort');
+    if (inPort !== undefined) index(this.byInPort, inPort, key, e);
+  }
+
+  remove(key: string): void {
+    const e = this.byKey.get(key);
+    if (!e) return;
+    this.byKey.delete(key);
+    this.byTable.get(e.table)?.delete(key);
+    const inPort = e.fields.get('inPort');
+    if (inPort !== undefined) this.byInPort.get(inPort)?.delete(key);
+  }
+
+  delete(f: FlowFilter): void {
+    const want = matchFields(f.match);
+    if (f.strict && f.table !== undefined) {
+      const key = identity(f.table, f.priority ?? 0x8000, want);
+      const e = this.byKey.get(key);
+      if (e && selects(f, want, e)) this.remove(key);
+      return;
+    }
+    // The smallest set that holds every flow the filter can select.
+    let candidates: ReadonlyMap<string, Entry> = this.byKey;
+    const byTable = f.table !== undefined ? (this.byTable.get(f.table) ?? new Map<string, Entry>()) : undefined;
+    if (byTable && byTable.size < candidates.size) candidates = byTable;
+    const inPort = want.get('inPort');
+    const byInPort = inPort !== undefined ? (this.byInPort.get(inPort) ?? new Map<string, Entry>()) : undefined;
+    if (byInPort && byInPort.size < candidates.size) candidates = byInPort;
+    const gone = [...candidates].filter(([, e]) => selects(f, want, e)).map(([k]) => k);
+    for (const k of gone) this.remove(k);
+  }
+}
+
+function index<K>(m: Map<K, Map<string, Entry>>, k: K, key: string, e: Entry): void {
+  let inner = m.get(k);
+  if (!inner) m.set(k, (inner = new Map()));
+  inner.set(key, e);
+}
+
 export class FlowLedger {
-  /** By bridge, then by flow identity. */
-  private readonly bridges = new Map<string, Map<string, Entry>>();
+  private readonly bridges = new Map<string, BridgeFlows>();
 
   /** Applies what the switch did with `mods` (those in `refused` excluded). */
   apply(bridge: string, mods: readonly FlowMod[], refused: ReadonlySet<number> = new Set()): void {
     let flows = this.bridges.get(bridge);
     if (!flows) {
-      flows = new Map();
+      flows = new BridgeFlows();
       this.bridges.set(bridge, flows);
     }
-    mods.forEach((mod, i) => {
-      if (refused.has(i)) return;
-      if (mod.command === 'add') {
-        const e = entryOf(mod.flow);
-        flows.set(identity(e.table, e.priority, e.fields), e);
-      } else if (mod.command === 'delete') {
-        for (const [key, e] of flows) if (selects(mod.filter, e)) flows.delete(key);
-      }
+    for (let i = 0; i < mods.length; i++) {
+      const mod = mods[i]!;
+      if (refused.has(i)) continue;
+      if (mod.command === 'add') flows.add(entryOf(mod.flow));
+      else if (mod.command === 'delete') flows.delete(mod.filter);
       // modify changes actions only: the count stays.
-    });
+    }
   }
 
   /** The bridge lost every flow (ovs-vswitchd restarted, the bridge was re-created). */
@@ -50,7 +96,7 @@ export class FlowLedger {
     const out = new Map<string, Map<number, number>>();
     for (const [bridge, flows] of this.bridges) {
       const perTable = new Map<number, number>();
-      for (const e of flows.values()) perTable.set(e.table, (perTable.get(e.table) ?? 0) + 1);
+      for (const e of flows.byKey.values()) perTable.set(e.table, (perTable.get(e.table) ?? 0) + 1);
       out.set(bridge, perTable);
     }
     return out;
@@ -82,14 +128,13 @@ export function matchFields(match: Match | undefined): Map<string, string> {
   return fields;
 }
 
-function selects(f: FlowFilter, e: Entry): boolean {
+function selects(f: FlowFilter, want: Map<string, string>, e: Entry): boolean {
   if (f.table !== undefined && f.table !== e.table) return false;
   if (f.cookieMask !== undefined && f.cookieMask !== 0n) {
     const mask = f.cookieMask & ALL_ONES;
     if ((e.cookie & mask) !== ((f.cookie ?? 0n) & mask)) return false;
   }
   if (f.outPort !== undefined && !e.outputs.includes(f.outPort)) return false;
-  const want = matchFields(f.match);
   if (f.strict) {
     return (f.priority ?? 0x8000) === e.priority && identity(0, 0, want) === identity(0, 0, e.fields);
   }
