@@ -65,10 +65,6 @@ export function setMetricsRecorder(r: MetricsRecorder | undefined): void {
   recorder = r;
 }
 
-export function metricsEnabled(): boolean {
-  return recorder !== undefined;
-}
-
 export function notePass(p: { full: boolean; ports: number; seconds: number; failed: number }): void {
   recorder?.passCompleted(p);
 }
@@ -83,10 +79,6 @@ export function noteStateReport(ok: boolean): void {
 
 export function noteConnectionUp(name: ConnectionName, reconnect: boolean): void {
   recorder?.connectionUp(name, reconnect);
-}
-
-export function noteLogged(level: string, logger: string, message: string): void {
-  recorder?.logged(level, logger, message);
 }
 
 /** Runs an RPC call and records its method, latency and failure. */

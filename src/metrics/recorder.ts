@@ -216,11 +216,6 @@ export class PromRecorder implements MetricsRecorder {
     return this.pipelines.get(bridge)?.find((t) => t.id === table)?.name ?? `table_${table}`;
   }
 
-  /** The agent's bridges and metrics the recorder declares, for the dashboard test. */
-  async metricNames(): Promise<string[]> {
-    return (await this.registry.getMetricsAsJSON()).map((m) => m.name);
-  }
-
   // ---- MetricsRecorder
 
   passCompleted(p: { full: boolean; ports: number; seconds: number; failed: number }): void {
