@@ -5,6 +5,8 @@ import type { TunnelType } from '../bridges/tables.js';
 import type { AgentConfig } from '../config/index.js';
 import type { FirewallDriverName } from '../config/firewall-driver.js';
 import type { OpenFlowSettings } from '../openflow/factory.js';
+import { amqpTlsSettings, ovsdbTlsSettings } from '../config/tls.js';
+import type { TlsClientSettings } from '../util/tls.js';
 
 export interface AgentSettings extends BridgeSetupConfig, OpenFlowSettings {
   host: string;
@@ -30,6 +32,8 @@ export interface AgentSettings extends BridgeSetupConfig, OpenFlowSettings {
   quittingRpcTimeoutSec: number;
   ovsdbConnection: string;
   ovsdbTimeoutSec: number;
+  /** Set when ovsdb_connection is ssl:. */
+  ovsdbTls: TlsClientSettings | undefined;
   vhostuserSocketDir: string;
   resourceProviderBandwidths: Record<string, { egress: number | null; ingress: number | null }>;
   resourceProviderHypervisors: Record<string, string>;
@@ -52,6 +56,9 @@ export interface AgentSettings extends BridgeSetupConfig, OpenFlowSettings {
     intervalMaxSec: number;
     transientQueuesTtlSec: number;
     loginMethod: 'AMQPLAIN' | 'PLAIN';
+    /** Set when [oslo_messaging_rabbit] ssl (or the URL's ?ssl=) is on. */
+    tls: TlsClientSettings | undefined;
+    enforceFipsMode: boolean;
   };
 }
 
@@ -64,7 +71,8 @@ export function agentProvidesAntiSpoofing(s: AgentSettings): boolean {
 export function settingsFromConfig(c: AgentConfig): AgentSettings {
   const ovs = c.ovs;
   const agent = c.agent;
-  const rabbit = c.oslo_messaging_rabbit;
+  // The transport URL's query may override [oslo_messaging_rabbit], as oslo.messaging lets it.
+  const rabbit = c.messaging;
   return {
     host: c.DEFAULT.host,
     integrationBridge: ovs.integration_bridge,
@@ -106,6 +114,7 @@ export function settingsFromConfig(c: AgentConfig): AgentSettings {
     quittingRpcTimeoutSec: agent.quitting_rpc_timeout,
     ovsdbConnection: ovs.ovsdb_connection,
     ovsdbTimeoutSec: ovs.ovsdb_timeout,
+    ovsdbTls: ovsdbTlsSettings(ovs),
     vhostuserSocketDir: ovs.vhostuser_socket_dir,
     resourceProviderBandwidths: c.rpBandwidths as AgentSettings['resourceProviderBandwidths'],
     resourceProviderHypervisors: c.rpHypervisors as Record<string, string>,
@@ -127,6 +136,8 @@ export function settingsFromConfig(c: AgentConfig): AgentSettings {
       intervalMaxSec: rabbit.rabbit_interval_max,
       transientQueuesTtlSec: rabbit.rabbit_transient_queues_ttl,
       loginMethod: rabbit.rabbit_login_method === 'PLAIN' ? 'PLAIN' : 'AMQPLAIN',
+      tls: amqpTlsSettings(rabbit),
+      enforceFipsMode: rabbit.ssl && rabbit.ssl_enforce_fips_mode,
     },
   };
 }

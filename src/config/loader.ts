@@ -17,6 +17,7 @@ import {
   type ConfigValues, type DefaultContext, type GroupName, type OptionDef,
 } from './options.js';
 import { InvalidTransportUrl, parseTransportUrl, redactTransportUrl, type TransportUrl } from './transport.js';
+import { effectiveRabbitOptions, type RabbitOptions } from './messaging.js';
 
 export interface LoadOptions {
   /** Default of [DEFAULT] host (default: os.hostname()). */
@@ -60,6 +61,8 @@ export interface AgentConfig extends ConfigValues {
   readonly ovsdbMonitorRespawnInterval: number;
   /** Parsed [DEFAULT] transport_url. */
   readonly transport: TransportUrl;
+  /** [oslo_messaging_rabbit] with transport_url's query applied, as the rabbit driver uses it. */
+  readonly messaging: RabbitOptions;
   /** Config files actually parsed, in parse order (later wins). */
   readonly configFiles: readonly string[];
   /** Config dirs scanned (given or default). */
@@ -499,6 +502,10 @@ export function loadConfig(argv: readonly string[], opts: LoadOptions = {}): Age
   const d = new Derivation(r);
   d.derive('DEFAULT', 'base_mac', v.DEFAULT.base_mac, undefined, () => validateBaseMac(v.DEFAULT.base_mac));
   const transport = deriveTransport(v, d);
+  const messaging = effectiveRabbitOptions(v.oslo_messaging_rabbit, transport);
+  for (const p of messaging.problems) {
+    d.problemAt(p.group, p.option, p.reason, p.value ?? (p.option === 'transport_url' ? redactTransportUrl(v.DEFAULT.transport_url) : undefined));
+  }
   const firewallProblem = firewallDriverProblem(v.securitygroup.firewall_driver);
   if (firewallProblem) d.problemAt('securitygroup', 'firewall_driver', firewallProblem, v.securitygroup.firewall_driver ?? '');
   const bridgesAndRps = deriveBridgesAndResourceProviders(v, d, opts.hypervisorHostname || hostname);
@@ -513,6 +520,7 @@ export function loadConfig(argv: readonly string[], opts: LoadOptions = {}): Age
     firewallDriver: resolveFirewallDriver(v.securitygroup.firewall_driver) ?? 'noop',
     ovsdbMonitorRespawnInterval: v.agent.ovsdb_monitor_respawn_interval || 30,
     transport,
+    messaging: messaging.options,
     configFiles: files.files,
     configDirs: files.dirs,
     origins: r.origins,
