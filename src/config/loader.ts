@@ -18,6 +18,7 @@ import {
 } from './options.js';
 import { InvalidTransportUrl, parseTransportUrl, redactTransportUrl, type TransportUrl } from './transport.js';
 import { effectiveRabbitOptions, type RabbitOptions } from './messaging.js';
+import { shownOptionValue } from '../util/redact.js';
 
 export interface LoadOptions {
   /** Default of [DEFAULT] host (default: os.hostname()). */
@@ -230,8 +231,7 @@ class Resolver {
   }
 
   private shown(def: OptionDef<unknown>, raw: string): string {
-    if (!def.secret) return raw;
-    return raw.includes('://') ? redactTransportUrl(raw) : '****';
+    return shownOptionValue(def.secret, raw);
   }
 
   /** string.Template.safe_substitute with oslo's StrSubWrapper: $name, ${name}, ${group.name}, $$, \$. */

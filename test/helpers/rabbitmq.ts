@@ -9,7 +9,7 @@
 //   await mq.stop(); await mq.start();   // broker restart on the same data
 //   await mq.destroy();        // stop and delete the temp dir
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync, openSync, closeSync, readFileSync, existsSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, mkdirSync, rmSync, writeFileSync, openSync, closeSync, readFileSync, existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,17 @@ export interface PrivateRabbitmqOptions {
   vhost?: string;
   /** Seconds to wait for the node to boot. */
   bootTimeoutSec?: number;
+  /** Also listen for AMQP over TLS on 127.0.0.1:`tlsPort` with this certificate. */
+  tls?: PrivateRabbitmqTls;
+}
+
+export interface PrivateRabbitmqTls {
+  certFile: string;
+  keyFile: string;
+  /** CA that client certificates must be signed by. */
+  caFile: string;
+  /** Refuse clients without a certificate (fail_if_no_peer_cert). */
+  requireClientCert?: boolean;
 }
 
 export interface QueueInfo {
@@ -73,6 +84,8 @@ export class PrivateRabbitmq {
   readonly nodeName: string;
   port = 0;
   distPort = 0;
+  /** AMQP over TLS (0 without the tls option). */
+  tlsPort = 0;
   readonly user: string;
   readonly password: string;
   readonly vhost: string;
@@ -114,6 +127,19 @@ export class PrivateRabbitmq {
     try {
       mq.port = await freePort();
       mq.distPort = await freePort();
+      if (opts.tls) {
+        mq.tlsPort = await freePort();
+        const t = opts.tls;
+        appendFileSync(join(mq.dir, 'rabbitmq.conf'), [
+          `listeners.ssl.1 = 127.0.0.1:${mq.tlsPort}`,
+          `ssl_options.cacertfile = ${t.caFile}`,
+          `ssl_options.certfile = ${t.certFile}`,
+          `ssl_options.keyfile = ${t.keyFile}`,
+          'ssl_options.verify = verify_peer',
+          `ssl_options.fail_if_no_peer_cert = ${t.requireClientCert ? 'true' : 'false'}`,
+          '',
+        ].join('\n'));
+      }
       await mq.start();
     } catch (err) {
       await mq.destroy().catch(() => undefined);
@@ -149,6 +175,11 @@ export class PrivateRabbitmq {
   /** `rabbit://user:password@127.0.0.1:port/vhost` as oslo.messaging's transport_url takes it. */
   get transportUrl(): string {
     return this.transportUrlFor([`127.0.0.1:${this.port}`]);
+  }
+
+  /** `rabbit://…@127.0.0.1:<tlsPort>/vhost[?query]`: the TLS listener (TLS itself is switched on by options). */
+  tlsTransportUrl(query = ''): string {
+    return this.transportUrlFor([`127.0.0.1:${this.tlsPort}`]) + (query ? `?${query}` : '');
   }
 
   /** A transport_url over several `host:port` entries (all with this broker's credentials). */
