@@ -339,7 +339,8 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
     };
     this.session = s;
     socket.on('data', (chunk: Buffer) => this.onData(s, chunk));
-    socket.on('error', (err) => this.lost(s, err.message));
+    // With TLS 1.3 a server refuses a client certificate after the handshake: say so, not just the OpenSSL text.
+    socket.on('error', (err) => this.lost(s, this.tls ? tlsFailureReason(err, this.tls) : err.message));
     socket.on('close', () => this.lost(s, 'connection closed by peer'));
     if (this.probeMs > 0) this.startProbe(s);
 
