@@ -21,10 +21,11 @@ export interface MessagingProblem {
  * protocol range each pins. SSLv2/SSLv3 are absent from that Python's ssl module, so the
  * reference refuses them ("Invalid SSL version"), as we do. 'SSLv23' negotiates the best.
  */
-const SSL_VERSIONS: Readonly<Record<string, { min?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2'; max?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' }>> = {
-  tlsv1: { min: 'TLSv1', max: 'TLSv1' },
-  tlsv1_1: { min: 'TLSv1.1', max: 'TLSv1.1' },
-  tlsv1_2: { min: 'TLSv1.2', max: 'TLSv1.2' },
+type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2';
+const SSL_VERSIONS: Readonly<Record<string, { minVersion?: TlsVersion; maxVersion?: TlsVersion }>> = {
+  tlsv1: { minVersion: 'TLSv1', maxVersion: 'TLSv1' },
+  tlsv1_1: { minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1' },
+  tlsv1_2: { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' },
   sslv23: {},
 };
 
