@@ -389,8 +389,12 @@ function deriveTransport(v: ConfigValues, d: Derivation): TransportUrl {
     const transport = parseTransportUrl(v.DEFAULT.transport_url);
     // fake:// is oslo.messaging's in-process driver: the agent then talks to no server at all
     // (useful to compare start-up with the reference, which accepts it too).
-    if (transport.transport !== 'rabbit' && transport.transport !== 'fake') {
-      d.problemAt('DEFAULT', 'transport_url', `expected a rabbit:// URL (unsupported driver '${transport.transport}')`,
+    // kombu:// names the same driver as rabbit:// in oslo.messaging's entry points.
+    if (transport.transport !== 'rabbit' && transport.transport !== 'kombu' && transport.transport !== 'fake') {
+      // oslo.messaging has no TLS scheme: an operator writing one is told how TLS is switched on.
+      const tlsHint = /^(rabbits|amqps|kombus)$/.test(transport.transport)
+        ? '; TLS is switched on by [oslo_messaging_rabbit] ssl = True or ?ssl=1 in the URL' : '';
+      d.problemAt('DEFAULT', 'transport_url', `expected a rabbit:// URL (unsupported driver '${transport.transport}'${tlsHint})`,
         redactTransportUrl(v.DEFAULT.transport_url));
     }
     return transport;

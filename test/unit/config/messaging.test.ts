@@ -62,6 +62,14 @@ describe('transport_url query overrides [oslo_messaging_rabbit]', () => {
   });
 });
 
+describe('transport schemes', () => {
+  it('kombu:// is the rabbit driver too; rabbits:// is no oslo.messaging driver and the error says how TLS is switched on', () => {
+    assert.equal(withFile('[DEFAULT]\ntransport_url = kombu://u:pw@h:5672/\n').transport.transport, 'kombu');
+    assert.match(configError('[DEFAULT]\ntransport_url = rabbits://u:pw@h:5671/\n').message,
+      /unsupported driver 'rabbits'; TLS is switched on by \[oslo_messaging_rabbit\] ssl = True or \?ssl=1 in the URL/);
+  });
+});
+
 describe('TLS settings', () => {
   it('the broker name is checked only with a CA file and ssl_enforce_hostname_verification (as oslo.messaging)', () => {
     const on = withFile('[oslo_messaging_rabbit]\nssl = true\nssl_ca_file = /ca.pem\nssl_enforce_hostname_verification = true\n');
