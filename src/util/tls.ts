@@ -72,7 +72,11 @@ export function tlsFailureReason(err: unknown, s: TlsClientSettings): string {
   if (UNTRUSTED.has(code)) return `TLS: the server's certificate is not signed by a CA in ${caText} (${code})`;
   if (code === 'CERT_HAS_EXPIRED') return `TLS: the server's certificate has expired (${code})`;
   if (code === 'CERT_NOT_YET_VALID') return `TLS: the server's certificate is not valid yet (${code})`;
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `TLS: the server's certificate does not name this host: ${e.reason ?? msg}`;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    const m = err as { host?: string; cert?: { subjectaltname?: string; subject?: { CN?: string } } };
+    const names = m.cert?.subjectaltname || (m.cert?.subject?.CN ? `CN=${m.cert.subject.CN}` : 'no name');
+    return `TLS: the server's certificate does not name ${m.host ?? 'this host'} (it names ${names}; ${code})`;
+  }
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') {
     return `TLS: the server did not answer with TLS (a plaintext port?) (${code})`;
   }

@@ -166,7 +166,7 @@ describe('AMQP over TLS', { skip }, () => {
     const c = connection(url, tls, 'plain-port');
     void c.start().catch(() => undefined);
     const line = await waitFor(() => logs.matching(/\(plain-port\) is unreachable/)[0], 30_000, 'a failed attempt', 50);
-    assert.match(line, new RegExp(`amqps://[^ ]*:${mq.port}/.* is unreachable: TLS: `), line);
+    assert.match(line, new RegExp(`amqps://[^ ]*:${mq.port}/.* is unreachable: TLS: the server did not answer with TLS \\(a plaintext port\\?\\)`), line);
     assert.deepEqual(await brokerConnections(), []);
     await c.close();
   });
@@ -191,7 +191,7 @@ describe('AMQP over TLS', { skip }, () => {
     const c = connection(strict.url, strict.tls, 'strict-name');
     void c.start().catch(() => undefined);
     const line = await waitFor(() => logs.matching(/\(strict-name\) is unreachable/)[0], 30_000, 'a failed attempt', 50);
-    assert.match(line, /is unreachable: TLS: the server's certificate does not name this host: .*127\.0\.0\.1/);
+    assert.match(line, /is unreachable: TLS: the server's certificate does not name 127\.0\.0\.1 \(it names DNS:rabbit\.example\.org; ERR_TLS_CERT_ALTNAME_INVALID\)/);
     assert.equal(srv.handshakes(), 0);
     await c.close();
 
