@@ -1,7 +1,7 @@
 // The TLS settings of the two connections the agent opens, from the reference's options:
 // the message bus from [oslo_messaging_rabbit] ssl* (transport_url query applied), OVSDB from
 // [ovs] ssl_*_file when ovsdb_connection is ssl:.
-import { getFips, setFips } from 'node:crypto';
+import { createHash, getFips, setFips } from 'node:crypto';
 import type { TlsClientSettings } from '../util/tls.js';
 import { sslVersionRange, type RabbitOptions } from './messaging.js';
 
@@ -24,17 +24,25 @@ export function amqpTlsSettings(o: RabbitOptions): TlsClientSettings | undefined
   };
 }
 
-/** `[oslo_messaging_rabbit] ssl_enforce_fips_mode`: switch OpenSSL to FIPS mode or explain why it cannot be. */
+/**
+ * `[oslo_messaging_rabbit] ssl_enforce_fips_mode`: switch OpenSSL to FIPS mode, or explain why it
+ * cannot be. OpenSSL 3 accepts the switch even without a FIPS provider and then refuses every
+ * algorithm, so a digest is computed to prove the mode usable (and the switch undone if not).
+ */
 export function enforceFipsMode(): void {
+  const advice = `install and configure OpenSSL's FIPS provider, or set '${RABBIT} ssl_enforce_fips_mode' to False`;
   try {
     setFips(true);
   } catch (e) {
-    throw new Error(`OpenSSL FIPS mode is not supported by this Node.js/OpenSSL (${e instanceof Error ? e.message : String(e)}): ` +
-      `use an OpenSSL with the FIPS provider or set '${RABBIT} ssl_enforce_fips_mode' to False`);
+    throw new Error(`OpenSSL FIPS mode cannot be enabled (${e instanceof Error ? e.message : String(e)}): ${advice}`);
   }
-  if (getFips() !== 1) {
-    throw new Error(`OpenSSL FIPS mode could not be enabled: set '${RABBIT} ssl_enforce_fips_mode' to False or install the FIPS provider`);
+  try {
+    createHash('sha256').update('fips').digest();
+  } catch (e) {
+    setFips(false);
+    throw new Error(`OpenSSL FIPS mode is not usable here, no FIPS provider answers (${e instanceof Error ? e.message : String(e)}): ${advice}`);
   }
+  if (getFips() !== 1) throw new Error(`OpenSSL FIPS mode could not be enabled: ${advice}`);
 }
 
 export interface OvsSslOptions {
