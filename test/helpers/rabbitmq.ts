@@ -9,7 +9,7 @@
 //   await mq.stop(); await mq.start();   // broker restart on the same data
 //   await mq.destroy();        // stop and delete the temp dir
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdtempSync, mkdirSync, rmSync, writeFileSync, openSync, closeSync, readFileSync, existsSync } from 'node:fs';
+import { appendFileSync, readdirSync, mkdtempSync, mkdirSync, rmSync, writeFileSync, openSync, closeSync, readFileSync, existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -267,7 +267,40 @@ export class PrivateRabbitmq {
 
   async destroy(): Promise<void> {
     await this.stop();
+    await this.stopEpmd();
     rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /**
+   * The node started an epmd daemon that outlives it (and the test's private network namespace).
+   * It is stopped here when this node started it (its environment names this node) and no other
+   * node is registered with it; any other epmd is left alone.
+   */
+  private async stopEpmd(): Promise<void> {
+    const mark = `RABBITMQ_NODENAME=${this.nodeName}`;
+    const pids: number[] = [];
+    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      try {
+        if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'epmd') continue;
+        if (readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(mark)) pids.push(Number(pid));
+      } catch {
+        // the process ended while we looked, or is not ours to read: not our epmd
+      }
+    }
+    if (pids.length === 0) return;
+    try {
+      const { stdout } = await run('epmd', ['-names'], { env: this.env, timeout: 10_000 });
+      if (/^name /m.test(stdout)) return; // another node still uses it
+    } catch (err) {
+      process.stderr.write(`PrivateRabbitmq: epmd -names: ${(err as Error).message}; stopping epmd anyway\n`);
+    }
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch (err) {
+        process.stderr.write(`PrivateRabbitmq: stopping epmd ${pid}: ${(err as Error).message}\n`);
+      }
+    }
   }
 
   async listQueues(): Promise<QueueInfo[]> {
