@@ -55,7 +55,7 @@ export interface AgentSettings extends BridgeSetupConfig, OpenFlowSettings {
     retryBackoffSec: number;
     intervalMaxSec: number;
     transientQueuesTtlSec: number;
-    loginMethod: 'AMQPLAIN' | 'PLAIN';
+    loginMethod: 'AMQPLAIN' | 'PLAIN' | 'EXTERNAL';
     /** Set when [oslo_messaging_rabbit] ssl (or the URL's ?ssl=) is on. */
     tls: TlsClientSettings | undefined;
     enforceFipsMode: boolean;
@@ -135,7 +135,7 @@ export function settingsFromConfig(c: AgentConfig): AgentSettings {
       retryBackoffSec: rabbit.rabbit_retry_backoff,
       intervalMaxSec: rabbit.rabbit_interval_max,
       transientQueuesTtlSec: rabbit.rabbit_transient_queues_ttl,
-      loginMethod: rabbit.rabbit_login_method === 'PLAIN' ? 'PLAIN' : 'AMQPLAIN',
+      loginMethod: rabbit.rabbit_login_method === 'PLAIN' || rabbit.rabbit_login_method === 'EXTERNAL' ? rabbit.rabbit_login_method : 'AMQPLAIN',
       tls: amqpTlsSettings(rabbit),
       enforceFipsMode: rabbit.ssl && rabbit.ssl_enforce_fips_mode,
     },

@@ -87,8 +87,8 @@ export function reconnectDelaySec(cycle: number, retryIntervalSec: number, retry
 export interface AmqpConnectionOptions {
   /** transport_url text or its parsed form. */
   transportUrl: string | TransportUrl;
-  /** rabbit_login_method: AMQPLAIN (oslo default) or PLAIN. */
-  loginMethod?: 'AMQPLAIN' | 'PLAIN';
+  /** rabbit_login_method: AMQPLAIN (oslo default), PLAIN, or EXTERNAL (the broker takes the user from the TLS client certificate). */
+  loginMethod?: 'AMQPLAIN' | 'PLAIN' | 'EXTERNAL';
   /** heartbeat_timeout_threshold, seconds (0 disables heartbeats). */
   heartbeatTimeoutThresholdSec?: number;
   /** rabbit_retry_interval, seconds. */
@@ -351,7 +351,8 @@ export class AmqpConnection extends EventEmitter {
   private async connectOnce(host: TransportHost): Promise<Live> {
     const user = host.username;
     const pass = host.password;
-    const credentials = this.opts.loginMethod === 'PLAIN' ? amqp.credentials.plain(user, pass) : amqp.credentials.amqplain(user, pass);
+    const credentials = this.opts.loginMethod === 'PLAIN' ? amqp.credentials.plain(user, pass)
+      : this.opts.loginMethod === 'EXTERNAL' ? amqp.credentials.external() : amqp.credentials.amqplain(user, pass);
     const script = basename(process.argv[1] ?? process.argv0 ?? 'node');
     // Over TLS the certificate files are read for every attempt, so a corrected file is used at the next retry.
     const tlsOptions = this.tls ? tlsConnectionOptions(this.tls, host.host) : {};

@@ -42,6 +42,8 @@ export interface PrivateRabbitmqTls {
   caFile: string;
   /** Refuse clients without a certificate (fail_if_no_peer_cert). */
   requireClientCert?: boolean;
+  /** Also offer the EXTERNAL login (rabbitmq_auth_mechanism_ssl): the user is the client certificate's CN. */
+  externalLogin?: boolean;
 }
 
 export interface QueueInfo {
@@ -137,8 +139,10 @@ export class PrivateRabbitmq {
           `ssl_options.keyfile = ${t.keyFile}`,
           'ssl_options.verify = verify_peer',
           `ssl_options.fail_if_no_peer_cert = ${t.requireClientCert ? 'true' : 'false'}`,
+          ...(t.externalLogin ? ['auth_mechanisms.1 = PLAIN', 'auth_mechanisms.2 = AMQPLAIN', 'auth_mechanisms.3 = EXTERNAL', 'ssl_cert_login_from = common_name'] : []),
           '',
         ].join('\n'));
+        if (t.externalLogin) writeFileSync(join(mq.dir, 'enabled_plugins'), '[rabbitmq_auth_mechanism_ssl].\n');
       }
       await mq.start();
     } catch (err) {

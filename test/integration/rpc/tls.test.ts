@@ -73,10 +73,11 @@ describe('AMQP over TLS', { skip }, () => {
     ca1 = await pki.ca('ca1');
     ca2 = await pki.ca('ca2');
     const server = await pki.leaf(ca1, 'broker', { san: 'IP:127.0.0.1,DNS:localhost' });
-    client = await pki.leaf(ca1, 'agent');
+    // Its CN is the broker's user, for the EXTERNAL login.
+    client = await pki.leaf(ca1, 'tls-agent');
     expired = await pki.leaf(ca1, 'expired', { san: 'IP:127.0.0.1', expired: true });
     otherName = await pki.leaf(ca1, 'elsewhere', { san: 'DNS:rabbit.example.org' });
-    mq = await PrivateRabbitmq.start({ tls: { ...server, caFile: ca1.certFile, requireClientCert: true } });
+    mq = await PrivateRabbitmq.start({ user: 'tls-agent', tls: { ...server, caFile: ca1.certFile, requireClientCert: true, externalLogin: true } });
   });
 
   after(async () => {
@@ -123,6 +124,23 @@ describe('AMQP over TLS', { skip }, () => {
     await rpc.close();
     await sc.close();
     await cc.close();
+  });
+
+  test('rabbit_login_method = EXTERNAL: the broker takes the user from the client certificate, no password sent', async () => {
+    const { url, tls } = tlsFromConfig(mq.tlsTransportUrl().replace(/:[^:@/]*@/, ':not-the-password@'), [
+      'ssl = True', `ssl_ca_file = ${ca1.certFile}`, `ssl_cert_file = ${client.certFile}`, `ssl_key_file = ${client.keyFile}`,
+      'rabbit_login_method = EXTERNAL',
+    ]);
+    logs.clear();
+    const c = new AmqpConnection({ transportUrl: url, purpose: 'external', loginMethod: 'EXTERNAL', retryIntervalSec: 1, ...(tls ? { tls } : {}) });
+    conns.push(c);
+    let connected = false;
+    void c.start().then(() => { connected = true; }, () => undefined);
+    await waitFor(() => connected, 60_000, 'an EXTERNAL login', 50)
+      .catch((e: Error) => { throw new Error(`${e.message}; logged:\n${logs.lines.join('')}`); });
+    const seen = JSON.parse(await mq.ctl(['list_connections', '--formatter', 'json', 'user', 'auth_mechanism', 'ssl'])) as Array<{ user: string; auth_mechanism: string; ssl: boolean }>;
+    assert.ok(seen.some((x) => x.user === 'tls-agent' && x.auth_mechanism === 'EXTERNAL' && x.ssl), JSON.stringify(seen));
+    await c.close();
   });
 
   test('a CA that did not sign the broker: named error, retried, no plaintext; the corrected CA file is used at the next attempt', async () => {

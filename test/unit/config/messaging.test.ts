@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError, amqpTlsSettings, loadConfig, ovsdbTlsSettings, type AgentConfig } from '../../../src/config/index.js';
 import { configDumpLines } from '../../../src/config/dump.js';
+import { settingsFromConfig } from '../../../src/agent/settings.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'msgtest-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -83,6 +84,11 @@ describe('TLS settings', () => {
     assert.deepEqual(amqpTlsSettings(c.messaging)!.key, { path: '/both.pem', option: '[oslo_messaging_rabbit] ssl_cert_file' });
     const k = withFile('[oslo_messaging_rabbit]\nssl = true\nssl_key_file = /k.pem\n');
     assert.equal(amqpTlsSettings(k.messaging)!.key, undefined);
+  });
+
+  it('rabbit_login_method = EXTERNAL reaches the connection (the broker takes the user from the client certificate)', () => {
+    const c = withFile('[oslo_messaging_rabbit]\nssl = true\nrabbit_login_method = EXTERNAL\n');
+    assert.equal(settingsFromConfig(c).rabbit.loginMethod, 'EXTERNAL');
   });
 
   it('ssl_version: the reference\'s names pin the protocol; another name is refused only when ssl is on', () => {
