@@ -96,9 +96,11 @@ export class OvsAgent implements AgentContext {
   async start(): Promise<void> {
     const s = this.settings;
     try {
-      this.ops = await OvsdbOps.connect({ endpoint: s.ovsdbConnection, timeoutSec: s.ovsdbTimeoutSec });
+      this.ops = await OvsdbOps.connect({ endpoint: s.ovsdbConnection, timeoutSec: s.ovsdbTimeoutSec, ...(s.ovsdbTls ? { tls: s.ovsdbTls } : {}) });
     } catch (e) {
-      throw new StartupError(`cannot reach Open vSwitch's database at [ovs] ovsdb_connection = ${s.ovsdbConnection}: ${errText(e)}. Is ovsdb-server running?`);
+      const why = errText(e);
+      // A TLS failure names its own cause; the hint is for a server that does not answer at all.
+      throw new StartupError(`cannot reach Open vSwitch's database at [ovs] ovsdb_connection = ${s.ovsdbConnection}: ${why}.${why.includes('TLS:') ? '' : ' Is ovsdb-server running?'}`);
     }
     this.ops.client.on('connected', () => noteConnectionUp('ovsdb', true));
     this.backend = instrumentOpenFlow(createOpenFlowBackend(s));
@@ -139,7 +141,11 @@ export class OvsAgent implements AgentContext {
       LOG.info('transport_url is fake:/: not connecting to neutron-server');
       return;
     }
-    this.rpc = new PluginRpc(s);
+    try {
+      this.rpc = new PluginRpc(s);
+    } catch (e) {
+      throw new StartupError(`message bus: ${errText(e)}`);
+    }
     void this.startRpc(this.rpc);
   }
 

@@ -15,6 +15,7 @@ import type { AgentSettings } from './settings.js';
 import { CACHED_RESOURCE_VERSIONS } from './resource-cache.js';
 import { getLogger } from '../util/log.js';
 import { timedRpc } from './metrics.js';
+import { enforceFipsMode } from '../config/tls.js';
 
 const LOG = getLogger('agent.rpc');
 
@@ -41,7 +42,12 @@ export class PluginRpc {
   private client?: RpcClient;
   private servers: RpcServer[] = [];
 
+  /** Throws when [oslo_messaging_rabbit] ssl_enforce_fips_mode cannot be honoured. */
   constructor(private readonly settings: AgentSettings) {
+    if (settings.rabbit.enforceFipsMode) {
+      enforceFipsMode();
+      LOG.info('Enforcing the use of the OpenSSL FIPS mode');
+    }
     this.connection = new AmqpConnection({
       transportUrl: settings.transportUrl,
       loginMethod: settings.rabbit.loginMethod,
@@ -49,6 +55,7 @@ export class PluginRpc {
       retryIntervalSec: settings.rabbit.retryIntervalSec,
       retryBackoffSec: settings.rabbit.retryBackoffSec,
       intervalMaxSec: settings.rabbit.intervalMaxSec,
+      ...(settings.rabbit.tls ? { tls: settings.rabbit.tls } : {}),
       purpose: 'neutron-openvswitch-agent',
     });
   }

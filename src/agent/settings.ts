@@ -6,6 +6,8 @@ import type { AgentConfig } from '../config/index.js';
 import type { FirewallDriverName } from '../config/firewall-driver.js';
 import type { OpenFlowSettings } from '../openflow/factory.js';
 import { parseListenAddress, type ListenAddress } from '../config/listen-address.js';
+import { amqpTlsSettings, ovsdbTlsSettings } from '../config/tls.js';
+import type { TlsClientSettings } from '../util/tls.js';
 
 export interface AgentSettings extends BridgeSetupConfig, OpenFlowSettings {
   host: string;
@@ -31,6 +33,8 @@ export interface AgentSettings extends BridgeSetupConfig, OpenFlowSettings {
   quittingRpcTimeoutSec: number;
   ovsdbConnection: string;
   ovsdbTimeoutSec: number;
+  /** Set when ovsdb_connection is ssl:. */
+  ovsdbTls: TlsClientSettings | undefined;
   vhostuserSocketDir: string;
   resourceProviderBandwidths: Record<string, { egress: number | null; ingress: number | null }>;
   resourceProviderHypervisors: Record<string, string>;
@@ -54,7 +58,10 @@ export interface AgentSettings extends BridgeSetupConfig, OpenFlowSettings {
     retryBackoffSec: number;
     intervalMaxSec: number;
     transientQueuesTtlSec: number;
-    loginMethod: 'AMQPLAIN' | 'PLAIN';
+    loginMethod: 'AMQPLAIN' | 'PLAIN' | 'EXTERNAL';
+    /** Set when [oslo_messaging_rabbit] ssl (or the URL's ?ssl=) is on. */
+    tls: TlsClientSettings | undefined;
+    enforceFipsMode: boolean;
   };
 }
 
@@ -67,7 +74,8 @@ export function agentProvidesAntiSpoofing(s: AgentSettings): boolean {
 export function settingsFromConfig(c: AgentConfig): AgentSettings {
   const ovs = c.ovs;
   const agent = c.agent;
-  const rabbit = c.oslo_messaging_rabbit;
+  // The transport URL's query may override [oslo_messaging_rabbit], as oslo.messaging lets it.
+  const rabbit = c.messaging;
   return {
     host: c.DEFAULT.host,
     integrationBridge: ovs.integration_bridge,
@@ -109,6 +117,7 @@ export function settingsFromConfig(c: AgentConfig): AgentSettings {
     quittingRpcTimeoutSec: agent.quitting_rpc_timeout,
     ovsdbConnection: ovs.ovsdb_connection,
     ovsdbTimeoutSec: ovs.ovsdb_timeout,
+    ovsdbTls: ovsdbTlsSettings(ovs),
     vhostuserSocketDir: ovs.vhostuser_socket_dir,
     resourceProviderBandwidths: c.rpBandwidths as AgentSettings['resourceProviderBandwidths'],
     resourceProviderHypervisors: c.rpHypervisors as Record<string, string>,
@@ -130,7 +139,9 @@ export function settingsFromConfig(c: AgentConfig): AgentSettings {
       retryBackoffSec: rabbit.rabbit_retry_backoff,
       intervalMaxSec: rabbit.rabbit_interval_max,
       transientQueuesTtlSec: rabbit.rabbit_transient_queues_ttl,
-      loginMethod: rabbit.rabbit_login_method === 'PLAIN' ? 'PLAIN' : 'AMQPLAIN',
+      loginMethod: rabbit.rabbit_login_method === 'PLAIN' || rabbit.rabbit_login_method === 'EXTERNAL' ? rabbit.rabbit_login_method : 'AMQPLAIN',
+      tls: amqpTlsSettings(rabbit),
+      enforceFipsMode: rabbit.ssl && rabbit.ssl_enforce_fips_mode,
     },
   };
 }

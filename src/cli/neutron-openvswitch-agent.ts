@@ -5,12 +5,14 @@ import { ConfigError, HelpRequested, VersionRequested, loadConfig, reloadMutable
 import { OvsAgent, StartupError } from '../agent/agent.js';
 import { settingsFromConfig } from '../agent/settings.js';
 import { configureLogging, getLogger } from '../util/log.js';
+import { redactSecrets, registerSecret } from '../util/redact.js';
+import { configDumpLines } from '../config/dump.js';
 
 const PROG = 'neutron-openvswitch-agent';
 const LOG = getLogger('cli');
 
 function fail(msg: string): never {
-  process.stderr.write(`${PROG}: ${msg}\n`);
+  process.stderr.write(`${PROG}: ${redactSecrets(msg)}\n`);
   process.exit(1);
 }
 
@@ -65,9 +67,12 @@ export async function main(argv: string[]): Promise<void> {
     if (e instanceof ConfigError) fail(e.message);
     throw e;
   }
+  // Before the first log line: whatever prints a broker password by mistake prints '****'.
+  for (const h of cfg.transport.hosts) registerSecret(h.password);
   setupLogging(cfg);
   for (const w of cfg.warnings) LOG.warning(w);
   LOG.info(`starting with ${cfg.configFiles.join(', ') || 'no config file'}`);
+  if (cfg.DEFAULT.debug) for (const line of configDumpLines(cfg, argv)) LOG.debug(line);
   const settings = settingsFromConfig(cfg);
   const agent = new OvsAgent(settings);
   // Before the agent starts, so its first steps are counted; prom-client loads only when asked for.

@@ -1,5 +1,7 @@
 // Logging in the shape operators know from oslo.log:
 // "2026-11-24 02:26:59.448 1234 INFO ovs_agent.<logger> message"
+import { redactSecrets } from './redact.js';
+
 export type Level = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR' | 'CRITICAL';
 const ORDER: Record<Level, number> = { DEBUG: 10, INFO: 20, WARNING: 30, ERROR: 40, CRITICAL: 50 };
 
@@ -35,7 +37,7 @@ export class Logger {
     if (ORDER[level] < ORDER[threshold]) return;
     let line = `${stamp(new Date())} ${process.pid} ${level} ${this.name} ${msg}`;
     if (err !== undefined) line += `: ${err instanceof Error ? err.message : String(err)}`;
-    sink.write(line + '\n');
+    sink.write(redactSecrets(line) + '\n');
   }
   debug(msg: string): void { this.emit('DEBUG', msg); }
   info(msg: string): void { this.emit('INFO', msg); }
