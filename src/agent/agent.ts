@@ -10,10 +10,13 @@
 //   state-report.ts    report_state heartbeats
 //   port-filter.ts     the hook a security-group firewall implements
 //   firewall-setup.ts  the firewall driver `[securitygroup] firewall_driver` names
+//   bridge-recovery.ts bridges deleted, re-created or given a new datapath id; a database created anew
 import { OvsdbOps } from '../ovsdb/ops.js';
 import type { OpenFlowBackend } from '../openflow/backend.js';
 import { createOpenFlowBackend } from '../openflow/factory.js';
-import { BridgeSetup, type Bridges } from './bridge-setup.js';
+import { BridgeRecovery } from './bridge-recovery.js';
+import { BridgeSetup, type Bridges, type SetupMode } from './bridge-setup.js';
+import type { OpenFlowSwitch } from '../openflow/backend.js';
 import type { AgentContext } from './context.js';
 import { DeviceReports } from './device-reports.js';
 import { L2Population } from './l2population.js';
@@ -43,6 +46,7 @@ export class OvsAgent implements AgentContext {
   backend!: OpenFlowBackend;
   bridges!: Bridges;
   private setup!: BridgeSetup;
+  private recovery: BridgeRecovery | undefined;
   rpc?: PluginRpc;
   readonly vlans = new LocalVlanManager();
   readonly cache: ResourceCache;
@@ -117,7 +121,22 @@ export class OvsAgent implements AgentContext {
       this.ports.portFilter = this.firewall;
       LOG.info(`security groups enforced by the ${this.firewall.name} firewall driver`);
     }
+    this.recovery = new BridgeRecovery({
+      replica: this.ops.replica,
+      managed: this.setup.managedBridges(),
+      identities: this.setup.identities,
+      switchOf: (name) => this.switchOf(name),
+      resetup: (mode) => this.resetupBridges(mode),
+      withLock: (fn) => this.scheduler.withLock(fn),
+      stopping: () => this.sync.stopping,
+      setReady: (ready) => {
+        this.sync.bridgesReady = ready;
+        if (ready) this.scheduler.kick();
+      },
+    });
+    this.recovery.started();
     this.ops.replica.on('update', (changes) => {
+      this.recovery?.onUpdate(changes);
       if (changes.some((c) => c.table === 'Interface' || c.table === 'Port')) this.scheduler.kick();
     });
     // A restarted ovs-vswitchd shows as a reconnecting switch where the backend has connections;
@@ -167,6 +186,7 @@ export class OvsAgent implements AgentContext {
     this.sync.stopping = true;
     this.stateReports.stop();
     clearInterval(this.canaryTimer);
+    this.recovery?.stop();
     this.rpc?.capTimeouts(this.settings.quittingRpcTimeoutSec);
     await this.scheduler.stop();
     await this.firewall?.stop().catch((e: unknown) => LOG.warning('stopping the firewall driver', e));
@@ -176,22 +196,39 @@ export class OvsAgent implements AgentContext {
     await this.ops?.close().catch((e: unknown) => LOG.warning('closing OVSDB', e));
   }
 
+  /** The handle through which the agent reaches a bridge's switch now. */
+  private switchOf(name: string): OpenFlowSwitch | undefined {
+    const b = this.bridges;
+    if (!b) return undefined;
+    if (b.int.name === name) return b.int.ofSwitch;
+    if (b.tun?.name === name) return b.tun.ofSwitch;
+    for (const p of b.phys.values()) if (p.bridge.name === name) return p.bridge.ofSwitch;
+    return undefined;
+  }
+
+  /**
+   * Set every bridge up again and have the next pass rewire every port and network (under the pass
+   * lock). The firewall's flows go in right after br-int is bound to its switch, before br-int's
+   * own: br-int is fail_mode=secure and empty, so it drops everything until its flows are back,
+   * and those (NORMAL in table 60) must find every filter in place.
+   */
+  private async resetupBridges(mode: SetupMode): Promise<void> {
+    const firewall = this.firewall;
+    this.bridges = await this.setup.setupAll(this.bridges, mode, firewall ? () => firewall.start() : undefined);
+    this.tunnels.forgetAll();
+    this.sync.redoAfterOvsRestart();
+  }
+
   /** A restarted ovs-vswitchd lost every flow: set up the bridges again and rewire everything. */
   private async checkOvsRestart(): Promise<void> {
-    if (this.checkingOvs || this.sync.stopping || !this.bridges) return;
+    // While bridges are being recovered the canary is not there to read; the recovery rewires all.
+    if (this.checkingOvs || this.sync.stopping || !this.bridges || !this.sync.bridgesReady) return;
     this.checkingOvs = true;
     try {
       const status = await this.bridges.int.checkCanaryTable();
       if (status === 'restarted') {
         LOG.warning('OVS is restarted: the canary flow is gone; setting up the bridges and every port again');
-        await this.scheduler.withLock(async () => {
-          // The firewall's flows first: br-int is fail_mode=secure and empty, so it drops everything
-          // until its own flows are back, and those (NORMAL in table 60) must find every filter in place.
-          await this.firewall?.start();
-          this.bridges = await this.setup.setupAll(this.bridges);
-          this.tunnels.forgetAll();
-          this.sync.redoAfterOvsRestart();
-        });
+        await this.scheduler.withLock(() => this.resetupBridges({ createMissing: false, providerMissingOk: true }));
         this.scheduler.kick();
       }
     } catch (e) {
