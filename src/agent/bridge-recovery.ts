@@ -103,7 +103,7 @@ export class BridgeRecovery {
       if (!this.matchesSetup(b.name)) this.deps.switchOf(b.name)?.retire(`bridge ${b.name} ${event}`);
     }
     if (events.length === 0 || this.upToDate()) return;
-    LOG.info(`${events.join('; ')}: the bridges will be set up again`);
+    LOG.info(`${events.join('; ')}: port passes paused; the bridges are set up again as soon as they are all there`);
     this.deps.setReady(false);
     this.schedule();
   }

@@ -3,8 +3,8 @@
 // and are replugged, as Nova/os-vif replugs), br-int given another datapath id, and the whole
 // Open vSwitch database wiped and created anew (a containerised OVS without a persistent volume).
 // Each time the VMs must ping again without restarting the agent, and the flows must be those a
-// freshly started agent installs. One neutron lab for the file; each of_interface gets its own
-// private OVS and agent.
+// freshly started agent installs (the openvswitch firewall's included, in the third run). One
+// neutron lab for the file; each run gets its own private OVS and agent.
 import { describe, test, before, after } from 'node:test';
 import { writeFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
@@ -12,7 +12,9 @@ import { PrivateOvs, freePort } from '../../../lab/ovs.js';
 import type { AgentProcess } from '../../../lab/agent-process.js';
 import { NeutronLab, waitFor, type NeutronNetwork, type NeutronPort } from '../../../lab/neutron.js';
 import { plugVm, ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
-import { Pinger, agentConfig, startAgent, flowSet, missing, note } from '../../helpers/resilience.js';
+import { labAgentFiles } from '../../../lab/agent-config.js';
+import { createFilteredPort, createSecurityGroup } from '../../../lab/security-groups.js';
+import { Pinger, startAgent, flowSet, missing, note } from '../../helpers/resilience.js';
 
 /** From the last add-br (or ovs-vswitchd back) to the first ping reply, VM ports replugged meanwhile. */
 const RECOVERY_BOUND_MS = 10_000;
@@ -25,9 +27,17 @@ after(async () => {
   await lab?.stop();
 }, { timeout: 60000 });
 
-for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`of_interface = ${ofInterface}`, () => {
-  const HOST = ofInterface === 'native' ? 'rs-bridges' : 'rs-bridges-ofctl';
-  const tag = `[${ofInterface}]`;
+const RUNS = [
+  { ofInterface: 'native', host: 'rs-bridges' },
+  { ofInterface: 'ovs-ofctl', host: 'rs-bridges-ofctl' },
+  { ofInterface: 'native', firewallDriver: 'openvswitch', host: 'rs-bridges-ovsfw' },
+] as const;
+
+for (const run of RUNS) describe(`of_interface = ${run.ofInterface}${'firewallDriver' in run ? `, firewall_driver = ${run.firewallDriver}` : ''}`, () => {
+  const { ofInterface, host: HOST } = run;
+  const firewallDriver = 'firewallDriver' in run ? run.firewallDriver : undefined;
+  const tag = `[${ofInterface}${firewallDriver ? ` + ${firewallDriver} firewall` : ''}]`;
+  let sgId: string | undefined;
   let ovs: PrivateOvs;
   let agent: AgentProcess;
   let files: Record<string, string>;
@@ -37,7 +47,9 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`of_interfa
   const pingers: Pinger[] = [];
 
   async function bootVm(name: string): Promise<{ port: NeutronPort; vm: Vm }> {
-    const port = await lab.createPort(net.id, { name, host: HOST });
+    const port = sgId
+      ? await createFilteredPort(lab, net.id, { name, host: HOST, securityGroups: [sgId] })
+      : await lab.createPort(net.id, { name, host: HOST });
     const vm = await plugVm(ovs, port);
     return { port, vm };
   }
@@ -82,10 +94,21 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`of_interfa
 
   before(async () => {
     ovs = await PrivateOvs.start();
-    files = agentConfig(lab, ovs, { host: HOST, ofListenPort: await freePort(), ofInterface });
+    files = labAgentFiles({
+      host: HOST, ofListenPort: await freePort(), ofInterface, transportUrl: lab.transportUrl, ovsdbConnection: ovs.unixConnection, reportIntervalSec: 2,
+      ...(firewallDriver ? { firewallDriver } : {}),
+    });
     agent = await startAgent(files, ovs);
     await waitFor(async () => (await lab.listAgents()).find((a) => a.host === HOST && a.alive), 60000, 'the agent alive in the API');
-    net = await lab.createNetwork({ name: `rs-br-${ofInterface}` });
+    if (firewallDriver) {
+      // ICMP between members only (and any egress): the VMs ping only through their filters.
+      const { sg } = await createSecurityGroup(lab, `rs-br-${HOST}`, [
+        { direction: 'ingress', protocol: 'icmp', remote_group_id: 'self' },
+        { direction: 'egress' },
+      ]);
+      sgId = sg.id;
+    }
+    net = await lab.createNetwork({ name: `rs-br-${HOST}` });
     await lab.createSubnet(net.id, '192.0.2.0/25', { gatewayIp: null });
     const a1 = await bootVm('br1');
     const a2 = await bootVm('br2');
