@@ -60,6 +60,8 @@ export class BridgeRecovery {
   /** The Open_vSwitch row the bridges were last set up in. */
   private setUpRoot: string | undefined;
   private queued = false;
+  /** The set-up in progress: aborted when a bridge it works on changes again. */
+  private inFlight: AbortController | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly retryBackoff = new Backoff(1000, 30_000);
   /** Missing bridges already warned about (once per disappearance). */
@@ -76,14 +78,18 @@ export class BridgeRecovery {
 
   stop(): void {
     clearTimeout(this.retryTimer);
+    this.inFlight?.abort(new Error('the agent is stopping'));
   }
 
   /** A replica update: act on Bridge rows of managed bridges and on the Open_vSwitch row. */
   onUpdate(changes: readonly RowChange[]): void {
     if (this.deps.stopping() || !changes.some((c) => c.table === 'Bridge' || c.table === 'Open_vSwitch')) return;
     const events: string[] = [];
+    /** A change that undoes what a set-up in progress works on (not a bridge appearing: that may be its own doing). */
+    let disruptive = false;
     const root = this.deps.replica.openVSwitch()?.uuid;
     if (root !== this.seenRoot) {
+      disruptive = true;
       events.push(root ? 'the Open vSwitch database was created anew (new Open_vSwitch row)' : 'the Open vSwitch database has no Open_vSwitch row');
       this.seenRoot = root;
     }
@@ -99,9 +105,11 @@ export class BridgeRecovery {
       // A datapath id not filled in yet is no change; keep the one known.
       this.seen.set(b.name, { uuid: cur.uuid, datapathId: cur.datapathId ?? (prev.uuid === cur.uuid ? prev.datapathId : undefined) });
       if (!event) continue;
+      if (prev.uuid !== undefined) disruptive = true;
       events.push(`${b.name} (${b.role}) ${event}`);
       if (!this.matchesSetup(b.name)) this.deps.switchOf(b.name)?.retire(`bridge ${b.name} ${event}`);
     }
+    if (disruptive) this.inFlight?.abort(new Error(`interrupted: ${events.join('; ')}`));
     if (events.length === 0 || this.upToDate()) return;
     LOG.info(`${events.join('; ')}: port passes paused; the bridges are set up again as soon as they are all there`);
     this.deps.setReady(false);
@@ -155,8 +163,10 @@ export class BridgeRecovery {
       if (missing.length > 0) return;
     }
     const t0 = performance.now();
+    const inFlight = new AbortController();
+    this.inFlight = inFlight;
     try {
-      await this.deps.resetup({ createMissing: newDatabase, providerMissingOk: true });
+      await this.deps.resetup({ createMissing: newDatabase, providerMissingOk: true, signal: inFlight.signal });
     } catch (e) {
       if (this.queued || this.deps.stopping()) {
         LOG.info(`setting the bridges up again was interrupted by a newer change (${e instanceof Error ? e.message : String(e)}); starting over`);
@@ -174,6 +184,8 @@ export class BridgeRecovery {
       }, delay);
       this.retryTimer.unref();
       return;
+    } finally {
+      this.inFlight = undefined;
     }
     this.setUpRoot = root;
     this.warned.clear();

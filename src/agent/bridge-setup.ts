@@ -87,6 +87,8 @@ export interface SetupMode {
    * the agent: only start-up refuses to run without one, as the reference does.
    */
   providerMissingOk: boolean;
+  /** Aborted when the bridges change again meanwhile: OVSDB waits give up at once. */
+  signal?: AbortSignal;
 }
 
 const AT_START: SetupMode = { createMissing: true, providerMissingOk: false };
@@ -133,7 +135,7 @@ export class BridgeSetup {
         inactivityProbeMs: this.cfg.ofInactivityProbeSec * 1000,
       });
     }
-    const dpid = await this.ops.waitDatapathId(name, this.cfg.ofConnectTimeoutSec * 1000, rowUuid);
+    const dpid = await this.ops.waitDatapathId(name, this.cfg.ofConnectTimeoutSec * 1000, rowUuid, mode.signal);
     if (rowUuid !== undefined) this.identities.set(name, { uuid: rowUuid, datapathId: dpid });
     return dpid;
   }
@@ -205,8 +207,8 @@ export class BridgeSetup {
         'mcast-snooping-flood': pyBool(this.cfg.igmpSnoopingEnable),
         'mcast-snooping-flood-reports': pyBool(this.cfg.igmpSnoopingEnable),
       });
-      const intOfport = await this.ops.waitOfport(intName, this.cfg.ofConnectTimeoutSec * 1000);
-      const physOfport = await this.ops.waitOfport(phyName, this.cfg.ofConnectTimeoutSec * 1000);
+      const intOfport = await this.ops.waitOfport(intName, this.cfg.ofConnectTimeoutSec * 1000, mode.signal);
+      const physOfport = await this.ops.waitOfport(phyName, this.cfg.ofConnectTimeoutSec * 1000, mode.signal);
       await intBr.installFlows(IntegrationBridge.dropPortFlow(intOfport));
       await br.installFlows(PhysicalBridge.dropFromIntFlow(physOfport));
       await this.ops.setPatchPeer(intName, phyName);
@@ -223,8 +225,8 @@ export class BridgeSetup {
     const tun = this.bind(name, dpid, existing, (sw) => new TunnelBridge(name, sw));
     await this.addPatchPortIfMissing(intBr.name, this.cfg.intPeerPatchPort, this.cfg.tunPeerPatchPort);
     await this.addPatchPortIfMissing(name, this.cfg.tunPeerPatchPort, this.cfg.intPeerPatchPort);
-    const patchTunOfport = await this.ops.waitOfport(this.cfg.intPeerPatchPort, this.cfg.ofConnectTimeoutSec * 1000);
-    const patchIntOfport = await this.ops.waitOfport(this.cfg.tunPeerPatchPort, this.cfg.ofConnectTimeoutSec * 1000);
+    const patchTunOfport = await this.ops.waitOfport(this.cfg.intPeerPatchPort, this.cfg.ofConnectTimeoutSec * 1000, mode.signal);
+    const patchIntOfport = await this.ops.waitOfport(this.cfg.tunPeerPatchPort, this.cfg.ofConnectTimeoutSec * 1000, mode.signal);
     await this.ops.setPortOtherConfig(this.cfg.intPeerPatchPort, {
       'mcast-snooping-flood': pyBool(this.cfg.igmpSnoopingEnable),
       'mcast-snooping-flood-reports': pyBool(this.cfg.igmpSnoopingEnable),

@@ -207,7 +207,7 @@ export class OvsdbOps {
    * the wait fails at once should that row be deleted or replaced meanwhile (a bridge re-created
    * under us gets a datapath id of its own: waiting for this one's would be in vain).
    */
-  waitDatapathId(name: string, timeoutMs: number, rowUuid?: string): Promise<bigint> {
+  waitDatapathId(name: string, timeoutMs: number, rowUuid?: string, signal?: AbortSignal): Promise<bigint> {
     return this.replica.waitFor(
       () => {
         const b = this.replica.bridge(name);
@@ -219,6 +219,7 @@ export class OvsdbOps {
       },
       timeoutMs,
       () => `bridge ${name} has no datapath_id after ${timeoutMs} ms (${this.bridgeExists(name) ? 'is ovs-vswitchd running?' : 'bridge does not exist'})`,
+      signal,
     );
   }
 
@@ -405,8 +406,8 @@ export class OvsdbOps {
     return [...missing];
   }
 
-  /** The interface's ofport once assigned; rejects on -1 (naming the interface) or timeout. */
-  waitOfport(ifaceName: string, timeoutMs: number): Promise<number> {
+  /** The interface's ofport once assigned; rejects on -1 (naming the interface), timeout or abort. */
+  waitOfport(ifaceName: string, timeoutMs: number, signal?: AbortSignal): Promise<number> {
     return this.replica.waitFor(
       () => {
         const i = this.replica.iface(ifaceName);
@@ -416,6 +417,7 @@ export class OvsdbOps {
       },
       timeoutMs,
       () => `interface ${ifaceName} ${this.replica.iface(ifaceName) ? 'got no ofport' : 'does not exist'} after ${timeoutMs} ms`,
+      signal,
     );
   }
 

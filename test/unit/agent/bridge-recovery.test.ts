@@ -36,8 +36,11 @@ class Harness {
   readonly replica = new OvsdbReplica();
   readonly identities = new Map<string, BridgeIdentity>();
   readonly retired: string[] = [];
-  readonly setups: SetupMode[] = [];
+  /** The modes each set-up was asked for (its signal left out). */
+  readonly setups: Array<Omit<SetupMode, 'signal'>> = [];
   ready = true;
+  /** The stand-in setup: records the identities by default; a test may make it wait instead. */
+  setupBody: (mode: SetupMode) => Promise<void> = async () => this.recordIdentities();
   private lock: Promise<unknown> = Promise.resolve();
   /** What the stand-in setup records as set up: each managed bridge present, with its row's datapath id. */
   readonly recovery: BridgeRecovery;
@@ -48,9 +51,9 @@ class Harness {
       managed,
       identities: this.identities,
       switchOf: (name) => ({ retire: (reason: string) => this.retired.push(`${name}: ${reason}`) }) as unknown as OpenFlowSwitch,
-      resetup: async (mode) => {
-        this.setups.push(mode);
-        this.recordIdentities();
+      resetup: (mode) => {
+        this.setups.push({ createMissing: mode.createMissing, providerMissingOk: mode.providerMissingOk });
+        return this.setupBody(mode);
       },
       withLock: <T>(fn: () => Promise<T>) => {
         const p = this.lock.then(fn);
@@ -78,7 +81,8 @@ class Harness {
   }
 
   async settle(): Promise<void> {
-    for (let i = 0; i < 5; i++) await this.lock.then(() => new Promise((r) => setImmediate(r)));
+    // Not waiting on the lock: a set-up a test keeps waiting holds it.
+    for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
   }
 }
 
@@ -161,4 +165,30 @@ test('bridge recovery: a change that leaves every bridge as set up does nothing'
   assert.deepEqual(h.setups, []);
   assert.deepEqual(h.retired, []);
   assert.equal(h.ready, true);
+});
+
+test('bridge recovery: a set-up waiting on a bridge that is deleted again is cancelled at once, then the bridge is waited for', async () => {
+  const logs = captureLogs();
+  try {
+    const h = started();
+    let cancelled: string | undefined;
+    // A set-up stuck waiting (for a datapath id, an ofport, a switch) until its signal says stop.
+    h.setupBody = (mode) => new Promise<void>((_, reject) => {
+      mode.signal?.addEventListener('abort', () => {
+        cancelled = String((mode.signal!.reason as Error).message);
+        reject(mode.signal!.reason as Error);
+      });
+    });
+    h.replica.update(tu(['Bridge', [['int1', { old: bridgeRow('br-int', '00000000000000a1'), new: bridgeRow('br-int', '00000000000000ab') }]]]));
+    await h.settle();
+    assert.equal(h.setups.length, 1, 'set-up started');
+    h.replica.update(tu(['Bridge', [['int1', { old: bridgeRow('br-int', '00000000000000ab') }]]]));
+    await h.settle();
+    assert.match(cancelled ?? '', /br-int \(integration bridge\) was deleted/, 'the waiting set-up is cancelled by the deletion');
+    assert.equal(h.setups.length, 1, 'no new set-up while br-int is missing');
+    assert.equal(h.ready, false);
+    assert.equal(logs.matching(/WARNING.*br-int \(integration bridge\) was deleted while the agent ran/).length, 1);
+  } finally {
+    logs.restore();
+  }
 });
