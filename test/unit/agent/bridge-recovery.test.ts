@@ -192,3 +192,20 @@ test('bridge recovery: a set-up waiting on a bridge that is deleted again is can
     logs.restore();
   }
 });
+
+test('bridge recovery: a provider bridge missing from a new database does not hold br-int up, and is set up once the operator adds it', async () => {
+  const h = started();
+  h.replica.resync(root('root2'));
+  await h.settle();
+  assert.deepEqual(h.setups, [{ createMissing: true, providerMissingOk: true }], 'br-int and br-tun created, br-ex left out');
+  assert.equal(h.ready, true);
+  // The stand-in set up what existed: nothing yet. The agent created br-int and br-tun meanwhile.
+  h.replica.update(tu(['Bridge', [['int3', { new: bridgeRow('br-int', '00000000000000c1') }], ['tun3', { new: bridgeRow('br-tun', '00000000000000c2') }]]]));
+  h.recordIdentities();
+  await h.settle();
+  assert.equal(h.setups.length, 1, 'its own bridges appearing is no new change');
+  h.replica.update(tu(['Bridge', [['ex3', { new: bridgeRow('br-ex', '00000000000000c3') }]]]));
+  await h.settle();
+  assert.deepEqual(h.setups[1], { createMissing: false, providerMissingOk: true }, 'br-ex added: set up again');
+  assert.equal(h.ready, true);
+});
