@@ -12,11 +12,10 @@
 //   firewall-setup.ts  the firewall driver `[securitygroup] firewall_driver` names
 //   bridge-recovery.ts bridges deleted, re-created or given a new datapath id; a database created anew
 import { OvsdbOps } from '../ovsdb/ops.js';
-import type { OpenFlowBackend } from '../openflow/backend.js';
+import type { OpenFlowBackend, OpenFlowSwitch } from '../openflow/backend.js';
 import { createOpenFlowBackend } from '../openflow/factory.js';
 import { BridgeRecovery } from './bridge-recovery.js';
 import { BridgeSetup, type Bridges, type SetupMode } from './bridge-setup.js';
-import type { OpenFlowSwitch } from '../openflow/backend.js';
 import type { AgentContext } from './context.js';
 import { DeviceReports } from './device-reports.js';
 import { L2Population } from './l2population.js';

@@ -96,6 +96,8 @@ const AT_START: SetupMode = { createMissing: true, providerMissingOk: false };
 export class BridgeSetup {
   /** The identity of each bridge as last set up, by name. */
   readonly identities = new Map<string, BridgeIdentity>();
+  /** The datapath each bridge's switch handle was made for. */
+  private readonly boundDatapaths = new Map<string, bigint>();
 
   constructor(
     private readonly cfg: BridgeSetupConfig,
@@ -156,9 +158,12 @@ export class BridgeSetup {
    */
   private bind<B extends OVSBridge>(name: string, dpid: bigint, existing: B | undefined, create: (sw: OpenFlowSwitch) => B): B {
     const sw = this.backend.bridge(name, dpid);
+    const previous = this.boundDatapaths.get(name);
+    this.boundDatapaths.set(name, dpid);
     if (!existing) return create(sw);
-    // Whoever still holds the old handle must not wait for a datapath that is gone.
-    existing.ofSwitch.retire(`bridge ${name} is now datapath ${dpidHex(dpid)}`);
+    // Whoever still holds the old handle must not wait for a datapath that is gone (the same
+    // datapath, after an ovs-vswitchd restart, reconnects: requests on the old handle still land).
+    if (previous !== undefined && previous !== dpid) existing.ofSwitch.retire(`bridge ${name} is now datapath ${dpidHex(dpid)}`);
     existing.ofSwitch = sw;
     return existing;
   }
