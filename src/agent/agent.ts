@@ -10,11 +10,13 @@
 //   state-report.ts    report_state heartbeats
 //   port-filter.ts     the hook a security-group firewall implements
 //   firewall-setup.ts  the firewall driver `[securitygroup] firewall_driver` names
+//   bridge-recovery.ts bridges deleted, re-created or given a new datapath id; a database created anew
 //   metrics.ts         instrumentation the metrics endpoint reads (snapshot.ts: the state it shows)
 import { OvsdbOps } from '../ovsdb/ops.js';
-import type { OpenFlowBackend } from '../openflow/backend.js';
+import type { OpenFlowBackend, OpenFlowSwitch } from '../openflow/backend.js';
 import { createOpenFlowBackend } from '../openflow/factory.js';
-import { BridgeSetup, type Bridges } from './bridge-setup.js';
+import { BridgeRecovery } from './bridge-recovery.js';
+import { BridgeSetup, type Bridges, type SetupMode } from './bridge-setup.js';
 import type { AgentContext } from './context.js';
 import { DeviceReports } from './device-reports.js';
 import { L2Population } from './l2population.js';
@@ -46,6 +48,7 @@ export class OvsAgent implements AgentContext {
   backend!: OpenFlowBackend;
   bridges!: Bridges;
   private setup!: BridgeSetup;
+  private recovery: BridgeRecovery | undefined;
   rpc?: PluginRpc;
   readonly vlans = new LocalVlanManager();
   readonly cache: ResourceCache;
@@ -64,8 +67,9 @@ export class OvsAgent implements AgentContext {
   private checkingOvs = false;
   /** The last canary check's result (ovs-ofctl's OpenFlow channel is judged by it). */
   private canary: 'normal' | 'restarted' | 'dead' | undefined;
-  /** False while the bridges are set up (at start, and again after an OVS restart). */
-  private bridgesReady = false;
+  /** False while the bridges are set up at start and after an OVS restart, and after such a set-up failed
+   * (sync.bridgesReady covers bridges deleted or re-created under the agent). */
+  private bridgesSetUp = false;
 
   constructor(readonly settings: AgentSettings) {
     this.cache = new ResourceCache((type, version, filter) => timedCachePull(type, () => this.requireRpc().bulkPull(type, version, filter)));
@@ -115,7 +119,7 @@ export class OvsAgent implements AgentContext {
     } catch (e) {
       throw new StartupError(errText(e));
     }
-    this.bridgesReady = true;
+    this.bridgesSetUp = true;
     this.canary = 'normal';
     this.networks.restoreLocalVlanHints();
     // Before any port is wired: a port is tagged only once its filter is in place.
@@ -129,7 +133,22 @@ export class OvsAgent implements AgentContext {
       this.ports.portFilter = this.firewall;
       LOG.info(`security groups enforced by the ${this.firewall.name} firewall driver`);
     }
+    this.recovery = new BridgeRecovery({
+      replica: this.ops.replica,
+      managed: this.setup.managedBridges(),
+      identities: this.setup.identities,
+      switchOf: (name) => this.switchOf(name),
+      resetup: (mode) => this.resetupBridges(mode),
+      withLock: (fn) => this.scheduler.withLock(fn),
+      stopping: () => this.sync.stopping,
+      setReady: (ready) => {
+        this.sync.bridgesReady = ready;
+        if (ready) this.scheduler.kick();
+      },
+    });
+    this.recovery.started();
     this.ops.replica.on('update', (changes) => {
+      this.recovery?.onUpdate(changes);
       if (changes.some((c) => c.table === 'Interface' || c.table === 'Port')) this.scheduler.kick();
     });
     // A restarted ovs-vswitchd shows as a reconnecting switch where the backend has connections;
@@ -184,6 +203,7 @@ export class OvsAgent implements AgentContext {
     this.sync.stopping = true;
     this.stateReports.stop();
     clearInterval(this.canaryTimer);
+    this.recovery?.stop();
     this.rpc?.capTimeouts(this.settings.quittingRpcTimeoutSec);
     await this.scheduler.stop();
     await this.firewall?.stop().catch((e: unknown) => LOG.warning('stopping the firewall driver', e));
@@ -193,9 +213,33 @@ export class OvsAgent implements AgentContext {
     await this.ops?.close().catch((e: unknown) => LOG.warning('closing OVSDB', e));
   }
 
+  /** The handle through which the agent reaches a bridge's switch now. */
+  private switchOf(name: string): OpenFlowSwitch | undefined {
+    const b = this.bridges;
+    if (!b) return undefined;
+    if (b.int.name === name) return b.int.ofSwitch;
+    if (b.tun?.name === name) return b.tun.ofSwitch;
+    for (const p of b.phys.values()) if (p.bridge.name === name) return p.bridge.ofSwitch;
+    return undefined;
+  }
+
+  /**
+   * Set every bridge up again and have the next pass rewire every port and network (under the pass
+   * lock). The firewall's flows go in right after br-int is bound to its switch, before br-int's
+   * own: br-int is fail_mode=secure and empty, so it drops everything until its flows are back,
+   * and those (NORMAL in table 60) must find every filter in place.
+   */
+  private async resetupBridges(mode: SetupMode): Promise<void> {
+    const firewall = this.firewall;
+    this.bridges = await this.setup.setupAll(this.bridges, mode, firewall ? () => firewall.start() : undefined);
+    this.tunnels.forgetAll();
+    this.sync.redoAfterOvsRestart();
+  }
+
   /** A restarted ovs-vswitchd lost every flow: set up the bridges again and rewire everything. */
   private async checkOvsRestart(): Promise<void> {
-    if (this.checkingOvs || this.sync.stopping || !this.bridges) return;
+    // While bridges are being recovered the canary is not there to read; the recovery rewires all.
+    if (this.checkingOvs || this.sync.stopping || !this.bridges || !this.sync.bridgesReady) return;
     this.checkingOvs = true;
     try {
       const status = await this.bridges.int.checkCanaryTable();
@@ -203,17 +247,10 @@ export class OvsAgent implements AgentContext {
       if (status === 'restarted') {
         LOG.warning('OVS is restarted: the canary flow is gone; setting up the bridges and every port again');
         noteOvsRestart();
-        this.bridgesReady = false;
-        await this.scheduler.withLock(async () => {
-          // The firewall's flows first: br-int is fail_mode=secure and empty, so it drops everything
-          // until its own flows are back, and those (NORMAL in table 60) must find every filter in place.
-          await this.firewall?.start();
-          this.bridges = await this.setup.setupAll(this.bridges);
-          this.tunnels.forgetAll();
-          this.sync.redoAfterOvsRestart();
-          this.bridgesReady = true;
-          this.canary = 'normal';
-        });
+        this.bridgesSetUp = false;
+        await this.scheduler.withLock(() => this.resetupBridges({ createMissing: false, providerMissingOk: true }));
+        this.bridgesSetUp = true;
+        this.canary = 'normal';
         this.scheduler.kick();
       }
     } catch (e) {
@@ -229,7 +266,7 @@ export class OvsAgent implements AgentContext {
       ovsdbEndpoint: this.settings.ovsdbConnection,
       ops: this.ops,
       backend: this.backend,
-      bridges: this.bridgesReady ? this.bridges : undefined,
+      bridges: this.bridgesSetUp && this.sync.bridgesReady ? this.bridges : undefined,
       canary: this.canary,
       rpc: this.rpc,
       sync: this.sync,

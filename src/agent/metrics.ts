@@ -163,4 +163,8 @@ class InstrumentedSwitch implements OpenFlowSwitch {
   portDesc(): ReturnType<OpenFlowSwitch['portDesc']> {
     return this.inner.portDesc();
   }
+
+  retire(reason: string): void {
+    this.inner.retire(reason);
+  }
 }

@@ -111,6 +111,7 @@ export class PortPass {
   async run(): Promise<void> {
     const { sync, settings } = this.ctx;
     if (!sync.rpcReady) return; // ports are wired once the server can tell us what they are
+    if (!sync.bridgesReady) return; // the bridges are being set up again; that kicks a full pass
     if (sync.tunnelSyncNeeded && settings.tunnelTypes.length > 0) await this.tunnels.sync();
     const full = sync.fullSync;
     sync.fullSync = false;

@@ -19,6 +19,12 @@ export interface OpenFlowSwitch {
   apply(mods: FlowMod[]): Promise<void>;
   dumpFlows(filter?: StatsFilter): Promise<FlowStats[]>;
   portDesc(): Promise<PortDesc[]>;
+  /**
+   * This handle no longer names the switch of its bridge (the bridge was deleted, re-created or got
+   * a new datapath id): requests waiting for the switch, and every later one, fail at once with
+   * `reason` instead of waiting out of_connect_timeout for a switch that will never connect.
+   */
+  retire(reason: string): void;
 }
 
 /** `[ovs] of_interface`: how flows reach the bridges. */

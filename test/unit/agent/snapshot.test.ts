@@ -19,6 +19,7 @@ const sw = (bridge: string, datapathId: bigint): OpenFlowSwitch & { datapathId: 
   apply: async () => undefined,
   dumpFlows: async () => [],
   portDesc: async () => [],
+  retire: () => undefined,
 });
 
 function parts(over: Partial<SnapshotParts>): SnapshotParts {
