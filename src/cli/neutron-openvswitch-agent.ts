@@ -1,10 +1,9 @@
 // The drop-in daemon: same command line and options as neutron-openvswitch-agent.
-import { createWriteStream } from 'node:fs';
-import { join } from 'node:path';
 import { ConfigError, HelpRequested, VersionRequested, loadConfig, reloadMutable, validateLocalIpOnHost, type AgentConfig } from '../config/index.js';
 import { OvsAgent, StartupError } from '../agent/agent.js';
 import { settingsFromConfig } from '../agent/settings.js';
 import { configureLogging, getLogger } from '../util/log.js';
+import { setupLogging } from './logging.js';
 
 const PROG = 'neutron-openvswitch-agent';
 const LOG = getLogger('cli');
@@ -12,17 +11,6 @@ const LOG = getLogger('cli');
 function fail(msg: string): never {
   process.stderr.write(`${PROG}: ${msg}\n`);
   process.exit(1);
-}
-
-function setupLogging(cfg: AgentConfig): void {
-  const d = cfg.DEFAULT;
-  const file = d.log_file ? (d.log_dir ? join(d.log_dir, d.log_file) : d.log_file) : undefined;
-  if (file) {
-    const stream = createWriteStream(file, { flags: 'a' });
-    configureLogging({ debug: d.debug, sink: { write: (l) => stream.write(l) } });
-  } else {
-    configureLogging({ debug: d.debug });
-  }
 }
 
 /**
@@ -65,7 +53,12 @@ export async function main(argv: string[]): Promise<void> {
     if (e instanceof ConfigError) fail(e.message);
     throw e;
   }
-  setupLogging(cfg);
+  try {
+    setupLogging(cfg);
+  } catch (e) {
+    if (e instanceof ConfigError) fail(e.message);
+    fail(`logging: ${e instanceof Error ? e.message : String(e)}`);
+  }
   for (const w of cfg.warnings) LOG.warning(w);
   LOG.info(`starting with ${cfg.configFiles.join(', ') || 'no config file'}`);
   const agent = new OvsAgent(settingsFromConfig(cfg));
