@@ -4,6 +4,7 @@ import { OvsAgent, StartupError } from '../agent/agent.js';
 import { settingsFromConfig } from '../agent/settings.js';
 import { configureLogging, getLogger } from '../util/log.js';
 import { setupLogging } from './logging.js';
+import { notifyReady } from './sd-notify.js';
 
 const PROG = 'neutron-openvswitch-agent';
 const LOG = getLogger('cli');
@@ -91,4 +92,9 @@ export async function main(argv: string[]): Promise<void> {
     throw e;
   }
   LOG.info(`bridges set up ${((process.uptime() - t0) * 1000).toFixed(0)} ms after start (process up ${(process.uptime() * 1000).toFixed(0)} ms)`);
+  // Ready for systemd once ports are wired as the server knows them; with no server (fake:/), once
+  // the bridges are set up.
+  const noServer = cfg.DEFAULT.transport_url.startsWith('fake:');
+  void (noServer ? Promise.resolve() : agent.sync.whenFirstSyncDone()).then(() =>
+    notifyReady(noServer ? 'bridges set up (transport_url fake:/, no neutron-server)' : 'first full sync done; wiring ports as they come'));
 }

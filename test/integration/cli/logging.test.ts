@@ -3,13 +3,13 @@
 // /dev/log is one), journald's stream socket, or stdout.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PrivateOvs } from '../../../lab/ovs.js';
 import { AgentProcess } from '../../../lab/agent-process.js';
+import { DatagramReceiver } from '../../helpers/unix-datagram.js';
 import { JOURNAL_SOCKET_ENV, SYSLOG_SOCKET_ENV } from '../../../src/util/log-sinks.js';
 
 let ovs: PrivateOvs;
@@ -93,37 +93,9 @@ test('no log file: lines on stdout, as oslo.log does', async () => {
   }
 });
 
-/** A unix datagram socket bound by python3 (Node has none), printing each datagram as a JSON line. */
-function datagramReceiver(path: string): { proc: ChildProcess; messages: string[]; ready: Promise<void> } {
-  const script = [
-    'import socket, sys, json',
-    's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
-    's.bind(sys.argv[1])',
-    'print("ready", flush=True)',
-    'while True:',
-    '    print(json.dumps(s.recv(65536).decode()), flush=True)',
-  ].join('\n');
-  const proc = spawn('/usr/bin/python3', ['-c', script, path], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const messages: string[] = [];
-  let buf = '';
-  let onReady: () => void = () => undefined;
-  const ready = new Promise<void>((r) => (onReady = r));
-  proc.stdout!.on('data', (b: Buffer) => {
-    buf += b.toString();
-    let i: number;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      if (line === 'ready') onReady();
-      else messages.push(JSON.parse(line) as string);
-    }
-  });
-  return { proc, messages, ready };
-}
-
 test('use_syslog: each line reaches the syslog socket with the facility and severity of syslog_log_facility', async () => {
   const sock = join(dir, 'syslog.sock');
-  const rx = datagramReceiver(sock);
+  const rx = new DatagramReceiver(sock);
   const agent = new AgentProcess(
     { 'neutron.conf': conf(`use_syslog = True\nsyslog_log_facility = LOG_LOCAL0\nlog_file = ${join(dir, 'syslog-test.log')}\n`) },
     { ...ovs.env, [SYSLOG_SOCKET_ENV]: sock },
@@ -131,14 +103,14 @@ test('use_syslog: each line reaches the syslog socket with the facility and seve
   try {
     await rx.ready;
     agent.start();
-    const m = await waitFor('bridges set up over syslog', () => rx.messages.find((x) => /bridges set up/.test(x)));
+    const m = await waitFor('bridges set up over syslog', () => rx.messages.map((x) => x.text).find((x) => /bridges set up/.test(x)));
     // logger's local format: <PRI>Mmm dd hh:mm:ss TAG: message; LOG_LOCAL0 (16 << 3) | INFO (6) = 134
     assert.match(m, /^<134>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d neutron-openvswitch-agent: \d{4}-\d\d-\d\d [\d:.]+ \d+ INFO ovs_agent\.cli \[-\] bridges set up/);
-    assert.ok(rx.messages.some((x) => x.startsWith('<134>') && / INFO ovs_agent\.cli \[-\] starting with /.test(x)), 'the first line too');
+    assert.ok(rx.messages.some((x) => x.text.startsWith('<134>') && / INFO ovs_agent\.cli \[-\] starting with /.test(x.text)), 'the first line too');
     assert.equal(await agent.stop(), 0);
   } finally {
     agent.cleanup();
-    rx.proc.kill();
+    rx.stop();
   }
 });
 
