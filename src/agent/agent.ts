@@ -20,7 +20,8 @@ import { L2Population } from './l2population.js';
 import { LocalVlanManager } from './local-vlan.js';
 import { Networks } from './networks.js';
 import { PassScheduler } from './pass-scheduler.js';
-import { PluginRpc, type AgentEndpoints } from './plugin-rpc.js';
+// plugin-rpc (and amqplib under it) loads once the bridges are set up: not on that path.
+import type { PluginRpc, AgentEndpoints } from './plugin-rpc.js';
 import type { FirewallDriver } from '../firewall/driver.js';
 import { createFirewall } from './firewall-setup.js';
 import { PortPass } from './port-pass.js';
@@ -93,7 +94,7 @@ export class OvsAgent implements AgentContext {
     } catch (e) {
       throw new StartupError(`cannot reach Open vSwitch's database at [ovs] ovsdb_connection = ${s.ovsdbConnection}: ${errText(e)}. Is ovsdb-server running?`);
     }
-    this.backend = createOpenFlowBackend(s);
+    this.backend = await createOpenFlowBackend(s);
     try {
       await this.backend.start();
     } catch (e) {
@@ -107,7 +108,7 @@ export class OvsAgent implements AgentContext {
     }
     this.networks.restoreLocalVlanHints();
     // Before any port is wired: a port is tagged only once its filter is in place.
-    this.firewall = createFirewall(s, () => this.bridges, this.cache, this.ops, () => this.scheduler.kick());
+    this.firewall = await createFirewall(s, () => this.bridges, this.cache, this.ops, () => this.scheduler.kick());
     if (this.firewall) {
       try {
         await this.firewall.start();
@@ -129,8 +130,20 @@ export class OvsAgent implements AgentContext {
       LOG.info('transport_url is fake:/: not connecting to neutron-server');
       return;
     }
-    this.rpc = new PluginRpc(s);
-    void this.startRpc(this.rpc);
+    void this.connectServer();
+  }
+
+  private async connectServer(): Promise<void> {
+    let PluginRpcClass: typeof PluginRpc;
+    try {
+      ({ PluginRpc: PluginRpcClass } = await import('./plugin-rpc.js'));
+    } catch (e) {
+      LOG.error('cannot load the RPC modules: not talking to neutron-server', e);
+      return;
+    }
+    if (this.sync.stopping) return;
+    this.rpc = new PluginRpcClass(this.settings);
+    await this.startRpc(this.rpc);
   }
 
   private async startRpc(rpc: PluginRpc): Promise<void> {

@@ -40,7 +40,13 @@ function reloadOnSighup(current: AgentConfig, argv: readonly string[]): AgentCon
   return next.config;
 }
 
-export async function main(argv: string[]): Promise<void> {
+/** When the entry script started (ms since process start); it loads this module and calls main. */
+export interface StartTimes {
+  entryMs?: number;
+}
+
+export async function main(argv: string[], times: StartTimes = {}): Promise<void> {
+  const modulesLoadedMs = performance.now();
   let cfg: AgentConfig;
   try {
     cfg = loadConfig(argv, { prog: PROG });
@@ -91,7 +97,12 @@ export async function main(argv: string[]): Promise<void> {
     }
     throw e;
   }
-  LOG.info(`bridges set up ${((process.uptime() - t0) * 1000).toFixed(0)} ms after start (process up ${(process.uptime() * 1000).toFixed(0)} ms)`);
+  const upMs = performance.now();
+  const entry = times.entryMs !== undefined ? `node ${times.entryMs.toFixed(0)} ms, loading modules ${(modulesLoadedMs - times.entryMs).toFixed(0)} ms, ` : '';
+  LOG.info(
+    `bridges set up ${((process.uptime() - t0) * 1000).toFixed(0)} ms after start (process up ${upMs.toFixed(0)} ms: ` +
+      `${entry}configuration and bridges ${(upMs - modulesLoadedMs).toFixed(0)} ms)`,
+  );
   // Ready for systemd once ports are wired as the server knows them; with no server (fake:/), once
   // the bridges are set up.
   const noServer = cfg.DEFAULT.transport_url.startsWith('fake:');
