@@ -49,7 +49,9 @@ interface Options {
 function parseOptions(rest: readonly string[]): { cfgArgs: string[]; opts: Options } {
   const cfgArgs: string[] = [];
   const opts: Options = { positional: [], json: false };
-  const valued: Record<string, keyof Options> = { '--port': 'port', '--network': 'network', '--to': 'to', '--proto': 'proto', '--from': 'from', '--to-mac': 'toMac' };
+  const valued: Record<string, 'port' | 'network' | 'to' | 'proto' | 'from' | 'toMac'> = {
+    '--port': 'port', '--network': 'network', '--to': 'to', '--proto': 'proto', '--from': 'from', '--to-mac': 'toMac',
+  };
   for (let i = 0; i < rest.length; i++) {
     const x = rest[i]!;
     const eq = x.indexOf('=');
@@ -61,7 +63,7 @@ function parseOptions(rest: readonly string[]): { cfgArgs: string[]; opts: Optio
     else if (valued[flag]) {
       const v = eq > 0 && x.startsWith('--') ? x.slice(eq + 1) : rest[++i];
       if (v === undefined || v === '') throw new UsageError(`${flag} needs a value`);
-      (opts as unknown as Record<string, string>)[valued[flag]!] = v;
+      opts[valued[flag]!] = v;
     } else opts.positional.push(x);
   }
   return { cfgArgs, opts };
