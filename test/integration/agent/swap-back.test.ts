@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync, symlinkSync, lstatSync, unlinkSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync, symlinkSync, lstatSync, unlinkSync, readFileSync, readlinkSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PrivateOvs } from '../../../lab/ovs.js';
@@ -41,6 +41,12 @@ after(async () => {
   await cleanupAllVms();
   await ours?.stop().catch(() => undefined);
   ours?.cleanup();
+  // The run-directory link this test made would point at a removed directory.
+  try {
+    if (ovs && readlinkSync('/var/run/openvswitch') === ovs.dir) unlinkSync('/var/run/openvswitch');
+  } catch {
+    // not a link, or not ours
+  }
   await Promise.allSettled([lab?.stop(), ovs?.stop()]);
   rmSync(refDir, { recursive: true, force: true });
 }, { timeout: 60000 });
