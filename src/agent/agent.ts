@@ -10,6 +10,7 @@
 //   state-report.ts    report_state heartbeats
 //   port-filter.ts     the hook a security-group firewall implements
 //   firewall-setup.ts  the firewall driver `[securitygroup] firewall_driver` names
+//   metrics.ts         instrumentation the metrics endpoint reads (snapshot.ts: the state it shows)
 import { OvsdbOps } from '../ovsdb/ops.js';
 import type { OpenFlowBackend } from '../openflow/backend.js';
 import { createOpenFlowBackend } from '../openflow/factory.js';
@@ -31,6 +32,8 @@ import { StateReports } from './state-report.js';
 import { SyncState } from './sync-state.js';
 import { TunnelPorts } from './tunnels.js';
 import { getLogger } from '../util/log.js';
+import { instrumentOpenFlow, noteConnectionUp, noteOvsRestart, timedCachePull, type AgentSnapshot } from './metrics.js';
+import { buildSnapshot } from './snapshot.js';
 
 const LOG = getLogger('agent');
 
@@ -60,9 +63,13 @@ export class OvsAgent implements AgentContext {
   private canaryTimer: NodeJS.Timeout | undefined;
   /** A canary check is in flight: the timer and a switch reconnect must not start a second. */
   private checkingOvs = false;
+  /** The last canary check's result (ovs-ofctl's OpenFlow channel is judged by it). */
+  private canary: 'normal' | 'restarted' | 'dead' | undefined;
+  /** False while the bridges are set up (at start, and again after an OVS restart). */
+  private bridgesReady = false;
 
   constructor(readonly settings: AgentSettings) {
-    this.cache = new ResourceCache((type, version, filter) => this.requireRpc().bulkPull(type, version, filter));
+    this.cache = new ResourceCache((type, version, filter) => timedCachePull(type, () => this.requireRpc().bulkPull(type, version, filter)));
     this.scheduler = new PassScheduler(this.sync, () => this.ports.run());
     this.tunnels = new TunnelPorts(this);
     this.networks = new Networks(this, this.tunnels);
@@ -94,7 +101,8 @@ export class OvsAgent implements AgentContext {
     } catch (e) {
       throw new StartupError(`cannot reach Open vSwitch's database at [ovs] ovsdb_connection = ${s.ovsdbConnection}: ${errText(e)}. Is ovsdb-server running?`);
     }
-    this.backend = await createOpenFlowBackend(s);
+    this.ops.client.on('connected', () => noteConnectionUp('ovsdb', true));
+    this.backend = instrumentOpenFlow(await createOpenFlowBackend(s));
     try {
       await this.backend.start();
     } catch (e) {
@@ -106,6 +114,8 @@ export class OvsAgent implements AgentContext {
     } catch (e) {
       throw new StartupError(errText(e));
     }
+    this.bridgesReady = true;
+    this.canary = 'normal';
     this.networks.restoreLocalVlanHints();
     // Before any port is wired: a port is tagged only once its filter is in place.
     this.firewall = await createFirewall(s, () => this.bridges, this.cache, this.ops, () => this.scheduler.kick());
@@ -148,6 +158,7 @@ export class OvsAgent implements AgentContext {
 
   private async startRpc(rpc: PluginRpc): Promise<void> {
     rpc.connection.on('reconnected', () => {
+      noteConnectionUp('message_bus', true);
       LOG.info(`reconnected to ${rpc.url}: resyncing`);
       this.sync.fullSync = true;
       this.sync.tunnelSyncNeeded = true;
@@ -195,8 +206,11 @@ export class OvsAgent implements AgentContext {
     this.checkingOvs = true;
     try {
       const status = await this.bridges.int.checkCanaryTable();
+      this.canary = status;
       if (status === 'restarted') {
         LOG.warning('OVS is restarted: the canary flow is gone; setting up the bridges and every port again');
+        noteOvsRestart();
+        this.bridgesReady = false;
         await this.scheduler.withLock(async () => {
           // The firewall's flows first: br-int is fail_mode=secure and empty, so it drops everything
           // until its own flows are back, and those (NORMAL in table 60) must find every filter in place.
@@ -204,6 +218,8 @@ export class OvsAgent implements AgentContext {
           this.bridges = await this.setup.setupAll(this.bridges);
           this.tunnels.forgetAll();
           this.sync.redoAfterOvsRestart();
+          this.bridgesReady = true;
+          this.canary = 'normal';
         });
         this.scheduler.kick();
       }
@@ -212,6 +228,26 @@ export class OvsAgent implements AgentContext {
     } finally {
       this.checkingOvs = false;
     }
+  }
+
+  /** What the agent holds and how its connections stand, for the metrics endpoint. */
+  snapshot(): AgentSnapshot {
+    return buildSnapshot({
+      ovsdbEndpoint: this.settings.ovsdbConnection,
+      ops: this.ops,
+      backend: this.backend,
+      bridges: this.bridgesReady ? this.bridges : undefined,
+      canary: this.canary,
+      rpc: this.rpc,
+      sync: this.sync,
+      ports: this.ports.portStates(),
+      lastFullSync: this.ports.lastFullSync,
+      lastStateReportAt: this.stateReports.lastSuccessAt,
+      vlans: this.vlans,
+      tunnels: this.tunnels,
+      firewall: this.firewall,
+      cache: this.cache,
+    });
   }
 
   /** A network's segmentation may have changed: move its flows (under the pass lock). */

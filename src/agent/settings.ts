@@ -5,6 +5,7 @@ import type { TunnelType } from '../bridges/tables.js';
 import type { AgentConfig } from '../config/index.js';
 import type { FirewallDriverName } from '../config/firewall-driver.js';
 import type { OpenFlowSettings } from '../openflow/factory.js';
+import { parseListenAddress, type ListenAddress } from '../config/listen-address.js';
 
 export interface AgentSettings extends BridgeSetupConfig, OpenFlowSettings {
   host: string;
@@ -38,6 +39,8 @@ export interface AgentSettings extends BridgeSetupConfig, OpenFlowSettings {
   resourceProviderPacketProcessingWithoutDirection: Record<string, unknown>;
   resourceProviderPacketProcessingWithDirection: Record<string, unknown>;
   baremetalSmartnic: boolean;
+  /** `[agent] metrics_bind`: where /metrics, /healthz, /readyz and /status are served; undefined: off. */
+  metricsBind?: ListenAddress | undefined;
   /** Messaging; absent transport = no RPC (e.g. `fake:/` in start-up comparisons). */
   transportUrl: string;
   controlExchange: string;
@@ -114,6 +117,7 @@ export function settingsFromConfig(c: AgentConfig): AgentSettings {
     resourceProviderPacketProcessingWithoutDirection: c.rpPacketProcessingWithoutDirection as Record<string, unknown>,
     resourceProviderPacketProcessingWithDirection: c.rpPacketProcessingWithDirection as Record<string, unknown>,
     baremetalSmartnic: agent.baremetal_smartnic,
+    metricsBind: agent.metrics_bind ? parseListenAddress(agent.metrics_bind) : undefined,
     transportUrl: c.DEFAULT.transport_url,
     controlExchange: c.DEFAULT.control_exchange,
     rpcResponseTimeoutSec: c.DEFAULT.rpc_response_timeout,

@@ -68,14 +68,37 @@ export async function main(argv: string[], times: StartTimes = {}): Promise<void
   }
   for (const w of cfg.warnings) LOG.warning(w);
   LOG.info(`starting with ${cfg.configFiles.join(', ') || 'no config file'}`);
-  const agent = new OvsAgent(settingsFromConfig(cfg));
+  const settings = settingsFromConfig(cfg);
+  const agent = new OvsAgent(settings);
+  // Before the agent starts, so its first steps are counted; prom-client loads only when asked for.
+  let endpoint: { close(): Promise<void> } | undefined;
+  if (settings.metricsBind) {
+    const { MetricsEndpoint } = await import('../metrics/server.js');
+    try {
+      endpoint = await MetricsEndpoint.start({
+        bind: settings.metricsBind,
+        bridges: {
+          integration: settings.integrationBridge,
+          tunnel: settings.tunnelTypes.length ? settings.tunnelBridge : undefined,
+          physical: [...settings.bridgeMappings.values()],
+        },
+        snapshot: () => agent.snapshot(),
+      });
+    } catch (e) {
+      LOG.critical(`${e instanceof Error ? e.message : String(e)} Agent terminated!`);
+      fail(e instanceof Error ? e.message : String(e));
+    }
+  }
   let stopping = false;
   const stop = (sig: string) => {
     if (stopping) return;
     stopping = true;
     LOG.info(`${sig} received: stopping; flows stay in place`);
     agent.stop().then(
-      () => process.exit(0),
+      async () => {
+        await endpoint?.close();
+        process.exit(0);
+      },
       (e: unknown) => {
         LOG.error('error while stopping', e);
         process.exit(1);

@@ -2,6 +2,7 @@
 //   ovs-agent flows [--config-file F ...] [BRIDGE] [--port ID | --network ID] [--json]
 //   ovs-agent trace [--config-file F ...] BRIDGE FLOW [--json]
 //   ovs-agent trace [--config-file F ...] --port ID --to IP[:PORT] [--proto tcp|udp|icmp] [--json]
+//   ovs-agent status [--config-file F ...] [--json]
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ConfigError, loadConfig, type AgentConfig } from '../config/index.js';
@@ -28,6 +29,8 @@ commands:
                         the packet that port would send, traced, every step annotated, and the
                         verdict in one line (delivered to which port, or dropped by which flow)
     --json                {packet, flow, steps, datapathActions, verdict}
+  status [--json]       the running agent, from its [agent] metrics_bind endpoint: connections,
+                        last full sync, ports by state, local VLANs, tunnels, last errors
 `;
 
 /** The command line is wrong: exit 2. */
@@ -279,6 +282,7 @@ export async function runOperatorCli(argv: string[]): Promise<number> {
   try {
     if (cmd === 'flows') return await flows(cfg, parsed.opts);
     if (cmd === 'trace') return await trace(cfg, parsed.opts);
+    if (cmd === 'status') return await (await import('./status.js')).status(cfg, [...parsed.opts.positional, ...(parsed.opts.json ? ['--json'] : [])]);
   } catch (e) {
     if (e instanceof UsageError || e instanceof NotOnHost) {
       process.stderr.write(`ovs-agent ${cmd}: ${e.message}\n`);

@@ -36,6 +36,8 @@ export interface OpenFlowBackend {
    * that hears of reconnecting switches (onSwitchConnected) needs it only as a fallback.
    */
   readonly canaryIntervalMs: number;
+  /** Whether the switch of `datapathId` is connected now; only a backend with connections (native) knows. */
+  isConnected?(datapathId: bigint): boolean;
   /** Calls `listener` each time a switch (re)connects; a backend without connections never calls it. */
   onSwitchConnected(listener: (datapathId: bigint) => void): void;
   /** Start listening (native) or check the tool (ovs-ofctl). */

@@ -13,6 +13,12 @@ export interface LogSink {
 let threshold: Level = 'INFO';
 let sinks: LogSink[] = [{ write: (line) => process.stderr.write(line) }];
 let lineFormat: LineFormat = DEFAULT_LINE_FORMAT;
+/** Told of every WARNING and worse (the metrics endpoint keeps the last few for `ovs-agent status`). */
+let problemObserver: ((level: Level, logger: string, message: string) => void) | undefined;
+
+export function setProblemObserver(fn: ((level: Level, logger: string, message: string) => void) | undefined): void {
+  problemObserver = fn;
+}
 
 /**
  * `debug` sets the level (INFO when not given, as before); `sink`/`sinks` replace where lines go and
@@ -28,9 +34,10 @@ export function configureLogging(opts: { debug?: boolean; sink?: LogSink; sinks?
 export class Logger {
   constructor(readonly name: string) {}
   private emit(level: Level, msg: string, err?: unknown): void {
-    if (LEVEL_NUMBER[level] < LEVEL_NUMBER[threshold]) return;
     let message = msg;
     if (err !== undefined) message += `: ${err instanceof Error ? err.message : String(err)}`;
+    if (problemObserver && LEVEL_NUMBER[level] >= LEVEL_NUMBER.WARNING) problemObserver(level, this.name, message);
+    if (LEVEL_NUMBER[level] < LEVEL_NUMBER[threshold]) return;
     const line = formatLine({ time: new Date(), level, name: this.name, message }, lineFormat) + '\n';
     for (const s of sinks) s.write(line, level);
   }
