@@ -23,7 +23,8 @@ import { L2Population } from './l2population.js';
 import { LocalVlanManager } from './local-vlan.js';
 import { Networks } from './networks.js';
 import { PassScheduler } from './pass-scheduler.js';
-import { PluginRpc, type AgentEndpoints } from './plugin-rpc.js';
+// plugin-rpc (and amqplib under it) loads once the bridges are set up: not on that path.
+import type { PluginRpc, AgentEndpoints } from './plugin-rpc.js';
 import type { FirewallDriver } from '../firewall/driver.js';
 import { createFirewall } from './firewall-setup.js';
 import { PortPass } from './port-pass.js';
@@ -107,7 +108,7 @@ export class OvsAgent implements AgentContext {
       throw new StartupError(`cannot reach Open vSwitch's database at [ovs] ovsdb_connection = ${s.ovsdbConnection}: ${why}.${why.includes('TLS:') ? '' : ' Is ovsdb-server running?'}`);
     }
     this.ops.client.on('connected', () => noteConnectionUp('ovsdb', true));
-    this.backend = instrumentOpenFlow(createOpenFlowBackend(s));
+    this.backend = instrumentOpenFlow(await createOpenFlowBackend(s));
     try {
       await this.backend.start();
     } catch (e) {
@@ -123,7 +124,7 @@ export class OvsAgent implements AgentContext {
     this.canary = 'normal';
     this.networks.restoreLocalVlanHints();
     // Before any port is wired: a port is tagged only once its filter is in place.
-    this.firewall = createFirewall(s, () => this.bridges, this.cache, this.ops, () => this.scheduler.kick());
+    this.firewall = await createFirewall(s, () => this.bridges, this.cache, this.ops, () => this.scheduler.kick());
     if (this.firewall) {
       try {
         await this.firewall.start();
@@ -160,8 +161,15 @@ export class OvsAgent implements AgentContext {
       LOG.info('transport_url is fake:/: not connecting to neutron-server');
       return;
     }
+    // Loaded only now: amqplib and the RPC layer are not on the way to the bridges being set up.
+    let PluginRpcClass: typeof PluginRpc;
     try {
-      this.rpc = new PluginRpc(s);
+      ({ PluginRpc: PluginRpcClass } = await import('./plugin-rpc.js'));
+    } catch (e) {
+      throw new StartupError(`cannot load the RPC modules: ${errText(e)}`);
+    }
+    try {
+      this.rpc = new PluginRpcClass(s);
     } catch (e) {
       throw new StartupError(`message bus: ${errText(e)}`);
     }

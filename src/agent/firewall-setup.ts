@@ -1,30 +1,30 @@
 // The security-group firewall named by `[securitygroup] firewall_driver`, built on the bridges as
 // set up and fed from the agent's resource cache (spec firewall.md §1). Without one (noop, or
 // enable_security_group = False) ports are not filtered, as with the reference.
+// Each driver's modules load only when it is the one configured: start-up does not pay for the others.
 import type { FirewallDriver } from '../firewall/driver.js';
-import { IptablesHybridFirewall } from '../firewall/iptables/driver.js';
-import { OVSFirewallDriver } from '../firewall/openvswitch/firewall.js';
-import { HybridIptablesLeftovers, bridgeCleanedMark } from '../firewall/openvswitch/hybrid-leftovers.js';
 import type { OvsdbOps } from '../ovsdb/ops.js';
-import { CacheSecurityGroupSource } from '../firewall/sg-source.js';
 import type { FirewallPort } from '../firewall/types.js';
 import type { Bridges } from './bridge-setup.js';
 import type { ResourceCache } from './resource-cache.js';
 import type { AgentSettings } from './settings.js';
 import { isTunnelType } from '../bridges/tables.js';
 
-export function createFirewall(
+export async function createFirewall(
   settings: AgentSettings,
   bridges: () => Bridges,
   cache: ResourceCache,
   ops: OvsdbOps,
   onRefilterNeeded: () => void,
-): FirewallDriver | undefined {
+): Promise<FirewallDriver | undefined> {
   if (!settings.enableSecurityGroup) return undefined;
   switch (settings.firewallDriver) {
     case 'noop':
       return undefined;
-    case 'openvswitch':
+    case 'openvswitch': {
+      const [{ OVSFirewallDriver }, { HybridIptablesLeftovers, bridgeCleanedMark }, { CacheSecurityGroupSource }] = await Promise.all([
+        import('../firewall/openvswitch/firewall.js'), import('../firewall/openvswitch/hybrid-leftovers.js'), import('../firewall/sg-source.js'),
+      ]);
       return new OVSFirewallDriver(bridges().int, new CacheSecurityGroupSource(cache), {
         permittedEthertypes: settings.permittedEthertypes,
         explicitlyEgressDirect: settings.explicitlyEgressDirect,
@@ -44,8 +44,11 @@ export function createFirewall(
           }),
         }),
       });
-    case 'iptables_hybrid':
+    }
+    case 'iptables_hybrid': {
+      const [{ IptablesHybridFirewall }, { CacheSecurityGroupSource }] = await Promise.all([import('../firewall/iptables/driver.js'), import('../firewall/sg-source.js')]);
       return new IptablesHybridFirewall({ source: new CacheSecurityGroupSource(cache), enableIpset: settings.enableIpset, onRefilterNeeded });
+    }
     case 'iptables':
       // The config loader refuses drivers that are not implemented; reaching here is a bug.
       throw new Error(`firewall_driver ${settings.firewallDriver} is not implemented`);

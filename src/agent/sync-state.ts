@@ -10,7 +10,21 @@ export class SyncState {
   /** Ask the server for tunnel endpoints (tunnel_sync) before the next pass. */
   tunnelSyncNeeded = true;
   /** A full pass has succeeded with the server reachable: ports are wired as the server knows them. */
-  firstSyncDone = false;
+  get firstSyncDone(): boolean {
+    return this.firstSynced;
+  }
+  set firstSyncDone(done: boolean) {
+    this.firstSynced = done;
+    if (!done) return;
+    for (const w of this.firstSyncWaiters.splice(0)) w();
+  }
+  private firstSynced = false;
+  private firstSyncWaiters: Array<() => void> = [];
+  /** Resolves once the first full sync is done (readiness: systemd's READY=1). */
+  whenFirstSyncDone(): Promise<void> {
+    if (this.firstSynced) return Promise.resolve();
+    return new Promise((r) => this.firstSyncWaiters.push(r));
+  }
   /** The previous run's flows are gone (done once, after the first full pass without failures). */
   staleFlowsCleaned = false;
   /** neutron-server can be called and pushes reach us: passes need it for port details. */

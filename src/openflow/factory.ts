@@ -1,8 +1,7 @@
 // `[ovs] of_interface` is decided here and nowhere else: the agent gets an OpenFlowBackend, and the
 // backend itself says what differs (controller target, how a switch restart is noticed).
+// Only the configured backend's modules are loaded.
 import type { OfInterface, OpenFlowBackend } from './backend.js';
-import { NativeBackend } from './native/backend.js';
-import { OfctlBackend } from './ofctl/backend.js';
 
 export interface OpenFlowSettings {
   ofInterface: OfInterface;
@@ -15,16 +14,20 @@ export interface OpenFlowSettings {
   ofRequestTimeoutSec: number;
 }
 
-export function createOpenFlowBackend(s: OpenFlowSettings): OpenFlowBackend {
+export async function createOpenFlowBackend(s: OpenFlowSettings): Promise<OpenFlowBackend> {
   switch (s.ofInterface) {
-    case 'native':
+    case 'native': {
+      const { NativeBackend } = await import('./native/backend.js');
       return new NativeBackend({
         listenAddress: s.ofListenAddress,
         listenPort: s.ofListenPort,
         connectTimeoutSec: s.ofConnectTimeoutSec,
         requestTimeoutSec: s.ofRequestTimeoutSec,
       });
-    case 'ovs-ofctl':
+    }
+    case 'ovs-ofctl': {
+      const { OfctlBackend } = await import('./ofctl/backend.js');
       return new OfctlBackend({ timeoutSec: s.ofRequestTimeoutSec });
+    }
   }
 }

@@ -27,7 +27,7 @@ describe('progress', () => {
       assert.ok(n >= 2, `a line every 50 ms (${n} within 5 s)`);
       await new Promise((r) => setTimeout(r, 150));
       assert.equal(lines.length, n, 'nothing after finish()');
-      assert.ok(lines.every((l) => / INFO ovs_agent\.agent progress: 40\/100 ports, [\d.]+ ports\/s, ETA \d+ s \(fetching port details\)\n$/.test(l)), lines.join(''));
+      assert.ok(lines.every((l) => / INFO ovs_agent\.agent \[-\] progress: 40\/100 ports, [\d.]+ ports\/s, ETA \d+ s \(fetching port details\)\n$/.test(l)), lines.join(''));
     } finally {
       configureLogging({ sink: { write: (l) => process.stderr.write(l) } });
     }

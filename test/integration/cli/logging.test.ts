@@ -1,0 +1,157 @@
+// The daemon logs where oslo.log's options say, in oslo.log's line format: a file (log_file joined
+// under log_dir, reopened when logrotate moves it), syslog (a datagram socket this test binds, as
+// /dev/log is one), journald's stream socket, or stdout.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PrivateOvs } from '../../../lab/ovs.js';
+import { AgentProcess } from '../../../lab/agent-process.js';
+import { DatagramReceiver } from '../../helpers/unix-datagram.js';
+import { JOURNAL_SOCKET_ENV, SYSLOG_SOCKET_ENV } from '../../../src/util/log-sinks.js';
+
+let ovs: PrivateOvs;
+let dir: string;
+before(async () => {
+  ovs = await PrivateOvs.start();
+  dir = mkdtempSync(join(tmpdir(), 'ovs-agent-logging-'));
+});
+after(async () => {
+  await ovs?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const conf = (extra = '') => `[DEFAULT]\nhost = compute1\ntransport_url = fake:/\n${extra}[ovs]\novsdb_connection = ${ovs.unixConnection}\ndatapath_type = netdev\nof_listen_port = 16635\n`;
+// oslo.log's logging_default_format_string with the default log_date_format
+const LINE = (level: string) => new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3} \\d+ ${level} ovs_agent\\.[\\w.-]+ \\[-\\] \\S`);
+
+async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 30000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const fileHas = (path: string, re: RegExp) => () => (existsSync(path) && re.test(readFileSync(path, 'utf8')) ? true : undefined);
+
+test('--log-file relative to --log-dir: every line in the reference\'s format, nothing on stdout', async () => {
+  const logDir = mkdtempSync(join(dir, 'logdir-'));
+  const agent = new AgentProcess({ 'neutron.conf': conf() }, ovs.env);
+  try {
+    agent.start(['--config-file', agent.path('neutron.conf'), '--log-file', 'agent.log', '--log-dir', logDir]);
+    const file = join(logDir, 'agent.log');
+    await waitFor('bridges set up in the log file', fileHas(file, /bridges set up/));
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    assert.ok(lines.length >= 3, 'several lines');
+    for (const l of lines) assert.match(l, LINE('(INFO|WARNING)'), l);
+    assert.match(lines[0]!, new RegExp(` ${agent.pid} INFO ovs_agent\\.cli \\[-\\] starting with `));
+    assert.equal(agent.output, '', 'nothing written to stdout or stderr');
+
+    // logrotate moves the file away: the agent writes to a new file at the configured path.
+    renameSync(file, `${file}.1`);
+    await new Promise((r) => setTimeout(r, 200));
+    process.kill(agent.pid!, 'SIGHUP');
+    await waitFor('the SIGHUP line in a new file', fileHas(file, /SIGHUP: configuration files re-read/));
+    assert.doesNotMatch(readFileSync(`${file}.1`, 'utf8'), /SIGHUP/, 'the moved file is left alone');
+    assert.equal(await agent.stop(), 0);
+    assert.match(readFileSync(file, 'utf8'), /SIGTERM received/);
+  } finally {
+    agent.cleanup();
+  }
+});
+
+test('log_dir alone: <log_dir>/neutron-openvswitch-agent.log; log_date_format is honoured', async () => {
+  const logDir = mkdtempSync(join(dir, 'logdir-'));
+  const agent = new AgentProcess({ 'neutron.conf': conf(`log_dir = ${logDir}\nlog_date_format = %d/%b/%Y %H:%M:%S\n`) }, ovs.env);
+  try {
+    agent.start();
+    const file = join(logDir, 'neutron-openvswitch-agent.log');
+    await waitFor('bridges set up', fileHas(file, /bridges set up/));
+    for (const l of readFileSync(file, 'utf8').trim().split('\n')) {
+      assert.match(l, /^\d\d\/[A-Z][a-z]{2}\/\d{4} \d\d:\d\d:\d\d\.\d{3} \d+ (INFO|WARNING) ovs_agent\./, l);
+    }
+    assert.equal(await agent.stop(), 0);
+  } finally {
+    agent.cleanup();
+  }
+});
+
+test('no log file: lines on stdout, as oslo.log does', async () => {
+  const agent = new AgentProcess({ 'neutron.conf': conf() }, ovs.env);
+  try {
+    agent.start();
+    await agent.waitForLog(/bridges set up/, 30000);
+    assert.match(agent.output.split('\n')[0]!, LINE('INFO'));
+    assert.equal(await agent.stop(), 0);
+  } finally {
+    agent.cleanup();
+  }
+});
+
+test('use_syslog: each line reaches the syslog socket with the facility and severity of syslog_log_facility', async () => {
+  const sock = join(dir, 'syslog.sock');
+  const rx = new DatagramReceiver(sock);
+  const agent = new AgentProcess(
+    { 'neutron.conf': conf(`use_syslog = True\nsyslog_log_facility = LOG_LOCAL0\nlog_file = ${join(dir, 'syslog-test.log')}\n`) },
+    { ...ovs.env, [SYSLOG_SOCKET_ENV]: sock },
+  );
+  try {
+    await rx.ready;
+    agent.start();
+    const m = await waitFor('bridges set up over syslog', () => rx.messages.map((x) => x.text).find((x) => /bridges set up/.test(x)));
+    // logger's local format: <PRI>Mmm dd hh:mm:ss TAG: message; LOG_LOCAL0 (16 << 3) | INFO (6) = 134
+    assert.match(m, /^<134>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d neutron-openvswitch-agent: \d{4}-\d\d-\d\d [\d:.]+ \d+ INFO ovs_agent\.cli \[-\] bridges set up/);
+    assert.ok(rx.messages.some((x) => x.text.startsWith('<134>') && / INFO ovs_agent\.cli \[-\] starting with /.test(x.text)), 'the first line too');
+    assert.equal(await agent.stop(), 0);
+  } finally {
+    agent.cleanup();
+    rx.stop();
+  }
+});
+
+test('use_journal: lines reach journald\'s stream socket with a level prefix; without journald, stderr and a clear message', async () => {
+  const sock = join(dir, 'journal.sock');
+  let received = '';
+  const server = createServer((c) => c.on('data', (b: Buffer) => (received += b.toString())));
+  await new Promise<void>((r) => server.listen(sock, r));
+  const agent = new AgentProcess({ 'neutron.conf': conf('use_journal = True\nsyslog_log_facility = daemon\n') }, { ...ovs.env, [JOURNAL_SOCKET_ENV]: sock });
+  try {
+    agent.start();
+    await waitFor('bridges set up over the journal socket', () => (/bridges set up/.test(received) ? true : undefined));
+    // identifier, unit id, priority (LOG_DAEMON | INFO = 30), level prefix on, no forwarding
+    assert.ok(received.startsWith('neutron-openvswitch-agent\n\n30\n1\n0\n0\n0\n'), received.slice(0, 80));
+    const lines = received.split('\n').slice(7).filter(Boolean);
+    for (const l of lines) assert.match(l, /^<[46]>\d{4}-\d\d-\d\d [\d:.]+ \d+ (INFO|WARNING) ovs_agent\./, l);
+    assert.equal(agent.output, '', 'use_journal alone: nothing on stdout');
+    assert.equal(await agent.stop(), 0);
+  } finally {
+    agent.cleanup();
+    server.close();
+  }
+  const lost = new AgentProcess({ 'neutron.conf': conf('use_journal = True\n') }, { ...ovs.env, [JOURNAL_SOCKET_ENV]: join(dir, 'no-such.sock') });
+  try {
+    lost.start();
+    await lost.waitForLog(/bridges set up/, 30000);
+    assert.match(lost.output, /use_journal: cannot log to journald at \S+no-such\.sock: .*ENOENT.*; logging to stderr instead/);
+    assert.match(lost.output, / INFO ovs_agent\.cli \[-\] starting with /, 'the lines queued meanwhile are not lost');
+    assert.equal(await lost.stop(), 0);
+  } finally {
+    lost.cleanup();
+  }
+});
+
+test('an unknown syslog_log_facility stops the agent naming the option', async () => {
+  const agent = new AgentProcess({ 'neutron.conf': conf('use_syslog = True\nsyslog_log_facility = LOG_NOPE\n') }, ovs.env);
+  try {
+    agent.start();
+    assert.equal(await agent.waitExit(20000), 1);
+    assert.match(agent.output, /neutron\.conf:\d+: \[DEFAULT\] syslog_log_facility = 'LOG_NOPE': syslog facility must be one of: LOG_KERN, LOG_USER/);
+  } finally {
+    agent.cleanup();
+  }
+});
