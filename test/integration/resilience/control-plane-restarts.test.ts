@@ -37,7 +37,8 @@ async function bootVm(name: string): Promise<{ port: NeutronPort; vm: Vm }> {
 }
 
 before(async () => {
-  [lab, ovs] = await startLabAndOvs();
+  // Stops RabbitMQ and neutron-server: a lab of its own, never the one other files share.
+  [lab, ovs] = await startLabAndOvs({}, { own: true });
   agent = await startAgent(agentConfig(lab, ovs, { host: HOST, ofListenPort: await freePort() }), ovs);
   await waitFor(async () => (await lab.listAgents()).find((a) => a.host === HOST && a.alive), 60000, 'the agent alive in the API');
   netA = await lab.createNetwork({ name: 'rs-ctl' });

@@ -7,7 +7,8 @@ import { writeFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { PrivateOvs, freePort } from '../../../lab/ovs.js';
 import type { AgentProcess } from '../../../lab/agent-process.js';
-import { NeutronLab, waitFor, type NeutronNetwork, type NeutronPort } from '../../../lab/neutron.js';
+import { type NeutronLab, waitFor, type NeutronNetwork, type NeutronPort } from '../../../lab/neutron.js';
+import { startLab } from '../../../lab/host.js';
 import { plugVm, ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
 import { Pinger, agentConfig, startAgent, flowSet, missing, portTags, note, ranges } from '../../helpers/resilience.js';
 
@@ -21,7 +22,7 @@ const RECOVERY_BOUND_MS: Record<OfInterface, number> = { native: 2000, 'ovs-ofct
 
 let lab: NeutronLab;
 before(async () => {
-  lab = await NeutronLab.start();
+  lab = await startLab();
 }, { timeout: 240000 });
 after(async () => {
   await lab?.stop();

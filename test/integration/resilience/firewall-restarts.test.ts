@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { PrivateOvs, freePort } from '../../../lab/ovs.js';
 import type { AgentProcess } from '../../../lab/agent-process.js';
 import { labAgentFiles } from '../../../lab/agent-config.js';
-import { NeutronLab, waitFor } from '../../../lab/neutron.js';
+import { type NeutronLab, waitFor } from '../../../lab/neutron.js';
+import { startLab } from '../../../lab/host.js';
 import { plugVm, ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
 import { Pinger, startAgent, flowSet, missing, note, ranges } from '../../helpers/resilience.js';
 import { Listener, TcpStream, probeTcp } from '../../../lab/traffic.js';
@@ -74,7 +75,7 @@ const anyConj = (flow: string): string => flow.replace(/conj(unction\(|_id=)\d+/
 
 let lab: NeutronLab;
 before(async () => {
-  lab = await NeutronLab.start();
+  lab = await startLab();
 }, { timeout: 240000 });
 after(async () => {
   await lab?.stop();
