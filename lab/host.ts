@@ -4,9 +4,10 @@
 //
 // Under `npm test` the runner (test/run.ts) starts one neutron-server lab for all test files and
 // names its directory in SHARED_LAB_ENV: startLab() then borrows it, emptied of what earlier files
-// left, instead of paying ~25 s for a lab of its own. Each file still has its own OVS, agents,
-// host names and networks. A file that stops or restarts RabbitMQ or neutron-server asks for
-// `{ own: true }`; one that passes lab options (a directory, ports) gets its own lab as well.
+// left, instead of paying ~25 s for a lab of its own. Each file still has its own OVS and agents
+// (those of earlier files are deleted, so a host name may recur). A file that stops or restarts
+// RabbitMQ or neutron-server asks for `{ own: true }`; one that passes lab options (a directory,
+// ports) gets its own lab as well.
 import { NeutronLab, type NeutronLabOptions } from './neutron.js';
 import { PrivateOvs, type PrivateOvsOptions } from './ovs.js';
 
