@@ -25,9 +25,15 @@ export async function startLab(opts: NeutronLabOptions & LabChoice = {}): Promis
   const shared = process.env[SHARED_LAB_ENV];
   // Any lab option means a lab configured for this caller alone.
   if (!shared || own === true || Object.keys(labOpts).length > 0) return NeutronLab.start(labOpts);
-  const lab = NeutronLab.attach(shared);
-  await emptyLab(lab);
-  return lab;
+  try {
+    const lab = NeutronLab.attach(shared);
+    await emptyLab(lab);
+    return lab;
+  } catch (e) {
+    // A shared lab gone bad must not fail every file after it: this one starts its own.
+    process.stderr.write(`startLab: the shared neutron lab is unusable, starting one of this file's own: ${e instanceof Error ? e.message : String(e)}\n`);
+    return NeutronLab.start(labOpts);
+  }
 }
 
 export async function startLabAndOvs(ovsOpts: PrivateOvsOptions = {}, labOpts: NeutronLabOptions & LabChoice = {}): Promise<[NeutronLab, PrivateOvs]> {
