@@ -25,7 +25,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PrivateOvs } from '../lab/ovs.js';
-import { NeutronLab, LAB_PROJECT } from '../lab/neutron.js';
+import { type NeutronLab, LAB_PROJECT } from '../lab/neutron.js';
+import { startLab } from '../lab/host.js';
 import { createRule, createSecurityGroup, deleteRule } from '../lab/security-groups.js';
 import { resetFirewallState } from '../test/helpers/iptables.js';
 import { argInt, haveReference, report, type Series } from './lib.js';
@@ -395,7 +396,7 @@ async function main(): Promise<void> {
   const skip = argStr('skip');
   const ref = haveReference();
   const t = performance.now();
-  const lab = await NeutronLab.start();
+  const lab = await startLab();
   const stopLab = (): Promise<void> => lab.stop();
   stopOnSignal.add(stopLab);
   try {

@@ -3,7 +3,8 @@
 // plugged at once (sizes accumulate on one running agent). Also the resident memory of each agent
 // after start-up and with all those ports wired (the reference's privsep helpers apart).
 //   node dist/bench/plug.js [--runs N] [--sizes 1,200,1000] [--timeout-s S] [--no-reference]
-import { NeutronLab } from '../lab/neutron.js';
+import { type NeutronLab } from '../lab/neutron.js';
+import { startLab } from '../lab/host.js';
 import { argInt, haveReference, report, type Series } from './lib.js';
 import {
   addPorts, sides, sleep, startOvs, startReadyAgent, uniqueHost, waitPorts, type Side, type WaitResult,
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
   const sizes = argList('sizes', [1, 200, 1000]);
   const timeoutMs = argInt('timeout-s', 900) * 1000;
   const ref = haveReference();
-  const lab = await NeutronLab.start();
+  const lab = await startLab();
   try {
     const res: Record<Side, Run[]> = { ours: [], reference: [] };
     for (let i = 0; i < runs; i++) for (const side of sides(ref)) res[side].push(await runOnce(lab, side, sizes, timeoutMs));

@@ -6,7 +6,8 @@
 //   node dist/bench/restart.js [--runs N] [--ports N] [--idle-s S] [--no-reference]
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { NeutronLab } from '../lab/neutron.js';
+import { type NeutronLab } from '../lab/neutron.js';
+import { startLab } from '../lab/host.js';
 import { argInt, haveReference, report, type Series } from './lib.js';
 import {
   RunningAgent, addPorts, agentRecord, intFlows, sides, sleep, startOvs, startReadyAgent, uniqueHost, until, waitPorts, type Side,
@@ -77,7 +78,7 @@ async function main(): Promise<void> {
   const nPorts = argInt('ports', 500);
   const idleS = argInt('idle-s', 60);
   const ref = haveReference();
-  const lab = await NeutronLab.start();
+  const lab = await startLab();
   try {
     const res: Record<Side, Run[]> = { ours: [], reference: [] };
     for (let i = 0; i < runs; i++) for (const side of sides(ref)) res[side].push(await runOnce(lab, side, nPorts, idleS));

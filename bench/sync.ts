@@ -4,7 +4,8 @@
 //   node dist/bench/sync.js [--runs N] [--ports N] [--no-reference]
 // The host's agent must be known to the server for its ports to bind: each run starts the agent once
 // to register, creates the ports, stops it, plugs the ports, then measures a fresh start.
-import { NeutronLab } from '../lab/neutron.js';
+import { type NeutronLab } from '../lab/neutron.js';
+import { startLab } from '../lab/host.js';
 import { argInt, haveReference, report, type Series } from './lib.js';
 import {
   RunningAgent, agentRecord, clearFlows, createNetwork, createPorts, defaultFlowsReady, plugPorts, sides, startOvs, uniqueHost, until, waitPorts, type Side,
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
   const runs = argInt('runs', 3);
   const nPorts = argInt('ports', 100);
   const ref = haveReference();
-  const lab = await NeutronLab.start();
+  const lab = await startLab();
   try {
     const res: Record<Side, Run[]> = { ours: [], reference: [] };
     for (let i = 0; i < runs; i++) for (const side of sides(ref)) res[side].push(await runOnce(lab, side, nPorts));

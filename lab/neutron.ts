@@ -1,7 +1,8 @@
 // A real neutron-server 21 (Zed) for the demo, benchmarks and end-to-end tests: scripts/lab/lab.sh (MariaDB, a private
 // RabbitMQ, neutron-server with noauth and ML2 openvswitch + l2population) on free loopback ports,
 // state in a temporary directory, plus a small REST client for the calls they make.
-// Start one lab per test file (before/after): bringing it up costs ~15-20 s, mostly RabbitMQ.
+// Bringing a lab up costs ~15-20 s, mostly RabbitMQ: `npm test` starts one for every test file
+// (test/run.ts), which files borrow through lab/host.ts; a file run alone starts its own.
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -130,6 +131,8 @@ export class NeutronLab {
     private readonly env: NodeJS.ProcessEnv,
     /** What `lab.sh up` printed on stderr: per-step timings. */
     readonly startLog: string,
+    /** Started by someone else (the test runner) for many users: stop() leaves it running, faults are refused. */
+    readonly borrowed = false,
   ) {}
 
   /** oslo.messaging transport_url of the lab's RabbitMQ (guest, loopback only). */
@@ -175,6 +178,29 @@ export class NeutronLab {
   }
 
   /**
+   * A lab already running in `dir` (its lab.env gives the ports), started by someone else who also
+   * stops it: stop() only lets go of it, and stopping or restarting its daemons is refused, since
+   * others use it too.
+   */
+  static attach(dir: string): NeutronLab {
+    const envFile = join(dir, 'lab.env');
+    let text: string;
+    try {
+      text = readFileSync(envFile, 'utf8');
+    } catch (e) {
+      throw new Error(`no neutron lab to attach to in ${dir}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    const vars = new Map(text.split('\n').map((l) => l.split('=', 2) as [string, string | undefined]).filter((kv): kv is [string, string] => kv[1] !== undefined));
+    const port = (name: string): number => {
+      const n = Number(vars.get(name));
+      if (!Number.isInteger(n) || n <= 0 || n > 65535) throw new Error(`${envFile}: ${name} is ${String(vars.get(name))}, not a port`);
+      return n;
+    };
+    const env: NodeJS.ProcessEnv = { ...process.env, LAB_DIR: dir };
+    return new NeutronLab(dir, false, port('RABBIT_PORT'), port('API_PORT'), env, `(lab in ${dir}, started by another process)`, true);
+  }
+
+  /**
    * The API answering does not mean the server's RPC workers consume yet: on a small machine they
    * finish starting many seconds later, and agent calls (update_device_list) would wait in the
    * queue meanwhile. Ready = q-plugin and q-reports-plugin have consumers.
@@ -206,6 +232,7 @@ export class NeutronLab {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    if (this.borrowed) return;
     try {
       await run('bash', [findLabScript(), 'down'], { env: this.env });
     } finally {
@@ -224,8 +251,15 @@ export class NeutronLab {
     }
   }
 
+  private refuseFaultOnBorrowed(what: string): void {
+    if (this.borrowed) {
+      throw new Error(`${what}: the lab in ${this.dir} is shared with other test files; a file that stops or restarts RabbitMQ or neutron-server must own its lab (startLab({ own: true }) in lab/host.ts)`);
+    }
+  }
+
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
   private async stopPid(pid: number | undefined, what: string, graceMs = 20000): Promise<void> {
+    this.refuseFaultOnBorrowed(`stopping ${what}`);
     if (pid === undefined) throw new Error(`${what}: no pid file in ${this.dir}`);
     const alive = () => {
       try {
@@ -273,6 +307,7 @@ export class NeutronLab {
 
   /** Starts the lab's daemons that are not running (`lab.sh up`); resolves when RabbitMQ and the API answer. */
   async startMissing(): Promise<void> {
+    this.refuseFaultOnBorrowed('starting its daemons again');
     await run('bash', [findLabScript(), 'up'], { env: this.env, maxBuffer: 1 << 20 });
   }
 

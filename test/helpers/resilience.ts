@@ -2,11 +2,19 @@
 // NeutronLab and a PrivateOvs, a continuous pinger whose replies carry kernel timestamps (so
 // outages and recovery times can be measured after the fact), and flow-set snapshots.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { AgentProcess } from '../../lab/agent-process.js';
 import { labAgentFiles, type LabAgentOptions } from '../../lab/agent-config.js';
-import type { NeutronLab } from '../../lab/neutron.js';
+import { waitFor, type NeutronLab } from '../../lab/neutron.js';
 import type { PrivateOvs } from '../../lab/ovs.js';
-import type { Vm } from '../../lab/vm.js';
+import { cleanupAllVms, type Vm } from '../../lab/vm.js';
+
+/**
+ * How soon after ovs-vswitchd is back the VMs must pass traffic again. The native backend hears of
+ * the restart at once (the switch reconnects to its controller); with ovs-ofctl only the canary
+ * check, every 2 s, tells, so the same re-setup may start up to 2 s later.
+ */
+export const OVS_RESTART_RECOVERY_BOUND_MS = { native: 2000, 'ovs-ofctl': 4000 } as const;
 
 export interface AgentConfigOptions {
   host: string;
@@ -30,6 +38,34 @@ export async function startAgent(files: Record<string, string>, ovs: PrivateOvs,
   const a = new AgentProcess(files, ovs.env).start();
   await a.waitForLog(/bridges set up/, timeoutMs);
   return a;
+}
+
+/** Waits until the server lists the agent of `host` as alive (it has reported since it started). */
+export async function waitAgentAlive(lab: NeutronLab, host: string, timeoutMs = 60000): Promise<void> {
+  await waitFor(async () => (await lab.listAgents()).find((a) => a.host === host && a.alive), timeoutMs, `the agent of ${host} alive in the API`);
+}
+
+/** Something a test leaves running that one call ends at once (a pinger, a probe, a flow watch). */
+export interface Killable {
+  kill(): void;
+}
+
+/**
+ * Ends what a lab-host test started, in order and whatever failed before: its traffic, the VMs,
+ * the agent (its output kept in $RS_KEEP_LOG/<host>.log when that is set), the OVS and the lab.
+ */
+export async function stopLabHost(h: { host: string; agent?: AgentProcess; ovs?: PrivateOvs; lab?: NeutronLab; running?: Iterable<Killable> }): Promise<void> {
+  if (process.env.RS_KEEP_LOG && h.agent) writeFileSync(`${process.env.RS_KEEP_LOG}/${h.host}.log`, h.agent.output);
+  for (const r of h.running ?? []) r.kill();
+  await cleanupAllVms();
+  if (h.agent) {
+    await h.agent.stop().catch(async (e: unknown) => {
+      note(`stopping the agent of ${h.host} failed, killing it: ${e instanceof Error ? e.message : String(e)}`);
+      await h.agent?.stop('SIGKILL');
+    });
+    h.agent.cleanup();
+  }
+  await Promise.allSettled([h.lab?.stop(), h.ovs?.stop()]);
 }
 
 export interface PingReply {
@@ -71,6 +107,17 @@ export class Pinger {
 
   static start(from: Vm, to: string, intervalSec = 0.05): Pinger {
     return new Pinger(from, to, intervalSec);
+  }
+
+  /**
+   * Starts pinging every 50 ms, kept in `running` for the file's teardown, and waits for a first
+   * reply: the baseline a fault is measured against.
+   */
+  static async startAnswered(from: Vm, to: string, running: Killable[], what = 'pinging before the fault'): Promise<Pinger> {
+    const p = Pinger.start(from, to);
+    running.push(p);
+    if (!(await p.waitReplyAfter(Date.now(), 5000))) throw new Error(`${what}: no reply from ${to} to ${from.netns} within 5 s`);
+    return p;
   }
 
   private partial = '';
@@ -133,6 +180,67 @@ export class Pinger {
 /** Flows of `bridge` without cookies or stats, as a set. */
 export async function flowSet(ovs: PrivateOvs, bridge: string): Promise<Set<string>> {
   return new Set(await ovs.dumpFlows(bridge));
+}
+
+async function flowSets(ovs: PrivateOvs, bridges: readonly string[]): Promise<Map<string, Set<string>>> {
+  return new Map(await Promise.all(bridges.map(async (b) => [b, await flowSet(ovs, b)] as const)));
+}
+
+export interface FlowWatchResult {
+  /** Each bridge's flows when the watch started and when it stopped. */
+  before: Map<string, Set<string>>;
+  after: Map<string, Set<string>>;
+  samples: number;
+  /** The sample that lacked the most needed flows (in both `before` and `after`): when, and which. */
+  worst: { at: number; gone: string[] };
+}
+
+/**
+ * Bridges' flows sampled every 50 ms across a fault (an agent restart, say): a flow there before
+ * and after that is missing from some sample is one the dataplane did without for a while.
+ */
+export class FlowWatch implements Killable {
+  private sampling = true;
+  private readonly samples: Array<{ at: number; flows: Map<string, Set<string>> }> = [];
+  private readonly loop: Promise<unknown>;
+
+  private constructor(
+    private readonly ovs: PrivateOvs,
+    private readonly bridges: readonly string[],
+    private readonly before: Map<string, Set<string>>,
+  ) {
+    // Kept settled so a failed dump does not go unhandled; stop() rethrows it.
+    this.loop = this.sample().then(() => undefined, (e: unknown) => e);
+  }
+
+  static async start(ovs: PrivateOvs, bridges: readonly string[]): Promise<FlowWatch> {
+    return new FlowWatch(ovs, bridges, await flowSets(ovs, bridges));
+  }
+
+  private async sample(): Promise<void> {
+    while (this.sampling) {
+      this.samples.push({ at: Date.now(), flows: await flowSets(this.ovs, this.bridges) });
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  kill(): void {
+    this.sampling = false;
+  }
+
+  async stop(): Promise<FlowWatchResult> {
+    this.sampling = false;
+    const failed = await this.loop;
+    if (failed !== undefined) throw new Error(`sampling the flows of ${this.bridges.join(', ')}: ${failed instanceof Error ? failed.message : String(failed)}`);
+    const after = await flowSets(this.ovs, this.bridges);
+    const needed = this.bridges.map((b) => [b, [...this.before.get(b)!].filter((f) => after.get(b)!.has(f))] as const);
+    let worst: FlowWatchResult['worst'] = { at: 0, gone: [] };
+    for (const s of this.samples) {
+      const gone = needed.flatMap(([b, flows]) => missing(flows, s.flows.get(b)!));
+      if (gone.length > worst.gone.length) worst = { at: s.at, gone };
+    }
+    return { before: this.before, after, samples: this.samples.length, worst };
+  }
 }
 
 /** Elements of `a` missing from `b`. */

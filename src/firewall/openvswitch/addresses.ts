@@ -47,20 +47,30 @@ export function ipVersion(ip: string): 4 | 6 {
   return ip.includes(':') ? 6 : 4;
 }
 
-// Ports and members repeat the same addresses pass after pass; parsing IPv6 is not free.
-const parsed = new Map<string, IpPrefix>();
-const PARSED_MAX = 100_000;
+/**
+ * `fn` remembered for up to 100 000 arguments, then forgotten all at once: ports and members
+ * repeat the same addresses pass after pass, and parsing IPv6 is not free.
+ */
+function remembered<K, V>(fn: (k: K) => V): (k: K) => V {
+  const seen = new Map<K, V>();
+  return (k) => {
+    let v = seen.get(k);
+    if (v === undefined) {
+      v = fn(k);
+      if (seen.size >= 100_000) seen.clear();
+      seen.set(k, v);
+    }
+    return v;
+  };
+}
+
+/** IPv6 netmask of a prefix length, as a number. */
+function ipv6Mask(prefixLen: number): bigint {
+  return prefixLen === 0 ? 0n : ((1n << BigInt(prefixLen)) - 1n) << BigInt(128 - prefixLen);
+}
 
 /** `10.0.0.5` → 10.0.0.5/32; `192.168.1.9/16` → 192.168.0.0/16 (host bits cleared, as netaddr's `.cidr`). */
-export function parsePrefix(text: string): IpPrefix {
-  let p = parsed.get(text);
-  if (p === undefined) {
-    p = parsePrefixUncached(text);
-    if (parsed.size >= PARSED_MAX) parsed.clear();
-    parsed.set(text, p);
-  }
-  return p;
-}
+export const parsePrefix: (text: string) => IpPrefix = remembered(parsePrefixUncached);
 
 function parsePrefixUncached(text: string): IpPrefix {
   const [addr, len, extra] = text.trim().split('/');
@@ -76,14 +86,13 @@ function parsePrefixUncached(text: string): IpPrefix {
     const n = ipv4ToInt(addr);
     return { version, network: intToIpv4(n - (n % hostBits)), prefixLen };
   }
-  const mask = prefixLen === 0 ? 0n : ((1n << BigInt(prefixLen)) - 1n) << BigInt(128 - prefixLen);
-  return { version, network: bigIntToIpv6(ipv6ToBigInt(addr) & mask), prefixLen };
+  return { version, network: bigIntToIpv6(ipv6ToBigInt(addr) & ipv6Mask(prefixLen)), prefixLen };
 }
 
 /** The dotted (or IPv6) mask of a prefix length. */
 export function prefixMask(version: 4 | 6, prefixLen: number): IpAddress {
   if (version === 4) return intToIpv4(prefixLen === 0 ? 0 : 2 ** 32 - 2 ** (32 - prefixLen));
-  return bigIntToIpv6(prefixLen === 0 ? 0n : ((1n << BigInt(prefixLen)) - 1n) << BigInt(128 - prefixLen));
+  return bigIntToIpv6(ipv6Mask(prefixLen));
 }
 
 /** A prefix as a match value: exact for a host, value/mask otherwise. */
@@ -98,14 +107,5 @@ export function prefixText(p: IpPrefix): string {
 }
 
 /** The IPv6 link-local address SLAAC derives from a MAC (modified EUI-64, fe80::/64). */
-export function eui64LinkLocal(mac: Mac): IpAddress {
-  let lla = linkLocals.get(mac);
-  if (lla === undefined) {
-    lla = linkLocalOf(mac);
-    if (linkLocals.size >= PARSED_MAX) linkLocals.clear();
-    linkLocals.set(mac, lla);
-  }
-  return lla;
-}
-const linkLocals = new Map<Mac, IpAddress>();
+export const eui64LinkLocal: (mac: Mac) => IpAddress = remembered(linkLocalOf);
 

@@ -5,7 +5,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { AgentProcess } from '../../../lab/agent-process.js';
 import { labAgentFiles } from '../../../lab/agent-config.js';
-import { NeutronLab, waitFor, type NeutronPort } from '../../../lab/neutron.js';
+import { startLab } from '../../../lab/host.js';
+import { type NeutronLab, waitFor, type NeutronPort } from '../../../lab/neutron.js';
 import { ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
 import { TwoHosts, type SimHost } from '../../helpers/two-hosts.js';
 import { NetnsForward } from '../../helpers/netns-forward.js';
@@ -27,7 +28,7 @@ function agentFor(h: SimHost): AgentProcess {
 }
 
 before(async () => {
-  [lab, hosts] = await Promise.all([NeutronLab.start(), TwoHosts.start()]);
+  [lab, hosts] = await Promise.all([startLab(), TwoHosts.start()]);
   for (const h of hosts.hosts) {
     forwards.push(await NetnsForward.start(h.netns, BROKER_PORT_IN_HOST, lab.rabbitPort));
     const a = agentFor(h).start();

@@ -67,6 +67,16 @@ const WEB: GroupSpec = {
   ],
 };
 
+/** A group whose members admit each other: any IPv4, TCP 8080-8090, and DNS over IPv6 in `dnsDirection`. */
+const members = (dnsDirection: 'ingress' | 'egress'): GroupSpec => ({
+  name: 'members',
+  rules: [
+    { direction: 'ingress', ethertype: 'IPv4', remote_group: 'self' },
+    { direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', port_range_min: 8080, port_range_max: 8090, remote_group: 'self' },
+    { direction: dnsDirection, ethertype: 'IPv6', protocol: 'udp', port_range_min: 53, port_range_max: 53, remote_group: 'self' },
+  ],
+});
+
 export const SCENARIOS: Scenario[] = [
   {
     name: 'one-port',
@@ -75,16 +85,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'remote-group',
-    groups: [
-      {
-        name: 'members',
-        rules: [
-          { direction: 'ingress', ethertype: 'IPv4', remote_group: 'self' },
-          { direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', port_range_min: 8080, port_range_max: 8090, remote_group: 'self' },
-          { direction: 'ingress', ethertype: 'IPv6', protocol: 'udp', port_range_min: 53, port_range_max: 53, remote_group: 'self' },
-        ],
-      },
-    ],
+    groups: [members('ingress')],
     ports: [
       { name: 'b', mac: 'fa:16:3e:00:00:0b', ips: ['192.0.2.11', '2001:db8:1::b'], groups: ['members'] },
       { name: 'c', mac: 'fa:16:3e:00:00:0c', ips: ['192.0.2.12', '2001:db8:1::c'], groups: ['members'] },
@@ -117,19 +118,10 @@ export const SCENARIOS: Scenario[] = [
     ports: [{ name: 'g', mac: 'fa:16:3e:00:00:10', ips: ['192.0.2.16'], groups: ['nostate'] }],
   },
   {
-    // the remote-group scenario again, without ipsets: one rule per member address
+    // the remote-group scenario again (DNS egress this time), without ipsets: one rule per member address
     name: 'no-ipset',
     enableIpset: false,
-    groups: [
-      {
-        name: 'members',
-        rules: [
-          { direction: 'ingress', ethertype: 'IPv4', remote_group: 'self' },
-          { direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', port_range_min: 8080, port_range_max: 8090, remote_group: 'self' },
-          { direction: 'egress', ethertype: 'IPv6', protocol: 'udp', port_range_min: 53, port_range_max: 53, remote_group: 'self' },
-        ],
-      },
-    ],
+    groups: [members('egress')],
     ports: [
       { name: 'h', mac: 'fa:16:3e:00:00:11', ips: ['192.0.2.17', '2001:db8:1::11'], groups: ['members'] },
       { name: 'i', mac: 'fa:16:3e:00:00:12', ips: ['192.0.2.18', '2001:db8:1::12'], groups: ['members'], pairs: [{ ip_address: '198.51.100.0/28' }] },

@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { NeutronLab, labSkipReason, waitFor } from '../../../lab/neutron.js';
+import { type NeutronLab, labSkipReason, waitFor } from '../../../lab/neutron.js';
+import { startLab } from '../../../lab/host.js';
 import { PrivateOvs, freePort } from '../../../lab/ovs.js';
 import { AgentProcess } from '../../../lab/agent-process.js';
 import { labAgentFiles } from '../../../lab/agent-config.js';
@@ -56,7 +57,7 @@ describe('OVS firewall: our agent leaves the reference\'s br-int flows', { skip,
   let lab: NeutronLab | undefined;
 
   before(async () => {
-    lab = await NeutronLab.start();
+    lab = await startLab();
     await lab.waitRpcConsumers();
   }, { timeout: 180_000 });
 

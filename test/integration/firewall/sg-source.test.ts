@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NeutronLab, labSkipReason, type NeutronPort } from '../../../lab/neutron.js';
+import { type NeutronLab, labSkipReason, type NeutronPort } from '../../../lab/neutron.js';
+import { startLab } from '../../../lab/host.js';
 import { labAgentFiles } from '../../../lab/agent-config.js';
 import { createAddressGroup, createFilteredPort, createRule, createSecurityGroup, deleteRule } from '../../../lab/security-groups.js';
 import { loadConfig } from '../../../src/config/index.js';
@@ -29,7 +30,7 @@ describe('security-group source on the resource cache, real neutron-server', { s
   const changes: SecurityGroupChange[] = [];
 
   before(async () => {
-    lab = await NeutronLab.start();
+    lab = await startLab();
     await lab.waitRpcConsumers();
     dir = mkdtempSync(join(tmpdir(), 'sg-source-'));
     const files = labAgentFiles({ host: 'sg-host', transportUrl: lab.transportUrl, ovsdbConnection: 'unix:/nonexistent' });

@@ -1,8 +1,10 @@
 // The real neutron-server lab: the API answers, resources made through it are listed, and the
-// agents list is empty until an agent reports. One lab for the whole file (start-up ~15-20 s).
+// agents list is empty until an agent reports. One lab for the whole file: under `npm test` the
+// shared one (lab/host.ts), emptied of what earlier files made, which these tests also check.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { NeutronApiError, NeutronLab, inDocumentationRange, labSkipReason } from '../../../lab/neutron.js';
+import { NeutronApiError, type NeutronLab, inDocumentationRange, labSkipReason } from '../../../lab/neutron.js';
+import { startLab } from '../../../lab/host.js';
 
 const skip = labSkipReason();
 
@@ -10,7 +12,7 @@ describe('neutron lab', { skip, timeout: 240_000 }, () => {
   let lab: NeutronLab | undefined;
   before(async () => {
     const t0 = Date.now();
-    lab = await NeutronLab.start();
+    lab = await startLab();
     process.stderr.write(`neutron lab up in ${Date.now() - t0} ms\n${lab.startLog}`);
   });
   after(async () => {

@@ -9,6 +9,7 @@ import { PrivateOvs, freePort } from '../../../lab/ovs.js';
 import { NativeBackend } from '../../../src/openflow/native/backend.js';
 import { OfctlBackend } from '../../../src/openflow/ofctl/backend.js';
 import { formatFlow } from '../../../src/openflow/text.js';
+import { addControlledBridge, addSecureBridge, datapathId } from '../../helpers/openflow-bridges.js';
 import {
   ct,
   ctState,
@@ -271,14 +272,9 @@ let seq = 0;
 
 async function addBridge(withController: boolean): Promise<{ name: string; dpid: bigint }> {
   const name = `tfw${process.pid % 100000}${seq++}`.slice(0, 15);
-  await ovs.addBridge(name);
-  await ovs.vsctl('set', 'bridge', name, 'fail_mode=secure', 'protocols=OpenFlow10,OpenFlow13,OpenFlow14');
-  if (withController) {
-    await ovs.vsctl('set-controller', name, `tcp:127.0.0.1:${port}`);
-    await ovs.vsctl('set', 'controller', name, 'connection_mode=out-of-band');
-  }
-  const dpid = BigInt(`0x${(await ovs.vsctl('get', 'bridge', name, 'datapath_id')).replace(/"/g, '')}`);
-  return { name, dpid };
+  if (withController) return { name, dpid: await addControlledBridge(ovs, name, port) };
+  await addSecureBridge(ovs, name);
+  return { name, dpid: await datapathId(ovs, name) };
 }
 
 test('text.ts spells every firewall flow as OVS prints it', () => {

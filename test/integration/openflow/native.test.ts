@@ -17,6 +17,7 @@ import {
   type Flow,
   type FlowMod,
 } from '../../../src/openflow/flow.js';
+import { addControlledBridge } from '../../helpers/openflow-bridges.js';
 
 let ovs: PrivateOvs;
 let backend: NativeBackend;
@@ -28,15 +29,8 @@ function bridgeName(): string {
   return `tn${process.pid % 100000}${seq++}`.slice(0, 15);
 }
 
-/** A netdev bridge in secure fail mode whose controller is our backend; returns its datapath id. */
-async function addBridge(name: string): Promise<bigint> {
-  await ovs.addBridge(name);
-  await ovs.vsctl('set', 'bridge', name, 'fail_mode=secure', 'protocols=OpenFlow10,OpenFlow13,OpenFlow14');
-  await ovs.vsctl('set-controller', name, `tcp:127.0.0.1:${port}`);
-  await ovs.vsctl('set', 'controller', name, 'connection_mode=out-of-band');
-  const dpid = (await ovs.vsctl('get', 'bridge', name, 'datapath_id')).replace(/"/g, '');
-  return BigInt(`0x${dpid}`);
-}
+/** A secure bridge whose controller is our backend; returns its datapath id. */
+const addBridge = (name: string): Promise<bigint> => addControlledBridge(ovs, name, port);
 
 before(async () => {
   ovs = await PrivateOvs.start();

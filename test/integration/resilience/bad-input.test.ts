@@ -5,13 +5,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import amqp from 'amqplib';
 import { PrivateOvs, freePort } from '../../../lab/ovs.js';
 import type { AgentProcess } from '../../../lab/agent-process.js';
 import { NeutronLab, waitFor, type NeutronNetwork, type NeutronPort } from '../../../lab/neutron.js';
-import { plugVm, ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
-import { agentConfig, startAgent, flowSet, note } from '../../helpers/resilience.js';
+import { plugVm, ping, type Vm } from '../../../lab/vm.js';
+import { agentConfig, startAgent, flowSet, note, stopLabHost, waitAgentAlive } from '../../helpers/resilience.js';
 import { buildCastMessage, encodeEnvelope, adminContext, type JsonObject, type JsonValue } from '../../../src/rpc/envelope.js';
 import { startLabAndOvs } from '../../../lab/host.js';
 
@@ -46,7 +45,7 @@ const cast = (method: string, args: JsonObject, version = '1.7'): string =>
 before(async () => {
   [lab, ovs] = await startLabAndOvs();
   agent = await startAgent(agentConfig(lab, ovs, { host: HOST, ofListenPort: await freePort() }), ovs);
-  await waitFor(async () => (await lab.listAgents()).find((a) => a.host === HOST && a.alive), 60000, 'the agent alive in the API');
+  await waitAgentAlive(lab, HOST);
   net = await lab.createNetwork({ name: 'rs-bad' });
   await lab.createSubnet(net.id, '192.0.2.0/24', { gatewayIp: null });
   const a = await bootVm('good-1');
@@ -57,12 +56,8 @@ before(async () => {
 }, { timeout: 240000 });
 
 after(async () => {
-  if (process.env.RS_KEEP_LOG && agent) writeFileSync(`${process.env.RS_KEEP_LOG}/${HOST}.log`, agent.output);
   await amqpConn?.close().catch(() => undefined);
-  await cleanupAllVms();
-  await agent?.stop().catch(() => undefined);
-  agent?.cleanup();
-  await Promise.allSettled([lab?.stop(), ovs?.stop()]);
+  await stopLabHost({ host: HOST, agent, ovs, lab });
 }, { timeout: 60000 });
 
 test('malformed RPC messages on the agent queues are dropped with a log line each; the agent goes on', async () => {

@@ -3,13 +3,12 @@
 // tags must be exactly what a freshly started agent makes of the final state: nothing leaked (local
 // VLANs of networks without ports, flows of removed ports), nothing missing.
 import { test, before, after } from 'node:test';
-import { writeFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { PrivateOvs, freePort } from '../../../lab/ovs.js';
 import type { AgentProcess } from '../../../lab/agent-process.js';
 import { NeutronLab, waitFor, type NeutronNetwork, type NeutronPort } from '../../../lab/neutron.js';
-import { plugVm, ping, cleanupAllVms } from '../../../lab/vm.js';
-import { agentConfig, startAgent, flowSet, missing, portTags, note } from '../../helpers/resilience.js';
+import { plugVm, ping } from '../../../lab/vm.js';
+import { agentConfig, startAgent, flowSet, missing, portTags, note, stopLabHost, waitAgentAlive } from '../../helpers/resilience.js';
 import { startLabAndOvs } from '../../../lab/host.js';
 
 const HOST = 'rs-churn';
@@ -62,16 +61,10 @@ before(async () => {
   [lab, ovs] = await startLabAndOvs();
   files = agentConfig(lab, ovs, { host: HOST, ofListenPort: await freePort() });
   agent = await startAgent(files, ovs);
-  await waitFor(async () => (await lab.listAgents()).find((a) => a.host === HOST && a.alive), 60000, 'the agent alive in the API');
+  await waitAgentAlive(lab, HOST);
 }, { timeout: 240000 });
 
-after(async () => {
-  if (process.env.RS_KEEP_LOG && agent) writeFileSync(`${process.env.RS_KEEP_LOG}/${HOST}.log`, agent.output);
-  await cleanupAllVms();
-  await agent?.stop().catch(() => undefined);
-  agent?.cleanup();
-  await Promise.allSettled([lab?.stop(), ovs?.stop()]);
-}, { timeout: 60000 });
+after(() => stopLabHost({ host: HOST, agent, ovs, lab }), { timeout: 60000 });
 
 test('one port plugged and unplugged 100 times in a row ends wired once, with no flow of its past ofports', async () => {
   const net = await lab.createNetwork({ name: 'churn-1' });

@@ -2,13 +2,12 @@
 // restarted. The dataplane must not notice; the agent reconnects, resyncs and reports again, and a
 // port plugged meanwhile becomes ACTIVE once the server can be told.
 import { test, before, after } from 'node:test';
-import { writeFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { PrivateOvs, freePort } from '../../../lab/ovs.js';
 import type { AgentProcess } from '../../../lab/agent-process.js';
 import { NeutronLab, waitFor, type NeutronNetwork, type NeutronPort } from '../../../lab/neutron.js';
-import { plugVm, ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
-import { Pinger, agentConfig, startAgent, flowSet, missing, note } from '../../helpers/resilience.js';
+import { plugVm, ping, type Vm } from '../../../lab/vm.js';
+import { Pinger, agentConfig, flowSet, missing, note, startAgent, stopLabHost, waitAgentAlive, type Killable } from '../../helpers/resilience.js';
 import { startLabAndOvs } from '../../../lab/host.js';
 
 const HOST = 'rs-control';
@@ -18,7 +17,7 @@ let agent: AgentProcess;
 let netA: NeutronNetwork;
 let v1: Vm;
 let v2: Vm;
-const pingers: Pinger[] = [];
+const running: Killable[] = [];
 
 async function waitStatus(portId: string, status: string, ms = 30000): Promise<number> {
   const t0 = Date.now();
@@ -37,9 +36,10 @@ async function bootVm(name: string): Promise<{ port: NeutronPort; vm: Vm }> {
 }
 
 before(async () => {
-  [lab, ovs] = await startLabAndOvs();
+  // Stops RabbitMQ and neutron-server: a lab of its own, never the one other files share.
+  [lab, ovs] = await startLabAndOvs({}, { own: true });
   agent = await startAgent(agentConfig(lab, ovs, { host: HOST, ofListenPort: await freePort() }), ovs);
-  await waitFor(async () => (await lab.listAgents()).find((a) => a.host === HOST && a.alive), 60000, 'the agent alive in the API');
+  await waitAgentAlive(lab, HOST);
   netA = await lab.createNetwork({ name: 'rs-ctl' });
   await lab.createSubnet(netA.id, '198.51.100.0/24', { gatewayIp: null });
   const a1 = await bootVm('c1');
@@ -48,22 +48,13 @@ before(async () => {
   [v1, v2] = [a1.vm, a2.vm];
 }, { timeout: 240000 });
 
-after(async () => {
-  if (process.env.RS_KEEP_LOG && agent) writeFileSync(`${process.env.RS_KEEP_LOG}/${HOST}.log`, agent.output);
-  for (const p of pingers) p.kill();
-  await cleanupAllVms();
-  await agent?.stop().catch(() => undefined);
-  agent?.cleanup();
-  await Promise.allSettled([lab?.stop(), ovs?.stop()]);
-}, { timeout: 60000 });
+after(() => stopLabHost({ host: HOST, agent, ovs, lab, running }), { timeout: 60000 });
 
 test('RabbitMQ stopped for 30 s: pings go on, the agent reconnects, reports and wires the port plugged meanwhile', async () => {
   // Created while the API can still notify; plugged while the broker is gone.
   const port3 = await lab.createPort(netA.id, { name: 'c3', host: HOST });
   const flowsBefore = await flowSet(ovs, 'br-int');
-  const pinger = Pinger.start(v1, v2.ip, 0.05);
-  pingers.push(pinger);
-  assert.ok(await pinger.waitReplyAfter(Date.now(), 5000), 'pinging before the broker stops');
+  const pinger = await Pinger.startAnswered(v1, v2.ip, running, 'pinging before the broker stops');
 
   const reconnectsBefore = (agent.output.match(/reconnected to/g) ?? []).length;
   await lab.stopRabbit();
@@ -91,9 +82,7 @@ test('RabbitMQ stopped for 30 s: pings go on, the agent reconnects, reports and 
 
 test('neutron-server restarted: pings go on, the agent keeps reporting, a port plugged meanwhile becomes ACTIVE', async () => {
   const port4 = await lab.createPort(netA.id, { name: 'c4', host: HOST });
-  const pinger = Pinger.start(v1, v2.ip, 0.05);
-  pingers.push(pinger);
-  assert.ok(await pinger.waitReplyAfter(Date.now(), 5000), 'pinging before the restart');
+  const pinger = await Pinger.startAnswered(v1, v2.ip, running, 'pinging before the restart');
 
   await lab.stopServer();
   const tStopped = Date.now();

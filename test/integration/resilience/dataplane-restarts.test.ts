@@ -3,25 +3,20 @@
 // local VLANs that do not move. One neutron lab for the whole file; the same tests run once per
 // OpenFlow backend ([ovs] of_interface), each with its own private OVS and agent.
 import { describe, test, before, after } from 'node:test';
-import { writeFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { PrivateOvs, freePort } from '../../../lab/ovs.js';
 import type { AgentProcess } from '../../../lab/agent-process.js';
-import { NeutronLab, waitFor, type NeutronNetwork, type NeutronPort } from '../../../lab/neutron.js';
-import { plugVm, ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
-import { Pinger, agentConfig, startAgent, flowSet, missing, portTags, note, ranges } from '../../helpers/resilience.js';
-
-type OfInterface = 'native' | 'ovs-ofctl';
-/**
- * How soon after ovs-vswitchd is back the VMs must ping again. The native backend hears of the
- * restart at once (the switch reconnects to its controller); with ovs-ofctl only the canary check,
- * every 2 s, tells, so the same re-setup may start up to 2 s later.
- */
-const RECOVERY_BOUND_MS: Record<OfInterface, number> = { native: 2000, 'ovs-ofctl': 4000 };
+import { type NeutronLab, waitFor, type NeutronNetwork, type NeutronPort } from '../../../lab/neutron.js';
+import { startLab } from '../../../lab/host.js';
+import { plugVm, ping, type Vm } from '../../../lab/vm.js';
+import {
+  FlowWatch, OVS_RESTART_RECOVERY_BOUND_MS, Pinger, agentConfig, flowSet, missing, note, portTags, ranges, startAgent, stopLabHost,
+  waitAgentAlive, type Killable,
+} from '../../helpers/resilience.js';
 
 let lab: NeutronLab;
 before(async () => {
-  lab = await NeutronLab.start();
+  lab = await startLab();
 }, { timeout: 240000 });
 after(async () => {
   await lab?.stop();
@@ -36,7 +31,7 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`of_interfa
   let netA: NeutronNetwork;
   let v1: Vm;
   let v2: Vm;
-  const pingers: Pinger[] = [];
+  const running: Killable[] = [];
 
   async function bootVm(networkId: string, name: string): Promise<{ port: NeutronPort; vm: Vm }> {
     const port = await lab.createPort(networkId, { name, host: HOST });
@@ -61,7 +56,7 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`of_interfa
     ovs = await PrivateOvs.start();
     files = agentConfig(lab, ovs, { host: HOST, ofListenPort: await freePort(), ofInterface });
     agent = await startAgent(files, ovs);
-    await waitFor(async () => (await lab.listAgents()).find((a) => a.host === HOST && a.alive), 60000, 'the agent alive in the API');
+    await waitAgentAlive(lab, HOST);
     netA = await lab.createNetwork({ name: `rs-a-${ofInterface}` });
     await lab.createSubnet(netA.id, '192.0.2.0/25', { gatewayIp: null });
     const a1 = await bootVm(netA.id, 'a1');
@@ -71,15 +66,8 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`of_interfa
     assert.equal(await ping(v1, v2.ip, { count: 2, timeoutMs: 5000 }), 2, 'v1 reaches v2 before any fault');
   }, { timeout: 240000 });
 
-  after(async () => {
-    if (process.env.RS_KEEP_LOG && agent) writeFileSync(`${process.env.RS_KEEP_LOG}/${HOST}.log`, agent.output);
-    for (const p of pingers) p.kill();
-    await cleanupAllVms();
-    await agent?.stop().catch(() => undefined);
-    agent?.cleanup();
-    // Stopped before the next backend's OVS starts: two userspace ovs-vswitchd cannot share the namespace.
-    await ovs?.stop();
-  }, { timeout: 60000 });
+  // The OVS stops before the next backend's starts: two userspace ovs-vswitchd cannot share the namespace.
+  after(() => stopLabHost({ host: HOST, agent, ovs, running }), { timeout: 60000 });
 
   test('agent SIGKILLed and started again: no ping lost, no needed flow ever deleted, stale flows go, VLANs stay', async () => {
     // A third VM alone on another network: unplugged while the agent is down, its flows must go.
@@ -96,25 +84,15 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`of_interfa
     const tunBefore = (await ovs.dumpFlows('br-tun')).filter(ofNetB);
     assert.ok(tunBefore.some((l) => l.includes('tun_id=')), `network B's VNI is mapped on br-tun while b1 is plugged: ${tunBefore.join('\n')}`);
 
-    const pinger = Pinger.start(v1, v2.ip, 0.05);
-    pingers.push(pinger);
-    assert.ok(await pinger.waitReplyAfter(Date.now(), 5000), 'pinging before the kill');
+    const pinger = await Pinger.startAnswered(v1, v2.ip, running, 'pinging before the kill');
 
     const tKill = Date.now();
     await agent.stop('SIGKILL');
     agent.cleanup();
     await b1.vm.unplug();
-    const before = { int: await flowSet(ovs, 'br-int'), tun: await flowSet(ovs, 'br-tun') };
-
-    // Sample the flows all along the restart.
-    const samples: Array<{ at: number; int: Set<string>; tun: Set<string> }> = [];
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        samples.push({ at: Date.now(), int: await flowSet(ovs, 'br-int'), tun: await flowSet(ovs, 'br-tun') });
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    })();
+    // The flows all along the restart.
+    const watch = await FlowWatch.start(ovs, ['br-int', 'br-tun']);
+    running.push(watch);
 
     const tStart = Date.now();
     agent = await startAgent(files, ovs);
@@ -123,19 +101,13 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`of_interfa
     // Stale flows go right after the first full sync: wait until one cookie is left per bridge.
     await waitFor(async () => (await cookies('br-int')).size === 1 && (await cookies('br-tun')).size === 1, 10000, 'only the new cookie left on br-int and br-tun');
     await new Promise((r) => setTimeout(r, 1000));
-    sampling = false;
-    await sampler;
+    // Needed: there before the restart and still there after it.
+    const { before: b, after: a, samples, worst } = await watch.stop();
     const summary = await pinger.stop();
 
-    const after = { int: await flowSet(ovs, 'br-int'), tun: await flowSet(ovs, 'br-tun') };
-    // Needed: there before the restart and still there after it.
-    const needed = { int: [...before.int].filter((f) => after.int.has(f)), tun: [...before.tun].filter((f) => after.tun.has(f)) };
-    let worst = { at: 0, gone: [] as string[] };
-    for (const s of samples) {
-      const gone = [...missing(needed.int, s.int), ...missing(needed.tun, s.tun)];
-      if (gone.length > worst.gone.length) worst = { at: s.at - tStart, gone };
-    }
-    assert.deepEqual(worst.gone, [], `${worst.gone.length} needed flows missing ${worst.at} ms after the restart (of ${samples.length} samples)`);
+    const before = { int: b.get('br-int')!, tun: b.get('br-tun')! };
+    const after = { int: a.get('br-int')!, tun: a.get('br-tun')! };
+    assert.deepEqual(worst.gone, [], `${worst.gone.length} needed flows missing ${worst.at - tStart} ms after the restart (of ${samples} samples)`);
     // Nothing needed was replaced by something else either: the flows of the two VMs are the same.
     assert.deepEqual(missing(before.int, after.int).filter((f) => !f.includes(`in_port=${b1Ofport}`) && !ofNetB(f)), [], 'br-int lost only what b1 needed');
     assert.deepEqual([...after.int].filter((f) => f.includes(`in_port=${b1Ofport}`)), [], 'no flow for the unplugged port is left');
@@ -148,20 +120,18 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`of_interfa
     // Not asserted: b1's neutron status. Like the reference, a restarted agent does not know of
     // ports removed while it was down, so nobody reports them DOWN.
 
-    note(`${tag} agent SIGKILL + restart: first full sync ${syncMs} ms after start; ${samples.length} flow samples, ${worst.gone.length} needed flows ever missing`);
+    note(`${tag} agent SIGKILL + restart: first full sync ${syncMs} ms after start; ${samples} flow samples, ${worst.gone.length} needed flows ever missing`);
     note(`${tag} agent SIGKILL + restart: pings every 50 ms: ${summary.transmitted} sent, ${summary.lostSeqs.length} lost, longest gap ${pinger.longestGap().ms} ms (kill at +${tKill - pinger.startedAt} ms)`);
     assert.deepEqual(summary.lostSeqs, [], 'no ping lost while the agent restarted');
   });
 
-  test(`ovs-vswitchd killed and restarted: the agent reinstalls every flow and VMs ping again within ${RECOVERY_BOUND_MS[ofInterface] / 1000} s`, async () => {
-    const bound = RECOVERY_BOUND_MS[ofInterface];
+  test(`ovs-vswitchd killed and restarted: the agent reinstalls every flow and VMs ping again within ${OVS_RESTART_RECOVERY_BOUND_MS[ofInterface] / 1000} s`, async () => {
+    const bound = OVS_RESTART_RECOVERY_BOUND_MS[ofInterface];
     const before = { int: await flowSet(ovs, 'br-int'), tun: await flowSet(ovs, 'br-tun') };
     const cookiesBefore = { int: await cookies('br-int'), tun: await cookies('br-tun') };
     const tagsBefore = await portTags(ovs, 'br-int');
     const ofportsBefore = [await ofport(v1), await ofport(v2)];
-    const pinger = Pinger.start(v1, v2.ip, 0.05);
-    pingers.push(pinger);
-    assert.ok(await pinger.waitReplyAfter(Date.now(), 5000), 'pinging before the kill');
+    const pinger = await Pinger.startAnswered(v1, v2.ip, running, 'pinging before the kill');
 
     const restartsBefore = (agent.output.match(/OVS is restarted/g) ?? []).length;
     // Taken before kill(): it returns only once the process is reaped, which can take a while.
@@ -196,9 +166,7 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`of_interfa
   });
 
   test('ovsdb-server killed and restarted: the dataplane keeps going, the replica resyncs, a port plugged right after is wired', async () => {
-    const pinger = Pinger.start(v1, v2.ip, 0.05);
-    pingers.push(pinger);
-    assert.ok(await pinger.waitReplyAfter(Date.now(), 5000), 'pinging before the kill');
+    const pinger = await Pinger.startAnswered(v1, v2.ip, running, 'pinging before the kill');
     const port3 = await lab.createPort(netA.id, { name: 'a3', host: HOST });
     const flowsBefore = await flowSet(ovs, 'br-int');
 

@@ -5,23 +5,23 @@
 // same tests run once per OpenFlow backend ([ovs] of_interface), each with its own OVS and agent.
 import { describe, test, before, after } from 'node:test';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { PrivateOvs, freePort } from '../../../lab/ovs.js';
 import type { AgentProcess } from '../../../lab/agent-process.js';
 import { labAgentFiles } from '../../../lab/agent-config.js';
-import { NeutronLab, waitFor } from '../../../lab/neutron.js';
-import { plugVm, ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
-import { Pinger, startAgent, flowSet, missing, note, ranges } from '../../helpers/resilience.js';
+import { type NeutronLab, waitFor } from '../../../lab/neutron.js';
+import { startLab } from '../../../lab/host.js';
+import { plugVm, ping, type Vm } from '../../../lab/vm.js';
+import {
+  FlowWatch, OVS_RESTART_RECOVERY_BOUND_MS, Pinger, flowSet, missing, note, ranges, startAgent, stopLabHost, waitAgentAlive,
+  type Killable,
+} from '../../helpers/resilience.js';
 import { Listener, TcpStream, probeTcp } from '../../../lab/traffic.js';
 import { createFilteredPort, createSecurityGroup } from '../../../lab/security-groups.js';
 import { OVS_FIREWALL_ALL_TABLES } from '../../../src/firewall/openvswitch/firewall.js';
 
-type OfInterface = 'native' | 'ovs-ofctl';
 const ALLOWED_PORT = 8000;
 const DENIED_PORT = 8001;
-/** As in dataplane-restarts: ovs-ofctl hears of an ovs-vswitchd restart only from the 2 s canary check. */
-const RECOVERY_BOUND_MS: Record<OfInterface, number> = { native: 2000, 'ovs-ofctl': 4000 };
 
 /**
  * Opens a TCP connection to the denied port every 100 ms from one process in the VM (a probe
@@ -41,7 +41,7 @@ setInterval(() => {
 }, 100);
 `;
 
-class DeniedProbe {
+class DeniedProbe implements Killable {
   readonly results: Array<{ at: number; result: string }> = [];
   private readonly child: ChildProcess;
   private readonly exited: Promise<void>;
@@ -74,7 +74,7 @@ const anyConj = (flow: string): string => flow.replace(/conj(unction\(|_id=)\d+/
 
 let lab: NeutronLab;
 before(async () => {
-  lab = await NeutronLab.start();
+  lab = await startLab();
 }, { timeout: 240000 });
 after(async () => {
   await lab?.stop();
@@ -89,9 +89,8 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`firewall_d
   let client: Vm;
   let server: Vm;
   let listener: Listener | undefined;
-  const pingers: Pinger[] = [];
-  const streams: TcpStream[] = [];
-  const probes: DeniedProbe[] = [];
+  // Pingers, streams, probes, flow watches: ended by after() whatever a test left running.
+  const running: Killable[] = [];
 
   /** Cookies in use on br-int, by table. */
   async function cookiesByTable(): Promise<Map<string, Set<number>>> {
@@ -117,7 +116,7 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`firewall_d
       firewallDriver: 'openvswitch',
     });
     agent = await startAgent(files, ovs);
-    await waitFor(async () => (await lab.listAgents()).find((a) => a.host === HOST && a.alive), 60000, 'the agent alive in the API');
+    await waitAgentAlive(lab, HOST);
     const net = await lab.createNetwork({ name: `rs-fw-${ofInterface}` });
     await lab.createSubnet(net.id, '192.0.2.0/24', { gatewayIp: null });
     const anyOut = [{ direction: 'egress' as const, ethertype: 'IPv4' as const }];
@@ -143,42 +142,23 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`firewall_d
     assert.equal(await probeTcp(client, server.ip, DENIED_PORT), 'timeout');
   }, { timeout: 240000 });
 
-  after(async () => {
-    if (process.env.RS_KEEP_LOG && agent) writeFileSync(`${process.env.RS_KEEP_LOG}/${HOST}.log`, agent.output);
-    for (const p of pingers) p.kill();
-    for (const s of streams) s.close();
-    for (const p of probes) p.kill();
-    listener?.stop();
-    await cleanupAllVms();
-    await agent?.stop().catch(() => undefined);
-    agent?.cleanup();
-    // Stopped before the next backend's OVS starts: two userspace ovs-vswitchd cannot share the namespace.
-    await ovs?.stop();
-  }, { timeout: 60000 });
+  // The OVS stops before the next backend's starts: two userspace ovs-vswitchd cannot share the namespace.
+  after(() => stopLabHost({ host: HOST, agent, ovs, running: [...running, { kill: () => listener?.stop() }] }), { timeout: 60000 });
 
   test('agent SIGKILLed and restarted: no allowed ping lost, the denied port never answers, old firewall flows go after the first full sync, none needed missing', async () => {
     const stream = TcpStream.open(client, server.ip, ALLOWED_PORT);
-    streams.push(stream);
+    running.push({ kill: () => stream.close() });
     await waitFor(async () => stream.echoes > 0, 5000, 'an allowed TCP connection echoing');
-    const pinger = Pinger.start(client, server.ip, 0.05);
-    pingers.push(pinger);
-    assert.ok(await pinger.waitReplyAfter(Date.now(), 5000), 'pinging before the kill');
+    const pinger = await Pinger.startAnswered(client, server.ip, running, 'pinging before the kill');
     const denied = new DeniedProbe(client, server.ip, DENIED_PORT);
-    probes.push(denied);
+    running.push(denied);
 
     const oldCookies = new Set((await cookiesByTable()).keys());
     const tKill = Date.now();
     await agent.stop('SIGKILL');
     agent.cleanup();
-    const before = await flowSet(ovs, 'br-int');
-    const samples: Array<{ at: number; flows: Set<string> }> = [];
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        samples.push({ at: Date.now(), flows: await flowSet(ovs, 'br-int') });
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    })();
+    const watch = await FlowWatch.start(ovs, ['br-int']);
+    running.push(watch);
 
     const tStart = Date.now();
     agent = await startAgent(files, ovs);
@@ -191,8 +171,10 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`firewall_d
     assert.equal(oldCookies.has(newCookie!), false, 'the flows left carry the new run\'s cookie');
     assert.ok([71, 72, 73, 81, 82].every((t) => (OVS_FIREWALL_ALL_TABLES as readonly number[]).includes(t) && tables!.has(t)), `firewall tables under the new cookie: ${[...tables!].sort((a, b) => a - b).join(',')}`);
     await new Promise((r) => setTimeout(r, 1000));
-    sampling = false;
-    await sampler;
+    // Needed: there before the kill and after the restart (conjunction ids are numbered anew, so
+    // the flows that name them are replaced, not needed as they were).
+    const { before: b, after: a, samples, worst } = await watch.stop();
+    const [before, after] = [b.get('br-int')!, a.get('br-int')!];
     const deniedAnswers = await denied.stop();
     const echoesAtEnd = stream.echoes;
     await new Promise((r) => setTimeout(r, 500));
@@ -200,21 +182,12 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`firewall_d
     stream.close();
     const summary = await pinger.stop();
 
-    const after = await flowSet(ovs, 'br-int');
-    // Needed: there before the kill and after the restart (conjunction ids are numbered anew, so
-    // the flows that name them are replaced, not needed as they were).
-    const needed = [...before].filter((f) => after.has(f));
-    let worst = { at: 0, gone: [] as string[] };
-    for (const s of samples) {
-      const gone = missing(needed, s.flows);
-      if (gone.length > worst.gone.length) worst = { at: s.at - tStart, gone };
-    }
     const conj = (flows: Iterable<string>) => [...flows].flatMap((l) => [...l.matchAll(/conj(?:unction\(|_id=)(\d+)/g)].map((m) => Number(m[1])));
     const [oldMax, newMin] = [Math.max(...conj(before)), Math.min(...conj(after))];
 
-    note(`${tag} agent SIGKILL + restart: first full sync ${syncMs} ms after start, old cookie gone ${cleanedMs} ms after start; ${samples.length} br-int samples, ${worst.gone.length} needed flows ever missing; conj ids before <= ${oldMax}, after >= ${newMin}`);
+    note(`${tag} agent SIGKILL + restart: first full sync ${syncMs} ms after start, old cookie gone ${cleanedMs} ms after start; ${samples} br-int samples, ${worst.gone.length} needed flows ever missing; conj ids before <= ${oldMax}, after >= ${newMin}`);
     note(`${tag} agent SIGKILL + restart: allowed pings every 50 ms: ${summary.transmitted} sent, ${summary.lostSeqs.length} lost (${ranges(summary.lostSeqs)}), longest gap ${pinger.longestGap().ms} ms (kill at +${tKill - pinger.startedAt} ms); denied port probed ${denied.results.length} times, answered ${deniedAnswers.length}; allowed TCP connection ${streamAlive ? 'still echoing' : 'CUT'}`);
-    assert.deepEqual(worst.gone, [], `${worst.gone.length} needed flows missing ${worst.at} ms after the restart`);
+    assert.deepEqual(worst.gone, [], `${worst.gone.length} needed flows missing ${worst.at - tStart} ms after the restart`);
     assert.deepEqual(deniedAnswers, [], 'the denied port never answered');
     assert.ok(denied.results.length >= 20, `the denied port was probed all along (${denied.results.length} probes)`);
     assert.deepEqual(summary.lostSeqs, [], 'no allowed ping lost');
@@ -228,17 +201,15 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`firewall_d
   // NORMAL flows would pass the ports unfiltered if the firewall's flows came after them: the agent
   // puts the firewall's flows back first (agent.ts, OVS restart handling).
   test('ovs-vswitchd killed and restarted: filtering comes back with the flows (allowed passes, denied stays denied, also while recovering)', async () => {
-    const bound = RECOVERY_BOUND_MS[ofInterface];
-    const pinger = Pinger.start(client, server.ip, 0.05);
-    pingers.push(pinger);
-    assert.ok(await pinger.waitReplyAfter(Date.now(), 5000), 'pinging before the kill');
+    const bound = OVS_RESTART_RECOVERY_BOUND_MS[ofInterface];
+    const pinger = await Pinger.startAnswered(client, server.ip, running, 'pinging before the kill');
     const flowsBefore = await flowSet(ovs, 'br-int');
 
     const tKilled = Date.now();
     await ovs.kill('ovs-vswitchd');
     await new Promise((r) => setTimeout(r, 1000));
     const denied = new DeniedProbe(client, server.ip, DENIED_PORT);
-    probes.push(denied);
+    running.push(denied);
     await ovs.startVswitchd();
     const tBack = Date.now();
     const first = await pinger.waitReplyAfter(tBack, 15000);

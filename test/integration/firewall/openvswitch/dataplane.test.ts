@@ -11,6 +11,7 @@ import { OVSBridge } from '../../../../src/bridges/ovs-bridge.js';
 import { OVSFirewallDriver } from '../../../../src/firewall/openvswitch/firewall.js';
 import type { FirewallPort } from '../../../../src/firewall/types.js';
 import { FakeSource, rule } from '../../../unit/firewall/openvswitch/fixtures.js';
+import { addSecureBridge } from '../../../helpers/openflow-bridges.js';
 
 let ovs: PrivateOvs;
 let a: Vm;
@@ -19,8 +20,7 @@ const BR = 'br-int';
 
 before(async () => {
   ovs = await PrivateOvs.start();
-  await ovs.addBridge(BR);
-  await ovs.vsctl('set', 'bridge', BR, 'fail_mode=secure', 'protocols=OpenFlow10,OpenFlow13,OpenFlow14');
+  await addSecureBridge(ovs, BR);
   // What the agent's own br-int pipeline leaves for VM traffic: straight to table 60.
   for (const f of ['table=0,priority=0,actions=goto_table:59', 'table=59,priority=0,actions=goto_table:60', 'table=60,priority=3,actions=NORMAL']) {
     await ovs.ofctl('-O', 'OpenFlow13', 'add-flow', BR, f);

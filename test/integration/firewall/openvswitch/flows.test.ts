@@ -3,24 +3,21 @@
 // updates leave the same table as a fresh start, and a restarted driver takes over by cookie.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { PrivateOvs } from '../../../../lab/ovs.js';
-import { OfctlBackend } from '../../../../src/openflow/ofctl/backend.js';
+import type { PrivateOvs } from '../../../../lab/ovs.js';
+import type { OfctlBackend } from '../../../../src/openflow/ofctl/backend.js';
 import { OVSBridge } from '../../../../src/bridges/ovs-bridge.js';
 import { INT_BR_ALL_TABLES } from '../../../../src/bridges/tables.js';
 import { formatFlow } from '../../../../src/openflow/text.js';
 import { OVSFirewallDriver } from '../../../../src/firewall/openvswitch/firewall.js';
 import { normalizeFlow, port, rule, scenarioPorts, scenarioSource } from '../../../unit/firewall/openvswitch/fixtures.js';
+import { startOfctlBridge } from '../../../helpers/openflow-bridges.js';
 
 let ovs: PrivateOvs;
 let backend: OfctlBackend;
 const BR = `tfw${process.pid % 10000}`;
 
 before(async () => {
-  ovs = await PrivateOvs.start();
-  await ovs.addBridge(BR);
-  await ovs.vsctl('set', 'bridge', BR, 'fail_mode=secure', 'protocols=OpenFlow10,OpenFlow13,OpenFlow14');
-  backend = new OfctlBackend({ timeoutSec: 10, env: ovs.env });
-  await backend.start();
+  ({ ovs, backend } = await startOfctlBridge(BR));
 });
 after(async () => {
   await ovs?.stop();
