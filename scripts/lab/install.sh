@@ -9,6 +9,7 @@ set -euo pipefail
 
 PACKAGES=(
   openvswitch-switch iproute2 iputils-ping curl procps ethtool
+  systemd   # systemd-analyze verifies the packaged unit
   iptables ipset conntrack
   rabbitmq-server
   mariadb-server python3-pymysql
