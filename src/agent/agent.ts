@@ -10,6 +10,8 @@
 //   state-report.ts    report_state heartbeats
 //   port-filter.ts     the hook a security-group firewall implements
 //   firewall-setup.ts  the firewall driver `[securitygroup] firewall_driver` names
+//   flow-audit.ts      the periodic flow audit ([agent] flow_audit_interval)
+//   ovsdb-drift.ts     port tags/other_config, bridge columns and patch ports put back when changed under us
 import { OvsdbOps } from '../ovsdb/ops.js';
 import type { OpenFlowBackend } from '../openflow/backend.js';
 import { createOpenFlowBackend } from '../openflow/factory.js';
@@ -23,6 +25,8 @@ import { PassScheduler } from './pass-scheduler.js';
 import { PluginRpc, type AgentEndpoints } from './plugin-rpc.js';
 import type { FirewallDriver } from '../firewall/driver.js';
 import { createFirewall } from './firewall-setup.js';
+import { OvsdbDriftRepair, type DriftCounters } from './ovsdb-drift.js';
+import { FlowAudit, type FlowAuditCounters } from './flow-audit.js';
 import { PortPass } from './port-pass.js';
 import { ResourceCache } from './resource-cache.js';
 import type { AgentSettings } from './settings.js';
@@ -48,6 +52,8 @@ export class OvsAgent implements AgentContext {
   readonly cache: ResourceCache;
   readonly sync = new SyncState();
   readonly scheduler: PassScheduler;
+  readonly drift: OvsdbDriftRepair;
+  readonly flowAudit: FlowAudit;
   private readonly tunnels: TunnelPorts;
   private readonly networks: Networks;
   private readonly l2pop: L2Population;
@@ -63,6 +69,8 @@ export class OvsAgent implements AgentContext {
   constructor(readonly settings: AgentSettings) {
     this.cache = new ResourceCache((type, version, filter) => this.requireRpc().bulkPull(type, version, filter));
     this.scheduler = new PassScheduler(this.sync, () => this.ports.run());
+    this.drift = new OvsdbDriftRepair(this);
+    this.flowAudit = new FlowAudit(this);
     this.tunnels = new TunnelPorts(this);
     this.networks = new Networks(this, this.tunnels);
     this.l2pop = new L2Population(this, this.tunnels);
@@ -78,6 +86,11 @@ export class OvsAgent implements AgentContext {
       this.scheduler.kick();
     });
     this.cache.on('network-updated', (id) => this.onNetworkUpdated(id));
+  }
+
+  /** What the agent put back since start (for metrics): OVSDB columns and patch ports, flows. */
+  repairCounters(): { ovsdb: DriftCounters; flows: FlowAuditCounters } {
+    return { ovsdb: this.drift.counters, flows: this.flowAudit.counters };
   }
 
   requireRpc(): PluginRpc {
@@ -118,8 +131,23 @@ export class OvsAgent implements AgentContext {
       LOG.info(`security groups enforced by the ${this.firewall.name} firewall driver`);
     }
     this.ops.replica.on('update', (changes) => {
+      this.drift.onReplicaUpdate(changes);
       if (changes.some((c) => c.table === 'Interface' || c.table === 'Port')) this.scheduler.kick();
     });
+    this.drift.watchBridges({
+      expectedBridges: () => this.setup.expectedBridges(this.bridges),
+      expectedPatchPorts: () => this.setup.expectedPatchPorts(this.bridges),
+      repairBridge: (name) => this.setup.repairBridge(name),
+      repairPatchPort: (p) => this.setup.repairPatchPort(p),
+      // Called under the pass lock (the repair runs there): the next pass re-provisions every network.
+      patchOfportChanged: async () => {
+        this.bridges = await this.setup.setupAll(this.bridges);
+        this.sync.provisioningNeeded = true;
+        this.sync.fullSync = true;
+        this.scheduler.kick();
+      },
+    });
+    this.flowAudit.start();
     // A restarted ovs-vswitchd shows as a reconnecting switch where the backend has connections;
     // the canary catches what no event reports, as often as the backend says it must.
     this.backend.onSwitchConnected(() => void this.checkOvsRestart());
@@ -167,6 +195,8 @@ export class OvsAgent implements AgentContext {
     this.sync.stopping = true;
     this.stateReports.stop();
     clearInterval(this.canaryTimer);
+    this.drift.stop();
+    this.flowAudit.stop();
     this.rpc?.capTimeouts(this.settings.quittingRpcTimeoutSec);
     await this.scheduler.stop();
     await this.firewall?.stop().catch((e: unknown) => LOG.warning('stopping the firewall driver', e));
