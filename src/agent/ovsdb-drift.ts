@@ -190,27 +190,27 @@ export class OvsdbDriftRepair {
       if (!e || !row) continue;
       const drift = portDrift(e, row);
       if (drift.length === 0) continue;
-      const wait = this.backoff.waitMs(`port:${uuid}`);
-      if (wait > 0) {
-        this.dirtyPorts.add(uuid);
-        later(wait);
-        continue;
-      }
       const fix: PortSettings = { port: e.name };
       for (const d of drift) {
+        // Back-off per column: a tool fighting over the tag does not delay other_config's repair.
+        const key = `port:${uuid}:${d.column}`;
+        const wait = this.backoff.waitMs(key);
+        if (wait > 0) {
+          this.dirtyPorts.add(uuid);
+          later(wait);
+          continue;
+        }
         if (d.column === 'tag') fix.tag = e.tag;
         if (d.column === 'other_config') fix.otherConfig = Object.fromEntries(e.otherConfig);
         if (d.column === 'vlan_mode/trunks') fix.clearVlanModeAndTrunks = true;
-      }
-      const flap = this.backoff.repaired(`port:${uuid}`);
-      for (const d of drift) {
+        const flap = this.backoff.repaired(key);
         this.repairCount++;
         LOG.warning(
           `${bridge} port ${e.name}: ${d.column} changed by something other than the agent: found ${d.found}, set back to ${d.want}` +
-            (flap ? ` (changed again soon after the last repair: next repair of this port waits ${this.backoff.waitMs(`port:${uuid}`)} ms)` : ''),
+            (flap ? ` (changed again soon after the last repair: its next repair waits ${this.backoff.waitMs(key)} ms)` : ''),
         );
       }
-      settings.push(fix);
+      if (Object.keys(fix).length > 1) settings.push(fix);
     }
     if (settings.length) await this.ctx.ops.setPortsTagAndOtherConfig(settings);
   }
