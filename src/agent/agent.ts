@@ -140,7 +140,11 @@ export class OvsAgent implements AgentContext {
       repairBridge: (name) => this.setup.repairBridge(name),
       repairPatchPort: (p) => this.setup.repairPatchPort(p),
       // Called under the pass lock (the repair runs there): the next pass re-provisions every network.
-      patchOfportChanged: async () => {
+      patchOfportChanged: async (p) => {
+        // The old ofport's flows go first: OVS may give that number to another port later.
+        const b = this.bridges;
+        const br = [b.int, b.tun, ...[...b.phys.values()].map((x) => x.bridge)].find((x) => x?.name === p.bridge);
+        if (br && p.ofport !== undefined) await br.batch().delete({ match: { inPort: p.ofport } }).commit();
         this.bridges = await this.setup.setupAll(this.bridges);
         this.sync.provisioningNeeded = true;
         this.sync.fullSync = true;

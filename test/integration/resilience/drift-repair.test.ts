@@ -105,17 +105,26 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`of_interfa
     await v3.unplug();
   });
 
-  test('other_config keys removed and vlan_mode set are put back', async () => {
+  test('other_config keys removed are put back; vlan_mode set is cleared', async () => {
+    assert.equal(await ping(v1, v2.ip, { count: 1, timeoutMs: 2000 }), 1, 'v1 reaches v2 before');
     const before = await ovs.vsctl('get', 'Port', v1.tap, 'other_config');
     assert.match(before, /net_uuid=/);
     await ovs.vsctl('remove', 'Port', v1.tap, 'other_config', 'net_uuid', 'segmentation_id');
     const ocMs = await timeUntil('other_config back', async () => (await ovs.vsctl('get', 'Port', v1.tap, 'other_config')) === before);
     await agent.waitForLog(new RegExp(`port ${v1.tap}: other_config changed by something other than the agent: found \\{net_uuid=<absent>, segmentation_id=<absent>\\}`), 5000);
-    await ovs.vsctl('set', 'Port', v1.tap, 'vlan_mode=trunk');
-    const vmMs = await timeUntil('vlan_mode cleared', async () => (await ovs.vsctl('get', 'Port', v1.tap, 'vlan_mode')) === '[]');
-    const t0 = Date.now();
-    await waitFor(async () => (await ping(v1, v2.ip, { count: 1, timeoutMs: 1000 })) === 1, 30000, 'v1 reaches v2 again');
-    note(`${tag} other_config keys removed: back in ${ocMs} ms; vlan_mode=trunk: cleared in ${vmMs} ms, v1 reached v2 ${Date.now() - t0} ms after that`);
+    const t1 = Date.now();
+    await waitFor(async () => (await ping(v1, v2.ip, { count: 1, timeoutMs: 1000 })) === 1, 10000, 'v1 reaches v2 after other_config was put back');
+    const pingMs = Date.now() - t1;
+    // On a VM of its own, and only the column is asserted: with the userspace datapath (OVS 3.1) a
+    // port that was a trunk for a moment keeps getting VLAN-tagged replies after it is an access
+    // port again, whoever resets it, until ovs-vswitchd's learned MAC entry goes.
+    const d4 = await bootVm('d4');
+    await waitFor(async () => /^\d+$/.test(await portTag(d4.vm.tap)), 20000, 'd4 tagged');
+    await ovs.vsctl('set', 'Port', d4.vm.tap, 'vlan_mode=trunk');
+    const vmMs = await timeUntil('vlan_mode cleared', async () => (await ovs.vsctl('get', 'Port', d4.vm.tap, 'vlan_mode')) === '[]');
+    await agent.waitForLog(new RegExp(`port ${d4.vm.tap}: vlan_mode/trunks changed by something other than the agent: found vlan_mode=trunk`), 5000);
+    await d4.vm.unplug();
+    note(`${tag} other_config keys removed: back in ${ocMs} ms (v1 reached v2 ${pingMs} ms after); vlan_mode=trunk: cleared in ${vmMs} ms`);
   });
 
   test('a patch port deleted is put back with its peer; a bridge fail_mode changed is set back', async () => {
