@@ -16,7 +16,7 @@ import { getLogger } from '../util/log.js';
 const LOG = getLogger('agent.drift');
 
 /** What the agent set on one Port row. */
-interface PortExpectation {
+export interface PortExpectation {
   name: string;
   /** number: this tag; null: no tag; undefined: the agent does not own the tag. */
   tag: number | null | undefined;
@@ -222,13 +222,13 @@ export class OvsdbDriftRepair {
     for (const spec of hooks.expectedBridges()) {
       const b = replica.bridge(spec.name);
       if (!b) continue; // a deleted bridge is bridge set-up's business
-      const drift: string[] = [];
-      if (b.failMode !== spec.failMode) drift.push(`fail_mode: found ${show(b.failMode)}, set back to ${spec.failMode}`);
+      const drift: Array<{ column: string; text: string }> = [];
+      if (b.failMode !== spec.failMode) drift.push({ column: 'fail_mode', text: `found ${show(b.failMode)}, set back to ${spec.failMode}` });
       const missing = spec.protocols.filter((p) => !b.protocols.includes(p));
-      if (missing.length) drift.push(`protocols: found [${b.protocols.join(',')}], added ${missing.join(',')}`);
+      if (missing.length) drift.push({ column: 'protocols', text: `found [${b.protocols.join(',')}], added ${missing.join(',')}` });
       const targets = replica.controllersOfBridge(b).map((c) => c.target);
       if (targets.length !== b.controller.length || !sameSet(targets, spec.controllerTargets)) {
-        drift.push(`controller: found [${targets.join(',')}], set back to [${spec.controllerTargets.join(',')}]`);
+        drift.push({ column: 'controller', text: `found [${targets.join(',')}], set back to [${spec.controllerTargets.join(',')}]` });
       }
       if (drift.length === 0) continue;
       const key = `bridge:${spec.name}`;
@@ -241,7 +241,10 @@ export class OvsdbDriftRepair {
       const flap = this.backoff.repaired(key);
       for (const d of drift) {
         this.repairCount++;
-        LOG.warning(`bridge ${spec.name}: ${d.split(':')[0]} changed by something other than the agent: ${d.slice(d.indexOf(':') + 2)}${flap ? ` (changed again soon after the last repair: next repair waits ${this.backoff.waitMs(key)} ms)` : ''}`);
+        LOG.warning(
+          `bridge ${spec.name}: ${d.column} changed by something other than the agent: ${d.text}` +
+            (flap ? ` (changed again soon after the last repair: the next repair of this bridge waits ${this.backoff.waitMs(key)} ms)` : ''),
+        );
       }
       await hooks.repairBridge(spec.name);
     }
