@@ -190,7 +190,8 @@ export class OvsdbDriftRepair {
       if (!e || !row) continue;
       const drift = portDrift(e, row);
       if (drift.length === 0) continue;
-      const fix: PortSettings = { port: e.name };
+      // The row's name now: a port renamed since the agent wrote it is still the same row.
+      const fix: PortSettings = { port: row.name };
       for (const d of drift) {
         // Back-off per column: a tool fighting over the tag does not delay other_config's repair.
         const key = `port:${uuid}:${d.column}`;
@@ -206,7 +207,7 @@ export class OvsdbDriftRepair {
         const flap = this.backoff.repaired(key);
         this.repairCount++;
         LOG.warning(
-          `${bridge} port ${e.name}: ${d.column} changed by something other than the agent: found ${d.found}, set back to ${d.want}` +
+          `${bridge} port ${row.name}: ${d.column} changed by something other than the agent: found ${d.found}, set back to ${d.want}` +
             (flap ? ` (changed again soon after the last repair: its next repair waits ${this.backoff.waitMs(key)} ms)` : ''),
         );
       }
