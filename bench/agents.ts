@@ -388,11 +388,18 @@ export async function defaultFlowsReady(ovs: PrivateOvs): Promise<boolean> {
 
 /** Waits until `check` holds; throws with the agent's log after timeoutMs. */
 export async function until(what: string, agent: RunningAgent, timeoutMs: number, check: () => Promise<boolean>, intervalMs = 25): Promise<void> {
-  const end = performance.now() + timeoutMs;
+  const t0 = performance.now();
+  const end = t0 + timeoutMs;
+  let lastProgress = t0;
   for (;;) {
     agent.assertRunning();
     if (await check().catch(() => false)) return;
     if (performance.now() > end) throw new Error(`${agent.side}: ${what} not within ${timeoutMs} ms; log tail:\n${agent.log()}`);
+    // As waitPorts: a long wait says what it waits for, so a stall shows while it happens.
+    if (performance.now() - lastProgress > 30000) {
+      lastProgress = performance.now();
+      process.stderr.write(`# ${agent.side}: waiting for ${what}: ${((performance.now() - t0) / 1000).toFixed(0)} s of at most ${(timeoutMs / 1000).toFixed(0)} s\n`);
+    }
     await sleep(intervalMs);
   }
 }

@@ -58,12 +58,22 @@ export interface PrivateOvsOptions {
   tcp?: boolean;
   /** Run both daemons inside this existing network namespace. */
   netns?: string;
+  /** Also listen for OVSDB over TLS on ssl:127.0.0.1:<sslPort> with these files (read at every startDb). */
+  ssl?: PrivateOvsSsl;
+}
+
+export interface PrivateOvsSsl {
+  keyFile: string;
+  certFile: string;
+  /** CA that clients' certificates must be signed by (ovsdb-server requires one from every client). */
+  caFile: string;
 }
 
 export class PrivateOvs {
   readonly dir: string;
   readonly dbSock: string;
   tcpPort = 0;
+  sslPort = 0;
   private constructor(readonly opts: PrivateOvsOptions) {
     this.dir = mkdtempSync(join(tmpdir(), 'ovs-agent-ovs-'));
     this.dbSock = join(this.dir, 'db.sock');
@@ -75,6 +85,10 @@ export class PrivateOvs {
   }
   get tcpConnection(): string {
     return `tcp:127.0.0.1:${this.tcpPort}`;
+  }
+  /** `ssl:127.0.0.1:<sslPort>` (with the ssl option). */
+  get sslConnection(): string {
+    return `ssl:127.0.0.1:${this.sslPort}`;
   }
   /** Environment that points OVS tools (ovs-vsctl, ovs-ofctl, ovs-appctl) at this instance. */
   get env(): NodeJS.ProcessEnv {
@@ -102,6 +116,11 @@ export class PrivateOvs {
     if (this.opts.tcp && this.tcpPort === 0) this.tcpPort = await freePort();
     const remotes = [`--remote=punix:${this.dbSock}`];
     if (this.opts.tcp) remotes.push(`--remote=ptcp:${this.tcpPort}:127.0.0.1`);
+    const ssl = this.opts.ssl;
+    if (ssl) {
+      if (this.sslPort === 0) this.sslPort = await freePort();
+      remotes.push(`--remote=pssl:${this.sslPort}:127.0.0.1`, `--private-key=${ssl.keyFile}`, `--certificate=${ssl.certFile}`, `--ca-cert=${ssl.caFile}`);
+    }
     const [c, a] = this.wrap('ovsdb-server', [
       ...remotes,
       `--pidfile=${join(this.dir, 'ovsdb-server.pid')}`,

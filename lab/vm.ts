@@ -84,6 +84,22 @@ export class Vm {
     return stdout;
   }
 
+  /**
+   * Plugs the VM's existing veth into its bridge again, with the same external_ids, as Nova/os-vif
+   * does when it replugs an instance (after its port row was lost with a deleted bridge or database).
+   */
+  async replug(): Promise<void> {
+    if (this.gone) throw new Error(`replugging VM ${this.netns} (port ${this.portId}): it was unplugged`);
+    await this.ovs.vsctl(
+      '--may-exist', 'add-port', this.bridge, this.tap,
+      '--', 'set', 'Interface', this.tap,
+      `external_ids:iface-id=${this.portId}`,
+      `external_ids:attached-mac=${this.mac}`,
+      'external_ids:iface-status=active',
+      `external_ids:vm-uuid=${this.vmUuid}`,
+    );
+  }
+
   /** Unplugs from OVS and removes the namespace and the veth; idempotent. */
   async unplug(): Promise<void> {
     if (this.gone) return;

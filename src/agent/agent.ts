@@ -12,10 +12,13 @@
 //   firewall-setup.ts  the firewall driver `[securitygroup] firewall_driver` names
 //   flow-audit.ts      the periodic flow audit ([agent] flow_audit_interval)
 //   ovsdb-drift.ts     port tags/other_config, bridge columns and patch ports put back when changed under us
+//   bridge-recovery.ts bridges deleted, re-created or given a new datapath id; a database created anew
+//   metrics.ts         instrumentation the metrics endpoint reads (snapshot.ts: the state it shows)
 import { OvsdbOps } from '../ovsdb/ops.js';
-import type { OpenFlowBackend } from '../openflow/backend.js';
+import type { OpenFlowBackend, OpenFlowSwitch } from '../openflow/backend.js';
 import { createOpenFlowBackend } from '../openflow/factory.js';
-import { BridgeSetup, type Bridges } from './bridge-setup.js';
+import { BridgeRecovery } from './bridge-recovery.js';
+import { AFTER_DRIFT, BridgeSetup, type Bridges, type SetupMode } from './bridge-setup.js';
 import type { AgentContext } from './context.js';
 import { DeviceReports } from './device-reports.js';
 import { L2Population } from './l2population.js';
@@ -34,6 +37,8 @@ import { StateReports } from './state-report.js';
 import { SyncState } from './sync-state.js';
 import { TunnelPorts } from './tunnels.js';
 import { getLogger } from '../util/log.js';
+import { instrumentOpenFlow, noteConnectionUp, noteOvsRestart, timedCachePull, type AgentSnapshot } from './metrics.js';
+import { buildSnapshot } from './snapshot.js';
 
 const LOG = getLogger('agent');
 
@@ -47,6 +52,7 @@ export class OvsAgent implements AgentContext {
   backend!: OpenFlowBackend;
   bridges!: Bridges;
   private setup!: BridgeSetup;
+  private recovery: BridgeRecovery | undefined;
   rpc?: PluginRpc;
   readonly vlans = new LocalVlanManager();
   readonly cache: ResourceCache;
@@ -65,9 +71,14 @@ export class OvsAgent implements AgentContext {
   private canaryTimer: NodeJS.Timeout | undefined;
   /** A canary check is in flight: the timer and a switch reconnect must not start a second. */
   private checkingOvs = false;
+  /** The last canary check's result (ovs-ofctl's OpenFlow channel is judged by it). */
+  private canary: 'normal' | 'restarted' | 'dead' | undefined;
+  /** False while the bridges are set up at start and after an OVS restart, and after such a set-up failed
+   * (sync.bridgesReady covers bridges deleted or re-created under the agent). */
+  private bridgesSetUp = false;
 
   constructor(readonly settings: AgentSettings) {
-    this.cache = new ResourceCache((type, version, filter) => this.requireRpc().bulkPull(type, version, filter));
+    this.cache = new ResourceCache((type, version, filter) => timedCachePull(type, () => this.requireRpc().bulkPull(type, version, filter)));
     this.scheduler = new PassScheduler(this.sync, () => this.ports.run());
     this.drift = new OvsdbDriftRepair(this);
     this.flowAudit = new FlowAudit(this);
@@ -102,11 +113,14 @@ export class OvsAgent implements AgentContext {
   async start(): Promise<void> {
     const s = this.settings;
     try {
-      this.ops = await OvsdbOps.connect({ endpoint: s.ovsdbConnection, timeoutSec: s.ovsdbTimeoutSec });
+      this.ops = await OvsdbOps.connect({ endpoint: s.ovsdbConnection, timeoutSec: s.ovsdbTimeoutSec, ...(s.ovsdbTls ? { tls: s.ovsdbTls } : {}) });
     } catch (e) {
-      throw new StartupError(`cannot reach Open vSwitch's database at [ovs] ovsdb_connection = ${s.ovsdbConnection}: ${errText(e)}. Is ovsdb-server running?`);
+      const why = errText(e);
+      // A TLS failure names its own cause; the hint is for a server that does not answer at all.
+      throw new StartupError(`cannot reach Open vSwitch's database at [ovs] ovsdb_connection = ${s.ovsdbConnection}: ${why}.${why.includes('TLS:') ? '' : ' Is ovsdb-server running?'}`);
     }
-    this.backend = createOpenFlowBackend(s);
+    this.ops.client.on('connected', () => noteConnectionUp('ovsdb', true));
+    this.backend = instrumentOpenFlow(createOpenFlowBackend(s));
     try {
       await this.backend.start();
     } catch (e) {
@@ -118,6 +132,8 @@ export class OvsAgent implements AgentContext {
     } catch (e) {
       throw new StartupError(errText(e));
     }
+    this.bridgesSetUp = true;
+    this.canary = 'normal';
     this.networks.restoreLocalVlanHints();
     // Before any port is wired: a port is tagged only once its filter is in place.
     this.firewall = createFirewall(s, () => this.bridges, this.cache, this.ops, () => this.scheduler.kick());
@@ -130,8 +146,23 @@ export class OvsAgent implements AgentContext {
       this.ports.portFilter = this.firewall;
       LOG.info(`security groups enforced by the ${this.firewall.name} firewall driver`);
     }
+    this.recovery = new BridgeRecovery({
+      replica: this.ops.replica,
+      managed: this.setup.managedBridges(),
+      identities: this.setup.identities,
+      switchOf: (name) => this.switchOf(name),
+      resetup: (mode) => this.resetupBridges(mode),
+      withLock: (fn) => this.scheduler.withLock(fn),
+      stopping: () => this.sync.stopping,
+      setReady: (ready) => {
+        this.sync.bridgesReady = ready;
+        if (ready) this.scheduler.kick();
+      },
+    });
+    this.recovery.started();
     this.ops.replica.on('update', (changes) => {
       this.drift.onReplicaUpdate(changes);
+      this.recovery?.onUpdate(changes);
       if (changes.some((c) => c.table === 'Interface' || c.table === 'Port')) this.scheduler.kick();
     });
     this.drift.watchBridges({
@@ -145,9 +176,7 @@ export class OvsAgent implements AgentContext {
         const b = this.bridges;
         const br = [b.int, b.tun, ...[...b.phys.values()].map((x) => x.bridge)].find((x) => x?.name === p.bridge);
         if (br && p.ofport !== undefined) await br.batch().delete({ match: { inPort: p.ofport } }).commit();
-        this.bridges = await this.setup.setupAll(this.bridges);
-        this.sync.provisioningNeeded = true;
-        this.sync.fullSync = true;
+        await this.resetupBridges(AFTER_DRIFT);
         this.scheduler.kick();
       },
     });
@@ -161,12 +190,17 @@ export class OvsAgent implements AgentContext {
       LOG.info('transport_url is fake:/: not connecting to neutron-server');
       return;
     }
-    this.rpc = new PluginRpc(s);
+    try {
+      this.rpc = new PluginRpc(s);
+    } catch (e) {
+      throw new StartupError(`message bus: ${errText(e)}`);
+    }
     void this.startRpc(this.rpc);
   }
 
   private async startRpc(rpc: PluginRpc): Promise<void> {
     rpc.connection.on('reconnected', () => {
+      noteConnectionUp('message_bus', true);
       LOG.info(`reconnected to ${rpc.url}: resyncing`);
       this.sync.fullSync = true;
       this.sync.tunnelSyncNeeded = true;
@@ -201,6 +235,7 @@ export class OvsAgent implements AgentContext {
     clearInterval(this.canaryTimer);
     this.drift.stop();
     this.flowAudit.stop();
+    this.recovery?.stop();
     this.rpc?.capTimeouts(this.settings.quittingRpcTimeoutSec);
     await this.scheduler.stop();
     await this.firewall?.stop().catch((e: unknown) => LOG.warning('stopping the firewall driver', e));
@@ -210,22 +245,44 @@ export class OvsAgent implements AgentContext {
     await this.ops?.close().catch((e: unknown) => LOG.warning('closing OVSDB', e));
   }
 
+  /** The handle through which the agent reaches a bridge's switch now. */
+  private switchOf(name: string): OpenFlowSwitch | undefined {
+    const b = this.bridges;
+    if (!b) return undefined;
+    if (b.int.name === name) return b.int.ofSwitch;
+    if (b.tun?.name === name) return b.tun.ofSwitch;
+    for (const p of b.phys.values()) if (p.bridge.name === name) return p.bridge.ofSwitch;
+    return undefined;
+  }
+
+  /**
+   * Set every bridge up again and have the next pass rewire every port and network (under the pass
+   * lock). The firewall's flows go in right after br-int is bound to its switch, before br-int's
+   * own: br-int is fail_mode=secure and empty, so it drops everything until its flows are back,
+   * and those (NORMAL in table 60) must find every filter in place.
+   */
+  private async resetupBridges(mode: SetupMode): Promise<void> {
+    const firewall = this.firewall;
+    this.bridges = await this.setup.setupAll(this.bridges, mode, firewall ? () => firewall.start() : undefined);
+    this.tunnels.forgetAll();
+    this.sync.redoAfterOvsRestart();
+  }
+
   /** A restarted ovs-vswitchd lost every flow: set up the bridges again and rewire everything. */
   private async checkOvsRestart(): Promise<void> {
-    if (this.checkingOvs || this.sync.stopping || !this.bridges) return;
+    // While bridges are being recovered the canary is not there to read; the recovery rewires all.
+    if (this.checkingOvs || this.sync.stopping || !this.bridges || !this.sync.bridgesReady) return;
     this.checkingOvs = true;
     try {
       const status = await this.bridges.int.checkCanaryTable();
+      this.canary = status;
       if (status === 'restarted') {
         LOG.warning('OVS is restarted: the canary flow is gone; setting up the bridges and every port again');
-        await this.scheduler.withLock(async () => {
-          // The firewall's flows first: br-int is fail_mode=secure and empty, so it drops everything
-          // until its own flows are back, and those (NORMAL in table 60) must find every filter in place.
-          await this.firewall?.start();
-          this.bridges = await this.setup.setupAll(this.bridges);
-          this.tunnels.forgetAll();
-          this.sync.redoAfterOvsRestart();
-        });
+        noteOvsRestart();
+        this.bridgesSetUp = false;
+        await this.scheduler.withLock(() => this.resetupBridges({ createMissing: false, providerMissingOk: true }));
+        this.bridgesSetUp = true;
+        this.canary = 'normal';
         this.scheduler.kick();
       }
     } catch (e) {
@@ -233,6 +290,26 @@ export class OvsAgent implements AgentContext {
     } finally {
       this.checkingOvs = false;
     }
+  }
+
+  /** What the agent holds and how its connections stand, for the metrics endpoint. */
+  snapshot(): AgentSnapshot {
+    return buildSnapshot({
+      ovsdbEndpoint: this.settings.ovsdbConnection,
+      ops: this.ops,
+      backend: this.backend,
+      bridges: this.bridgesSetUp && this.sync.bridgesReady ? this.bridges : undefined,
+      canary: this.canary,
+      rpc: this.rpc,
+      sync: this.sync,
+      ports: this.ports.portStates(),
+      lastFullSync: this.ports.lastFullSync,
+      lastStateReportAt: this.stateReports.lastSuccessAt,
+      vlans: this.vlans,
+      tunnels: this.tunnels,
+      firewall: this.firewall,
+      cache: this.cache,
+    });
   }
 
   /** A network's segmentation may have changed: move its flows (under the pass lock). */

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { OpenFlowBackend, OpenFlowSwitch } from '../openflow/backend.js';
 import type { OvsdbOps } from '../ovsdb/ops.js';
+import { dpidHex } from '../openflow/native/controller.js';
 import { IntegrationBridge } from '../bridges/br-int.js';
 import { PhysicalBridge } from '../bridges/br-phys.js';
 import { TunnelBridge } from '../bridges/br-tun.js';
@@ -60,6 +61,7 @@ export interface PhysicalNetwork {
 
 export interface Bridges {
   int: IntegrationBridge;
+  /** Provider bridges set up, by physical network (one missing while the agent runs is left out). */
   phys: Map<string, PhysicalNetwork>;
   tun?: TunnelBridge;
   /** ofport of patch-tun on br-int / patch-int on br-tun. */
@@ -86,25 +88,67 @@ export interface AgentBridgeSpec {
   controllerTargets: readonly string[];
 }
 
+/** Which Bridge row, and which switch, a bridge was set up on. */
+export interface BridgeIdentity {
+  uuid: string;
+  datapathId: bigint;
+}
+
+/** How a re-setup treats bridges that are not in the database. */
+export interface SetupMode {
+  /**
+   * Create br-int and br-tun when missing (start-up, or a database created anew). false: a missing
+   * one fails the setup with BridgeMissingError (the operator deleted it; theirs to add again).
+   */
+  createMissing: boolean;
+  /**
+   * A missing provider bridge of bridge_mappings is left out (with a warning) instead of stopping
+   * the agent: only start-up refuses to run without one, as the reference does.
+   */
+  providerMissingOk: boolean;
+  /** Aborted when the bridges change again meanwhile: OVSDB waits give up at once. */
+  signal?: AbortSignal;
+}
+
+const AT_START: SetupMode = { createMissing: true, providerMissingOk: false };
+/** Putting back what changed under the agent on bridges that are there. */
+export const AFTER_DRIFT: SetupMode = { createMissing: false, providerMissingOk: true };
+
 export class BridgeSetup {
+  /** The identity of each bridge as last set up, by name. */
+  readonly identities = new Map<string, BridgeIdentity>();
+  /** The datapath each bridge's switch handle was made for. */
+  private readonly boundDatapaths = new Map<string, bigint>();
+
   constructor(
     private readonly cfg: BridgeSetupConfig,
     private readonly ops: OvsdbOps,
     private readonly backend: OpenFlowBackend,
   ) {}
 
+  /** Names of the bridges the agent sets up and watches: br-int, the provider bridges, br-tun. */
+  managedBridges(): Array<{ name: string; role: string; provider: boolean }> {
+    const out = [{ name: this.cfg.integrationBridge, role: 'integration bridge', provider: false }];
+    for (const [physnet, bridge] of this.cfg.bridgeMappings) out.push({ name: bridge, role: `provider bridge of physical network ${physnet}`, provider: true });
+    if (this.cfg.tunnelTypes.length > 0) out.push({ name: this.cfg.tunnelBridge, role: 'tunnel bridge', provider: false });
+    return out;
+  }
+
   /**
    * Create or update the bridge row, secure it, and give it the controller the backend wants: ours,
    * or none: a controller left by an earlier native run would let whatever listens on its address
    * program the bridge.
    */
-  private async ensureAgentBridge(name: string): Promise<bigint> {
+  private async ensureAgentBridge(name: string, mode: SetupMode): Promise<bigint> {
     await this.ops.ensureBridge(name, {
       datapathType: this.cfg.datapathType,
       protocols: BRIDGE_PROTOCOLS,
       otherConfig: { 'mac-table-size': String(this.cfg.bridgeMacTableSize) },
       failMode: 'secure',
+      createIfMissing: mode.createMissing,
     });
+    // The row this setup works on: should it be replaced meanwhile, waiting for its datapath id is vain.
+    const rowUuid = this.ops.replica.bridge(name)?.uuid;
     const target = this.backend.controllerTarget;
     if (target === undefined) {
       await this.ops.clearControllers(name);
@@ -114,7 +158,9 @@ export class BridgeSetup {
         inactivityProbeMs: this.cfg.ofInactivityProbeSec * 1000,
       });
     }
-    return this.ops.waitDatapathId(name, this.cfg.ofConnectTimeoutSec * 1000);
+    const dpid = await this.ops.waitDatapathId(name, this.cfg.ofConnectTimeoutSec * 1000, rowUuid, mode.signal);
+    if (rowUuid !== undefined) this.identities.set(name, { uuid: rowUuid, datapathId: dpid });
+    return dpid;
   }
 
   /**
@@ -133,14 +179,20 @@ export class BridgeSetup {
    */
   private bind<B extends OVSBridge>(name: string, dpid: bigint, existing: B | undefined, create: (sw: OpenFlowSwitch) => B): B {
     const sw = this.backend.bridge(name, dpid);
+    const previous = this.boundDatapaths.get(name);
+    this.boundDatapaths.set(name, dpid);
     if (!existing) return create(sw);
+    // Whoever still holds the old handle must not wait for a datapath that is gone (the same
+    // datapath, after an ovs-vswitchd restart, reconnects: requests on the old handle still land).
+    if (previous !== undefined && previous !== dpid) existing.ofSwitch.retire(`bridge ${name} is now datapath ${dpidHex(dpid)}`);
     existing.ofSwitch = sw;
     return existing;
   }
 
-  async setupIntegrationBridge(existing?: IntegrationBridge): Promise<IntegrationBridge> {
+  /** `onBound`: runs once br-int is bound to its switch, before its default flows (the firewall's go first). */
+  async setupIntegrationBridge(existing?: IntegrationBridge, mode: SetupMode = AT_START, onBound?: () => Promise<void>): Promise<IntegrationBridge> {
     const name = this.cfg.integrationBridge;
-    const dpid = await this.ensureAgentBridge(name);
+    const dpid = await this.ensureAgentBridge(name, mode);
     await this.ops.setBridgeMcastSnooping(name, this.cfg.igmpSnoopingEnable, {
       'mcast-snooping-disable-flood-unregistered': 'false',
     });
@@ -150,18 +202,24 @@ export class BridgeSetup {
       await this.ops.deletePort(name, this.cfg.intPeerPatchPort);
       await br.deleteAllFlows();
     }
+    await onBound?.();
     await br.setupDefaultFlows({ dhcp: this.cfg.dhcpExtension, dhcpIpv6: this.cfg.dhcpIpv6 });
     LOG.info(`${name}: integration bridge ready (cookie 0x${br.cookie.toString(16)})`);
     return br;
   }
 
-  async setupPhysicalBridges(intBr: IntegrationBridge, existing?: Map<string, PhysicalNetwork>): Promise<Map<string, PhysicalNetwork>> {
+  async setupPhysicalBridges(intBr: IntegrationBridge, existing?: Map<string, PhysicalNetwork>, mode: SetupMode = AT_START): Promise<Map<string, PhysicalNetwork>> {
     const result = new Map<string, PhysicalNetwork>();
     for (const [physnet, bridge] of this.cfg.bridgeMappings) {
       if (!this.ops.bridgeExists(bridge)) {
-        throw new BridgeSetupError(`Bridge ${bridge} for physical network ${physnet} does not exist. Agent terminated!`);
+        if (!mode.providerMissingOk) throw new BridgeSetupError(`Bridge ${bridge} for physical network ${physnet} does not exist. Agent terminated!`);
+        // As the reference, the agent never creates a bridge_mappings bridge (it carries the host's
+        // uplink, which only the operator knows); it is set up once it is added.
+        LOG.warning(`Bridge ${bridge} for physical network ${physnet} does not exist: networks on ${physnet} stay unwired until it is added (ovs-vsctl add-br ${bridge}, with its uplink port)`);
+        this.identities.delete(bridge);
+        continue;
       }
-      const dpid = await this.ensureAgentBridge(bridge);
+      const dpid = await this.ensureAgentBridge(bridge, { ...mode, createMissing: false });
       const br = this.bind(bridge, dpid, existing?.get(physnet)?.bridge, (sw) => new PhysicalBridge(bridge, sw));
       if (this.cfg.dropFlowsOnStart) await br.deleteAllFlows();
       await br.installFlows(...PhysicalBridge.defaultFlows());
@@ -175,8 +233,8 @@ export class BridgeSetup {
         'mcast-snooping-flood': pyBool(this.cfg.igmpSnoopingEnable),
         'mcast-snooping-flood-reports': pyBool(this.cfg.igmpSnoopingEnable),
       });
-      const intOfport = await this.ops.waitOfport(intName, this.cfg.ofConnectTimeoutSec * 1000);
-      const physOfport = await this.ops.waitOfport(phyName, this.cfg.ofConnectTimeoutSec * 1000);
+      const intOfport = await this.ops.waitOfport(intName, this.cfg.ofConnectTimeoutSec * 1000, mode.signal);
+      const physOfport = await this.ops.waitOfport(phyName, this.cfg.ofConnectTimeoutSec * 1000, mode.signal);
       await intBr.installFlows(IntegrationBridge.dropPortFlow(intOfport));
       await br.installFlows(PhysicalBridge.dropFromIntFlow(physOfport));
       await this.ops.setPatchPeer(intName, phyName);
@@ -187,14 +245,14 @@ export class BridgeSetup {
     return result;
   }
 
-  async setupTunnelBridge(intBr: IntegrationBridge, existing?: TunnelBridge): Promise<{ tun: TunnelBridge; patchTunOfport: number; patchIntOfport: number }> {
+  async setupTunnelBridge(intBr: IntegrationBridge, existing?: TunnelBridge, mode: SetupMode = AT_START): Promise<{ tun: TunnelBridge; patchTunOfport: number; patchIntOfport: number }> {
     const name = this.cfg.tunnelBridge;
-    const dpid = await this.ensureAgentBridge(name);
+    const dpid = await this.ensureAgentBridge(name, mode);
     const tun = this.bind(name, dpid, existing, (sw) => new TunnelBridge(name, sw));
     await this.addPatchPortIfMissing(intBr.name, this.cfg.intPeerPatchPort, this.cfg.tunPeerPatchPort);
     await this.addPatchPortIfMissing(name, this.cfg.tunPeerPatchPort, this.cfg.intPeerPatchPort);
-    const patchTunOfport = await this.ops.waitOfport(this.cfg.intPeerPatchPort, this.cfg.ofConnectTimeoutSec * 1000);
-    const patchIntOfport = await this.ops.waitOfport(this.cfg.tunPeerPatchPort, this.cfg.ofConnectTimeoutSec * 1000);
+    const patchTunOfport = await this.ops.waitOfport(this.cfg.intPeerPatchPort, this.cfg.ofConnectTimeoutSec * 1000, mode.signal);
+    const patchIntOfport = await this.ops.waitOfport(this.cfg.tunPeerPatchPort, this.cfg.ofConnectTimeoutSec * 1000, mode.signal);
     await this.ops.setPortOtherConfig(this.cfg.intPeerPatchPort, {
       'mcast-snooping-flood': pyBool(this.cfg.igmpSnoopingEnable),
       'mcast-snooping-flood-reports': pyBool(this.cfg.igmpSnoopingEnable),
@@ -230,7 +288,8 @@ export class BridgeSetup {
 
   /** Fail mode, protocols and controller of an agent bridge put back as set-up writes them. */
   async repairBridge(name: string): Promise<void> {
-    await this.ensureAgentBridge(name);
+    // Never re-creates a bridge: a deleted one is bridge recovery's business.
+    await this.ensureAgentBridge(name, AFTER_DRIFT);
   }
 
   /** A patch port put back (created, or its type and peer set); resolves with its ofport. */
@@ -239,13 +298,16 @@ export class BridgeSetup {
     return this.ops.waitOfport(p.name, this.cfg.ofConnectTimeoutSec * 1000);
   }
 
-  /** The whole start-up (or the re-setup after an OVS restart when `existing` is given). */
-  async setupAll(existing?: Bridges): Promise<Bridges> {
-    const int = await this.setupIntegrationBridge(existing?.int);
-    const phys = await this.setupPhysicalBridges(int, existing?.phys);
+  /**
+   * The whole start-up, or the re-setup when `existing` is given (after an OVS restart, or bridges
+   * deleted, re-created or given a new datapath id while the agent ran).
+   */
+  async setupAll(existing?: Bridges, mode: SetupMode = AT_START, onIntegrationBridgeBound?: () => Promise<void>): Promise<Bridges> {
+    const int = await this.setupIntegrationBridge(existing?.int, mode, onIntegrationBridgeBound);
+    const phys = await this.setupPhysicalBridges(int, existing?.phys, mode);
     const bridges: Bridges = { int, phys };
     if (this.cfg.tunnelTypes.length > 0) {
-      const t = await this.setupTunnelBridge(int, existing?.tun);
+      const t = await this.setupTunnelBridge(int, existing?.tun, mode);
       bridges.tun = t.tun;
       bridges.patchTunOfport = t.patchTunOfport;
       bridges.patchIntOfport = t.patchIntOfport;

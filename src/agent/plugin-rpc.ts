@@ -14,6 +14,8 @@ import {
 import type { AgentSettings } from './settings.js';
 import { CACHED_RESOURCE_VERSIONS } from './resource-cache.js';
 import { getLogger } from '../util/log.js';
+import { timedRpc } from './metrics.js';
+import { enforceFipsMode } from '../config/tls.js';
 
 const LOG = getLogger('agent.rpc');
 
@@ -40,7 +42,12 @@ export class PluginRpc {
   private client?: RpcClient;
   private servers: RpcServer[] = [];
 
+  /** Throws when [oslo_messaging_rabbit] ssl_enforce_fips_mode cannot be honoured. */
   constructor(private readonly settings: AgentSettings) {
+    if (settings.rabbit.enforceFipsMode) {
+      enforceFipsMode();
+      LOG.info('Enforcing the use of the OpenSSL FIPS mode');
+    }
     this.connection = new AmqpConnection({
       transportUrl: settings.transportUrl,
       loginMethod: settings.rabbit.loginMethod,
@@ -48,6 +55,7 @@ export class PluginRpc {
       retryIntervalSec: settings.rabbit.retryIntervalSec,
       retryBackoffSec: settings.rabbit.retryBackoffSec,
       intervalMaxSec: settings.rabbit.intervalMaxSec,
+      ...(settings.rabbit.tls ? { tls: settings.rabbit.tls } : {}),
       purpose: 'neutron-openvswitch-agent',
     });
   }
@@ -114,32 +122,35 @@ export class PluginRpc {
   }
 
   async reportState(state: JsonObject, timeoutSec: number): Promise<JsonValue> {
-    return this.rpc().call(
-      TOPIC.REPORTS,
-      'report_state',
-      { agent_state: { agent_state: state }, time: pyUtcNow() },
-      { version: '1.2', timeoutSec },
+    return timedRpc('report_state', () =>
+      this.rpc().call(TOPIC.REPORTS, 'report_state', { agent_state: { agent_state: state }, time: pyUtcNow() }, { version: '1.2', timeoutSec }),
     );
   }
 
   /** The tunnel endpoints the server knows (their IPs). */
   async tunnelSync(tunnelIp: string, tunnelType: string): Promise<string[]> {
-    const res = await this.rpc().call(TOPIC.PLUGIN, 'tunnel_sync', { tunnel_ip: tunnelIp, tunnel_type: tunnelType, host: this.settings.host }, { version: '1.4' });
+    const res = await timedRpc('tunnel_sync', () =>
+      this.rpc().call(TOPIC.PLUGIN, 'tunnel_sync', { tunnel_ip: tunnelIp, tunnel_type: tunnelType, host: this.settings.host }, { version: '1.4' }),
+    );
     return parseTunnelSync(res);
   }
 
   async updateDeviceList(up: string[], down: string[], refreshTunnels: boolean): Promise<DeviceListResult> {
-    const res = await this.rpc().call(
-      TOPIC.PLUGIN,
-      'update_device_list',
-      { devices_up: up, devices_down: down, agent_id: `ovs-agent-${this.settings.host}`, host: this.settings.host, refresh_tunnels: refreshTunnels },
-      { version: '1.9' },
+    const res = await timedRpc('update_device_list', () =>
+      this.rpc().call(
+        TOPIC.PLUGIN,
+        'update_device_list',
+        { devices_up: up, devices_down: down, agent_id: `ovs-agent-${this.settings.host}`, host: this.settings.host, refresh_tunnels: refreshTunnels },
+        { version: '1.9' },
+      ),
     );
     return parseDeviceListResult(res);
   }
 
   async bulkPull(resourceType: string, version: string, filter: JsonObject): Promise<JsonValue> {
-    return this.rpc().call(TOPIC.PLUGIN, 'bulk_pull', { resource_type: resourceType, version, filter_kwargs: filter }, { version: '1.1' });
+    return timedRpc('bulk_pull', () =>
+      this.rpc().call(TOPIC.PLUGIN, 'bulk_pull', { resource_type: resourceType, version, filter_kwargs: filter }, { version: '1.1' }),
+    );
   }
 
   capTimeouts(sec: number): void {

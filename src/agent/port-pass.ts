@@ -17,6 +17,8 @@ import type { FirewallPort, PortWiring } from '../firewall/types.js';
 import { agentProvidesAntiSpoofing } from './settings.js';
 import type { TunnelPorts } from './tunnels.js';
 import { getLogger } from '../util/log.js';
+import { notePass, type PortState } from './metrics.js';
+import { Progress } from './progress.js';
 
 const LOG = getLogger('agent');
 const MAX_DEVICE_RETRIES = 5;
@@ -71,6 +73,8 @@ export class PortPass {
   private readonly retries = new Map<string, number>();
   /** The security-group firewall, when one is configured. */
   portFilter: PortFilter | undefined;
+  /** The last full sync that completed: when (wall-clock ms), how many ports, how long. */
+  lastFullSync: { at: number; ports: number; seconds: number } | undefined;
 
   constructor(
     private readonly ctx: AgentContext,
@@ -81,6 +85,14 @@ export class PortPass {
 
   get portCount(): number {
     return this.wired.size;
+  }
+
+  /** Ports by state, for the metrics endpoint. */
+  portStates(): Record<PortState, number> {
+    const states: Record<PortState, number> = { bound: 0, isolated: 0, retrying: 0 };
+    for (const w of this.wired.values()) states[w.lvm ? 'bound' : 'isolated']++;
+    for (const id of this.retries.keys()) if (!this.wired.has(id)) states.retrying++;
+    return states;
   }
 
   /** Wired ports, for changes that touch them outside a pass (network updates). */
@@ -101,6 +113,7 @@ export class PortPass {
   async run(): Promise<void> {
     const { sync, settings } = this.ctx;
     if (!sync.rpcReady) return; // ports are wired once the server can tell us what they are
+    if (!sync.bridgesReady) return; // the bridges are being set up again; that kicks a full pass
     if (sync.tunnelSyncNeeded && settings.tunnelTypes.length > 0) await this.tunnels.sync();
     const full = sync.fullSync;
     sync.fullSync = false;
@@ -113,12 +126,22 @@ export class PortPass {
     this.planUnwiring(changes, plan);
     const tStart = performance.now();
     const toWire = [...changes.added, ...changes.updated].filter((v) => !changes.deleted.includes(v.ifaceId));
-    const details = await this.fetchDetails(toWire);
-    for (const [vif, d] of details) this.planPort(vif, d, provisioning, plan);
-    const tDetails = performance.now();
-    await this.commit(changes, plan, refilter);
+    const progress = new Progress(LOG, toWire.length, 'fetching port details');
+    let tDetails = tStart;
+    try {
+      const details = await this.fetchDetails(toWire, () => progress.advance());
+      progress.setPhase('writing OVSDB and flows');
+      for (const [vif, d] of details) this.planPort(vif, d, provisioning, plan);
+      tDetails = performance.now();
+      await this.commit(changes, plan, refilter);
+    } finally {
+      progress.finish();
+    }
     this.reportStates(plan);
     const tWired = performance.now();
+    const seconds = (tWired - tStart) / 1000;
+    notePass({ full, ports: toWire.length + changes.removed.length + changes.deleted.length, seconds, failed: plan.failed });
+    if (full) this.lastFullSync = { at: Date.now(), ports: this.wired.size, seconds };
     if (toWire.length || changes.removed.length || changes.deleted.length) {
       const ms = (a: number, b: number) => (b - a).toFixed(0);
       LOG.info(
@@ -190,7 +213,7 @@ export class PortPass {
   // ---- fetch details
 
   /** Details of added and updated ports, from the cache (pulled from the server on a miss). */
-  private fetchDetails(toWire: VifPort[]): Promise<Array<[VifPort, DeviceDetails | Error]>> {
+  private fetchDetails(toWire: VifPort[], onEach: () => void): Promise<Array<[VifPort, DeviceDetails | Error]>> {
     return Promise.all(
       toWire.map(async (vif): Promise<[VifPort, DeviceDetails | Error]> => {
         try {
@@ -201,6 +224,8 @@ export class PortPass {
           return [vif, d];
         } catch (e) {
           return [vif, e instanceof Error ? e : new Error(String(e))];
+        } finally {
+          onEach();
         }
       }),
     );

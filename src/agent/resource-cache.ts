@@ -94,6 +94,11 @@ export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
     }
   }
 
+  /** How many objects of each type are cached. */
+  counts(): Record<CachedType, number> {
+    return Object.fromEntries([...this.objects].map(([t, m]) => [t, m.size])) as Record<CachedType, number>;
+  }
+
   getCached(type: CachedType, id: string): JsonObject | undefined {
     return this.objects.get(type)!.get(id);
   }

@@ -5,6 +5,9 @@ import type { TunnelType } from '../bridges/tables.js';
 import type { AgentConfig } from '../config/index.js';
 import type { FirewallDriverName } from '../config/firewall-driver.js';
 import type { OpenFlowSettings } from '../openflow/factory.js';
+import { parseListenAddress, type ListenAddress } from '../config/listen-address.js';
+import { amqpTlsSettings, ovsdbTlsSettings } from '../config/tls.js';
+import type { TlsClientSettings } from '../util/tls.js';
 
 export interface AgentSettings extends BridgeSetupConfig, OpenFlowSettings {
   host: string;
@@ -32,6 +35,8 @@ export interface AgentSettings extends BridgeSetupConfig, OpenFlowSettings {
   quittingRpcTimeoutSec: number;
   ovsdbConnection: string;
   ovsdbTimeoutSec: number;
+  /** Set when ovsdb_connection is ssl:. */
+  ovsdbTls: TlsClientSettings | undefined;
   vhostuserSocketDir: string;
   resourceProviderBandwidths: Record<string, { egress: number | null; ingress: number | null }>;
   resourceProviderHypervisors: Record<string, string>;
@@ -40,6 +45,8 @@ export interface AgentSettings extends BridgeSetupConfig, OpenFlowSettings {
   resourceProviderPacketProcessingWithoutDirection: Record<string, unknown>;
   resourceProviderPacketProcessingWithDirection: Record<string, unknown>;
   baremetalSmartnic: boolean;
+  /** `[agent] metrics_bind`: where /metrics, /healthz, /readyz and /status are served; undefined: off. */
+  metricsBind?: ListenAddress | undefined;
   /** Messaging; absent transport = no RPC (e.g. `fake:/` in start-up comparisons). */
   transportUrl: string;
   controlExchange: string;
@@ -53,7 +60,10 @@ export interface AgentSettings extends BridgeSetupConfig, OpenFlowSettings {
     retryBackoffSec: number;
     intervalMaxSec: number;
     transientQueuesTtlSec: number;
-    loginMethod: 'AMQPLAIN' | 'PLAIN';
+    loginMethod: 'AMQPLAIN' | 'PLAIN' | 'EXTERNAL';
+    /** Set when [oslo_messaging_rabbit] ssl (or the URL's ?ssl=) is on. */
+    tls: TlsClientSettings | undefined;
+    enforceFipsMode: boolean;
   };
 }
 
@@ -66,7 +76,8 @@ export function agentProvidesAntiSpoofing(s: AgentSettings): boolean {
 export function settingsFromConfig(c: AgentConfig): AgentSettings {
   const ovs = c.ovs;
   const agent = c.agent;
-  const rabbit = c.oslo_messaging_rabbit;
+  // The transport URL's query may override [oslo_messaging_rabbit], as oslo.messaging lets it.
+  const rabbit = c.messaging;
   return {
     host: c.DEFAULT.host,
     integrationBridge: ovs.integration_bridge,
@@ -109,6 +120,7 @@ export function settingsFromConfig(c: AgentConfig): AgentSettings {
     quittingRpcTimeoutSec: agent.quitting_rpc_timeout,
     ovsdbConnection: ovs.ovsdb_connection,
     ovsdbTimeoutSec: ovs.ovsdb_timeout,
+    ovsdbTls: ovsdbTlsSettings(ovs),
     vhostuserSocketDir: ovs.vhostuser_socket_dir,
     resourceProviderBandwidths: c.rpBandwidths as AgentSettings['resourceProviderBandwidths'],
     resourceProviderHypervisors: c.rpHypervisors as Record<string, string>,
@@ -117,6 +129,7 @@ export function settingsFromConfig(c: AgentConfig): AgentSettings {
     resourceProviderPacketProcessingWithoutDirection: c.rpPacketProcessingWithoutDirection as Record<string, unknown>,
     resourceProviderPacketProcessingWithDirection: c.rpPacketProcessingWithDirection as Record<string, unknown>,
     baremetalSmartnic: agent.baremetal_smartnic,
+    metricsBind: agent.metrics_bind ? parseListenAddress(agent.metrics_bind) : undefined,
     transportUrl: c.DEFAULT.transport_url,
     controlExchange: c.DEFAULT.control_exchange,
     rpcResponseTimeoutSec: c.DEFAULT.rpc_response_timeout,
@@ -129,7 +142,9 @@ export function settingsFromConfig(c: AgentConfig): AgentSettings {
       retryBackoffSec: rabbit.rabbit_retry_backoff,
       intervalMaxSec: rabbit.rabbit_interval_max,
       transientQueuesTtlSec: rabbit.rabbit_transient_queues_ttl,
-      loginMethod: rabbit.rabbit_login_method === 'PLAIN' ? 'PLAIN' : 'AMQPLAIN',
+      loginMethod: rabbit.rabbit_login_method === 'PLAIN' || rabbit.rabbit_login_method === 'EXTERNAL' ? rabbit.rabbit_login_method : 'AMQPLAIN',
+      tls: amqpTlsSettings(rabbit),
+      enforceFipsMode: rabbit.ssl && rabbit.ssl_enforce_fips_mode,
     },
   };
 }

@@ -4,6 +4,7 @@ import type { JsonObject } from '../util/json.js';
 import type { AgentContext } from './context.js';
 import { RESOURCE_VERSIONS } from './resource-cache.js';
 import { getLogger } from '../util/log.js';
+import { noteStateReport } from './metrics.js';
 
 const LOG = getLogger('agent');
 
@@ -13,6 +14,8 @@ export class StateReports {
   /** resource_versions is sent until one report has carried them. */
   private resourceVersionsSent = false;
   private timer: NodeJS.Timeout | undefined;
+  /** Wall-clock ms of the last report the server accepted. */
+  lastSuccessAt: number | undefined;
 
   constructor(
     private readonly ctx: AgentContext,
@@ -27,6 +30,8 @@ export class StateReports {
     try {
       const result = await this.ctx.requireRpc().reportState(this.stateReport(), settings.reportIntervalSec);
       this.resourceVersionsSent = true;
+      this.lastSuccessAt = Date.now();
+      noteStateReport(true);
       if (sync.firstSyncDone) this.startFlag = false;
       if (result === 'revived') {
         LOG.info('agent has just been revived: doing a full sync');
@@ -34,6 +39,7 @@ export class StateReports {
         this.ctx.scheduler.kick();
       }
     } catch (e) {
+      noteStateReport(false);
       LOG.warning('failed reporting state', e);
     } finally {
       if (!sync.stopping) {

@@ -15,6 +15,11 @@ export class SyncState {
   staleFlowsCleaned = false;
   /** neutron-server can be called and pushes reach us: passes need it for port details. */
   rpcReady = false;
+  /**
+   * Every managed bridge is as last set up. false while one is deleted, re-created or has a new
+   * datapath id and is not set up again yet: passes wait (bridge-recovery.ts sets it back and kicks).
+   */
+  bridgesReady = true;
   /** stop() has begun: no new pass, report or timer starts. */
   stopping = false;
 

@@ -5,12 +5,14 @@ import { ConfigError, HelpRequested, VersionRequested, loadConfig, reloadMutable
 import { OvsAgent, StartupError } from '../agent/agent.js';
 import { settingsFromConfig } from '../agent/settings.js';
 import { configureLogging, getLogger } from '../util/log.js';
+import { redactSecrets, registerSecret } from '../util/redact.js';
+import { configDumpLines } from '../config/dump.js';
 
 const PROG = 'neutron-openvswitch-agent';
 const LOG = getLogger('cli');
 
 function fail(msg: string): never {
-  process.stderr.write(`${PROG}: ${msg}\n`);
+  process.stderr.write(`${PROG}: ${redactSecrets(msg)}\n`);
   process.exit(1);
 }
 
@@ -65,17 +67,43 @@ export async function main(argv: string[]): Promise<void> {
     if (e instanceof ConfigError) fail(e.message);
     throw e;
   }
+  // Before the first log line: whatever prints a broker password by mistake prints '****'.
+  for (const h of cfg.transport.hosts) registerSecret(h.password);
   setupLogging(cfg);
   for (const w of cfg.warnings) LOG.warning(w);
   LOG.info(`starting with ${cfg.configFiles.join(', ') || 'no config file'}`);
-  const agent = new OvsAgent(settingsFromConfig(cfg));
+  if (cfg.DEFAULT.debug) for (const line of configDumpLines(cfg, argv)) LOG.debug(line);
+  const settings = settingsFromConfig(cfg);
+  const agent = new OvsAgent(settings);
+  // Before the agent starts, so its first steps are counted; prom-client loads only when asked for.
+  let endpoint: { close(): Promise<void> } | undefined;
+  if (settings.metricsBind) {
+    const { MetricsEndpoint } = await import('../metrics/server.js');
+    try {
+      endpoint = await MetricsEndpoint.start({
+        bind: settings.metricsBind,
+        bridges: {
+          integration: settings.integrationBridge,
+          tunnel: settings.tunnelTypes.length ? settings.tunnelBridge : undefined,
+          physical: [...settings.bridgeMappings.values()],
+        },
+        snapshot: () => agent.snapshot(),
+      });
+    } catch (e) {
+      LOG.critical(`${e instanceof Error ? e.message : String(e)} Agent terminated!`);
+      fail(e instanceof Error ? e.message : String(e));
+    }
+  }
   let stopping = false;
   const stop = (sig: string) => {
     if (stopping) return;
     stopping = true;
     LOG.info(`${sig} received: stopping; flows stay in place`);
     agent.stop().then(
-      () => process.exit(0),
+      async () => {
+        await endpoint?.close();
+        process.exit(0);
+      },
       (e: unknown) => {
         LOG.error('error while stopping', e);
         process.exit(1);

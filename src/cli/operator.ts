@@ -3,11 +3,17 @@
 //   ovs-agent trace [--config-file F ...] BRIDGE FLOW  ofproto/trace of a packet, with the same annotations
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { ConfigError, loadConfig, type AgentConfig } from '../config/index.js';
+import { ConfigError, loadConfig, ovsdbTlsSettings, type AgentConfig } from '../config/index.js';
 import { OvsdbOps } from '../ovsdb/ops.js';
 import { tableNames } from '../bridges/pipeline.js';
 
 const run = promisify(execFile);
+
+/** The agent's OVSDB, reached as the agent reaches it (ssl: with its certificates). */
+function connectOvsdb(cfg: AgentConfig): Promise<OvsdbOps> {
+  const tls = ovsdbTlsSettings(cfg.ovs);
+  return OvsdbOps.connect({ endpoint: cfg.ovs.ovsdb_connection, timeoutSec: cfg.ovs.ovsdb_timeout, ...(tls ? { tls } : {}) });
+}
 
 const USAGE = `usage: ovs-agent <command> [--config-file FILE ...] [--config-dir DIR ...] [args]
 
@@ -15,6 +21,8 @@ commands:
   flows [BRIDGE]        the live pipeline of the agent's bridges (or one), each table named,
                         ports, local VLANs and tunnel ids tied to their names and networks
   trace BRIDGE FLOW     ovs-appctl ofproto/trace BRIDGE FLOW, annotated the same way
+  status [--json]       the running agent, from its [agent] metrics_bind endpoint: connections,
+                        last full sync, ports by state, local VLANs, tunnels, last errors
 `;
 
 interface Annotator {
@@ -74,7 +82,7 @@ export function annotateLine(line: string, bridge: string, a: Annotator): string
 }
 
 async function flows(cfg: AgentConfig, only: string | undefined): Promise<number> {
-  const ops = await OvsdbOps.connect({ endpoint: cfg.ovs.ovsdb_connection, timeoutSec: cfg.ovs.ovsdb_timeout });
+  const ops = await connectOvsdb(cfg);
   try {
     const a = annotator(cfg, ops);
     for (const b of a.bridges) {
@@ -109,7 +117,7 @@ async function trace(cfg: AgentConfig, bridge: string | undefined, flow: string 
     process.stderr.write('ovs-agent trace: BRIDGE and FLOW are required, e.g. trace br-int in_port=5,icmp,dl_src=fa:16:3e:00:00:01\n');
     return 2;
   }
-  const ops = await OvsdbOps.connect({ endpoint: cfg.ovs.ovsdb_connection, timeoutSec: cfg.ovs.ovsdb_timeout });
+  const ops = await connectOvsdb(cfg);
   try {
     const a = annotator(cfg, ops);
     const { stdout } = await run('ovs-appctl', ['ofproto/trace', bridge, flow]);
@@ -156,6 +164,7 @@ export async function runOperatorCli(argv: string[]): Promise<number> {
   }
   if (cmd === 'flows') return flows(cfg, positional[0]);
   if (cmd === 'trace') return trace(cfg, positional[0], positional[1]);
+  if (cmd === 'status') return (await import('./status.js')).status(cfg, positional);
   process.stderr.write(`ovs-agent: unknown command '${cmd}'\n${USAGE}`);
   return 2;
 }

@@ -21,6 +21,8 @@ export {
   type TunnelType, type NetworkType, isTunnelType, parseNetworkType, type DirectionalRate, type AnyDirectionRate, type InventoryDefaults,
 } from './derived.js';
 export { parseTransportUrl, redactTransportUrl, InvalidTransportUrl, type TransportUrl, type TransportHost } from './transport.js';
+export { effectiveRabbitOptions, sslVersionRange, type RabbitOptions } from './messaging.js';
+export { amqpTlsSettings, enforceFipsMode, ovsdbTlsSettings } from './tls.js';
 
 /**
  * With tunnelling enabled, [ovs] local_ip must be one of this host's addresses

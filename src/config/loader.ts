@@ -17,6 +17,8 @@ import {
   type ConfigValues, type DefaultContext, type GroupName, type OptionDef,
 } from './options.js';
 import { InvalidTransportUrl, parseTransportUrl, redactTransportUrl, type TransportUrl } from './transport.js';
+import { effectiveRabbitOptions, type RabbitOptions } from './messaging.js';
+import { shownOptionValue } from '../util/redact.js';
 
 export interface LoadOptions {
   /** Default of [DEFAULT] host (default: os.hostname()). */
@@ -60,6 +62,8 @@ export interface AgentConfig extends ConfigValues {
   readonly ovsdbMonitorRespawnInterval: number;
   /** Parsed [DEFAULT] transport_url. */
   readonly transport: TransportUrl;
+  /** [oslo_messaging_rabbit] with transport_url's query applied, as the rabbit driver uses it. */
+  readonly messaging: RabbitOptions;
   /** Config files actually parsed, in parse order (later wins). */
   readonly configFiles: readonly string[];
   /** Config dirs scanned (given or default). */
@@ -227,8 +231,7 @@ class Resolver {
   }
 
   private shown(def: OptionDef<unknown>, raw: string): string {
-    if (!def.secret) return raw;
-    return raw.includes('://') ? redactTransportUrl(raw) : '****';
+    return shownOptionValue(def.secret, raw);
   }
 
   /** string.Template.safe_substitute with oslo's StrSubWrapper: $name, ${name}, ${group.name}, $$, \$. */
@@ -386,8 +389,12 @@ function deriveTransport(v: ConfigValues, d: Derivation): TransportUrl {
     const transport = parseTransportUrl(v.DEFAULT.transport_url);
     // fake:// is oslo.messaging's in-process driver: the agent then talks to no server at all
     // (useful to compare start-up with the reference, which accepts it too).
-    if (transport.transport !== 'rabbit' && transport.transport !== 'fake') {
-      d.problemAt('DEFAULT', 'transport_url', `expected a rabbit:// URL (unsupported driver '${transport.transport}')`,
+    // kombu:// names the same driver as rabbit:// in oslo.messaging's entry points.
+    if (transport.transport !== 'rabbit' && transport.transport !== 'kombu' && transport.transport !== 'fake') {
+      // oslo.messaging has no TLS scheme: an operator writing one is told how TLS is switched on.
+      const tlsHint = /^(rabbits|amqps|kombus)$/.test(transport.transport)
+        ? '; TLS is switched on by [oslo_messaging_rabbit] ssl = True or ?ssl=1 in the URL' : '';
+      d.problemAt('DEFAULT', 'transport_url', `expected a rabbit:// URL (unsupported driver '${transport.transport}'${tlsHint})`,
         redactTransportUrl(v.DEFAULT.transport_url));
     }
     return transport;
@@ -499,6 +506,10 @@ export function loadConfig(argv: readonly string[], opts: LoadOptions = {}): Age
   const d = new Derivation(r);
   d.derive('DEFAULT', 'base_mac', v.DEFAULT.base_mac, undefined, () => validateBaseMac(v.DEFAULT.base_mac));
   const transport = deriveTransport(v, d);
+  const messaging = effectiveRabbitOptions(v.oslo_messaging_rabbit, transport);
+  for (const p of messaging.problems) {
+    d.problemAt(p.group, p.option, p.reason, p.value ?? (p.option === 'transport_url' ? redactTransportUrl(v.DEFAULT.transport_url) : undefined));
+  }
   const firewallProblem = firewallDriverProblem(v.securitygroup.firewall_driver);
   if (firewallProblem) d.problemAt('securitygroup', 'firewall_driver', firewallProblem, v.securitygroup.firewall_driver ?? '');
   const bridgesAndRps = deriveBridgesAndResourceProviders(v, d, opts.hypervisorHostname || hostname);
@@ -513,6 +524,7 @@ export function loadConfig(argv: readonly string[], opts: LoadOptions = {}): Age
     firewallDriver: resolveFirewallDriver(v.securitygroup.firewall_driver) ?? 'noop',
     ovsdbMonitorRespawnInterval: v.agent.ovsdb_monitor_respawn_interval || 30,
     transport,
+    messaging: messaging.options,
     configFiles: files.files,
     configDirs: files.dirs,
     origins: r.origins,

@@ -2,6 +2,7 @@
 // the defaults of neutron 21 (Zed) / oslo.messaging 14 / oslo.log 5.
 // Option names are the oslo `dest` names (snake_case) so operators can grep for them.
 import { isIpAddress, validHostname } from './ip.js';
+import { parseListenAddress } from './listen-address.js';
 
 /** Raised by a converter; the loader wraps it into a ConfigError naming file/section/option. */
 export class ValueProblem extends Error {
@@ -215,6 +216,19 @@ function hostAddress(o: Common & { default: (ctx: DefaultContext) => string }): 
   });
 }
 
+/** `HOST:PORT` (IPv6 in brackets) a server of ours listens on; unset = the server is off. */
+function listenAddress(o: Common): OptionDef<string | null> {
+  return base<string | null>('str', o, null, (raw) => {
+    if (raw.trim() === '') return null;
+    try {
+      parseListenAddress(raw);
+    } catch (e) {
+      throw new ValueProblem(e instanceof Error ? e.message : String(e));
+    }
+    return raw.trim();
+  });
+}
+
 function list(o: Common & { default: readonly string[] }): OptionDef<readonly string[]> {
   return base<readonly string[]>('list', o, o.default, convertList);
 }
@@ -369,6 +383,10 @@ const OVS_GROUP = {
 } as const;
 
 const AGENT_GROUP = {
+  // Ours (not in the reference): the metrics and health endpoint.
+  metrics_bind: listenAddress({
+    help: "HOST:PORT of the HTTP endpoint serving /metrics (Prometheus), /healthz, /readyz and /status, e.g. 127.0.0.1:9792 or [::1]:9792; unset: no endpoint (this agent's extension).",
+  }),
   polling_interval: int({ default: 2, help: 'Seconds between polling for local device changes.' }),
   quitting_rpc_timeout: int({ default: 10, help: 'RPC timeout after SIGTERM; 0 leaves it unchanged.' }),
   dscp: int({ min: 0, max: 63, help: 'DSCP value for outer headers during tunnel encapsulation.' }),

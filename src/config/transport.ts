@@ -4,6 +4,10 @@
 // the rabbit driver's effective defaults: an empty user/password/host/port becomes
 // guest/guest/localhost/5672 (kombu fills falsy fields), an empty virtual host is '/'.
 
+import { redactTransportUrl } from '../util/redact.js';
+
+export { redactTransportUrl };
+
 export interface TransportHost {
   readonly host: string;
   readonly port: number;
@@ -139,18 +143,4 @@ export function parseTransportUrl(url: string): TransportUrl {
   }
   const vhost = parts.path.startsWith('/') ? unquote(parts.path.slice(1)) : '';
   return { transport: parts.scheme, hosts, virtualHost: vhost || '/', query: parseQuery(parts.query) };
-}
-
-/** The URL with every password replaced by '****' (safe for logs). Never throws. */
-export function redactTransportUrl(url: string): string {
-  const m = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/?#]*)(.*)$/s.exec(url);
-  if (!m) return url.replace(/:[^:@/]*@/g, ':****@');
-  const netloc = m[2]!.split(',').map((entry) => {
-    const at = entry.lastIndexOf('@');
-    if (at < 0) return entry;
-    const user = entry.slice(0, at);
-    const colon = user.indexOf(':');
-    return colon < 0 ? entry : `${user.slice(0, colon)}:****${entry.slice(at)}`;
-  }).join(',');
-  return m[1]! + netloc + m[3]!;
 }

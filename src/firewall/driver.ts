@@ -16,6 +16,15 @@ export interface PortFilterChange {
   removed: string[];
 }
 
+export interface FirewallStats {
+  /** Ports whose traffic the driver filters. */
+  ports: number;
+  /** Security-group rules of the groups it knows. */
+  rules: number;
+  /** Remote-group member (and address-group) addresses it matches on. */
+  members: number;
+}
+
 export interface FirewallDriver {
   readonly name: FirewallDriverName;
   /** True when the driver does ARP/MAC anti-spoofing itself (the agent then installs none). */
@@ -26,6 +35,8 @@ export interface FirewallDriver {
   start(): Promise<void>;
   /** Applies a pass's port changes; resolves once the dataplane enforces them. */
   filterPorts(change: PortFilterChange): Promise<void>;
+  /** What the driver enforces now, for the metrics endpoint (in-memory counts, cheap to call). */
+  stats?(): FirewallStats;
   /** Ids of ports to refilter because their groups' rules, members or address groups changed. */
   takeRefilterIds?(): Set<string>;
   stop(): Promise<void>;

@@ -19,6 +19,12 @@ export interface OpenFlowSwitch {
   apply(mods: FlowMod[]): Promise<void>;
   dumpFlows(filter?: StatsFilter): Promise<FlowStats[]>;
   portDesc(): Promise<PortDesc[]>;
+  /**
+   * This handle no longer names the switch of its bridge (the bridge was deleted, re-created or got
+   * a new datapath id): requests waiting for the switch, and every later one, fail at once with
+   * `reason` instead of waiting out of_connect_timeout for a switch that will never connect.
+   */
+  retire(reason: string): void;
 }
 
 /** `[ovs] of_interface`: how flows reach the bridges. */
@@ -36,6 +42,8 @@ export interface OpenFlowBackend {
    * that hears of reconnecting switches (onSwitchConnected) needs it only as a fallback.
    */
   readonly canaryIntervalMs: number;
+  /** Whether the switch of `datapathId` is connected now; only a backend with connections (native) knows. */
+  isConnected?(datapathId: bigint): boolean;
   /** Calls `listener` each time a switch (re)connects; a backend without connections never calls it. */
   onSwitchConnected(listener: (datapathId: bigint) => void): void;
   /** Start listening (native) or check the tool (ovs-ofctl). */

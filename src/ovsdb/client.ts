@@ -3,6 +3,7 @@
 // with a full snapshot on every (re)connection and incremental updates in between.
 import { EventEmitter } from 'node:events';
 import { createConnection, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import {
   JsonStreamDecoder,
   type Json,
@@ -23,6 +24,7 @@ import {
 } from './protocol.js';
 import { Backoff } from '../util/backoff.js';
 import { getLogger } from '../util/log.js';
+import { tlsConnectionOptions, tlsFailureReason, type TlsClientSettings } from '../util/tls.js';
 
 const LOG = getLogger('ovsdb.client');
 
@@ -30,11 +32,11 @@ const LOG = getLogger('ovsdb.client');
 // Endpoint
 // ---------------------------------------------------------------------------------------------
 
-export type OvsdbEndpoint = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
+export type OvsdbEndpoint = { kind: 'tcp' | 'ssl'; host: string; port: number } | { kind: 'unix'; path: string };
 
 export const OVSDB_DEFAULT_PORT = 6640;
 
-/** Parses `[ovs] ovsdb_connection`: `tcp:IP[:PORT]`, `tcp:[IPv6][:PORT]`, `unix:PATH`. */
+/** Parses `[ovs] ovsdb_connection`: `tcp:IP[:PORT]`, `tcp:[IPv6][:PORT]`, `ssl:` likewise, `unix:PATH`. */
 export function parseOvsdbEndpoint(text: string): OvsdbEndpoint {
   const s = text.trim();
   const colon = s.indexOf(':');
@@ -44,7 +46,8 @@ export function parseOvsdbEndpoint(text: string): OvsdbEndpoint {
     case 'unix':
       if (!rest) throw new Error(`ovsdb_connection "${text}": unix: needs a socket path`);
       return { kind: 'unix', path: rest };
-    case 'tcp': {
+    case 'tcp':
+    case 'ssl': {
       let host: string;
       let portText: string | undefined;
       if (rest.startsWith('[')) {
@@ -60,7 +63,7 @@ export function parseOvsdbEndpoint(text: string): OvsdbEndpoint {
         host = parts[0];
         portText = parts[1];
       }
-      if (!host) throw new Error(`ovsdb_connection "${text}": tcp: needs an address`);
+      if (!host) throw new Error(`ovsdb_connection "${text}": ${method}: needs an address`);
       let port = OVSDB_DEFAULT_PORT;
       if (portText !== undefined && portText !== '') {
         if (!/^\d+$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
@@ -68,22 +71,20 @@ export function parseOvsdbEndpoint(text: string): OvsdbEndpoint {
         }
         port = Number(portText);
       }
-      return { kind: 'tcp', host, port };
+      return { kind: method, host, port };
     }
-    case 'ssl':
-      throw new Error(`ovsdb_connection "${text}": ssl: connections to OVSDB are not supported, use tcp: or unix:`);
     case 'ptcp':
     case 'punix':
     case 'pssl':
-      throw new Error(`ovsdb_connection "${text}": passive (${method}:) connections are not supported, use tcp: or unix:`);
+      throw new Error(`ovsdb_connection "${text}": passive (${method}:) connections are not supported, use tcp:, ssl: or unix:`);
     default:
-      throw new Error(`ovsdb_connection "${text}": unknown connection method "${method}" (expected tcp: or unix:)`);
+      throw new Error(`ovsdb_connection "${text}": unknown connection method "${method}" (expected tcp:, ssl: or unix:)`);
   }
 }
 
 export function formatOvsdbEndpoint(e: OvsdbEndpoint): string {
   if (e.kind === 'unix') return `unix:${e.path}`;
-  return e.host.includes(':') ? `tcp:[${e.host}]:${e.port}` : `tcp:${e.host}:${e.port}`;
+  return e.host.includes(':') ? `${e.kind}:[${e.host}]:${e.port}` : `${e.kind}:${e.host}:${e.port}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -147,6 +148,8 @@ export interface OvsdbClientOptions {
   backoffInitialMs?: number;
   backoffMaxMs?: number;
   maxMessageBytes?: number;
+  /** Certificates for an ssl: endpoint (`[ovs] ssl_key_file`, `ssl_cert_file`, `ssl_ca_cert_file`). */
+  tls?: TlsClientSettings;
 }
 
 export interface OvsdbClientEvents {
@@ -186,6 +189,7 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
   private readonly probeMs: number;
   private readonly maxMessageBytes: number | undefined;
   private readonly monitor: MonitorSink | undefined;
+  private readonly tls: TlsClientSettings | undefined;
   private readonly backoff: Backoff;
   private session: Session | undefined;
   private nextId = 1;
@@ -203,6 +207,10 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
     this.probeMs = opts.probeIntervalMs ?? 5000;
     this.maxMessageBytes = opts.maxMessageBytes;
     this.monitor = opts.monitor;
+    if (this.endpoint.kind === 'ssl' && !opts.tls) {
+      throw new Error(`ovsdb_connection ${this.endpointText}: ssl: needs [ovs] ssl_key_file, ssl_cert_file and ssl_ca_cert_file`);
+    }
+    this.tls = opts.tls;
     this.backoff = new Backoff(opts.backoffInitialMs ?? 500, opts.backoffMaxMs ?? 8000);
   }
 
@@ -282,21 +290,31 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
 
   private openSocket(): Promise<Socket> {
     return new Promise<Socket>((resolve, reject) => {
-      const socket = this.endpoint.kind === 'unix'
-        ? createConnection({ path: this.endpoint.path })
-        : createConnection({ host: this.endpoint.host, port: this.endpoint.port });
+      const e = this.endpoint;
+      const tls = e.kind === 'ssl' ? this.tls : undefined;
+      let socket: Socket;
+      try {
+        // Over ssl: the session starts only once the server's certificate has been verified.
+        socket = e.kind === 'unix' ? createConnection({ path: e.path })
+          : tls ? tlsConnect({ host: e.host, port: e.port, ...tlsConnectionOptions(tls, e.host) })
+            : createConnection({ host: e.host, port: e.port });
+      } catch (err) {
+        reject(new Error(tls ? tlsFailureReason(err, tls) : (err as Error).message));
+        return;
+      }
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new Error(`connect timed out after ${this.timeoutMs / 1000}s`));
       }, this.timeoutMs);
-      socket.once('connect', () => {
+      socket.once(tls ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
         socket.removeListener('error', onError);
         resolve(socket);
       });
       const onError = (err: Error): void => {
         clearTimeout(timer);
-        reject(err);
+        socket.destroy();
+        reject(tls ? new Error(tlsFailureReason(err, tls)) : err);
       };
       socket.once('error', onError);
     });
@@ -321,7 +339,8 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
     };
     this.session = s;
     socket.on('data', (chunk: Buffer) => this.onData(s, chunk));
-    socket.on('error', (err) => this.lost(s, err.message));
+    // With TLS 1.3 a server refuses a client certificate after the handshake: say so, not just the OpenSSL text.
+    socket.on('error', (err) => this.lost(s, this.tls ? tlsFailureReason(err, this.tls) : err.message));
     socket.on('close', () => this.lost(s, 'connection closed by peer'));
     if (this.probeMs > 0) this.startProbe(s);
 

@@ -33,6 +33,19 @@ export interface EnsureBridgeOptions {
   /** Merged into Bridge.other_config. */
   otherConfig?: Record<string, string>;
   failMode?: 'secure' | 'standalone';
+  /**
+   * false: a missing bridge is an error, not created (a bridge deleted under a running agent is
+   * the operator's to add again). Default true, as `--may-exist add-br`.
+   */
+  createIfMissing?: boolean;
+}
+
+/** The bridge a set-up step needs is not in the database. */
+export class BridgeMissingError extends Error {
+  override name = 'BridgeMissingError';
+  constructor(readonly bridge: string, what: string) {
+    super(`${what}: bridge ${bridge} does not exist`);
+  }
 }
 
 export interface ControllerOptions {
@@ -153,6 +166,7 @@ export class OvsdbOps {
           const muts = [...(protocols.length ? [BRIDGE.insertInto('protocols', protocols)] : []), ...BRIDGE.mergeMap('otherConfig', otherConfig)];
           return [BRIDGE.update(where, row), ...(muts.length ? [BRIDGE.mutate(where, muts)] : [])];
         }
+        if (opts.createIfMissing === false) throw new BridgeMissingError(name, label);
         const row: WriteOf<'Bridge'> = {
           name,
           datapathType: opts.datapathType,
@@ -188,15 +202,24 @@ export class OvsdbOps {
     });
   }
 
-  /** Bridge.datapath_id as a number, waiting until ovs-vswitchd has filled it in. */
-  waitDatapathId(name: string, timeoutMs: number): Promise<bigint> {
+  /**
+   * Bridge.datapath_id as a number, waiting until ovs-vswitchd has filled it in. With `rowUuid`,
+   * the wait fails at once should that row be deleted or replaced meanwhile (a bridge re-created
+   * under us gets a datapath id of its own: waiting for this one's would be in vain).
+   */
+  waitDatapathId(name: string, timeoutMs: number, rowUuid?: string, signal?: AbortSignal): Promise<bigint> {
     return this.replica.waitFor(
       () => {
-        const id = this.replica.bridge(name)?.datapathId;
+        const b = this.replica.bridge(name);
+        if (rowUuid !== undefined && b?.uuid !== rowUuid) {
+          throw new Error(`bridge ${name} ${b ? 'was re-created' : 'was deleted'} while waiting for its datapath_id`);
+        }
+        const id = b?.datapathId;
         return id ? BigInt(`0x${id}`) : undefined;
       },
       timeoutMs,
       () => `bridge ${name} has no datapath_id after ${timeoutMs} ms (${this.bridgeExists(name) ? 'is ovs-vswitchd running?' : 'bridge does not exist'})`,
+      signal,
     );
   }
 
@@ -383,8 +406,8 @@ export class OvsdbOps {
     return [...missing];
   }
 
-  /** The interface's ofport once assigned; rejects on -1 (naming the interface) or timeout. */
-  waitOfport(ifaceName: string, timeoutMs: number): Promise<number> {
+  /** The interface's ofport once assigned; rejects on -1 (naming the interface), timeout or abort. */
+  waitOfport(ifaceName: string, timeoutMs: number, signal?: AbortSignal): Promise<number> {
     return this.replica.waitFor(
       () => {
         const i = this.replica.iface(ifaceName);
@@ -394,6 +417,7 @@ export class OvsdbOps {
       },
       timeoutMs,
       () => `interface ${ifaceName} ${this.replica.iface(ifaceName) ? 'got no ofport' : 'does not exist'} after ${timeoutMs} ms`,
+      signal,
     );
   }
 

@@ -157,10 +157,15 @@ export class OvsdbReplica extends EventEmitter<OvsdbReplicaEvents> {
 
   /**
    * Resolves with the first non-undefined value of `probe`, checked now and after every update;
-   * rejects after timeoutMs with `describeTimeout()`'s message. `probe` may throw to reject.
+   * rejects after timeoutMs with `describeTimeout()`'s message. `probe` may throw to reject, and
+   * `signal` abort the wait (rejecting with its reason).
    */
-  waitFor<R>(probe: () => R | undefined, timeoutMs: number, describeTimeout: () => string): Promise<R> {
+  waitFor<R>(probe: () => R | undefined, timeoutMs: number, describeTimeout: () => string, signal?: AbortSignal): Promise<R> {
     return new Promise<R>((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(abortReason(signal));
+        return;
+      }
       let timer: NodeJS.Timeout | undefined;
       const check = (): boolean => {
         let r: R | undefined;
@@ -179,12 +184,18 @@ export class OvsdbReplica extends EventEmitter<OvsdbReplicaEvents> {
       const onUpdate = (): void => {
         check();
       };
+      const onAbort = (): void => {
+        finish();
+        reject(abortReason(signal!));
+      };
       const finish = (): void => {
         if (timer) clearTimeout(timer);
         this.off('update', onUpdate);
+        signal?.removeEventListener('abort', onAbort);
       };
       if (check()) return;
       this.on('update', onUpdate);
+      signal?.addEventListener('abort', onAbort, { once: true });
       timer = setTimeout(() => {
         finish();
         reject(new Error(describeTimeout()));
@@ -316,6 +327,11 @@ export class OvsdbReplica extends EventEmitter<OvsdbReplicaEvents> {
         break;
     }
   }
+}
+
+function abortReason(signal: AbortSignal): Error {
+  const r: unknown = signal.reason;
+  return r instanceof Error ? r : new Error(String(r));
 }
 
 function reindexName(index: Map<string, string>, o: { uuid: string; name: string } | undefined, n: { uuid: string; name: string } | undefined): void {

@@ -9,14 +9,15 @@ import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Message, Op
 import { getLogger, type Logger } from '../util/log.js';
 import { sleep } from '../util/backoff.js';
 import { parseTransportUrl, redactTransportUrl, type TransportHost, type TransportUrl } from '../config/index.js';
+import { muteIpServernameWarning, tlsConnectionOptions, tlsFailureReason, type TlsClientSettings } from '../util/tls.js';
 
 export { parseTransportUrl, redactTransportUrl };
 export type { TransportHost, TransportUrl };
 
-/** `amqp://user:****@host:port/vhost` of one host, for logs (the password is never printed). */
-export function describeHost(host: TransportHost, virtualHost: string): string {
+/** `amqp://user:****@host:port/vhost` (`amqps://` over TLS) of one host, for logs (the password is never printed). */
+export function describeHost(host: TransportHost, virtualHost: string, tls = false): string {
   const h = host.host.includes(':') ? `[${host.host}]` : host.host;
-  return `amqp://${encodeURIComponent(host.username)}:****@${h}:${host.port}/${encodeURIComponent(virtualHost)}`;
+  return `${tls ? 'amqps' : 'amqp'}://${encodeURIComponent(host.username)}:****@${h}:${host.port}/${encodeURIComponent(virtualHost)}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -86,8 +87,8 @@ export function reconnectDelaySec(cycle: number, retryIntervalSec: number, retry
 export interface AmqpConnectionOptions {
   /** transport_url text or its parsed form. */
   transportUrl: string | TransportUrl;
-  /** rabbit_login_method: AMQPLAIN (oslo default) or PLAIN. */
-  loginMethod?: 'AMQPLAIN' | 'PLAIN';
+  /** rabbit_login_method: AMQPLAIN (oslo default), PLAIN, or EXTERNAL (the broker takes the user from the TLS client certificate). */
+  loginMethod?: 'AMQPLAIN' | 'PLAIN' | 'EXTERNAL';
   /** heartbeat_timeout_threshold, seconds (0 disables heartbeats). */
   heartbeatTimeoutThresholdSec?: number;
   /** rabbit_retry_interval, seconds. */
@@ -100,6 +101,8 @@ export interface AmqpConnectionOptions {
   connectTimeoutSec?: number;
   /** What this connection is for, in logs and in the broker's connection_name. */
   purpose?: string;
+  /** `[oslo_messaging_rabbit] ssl`: every host is reached over TLS with these settings, never in plaintext. */
+  tls?: TlsClientSettings;
   logger?: Logger;
 }
 
@@ -158,7 +161,8 @@ export class ConnectionClosedError extends Error {
  */
 export class AmqpConnection extends EventEmitter {
   readonly url: TransportUrl;
-  private readonly opts: Required<Omit<AmqpConnectionOptions, 'transportUrl' | 'logger' | 'purpose'>> & { purpose: string };
+  private readonly opts: Required<Omit<AmqpConnectionOptions, 'transportUrl' | 'logger' | 'purpose' | 'tls'>> & { purpose: string };
+  private readonly tls: TlsClientSettings | undefined;
   private readonly log: Logger;
   private live: Live | null = null;
   private generation = 0;
@@ -182,6 +186,8 @@ export class AmqpConnection extends EventEmitter {
       connectTimeoutSec: options.connectTimeoutSec ?? 10,
       purpose: options.purpose ?? 'rpc',
     };
+    this.tls = options.tls;
+    if (this.tls) muteIpServernameWarning();
     this.log = options.logger ?? getLogger('rpc.transport');
     // 'error' without a listener would throw; failures are logged by the loop instead.
     this.on('error', () => undefined);
@@ -193,7 +199,7 @@ export class AmqpConnection extends EventEmitter {
 
   /** Host currently (or last) used, password masked. */
   get currentHost(): string {
-    return describeHost(this.url.hosts[this.hostIndex]!, this.url.virtualHost);
+    return describeHost(this.url.hosts[this.hostIndex]!, this.url.virtualHost, this.tls !== undefined);
   }
 
   /** Starts the connect loop; resolves once connected the first time (retries forever). */
@@ -300,7 +306,7 @@ export class AmqpConnection extends EventEmitter {
     let cycle = 0;
     while (!this.closing) {
       const host = hosts[this.hostIndex]!;
-      const where = describeHost(host, this.url.virtualHost);
+      const where = describeHost(host, this.url.virtualHost, this.tls !== undefined);
       let live: Live;
       try {
         live = await this.connectOnce(host);
@@ -309,7 +315,8 @@ export class AmqpConnection extends EventEmitter {
         failuresInCycle++;
         const roundDone = failuresInCycle >= hosts.length;
         const delaySec = roundDone ? reconnectDelaySec(cycle, this.opts.retryIntervalSec, this.opts.retryBackoffSec, this.opts.intervalMaxSec) : 0;
-        this.log.error(`AMQP server on ${where} (${this.opts.purpose}) is unreachable: ${errText(err)}. ` +
+        const reason = this.tls ? tlsFailureReason(err, this.tls) : errText(err);
+        this.log.error(`AMQP server on ${where} (${this.opts.purpose}) is unreachable: ${reason}. ` +
           (roundDone ? `Trying again in ${delaySec} seconds.` : `Trying next host.`));
         this.hostIndex = (this.hostIndex + 1) % hosts.length;
         if (roundDone) {
@@ -344,10 +351,13 @@ export class AmqpConnection extends EventEmitter {
   private async connectOnce(host: TransportHost): Promise<Live> {
     const user = host.username;
     const pass = host.password;
-    const credentials = this.opts.loginMethod === 'PLAIN' ? amqp.credentials.plain(user, pass) : amqp.credentials.amqplain(user, pass);
+    const credentials = this.opts.loginMethod === 'PLAIN' ? amqp.credentials.plain(user, pass)
+      : this.opts.loginMethod === 'EXTERNAL' ? amqp.credentials.external() : amqp.credentials.amqplain(user, pass);
     const script = basename(process.argv[1] ?? process.argv0 ?? 'node');
+    // Over TLS the certificate files are read for every attempt, so a corrected file is used at the next retry.
+    const tlsOptions = this.tls ? tlsConnectionOptions(this.tls, host.host) : {};
     const model = await amqp.connect({
-      protocol: 'amqp',
+      protocol: this.tls ? 'amqps' : 'amqp',
       hostname: host.host,
       port: host.port,
       // amqplib unescapes the vhost of the object form
@@ -355,6 +365,7 @@ export class AmqpConnection extends EventEmitter {
       heartbeat: this.opts.heartbeatTimeoutThresholdSec,
       locale: 'en_US',
     }, {
+      ...tlsOptions,
       credentials,
       timeout: this.opts.connectTimeoutSec * 1000,
       clientProperties: { connection_name: `${script}:${process.pid}:${randomUUID()}`, purpose: this.opts.purpose },

@@ -1,5 +1,7 @@
 // Logging in the shape operators know from oslo.log:
 // "2026-11-24 02:26:59.448 1234 INFO ovs_agent.<logger> message"
+import { redactSecrets } from './redact.js';
+
 export type Level = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR' | 'CRITICAL';
 const ORDER: Record<Level, number> = { DEBUG: 10, INFO: 20, WARNING: 30, ERROR: 40, CRITICAL: 50 };
 
@@ -8,6 +10,12 @@ export interface LogSink {
 }
 
 let threshold: Level = 'INFO';
+/** Told of every WARNING and worse (the metrics endpoint keeps the last few for `ovs-agent status`). */
+let problemObserver: ((level: Level, logger: string, message: string) => void) | undefined;
+
+export function setProblemObserver(fn: ((level: Level, logger: string, message: string) => void) | undefined): void {
+  problemObserver = fn;
+}
 let sink: LogSink = { write: (line) => process.stderr.write(line) };
 
 export function configureLogging(opts: { debug?: boolean; sink?: LogSink }): void {
@@ -23,10 +31,13 @@ function stamp(d: Date): string {
 export class Logger {
   constructor(readonly name: string) {}
   private emit(level: Level, msg: string, err?: unknown): void {
+    if (problemObserver && ORDER[level] >= ORDER.WARNING) {
+      problemObserver(level, this.name, err === undefined ? msg : `${msg}: ${err instanceof Error ? err.message : String(err)}`);
+    }
     if (ORDER[level] < ORDER[threshold]) return;
     let line = `${stamp(new Date())} ${process.pid} ${level} ${this.name} ${msg}`;
     if (err !== undefined) line += `: ${err instanceof Error ? err.message : String(err)}`;
-    sink.write(line + '\n');
+    sink.write(redactSecrets(line) + '\n');
   }
   debug(msg: string): void { this.emit('DEBUG', msg); }
   info(msg: string): void { this.emit('INFO', msg); }

@@ -9,7 +9,7 @@
 //   await mq.stop(); await mq.start();   // broker restart on the same data
 //   await mq.destroy();        // stop and delete the temp dir
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync, openSync, closeSync, readFileSync, existsSync } from 'node:fs';
+import { appendFileSync, readdirSync, mkdtempSync, mkdirSync, rmSync, writeFileSync, openSync, closeSync, readFileSync, existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,19 @@ export interface PrivateRabbitmqOptions {
   vhost?: string;
   /** Seconds to wait for the node to boot. */
   bootTimeoutSec?: number;
+  /** Also listen for AMQP over TLS on 127.0.0.1:`tlsPort` with this certificate. */
+  tls?: PrivateRabbitmqTls;
+}
+
+export interface PrivateRabbitmqTls {
+  certFile: string;
+  keyFile: string;
+  /** CA that client certificates must be signed by. */
+  caFile: string;
+  /** Refuse clients without a certificate (fail_if_no_peer_cert). */
+  requireClientCert?: boolean;
+  /** Also offer the EXTERNAL login (rabbitmq_auth_mechanism_ssl): the user is the client certificate's CN. */
+  externalLogin?: boolean;
 }
 
 export interface QueueInfo {
@@ -73,6 +86,8 @@ export class PrivateRabbitmq {
   readonly nodeName: string;
   port = 0;
   distPort = 0;
+  /** AMQP over TLS (0 without the tls option). */
+  tlsPort = 0;
   readonly user: string;
   readonly password: string;
   readonly vhost: string;
@@ -114,6 +129,21 @@ export class PrivateRabbitmq {
     try {
       mq.port = await freePort();
       mq.distPort = await freePort();
+      if (opts.tls) {
+        mq.tlsPort = await freePort();
+        const t = opts.tls;
+        appendFileSync(join(mq.dir, 'rabbitmq.conf'), [
+          `listeners.ssl.1 = 127.0.0.1:${mq.tlsPort}`,
+          `ssl_options.cacertfile = ${t.caFile}`,
+          `ssl_options.certfile = ${t.certFile}`,
+          `ssl_options.keyfile = ${t.keyFile}`,
+          'ssl_options.verify = verify_peer',
+          `ssl_options.fail_if_no_peer_cert = ${t.requireClientCert ? 'true' : 'false'}`,
+          ...(t.externalLogin ? ['auth_mechanisms.1 = PLAIN', 'auth_mechanisms.2 = AMQPLAIN', 'auth_mechanisms.3 = EXTERNAL', 'ssl_cert_login_from = common_name'] : []),
+          '',
+        ].join('\n'));
+        if (t.externalLogin) writeFileSync(join(mq.dir, 'enabled_plugins'), '[rabbitmq_auth_mechanism_ssl].\n');
+      }
       await mq.start();
     } catch (err) {
       await mq.destroy().catch(() => undefined);
@@ -149,6 +179,11 @@ export class PrivateRabbitmq {
   /** `rabbit://user:password@127.0.0.1:port/vhost` as oslo.messaging's transport_url takes it. */
   get transportUrl(): string {
     return this.transportUrlFor([`127.0.0.1:${this.port}`]);
+  }
+
+  /** `rabbit://…@127.0.0.1:<tlsPort>/vhost[?query]`: the TLS listener (TLS itself is switched on by options). */
+  tlsTransportUrl(query = ''): string {
+    return this.transportUrlFor([`127.0.0.1:${this.tlsPort}`]) + (query ? `?${query}` : '');
   }
 
   /** A transport_url over several `host:port` entries (all with this broker's credentials). */
@@ -236,7 +271,40 @@ export class PrivateRabbitmq {
 
   async destroy(): Promise<void> {
     await this.stop();
+    await this.stopEpmd();
     rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /**
+   * The node started an epmd daemon that outlives it (and the test's private network namespace).
+   * It is stopped here when this node started it (its environment names this node) and no other
+   * node is registered with it; any other epmd is left alone.
+   */
+  private async stopEpmd(): Promise<void> {
+    const mark = `RABBITMQ_NODENAME=${this.nodeName}`;
+    const pids: number[] = [];
+    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      try {
+        if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'epmd') continue;
+        if (readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(mark)) pids.push(Number(pid));
+      } catch {
+        // the process ended while we looked, or is not ours to read: not our epmd
+      }
+    }
+    if (pids.length === 0) return;
+    try {
+      const { stdout } = await run('epmd', ['-names'], { env: this.env, timeout: 10_000 });
+      if (/^name /m.test(stdout)) return; // another node still uses it
+    } catch (err) {
+      process.stderr.write(`PrivateRabbitmq: epmd -names: ${(err as Error).message}; stopping epmd anyway\n`);
+    }
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch (err) {
+        process.stderr.write(`PrivateRabbitmq: stopping epmd ${pid}: ${(err as Error).message}\n`);
+      }
+    }
   }
 
   async listQueues(): Promise<QueueInfo[]> {

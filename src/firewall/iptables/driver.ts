@@ -3,7 +3,7 @@
 // ipsets filter them there. Each pass regenerates the whole rule set from the ports the driver
 // knows and their groups (cheap: pure, from the cache), and applies only what differs from the
 // kernel, with one restore per IP version, so a pass with many ports costs a handful of processes.
-import type { FirewallDriver, PortFilterChange } from '../driver.js';
+import type { FirewallDriver, FirewallStats, PortFilterChange } from '../driver.js';
 import { isTrustedPort, type FirewallPort, type SecurityGroup, type SecurityGroupSource } from '../types.js';
 import { getLogger } from '../../util/log.js';
 import { IptablesApplier, enableBridgeNetfilter, execCommand, type Exec } from './apply.js';
@@ -42,6 +42,16 @@ export class IptablesHybridFirewall implements FirewallDriver {
     this.exec = opts.exec ?? execCommand;
     this.applier = new IptablesApplier(this.exec);
     this.enableIpset = opts.enableIpset ?? true;
+  }
+
+  stats(): FirewallStats {
+    const s = this.lastSnapshot;
+    if (!s) return { ports: 0, rules: 0, members: 0 };
+    let rules = 0;
+    for (const g of s.groups.values()) rules += g.rules.length;
+    let members = 0;
+    for (const m of s.members.values()) members += m.IPv4.length + m.IPv6.length;
+    return { ports: s.ports.size, rules, members };
   }
 
   async start(): Promise<void> {

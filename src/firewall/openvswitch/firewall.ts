@@ -7,7 +7,7 @@ import type { OVSBridge } from '../../bridges/ovs-bridge.js';
 import type { Flow } from '../../openflow/flow.js';
 import { INT } from '../../bridges/tables.js';
 import { getLogger } from '../../util/log.js';
-import type { FirewallDriver, PortFilterChange } from '../driver.js';
+import type { FirewallDriver, FirewallStats, PortFilterChange } from '../driver.js';
 import { type FirewallPort, type SecurityGroupChange, type SecurityGroupInfo, type SecurityGroupSource, isTrustedPort } from '../types.js';
 import { CONJ_ID_BLOCK_SIZE, ConjIdMap } from './conj-ids.js';
 import { OwnedFlowTable } from './flow-table.js';
@@ -102,6 +102,14 @@ export class OVSFirewallDriver implements FirewallDriver {
    * back at once every flow it had, ports' filters included: otherwise the ports would pass
    * unfiltered through br-int's NORMAL flows until the pass that re-adds them (seconds).
    */
+  stats(): FirewallStats {
+    let rules = 0;
+    for (const r of this.groupRules.values()) rules += r.length;
+    let members = 0;
+    for (const m of this.remoteMembers.values()) members += m.IPv4.length + m.IPv6.length;
+    return { ports: this.ports.size, rules, members };
+  }
+
   start(): Promise<void> {
     return this.serialized(() => (this.started ? this.reinstall() : this.reset()));
   }

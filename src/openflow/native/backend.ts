@@ -93,6 +93,9 @@ export class NativeBackend extends EventEmitter<ControllerEvents> implements Ope
 }
 
 export class NativeSwitch implements OpenFlowSwitch {
+  /** Aborted by retire(): the bridge is no longer this datapath. */
+  private readonly retired = new AbortController();
+
   constructor(
     readonly bridge: string,
     readonly datapathId: bigint,
@@ -100,9 +103,17 @@ export class NativeSwitch implements OpenFlowSwitch {
     private readonly options: NativeBackendOptions,
   ) {}
 
+  get isRetired(): boolean {
+    return this.retired.signal.aborted;
+  }
+
+  retire(reason: string): void {
+    if (!this.retired.signal.aborted) this.retired.abort(new Error(reason));
+  }
+
   private async connection(): Promise<OfConnection> {
     try {
-      return await this.controller.waitForConnection(this.datapathId, this.options.connectTimeoutSec * 1000);
+      return await this.controller.waitForConnection(this.datapathId, this.options.connectTimeoutSec * 1000, this.retired.signal);
     } catch (e) {
       throw this.wrap(e);
     }

@@ -324,6 +324,11 @@ export class OfConnection {
   }
 }
 
+function abortError(signal: AbortSignal, dpid: bigint): OfRequestError {
+  const why: unknown = signal.reason;
+  return new OfRequestError(`no longer waiting for the switch with datapath id ${dpidHex(dpid)}: ${why instanceof Error ? why.message : String(why)}`);
+}
+
 export interface ControllerEvents {
   'switch-connected': [dpid: bigint];
   'switch-disconnected': [dpid: bigint];
@@ -381,24 +386,37 @@ export class OpenFlowController extends EventEmitter<ControllerEvents> {
     return [...this.byDpid.keys()];
   }
 
-  /** The connection of a datapath, waiting up to timeoutMs for it to (re)connect. */
-  waitForConnection(dpid: bigint, timeoutMs: number): Promise<OfConnection> {
+  /**
+   * The connection of a datapath, waiting up to timeoutMs for it to (re)connect. An abort (the
+   * bridge was re-created or got another datapath id) rejects at once with the signal's reason.
+   */
+  waitForConnection(dpid: bigint, timeoutMs: number, signal?: AbortSignal): Promise<OfConnection> {
+    if (signal?.aborted) return Promise.reject(abortError(signal, dpid));
     const c = this.connection(dpid);
     if (c) return Promise.resolve(c);
     return new Promise((resolve, reject) => {
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.off('switch-connected', onConnected);
+        signal?.removeEventListener('abort', onAbort);
+      };
       const onConnected = (d: bigint): void => {
         if (d !== dpid) return;
         const conn = this.connection(dpid);
         if (!conn) return;
-        clearTimeout(timer);
-        this.off('switch-connected', onConnected);
+        finish();
         resolve(conn);
       };
+      const onAbort = (): void => {
+        finish();
+        reject(abortError(signal!, dpid));
+      };
       const timer = setTimeout(() => {
-        this.off('switch-connected', onConnected);
+        finish();
         reject(new OfRequestError(`switch with datapath id ${dpidHex(dpid)} did not connect to ${this.opts.listenAddress}:${this.port} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.on('switch-connected', onConnected);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 

@@ -109,6 +109,11 @@ export function refusalReason(stderr: string): string {
 class OfctlSwitch implements OpenFlowSwitch {
   constructor(readonly bridge: string, private readonly opts: OfctlOptions) {}
 
+  retire(): void {
+    // ovs-ofctl names the bridge, not a datapath: nothing waits for a switch, and a missing bridge
+    // fails each run at once (bounded by --timeout besides).
+  }
+
   async apply(mods: FlowMod[]): Promise<void> {
     if (mods.length === 0) return;
     const lines = mods.map(formatFlowModLine);

@@ -224,3 +224,31 @@ test('garbage on a connection closes it without affecting the controller', async
     }
   });
 });
+
+test('a retired bridge handle fails a request waiting for its switch at once, naming the bridge and datapath; later requests too', async () => {
+  // connect timeout 2 s: the request must fail long before it.
+  await withBackend({}, async (b) => {
+    const sw = b.bridge('br-gone', 0x2an);
+    const t0 = Date.now();
+    const waiting = sw.dumpFlows().then(() => 'resolved', (e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 100));
+    sw.retire('bridge br-gone was deleted');
+    const err = await waiting;
+    assert.ok(err instanceof OpenFlowError, String(err));
+    assert.ok(Date.now() - t0 < 1000, `failed after ${Date.now() - t0} ms`);
+    assert.match(err.message, /^br-gone: .*0x000000000000002a.*bridge br-gone was deleted/);
+    await assert.rejects(sw.apply([{ command: 'delete', filter: {} }]), /br-gone: .*bridge br-gone was deleted/);
+    // Another handle on a connected switch is unaffected.
+    const live = await FakeSwitch.connect(b.port);
+    try {
+      await live.handshake(0x2bn);
+      await b.waitForSwitch(0x2bn);
+      const pd = b.bridge('br-live', 0x2bn).portDesc();
+      const rq = await live.next('multipart_request');
+      live.send({ type: 'multipart_reply', xid: rq.xid, flags: 0, reply: { kind: 'port_desc', ports: [] } });
+      assert.deepEqual(await pd, []);
+    } finally {
+      live.close();
+    }
+  });
+});

@@ -7,7 +7,7 @@ import { IntegrationBridge } from '../../../src/bridges/br-int.js';
 import type { OpenFlowSwitch } from '../../../src/openflow/backend.js';
 import type { Flow, FlowStats } from '../../../src/openflow/flow.js';
 
-const sw: OpenFlowSwitch = { bridge: 'br-int', apply: async () => undefined, dumpFlows: async () => [], portDesc: async () => [] };
+const sw: OpenFlowSwitch = { bridge: 'br-int', apply: async () => undefined, dumpFlows: async () => [], portDesc: async () => [], retire: () => undefined };
 const stats = (f: Flow, cookie: bigint): FlowStats => ({
   table: f.table, priority: f.priority, cookie, packetCount: 0n, byteCount: 0n, durationSec: 0, idleTimeout: 0, hardTimeout: 0,
   // As decoded from the switch: a fresh object with the same content.

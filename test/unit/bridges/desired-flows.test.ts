@@ -11,7 +11,7 @@ import { formatFlow } from '../../../src/openflow/text.js';
 /** A switch that takes every mod (the registry is what is under test). */
 function bridge(): { br: OVSBridge; sent: FlowMod[] } {
   const sent: FlowMod[] = [];
-  const sw: OpenFlowSwitch = { bridge: 'br-x', apply: async (m) => void sent.push(...m), dumpFlows: async () => [], portDesc: async () => [] };
+  const sw: OpenFlowSwitch = { bridge: 'br-x', apply: async (m) => void sent.push(...m), dumpFlows: async () => [], portDesc: async () => [], retire: () => undefined };
   return { br: new OVSBridge('br-x', sw, 0xabn), sent };
 }
 const desired = (br: OVSBridge): string[] => [...br.desired.entries()].map(([, f]) => formatFlow(f)).sort();

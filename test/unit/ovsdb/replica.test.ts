@@ -174,7 +174,9 @@ test('endpoint: ovsdb_connection syntax', () => {
   assert.deepEqual(parseOvsdbEndpoint('tcp:[fe80::1]'), { kind: 'tcp', host: 'fe80::1', port: 6640 });
   assert.deepEqual(parseOvsdbEndpoint('unix:/run/openvswitch/db.sock'), { kind: 'unix', path: '/run/openvswitch/db.sock' });
   assert.equal(formatOvsdbEndpoint(parseOvsdbEndpoint('tcp:[::1]:6641')), 'tcp:[::1]:6641');
-  assert.throws(() => parseOvsdbEndpoint('ssl:127.0.0.1:6640'), /ssl: connections to OVSDB are not supported/);
+  assert.deepEqual(parseOvsdbEndpoint('ssl:127.0.0.1:6641'), { kind: 'ssl', host: '127.0.0.1', port: 6641 });
+  assert.equal(formatOvsdbEndpoint(parseOvsdbEndpoint('ssl:[::1]')), 'ssl:[::1]:6640');
+  assert.throws(() => new OvsdbClient({ endpoint: 'ssl:127.0.0.1:6640' }), /ssl: needs \[ovs\] ssl_key_file/);
   assert.throws(() => parseOvsdbEndpoint('ptcp:6640'), /passive/);
   assert.throws(() => parseOvsdbEndpoint('tcp:::1:6640'), /\[addr\]/);
   assert.throws(() => parseOvsdbEndpoint('tcp:1.2.3.4:99999'), /bad port/);

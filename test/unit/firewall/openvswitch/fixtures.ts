@@ -27,6 +27,9 @@ export class RecordingSwitch implements OpenFlowSwitch {
   async portDesc() {
     return [];
   }
+  retire(): void {
+    // Nothing waits for a recording switch.
+  }
   last(): string[] {
     return this.batches[this.batches.length - 1] ?? [];
   }

@@ -1,0 +1,170 @@
+// The agent's instrumentation, as plain functions its modules call where things happen (a pass
+// ends, a flow batch is applied, an RPC call returns). They do nothing until a recorder is
+// installed: the HTTP endpoint and prom-client (src/metrics/) are loaded only when
+// `[agent] metrics_bind` is set, so an agent without it pays one `undefined` check per call.
+import type { OpenFlowBackend, OpenFlowSwitch, StatsFilter } from '../openflow/backend.js';
+import type { FlowMod } from '../openflow/flow.js';
+
+/** How a port of br-int the agent handled stands. */
+export type PortState =
+  /** Tagged with its network's local VLAN: traffic passes (filtered, when a firewall is on). */
+  | 'bound'
+  /** On the dead VLAN 4095: admin down, unbound, unknown to the server, or not filterable. */
+  | 'isolated'
+  /** Its details could not be fetched yet; the agent retries. */
+  | 'retrying';
+
+export const PORT_STATES: readonly PortState[] = ['bound', 'isolated', 'retrying'];
+
+export type ConnectionName = 'message_bus' | 'ovsdb' | 'openflow';
+
+/** What the agent is and holds right now, read when /metrics, /readyz or /status is asked. */
+export interface AgentSnapshot {
+  /** Every agent bridge is set up (flows of the current setup installed). */
+  bridgesReady: boolean;
+  ovsdb: { endpoint: string; connected: boolean };
+  /** One entry per agent bridge, once set up. */
+  openflow: Array<{ bridge: string; connected: boolean }>;
+  /** Undefined with `transport_url = fake:/` (no server). */
+  messageBus: { url: string; connected: boolean } | undefined;
+  firstSyncDone: boolean;
+  /** Wall-clock ms of the end of the last full sync, its port count and duration. */
+  lastFullSync: { at: number; ports: number; seconds: number } | undefined;
+  /** Wall-clock ms of the last state report the server accepted. */
+  lastStateReportAt: number | undefined;
+  ports: Record<PortState, number>;
+  localVlans: Array<{ vlan: number; networkId: string; networkType: string; physicalNetwork?: string; segmentationId?: number; ports: number }>;
+  tunnels: Array<{ type: string; remoteIp: string; ofport: number }>;
+  firewall: { driver: string; ports: number; rules: number; members: number } | undefined;
+  /** Objects in the resource cache, by type. */
+  cache: Record<string, number>;
+}
+
+/** Implemented by src/metrics/recorder.ts (prom-client); tests may install their own. */
+export interface MetricsRecorder {
+  passCompleted(p: { full: boolean; ports: number; seconds: number; failed: number }): void;
+  /** A batch of flow mods was sent to `bridge`; `error` when the switch refused some or all. */
+  flowModsApplied(bridge: string, mods: readonly FlowMod[], seconds: number, error: unknown): void;
+  /** The agent (re)bound `bridge` to the switch of `datapathId` (start, OVS restart, bridge re-created). */
+  bridgeBound(bridge: string, datapathId: bigint): void;
+  /** ovs-vswitchd restarted with empty flow tables. */
+  ovsRestarted(): void;
+  rpcCall(method: string, seconds: number, error: unknown): void;
+  cachePull(type: string, seconds: number, error: unknown): void;
+  stateReport(ok: boolean): void;
+  /** A connection came up; `reconnect` when it had been up before. */
+  connectionUp(name: ConnectionName, reconnect: boolean): void;
+  /** A WARNING or worse was logged (for `ovs-agent status`'s last errors). */
+  logged(level: string, logger: string, message: string): void;
+}
+
+let recorder: MetricsRecorder | undefined;
+
+/** Install (or remove, with undefined) the recorder every function below reports to. */
+export function setMetricsRecorder(r: MetricsRecorder | undefined): void {
+  recorder = r;
+}
+
+export function notePass(p: { full: boolean; ports: number; seconds: number; failed: number }): void {
+  recorder?.passCompleted(p);
+}
+
+export function noteOvsRestart(): void {
+  recorder?.ovsRestarted();
+}
+
+export function noteStateReport(ok: boolean): void {
+  recorder?.stateReport(ok);
+}
+
+export function noteConnectionUp(name: ConnectionName, reconnect: boolean): void {
+  recorder?.connectionUp(name, reconnect);
+}
+
+/** Runs an RPC call and records its method, latency and failure. */
+export async function timedRpc<T>(method: string, call: () => Promise<T>): Promise<T> {
+  if (!recorder) return call();
+  const t0 = performance.now();
+  try {
+    const result = await call();
+    recorder?.rpcCall(method, (performance.now() - t0) / 1000, undefined);
+    return result;
+  } catch (e) {
+    recorder?.rpcCall(method, (performance.now() - t0) / 1000, e);
+    throw e;
+  }
+}
+
+/** Runs a resource-cache pull (bulk_pull) and records it. */
+export async function timedCachePull<T>(type: string, pull: () => Promise<T>): Promise<T> {
+  if (!recorder) return pull();
+  const t0 = performance.now();
+  try {
+    const result = await pull();
+    recorder?.cachePull(type, (performance.now() - t0) / 1000, undefined);
+    return result;
+  } catch (e) {
+    recorder?.cachePull(type, (performance.now() - t0) / 1000, e);
+    throw e;
+  }
+}
+
+/**
+ * The backend with every flow batch recorded (size, time, refusals, and the flows it leaves on
+ * the bridge, so flows per table are counted from what the agent installed, never by dumping).
+ */
+export function instrumentOpenFlow(backend: OpenFlowBackend): OpenFlowBackend {
+  const seen = new Set<bigint>();
+  backend.onSwitchConnected((dpid) => {
+    noteConnectionUp('openflow', seen.has(dpid));
+    seen.add(dpid);
+  });
+  return {
+    kind: backend.kind,
+    controllerTarget: backend.controllerTarget,
+    canaryIntervalMs: backend.canaryIntervalMs,
+    onSwitchConnected: (listener) => backend.onSwitchConnected(listener),
+    ...(backend.isConnected ? { isConnected: (dpid: bigint) => backend.isConnected!(dpid) } : {}),
+    start: () => backend.start(),
+    stop: () => backend.stop(),
+    bridge: (name, datapathId) => {
+      recorder?.bridgeBound(name, datapathId);
+      return new InstrumentedSwitch(backend.bridge(name, datapathId), datapathId);
+    },
+  };
+}
+
+class InstrumentedSwitch implements OpenFlowSwitch {
+  constructor(
+    private readonly inner: OpenFlowSwitch,
+    readonly datapathId: bigint,
+  ) {}
+
+  get bridge(): string {
+    return this.inner.bridge;
+  }
+
+  async apply(mods: FlowMod[]): Promise<void> {
+    if (!recorder) return this.inner.apply(mods);
+    const t0 = performance.now();
+    try {
+      await this.inner.apply(mods);
+    } catch (e) {
+      recorder?.flowModsApplied(this.inner.bridge, mods, (performance.now() - t0) / 1000, e);
+      throw e;
+    }
+    recorder?.flowModsApplied(this.inner.bridge, mods, (performance.now() - t0) / 1000, undefined);
+  }
+
+  dumpFlows(filter?: StatsFilter): ReturnType<OpenFlowSwitch['dumpFlows']> {
+    return this.inner.dumpFlows(filter);
+  }
+
+  portDesc(): ReturnType<OpenFlowSwitch['portDesc']> {
+    return this.inner.portDesc();
+  }
+
+  retire(reason: string): void {
+    this.inner.retire(reason);
+  }
+}

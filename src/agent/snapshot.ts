@@ -1,0 +1,78 @@
+// The agent's state as the metrics endpoint reads it (AgentSnapshot): built on demand from the
+// parts' in-memory state, without asking OVS or the server anything.
+import type { OpenFlowBackend } from '../openflow/backend.js';
+import type { OvsdbOps } from '../ovsdb/ops.js';
+import type { FirewallDriver } from '../firewall/driver.js';
+import { TUNNEL_TYPES } from '../bridges/tables.js';
+import type { Bridges } from './bridge-setup.js';
+import type { LocalVlanManager } from './local-vlan.js';
+import type { AgentSnapshot, PortState } from './metrics.js';
+import type { PluginRpc } from './plugin-rpc.js';
+import type { ResourceCache } from './resource-cache.js';
+import type { SyncState } from './sync-state.js';
+import type { TunnelPorts } from './tunnels.js';
+
+export interface SnapshotParts {
+  ovsdbEndpoint: string;
+  ops: OvsdbOps | undefined;
+  backend: OpenFlowBackend | undefined;
+  /** Undefined until the bridges are set up, and while they are set up again. */
+  bridges: Bridges | undefined;
+  /** The last canary check's result: how ovs-ofctl's channel (no connection to watch) is judged. */
+  canary: 'normal' | 'restarted' | 'dead' | undefined;
+  rpc: PluginRpc | undefined;
+  sync: SyncState;
+  ports: Record<PortState, number>;
+  lastFullSync: AgentSnapshot['lastFullSync'];
+  lastStateReportAt: number | undefined;
+  vlans: LocalVlanManager;
+  tunnels: TunnelPorts;
+  firewall: FirewallDriver | undefined;
+  cache: ResourceCache;
+}
+
+/** Switch handles that know their datapath id (the native backend's, and the instrumented ones). */
+interface WithDatapath {
+  datapathId?: bigint;
+}
+
+export function buildSnapshot(p: SnapshotParts): AgentSnapshot {
+  const openflow: AgentSnapshot['openflow'] = [];
+  if (p.bridges) {
+    const all = [p.bridges.int, ...[...p.bridges.phys.values()].map((n) => n.bridge), ...(p.bridges.tun ? [p.bridges.tun] : [])];
+    for (const br of all) {
+      const dpid = (br.ofSwitch as WithDatapath).datapathId;
+      const connected = p.backend?.isConnected && dpid !== undefined ? p.backend.isConnected(dpid) : p.canary === 'normal';
+      openflow.push({ bridge: br.name, connected });
+    }
+  }
+  const localVlans: AgentSnapshot['localVlans'] = [...p.vlans.all()]
+    .map((v) => ({
+      vlan: v.vlan,
+      networkId: v.networkId,
+      networkType: v.networkType,
+      ...(v.physicalNetwork !== undefined ? { physicalNetwork: v.physicalNetwork } : {}),
+      ...(v.segmentationId !== undefined ? { segmentationId: v.segmentationId } : {}),
+      ports: v.vifPorts.size,
+    }))
+    .sort((a, b) => a.vlan - b.vlan);
+  const tunnels: AgentSnapshot['tunnels'] = [];
+  for (const type of TUNNEL_TYPES) {
+    for (const [remoteIp, ofport] of p.tunnels.ofportsOf(type)) tunnels.push({ type, remoteIp, ofport });
+  }
+  const fw = p.firewall?.stats?.();
+  return {
+    bridgesReady: p.bridges !== undefined,
+    ovsdb: { endpoint: p.ovsdbEndpoint, connected: p.ops?.client.isConnected ?? false },
+    openflow,
+    messageBus: p.rpc ? { url: p.rpc.url, connected: p.rpc.connection.connected } : undefined,
+    firstSyncDone: p.sync.firstSyncDone,
+    lastFullSync: p.lastFullSync,
+    lastStateReportAt: p.lastStateReportAt,
+    ports: p.ports,
+    localVlans,
+    tunnels,
+    firewall: p.firewall && fw ? { driver: p.firewall.name, ...fw } : undefined,
+    cache: p.cache.counts(),
+  };
+}

@@ -1,0 +1,67 @@
+// What the agent reports about itself: OpenFlow channels judged by the connection where the
+// backend has one (native) and by the canary where it has none (ovs-ofctl); local VLANs with
+// their ports; tunnels; no bridges while they are being set up.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildSnapshot, type SnapshotParts } from '../../../src/agent/snapshot.js';
+import { LocalVlanManager } from '../../../src/agent/local-vlan.js';
+import { ResourceCache } from '../../../src/agent/resource-cache.js';
+import { SyncState } from '../../../src/agent/sync-state.js';
+import { TunnelPorts } from '../../../src/agent/tunnels.js';
+import { IntegrationBridge } from '../../../src/bridges/br-int.js';
+import { TunnelBridge } from '../../../src/bridges/br-tun.js';
+import type { Bridges } from '../../../src/agent/bridge-setup.js';
+import type { AgentContext } from '../../../src/agent/context.js';
+import type { OpenFlowBackend, OpenFlowSwitch } from '../../../src/openflow/backend.js';
+
+const sw = (bridge: string, datapathId: bigint): OpenFlowSwitch & { datapathId: bigint } => ({
+  bridge, datapathId,
+  apply: async () => undefined,
+  dumpFlows: async () => [],
+  portDesc: async () => [],
+  retire: () => undefined,
+});
+
+function parts(over: Partial<SnapshotParts>): SnapshotParts {
+  const bridges: Bridges = { int: new IntegrationBridge('br-int', sw('br-int', 1n)), phys: new Map(), tun: new TunnelBridge('br-tun', sw('br-tun', 2n)) };
+  const tunnels = new TunnelPorts({} as AgentContext);
+  tunnels.ofportsOf('vxlan').set('192.0.2.2', 7);
+  const vlans = new LocalVlanManager();
+  const lvm = vlans.allocate('net-1', 'vxlan', undefined, 1001);
+  lvm.vifPorts.add('p1').add('p2');
+  return {
+    ovsdbEndpoint: 'unix:/run/openvswitch/db.sock', ops: undefined, backend: undefined, bridges, canary: 'normal', rpc: undefined,
+    sync: new SyncState(), ports: { bound: 2, isolated: 0, retrying: 0 }, lastFullSync: undefined, lastStateReportAt: undefined,
+    vlans, tunnels, firewall: undefined, cache: new ResourceCache(async () => []), ...over,
+  };
+}
+
+const backend = (connected: Set<bigint>): OpenFlowBackend => ({
+  kind: 'native', controllerTarget: 'tcp:127.0.0.1:6633', canaryIntervalMs: 10000,
+  onSwitchConnected: () => undefined, start: async () => undefined, stop: async () => undefined,
+  bridge: (name, dpid) => sw(name, dpid),
+  isConnected: (dpid) => connected.has(dpid),
+});
+
+describe('buildSnapshot', () => {
+  it('native: each bridge connected as its switch connection says', () => {
+    const s = buildSnapshot(parts({ backend: backend(new Set([1n])) }));
+    assert.deepEqual(s.openflow, [{ bridge: 'br-int', connected: true }, { bridge: 'br-tun', connected: false }]);
+  });
+
+  it('ovs-ofctl (no connections): the canary check decides', () => {
+    assert.ok(buildSnapshot(parts({ canary: 'normal' })).openflow.every((o) => o.connected));
+    assert.ok(buildSnapshot(parts({ canary: 'dead' })).openflow.every((o) => !o.connected));
+  });
+
+  it('local VLANs with their ports, tunnels by type, no bridges while being set up', () => {
+    const s = buildSnapshot(parts({}));
+    assert.deepEqual(s.localVlans, [{ vlan: 1, networkId: 'net-1', networkType: 'vxlan', segmentationId: 1001, ports: 2 }]);
+    assert.deepEqual(s.tunnels, [{ type: 'vxlan', remoteIp: '192.0.2.2', ofport: 7 }]);
+    assert.equal(s.bridgesReady, true);
+    assert.equal(s.messageBus, undefined);
+    const during = buildSnapshot(parts({ bridges: undefined }));
+    assert.equal(during.bridgesReady, false);
+    assert.deepEqual(during.openflow, []);
+  });
+});
