@@ -129,6 +129,8 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`of_interfa
 
   test('a patch port deleted is put back with its peer; a bridge fail_mode changed is set back', async () => {
     const ofportBefore = await ovs.vsctl('get', 'Interface', 'patch-tun', 'ofport');
+    const setups = (): number => (agent.output.match(/tunnel bridge ready/g) ?? []).length;
+    const setupsBefore = setups();
     await ovs.vsctl('del-port', 'br-int', 'patch-tun');
     const patchMs = await timeUntil('patch-tun back', async () => {
       const peer = await ovs.vsctl('--if-exists', 'get', 'Interface', 'patch-tun', 'options:peer').catch(() => '');
@@ -139,6 +141,9 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`of_interfa
       const o = await ovs.vsctl('get', 'Interface', 'patch-tun', 'ofport');
       return Number(o) > 0 ? o : undefined;
     }, 10000, 'patch-tun ofport');
+    // Back with another ofport, the bridges are set up again: wait for that before the next change,
+    // which that set-up would otherwise put back silently.
+    if (ofportAfter !== ofportBefore) await waitFor(() => setups() > setupsBefore, 15000, 'bridges set up again for the new ofport');
     // br-int's flows for the patch port are there for the ofport it has now.
     await waitFor(async () => (await ovs.dumpFlows('br-tun')).some((l) => l.includes('actions=') && l.includes('learn(')), 10000, 'br-tun learn flow');
 
