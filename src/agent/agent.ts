@@ -168,6 +168,10 @@ export class OvsAgent implements AgentContext {
     this.drift.watchBridges({
       expectedBridges: () => this.setup.expectedBridges(this.bridges),
       expectedPatchPorts: () => this.setup.expectedPatchPorts(this.bridges),
+      bridgeAsSetUp: (name) => {
+        const id = this.setup.identities.get(name);
+        return id !== undefined && this.ops.replica.bridge(name)?.uuid === id.uuid;
+      },
       repairBridge: (name) => this.setup.repairBridge(name),
       repairPatchPort: (p) => this.setup.repairPatchPort(p),
       // Called under the pass lock (the repair runs there): the next pass re-provisions every network.

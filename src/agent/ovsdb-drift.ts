@@ -29,6 +29,8 @@ export interface PortExpectation {
 export interface BridgeRepairHooks {
   expectedBridges(): AgentBridgeSpec[];
   expectedPatchPorts(): PatchPortSpec[];
+  /** The bridge row is the one set up (not deleted, nor re-created since: those are bridge recovery's). */
+  bridgeAsSetUp(name: string): boolean;
   repairBridge(name: string): Promise<void>;
   /** Resolves with the patch port's ofport after the repair. */
   repairPatchPort(p: PatchPortSpec): Promise<number>;
@@ -222,7 +224,7 @@ export class OvsdbDriftRepair {
     const replica = this.ctx.ops.replica;
     for (const spec of hooks.expectedBridges()) {
       const b = replica.bridge(spec.name);
-      if (!b) continue; // a deleted bridge is bridge set-up's business
+      if (!b || !hooks.bridgeAsSetUp(spec.name)) continue; // deleted or re-created: bridge recovery's business
       const drift: Array<{ column: string; text: string }> = [];
       if (b.failMode !== spec.failMode) drift.push({ column: 'fail_mode', text: `found ${show(b.failMode)}, set back to ${spec.failMode}` });
       const missing = spec.protocols.filter((p) => !b.protocols.includes(p));
@@ -250,7 +252,7 @@ export class OvsdbDriftRepair {
       await hooks.repairBridge(spec.name);
     }
     for (const p of hooks.expectedPatchPorts()) {
-      if (!replica.bridge(p.bridge)) continue; // a deleted bridge is bridge set-up's business
+      if (!replica.bridge(p.bridge) || !hooks.bridgeAsSetUp(p.bridge)) continue; // bridge recovery's business
       const drift = this.patchDrift(p);
       if (drift === undefined) continue;
       const key = `patch:${p.name}`;
