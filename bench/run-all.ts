@@ -12,6 +12,7 @@ const pass = process.argv.slice(2).filter((a) => a !== '--quick');
 const BENCHES: { name: string; args: string[] }[] = [
   { name: 'startup', args: [] },
   { name: 'flowrate', args: [] },
+  { name: 'flow-audit', args: [] },
   { name: 'sync', args: quick ? ['--ports', '20'] : [] },
   { name: 'plug', args: quick ? ['--sizes', '1,20,50', '--timeout-s', '300'] : [] },
   { name: 'restart', args: quick ? ['--ports', '50', '--idle-s', '30'] : [] },

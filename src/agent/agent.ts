@@ -10,13 +10,15 @@
 //   state-report.ts    report_state heartbeats
 //   port-filter.ts     the hook a security-group firewall implements
 //   firewall-setup.ts  the firewall driver `[securitygroup] firewall_driver` names
+//   flow-audit.ts      the periodic flow audit ([agent] flow_audit_interval)
+//   ovsdb-drift.ts     port tags/other_config, bridge columns and patch ports put back when changed under us
 //   bridge-recovery.ts bridges deleted, re-created or given a new datapath id; a database created anew
 //   metrics.ts         instrumentation the metrics endpoint reads (snapshot.ts: the state it shows)
 import { OvsdbOps } from '../ovsdb/ops.js';
 import type { OpenFlowBackend, OpenFlowSwitch } from '../openflow/backend.js';
 import { createOpenFlowBackend } from '../openflow/factory.js';
 import { BridgeRecovery } from './bridge-recovery.js';
-import { BridgeSetup, type Bridges, type SetupMode } from './bridge-setup.js';
+import { AFTER_DRIFT, BridgeSetup, type Bridges, type SetupMode } from './bridge-setup.js';
 import type { AgentContext } from './context.js';
 import { DeviceReports } from './device-reports.js';
 import { L2Population } from './l2population.js';
@@ -27,6 +29,8 @@ import { PassScheduler } from './pass-scheduler.js';
 import type { PluginRpc, AgentEndpoints } from './plugin-rpc.js';
 import type { FirewallDriver } from '../firewall/driver.js';
 import { createFirewall } from './firewall-setup.js';
+import { OvsdbDriftRepair, type DriftCounters } from './ovsdb-drift.js';
+import { FlowAudit, type FlowAuditCounters } from './flow-audit.js';
 import { PortPass } from './port-pass.js';
 import { ResourceCache } from './resource-cache.js';
 import type { AgentSettings } from './settings.js';
@@ -55,6 +59,8 @@ export class OvsAgent implements AgentContext {
   readonly cache: ResourceCache;
   readonly sync = new SyncState();
   readonly scheduler: PassScheduler;
+  readonly drift: OvsdbDriftRepair;
+  readonly flowAudit: FlowAudit;
   private readonly tunnels: TunnelPorts;
   private readonly networks: Networks;
   private readonly l2pop: L2Population;
@@ -75,6 +81,8 @@ export class OvsAgent implements AgentContext {
   constructor(readonly settings: AgentSettings) {
     this.cache = new ResourceCache((type, version, filter) => timedCachePull(type, () => this.requireRpc().bulkPull(type, version, filter)));
     this.scheduler = new PassScheduler(this.sync, () => this.ports.run());
+    this.drift = new OvsdbDriftRepair(this);
+    this.flowAudit = new FlowAudit(this);
     this.tunnels = new TunnelPorts(this);
     this.networks = new Networks(this, this.tunnels);
     this.l2pop = new L2Population(this, this.tunnels);
@@ -90,6 +98,11 @@ export class OvsAgent implements AgentContext {
       this.scheduler.kick();
     });
     this.cache.on('network-updated', (id) => this.onNetworkUpdated(id));
+  }
+
+  /** What the agent put back since start (for metrics): OVSDB columns and patch ports, flows. */
+  repairCounters(): { ovsdb: DriftCounters; flows: FlowAuditCounters } {
+    return { ovsdb: this.drift.counters, flows: this.flowAudit.counters };
   }
 
   requireRpc(): PluginRpc {
@@ -149,9 +162,30 @@ export class OvsAgent implements AgentContext {
     });
     this.recovery.started();
     this.ops.replica.on('update', (changes) => {
+      this.drift.onReplicaUpdate(changes);
       this.recovery?.onUpdate(changes);
       if (changes.some((c) => c.table === 'Interface' || c.table === 'Port')) this.scheduler.kick();
     });
+    this.drift.watchBridges({
+      expectedBridges: () => this.setup.expectedBridges(this.bridges),
+      expectedPatchPorts: () => this.setup.expectedPatchPorts(this.bridges),
+      bridgeAsSetUp: (name) => {
+        const id = this.setup.identities.get(name);
+        return id !== undefined && this.ops.replica.bridge(name)?.uuid === id.uuid;
+      },
+      repairBridge: (name) => this.setup.repairBridge(name),
+      repairPatchPort: (p) => this.setup.repairPatchPort(p),
+      // Called under the pass lock (the repair runs there): the next pass re-provisions every network.
+      patchOfportChanged: async (p) => {
+        // The old ofport's flows go first: OVS may give that number to another port later.
+        const b = this.bridges;
+        const br = [b.int, b.tun, ...[...b.phys.values()].map((x) => x.bridge)].find((x) => x?.name === p.bridge);
+        if (br && p.ofport !== undefined) await br.batch().delete({ match: { inPort: p.ofport } }).commit();
+        await this.resetupBridges(AFTER_DRIFT);
+        this.scheduler.kick();
+      },
+    });
+    this.flowAudit.start();
     // A restarted ovs-vswitchd shows as a reconnecting switch where the backend has connections;
     // the canary catches what no event reports, as often as the backend says it must.
     this.backend.onSwitchConnected(() => void this.checkOvsRestart());
@@ -211,6 +245,8 @@ export class OvsAgent implements AgentContext {
     this.sync.stopping = true;
     this.stateReports.stop();
     clearInterval(this.canaryTimer);
+    this.drift.stop();
+    this.flowAudit.stop();
     this.recovery?.stop();
     this.rpc?.capTimeouts(this.settings.quittingRpcTimeoutSec);
     await this.scheduler.stop();

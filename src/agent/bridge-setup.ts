@@ -69,6 +69,25 @@ export interface Bridges {
   patchIntOfport?: number;
 }
 
+/** A patch port bridge set-up created, as it must stay: on `bridge`, type patch, options:peer. */
+export interface PatchPortSpec {
+  bridge: string;
+  name: string;
+  peer: string;
+  /** The ofport the bridges' flows were written for. */
+  ofport: number | undefined;
+}
+
+/** The Bridge columns bridge set-up writes and the agent keeps true. */
+export interface AgentBridgeSpec {
+  name: string;
+  failMode: 'secure';
+  /** Bridge.protocols must contain these. */
+  protocols: readonly string[];
+  /** Targets of Bridge.controller, exactly (none with of_interface = ovs-ofctl). */
+  controllerTargets: readonly string[];
+}
+
 /** Which Bridge row, and which switch, a bridge was set up on. */
 export interface BridgeIdentity {
   uuid: string;
@@ -92,6 +111,8 @@ export interface SetupMode {
 }
 
 const AT_START: SetupMode = { createMissing: true, providerMissingOk: false };
+/** Putting back what changed under the agent on bridges that are there. */
+export const AFTER_DRIFT: SetupMode = { createMissing: false, providerMissingOk: true };
 
 export class BridgeSetup {
   /** The identity of each bridge as last set up, by name. */
@@ -240,6 +261,41 @@ export class BridgeSetup {
     await tun.installFlows(...tun.defaultFlows(patchIntOfport, this.cfg.arpResponderEnabled));
     LOG.info(`${name}: tunnel bridge ready (${this.cfg.tunPeerPatchPort}=${patchIntOfport}, cookie 0x${tun.cookie.toString(16)})`);
     return { tun, patchTunOfport, patchIntOfport };
+  }
+
+  /** The bridges' columns set-up wrote, for the drift repair to compare with the replica. */
+  expectedBridges(bridges: Bridges): AgentBridgeSpec[] {
+    const names = [bridges.int.name, ...[...bridges.phys.values()].map((p) => p.bridge.name), ...(bridges.tun ? [bridges.tun.name] : [])];
+    const target = this.backend.controllerTarget;
+    return names.map((name) => ({ name, failMode: 'secure', protocols: BRIDGE_PROTOCOLS, controllerTargets: target === undefined ? [] : [target] }));
+  }
+
+  /** The patch pairs set-up made (br-int ↔ each provider bridge, br-int ↔ br-tun). */
+  expectedPatchPorts(bridges: Bridges): PatchPortSpec[] {
+    const out: PatchPortSpec[] = [];
+    for (const p of bridges.phys.values()) {
+      const intName = patchPortName('int-', p.bridge.name);
+      const phyName = patchPortName('phy-', p.bridge.name);
+      out.push({ bridge: bridges.int.name, name: intName, peer: phyName, ofport: p.intOfport });
+      out.push({ bridge: p.bridge.name, name: phyName, peer: intName, ofport: p.physOfport });
+    }
+    if (bridges.tun) {
+      out.push({ bridge: bridges.int.name, name: this.cfg.intPeerPatchPort, peer: this.cfg.tunPeerPatchPort, ofport: bridges.patchTunOfport });
+      out.push({ bridge: bridges.tun.name, name: this.cfg.tunPeerPatchPort, peer: this.cfg.intPeerPatchPort, ofport: bridges.patchIntOfport });
+    }
+    return out;
+  }
+
+  /** Fail mode, protocols and controller of an agent bridge put back as set-up writes them. */
+  async repairBridge(name: string): Promise<void> {
+    // Never re-creates a bridge: a deleted one is bridge recovery's business.
+    await this.ensureAgentBridge(name, AFTER_DRIFT);
+  }
+
+  /** A patch port put back (created, or its type and peer set); resolves with its ofport. */
+  async repairPatchPort(p: PatchPortSpec): Promise<number> {
+    await this.ops.addPatchPort(p.bridge, p.name, p.peer);
+    return this.ops.waitOfport(p.name, this.cfg.ofConnectTimeoutSec * 1000);
   }
 
   /**

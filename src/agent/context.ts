@@ -4,6 +4,7 @@
 import type { OvsdbOps } from '../ovsdb/ops.js';
 import type { Bridges } from './bridge-setup.js';
 import type { LocalVlanManager } from './local-vlan.js';
+import type { OvsdbDriftRepair } from './ovsdb-drift.js';
 import type { PassScheduler } from './pass-scheduler.js';
 import type { PluginRpc } from './plugin-rpc.js';
 import type { ResourceCache } from './resource-cache.js';
@@ -19,6 +20,8 @@ export interface AgentContext {
   readonly cache: ResourceCache;
   readonly sync: SyncState;
   readonly scheduler: PassScheduler;
+  /** Port settings are written through it, so what the agent set is known and kept true. */
+  readonly drift: OvsdbDriftRepair;
   /** The server connection, or an error when it is not usable yet. */
   requireRpc(): PluginRpc;
 }

@@ -118,7 +118,7 @@ export class Networks {
   async resegment(networkId: string, ports: Iterable<NetworkPort>): Promise<void> {
     const seg = this.currentVlanSegment(networkId);
     if (seg === undefined) return;
-    const { bridges, vlans, ops } = this.ctx;
+    const { bridges, vlans, drift } = this.ctx;
     const wired = [...ports];
     for (const lvm of vlans.segments(networkId)) {
       if (lvm.networkType !== 'vlan' || lvm.segmentationId === seg) continue;
@@ -137,7 +137,7 @@ export class Networks {
         await int.commit();
       }
       const settings = wired.filter((w) => w.lvm === moved).map((w) => ({ port: w.portName, otherConfig: { segmentation_id: String(seg) } }));
-      if (settings.length) await ops.setPortsTagAndOtherConfig(settings);
+      if (settings.length) await drift.writePorts(settings, 'merge');
     }
   }
 }

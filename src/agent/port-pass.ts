@@ -49,6 +49,8 @@ interface PortChanges {
 class PassPlan {
   readonly batches: PassBatches;
   readonly portSettings: PortSettings[] = [];
+  /** Settings OVSDB has already (not written), still what the agent owns on those ports. */
+  readonly portSettingsKept: PortSettings[] = [];
   readonly up: string[] = [];
   readonly down: string[] = [];
   /** A tunnel network nothing floods to yet: the report asks the server for its whole fdb. */
@@ -298,7 +300,7 @@ export class PortPass {
   private markDead(vif: VifPort, plan: PassPlan): void {
     const ofport = vif.ofport!;
     const intBatch = plan.batches.int;
-    if (vif.tag !== DEAD_VLAN_TAG) plan.portSettings.push({ port: vif.portName, tag: DEAD_VLAN_TAG });
+    (vif.tag !== DEAD_VLAN_TAG ? plan.portSettings : plan.portSettingsKept).push({ port: vif.portName, tag: DEAD_VLAN_TAG });
     IntegrationBridge.deleteArpSpoofingProtection(intBatch, ofport);
     IntegrationBridge.deleteAllowedMacs(intBatch, ofport);
     IntegrationBridge.dropPort(intBatch, ofport);
@@ -320,7 +322,7 @@ export class PortPass {
       updated.push(...this.refilterPorts([...refilter].filter((id) => !handed.has(id))));
       if (added.length || updated.length) await this.portFilter.filterPorts({ added, updated, removed: [] });
     }
-    if (plan.portSettings.length) await this.ctx.ops.setPortsTagAndOtherConfig(plan.portSettings);
+    await this.ctx.drift.writePorts(plan.portSettings, 'replace', plan.portSettingsKept);
     await plan.batches.int.commit();
     const removed = [...new Set([...changes.removed.map((w) => w.ifaceId), ...changes.deleted])];
     if (this.portFilter && removed.length) await this.portFilter.filterPorts({ added: [], updated: [], removed });

@@ -21,6 +21,8 @@ export interface AgentSettings extends BridgeSetupConfig, OpenFlowSettings {
   dscpInherit: boolean;
   enableDistributedRouting: boolean;
   reportIntervalSec: number;
+  /** `[agent] flow_audit_interval` (ours): seconds between flow audits, 0 = none. */
+  flowAuditIntervalSec: number;
   logAgentHeartbeats: boolean;
   extensions: readonly string[];
   firewallDriver: FirewallDriverName;
@@ -106,6 +108,7 @@ export function settingsFromConfig(c: AgentConfig): AgentSettings {
     dscpInherit: agent.dscp_inherit,
     enableDistributedRouting: agent.enable_distributed_routing,
     reportIntervalSec: agent.report_interval,
+    flowAuditIntervalSec: agent.flow_audit_interval,
     logAgentHeartbeats: agent.log_agent_heartbeats,
     extensions: agent.extensions,
     firewallDriver: c.firewallDriver,

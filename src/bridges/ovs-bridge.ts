@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Flow, FlowFilter, FlowMod } from '../openflow/flow.js';
 import type { OpenFlowSwitch } from '../openflow/backend.js';
+import { DesiredFlows } from './desired-flows.js';
 import { getLogger } from '../util/log.js';
 
 const LOG = getLogger('bridges');
@@ -44,11 +45,16 @@ export class FlowBatch {
   async commit(): Promise<void> {
     if (this.mods.length === 0) return;
     const mods = this.mods.splice(0);
+    // Recorded before sending: the flow audit must never see a flow being deleted as one to re-add.
+    this.br.desired.apply(mods, this.br.cookie);
     await this.br.ofSwitch.apply(mods);
   }
 }
 
 export class OVSBridge {
+  /** Every flow the agent wants on this bridge now (what its committed batches leave). */
+  readonly desired = new DesiredFlows();
+
   constructor(
     readonly name: string,
     public ofSwitch: OpenFlowSwitch,

@@ -409,6 +409,10 @@ const AGENT_GROUP = {
   explicitly_egress_direct: bool({ default: false, help: 'Accepted egress unicast traffic does not use action NORMAL.' }),
   // The reference heartbeat loop is skipped when the value is falsy (None for an empty value).
   report_interval: float({ default: 30, emptyValue: 0, help: 'Seconds between state reports to the server; 0 disables.' }),
+  // Our extension: the reference has no flow audit (it re-adds flows only when it resyncs).
+  flow_audit_interval: int({
+    default: 60, min: 0, help: "Seconds between audits of the bridges' flows against those the agent wants (missing ones re-added, foreign cookies removed); 0 disables.",
+  }),
   log_agent_heartbeats: bool({ default: false, help: 'Log agent heartbeats.' }),
   extensions: list({ default: [], help: 'L2 agent extensions to use (qos, fdb, log, dhcp, local_ip).' }),
   root_helper: str({ default: 'sudo', help: 'Root helper application.' }),

@@ -13,6 +13,7 @@ after(() => rmSync(results, { recursive: true, force: true }));
 const TINY: Record<string, string[]> = {
   startup: ['--runs', '1', '--no-reference'],
   flowrate: ['--runs', '1', '--flows', '200'],
+  'flow-audit': ['--runs', '1', '--flows', '200'],
   sync: ['--runs', '1', '--ports', '2', '--no-reference'],
   plug: ['--runs', '1', '--sizes', '1,2', '--timeout-s', '120', '--no-reference'],
   restart: ['--runs', '1', '--ports', '2', '--idle-s', '1', '--no-reference'],

@@ -11,8 +11,12 @@ export function macToBytes(mac: string): Buffer {
   return Buffer.from(parts.map((p) => parseInt(p, 16)));
 }
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 export function bytesToMac(b: Uint8Array): string {
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(':');
+  // Table lookups: a flow dump decodes one or two MACs per flow, tens of thousands per audit.
+  if (b.length === 6) return `${HEX[b[0]!]}:${HEX[b[1]!]}:${HEX[b[2]!]}:${HEX[b[3]!]}:${HEX[b[4]!]}:${HEX[b[5]!]}`;
+  return Array.from(b, (x) => HEX[x]!).join(':');
 }
 
 export function ipv4ToBytes(ip: string): Buffer {

@@ -1,0 +1,101 @@
+// Cost of one flow audit ([agent] flow_audit_interval) of a bridge holding N flows (default 10 000,
+// br-tun-style unicast flows written through the bridge, so its desired-flow registry has them
+// all): the dump (native: one multipart FLOW_STATS request and its decoding; ovs-ofctl: one
+// `ovs-ofctl dump-flows` process and parsing its text) and the comparison with the registry.
+// Measured as the agent process's CPU time (process.cpuUsage: user + system) around the audit,
+// and as wall time; the ovs-ofctl child's own CPU is not the agent's and is not counted. The
+// "reference" column is empty: the reference agent has no audit.
+//   node dist/bench/flow-audit.js [--runs N] [--flows N]
+import { PrivateOvs, freePort } from '../lab/ovs.js';
+import { auditFlows } from '../src/agent/flow-audit.js';
+import { OVSBridge } from '../src/bridges/ovs-bridge.js';
+import { TUN_BR_ALL_TABLES } from '../src/bridges/tables.js';
+import { NativeBackend } from '../src/openflow/native/backend.js';
+import { OfctlBackend } from '../src/openflow/ofctl/backend.js';
+import type { OpenFlowSwitch } from '../src/openflow/backend.js';
+import { exact, output, popVlan, vlan, type Flow } from '../src/openflow/flow.js';
+import { argInt, report, type Series } from './lib.js';
+
+function flows(n: number): Flow[] {
+  const out: Flow[] = [];
+  for (let i = 0; i < n; i++) {
+    const mac = `fa:16:3e:${((i >> 16) & 0xff).toString(16).padStart(2, '0')}:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
+    out.push({
+      table: 20,
+      priority: 2,
+      match: { vlanVid: vlan(1 + (i % 100)), ethDst: exact(mac) },
+      actions: [popVlan(), { type: 'set_field', field: 'tun_id', value: BigInt(1000 + (i % 100)) }, output(2)],
+    });
+  }
+  return out;
+}
+
+let seq = 0;
+async function freshBridge(ovs: PrivateOvs, controllerPort?: number): Promise<{ name: string; dpid: bigint }> {
+  const name = `fa${seq++}`;
+  await ovs.addBridge(name);
+  await ovs.vsctl('set', 'bridge', name, 'fail_mode=secure', 'protocols=OpenFlow10,OpenFlow13');
+  if (controllerPort !== undefined) {
+    await ovs.vsctl('set-controller', name, `tcp:127.0.0.1:${controllerPort}`);
+    await ovs.vsctl('set', 'controller', name, 'connection_mode=out-of-band');
+  }
+  const dpid = BigInt(`0x${(await ovs.vsctl('get', 'bridge', name, 'datapath_id')).replace(/"/g, '')}`);
+  return { name, dpid };
+}
+
+/** One audit: CPU ms of this process and wall ms; throws if the audit finds anything to repair. */
+async function audit(br: OVSBridge): Promise<{ cpuMs: number; wallMs: number }> {
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  const dump = await br.ofSwitch.dumpFlows();
+  const { mods, result } = auditFlows(br, TUN_BR_ALL_TABLES, dump);
+  const c = process.cpuUsage(c0);
+  const wallMs = performance.now() - t0;
+  if (mods.length) throw new Error(`${br.name}: audit of ${result.desired} flows found ${result.readded.length} missing, ${result.removed.length} foreign`);
+  return { cpuMs: (c.user + c.system) / 1000, wallMs };
+}
+
+async function main(): Promise<void> {
+  const runs = argInt('runs', 5);
+  const n = argInt('flows', 10_000);
+  const ovs = await PrivateOvs.start();
+  Object.assign(process.env, ovs.env); // ovs-ofctl must find this private OVS
+  const port = await freePort();
+  const native = new NativeBackend({ listenAddress: '127.0.0.1', listenPort: port, connectTimeoutSec: 20, requestTimeoutSec: 120 });
+  const ofctl = new OfctlBackend({ timeoutSec: 120 });
+  try {
+    await native.start();
+    await ofctl.start();
+    const nb = await freshBridge(ovs, port);
+    await native.waitForSwitch(nb.dpid);
+    const ob = await freshBridge(ovs);
+    const sides: Array<[string, OpenFlowSwitch]> = [
+      ['native', native.bridge(nb.name, nb.dpid)],
+      ['ovs-ofctl', ofctl.bridge(ob.name)],
+    ];
+    const series: Series[] = [];
+    for (const [label, sw] of sides) {
+      const br = new OVSBridge(sw.bridge, sw);
+      await br.installFlows(...flows(n));
+      const cpu: number[] = [];
+      const wall: number[] = [];
+      await audit(br); // warm-up: JIT and first-use allocations are not the steady state
+      for (let i = 0; i < runs; i++) {
+        const r = await audit(br);
+        cpu.push(r.cpuMs);
+        wall.push(r.wallMs);
+      }
+      series.push({ label: `audit of ${n} flows, ${label}: agent CPU`, unit: 'ms', ours: cpu, reference: [], referenceNote: 'no audit' });
+      series.push({ label: `audit of ${n} flows, ${label}: wall time`, unit: 'ms', ours: wall, reference: [], referenceNote: 'no audit' });
+    }
+    report('flow-audit', `Flow audit: one bridge with ${n} flows, dump and comparison with the desired flows`, series, { runs, flows: n });
+  } finally {
+    await native.stop().catch((e: unknown) => process.stderr.write(`stopping the native controller: ${String(e)}\n`));
+    await ovs.stop();
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench flow-audit failed: ${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exitCode = 1;
+});
