@@ -38,7 +38,7 @@ import { StateReports } from './state-report.js';
 import { SyncState } from './sync-state.js';
 import { TunnelPorts } from './tunnels.js';
 import { getLogger } from '../util/log.js';
-import { instrumentOpenFlow, noteConnectionUp, noteOvsRestart, timedCachePull, type AgentSnapshot } from './metrics.js';
+import { instrumentOpenFlow, noteConnectionUp, noteOvsRestart, timedCachePull, type AgentSnapshot, type RepairCounts } from './metrics.js';
 import { buildSnapshot } from './snapshot.js';
 
 const LOG = getLogger('agent');
@@ -321,7 +321,16 @@ export class OvsAgent implements AgentContext {
       tunnels: this.tunnels,
       firewall: this.firewall,
       cache: this.cache,
+      repairs: this.repairCounts(),
     });
+  }
+
+  private repairCounts(): RepairCounts {
+    const { ovsdb, flows } = this.repairCounters();
+    return {
+      ovsdbRepairs: ovsdb.repairs, ovsdbFlaps: ovsdb.flaps,
+      flowAudits: flows.audits, flowsReadded: flows.flowsReadded, foreignFlowsRemoved: flows.foreignFlowsRemoved,
+    };
   }
 
   /** A network's segmentation may have changed: move its flows (under the pass lock). */

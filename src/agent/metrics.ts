@@ -38,6 +38,17 @@ export interface AgentSnapshot {
   firewall: { driver: string; ports: number; rules: number; members: number } | undefined;
   /** Objects in the resource cache, by type. */
   cache: Record<string, number>;
+  /** What the agent put back since start because something else changed it (issue: drift). */
+  repairs: RepairCounts;
+}
+
+export interface RepairCounts {
+  /** OVSDB columns and patch ports put back; `ovsdbFlaps`: of those, repairs spaced out by back-off. */
+  ovsdbRepairs: number;
+  ovsdbFlaps: number;
+  flowAudits: number;
+  flowsReadded: number;
+  foreignFlowsRemoved: number;
 }
 
 /** Implemented by src/metrics/recorder.ts (prom-client); tests may install their own. */

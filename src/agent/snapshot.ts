@@ -6,7 +6,7 @@ import type { FirewallDriver } from '../firewall/driver.js';
 import { TUNNEL_TYPES } from '../bridges/tables.js';
 import type { Bridges } from './bridge-setup.js';
 import type { LocalVlanManager } from './local-vlan.js';
-import type { AgentSnapshot, PortState } from './metrics.js';
+import type { AgentSnapshot, PortState, RepairCounts } from './metrics.js';
 import type { PluginRpc } from './plugin-rpc.js';
 import type { ResourceCache } from './resource-cache.js';
 import type { SyncState } from './sync-state.js';
@@ -29,6 +29,7 @@ export interface SnapshotParts {
   tunnels: TunnelPorts;
   firewall: FirewallDriver | undefined;
   cache: ResourceCache;
+  repairs: RepairCounts;
 }
 
 /** Switch handles that know their datapath id (the native backend's, and the instrumented ones). */
@@ -74,5 +75,6 @@ export function buildSnapshot(p: SnapshotParts): AgentSnapshot {
     tunnels,
     firewall: p.firewall && fw ? { driver: p.firewall.name, ...fw } : undefined,
     cache: p.cache.counts(),
+    repairs: p.repairs,
   };
 }

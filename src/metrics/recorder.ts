@@ -5,7 +5,7 @@
 // (bridge and table names come from the configuration and src/bridges/tables.ts, never from ids).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { INT_PIPELINE, PHYS_PIPELINE, TUN_PIPELINE, type TableSpec } from '../bridges/tables.js';
-import { PORT_STATES, type AgentSnapshot, type ConnectionName, type MetricsRecorder } from '../agent/metrics.js';
+import { PORT_STATES, type AgentSnapshot, type ConnectionName, type MetricsRecorder, type RepairCounts } from '../agent/metrics.js';
 import { OpenFlowError } from '../openflow/backend.js';
 import type { FlowMod } from '../openflow/flow.js';
 import { formatFlowModLine } from '../openflow/text.js';
@@ -196,6 +196,23 @@ export class PromRecorder implements MetricsRecorder {
         for (const [type, n] of Object.entries(snap()?.cache ?? {})) this.set({ type }, n);
       },
     });
+    // Counters kept by the drift repair and the flow audit, read at scrape time.
+    for (const [name, help, read] of [
+      ['ovsdb_repairs_total', 'OVSDB columns and patch ports something else changed and the agent put back.', (r: RepairCounts) => r.ovsdbRepairs],
+      ['ovsdb_repair_flaps_total', 'OVSDB repairs of something changed again soon after its last repair (spaced out by back-off).', (r: RepairCounts) => r.ovsdbFlaps],
+      ['flow_audits_total', 'Flow audits run ([agent] flow_audit_interval).', (r: RepairCounts) => r.flowAudits],
+      ['flow_audit_readded_total', 'Flows the audit found missing and added again.', (r: RepairCounts) => r.flowsReadded],
+      ['flow_audit_foreign_removed_total', 'Flows with a foreign cookie the audit removed from the agent\'s tables.', (r: RepairCounts) => r.foreignFlowsRemoved],
+    ] as const) {
+      new Counter({
+        name: `${p}${name}`, help, registers,
+        collect() {
+          const repairs = snap()?.repairs;
+          this.reset();
+          if (repairs) this.inc(read(repairs));
+        },
+      });
+    }
     for (const [what, help] of [
       ['ports', 'Ports the security-group firewall filters, by driver.'],
       ['rules', 'Security-group rules the firewall enforces (over the groups of its ports), by driver.'],

@@ -32,7 +32,8 @@ function parts(over: Partial<SnapshotParts>): SnapshotParts {
   return {
     ovsdbEndpoint: 'unix:/run/openvswitch/db.sock', ops: undefined, backend: undefined, bridges, canary: 'normal', rpc: undefined,
     sync: new SyncState(), ports: { bound: 2, isolated: 0, retrying: 0 }, lastFullSync: undefined, lastStateReportAt: undefined,
-    vlans, tunnels, firewall: undefined, cache: new ResourceCache(async () => []), ...over,
+    vlans, tunnels, firewall: undefined, cache: new ResourceCache(async () => []),
+    repairs: { ovsdbRepairs: 0, ovsdbFlaps: 0, flowAudits: 0, flowsReadded: 0, foreignFlowsRemoved: 0 }, ...over,
   };
 }
 

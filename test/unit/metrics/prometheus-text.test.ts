@@ -19,6 +19,7 @@ const snapshot: AgentSnapshot = {
   tunnels: [{ type: 'vxlan', remoteIp: '192.0.2.2', ofport: 3 }],
   firewall: { driver: 'openvswitch', ports: 2, rules: 7, members: 4 },
   cache: { Port: 3, Network: 1 },
+  repairs: { ovsdbRepairs: 4, ovsdbFlaps: 1, flowAudits: 12, flowsReadded: 7, foreignFlowsRemoved: 2 },
 };
 
 describe('parsePrometheusText', () => {
@@ -35,6 +36,11 @@ describe('parsePrometheusText', () => {
     assert.equal(sampleValue(m, 'ovs_agent_ready'), 0, 'br-tun not connected: not ready');
     assert.equal(sampleValue(m, 'ovs_agent_connection_up', { connection: 'openflow' }), 0);
     assert.equal(sampleValue(m, 'ovs_agent_tunnels', { tunnel_type: 'vxlan' }), 1);
+    assert.equal(sampleValue(m, 'ovs_agent_ovsdb_repairs_total'), 4);
+    assert.equal(sampleValue(m, 'ovs_agent_ovsdb_repair_flaps_total'), 1);
+    assert.equal(sampleValue(m, 'ovs_agent_flow_audits_total'), 12);
+    assert.equal(sampleValue(m, 'ovs_agent_flow_audit_readded_total'), 7);
+    assert.equal(sampleValue(m, 'ovs_agent_flow_audit_foreign_removed_total'), 2);
     assert.equal(sampleValue(m, 'ovs_agent_flows', { bridge: 'br-int', table: 'CANARY_TABLE' }), 1);
     assert.equal(sampleValue(m, 'ovs_agent_rpc_calls_total', { method: 'update_device_list' }), 2);
     assert.equal(sampleValue(m, 'ovs_agent_rpc_call_failures_total', { method: 'update_device_list', reason: 'timeout' }), 1);
