@@ -13,35 +13,7 @@ import { TUN_BR_ALL_TABLES } from '../src/bridges/tables.js';
 import { NativeBackend } from '../src/openflow/native/backend.js';
 import { OfctlBackend } from '../src/openflow/ofctl/backend.js';
 import type { OpenFlowSwitch } from '../src/openflow/backend.js';
-import { exact, output, popVlan, vlan, type Flow } from '../src/openflow/flow.js';
-import { argInt, report, type Series } from './lib.js';
-
-function flows(n: number): Flow[] {
-  const out: Flow[] = [];
-  for (let i = 0; i < n; i++) {
-    const mac = `fa:16:3e:${((i >> 16) & 0xff).toString(16).padStart(2, '0')}:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
-    out.push({
-      table: 20,
-      priority: 2,
-      match: { vlanVid: vlan(1 + (i % 100)), ethDst: exact(mac) },
-      actions: [popVlan(), { type: 'set_field', field: 'tun_id', value: BigInt(1000 + (i % 100)) }, output(2)],
-    });
-  }
-  return out;
-}
-
-let seq = 0;
-async function freshBridge(ovs: PrivateOvs, controllerPort?: number): Promise<{ name: string; dpid: bigint }> {
-  const name = `fa${seq++}`;
-  await ovs.addBridge(name);
-  await ovs.vsctl('set', 'bridge', name, 'fail_mode=secure', 'protocols=OpenFlow10,OpenFlow13');
-  if (controllerPort !== undefined) {
-    await ovs.vsctl('set-controller', name, `tcp:127.0.0.1:${controllerPort}`);
-    await ovs.vsctl('set', 'controller', name, 'connection_mode=out-of-band');
-  }
-  const dpid = BigInt(`0x${(await ovs.vsctl('get', 'bridge', name, 'datapath_id')).replace(/"/g, '')}`);
-  return { name, dpid };
-}
+import { argInt, report, unicastFlows, type Series } from './lib.js';
 
 /** One audit: CPU ms of this process and wall ms; throws if the audit finds anything to repair. */
 async function audit(br: OVSBridge): Promise<{ cpuMs: number; wallMs: number }> {
@@ -66,9 +38,10 @@ async function main(): Promise<void> {
   try {
     await native.start();
     await ofctl.start();
-    const nb = await freshBridge(ovs, port);
+    const nb = { name: 'fa-native', dpid: await ovs.addControlledBridge('fa-native', port) };
     await native.waitForSwitch(nb.dpid);
-    const ob = await freshBridge(ovs);
+    const ob = { name: 'fa-ofctl' };
+    await ovs.addSecureBridge(ob.name);
     const sides: Array<[string, OpenFlowSwitch]> = [
       ['native', native.bridge(nb.name, nb.dpid)],
       ['ovs-ofctl', ofctl.bridge(ob.name)],
@@ -76,7 +49,7 @@ async function main(): Promise<void> {
     const series: Series[] = [];
     for (const [label, sw] of sides) {
       const br = new OVSBridge(sw.bridge, sw);
-      await br.installFlows(...flows(n));
+      await br.installFlows(...unicastFlows(n));
       const cpu: number[] = [];
       const wall: number[] = [];
       await audit(br); // warm-up: JIT and first-use allocations are not the steady state

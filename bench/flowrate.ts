@@ -12,41 +12,14 @@ import { PrivateOvs, freePort } from '../lab/ovs.js';
 import { NativeBackend } from '../src/openflow/native/backend.js';
 import { OfctlBackend } from '../src/openflow/ofctl/backend.js';
 import type { OpenFlowSwitch } from '../src/openflow/backend.js';
-import { exact, output, popVlan, vlan, type FlowMod } from '../src/openflow/flow.js';
+import type { FlowMod } from '../src/openflow/flow.js';
 import { formatFlowModLine } from '../src/openflow/text.js';
-import { argInt, report, type Series } from './lib.js';
+import { argInt, report, unicastFlows, type Series } from './lib.js';
 
 const run = promisify(execFile);
 
 function flows(n: number): FlowMod[] {
-  const mods: FlowMod[] = [];
-  for (let i = 0; i < n; i++) {
-    const mac = `fa:16:3e:${((i >> 16) & 0xff).toString(16).padStart(2, '0')}:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
-    mods.push({
-      command: 'add',
-      flow: {
-        table: 20,
-        priority: 2,
-        cookie: 0x1234n,
-        match: { vlanVid: vlan(1 + (i % 100)), ethDst: exact(mac) },
-        actions: [popVlan(), { type: 'set_field', field: 'tun_id', value: BigInt(1000 + (i % 100)) }, output(2)],
-      },
-    });
-  }
-  return mods;
-}
-
-let seq = 0;
-async function freshBridge(ovs: PrivateOvs, controllerPort?: number): Promise<{ name: string; dpid: bigint }> {
-  const name = `fr${seq++}`;
-  await ovs.addBridge(name);
-  await ovs.vsctl('set', 'bridge', name, 'fail_mode=secure', 'protocols=OpenFlow10,OpenFlow13');
-  if (controllerPort !== undefined) {
-    await ovs.vsctl('set-controller', name, `tcp:127.0.0.1:${controllerPort}`);
-    await ovs.vsctl('set', 'controller', name, 'connection_mode=out-of-band');
-  }
-  const dpid = BigInt(`0x${(await ovs.vsctl('get', 'bridge', name, 'datapath_id')).replace(/"/g, '')}`);
-  return { name, dpid };
+  return unicastFlows(n).map((flow) => ({ command: 'add', flow: { ...flow, cookie: 0x1234n } }));
 }
 
 async function countFlows(ovs: PrivateOvs, br: string): Promise<number> {
@@ -81,16 +54,18 @@ async function main(): Promise<void> {
     writeFileSync(file, mods.map(formatFlowModLine).join('\n') + '\n');
     const s: Record<'native' | 'ofctl' | 'raw', number[]> = { native: [], ofctl: [], raw: [] };
     for (let i = 0; i < runs; i++) {
-      const nb = await freshBridge(ovs, port);
+      const nb = { name: `fr${i}n`, dpid: await ovs.addControlledBridge(`fr${i}n`, port) };
       await native.waitForSwitch(nb.dpid);
       const sw: OpenFlowSwitch = native.bridge(nb.name, nb.dpid);
       s.native.push(await timed(ovs, nb.name, n, () => sw.apply(mods)));
 
-      const ob = await freshBridge(ovs);
+      const ob = { name: `fr${i}o` };
+      await ovs.addSecureBridge(ob.name);
       const osw = ofctl.bridge(ob.name);
       s.ofctl.push(await timed(ovs, ob.name, n, () => osw.apply(mods)));
 
-      const rb = await freshBridge(ovs);
+      const rb = { name: `fr${i}r` };
+      await ovs.addSecureBridge(rb.name);
       s.raw.push(
         await timed(ovs, rb.name, n, async () => {
           await run('ovs-ofctl', ['-O', 'OpenFlow13', '--bundle', 'add-flows', rb.name, file], { env: ovs.env });

@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { execSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
+import { exact, output, popVlan, vlan, type Flow } from '../src/openflow/flow.js';
 
 export interface Series {
   label: string;
@@ -106,4 +107,19 @@ export function haveReference(): boolean {
 export function argInt(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
+}
+
+/** `n` br-tun-style unicast flows (table 20: VLAN + destination MAC -> tunnel id, out port 2), all distinct. */
+export function unicastFlows(n: number): Flow[] {
+  const out: Flow[] = [];
+  for (let i = 0; i < n; i++) {
+    const mac = `fa:16:3e:${((i >> 16) & 0xff).toString(16).padStart(2, '0')}:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
+    out.push({
+      table: 20,
+      priority: 2,
+      match: { vlanVid: vlan(1 + (i % 100)), ethDst: exact(mac) },
+      actions: [popVlan(), { type: 'set_field', field: 'tun_id', value: BigInt(1000 + (i % 100)) }, output(2)],
+    });
+  }
+  return out;
 }

@@ -185,6 +185,24 @@ export class PrivateOvs {
     await this.vsctl('--may-exist', 'add-br', name, '--', 'set', 'bridge', name, 'datapath_type=netdev');
   }
 
+  /** Adds bridge `name` in fail mode secure (nothing passes that no flow allows), speaking OpenFlow 1.0, 1.3 and 1.4. */
+  async addSecureBridge(name: string): Promise<void> {
+    await this.addBridge(name);
+    await this.vsctl('set', 'bridge', name, 'fail_mode=secure', 'protocols=OpenFlow10,OpenFlow13,OpenFlow14');
+  }
+
+  /** A secure bridge whose controller is a native backend on 127.0.0.1:`port` (out of band); its datapath id. */
+  async addControlledBridge(name: string, port: number): Promise<bigint> {
+    await this.addSecureBridge(name);
+    await this.vsctl('set-controller', name, `tcp:127.0.0.1:${port}`);
+    await this.vsctl('set', 'controller', name, 'connection_mode=out-of-band');
+    return this.datapathId(name);
+  }
+
+  async datapathId(name: string): Promise<bigint> {
+    return BigInt(`0x${(await this.vsctl('get', 'bridge', name, 'datapath_id')).replace(/"/g, '')}`);
+  }
+
   /**
    * Flows of a bridge as `ovs-ofctl dump-flows --no-stats` prints them, cookies stripped and
    * lines sorted: comparable across agents and backends.

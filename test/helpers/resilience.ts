@@ -55,6 +55,12 @@ export interface Killable {
  * the agent (its output kept in $RS_KEEP_LOG/<host>.log when that is set), the OVS and the lab.
  */
 export async function stopLabHost(h: { host: string; agent?: AgentProcess; ovs?: PrivateOvs; lab?: NeutronLab; running?: Iterable<Killable> }): Promise<void> {
+  await stopAgentHost(h);
+  await Promise.allSettled([h.lab?.stop(), h.ovs?.stop()]);
+}
+
+/** What runs on a test host's OVS: traffic, VMs, the agent (its log kept with RS_KEEP_LOG; killed if it will not stop). */
+export async function stopAgentHost(h: { host: string; agent?: AgentProcess; running?: Iterable<Killable> }): Promise<void> {
   if (process.env.RS_KEEP_LOG && h.agent) writeFileSync(`${process.env.RS_KEEP_LOG}/${h.host}.log`, h.agent.output);
   for (const r of h.running ?? []) r.kill();
   await cleanupAllVms();
@@ -65,7 +71,6 @@ export async function stopLabHost(h: { host: string; agent?: AgentProcess; ovs?:
     });
     h.agent.cleanup();
   }
-  await Promise.allSettled([h.lab?.stop(), h.ovs?.stop()]);
 }
 
 export interface PingReply {

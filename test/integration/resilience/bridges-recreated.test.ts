@@ -11,10 +11,10 @@ import assert from 'node:assert/strict';
 import { PrivateOvs, freePort } from '../../../lab/ovs.js';
 import type { AgentProcess } from '../../../lab/agent-process.js';
 import { NeutronLab, waitFor, type NeutronNetwork, type NeutronPort } from '../../../lab/neutron.js';
-import { plugVm, ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
+import { plugVm, ping, type Vm } from '../../../lab/vm.js';
 import { labAgentFiles } from '../../../lab/agent-config.js';
 import { createFilteredPort, createSecurityGroup } from '../../../lab/security-groups.js';
-import { Pinger, startAgent, flowSet, missing, note } from '../../helpers/resilience.js';
+import { Pinger, startAgent, stopAgentHost, flowSet, missing, note } from '../../helpers/resilience.js';
 
 /** From the last add-br (or ovs-vswitchd back) to the first ping reply, VM ports replugged meanwhile. */
 const RECOVERY_BOUND_MS = 10_000;
@@ -133,11 +133,7 @@ for (const run of RUNS) describe(`of_interface = ${run.ofInterface}${'firewallDr
   }, { timeout: 240000 });
 
   after(async () => {
-    if (process.env.RS_KEEP_LOG && agent) writeFileSync(`${process.env.RS_KEEP_LOG}/${HOST}.log`, agent.output);
-    for (const p of pingers) p.kill();
-    await cleanupAllVms();
-    await agent?.stop().catch(() => undefined);
-    agent?.cleanup();
+    await stopAgentHost({ host: HOST, agent, running: pingers });
     await ovs?.stop();
   }, { timeout: 60000 });
 

@@ -5,14 +5,13 @@
 // loop (repaired with back-off, not fought). Each figure printed is the time to repair as a VM or
 // an operator sees it. The flow audit runs every 2 s here ([agent] flow_audit_interval = 2).
 import { describe, test, before, after } from 'node:test';
-import { writeFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { freePort, type PrivateOvs } from '../../../lab/ovs.js';
 import { startLabAndOvs } from '../../../lab/host.js';
 import type { AgentProcess } from '../../../lab/agent-process.js';
 import { waitFor, type NeutronLab, type NeutronNetwork, type NeutronPort } from '../../../lab/neutron.js';
-import { plugVm, ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
-import { Pinger, agentConfig, startAgent, note } from '../../helpers/resilience.js';
+import { plugVm, ping, type Vm } from '../../../lab/vm.js';
+import { Pinger, agentConfig, startAgent, stopAgentHost, note } from '../../helpers/resilience.js';
 
 const AUDIT_SEC = 2;
 const REPAIRED = /changed by something other than the agent|deleted by something other than the agent|removed by something other than the agent|foreign cookie/;
@@ -68,11 +67,7 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`of_interfa
   }, { timeout: 240000 });
 
   after(async () => {
-    if (process.env.RS_KEEP_LOG && agent) writeFileSync(`${process.env.RS_KEEP_LOG}/${HOST}.log`, agent.output);
-    for (const p of pingers) p.kill();
-    await cleanupAllVms();
-    await agent?.stop().catch(() => undefined);
-    agent?.cleanup();
+    await stopAgentHost({ host: HOST, agent, running: pingers });
     for (const br of ['br-int', 'br-tun']) await ovs.vsctl('--if-exists', 'del-br', br).catch(() => undefined);
   }, { timeout: 60000 });
 
