@@ -196,26 +196,33 @@ export class OvsdbDriftRepair {
       const fix: PortSettings = { port: row.name };
       for (const d of drift) {
         // Back-off per column: a tool fighting over the tag does not delay other_config's repair.
-        const key = `port:${uuid}:${d.column}`;
-        const wait = this.backoff.waitMs(key);
-        if (wait > 0) {
-          this.dirtyPorts.add(uuid);
-          later(wait);
-          continue;
-        }
+        const flapNote = this.admitRepair(`port:${uuid}:${d.column}`, later, () => this.dirtyPorts.add(uuid));
+        if (flapNote === undefined) continue;
         if (d.column === 'tag') fix.tag = e.tag;
         if (d.column === 'other_config') fix.otherConfig = Object.fromEntries(e.otherConfig);
         if (d.column === 'vlan_mode/trunks') fix.clearVlanModeAndTrunks = true;
-        const flap = this.backoff.repaired(key);
         this.repairCount++;
-        LOG.warning(
-          `${bridge} port ${row.name}: ${d.column} changed by something other than the agent: found ${d.found}, set back to ${d.want}` +
-            (flap ? ` (changed again soon after the last repair: its next repair waits ${this.backoff.waitMs(key)} ms)` : ''),
-        );
+        LOG.warning(`${bridge} port ${row.name}: ${d.column} changed by something other than the agent: found ${d.found}, set back to ${d.want}${flapNote}`);
       }
       if (Object.keys(fix).length > 1) settings.push(fix);
     }
     if (settings.length) await this.ctx.ops.setPortsTagAndOtherConfig(settings);
+  }
+
+  /**
+   * The back-off's word on repairing `key` now. Undefined: not yet (`markDirty` keeps it pending and
+   * `later` brings the repair back when the wait is over). Otherwise the repair is recorded and the
+   * answer is what its WARNING adds: nothing, or that it flapped and how long the next repair waits.
+   */
+  private admitRepair(key: string, later: (ms: number) => void, markDirty: () => void): string | undefined {
+    const wait = this.backoff.waitMs(key);
+    if (wait > 0) {
+      markDirty();
+      later(wait);
+      return undefined;
+    }
+    if (!this.backoff.repaired(key)) return '';
+    return ` (changed again soon after the last repair: its next repair waits ${this.backoff.waitMs(key)} ms)`;
   }
 
   // ---- bridges and patch ports
@@ -234,20 +241,11 @@ export class OvsdbDriftRepair {
         drift.push({ column: 'controller', text: `found [${targets.join(',')}], set back to [${spec.controllerTargets.join(',')}]` });
       }
       if (drift.length === 0) continue;
-      const key = `bridge:${spec.name}`;
-      const wait = this.backoff.waitMs(key);
-      if (wait > 0) {
-        this.bridgesDirty = true;
-        later(wait);
-        continue;
-      }
-      const flap = this.backoff.repaired(key);
+      const flapNote = this.admitRepair(`bridge:${spec.name}`, later, () => (this.bridgesDirty = true));
+      if (flapNote === undefined) continue;
       for (const d of drift) {
         this.repairCount++;
-        LOG.warning(
-          `bridge ${spec.name}: ${d.column} changed by something other than the agent: ${d.text}` +
-            (flap ? ` (changed again soon after the last repair: the next repair of this bridge waits ${this.backoff.waitMs(key)} ms)` : ''),
-        );
+        LOG.warning(`bridge ${spec.name}: ${d.column} changed by something other than the agent: ${d.text}${flapNote}`);
       }
       await hooks.repairBridge(spec.name);
     }
@@ -255,19 +253,10 @@ export class OvsdbDriftRepair {
       if (!replica.bridge(p.bridge) || !hooks.bridgeAsSetUp(p.bridge)) continue; // bridge recovery's business
       const drift = this.patchDrift(p);
       if (drift === undefined) continue;
-      const key = `patch:${p.name}`;
-      const wait = this.backoff.waitMs(key);
-      if (wait > 0) {
-        this.bridgesDirty = true;
-        later(wait);
-        continue;
-      }
-      const flap = this.backoff.repaired(key);
+      const flapNote = this.admitRepair(`patch:${p.name}`, later, () => (this.bridgesDirty = true));
+      if (flapNote === undefined) continue;
       this.repairCount++;
-      LOG.warning(
-        `bridge ${p.bridge} patch port ${p.name}: ${drift}; put back with options:peer=${p.peer}` +
-          (flap ? ` (changed again soon after the last repair: next repair waits ${this.backoff.waitMs(key)} ms)` : ''),
-      );
+      LOG.warning(`bridge ${p.bridge} patch port ${p.name}: ${drift}; put back with options:peer=${p.peer}${flapNote}`);
       const ofport = await hooks.repairPatchPort(p);
       if (p.ofport !== undefined && ofport !== p.ofport) {
         LOG.warning(`bridge ${p.bridge} patch port ${p.name}: re-created with ofport ${ofport} (was ${p.ofport}): setting the bridges' flows up again`);
