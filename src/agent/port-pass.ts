@@ -1,19 +1,20 @@
 // One reconciliation pass over the ports of br-int (agent-loop.md §4): classify what changed since
 // the last pass, fetch the details of ports to wire, plan every flow and OVSDB write, commit them,
 // hand the ports to the firewall, then report their states to the server.
-import type { PortSettings, VifPort } from '../ovsdb/ops.js';
+import type { VifPort } from '../ovsdb/ops.js';
 import { IntegrationBridge } from '../bridges/br-int.js';
 import { DEAD_VLAN_TAG, INT_BR_ALL_TABLES, PHY_BR_ALL_TABLES, TUN_BR_ALL_TABLES, isTunnelType } from '../bridges/tables.js';
 import { setupArpSpoofingProtection } from './anti-spoofing.js';
 import type { AgentContext } from './context.js';
 import { buildDeviceDetails, type BoundDeviceDetails, type DeviceDetails } from './device-details.js';
 import type { DeviceReports } from './device-reports.js';
-import type { NetworkPort, Networks } from './networks.js';
+import type { Networks } from './networks.js';
 import { PassBatches } from './pass-batches.js';
+import { PassPlan, classifyPorts, type PortChanges, type WiredPort } from './pass-plan.js';
 import type { PortFilter } from './port-filter.js';
 import { portWiring, taggedPortSettings } from './port-settings.js';
 import { firewallPortFrom } from '../firewall/sg-objects.js';
-import type { FirewallPort, PortWiring } from '../firewall/types.js';
+import type { FirewallPort } from '../firewall/types.js';
 import { agentProvidesAntiSpoofing } from './settings.js';
 import type { TunnelPorts } from './tunnels.js';
 import { getLogger } from '../util/log.js';
@@ -22,47 +23,6 @@ import { Progress } from './progress.js';
 
 const LOG = getLogger('agent');
 const MAX_DEVICE_RETRIES = 5;
-
-/** A port of br-int the agent has handled, with the network it is bound to here if any. */
-export interface WiredPort extends NetworkPort {
-  ifaceId: string;
-  portName: string;
-  ofport: number;
-  details?: BoundDeviceDetails;
-}
-
-/** What changed since the last pass. */
-interface PortChanges {
-  /** VM ports on br-int with an ofport, by iface-id. */
-  vifs: Map<string, VifPort>;
-  added: VifPort[];
-  updated: VifPort[];
-  /** Wired ports whose ofport changed (also in `updated`): their flows go with the old ofport. */
-  moved: WiredPort[];
-  /** Wired ports that left br-int. */
-  removed: WiredPort[];
-  /** Ports deleted on the server. */
-  deleted: string[];
-}
-
-/** Everything a pass will write, collected before anything is written. */
-class PassPlan {
-  readonly batches: PassBatches;
-  readonly portSettings: PortSettings[] = [];
-  /** Settings OVSDB has already (not written), still what the agent owns on those ports. */
-  readonly portSettingsKept: PortSettings[] = [];
-  readonly up: string[] = [];
-  readonly down: string[] = [];
-  /** A tunnel network nothing floods to yet: the report asks the server for its whole fdb. */
-  tunnelsMissing = false;
-  /** How this pass wired each bound port, for the firewall. */
-  readonly wiring = new Map<string, PortWiring>();
-  failed = 0;
-
-  constructor(batches: PassBatches) {
-    this.batches = batches;
-  }
-}
 
 export class PortPass {
   private readonly wired = new Map<string, WiredPort>();
@@ -113,7 +73,7 @@ export class PortPass {
   async run(): Promise<void> {
     const { sync, settings } = this.ctx;
     if (!sync.rpcReady) return; // ports are wired once the server can tell us what they are
-    if (!sync.bridgesReady) return; // the bridges are being set up again; that kicks a full pass
+    if (!sync.passesMayRun) return; // the bridges are being set up again; that kicks a full pass
     if (sync.tunnelSyncNeeded && settings.tunnelTypes.length > 0) await this.tunnels.sync();
     const full = sync.fullSync;
     sync.fullSync = false;
@@ -164,23 +124,10 @@ export class PortPass {
   }
 
   private classify(full: boolean): PortChanges {
-    const vifs = this.currentVifs();
-    const added: VifPort[] = [];
-    const updated: VifPort[] = [];
-    const moved: WiredPort[] = [];
-    for (const [id, vif] of vifs) {
-      const w = this.wired.get(id);
-      if (!w || full) added.push(vif);
-      else if (w.ofport !== vif.ofport) {
-        moved.push(w);
-        updated.push(vif);
-      } else if (this.pendingUpdated.has(id)) updated.push(vif);
-    }
-    const removed = [...this.wired.values()].filter((w) => !vifs.has(w.ifaceId));
-    for (const v of [...added, ...updated]) this.pendingUpdated.delete(v.ifaceId);
-    const deleted = [...this.pendingDeleted];
+    const changes = classifyPorts(this.currentVifs(), this.wired, this.pendingUpdated, this.pendingDeleted, full);
+    for (const v of [...changes.added, ...changes.updated]) this.pendingUpdated.delete(v.ifaceId);
     this.pendingDeleted.clear();
-    return { vifs, added, updated, moved, removed, deleted };
+    return changes;
   }
 
   // ---- plan: ports that go
