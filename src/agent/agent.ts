@@ -74,9 +74,6 @@ export class OvsAgent implements AgentContext {
   private checkingOvs = false;
   /** The last canary check's result (ovs-ofctl's OpenFlow channel is judged by it). */
   private canary: 'normal' | 'restarted' | 'dead' | undefined;
-  /** False while the bridges are set up at start and after an OVS restart, and after such a set-up failed
-   * (sync.bridgesReady covers bridges deleted or re-created under the agent). */
-  private bridgesSetUp = false;
 
   constructor(readonly settings: AgentSettings) {
     this.cache = new ResourceCache((type, version, filter) => timedCachePull(type, () => this.requireRpc().bulkPull(type, version, filter)));
@@ -112,6 +109,34 @@ export class OvsAgent implements AgentContext {
 
   /** Connect to OVS, set up every bridge; then talk to the server and wire ports in the background. */
   async start(): Promise<void> {
+    await this.connectOvs();
+    try {
+      this.bridges = await this.setup.setupAll();
+    } catch (e) {
+      throw new StartupError(errText(e));
+    }
+    this.sync.bridges = 'ready';
+    this.canary = 'normal';
+    this.networks.restoreLocalVlanHints();
+    // Before any port is wired: a port is tagged only once its filter is in place.
+    await this.startFirewall();
+    this.watchBridges();
+    this.flowAudit.start();
+    // A restarted ovs-vswitchd shows as a reconnecting switch where the backend has connections;
+    // the canary catches what no event reports, as often as the backend says it must.
+    this.backend.onSwitchConnected(() => void this.checkOvsRestart());
+    this.canaryTimer = setInterval(() => void this.checkOvsRestart(), this.backend.canaryIntervalMs);
+    this.canaryTimer.unref();
+    if (this.settings.transportUrl.startsWith('fake:')) {
+      LOG.info('transport_url is fake:/: not connecting to neutron-server');
+      return;
+    }
+    this.rpc = await this.loadRpc();
+    void this.startRpc(this.rpc);
+  }
+
+  /** OVSDB, then the configured OpenFlow backend; each failure names the option to look at. */
+  private async connectOvs(): Promise<void> {
     const s = this.settings;
     try {
       this.ops = await OvsdbOps.connect({ endpoint: s.ovsdbConnection, timeoutSec: s.ovsdbTimeoutSec, ...(s.ovsdbTls ? { tls: s.ovsdbTls } : {}) });
@@ -128,25 +153,22 @@ export class OvsAgent implements AgentContext {
       throw new StartupError(`OpenFlow (${s.ofInterface}) cannot start: ${errText(e)}`);
     }
     this.setup = new BridgeSetup(s, this.ops, this.backend);
+  }
+
+  private async startFirewall(): Promise<void> {
+    this.firewall = await createFirewall(this.settings, () => this.bridges, this.cache, this.ops, () => this.scheduler.kick());
+    if (!this.firewall) return;
     try {
-      this.bridges = await this.setup.setupAll();
+      await this.firewall.start();
     } catch (e) {
-      throw new StartupError(errText(e));
+      throw new StartupError(`security-group firewall ${this.firewall.name} cannot start: ${errText(e)}`);
     }
-    this.bridgesSetUp = true;
-    this.canary = 'normal';
-    this.networks.restoreLocalVlanHints();
-    // Before any port is wired: a port is tagged only once its filter is in place.
-    this.firewall = await createFirewall(s, () => this.bridges, this.cache, this.ops, () => this.scheduler.kick());
-    if (this.firewall) {
-      try {
-        await this.firewall.start();
-      } catch (e) {
-        throw new StartupError(`security-group firewall ${this.firewall.name} cannot start: ${errText(e)}`);
-      }
-      this.ports.portFilter = this.firewall;
-      LOG.info(`security groups enforced by the ${this.firewall.name} firewall driver`);
-    }
+    this.ports.portFilter = this.firewall;
+    LOG.info(`security groups enforced by the ${this.firewall.name} firewall driver`);
+  }
+
+  /** Bridges deleted or re-created (recovery) and columns or patch ports changed under us (drift). */
+  private watchBridges(): void {
     this.recovery = new BridgeRecovery({
       replica: this.ops.replica,
       managed: this.setup.managedBridges(),
@@ -156,7 +178,7 @@ export class OvsAgent implements AgentContext {
       withLock: (fn) => this.scheduler.withLock(fn),
       stopping: () => this.sync.stopping,
       setReady: (ready) => {
-        this.sync.bridgesReady = ready;
+        this.sync.bridges = ready ? 'ready' : 'recovering';
         if (ready) this.scheduler.kick();
       },
     });
@@ -185,17 +207,10 @@ export class OvsAgent implements AgentContext {
         this.scheduler.kick();
       },
     });
-    this.flowAudit.start();
-    // A restarted ovs-vswitchd shows as a reconnecting switch where the backend has connections;
-    // the canary catches what no event reports, as often as the backend says it must.
-    this.backend.onSwitchConnected(() => void this.checkOvsRestart());
-    this.canaryTimer = setInterval(() => void this.checkOvsRestart(), this.backend.canaryIntervalMs);
-    this.canaryTimer.unref();
-    if (s.transportUrl.startsWith('fake:')) {
-      LOG.info('transport_url is fake:/: not connecting to neutron-server');
-      return;
-    }
-    // Loaded only now: amqplib and the RPC layer are not on the way to the bridges being set up.
+  }
+
+  /** Loaded only now: amqplib and the RPC layer are not on the way to the bridges being set up. */
+  private async loadRpc(): Promise<PluginRpc> {
     let PluginRpcClass: typeof PluginRpc;
     try {
       ({ PluginRpc: PluginRpcClass } = await import('./plugin-rpc.js'));
@@ -203,11 +218,10 @@ export class OvsAgent implements AgentContext {
       throw new StartupError(`cannot load the RPC modules: ${errText(e)}`);
     }
     try {
-      this.rpc = new PluginRpcClass(s);
+      return new PluginRpcClass(this.settings);
     } catch (e) {
       throw new StartupError(`message bus: ${errText(e)}`);
     }
-    void this.startRpc(this.rpc);
   }
 
   private async startRpc(rpc: PluginRpc): Promise<void> {
@@ -283,7 +297,7 @@ export class OvsAgent implements AgentContext {
   /** A restarted ovs-vswitchd lost every flow: set up the bridges again and rewire everything. */
   private async checkOvsRestart(): Promise<void> {
     // While bridges are being recovered the canary is not there to read; the recovery rewires all.
-    if (this.checkingOvs || this.sync.stopping || !this.bridges || !this.sync.bridgesReady) return;
+    if (this.checkingOvs || this.sync.stopping || !this.bridges || !this.sync.passesMayRun) return;
     this.checkingOvs = true;
     try {
       const status = await this.bridges.int.checkCanaryTable();
@@ -291,9 +305,15 @@ export class OvsAgent implements AgentContext {
       if (status === 'restarted') {
         LOG.warning('OVS is restarted: the canary flow is gone; setting up the bridges and every port again');
         noteOvsRestart();
-        this.bridgesSetUp = false;
-        await this.scheduler.withLock(() => this.resetupBridges({ createMissing: false, providerMissingOk: true }));
-        this.bridgesSetUp = true;
+        this.sync.bridges = 'resetting';
+        try {
+          await this.scheduler.withLock(() => this.resetupBridges({ createMissing: false, providerMissingOk: true }));
+        } catch (e) {
+          // Passes go on with what can be wired; the next canary check sees the flow missing and retries.
+          this.sync.bridges = 'failed';
+          throw e;
+        }
+        this.sync.bridges = 'ready';
         this.canary = 'normal';
         this.scheduler.kick();
       }
@@ -310,7 +330,7 @@ export class OvsAgent implements AgentContext {
       ovsdbEndpoint: this.settings.ovsdbConnection,
       ops: this.ops,
       backend: this.backend,
-      bridges: this.bridgesSetUp && this.sync.bridgesReady ? this.bridges : undefined,
+      bridges: this.sync.bridgesReady ? this.bridges : undefined,
       canary: this.canary,
       rpc: this.rpc,
       sync: this.sync,

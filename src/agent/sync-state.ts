@@ -2,6 +2,13 @@
 // decide how much to redo, and every trigger (start, reconnect, OVS restart, a failed pass, a
 // revived agent) says what it needs by setting one of them.
 
+/**
+ * starting: not set up yet (start-up); ready: as last set up; resetting: ovs-vswitchd restarted with
+ * empty tables and they are set up again; failed: that set-up failed; recovering: one was deleted,
+ * re-created or given a new datapath id and is not set up again yet.
+ */
+export type BridgeState = 'starting' | 'ready' | 'resetting' | 'failed' | 'recovering';
+
 export class SyncState {
   /** The next pass treats every port on br-int as added (start, reconnect, revived, failed pass). */
   fullSync = true;
@@ -30,10 +37,18 @@ export class SyncState {
   /** neutron-server can be called and pushes reach us: passes need it for port details. */
   rpcReady = false;
   /**
-   * Every managed bridge is as last set up. false while one is deleted, re-created or has a new
-   * datapath id and is not set up again yet: passes wait (bridge-recovery.ts sets it back and kicks).
+   * How the bridges stand. Passes run while they are 'ready' or 'failed' (ports that can be wired
+   * are; the next canary check retries the set-up), and wait while 'starting' or 'recovering'
+   * (bridge-recovery.ts sets it back and kicks a pass). Readiness probes want 'ready'.
    */
-  bridgesReady = true;
+  bridges: BridgeState = 'starting';
+  get bridgesReady(): boolean {
+    return this.bridges === 'ready';
+  }
+  /** Passes may touch the bridges: they are as last set up, or only a retried OVS-restart set-up failed. */
+  get passesMayRun(): boolean {
+    return this.bridges === 'ready' || this.bridges === 'failed';
+  }
   /** stop() has begun: no new pass, report or timer starts. */
   stopping = false;
 
