@@ -1,7 +1,7 @@
 // The drop-in daemon: same command line and options as neutron-openvswitch-agent.
 import { ConfigError, HelpRequested, VersionRequested, loadConfig, reloadMutable, validateLocalIpOnHost, type AgentConfig } from '../config/index.js';
 import { OvsAgent, StartupError } from '../agent/agent.js';
-import { settingsFromConfig } from '../agent/settings.js';
+import { settingsFromConfig, type AgentSettings } from '../agent/settings.js';
 import { configureLogging, getLogger } from '../util/log.js';
 import { redactSecrets, registerSecret } from '../util/redact.js';
 import { configDumpLines } from '../config/dump.js';
@@ -47,8 +47,8 @@ export interface StartTimes {
   entryMs?: number;
 }
 
-export async function main(argv: string[], times: StartTimes = {}): Promise<void> {
-  const modulesLoadedMs = performance.now();
+/** The configuration from the command line and files, with logging set up as it asks; exits on --help/--version or a bad option. */
+function configure(argv: string[]): AgentConfig {
   let cfg: AgentConfig;
   try {
     cfg = loadConfig(argv, { prog: PROG });
@@ -73,27 +73,31 @@ export async function main(argv: string[], times: StartTimes = {}): Promise<void
   for (const w of cfg.warnings) LOG.warning(w);
   LOG.info(`starting with ${cfg.configFiles.join(', ') || 'no config file'}`);
   if (cfg.DEFAULT.debug) for (const line of configDumpLines(cfg, argv)) LOG.debug(line);
-  const settings = settingsFromConfig(cfg);
-  const agent = new OvsAgent(settings);
-  // Before the agent starts, so its first steps are counted; prom-client loads only when asked for.
-  let endpoint: { close(): Promise<void> } | undefined;
-  if (settings.metricsBind) {
-    const { MetricsEndpoint } = await import('../metrics/server.js');
-    try {
-      endpoint = await MetricsEndpoint.start({
-        bind: settings.metricsBind,
-        bridges: {
-          integration: settings.integrationBridge,
-          tunnel: settings.tunnelTypes.length ? settings.tunnelBridge : undefined,
-          physical: [...settings.bridgeMappings.values()],
-        },
-        snapshot: () => agent.snapshot(),
-      });
-    } catch (e) {
-      LOG.critical(`${e instanceof Error ? e.message : String(e)} Agent terminated!`);
-      fail(e instanceof Error ? e.message : String(e));
-    }
+  return cfg;
+}
+
+/** `[agent] metrics_bind`: started before the agent so its first steps are counted; prom-client loads only when asked for. */
+async function startMetrics(settings: AgentSettings, agent: OvsAgent): Promise<{ close(): Promise<void> } | undefined> {
+  if (!settings.metricsBind) return undefined;
+  const { MetricsEndpoint } = await import('../metrics/server.js');
+  try {
+    return await MetricsEndpoint.start({
+      bind: settings.metricsBind,
+      bridges: {
+        integration: settings.integrationBridge,
+        tunnel: settings.tunnelTypes.length ? settings.tunnelBridge : undefined,
+        physical: [...settings.bridgeMappings.values()],
+      },
+      snapshot: () => agent.snapshot(),
+    });
+  } catch (e) {
+    LOG.critical(`${e instanceof Error ? e.message : String(e)} Agent terminated!`);
+    fail(e instanceof Error ? e.message : String(e));
   }
+}
+
+/** SIGTERM/SIGINT stop the agent (flows stay); SIGHUP re-reads the mutable options. */
+function handleSignals(agent: OvsAgent, endpoint: { close(): Promise<void> } | undefined, cfg: AgentConfig, argv: readonly string[]): void {
   let stopping = false;
   const stop = (sig: string) => {
     if (stopping) return;
@@ -115,6 +119,15 @@ export async function main(argv: string[], times: StartTimes = {}): Promise<void
   process.on('SIGHUP', () => {
     cfg = reloadOnSighup(cfg, argv);
   });
+}
+
+export async function main(argv: string[], times: StartTimes = {}): Promise<void> {
+  const modulesLoadedMs = performance.now();
+  const cfg = configure(argv);
+  const settings = settingsFromConfig(cfg);
+  const agent = new OvsAgent(settings);
+  const endpoint = await startMetrics(settings, agent);
+  handleSignals(agent, endpoint, cfg, argv);
   const t0 = process.uptime();
   try {
     await agent.start();
