@@ -92,32 +92,28 @@ export function noteConnectionUp(name: ConnectionName, reconnect: boolean): void
   recorder?.connectionUp(name, reconnect);
 }
 
-/** Runs an RPC call and records its method, latency and failure. */
-export async function timedRpc<T>(method: string, call: () => Promise<T>): Promise<T> {
-  if (!recorder) return call();
+/** Runs `work` and hands its duration (and error, if it failed) to `note`; nothing is timed without a recorder. */
+async function timed<T>(work: () => Promise<T>, note: (r: MetricsRecorder, seconds: number, error: unknown) => void): Promise<T> {
+  if (!recorder) return work();
   const t0 = performance.now();
   try {
-    const result = await call();
-    recorder?.rpcCall(method, (performance.now() - t0) / 1000, undefined);
+    const result = await work();
+    if (recorder) note(recorder, (performance.now() - t0) / 1000, undefined);
     return result;
   } catch (e) {
-    recorder?.rpcCall(method, (performance.now() - t0) / 1000, e);
+    if (recorder) note(recorder, (performance.now() - t0) / 1000, e ?? new Error('rejected without a reason'));
     throw e;
   }
 }
 
+/** Runs an RPC call and records its method, latency and failure. */
+export function timedRpc<T>(method: string, call: () => Promise<T>): Promise<T> {
+  return timed(call, (r, seconds, error) => r.rpcCall(method, seconds, error));
+}
+
 /** Runs a resource-cache pull (bulk_pull) and records it. */
-export async function timedCachePull<T>(type: string, pull: () => Promise<T>): Promise<T> {
-  if (!recorder) return pull();
-  const t0 = performance.now();
-  try {
-    const result = await pull();
-    recorder?.cachePull(type, (performance.now() - t0) / 1000, undefined);
-    return result;
-  } catch (e) {
-    recorder?.cachePull(type, (performance.now() - t0) / 1000, e);
-    throw e;
-  }
+export function timedCachePull<T>(type: string, pull: () => Promise<T>): Promise<T> {
+  return timed(pull, (r, seconds, error) => r.cachePull(type, seconds, error));
 }
 
 /**

@@ -102,7 +102,6 @@ export class PromRecorder implements MetricsRecorder {
 
   /** Gauges read from the agent's snapshot at scrape time (one snapshot per scrape). */
   private snapshotGauges(registers: Registry[]): void {
-    const p = METRIC_PREFIX;
     let cached: { at: number; snap: AgentSnapshot | undefined } | undefined;
     const snap = (): AgentSnapshot | undefined => {
       // Gauges collect one after the other in a scrape: read the agent once per 100 ms.
@@ -110,6 +109,15 @@ export class PromRecorder implements MetricsRecorder {
       if (!cached || now - cached.at > 100) cached = { at: now, snap: this.snapshot() };
       return cached.snap;
     };
+    this.holdingGauges(snap, registers);
+    this.connectionGauges(snap, registers);
+    this.syncGauges(snap, registers);
+    this.repairAndFirewallMetrics(snap, registers);
+  }
+
+  /** What the agent holds: ports, local VLANs, tunnels, flows, cached objects. */
+  private holdingGauges(snap: () => AgentSnapshot | undefined, registers: Registry[]): void {
+    const p = METRIC_PREFIX;
     const recorder = this;
     new Gauge({
       name: `${p}ports`, help: 'Ports of br-int the agent handles, by state (bound to a local VLAN, isolated on VLAN 4095, retrying).',
@@ -122,19 +130,13 @@ export class PromRecorder implements MetricsRecorder {
     new Gauge({
       name: `${p}local_vlans`, help: 'Local VLANs allocated to networks, by network type.', labelNames: ['network_type'], registers,
       collect() {
-        this.reset();
-        const byType = new Map<string, number>();
-        for (const v of snap()?.localVlans ?? []) byType.set(v.networkType, (byType.get(v.networkType) ?? 0) + 1);
-        for (const [t, n] of byType) this.set({ network_type: t }, n);
+        setCounts(this, 'network_type', (snap()?.localVlans ?? []).map((v) => v.networkType));
       },
     });
     new Gauge({
       name: `${p}tunnels`, help: 'Tunnel ports on the tunnel bridge, by type.', labelNames: ['tunnel_type'], registers,
       collect() {
-        this.reset();
-        const byType = new Map<string, number>();
-        for (const t of snap()?.tunnels ?? []) byType.set(t.type, (byType.get(t.type) ?? 0) + 1);
-        for (const [t, n] of byType) this.set({ tunnel_type: t }, n);
+        setCounts(this, 'tunnel_type', (snap()?.tunnels ?? []).map((t) => t.type));
       },
     });
     new Gauge({
@@ -147,6 +149,16 @@ export class PromRecorder implements MetricsRecorder {
         }
       },
     });
+    new Gauge({
+      name: `${p}resource_cache_objects`, help: 'Objects in the resource cache, by type.', labelNames: ['type'], registers,
+      collect() {
+        for (const [type, n] of Object.entries(snap()?.cache ?? {})) this.set({ type }, n);
+      },
+    });
+  }
+
+  private connectionGauges(snap: () => AgentSnapshot | undefined, registers: Registry[]): void {
+    const p = METRIC_PREFIX;
     new Gauge({
       name: `${p}connection_up`, help: '1 when the connection is up: message_bus (RabbitMQ), ovsdb, openflow (every bridge; ovs-ofctl: the canary check passes).',
       labelNames: ['connection'], registers,
@@ -164,39 +176,32 @@ export class PromRecorder implements MetricsRecorder {
         for (const o of snap()?.openflow ?? []) this.set({ bridge: o.bridge }, o.connected ? 1 : 0);
       },
     });
-    new Gauge({
-      name: `${p}ready`, help: '1 when /readyz answers 200: bridges set up, OVSDB and OpenFlow connected, first full sync done.', registers,
-      collect() {
-        this.set(readiness(snap()).ready ? 1 : 0);
-      },
-    });
-    new Gauge({
-      name: `${p}first_sync_done`, help: '1 once the first full sync with the server has succeeded.', registers,
-      collect() {
-        this.set(snap()?.firstSyncDone ? 1 : 0);
-      },
-    });
-    new Gauge({
-      name: `${p}last_full_sync_timestamp_seconds`, help: 'When the last full sync ended (Unix time).', registers,
-      collect() {
-        const at = snap()?.lastFullSync?.at;
-        this.set(at === undefined ? NaN : at / 1000);
-      },
-    });
-    new Gauge({
-      name: `${p}state_report_age_seconds`, help: 'Seconds since the server last accepted a state report (NaN: none yet).', registers,
-      collect() {
-        const at = snap()?.lastStateReportAt;
-        this.set(at === undefined ? NaN : (Date.now() - at) / 1000);
-      },
-    });
-    new Gauge({
-      name: `${p}resource_cache_objects`, help: 'Objects in the resource cache, by type.', labelNames: ['type'], registers,
-      collect() {
-        for (const [type, n] of Object.entries(snap()?.cache ?? {})) this.set({ type }, n);
-      },
-    });
-    // Counters kept by the drift repair and the flow audit, read at scrape time.
+  }
+
+  /** Readiness and how recent the agent's last full sync and state report are. */
+  private syncGauges(snap: () => AgentSnapshot | undefined, registers: Registry[]): void {
+    const gauges: ReadonlyArray<readonly [string, string, (s: AgentSnapshot | undefined) => number]> = [
+      ['ready', '1 when /readyz answers 200: bridges set up, OVSDB and OpenFlow connected, first full sync done.', (s) => (readiness(s).ready ? 1 : 0)],
+      ['first_sync_done', '1 once the first full sync with the server has succeeded.', (s) => (s?.firstSyncDone ? 1 : 0)],
+      ['last_full_sync_timestamp_seconds', 'When the last full sync ended (Unix time).', (s) => (s?.lastFullSync ? s.lastFullSync.at / 1000 : NaN)],
+      [
+        'state_report_age_seconds', 'Seconds since the server last accepted a state report (NaN: none yet).',
+        (s) => (s?.lastStateReportAt === undefined ? NaN : (Date.now() - s.lastStateReportAt) / 1000),
+      ],
+    ];
+    for (const [name, help, value] of gauges) {
+      new Gauge({
+        name: `${METRIC_PREFIX}${name}`, help, registers,
+        collect() {
+          this.set(value(snap()));
+        },
+      });
+    }
+  }
+
+  /** Counters kept by the drift repair and the flow audit, and the firewall's sizes, read at scrape time. */
+  private repairAndFirewallMetrics(snap: () => AgentSnapshot | undefined, registers: Registry[]): void {
+    const p = METRIC_PREFIX;
     for (const [name, help, read] of [
       ['ovsdb_repairs_total', 'OVSDB columns and patch ports something else changed and the agent put back.', (r: RepairCounts) => r.ovsdbRepairs],
       ['ovsdb_repair_flaps_total', 'OVSDB repairs of something changed again soon after its last repair (spaced out by back-off).', (r: RepairCounts) => r.ovsdbFlaps],
@@ -321,4 +326,12 @@ export function readiness(s: AgentSnapshot | undefined): Readiness {
   for (const o of s.openflow) if (!o.connected) missing.push(`OpenFlow channel of ${o.bridge} is not connected`);
   if (!s.firstSyncDone) missing.push('the first full sync with neutron-server is not done');
   return { ready: missing.length === 0, missing };
+}
+
+/** One gauge value per label value: how many times each occurs in `values`. */
+function setCounts<L extends string>(gauge: Gauge<L>, label: L, values: readonly string[]): void {
+  gauge.reset();
+  const counts = new Map<string, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  for (const [v, n] of counts) gauge.set({ [label]: v } as Partial<Record<L, string>>, n);
 }
