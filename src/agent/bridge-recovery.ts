@@ -16,7 +16,7 @@ import type { OpenFlowSwitch } from '../openflow/backend.js';
 import { dpidHex } from '../openflow/native/controller.js';
 import { BridgeMissingError } from '../ovsdb/ops.js';
 import type { OvsdbReplica, RowChange } from '../ovsdb/replica.js';
-import { Backoff } from '../util/backoff.js';
+import { Backoff, RetryTimer } from '../util/backoff.js';
 import { getLogger } from '../util/log.js';
 import type { BridgeIdentity, SetupMode } from './bridge-setup.js';
 
@@ -62,7 +62,7 @@ export class BridgeRecovery {
   private queued = false;
   /** The set-up in progress: aborted when a bridge it works on changes again. */
   private inFlight: AbortController | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly retryTimer = new RetryTimer(() => this.schedule());
   private readonly retryBackoff = new Backoff(1000, 30_000);
   /** Missing bridges already warned about (once per disappearance). */
   private readonly warned = new Set<string>();
@@ -77,7 +77,7 @@ export class BridgeRecovery {
   }
 
   stop(): void {
-    clearTimeout(this.retryTimer);
+    this.retryTimer.cancel();
     this.inFlight?.abort(new Error('the agent is stopping'));
   }
 
@@ -137,8 +137,7 @@ export class BridgeRecovery {
   private schedule(): void {
     if (this.queued) return;
     this.queued = true;
-    clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
+    this.retryTimer.cancel();
     void this.deps.withLock(() => this.run()).catch((e: unknown) => LOG.error('setting the bridges up again', e));
   }
 
@@ -178,11 +177,7 @@ export class BridgeRecovery {
       }
       const delay = this.retryBackoff.next();
       LOG.warning(`setting the bridges up again failed; retrying in ${delay} ms`, e);
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = undefined;
-        this.schedule();
-      }, delay);
-      this.retryTimer.unref();
+      this.retryTimer.arm(delay);
       return;
     } finally {
       this.inFlight = undefined;

@@ -11,6 +11,7 @@ import type { PortRow, RowChange } from '../ovsdb/replica.js';
 import type { AgentBridgeSpec, PatchPortSpec } from './bridge-setup.js';
 import type { AgentContext } from './context.js';
 import { RepairBackoff } from './repair-backoff.js';
+import { RetryTimer } from '../util/backoff.js';
 import { getLogger } from '../util/log.js';
 
 const LOG = getLogger('agent.drift');
@@ -55,7 +56,7 @@ export class OvsdbDriftRepair {
   private readonly dirtyPorts = new Set<string>();
   private bridgesDirty = false;
   private queued = false;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly retryTimer = new RetryTimer(() => this.queue());
   private readonly backoff = new RepairBackoff();
   private repairCount = 0;
   private bridgeHooks: BridgeRepairHooks | undefined;
@@ -132,19 +133,13 @@ export class OvsdbDriftRepair {
 
   /** Stop: no repair starts any more. */
   stop(): void {
-    clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
+    this.retryTimer.cancel();
   }
 
   private queue(delayMs = 0): void {
     if (this.ctx.sync.stopping) return;
     if (delayMs > 0) {
-      if (this.retryTimer) return;
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = undefined;
-        this.queue();
-      }, delayMs);
-      this.retryTimer.unref();
+      this.retryTimer.arm(delayMs);
       return;
     }
     if (this.queued) return;

@@ -2,7 +2,7 @@
 // replica, a push from the server or an l2population message kicks a pass; passes never overlap,
 // and everything that arrived meanwhile is handled together in the next one.
 import type { SyncState } from './sync-state.js';
-import { Backoff } from '../util/backoff.js';
+import { Backoff, RetryTimer } from '../util/backoff.js';
 import { getLogger } from '../util/log.js';
 
 const LOG = getLogger('agent');
@@ -14,7 +14,7 @@ export class PassScheduler {
   private draining = false;
   private running: Promise<void> | undefined;
   private lock: Promise<void> = Promise.resolve();
-  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly retryTimer = new RetryTimer(() => this.kick());
   private readonly retryBackoff = new Backoff(500, 10_000);
 
   constructor(
@@ -45,12 +45,8 @@ export class PassScheduler {
 
   /** A pass or a report left work undone: kick again after a growing delay. */
   scheduleRetry(): void {
-    if (this.retryTimer || this.sync.stopping) return;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.kick();
-    }, this.retryBackoff.next());
-    this.retryTimer.unref();
+    if (this.retryTimer.pending || this.sync.stopping) return;
+    this.retryTimer.arm(this.retryBackoff.next());
   }
 
   /** A pass completed without failures: the next retry starts with a short delay again. */
@@ -60,7 +56,7 @@ export class PassScheduler {
 
   /** Cancel retries and wait for the pass in progress (call with `sync.stopping` set). */
   async stop(): Promise<void> {
-    clearTimeout(this.retryTimer);
+    this.retryTimer.cancel();
     await this.running?.catch(() => undefined);
   }
 

@@ -18,3 +18,30 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', done, { once: true });
   });
 }
+
+/**
+ * One pending retry at a time: arm() while one is pending is ignored, cancel() drops it. The timer
+ * is unref'd, so a pending retry never keeps a stopping process alive.
+ */
+export class RetryTimer {
+  private timer: NodeJS.Timeout | undefined;
+  constructor(private readonly fire: () => void) {}
+
+  get pending(): boolean {
+    return this.timer !== undefined;
+  }
+
+  arm(delayMs: number): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.fire();
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  cancel(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
