@@ -2,28 +2,8 @@
 // write flows, and by logs and the pipeline view to show them. The spelling follows what OVS
 // itself prints for OpenFlow 1.3 dumps, so a rendered flow reads like `dump-flows` output.
 import { bytesToIpv6, ipv4ToBytes, ipv6ToBytes } from './native/codec/addr.js';
-import {
-  type Action,
-  type FieldRef,
-  type FieldValue,
-  type Flow,
-  type FlowFilter,
-  type FlowMod,
-  type IpAddress,
-  type LearnSpec,
-  type Masked,
-  type Match,
-  type NxmFieldName,
-  type PortNo,
-  type SetFieldName,
-  type TransportPort,
-  CT_STATE,
-  ETH_TYPE,
-  IP_PROTO,
-  OFPP,
-  OFPVID_PRESENT,
-  transportPortMasked,
-} from './flow.js';
+import type { Action, FieldRef, FieldValue, Flow, FlowFilter, FlowMod, IpAddress, LearnSpec, Masked, Match, NxmFieldName, PortNo, SetFieldName, TransportPort } from './flow.js';
+import { CT_STATE, ETH_TYPE, IP_PROTO, OFPP, OFPVID_PRESENT, transportPortMasked } from './flow.js';
 
 /** `0x`-prefixed hex, as OVS prints ethertypes and masked ports. */
 const hex = (v: number | bigint): string => '0x' + v.toString(16);

@@ -307,17 +307,13 @@ export class OvsdbReplica extends EventEmitter<OvsdbReplicaEvents> {
   private index<T extends TableName>(table: T, oldRow: TableRows[T] | undefined, newRow: TableRows[T] | undefined): void {
     switch (table) {
       case 'Bridge': {
-        const o = oldRow as BridgeRow | undefined;
-        const n = newRow as BridgeRow | undefined;
-        reindexName(this.bridgeByName, o, n);
-        reindexChildren(this.bridgeOfPort, o?.uuid ?? n!.uuid, o?.ports, n?.ports);
+        const [o, n] = [oldRow as BridgeRow | undefined, newRow as BridgeRow | undefined];
+        reindexNamed(this.bridgeByName, this.bridgeOfPort, o, n, o?.ports, n?.ports);
         break;
       }
       case 'Port': {
-        const o = oldRow as PortRow | undefined;
-        const n = newRow as PortRow | undefined;
-        reindexName(this.portByName, o, n);
-        reindexChildren(this.portOfIface, o?.uuid ?? n!.uuid, o?.interfaces, n?.interfaces);
+        const [o, n] = [oldRow as PortRow | undefined, newRow as PortRow | undefined];
+        reindexNamed(this.portByName, this.portOfIface, o, n, o?.interfaces, n?.interfaces);
         break;
       }
       case 'Interface':
@@ -327,6 +323,19 @@ export class OvsdbReplica extends EventEmitter<OvsdbReplicaEvents> {
         break;
     }
   }
+}
+
+/** A named parent row (Bridge, Port): its name index and the child→parent index of its uuid-set column. */
+function reindexNamed(
+  byName: Map<string, string>,
+  parentOf: Map<string, string>,
+  o: { uuid: string; name: string } | undefined,
+  n: { uuid: string; name: string } | undefined,
+  oldKids: readonly string[] | undefined,
+  newKids: readonly string[] | undefined,
+): void {
+  reindexName(byName, o, n);
+  reindexChildren(parentOf, o?.uuid ?? n!.uuid, oldKids, newKids);
 }
 
 function abortReason(signal: AbortSignal): Error {

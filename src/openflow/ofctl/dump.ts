@@ -5,29 +5,8 @@
 // A line using something the model has no words for decodes to an error naming the token, and the
 // dump keeps the line's stats without a flow.
 import { bytesToIpv6, ipv4ToBytes, ipv6ToBytes } from '../native/codec/addr.js';
-import {
-  type Action,
-  type CtAction,
-  type FieldRef,
-  type FieldValue,
-  type Flow,
-  type IpAddress,
-  type LearnAction,
-  type LearnSpec,
-  type Masked,
-  type Match,
-  type NxmFieldName,
-  type PortNo,
-  type ReservedPort,
-  type SetFieldName,
-  type TransportPort,
-  CT_STATE,
-  ETH_TYPE,
-  IP_PROTO,
-  OFPP,
-  OFPVID_PRESENT,
-  ctState,
-} from '../flow.js';
+import type { Action, CtAction, FieldRef, FieldValue, Flow, IpAddress, LearnAction, LearnSpec, Masked, Match, NxmFieldName, PortNo, ReservedPort, SetFieldName, TransportPort } from '../flow.js';
+import { CT_STATE, ETH_TYPE, IP_PROTO, OFPP, OFPVID_PRESENT, ctState } from '../flow.js';
 
 /** A token of a dump line the model cannot express (or that is malformed), with the line part it was in. */
 export class FlowTextError extends Error {
