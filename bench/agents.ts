@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { PrivateOvs, freePort } from '../lab/ovs.js';
 import { NeutronLab, LAB_PROJECT, type NeutronAgent } from '../lab/neutron.js';
-import { rssMiB, cpuSeconds } from './lib.js';
+import { rssMiB, cpuSeconds, type Series } from './lib.js';
 import { labAgentFiles } from '../lab/agent-config.js';
 
 const run = promisify(execFile);
@@ -26,6 +26,31 @@ export function argFlag(name: string): boolean {
 /** The sides to run: ours always, the reference unless --no-reference. */
 export function sides(haveRef: boolean): Side[] {
   return haveRef && !argFlag('no-reference') ? ['ours', 'reference'] : ['ours'];
+}
+
+/** End one run: its agent (if it started) and the run's private OVS. */
+export async function endRun(agent: RunningAgent | undefined, ovs: PrivateOvs): Promise<void> {
+  await agent?.stop();
+  agent?.cleanup();
+  await ovs.stop();
+}
+
+/** `runs` rounds of one run per side (ours, then the reference unless --no-reference), by side. */
+export async function runRounds<R>(runs: number, haveRef: boolean, once: (side: Side) => Promise<R>): Promise<Record<Side, R[]>> {
+  const res: Record<Side, R[]> = { ours: [], reference: [] };
+  for (let i = 0; i < runs; i++) for (const side of sides(haveRef)) res[side].push(await once(side));
+  return res;
+}
+
+/** Why a table has no reference figures, if it has none. */
+export function missingReferenceNote(haveRef: boolean, referenceRuns: number): string | undefined {
+  return !haveRef ? 'reference agent not installed' : referenceRuns ? undefined : 'skipped (--no-reference)';
+}
+
+/** A table row with one figure picked from every run of each side. */
+export function seriesOf<R>(res: Record<Side, R[]>, haveRef: boolean): (label: string, unit: string, pick: (r: R) => number) => Series {
+  const note = missingReferenceNote(haveRef, res.reference.length);
+  return (label, unit, pick) => ({ label, unit, ours: res.ours.map(pick), reference: res.reference.map(pick), ...(note ? { referenceNote: note } : {}) });
 }
 
 /** A private OVS (OVSDB also on TCP, as the reference needs) with br-phys, and the reference's run dir pointing at it. */

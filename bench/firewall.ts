@@ -31,7 +31,7 @@ import { createRule, createSecurityGroup, deleteRule } from '../lab/security-gro
 import { resetFirewallState } from '../test/helpers/iptables.js';
 import { argInt, haveReference, report, type Series } from './lib.js';
 import {
-  RunningAgent, activeCount, agentRecord, clearFlows, defaultFlowsReady, plugPorts, sides, sleep, uniqueHost, until, type BenchPort, type Side,
+  RunningAgent, activeCount, endRun, agentRecord, clearFlows, defaultFlowsReady, plugPorts, sides, sleep, uniqueHost, until, type BenchPort, type Side,
 } from './agents.js';
 
 const run = promisify(execFile);
@@ -242,9 +242,7 @@ async function runOvs(lab: NeutronLab, side: Side, n: number, members: Members, 
   let agent: RunningAgent | undefined;
   const notes: string[] = [];
   const cleanup = async (): Promise<void> => {
-    await agent?.stop();
-    agent?.cleanup();
-    await ovs.stop();
+    await endRun(agent, ovs);
     rmSync(lockDir, { recursive: true, force: true });
   };
   stopOnSignal.add(cleanup);
@@ -357,9 +355,7 @@ async function runHybrid(lab: NeutronLab, side: Side, n: number, timeoutMs: numb
   const cfg = { host, transportUrl: lab.transportUrl, ovs, extraIni: firewallIni(side, 'iptables_hybrid', ovs, lockDir) };
   let agent: RunningAgent | undefined;
   const cleanup = async (): Promise<void> => {
-    await agent?.stop();
-    agent?.cleanup();
-    await ovs.stop();
+    await endRun(agent, ovs);
     await resetFirewallState();
     rmSync(lockDir, { recursive: true, force: true });
   };

@@ -6,12 +6,10 @@
 // and as wall time; the ovs-ofctl child's own CPU is not the agent's and is not counted. The
 // "reference" column is empty: the reference agent has no audit.
 //   node dist/bench/flow-audit.js [--runs N] [--flows N]
-import { PrivateOvs, freePort } from '../lab/ovs.js';
 import { auditFlows } from '../src/agent/flow-audit.js';
 import { OVSBridge } from '../src/bridges/ovs-bridge.js';
 import { TUN_BR_ALL_TABLES } from '../src/bridges/tables.js';
-import { NativeBackend } from '../src/openflow/native/backend.js';
-import { OfctlBackend } from '../src/openflow/ofctl/backend.js';
+import { startBackends } from './backends.js';
 import type { OpenFlowSwitch } from '../src/openflow/backend.js';
 import { argInt, report, unicastFlows, type Series } from './lib.js';
 
@@ -30,14 +28,8 @@ async function audit(br: OVSBridge): Promise<{ cpuMs: number; wallMs: number }> 
 async function main(): Promise<void> {
   const runs = argInt('runs', 5);
   const n = argInt('flows', 10_000);
-  const ovs = await PrivateOvs.start();
-  Object.assign(process.env, ovs.env); // ovs-ofctl must find this private OVS
-  const port = await freePort();
-  const native = new NativeBackend({ listenAddress: '127.0.0.1', listenPort: port, connectTimeoutSec: 20, requestTimeoutSec: 120 });
-  const ofctl = new OfctlBackend({ timeoutSec: 120 });
+  const { ovs, native, ofctl, port, stop } = await startBackends();
   try {
-    await native.start();
-    await ofctl.start();
     const nb = { name: 'fa-native', dpid: await ovs.addControlledBridge('fa-native', port) };
     await native.waitForSwitch(nb.dpid);
     const ob = { name: 'fa-ofctl' };
@@ -63,8 +55,7 @@ async function main(): Promise<void> {
     }
     report('flow-audit', `Flow audit: one bridge with ${n} flows, dump and comparison with the desired flows`, series, { runs, flows: n });
   } finally {
-    await native.stop().catch((e: unknown) => process.stderr.write(`stopping the native controller: ${String(e)}\n`));
-    await ovs.stop();
+    await stop();
   }
 }
 

@@ -8,9 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { PrivateOvs, freePort } from '../lab/ovs.js';
-import { NativeBackend } from '../src/openflow/native/backend.js';
-import { OfctlBackend } from '../src/openflow/ofctl/backend.js';
+import type { PrivateOvs } from '../lab/ovs.js';
+import { startBackends } from './backends.js';
 import type { OpenFlowSwitch } from '../src/openflow/backend.js';
 import type { FlowMod } from '../src/openflow/flow.js';
 import { formatFlowModLine } from '../src/openflow/text.js';
@@ -39,16 +38,9 @@ async function timed(ovs: PrivateOvs, br: string, n: number, fn: () => Promise<v
 async function main(): Promise<void> {
   const runs = argInt('runs', 5);
   const n = argInt('flows', 10_000);
-  const ovs = await PrivateOvs.start();
-  // ovs-ofctl (the OfctlBackend's and the raw one) must find this private OVS.
-  Object.assign(process.env, ovs.env);
+  const { ovs, native, ofctl, port, stop } = await startBackends();
   const dir = mkdtempSync(join(tmpdir(), 'bench-flowrate-'));
-  const port = await freePort();
-  const native = new NativeBackend({ listenAddress: '127.0.0.1', listenPort: port, connectTimeoutSec: 20, requestTimeoutSec: 120 });
-  const ofctl = new OfctlBackend({ timeoutSec: 120 });
   try {
-    await native.start();
-    await ofctl.start();
     const mods = flows(n);
     const file = join(dir, 'flows.txt');
     writeFileSync(file, mods.map(formatFlowModLine).join('\n') + '\n');
@@ -85,8 +77,7 @@ async function main(): Promise<void> {
       flows: n,
     });
   } finally {
-    await native.stop().catch((e: unknown) => process.stderr.write(`stopping the native controller: ${String(e)}\n`));
-    await ovs.stop();
+    await stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -7,7 +7,7 @@ import { type NeutronLab } from '../lab/neutron.js';
 import { startLab } from '../lab/host.js';
 import { argInt, haveReference, report, type Series } from './lib.js';
 import {
-  addPorts, sides, sleep, startOvs, startReadyAgent, uniqueHost, waitPorts, type Side, type WaitResult,
+  addPorts, missingReferenceNote, runRounds, sleep, startOvs, startReadyAgent, uniqueHost, waitPorts, type Side, type WaitResult,
 } from './agents.js';
 
 interface Run {
@@ -55,9 +55,8 @@ async function main(): Promise<void> {
   const ref = haveReference();
   const lab = await startLab();
   try {
-    const res: Record<Side, Run[]> = { ours: [], reference: [] };
-    for (let i = 0; i < runs; i++) for (const side of sides(ref)) res[side].push(await runOnce(lab, side, sizes, timeoutMs));
-    const skipped = !ref ? 'reference agent not installed' : res.reference.length ? undefined : 'skipped (--no-reference)';
+    const res = await runRounds(runs, ref, (side) => runOnce(lab, side, sizes, timeoutMs));
+    const skipped = missingReferenceNote(ref, res.reference.length);
     const rows: Series[] = [];
     const total = sizes.reduce((a, b) => a + b, 0);
     sizes.forEach((n, i) => {

@@ -8,9 +8,9 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { type NeutronLab } from '../lab/neutron.js';
 import { startLab } from '../lab/host.js';
-import { argInt, haveReference, report, type Series } from './lib.js';
+import { argInt, haveReference, report } from './lib.js';
 import {
-  RunningAgent, addPorts, agentRecord, intFlows, sides, sleep, startOvs, startReadyAgent, uniqueHost, until, waitPorts, type Side,
+  RunningAgent, addPorts, endRun, agentRecord, intFlows, runRounds, seriesOf, sleep, startOvs, startReadyAgent, uniqueHost, until, waitPorts, type Side,
 } from './agents.js';
 
 const run = promisify(execFile);
@@ -67,9 +67,7 @@ async function runOnce(lab: NeutronLab, side: Side, nPorts: number, idleS: numbe
     process.stderr.write(`# ${side}: restart with ${nPorts} ports: flows re-added ${syncMs.toFixed(0)} ms, stale flows cleaned ${cleanMs.toFixed(0)} ms\n`);
     return { syncMs, cleanMs, ...idle };
   } finally {
-    await agent?.stop();
-    agent?.cleanup();
-    await ovs.stop();
+    await endRun(agent, ovs);
   }
 }
 
@@ -80,12 +78,8 @@ async function main(): Promise<void> {
   const ref = haveReference();
   const lab = await startLab();
   try {
-    const res: Record<Side, Run[]> = { ours: [], reference: [] };
-    for (let i = 0; i < runs; i++) for (const side of sides(ref)) res[side].push(await runOnce(lab, side, nPorts, idleS));
-    const note = !ref ? 'reference agent not installed' : res.reference.length ? undefined : 'skipped (--no-reference)';
-    const row = (label: string, unit: string, pick: (r: Run) => number): Series => ({
-      label, unit, ours: res.ours.map(pick), reference: res.reference.map(pick), ...(note ? { referenceNote: note } : {}),
-    });
+    const res = await runRounds(runs, ref, (side) => runOnce(lab, side, nPorts, idleS));
+    const row = seriesOf(res, ref);
     report('restart', `${nPorts} wired ports: ${idleS} s idle, then an agent restart`, [
       row(`restart → ${nPorts} ports' flows re-added (new cookie)`, 'ms', (r) => r.syncMs),
       row('restart → stale flows cleaned', 'ms', (r) => r.cleanMs),

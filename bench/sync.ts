@@ -6,9 +6,9 @@
 // to register, creates the ports, stops it, plugs the ports, then measures a fresh start.
 import { type NeutronLab } from '../lab/neutron.js';
 import { startLab } from '../lab/host.js';
-import { argInt, haveReference, report, type Series } from './lib.js';
+import { argInt, haveReference, report } from './lib.js';
 import {
-  RunningAgent, agentRecord, clearFlows, createNetwork, createPorts, defaultFlowsReady, plugPorts, sides, startOvs, uniqueHost, until, waitPorts, type Side,
+  RunningAgent, agentRecord, endRun, clearFlows, createNetwork, createPorts, defaultFlowsReady, plugPorts, runRounds, seriesOf, startOvs, uniqueHost, until, waitPorts, type Side,
 } from './agents.js';
 
 interface Run {
@@ -43,9 +43,7 @@ async function runOnce(lab: NeutronLab, side: Side, nPorts: number): Promise<Run
     if (Number.isNaN(w.flowsMs) || Number.isNaN(w.activeMs)) throw new Error(`${side}: ports not synced in 300 s (${w.flows} with flows, ${w.active} ACTIVE of ${nPorts}); log:\n${a.log()}`);
     return { flowsMs, aliveMs, syncMs: Math.max(w.flowsMs, w.activeMs) };
   } finally {
-    await agent?.stop();
-    agent?.cleanup();
-    await ovs.stop();
+    await endRun(agent, ovs);
   }
 }
 
@@ -55,12 +53,8 @@ async function main(): Promise<void> {
   const ref = haveReference();
   const lab = await startLab();
   try {
-    const res: Record<Side, Run[]> = { ours: [], reference: [] };
-    for (let i = 0; i < runs; i++) for (const side of sides(ref)) res[side].push(await runOnce(lab, side, nPorts));
-    const note = !ref ? 'reference agent not installed' : res.reference.length ? undefined : 'skipped (--no-reference)';
-    const row = (label: string, unit: string, pick: (r: Run) => number): Series => ({
-      label, unit, ours: res.ours.map(pick), reference: res.reference.map(pick), ...(note ? { referenceNote: note } : {}),
-    });
+    const res = await runRounds(runs, ref, (side) => runOnce(lab, side, nPorts));
+    const row = seriesOf(res, ref);
     report('sync', `Start-up with ${nPorts} ports already plugged: process start to default flows, start reported, first full sync done`, [
       row('start → default flows', 'ms', (r) => r.flowsMs),
       row('start → agent start reported in the API', 'ms', (r) => r.aliveMs),
