@@ -20,7 +20,7 @@ export {
   parseRpInventoryDefaults, defaultRpHypervisors, validateBaseMac, TUNNEL_NETWORK_TYPES,
   type TunnelType, type NetworkType, isTunnelType, parseNetworkType, type DirectionalRate, type AnyDirectionRate, type InventoryDefaults,
 } from './derived.js';
-export { parseTransportUrl, redactTransportUrl, InvalidTransportUrl, type TransportUrl, type TransportHost } from './transport.js';
+export { parseTransportUrl, redactTransportUrl, InvalidTransportUrl, type TransportUrl, type TransportHost } from './transport-url.js';
 export { effectiveRabbitOptions, sslVersionRange, type RabbitOptions } from './messaging.js';
 export { amqpTlsSettings, enforceFipsMode, ovsdbTlsSettings } from './tls.js';
 

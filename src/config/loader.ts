@@ -16,7 +16,7 @@ import {
   GROUP_NAMES, groupOptions, resolveDefault, SCHEMA, ValueProblem,
   type ConfigValues, type DefaultContext, type GroupName, type OptionDef,
 } from './options.js';
-import { InvalidTransportUrl, parseTransportUrl, redactTransportUrl, type TransportUrl } from './transport.js';
+import { InvalidTransportUrl, parseTransportUrl, redactTransportUrl, type TransportUrl } from './transport-url.js';
 import { effectiveRabbitOptions, type RabbitOptions } from './messaging.js';
 import { shownOptionValue } from '../util/redact.js';
 

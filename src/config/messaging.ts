@@ -4,7 +4,7 @@
 // error (ConfigOptsProxy in oslo_messaging/_drivers/common.py). Only current names count there,
 // not deprecated ones.
 import { SCHEMA, ValueProblem, type GroupValues, type OptionDef, type Schema } from './options.js';
-import type { TransportUrl } from './transport.js';
+import type { TransportUrl } from './transport-url.js';
 
 export type RabbitOptions = GroupValues<Schema['oslo_messaging_rabbit']>;
 

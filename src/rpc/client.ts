@@ -8,7 +8,7 @@ import {
   MessagingTimeout, RemoteError,
   type JsonObject, type JsonValue, type RequestContext,
 } from './envelope.js';
-import { fanoutExchange, topicExchange, type AmqpConnection, type Delivery, type ExchangeOptions, type QueueSpec } from './transport.js';
+import { fanoutExchange, topicExchange, type AmqpConnection, type Delivery, type ExchangeOptions, type QueueSpec } from './amqp-connection.js';
 
 export interface RpcClientOptions {
   connection: AmqpConnection;

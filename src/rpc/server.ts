@@ -8,7 +8,7 @@ import {
   NoSuchMethod, UnsupportedVersion, UniqueIdCache,
   type FailureInfo, type IncomingRequest, type JsonObject, type JsonValue, type RequestContext,
 } from './envelope.js';
-import { fanoutExchange, topicExchange, type AmqpConnection, type Delivery, type ExchangeOptions, type QueueSpec } from './transport.js';
+import { fanoutExchange, topicExchange, type AmqpConnection, type Delivery, type ExchangeOptions, type QueueSpec } from './amqp-connection.js';
 
 /** An endpoint method: receives the caller's context and the keyword arguments. */
 export type RpcHandler = (context: RequestContext, args: JsonObject) => JsonValue | void | Promise<JsonValue | void>;

@@ -11,7 +11,7 @@ import { waitFor, type NeutronLab, type NeutronPort } from '../../../lab/neutron
 import { plugVm, ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
 import { startLabAndOvs } from '../../../lab/host.js';
 import { createFilteredPort, createSecurityGroup } from '../../../lab/security-groups.js';
-import { AmqpConnection } from '../../../src/rpc/transport.js';
+import { AmqpConnection } from '../../../src/rpc/amqp-connection.js';
 import { RpcClient } from '../../../src/rpc/client.js';
 import { buildCastMessage, encodeEnvelope, adminContext, isJsonObject, type JsonObject, type JsonValue } from '../../../src/rpc/envelope.js';
 

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { InvalidTransportUrl, parseTransportUrl, redactTransportUrl } from '../../../src/config/transport.js';
+import { InvalidTransportUrl, parseTransportUrl, redactTransportUrl } from '../../../src/config/transport-url.js';
 
 const guest = { host: 'localhost', port: 5672, username: 'guest', password: 'guest' };
 

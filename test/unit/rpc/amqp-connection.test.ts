@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   describeHost, fanoutExchange, messageProperties, parseTransportUrl, reconnectDelaySec, topicExchange,
-} from '../../../src/rpc/transport.js';
+} from '../../../src/rpc/amqp-connection.js';
 
 test('several transport_url hosts are kept in order for round-robin failover', () => {
   const u = parseTransportUrl('rabbit://neutron:s3cr%40t@10.0.0.1:5672,other:pw@10.0.0.2:5673/%2Fopenstack');
