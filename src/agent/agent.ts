@@ -1,6 +1,7 @@
 // The agent: bridges at start, then ports wired as OVSDB and neutron-server report changes. This
 // file assembles the parts and runs their lifecycle; each behaviour lives in its own module:
 //   port-pass.ts       one reconciliation pass over br-int's ports (classify, details, plan, commit)
+//   pass-plan.ts       what a pass found changed (classifyPorts) and the writes it plans before committing
 //   pass-scheduler.ts  when passes run (event-driven, never overlapping, retried with back-off)
 //   sync-state.ts      how much the next pass must redo
 //   networks.ts        local VLANs provisioned/reclaimed on the bridges, segmentation updates
