@@ -187,11 +187,6 @@ export function parseMatch(tokens: string[]): { match: Match; priority?: number 
     }
     const key = token.slice(0, eq);
     const val = token.slice(eq + 1);
-    const reg = /^reg([0-7])$/.exec(key);
-    if (reg) {
-      (m.regs ??= {})[Number(reg[1])] = masked(val, (s) => integer(s, token));
-      continue;
-    }
     switch (key) {
       case 'priority': priority = integer(val, token); break;
       case 'conj_id': m.conjId = integer(val, token); break;
@@ -226,8 +221,12 @@ export function parseMatch(tokens: string[]): { match: Match; priority?: number 
       case 'icmp_type': case 'icmp_code': case 'tp_src': case 'tp_dst':
         deferred.push([key, val, token]);
         break;
-      default:
-        throw new FlowTextError(token, 'unknown match field');
+      default: {
+        // reg0..reg7 last: one regular expression run only for a key no case above names.
+        const reg = /^reg([0-7])$/.exec(key);
+        if (!reg) throw new FlowTextError(token, 'unknown match field');
+        (m.regs ??= {})[Number(reg[1])] = masked(val, (s) => integer(s, token));
+      }
     }
   }
   for (const [key, val, token] of deferred) {
@@ -400,37 +399,98 @@ export interface DumpLine {
 }
 
 /**
+ * A dump line taken apart in one pass: the header words as [key, value, key, value, ...] in the
+ * order printed (a flag's value is ''), and the flow or why it could not be decoded.
+ */
+export interface ScannedDumpLine {
+  header: string[];
+  flow: Flow | FlowTextError;
+}
+
+/**
+ * Decoded actions by their text, for one dump: the flows of a bridge share few distinct action
+ * lists (br-tun's unicast flows: one per network), so each is decoded once. The flows decoded
+ * with one cache share the actions array: read-only for every reader of a dump.
+ */
+export type ActionsCache = Map<string, Pick<Flow, 'actions' | 'gotoTable'>>;
+
+const SPACE = 0x20;
+const COMMA = 0x2c;
+const EQUALS = 0x3d;
+
+/**
+ * One dump-flows (or `--no-stats`, or add-flows) line, already trimmed and not blank: header fields
+ * and flags separated by `, `, then the match (with priority) and ` actions=`. The words before
+ * `actions=` are split at runs of spaces and commas in one scan; a statistics key or a flag is
+ * header wherever it stands, anything else is match.
+ */
+export function scanDumpLine(l: string, actionsCache?: ActionsCache): ScannedDumpLine {
+  const at = l.indexOf('actions=');
+  const headEnd = at < 0 ? l.length : at;
+  const header: string[] = [];
+  const matchTokens: string[] = [];
+  let table: string | undefined;
+  let cookie: string | undefined;
+  let idle: string | undefined;
+  let hard: string | undefined;
+  let i = 0;
+  while (i < headEnd) {
+    let c = l.charCodeAt(i);
+    if (c === SPACE || c === COMMA) {
+      i++;
+      continue;
+    }
+    let j = i;
+    let eq = -1;
+    while (j < headEnd && (c = l.charCodeAt(j)) !== SPACE && c !== COMMA) {
+      if (c === EQUALS && eq < 0) eq = j;
+      j++;
+    }
+    const token = l.slice(i, j);
+    const key = eq < 0 ? undefined : l.slice(i, eq);
+    if (key !== undefined && STATS_KEYS.has(key)) {
+      const value = l.slice(eq + 1, j);
+      header.push(key, value);
+      if (key === 'table') table = value;
+      else if (key === 'cookie') cookie = value;
+      else if (key === 'idle_timeout') idle = value;
+      else if (key === 'hard_timeout') hard = value;
+    } else if (FLAG_WORDS.has(token)) header.push(token, '');
+    else matchTokens.push(token);
+    i = j;
+  }
+  let flow: Flow | FlowTextError;
+  try {
+    if (at < 0) throw new FlowTextError(l.slice(0, 60), 'no actions= part');
+    const { match, priority } = parseMatch(matchTokens);
+    const actionsText = l.slice(at + 8);
+    let actions = actionsCache?.get(actionsText);
+    if (actions === undefined) {
+      actions = parseActions(actionsText);
+      actionsCache?.set(actionsText, actions);
+    }
+    flow = { table: Number(table ?? 0), priority: priority ?? 0x8000, match, ...actions };
+    if (cookie !== undefined) flow.cookie = BigInt(cookie);
+    const idleTimeout = Number(idle ?? 0);
+    const hardTimeout = Number(hard ?? 0);
+    if (idleTimeout) flow.idleTimeout = idleTimeout;
+    if (hardTimeout) flow.hardTimeout = hardTimeout;
+  } catch (e) {
+    if (!(e instanceof FlowTextError)) throw e;
+    flow = e;
+  }
+  return { header, flow };
+}
+
+/**
  * One dump-flows (or `--no-stats`, or add-flows) line: header fields and flags separated by
  * `, `, then the match (with priority) and ` actions=`. Undefined for blank and reply-header lines.
  */
 export function parseDumpLine(line: string): DumpLine | undefined {
   const l = line.trim();
   if (!l || l.startsWith('OFPST_') || l.startsWith('NXST_')) return undefined;
-  const at = l.indexOf('actions=');
-  const head = at < 0 ? l : l.slice(0, at);
-  const header = new Map<string, string>();
-  const matchTokens: string[] = [];
-  for (const token of head.split(/[ ,]+/).filter(Boolean)) {
-    const eq = token.indexOf('=');
-    const key = eq < 0 ? token : token.slice(0, eq);
-    if (STATS_KEYS.has(key) && eq >= 0) header.set(key, token.slice(eq + 1));
-    else if (FLAG_WORDS.has(token)) header.set(token, '');
-    else matchTokens.push(token);
-  }
-  let flow: Flow | FlowTextError;
-  try {
-    if (at < 0) throw new FlowTextError(l.slice(0, 60), 'no actions= part');
-    const { match, priority } = parseMatch(matchTokens);
-    flow = { table: Number(header.get('table') ?? 0), priority: priority ?? 0x8000, match, ...parseActions(l.slice(at + 8)) };
-    const cookie = header.get('cookie');
-    if (cookie !== undefined) flow.cookie = BigInt(cookie);
-    const idle = Number(header.get('idle_timeout') ?? 0);
-    const hard = Number(header.get('hard_timeout') ?? 0);
-    if (idle) flow.idleTimeout = idle;
-    if (hard) flow.hardTimeout = hard;
-  } catch (e) {
-    if (!(e instanceof FlowTextError)) throw e;
-    flow = e;
-  }
-  return { header, flow };
+  const { header, flow } = scanDumpLine(l);
+  const map = new Map<string, string>();
+  for (let i = 0; i < header.length; i += 2) map.set(header[i]!, header[i + 1]!);
+  return { header: map, flow };
 }
