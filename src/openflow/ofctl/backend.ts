@@ -6,7 +6,7 @@ import { isAscii } from 'node:buffer';
 import { spawn } from 'node:child_process';
 import type { FlowMod, FlowStats, PortDesc } from '../flow.js';
 import { formatFlowModLine, formatFilter } from '../text.js';
-import { FlowTextError, scanDumpLine, type ActionsCache } from './dump.js';
+import { DumpDecoder, FlowTextError, scanDumpLine } from './dump.js';
 import { OpenFlowError, type OpenFlowBackend, type OpenFlowSwitch, type StatsFilter } from '../backend.js';
 import { getLogger } from '../../util/log.js';
 
@@ -60,48 +60,38 @@ function runOfctl(opts: OfctlOptions, args: string[], stdin?: string): Promise<R
  * One `dump-flows` line: `cookie=0x1, duration=1.2s, table=0, n_packets=0, n_bytes=0, priority=3,... actions=...`.
  * The flow is decoded too when the model can express it (everything the agent writes); a line that
  * cannot be decoded keeps its table, priority, cookie and counters, and is logged at debug level.
- * Undefined for blank and reply-header lines. Flows decoded with one `actionsCache` share their
- * actions arrays.
+ * Undefined for blank and reply-header lines. The lines of one dump share a decoder.
  */
-export function parseDumpFlowsLine(line: string, actionsCache?: ActionsCache): FlowStats | undefined {
+export function parseDumpFlowsLine(line: string, decoder = new DumpDecoder()): FlowStats | undefined {
   const l = line.trim();
   if (!l || l.startsWith('OFPST_') || l.startsWith('NXST_')) return undefined;
-  const { header, flow } = scanDumpLine(l, actionsCache);
-  let table: string | undefined;
-  let cookie: string | undefined;
-  let nPackets: string | undefined;
-  let nBytes: string | undefined;
-  let duration: string | undefined;
-  let idle: string | undefined;
-  let hard: string | undefined;
-  // The last of a repeated key counts, as it always has.
-  for (let i = 0; i < header.length; i += 2) {
-    const value = header[i + 1]!;
-    switch (header[i]) {
-      case 'table': table = value; break;
-      case 'cookie': cookie = value; break;
-      case 'n_packets': nPackets = value; break;
-      case 'n_bytes': nBytes = value; break;
-      case 'duration': duration = value; break;
-      case 'idle_timeout': idle = value; break;
-      case 'hard_timeout': hard = value; break;
-    }
+  const { flow, table, cookie, nPackets, nBytes, duration, idleTimeout, hardTimeout } = scanDumpLine(l, decoder);
+  if (flow instanceof FlowTextError) {
+    LOG.debug(`dump-flows line kept without its flow (${flow.message}): ${l}`);
+    return {
+      table: Number(table ?? 0),
+      priority: priorityOf(line),
+      cookie: cookie === undefined ? 0n : decoder.cookie(cookie),
+      packetCount: counter(nPackets),
+      byteCount: counter(nBytes),
+      durationSec: duration ? Number.parseFloat(duration) : 0,
+      idleTimeout: Number(idleTimeout ?? 0),
+      hardTimeout: Number(hardTimeout ?? 0),
+    };
   }
-  const decoded = !(flow instanceof FlowTextError);
-  const stats: FlowStats = {
+  // One literal with the flow in it: adding it afterwards would grow the object a second time.
+  return {
     table: Number(table ?? 0),
-    priority: decoded ? flow.priority : priorityOf(line),
-    // The decoded flow holds the same cookie already (BigInt of the same text): not parsed twice.
-    cookie: decoded ? (flow.cookie ?? 0n) : BigInt(cookie ?? 0),
+    priority: flow.priority,
+    // The decoded flow holds the same cookie already: not parsed twice.
+    cookie: flow.cookie ?? 0n,
     packetCount: counter(nPackets),
     byteCount: counter(nBytes),
     durationSec: duration ? Number.parseFloat(duration) : 0,
-    idleTimeout: Number(idle ?? 0),
-    hardTimeout: Number(hard ?? 0),
+    idleTimeout: Number(idleTimeout ?? 0),
+    hardTimeout: Number(hardTimeout ?? 0),
+    flow,
   };
-  if (decoded) stats.flow = flow;
-  else LOG.debug(`dump-flows line kept without its flow (${flow.message}): ${l}`);
-  return stats;
 }
 
 /** A packet or byte counter: most are 0 in a dump, which needs no BigInt parse. */
@@ -109,15 +99,15 @@ function counter(text: string | undefined): bigint {
   return text === undefined || text === '0' ? 0n : BigInt(text);
 }
 
-/** Every flow of a `dump-flows` reply, line by line without an array of lines, each distinct actions text decoded once. */
+/** Every flow of a `dump-flows` reply, line by line without an array of lines, with one decoder. */
 export function parseDumpFlows(text: string): FlowStats[] {
   const out: FlowStats[] = [];
-  const actionsCache: ActionsCache = new Map();
+  const decoder = new DumpDecoder();
   let start = 0;
   while (start <= text.length) {
     let end = text.indexOf('\n', start);
     if (end < 0) end = text.length;
-    const stats = parseDumpFlowsLine(text.slice(start, end), actionsCache);
+    const stats = parseDumpFlowsLine(text.slice(start, end), decoder);
     if (stats) out.push(stats);
     start = end + 1;
   }

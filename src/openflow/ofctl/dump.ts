@@ -17,7 +17,8 @@ export class FlowTextError extends Error {
 }
 
 /** Header words of a dump line that are statistics or flags, not part of the flow's match. */
-const STATS_KEYS = new Set(['cookie', 'duration', 'table', 'n_packets', 'n_bytes', 'idle_timeout', 'hard_timeout', 'idle_age', 'hard_age', 'importance']);
+const STATS_KEYS = ['cookie', 'duration', 'table', 'n_packets', 'n_bytes', 'idle_timeout', 'hard_timeout', 'idle_age', 'hard_age', 'importance'] as const;
+type StatsKey = (typeof STATS_KEYS)[number];
 const FLAG_WORDS = new Set(['reset_counts', 'send_flow_rem', 'check_overlap', 'no_packet_counts', 'no_byte_counts', 'no_readonly_table']);
 
 const PROTOCOL_WORDS: Record<string, { ethType: number; ipProto?: number }> = {
@@ -399,40 +400,79 @@ export interface DumpLine {
 }
 
 /**
- * A dump line taken apart in one pass: the header words as [key, value, key, value, ...] in the
- * order printed (a flag's value is ''), and the flow or why it could not be decoded.
+ * A dump line taken apart in one pass: the header values the statistics are made of (as printed;
+ * the last of a repeated key), and the flow or why it could not be decoded.
  */
 export interface ScannedDumpLine {
-  header: string[];
+  cookie: string | undefined;
+  duration: string | undefined;
+  table: string | undefined;
+  nPackets: string | undefined;
+  nBytes: string | undefined;
+  idleTimeout: string | undefined;
+  hardTimeout: string | undefined;
   flow: Flow | FlowTextError;
 }
 
 /**
- * Decoded actions by their text, for one dump: the flows of a bridge share few distinct action
- * lists (br-tun's unicast flows: one per network), so each is decoded once. The flows decoded
- * with one cache share the actions array: read-only for every reader of a dump.
+ * What the lines of one dump share, decoded once: the actions texts (br-tun's unicast flows have
+ * one per network) and the cookie (one per agent run, on nearly every line). Flows decoded with one
+ * decoder share their actions arrays: read-only for every reader of a dump.
  */
-export type ActionsCache = Map<string, Pick<Flow, 'actions' | 'gotoTable'>>;
+export class DumpDecoder {
+  private readonly actionsByText = new Map<string, Pick<Flow, 'actions' | 'gotoTable'>>();
+  private cookieText: string | undefined;
+  private cookieValue = 0n;
+
+  /** The actions part of a line (after `actions=`), as parseActions gives it. */
+  actions(text: string): Pick<Flow, 'actions' | 'gotoTable'> {
+    let actions = this.actionsByText.get(text);
+    if (actions === undefined) {
+      actions = parseActions(text);
+      this.actionsByText.set(text, actions);
+    }
+    return actions;
+  }
+
+  /** A cookie as printed (`0x...`); a SyntaxError for one that is not a number, as BigInt gives. */
+  cookie(text: string): bigint {
+    if (text !== this.cookieText) {
+      this.cookieValue = BigInt(text);
+      this.cookieText = text;
+    }
+    return this.cookieValue;
+  }
+}
 
 const SPACE = 0x20;
 const COMMA = 0x2c;
 const EQUALS = 0x3d;
 
+/** The statistics key `l` has from `i` to the `=` at `eq`, without cutting the key out of the line. */
+function statsKeyAt(l: string, i: number, eq: number): StatsKey | undefined {
+  const length = eq - i;
+  for (const key of STATS_KEYS) if (key.length === length && l.startsWith(key, i)) return key;
+  return undefined;
+}
+
 /**
  * One dump-flows (or `--no-stats`, or add-flows) line, already trimmed and not blank: header fields
  * and flags separated by `, `, then the match (with priority) and ` actions=`. The words before
  * `actions=` are split at runs of spaces and commas in one scan; a statistics key or a flag is
- * header wherever it stands, anything else is match.
+ * header wherever it stands, anything else is match. `header`, when given, receives every header
+ * word as key and value in the order printed (a flag's value is '').
  */
-export function scanDumpLine(l: string, actionsCache?: ActionsCache): ScannedDumpLine {
+export function scanDumpLine(l: string, decoder: DumpDecoder, header?: string[]): ScannedDumpLine {
   const at = l.indexOf('actions=');
   const headEnd = at < 0 ? l.length : at;
-  const header: string[] = [];
   const matchTokens: string[] = [];
-  let table: string | undefined;
   let cookie: string | undefined;
-  let idle: string | undefined;
-  let hard: string | undefined;
+  let duration: string | undefined;
+  let table: string | undefined;
+  let nPackets: string | undefined;
+  let nBytes: string | undefined;
+  let idleTimeout: string | undefined;
+  let hardTimeout: string | undefined;
   let i = 0;
   while (i < headEnd) {
     let c = l.charCodeAt(i);
@@ -446,40 +486,44 @@ export function scanDumpLine(l: string, actionsCache?: ActionsCache): ScannedDum
       if (c === EQUALS && eq < 0) eq = j;
       j++;
     }
-    const token = l.slice(i, j);
-    const key = eq < 0 ? undefined : l.slice(i, eq);
-    if (key !== undefined && STATS_KEYS.has(key)) {
+    const key = eq < 0 ? undefined : statsKeyAt(l, i, eq);
+    if (key !== undefined) {
       const value = l.slice(eq + 1, j);
-      header.push(key, value);
-      if (key === 'table') table = value;
-      else if (key === 'cookie') cookie = value;
-      else if (key === 'idle_timeout') idle = value;
-      else if (key === 'hard_timeout') hard = value;
-    } else if (FLAG_WORDS.has(token)) header.push(token, '');
-    else matchTokens.push(token);
+      header?.push(key, value);
+      switch (key) {
+        case 'cookie': cookie = value; break;
+        case 'duration': duration = value; break;
+        case 'table': table = value; break;
+        case 'n_packets': nPackets = value; break;
+        case 'n_bytes': nBytes = value; break;
+        case 'idle_timeout': idleTimeout = value; break;
+        case 'hard_timeout': hardTimeout = value; break;
+      }
+    } else {
+      const token = l.slice(i, j);
+      if (eq < 0 && FLAG_WORDS.has(token)) header?.push(token, '');
+      else matchTokens.push(token);
+    }
     i = j;
   }
   let flow: Flow | FlowTextError;
   try {
     if (at < 0) throw new FlowTextError(l.slice(0, 60), 'no actions= part');
     const { match, priority } = parseMatch(matchTokens);
-    const actionsText = l.slice(at + 8);
-    let actions = actionsCache?.get(actionsText);
-    if (actions === undefined) {
-      actions = parseActions(actionsText);
-      actionsCache?.set(actionsText, actions);
-    }
-    flow = { table: Number(table ?? 0), priority: priority ?? 0x8000, match, ...actions };
-    if (cookie !== undefined) flow.cookie = BigInt(cookie);
-    const idleTimeout = Number(idle ?? 0);
-    const hardTimeout = Number(hard ?? 0);
-    if (idleTimeout) flow.idleTimeout = idleTimeout;
-    if (hardTimeout) flow.hardTimeout = hardTimeout;
+    const actions = decoder.actions(l.slice(at + 8));
+    const decoded: Flow = { table: Number(table ?? 0), priority: priority ?? 0x8000, match, actions: actions.actions };
+    if (actions.gotoTable !== undefined) decoded.gotoTable = actions.gotoTable;
+    if (cookie !== undefined) decoded.cookie = decoder.cookie(cookie);
+    const idle = Number(idleTimeout ?? 0);
+    const hard = Number(hardTimeout ?? 0);
+    if (idle) decoded.idleTimeout = idle;
+    if (hard) decoded.hardTimeout = hard;
+    flow = decoded;
   } catch (e) {
     if (!(e instanceof FlowTextError)) throw e;
     flow = e;
   }
-  return { header, flow };
+  return { cookie, duration, table, nPackets, nBytes, idleTimeout, hardTimeout, flow };
 }
 
 /**
@@ -489,7 +533,8 @@ export function scanDumpLine(l: string, actionsCache?: ActionsCache): ScannedDum
 export function parseDumpLine(line: string): DumpLine | undefined {
   const l = line.trim();
   if (!l || l.startsWith('OFPST_') || l.startsWith('NXST_')) return undefined;
-  const { header, flow } = scanDumpLine(l);
+  const header: string[] = [];
+  const { flow } = scanDumpLine(l, new DumpDecoder(), header);
   const map = new Map<string, string>();
   for (let i = 0; i < header.length; i += 2) map.set(header[i]!, header[i + 1]!);
   return { header: map, flow };
