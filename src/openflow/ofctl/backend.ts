@@ -81,7 +81,7 @@ export function parseDumpFlowsLine(line: string, decoder = new DumpDecoder()): F
   }
   // One literal with the flow in it: adding it afterwards would grow the object a second time.
   return {
-    table: Number(table ?? 0),
+    table: flow.table,
     priority: flow.priority,
     // The decoded flow holds the same cookie already: not parsed twice.
     cookie: flow.cookie ?? 0n,
