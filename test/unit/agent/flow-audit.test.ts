@@ -44,3 +44,18 @@ test('missing flows are re-added; foreign cookies in owned tables deleted by tab
   assert.equal(result.removed.length, 1);
   assert.equal(result.readded.length, gone.length);
 });
+
+test('a flow missing is found even when the dump has as many of our flows as the registry (a repeat, a learned one)', async () => {
+  const br = new IntegrationBridge('br-int', sw, 0x11n);
+  await br.installFlows(...IntegrationBridge.defaultFlows());
+  const all = [...br.desired.entries()].map(([, f]) => f);
+  const [missing, repeated, ...rest] = all;
+  const learned: Flow = { table: 20, priority: 1, match: { vlanVid: { value: 0x1001 } }, actions: [] };
+  for (const extra of [repeated!, learned]) {
+    const dump = [repeated!, ...rest, extra].map((f) => stats(f, 0x11n));
+    assert.equal(dump.length, all.length);
+    const { mods, result } = auditFlows(br, [0, 20, 60], dump);
+    assert.deepEqual(result.readded, [missing]);
+    assert.deepEqual(mods, [{ command: 'add', flow: missing }]);
+  }
+});
