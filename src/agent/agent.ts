@@ -157,6 +157,13 @@ export class OvsAgent implements AgentContext {
 
   private async startFirewall(): Promise<void> {
     this.firewall = await createFirewall(this.settings, () => this.bridges, this.cache, this.ops, () => this.scheduler.kick());
+    if (!this.settings.enableSecurityGroup) {
+      // Once, so an operator who meant to filter sees it; the driver (if any) still starts below.
+      LOG.info(
+        `security groups are disabled ([securitygroup] enable_security_group = False): ports are not filtered` +
+          (this.firewall ? ` (firewall_driver ${this.firewall.name} is loaded but filters no port)` : ''),
+      );
+    }
     if (!this.firewall) return;
     try {
       await this.firewall.start();
@@ -164,7 +171,7 @@ export class OvsAgent implements AgentContext {
       throw new StartupError(`security-group firewall ${this.firewall.name} cannot start: ${errText(e)}`);
     }
     this.ports.portFilter = this.firewall;
-    LOG.info(`security groups enforced by the ${this.firewall.name} firewall driver`);
+    if (this.settings.enableSecurityGroup) LOG.info(`security groups enforced by the ${this.firewall.name} firewall driver`);
   }
 
   /** Bridges deleted or re-created (recovery) and columns or patch ports changed under us (drift). */

@@ -67,10 +67,14 @@ export interface AgentSettings extends BridgeSetupConfig, OpenFlowSettings {
   };
 }
 
-/** The noop-like firewalls leave ARP/MAC anti-spoofing to the agent (flows.md §6.3). */
+/**
+ * The noop-like firewalls leave ARP/MAC anti-spoofing to the agent (flows.md §6.3). The openvswitch
+ * driver provides it, and the reference asks the driver even with enable_security_group = False
+ * (the driver is built all the same): its ports then have no anti-spoofing at all.
+ */
 export function agentProvidesAntiSpoofing(s: AgentSettings): boolean {
   const d = s.firewallDriver;
-  return !s.enableSecurityGroup || d === 'noop' || d === 'iptables' || d === 'iptables_hybrid';
+  return d === 'noop' || d === 'iptables' || d === 'iptables_hybrid';
 }
 
 export function settingsFromConfig(c: AgentConfig): AgentSettings {
