@@ -16,7 +16,7 @@ import { PrivateOvs } from '../../../lab/ovs.js';
 import { cleanupAllVms } from '../../../lab/vm.js';
 import { canonicalSave } from '../../../src/firewall/iptables/save.js';
 import { diffFlows } from './compare.js';
-import { NOSG_DRIVERS, NOSG_STEPS, runNosgScenario, type NosgFacts } from './nosg-scenario.js';
+import { NOSG_VARIANTS, NOSG_VARIANT_NAMES, NOSG_STEPS, runNosgScenario, type NosgFacts } from './nosg-scenario.js';
 
 const FIXTURES = 'test/fixtures/reference/nosg';
 
@@ -51,35 +51,36 @@ describe('enable_security_group = False: our agent leaves what the reference lea
     await lab?.stop();
   }, { timeout: 60_000 });
 
-  for (const driver of NOSG_DRIVERS) {
-    it(`firewall_driver = ${driver}: flows of every bridge, iptables, binding and traffic as the reference's`, { timeout: 300_000 }, async (t) => {
+  for (const variant of NOSG_VARIANT_NAMES) {
+    const { driver, explicitlyEgressDirect } = NOSG_VARIANTS[variant];
+    it(`firewall_driver = ${driver}${explicitlyEgressDirect ? ', explicitly_egress_direct = True' : ''}: flows of every bridge, iptables, binding and traffic as the reference's`, { timeout: 300_000 }, async (t) => {
       const ovs = await PrivateOvs.start({ tcp: true });
       const lockDir = mkdtempSync(join(tmpdir(), 'nosg-lock-'));
       try {
         await ovs.addBridge('br-phys');
-        const r = await runNosgScenario('ours', driver, { lab: lab!, ovs, host: `nosg-ours-${driver.replace('_', '-')}-${process.pid}`, lockDir, log: (l) => t.diagnostic(l) });
+        const r = await runNosgScenario('ours', variant, { lab: lab!, ovs, host: `nosg-ours-${variant.replace('_', '-')}-${process.pid}`, lockDir, log: (l) => t.diagnostic(l) });
         const reports: string[] = [];
         for (const step of NOSG_STEPS) {
-          const expected = byBridge(fixture(`${driver}.${step}.flows`));
+          const expected = byBridge(fixture(`${variant}.${step}.flows`));
           const actual = byBridge(r.snapshots[step].flows);
           assert.deepEqual([...actual.keys()], [...expected.keys()], `${step}: bridges`);
           for (const [bridge, flows] of expected) {
-            const d = diffFlows(flows, actual.get(bridge)!, `${driver}.${step}.flows ${bridge}`);
+            const d = diffFlows(flows, actual.get(bridge)!, `${variant}.${step}.flows ${bridge}`);
             if (!d.equal) reports.push(d.report);
           }
           const ipt = r.snapshots[step].iptables;
           if (driver === 'iptables_hybrid') {
             assert.ok(ipt, 'iptables state captured');
             for (const kind of ['iptables', 'ip6tables'] as const) {
-              if (canonicalSave(ipt[kind]) !== canonicalSave(fixture(`${driver}.${step}.${kind}`))) {
-                reports.push(`${driver}.${step}.${kind} differs:\n--- reference\n${canonicalSave(fixture(`${driver}.${step}.${kind}`))}\n--- ours\n${canonicalSave(ipt[kind])}`);
+              if (canonicalSave(ipt[kind]) !== canonicalSave(fixture(`${variant}.${step}.${kind}`))) {
+                reports.push(`${variant}.${step}.${kind} differs:\n--- reference\n${canonicalSave(fixture(`${variant}.${step}.${kind}`))}\n--- ours\n${canonicalSave(ipt[kind])}`);
               }
             }
-            if (ipt.ipset !== fixture(`${driver}.${step}.ipset`)) reports.push(`${driver}.${step}.ipset differs:\n${ipt.ipset}`);
+            if (ipt.ipset !== fixture(`${variant}.${step}.ipset`)) reports.push(`${variant}.${step}.ipset differs:\n${ipt.ipset}`);
           }
         }
         assert.equal(reports.length, 0, reports.join('\n\n'));
-        const reference = JSON.parse(fixture(`${driver}.json`)) as NosgFacts;
+        const reference = JSON.parse(fixture(`${variant}.json`)) as NosgFacts;
         assert.equal(r.facts.ovs_hybrid_plug, reference.ovs_hybrid_plug, 'ovs_hybrid_plug in the state report');
         assert.deepEqual(r.facts.vif_details, reference.vif_details, "port a's binding:vif_details");
         // The reference's VMs reached each other; ours must, through a group that admits nothing.

@@ -18,18 +18,26 @@ import { resetFirewallState, saveFirewallState } from '../../helpers/iptables.js
 import { normaliseFlows } from './compare.js';
 
 export type NosgDriver = 'openvswitch' | 'iptables_hybrid';
-export const NOSG_DRIVERS: readonly NosgDriver[] = ['openvswitch', 'iptables_hybrid'];
+/** Each run's configuration, by the name its fixtures carry. */
+export const NOSG_VARIANTS = {
+  openvswitch: { driver: 'openvswitch', explicitlyEgressDirect: false },
+  iptables_hybrid: { driver: 'iptables_hybrid', explicitlyEgressDirect: false },
+  // `[agent] explicitly_egress_direct = True`: the reference then writes its own direct flows, as for noop.
+  'openvswitch-direct': { driver: 'openvswitch', explicitlyEgressDirect: true },
+} as const satisfies Record<string, { driver: NosgDriver; explicitlyEgressDirect: boolean }>;
+export type NosgVariant = keyof typeof NOSG_VARIANTS;
+export const NOSG_VARIANT_NAMES = Object.keys(NOSG_VARIANTS) as NosgVariant[];
 export const NOSG_STEPS = ['start', 'plugged', 'unplugged'] as const;
 export type NosgStep = (typeof NOSG_STEPS)[number];
 export const NOSG_BRIDGES = ['br-int', 'br-tun', 'br-phys'] as const;
 
-/** What one step left: `<driver>.<step>.flows` and, for iptables_hybrid, `.iptables`, `.ip6tables`, `.ipset`. */
+/** What one step left: `<variant>.<step>.flows` and, for iptables_hybrid, `.iptables`, `.ip6tables`, `.ipset`. */
 export interface NosgSnapshot {
   flows: string;
   iptables?: { iptables: string; ip6tables: string; ipset: string };
 }
 
-/** What the scenario observed besides the snapshots: `<driver>.json`. */
+/** What the scenario observed besides the snapshots: `<variant>.json`. */
 export interface NosgFacts {
   /** The agent's `configurations` keys that depend on the firewall. */
   ovs_hybrid_plug: unknown;
@@ -57,14 +65,16 @@ const SETTLE: Record<Side, Settle> = {
   ours: { changeMs: 5000, quietMs: 1500, maxMs: 30000 },
 };
 
-export function nosgIni(driver: NosgDriver, ovs: PrivateOvs, lockDir: string): string {
+export function nosgIni(variant: NosgVariant, ovs: PrivateOvs, lockDir: string): string {
+  const v = NOSG_VARIANTS[variant];
   return [
     '[securitygroup]',
-    `firewall_driver = ${driver}`,
+    `firewall_driver = ${v.driver}`,
     'enable_security_group = False',
     // the reference's root commands (ovs-ofctl, iptables) go through this: it keeps them on this OVS
     '[agent]',
     `root_helper = env OVS_RUNDIR=${ovs.dir}`,
+    ...(v.explicitlyEgressDirect ? ['explicitly_egress_direct = True'] : []),
     // iptables_manager takes a file lock around each apply
     '[oslo_concurrency]',
     `lock_path = ${lockDir}`,
@@ -83,18 +93,19 @@ type PortName = keyof typeof MACS;
  */
 export async function runNosgScenario(
   side: Side,
-  driver: NosgDriver,
+  variant: NosgVariant,
   ctx: { lab: NeutronLab; ovs: PrivateOvs; host: string; lockDir: string; log?: (line: string) => void },
 ): Promise<NosgResult> {
   const { lab, ovs, host } = ctx;
-  const say = (l: string): void => ctx.log?.(`${side}/${driver}: ${l}`);
+  const { driver } = NOSG_VARIANTS[variant];
+  const say = (l: string): void => ctx.log?.(`${side}/${variant}: ${l}`);
   const settle = SETTLE[side];
   const names = new Map<string, string>(); // neutron id -> name in the captures
   let vni: number | undefined;
   const vms = new Map<PortName, Vm>();
   const made: { ports: string[]; groups: string[]; networks: string[] } = { ports: [], groups: [], networks: [] };
   if (driver === 'iptables_hybrid') await resetFirewallState();
-  const agent = await RunningAgent.start(side, { host, transportUrl: lab.transportUrl, ovs, extraIni: nosgIni(driver, ovs, ctx.lockDir) });
+  const agent = await RunningAgent.start(side, { host, transportUrl: lab.transportUrl, ovs, extraIni: nosgIni(variant, ovs, ctx.lockDir) });
 
   const snapshot = async (): Promise<NosgSnapshot> => {
     const parts: string[] = [];
@@ -120,7 +131,7 @@ export async function runNosgScenario(
     }
     let since = Date.now();
     while (Date.now() - since < settle.quietMs) {
-      if (Date.now() - t0 > settle.maxMs) throw new Error(`${side}/${driver}: still changing after ${settle.maxMs} ms`);
+      if (Date.now() - t0 > settle.maxMs) throw new Error(`${side}/${variant}: still changing after ${settle.maxMs} ms`);
       agent.assertRunning();
       await sleep(250);
       const now = await snapshot();
@@ -143,7 +154,7 @@ export async function runNosgScenario(
     say('started');
 
     const net = async (name: string, provider?: { network_type: 'vlan'; physical_network: string; segmentation_id: number }): Promise<string> => {
-      const n = await lab.createNetwork({ name: `nosg-${driver}-${name}`, ...(provider ? { provider } : {}) });
+      const n = await lab.createNetwork({ name: `nosg-${variant}-${name}`, ...(provider ? { provider } : {}) });
       made.networks.push(n.id);
       if (!provider) vni = n['provider:segmentation_id'] ?? undefined;
       const cidr = name === 'vx' ? '192.0.2.0/24' : '198.51.100.0/24';
@@ -154,7 +165,7 @@ export async function runNosgScenario(
     const vl = await net('vl', { network_type: 'vlan', physical_network: 'physnet1', segmentation_id: 170 });
     // A group without rules: a filtering agent would let nothing in.
     const sg = await lab.api<{ security_group: { id: string; security_group_rules: { id: string }[] } }>('POST', '/v2.0/security-groups', {
-      security_group: { name: `nosg-${driver}-closed`, tenant_id: LAB_PROJECT },
+      security_group: { name: `nosg-${variant}-closed`, tenant_id: LAB_PROJECT },
     });
     made.groups.push(sg.security_group.id);
     for (const r of sg.security_group.security_group_rules) await lab.api('DELETE', `/v2.0/security-group-rules/${r.id}`);
@@ -216,7 +227,7 @@ export async function runNosgScenario(
       log: agent.log(1 << 26),
     };
   } catch (e) {
-    throw new Error(`${side}/${driver}: ${e instanceof Error ? e.message : String(e)}\n--- ${side} agent log tail ---\n${agent.log(6000)}`);
+    throw new Error(`${side}/${variant}: ${e instanceof Error ? e.message : String(e)}\n--- ${side} agent log tail ---\n${agent.log(6000)}`);
   } finally {
     for (const vm of vms.values()) await vm.unplug().catch((e: unknown) => say(`unplug: ${String(e)}`));
     await agent.stop(5000);
