@@ -9,7 +9,7 @@ import type { FirewallPort } from '../firewall/types.js';
 import type { Bridges } from './bridge-setup.js';
 import type { ResourceCache } from './resource-cache.js';
 import type { AgentSettings } from './settings.js';
-import { isTunnelType } from '../bridges/tables.js';
+import { egressPatchOfport } from './egress-direct.js';
 import { SecurityGroupsDisabled } from '../firewall/disabled.js';
 
 export async function createFirewall(
@@ -43,12 +43,7 @@ async function createDriver(
       return new OVSFirewallDriver(bridges().int, new CacheSecurityGroupSource(cache), {
         permittedEthertypes: settings.permittedEthertypes,
         explicitlyEgressDirect: settings.explicitlyEgressDirect,
-        // Where a port's network leaves br-int: patch-tun for tunnels, int-<physbr> for mapped physnets.
-        egressPatchOfport: (p: FirewallPort) => {
-          const b = bridges();
-          if (isTunnelType(p.networkType)) return b.patchTunOfport;
-          return p.networkType === 'vlan' && p.physicalNetwork ? b.phys.get(p.physicalNetwork)?.intOfport : undefined;
-        },
+        egressPatchOfport: (p: FirewallPort) => egressPatchOfport(bridges(), p),
         onRefilterNeeded,
         // Rules of an earlier iptables_hybrid run go once its ports are filtered by flows; br-int's
         // other_config:iptables_cleaned says so, as with the reference.

@@ -8,6 +8,7 @@ import type { OpenFlowSettings } from '../openflow/factory.js';
 import { parseListenAddress, type ListenAddress } from '../config/listen-address.js';
 import { amqpTlsSettings, ovsdbTlsSettings } from '../config/tls.js';
 import type { TlsClientSettings } from '../util/tls.js';
+import { agentEgressDirect } from './egress-direct.js';
 
 export interface AgentSettings extends BridgeSetupConfig, OpenFlowSettings {
   host: string;
@@ -120,6 +121,11 @@ export function settingsFromConfig(c: AgentConfig): AgentSettings {
     enableIpset: c.securitygroup.enable_ipset,
     permittedEthertypes: c.securitygroup.permitted_ethertypes,
     explicitlyEgressDirect: agent.explicitly_egress_direct,
+    egressDirect: agentEgressDirect({
+      explicitlyEgressDirect: agent.explicitly_egress_direct,
+      firewallDriver: c.firewallDriver,
+      enableSecurityGroup: c.securitygroup.enable_security_group,
+    }),
     rpcResourcesProcessingStep: c.DEFAULT.rpc_resources_processing_step,
     quittingRpcTimeoutSec: agent.quitting_rpc_timeout,
     ovsdbConnection: ovs.ovsdb_connection,
