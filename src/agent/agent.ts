@@ -10,6 +10,7 @@
 //   state-report.ts    report_state heartbeats
 //   port-filter.ts     the hook a security-group firewall implements
 //   firewall-setup.ts  the firewall driver `[securitygroup] firewall_driver` names
+//   egress-direct.ts   explicitly_egress_direct flows when no OpenFlow firewall writes them
 //   flow-audit.ts      the periodic flow audit ([agent] flow_audit_interval)
 //   ovsdb-drift.ts     port tags/other_config, bridge columns and patch ports put back when changed under us
 //   bridge-recovery.ts bridges deleted, re-created or given a new datapath id; a database created anew
