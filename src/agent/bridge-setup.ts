@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import type { OpenFlowBackend, OpenFlowSwitch } from '../openflow/backend.js';
 import type { OvsdbOps } from '../ovsdb/ops.js';
 import { dpidHex } from '../openflow/native/controller.js';
+import { ingressDirectGotoFlows } from './egress-direct.js';
 import { IntegrationBridge } from '../bridges/br-int.js';
 import { PhysicalBridge } from '../bridges/br-phys.js';
 import { TunnelBridge } from '../bridges/br-tun.js';
@@ -33,6 +34,8 @@ export interface BridgeSetupConfig {
   arpResponderEnabled: boolean;
   dhcpExtension: boolean;
   dhcpIpv6: boolean;
+  /** The agent's own explicitly_egress_direct flows (egress-direct.ts); off when unset. */
+  egressDirect?: boolean;
 }
 
 /** Bridge setup refused to go on; the message is meant for the operator as is. */
@@ -312,6 +315,7 @@ export class BridgeSetup {
       bridges.patchTunOfport = t.patchTunOfport;
       bridges.patchIntOfport = t.patchIntOfport;
     }
+    if (this.cfg.egressDirect) await int.installFlows(...ingressDirectGotoFlows(bridges));
     return bridges;
   }
 }
