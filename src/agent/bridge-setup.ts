@@ -15,7 +15,9 @@ import { getLogger } from '../util/log.js';
 const LOG = getLogger('agent.bridges');
 
 /** Protocols every agent bridge speaks: 1.3 for the flows, 1.0 and 1.4 for ovs-ofctl --bundle. */
-export const BRIDGE_PROTOCOLS = ['OpenFlow10', 'OpenFlow13', 'OpenFlow14'];
+export const BRIDGE_PROTOCOLS: readonly string[] = ['OpenFlow10', 'OpenFlow13', 'OpenFlow14'];
+/** br-int's with the openvswitch firewall driver, which the reference's driver adds when it is built. */
+export const OVS_FIREWALL_PROTOCOLS: readonly string[] = ['OpenFlow10', 'OpenFlow11', 'OpenFlow12', 'OpenFlow13', 'OpenFlow14'];
 
 /** What bridge set-up needs from the configuration (a slice of AgentConfig). */
 export interface BridgeSetupConfig {
@@ -36,6 +38,8 @@ export interface BridgeSetupConfig {
   dhcpIpv6: boolean;
   /** The agent's own explicitly_egress_direct flows (egress-direct.ts); off when unset. */
   egressDirect?: boolean;
+  /** openvswitch: br-int also speaks OpenFlow 1.1 and 1.2, as the reference's driver sets it. */
+  firewallDriver?: string;
 }
 
 /** Bridge setup refused to go on; the message is meant for the operator as is. */
@@ -145,7 +149,7 @@ export class BridgeSetup {
   private async ensureAgentBridge(name: string, mode: SetupMode): Promise<bigint> {
     await this.ops.ensureBridge(name, {
       datapathType: this.cfg.datapathType,
-      protocols: BRIDGE_PROTOCOLS,
+      protocols: [...this.protocolsOf(name)],
       otherConfig: { 'mac-table-size': String(this.cfg.bridgeMacTableSize) },
       failMode: 'secure',
       createIfMissing: mode.createMissing,
@@ -270,7 +274,11 @@ export class BridgeSetup {
   expectedBridges(bridges: Bridges): AgentBridgeSpec[] {
     const names = [bridges.int.name, ...[...bridges.phys.values()].map((p) => p.bridge.name), ...(bridges.tun ? [bridges.tun.name] : [])];
     const target = this.backend.controllerTarget;
-    return names.map((name) => ({ name, failMode: 'secure', protocols: BRIDGE_PROTOCOLS, controllerTargets: target === undefined ? [] : [target] }));
+    return names.map((name) => ({ name, failMode: 'secure', protocols: this.protocolsOf(name), controllerTargets: target === undefined ? [] : [target] }));
+  }
+
+  private protocolsOf(bridge: string): readonly string[] {
+    return bridge === this.cfg.integrationBridge && this.cfg.firewallDriver === 'openvswitch' ? OVS_FIREWALL_PROTOCOLS : BRIDGE_PROTOCOLS;
   }
 
   /** The patch pairs set-up made (br-int ↔ each provider bridge, br-int ↔ br-tun). */

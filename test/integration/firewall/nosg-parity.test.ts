@@ -90,6 +90,10 @@ describe('enable_security_group = False: our agent leaves what the reference lea
         const told = r.log.split('\n').filter((l) => /security groups are disabled/.test(l));
         assert.equal(told.length, 1, `one start-up line saying security groups are disabled; found:\n${told.join('\n')}`);
         assert.match(told[0]!, /INFO.*enable_security_group = False.*ports are not filtered/);
+        if (driver === 'openvswitch') {
+          // The reference's OVS firewall driver, built even with security groups off, adds OpenFlow 1.1 and 1.2 to br-int.
+          assert.equal(await ovs.vsctl('get', 'Bridge', 'br-int', 'protocols'), '[OpenFlow10, OpenFlow11, OpenFlow12, OpenFlow13, OpenFlow14]');
+        }
       } finally {
         await cleanupAllVms();
         await ovs.stop();
