@@ -81,14 +81,19 @@ class FakeSwitch implements OpenFlowSwitch {
   }
 }
 
-function auditOf(br: IntegrationBridge, clock: { now: number }): FlowAudit {
+/** br-int with its default flows on a FakeSwitch, audited every 60 s by a clock the test turns. */
+async function auditedBridge(): Promise<{ sw: FakeSwitch; br: IntegrationBridge; clock: { now: number }; audit: FlowAudit }> {
+  const sw = new FakeSwitch();
+  const br = new IntegrationBridge('br-int', sw, 0x11n);
+  await br.installFlows(...IntegrationBridge.defaultFlows());
+  const clock = { now: 0 };
   const ctx = {
     settings: { flowAuditIntervalSec: 60 },
     sync: { stopping: false, staleFlowsCleaned: true },
     scheduler: { withLock: <T>(fn: () => Promise<T>): Promise<T> => fn() },
     bridges: { int: br, phys: new Map() },
   } as unknown as AgentContext;
-  return new FlowAudit(ctx, () => clock.now);
+  return { sw, br, clock, audit: new FlowAudit(ctx, () => clock.now) };
 }
 
 function captureLog(): { lines: string[]; restore: () => void } {
@@ -98,11 +103,7 @@ function captureLog(): { lines: string[]; restore: () => void } {
 }
 
 test('a missing flow the switch refuses: one ERROR with bridge, flow and error, tried again at audits 1, 3, 7, 15; in place once taken', async () => {
-  const sw = new FakeSwitch();
-  const br = new IntegrationBridge('br-int', sw, 0x11n);
-  await br.installFlows(...IntegrationBridge.defaultFlows());
-  const clock = { now: 0 };
-  const audit = auditOf(br, clock);
+  const { sw, br, clock, audit } = await auditedBridge();
   const log = captureLog();
   try {
     sw.delTable(INT.TRANSIENT_TABLE);
@@ -143,11 +144,7 @@ test('a missing flow the switch refuses: one ERROR with bridge, flow and error, 
 });
 
 test('a refused flow the agent changes is tried at once; one it no longer wants is dropped', async () => {
-  const sw = new FakeSwitch();
-  const br = new IntegrationBridge('br-int', sw, 0x11n);
-  await br.installFlows(...IntegrationBridge.defaultFlows());
-  const clock = { now: 0 };
-  const audit = auditOf(br, clock);
+  const { sw, br, clock, audit } = await auditedBridge();
   const log = captureLog();
   try {
     const flow: Flow = { table: 3, priority: 7, match: { inPort: 9 }, actions: [] };
