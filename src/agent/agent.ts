@@ -358,7 +358,7 @@ export class OvsAgent implements AgentContext {
     const { ovsdb, flows } = this.repairCounters();
     return {
       ovsdbRepairs: ovsdb.repairs, ovsdbFlaps: ovsdb.flaps,
-      flowAudits: flows.audits, flowsReadded: flows.flowsReadded, foreignFlowsRemoved: flows.foreignFlowsRemoved,
+      flowAudits: flows.audits, flowsReadded: flows.flowsReadded, foreignFlowsRemoved: flows.foreignFlowsRemoved, flowsRefused: flows.flowsRefused,
     };
   }
 

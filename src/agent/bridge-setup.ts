@@ -126,6 +126,11 @@ export class BridgeSetup {
   readonly identities = new Map<string, BridgeIdentity>();
   /** The datapath each bridge's switch handle was made for. */
   private readonly boundDatapaths = new Map<string, bigint>();
+  /**
+   * Provider bridges found missing and said so: each re-setup while one stays missing (another
+   * bridge changed, OVS restarted) leaves it out without saying it again.
+   */
+  private readonly missingProviders = new Set<string>();
 
   constructor(
     private readonly cfg: BridgeSetupConfig,
@@ -222,10 +227,14 @@ export class BridgeSetup {
         if (!mode.providerMissingOk) throw new BridgeSetupError(`Bridge ${bridge} for physical network ${physnet} does not exist. Agent terminated!`);
         // As the reference, the agent never creates a bridge_mappings bridge (it carries the host's
         // uplink, which only the operator knows); it is set up once it is added.
-        LOG.warning(`Bridge ${bridge} for physical network ${physnet} does not exist: networks on ${physnet} stay unwired until it is added (ovs-vsctl add-br ${bridge}, with its uplink port)`);
+        if (!this.missingProviders.has(bridge)) {
+          LOG.warning(`Bridge ${bridge} for physical network ${physnet} does not exist: networks on ${physnet} stay unwired until it is added (ovs-vsctl add-br ${bridge}, with its uplink port)`);
+          this.missingProviders.add(bridge);
+        }
         this.identities.delete(bridge);
         continue;
       }
+      this.missingProviders.delete(bridge);
       const dpid = await this.ensureAgentBridge(bridge, { ...mode, createMissing: false });
       const br = this.bind(bridge, dpid, existing?.get(physnet)?.bridge, (sw) => new PhysicalBridge(bridge, sw));
       if (this.cfg.dropFlowsOnStart) await br.deleteAllFlows();
