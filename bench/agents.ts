@@ -218,7 +218,13 @@ export interface BenchPort {
 }
 
 /** Ports bound to `host`, created in bulk (POST /v2.0/ports with a list), `chunk` per request. */
-export async function createPorts(lab: NeutronLab, networkId: string, host: string, n: number, chunk = 250): Promise<BenchPort[]> {
+/**
+ * Ports per bulk POST. neutron-server binds each port of a bulk inside the one request; on a loaded
+ * machine 250 took longer than fetch's 300 s wait for the answer's headers.
+ */
+export const PORTS_PER_BULK = 50;
+
+export async function createPorts(lab: NeutronLab, networkId: string, host: string, n: number, chunk = PORTS_PER_BULK): Promise<BenchPort[]> {
   const out: BenchPort[] = [];
   for (let i = 0; i < n; i += chunk) {
     const ports = Array.from({ length: Math.min(chunk, n - i) }, () => ({

@@ -31,7 +31,7 @@ import { createRule, createSecurityGroup, deleteRule } from '../lab/security-gro
 import { resetFirewallState } from '../test/helpers/iptables.js';
 import { argInt, haveReference, report, type Series } from './lib.js';
 import {
-  RunningAgent, activeCount, endRun, agentRecord, clearFlows, defaultFlowsReady, plugPorts, sides, sleep, uniqueHost, until, type BenchPort, type Side,
+  PORTS_PER_BULK, RunningAgent, activeCount, endRun, agentRecord, clearFlows, defaultFlowsReady, plugPorts, sides, sleep, uniqueHost, until, type BenchPort, type Side,
 } from './agents.js';
 
 const run = promisify(execFile);
@@ -90,7 +90,7 @@ async function createNet(lab: NeutronLab, name: string, cidr: string): Promise<s
 async function createSgPorts(
   lab: NeutronLab, networkId: string, host: string | undefined, n: number, groups: string[], opts: { devicePrefix: 'tap' | 'qvo'; chunk?: number },
 ): Promise<FwPort[]> {
-  const chunk = opts.chunk ?? 250;
+  const chunk = opts.chunk ?? PORTS_PER_BULK;
   const out: FwPort[] = [];
   for (let i = 0; i < n; i += chunk) {
     const ports = Array.from({ length: Math.min(chunk, n - i) }, () => ({

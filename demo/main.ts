@@ -9,7 +9,8 @@ import { promisify } from 'node:util';
 import { AgentProcess } from '../lab/agent-process.js';
 import { labAgentFiles } from '../lab/agent-config.js';
 import { checkoutFile } from '../lab/checkout.js';
-import { waitFor } from '../lab/neutron.js';
+import { waitFor, type NeutronLab } from '../lab/neutron.js';
+import type { PrivateOvs } from '../lab/ovs.js';
 import { plugVm, ping, cleanupAllVms, type Vm } from '../lab/vm.js';
 import { createSecurityGroup, deleteRule } from '../lab/security-groups.js';
 import { Listener, probeTcp, type TcpResult } from '../lab/traffic.js';
@@ -70,6 +71,52 @@ async function firewallTable(agent: AgentProcess, env: NodeJS.ProcessEnv, table:
   return out;
 }
 
+interface DemoVm {
+  name: string;
+  portId: string;
+  vm: Vm;
+}
+
+/** vm1 and vm2: a port each, bound to this host, plugged as Nova plugs it, ACTIVE. */
+async function plugVms(lab: NeutronLab, ovs: PrivateOvs, networkId: string): Promise<[DemoVm, DemoVm]> {
+  const vms: DemoVm[] = [];
+  for (const name of ['vm1', 'vm2']) {
+    const port = await lab.createPort(networkId, { name, host: HOST });
+    say(`port ${name} ${port.id} ${port.fixed_ips[0]?.ip_address}: ${port.status} (binding ${port['binding:vif_type']})`);
+    const plugged = Date.now();
+    const vm = await plugVm(ovs, port);
+    await waitFor(async () => (await lab.getPort(port.id)).status === 'ACTIVE', 20000, `${name} ACTIVE`, 20);
+    say(`port ${name}: ACTIVE ${Date.now() - plugged} ms after plugging`);
+    vms.push({ name, portId: port.id, vm });
+  }
+  return vms as [DemoVm, DemoVm];
+}
+
+/** Both ports moved to a group admitting ICMP and SSH from its members, then its ICMP rule deleted. */
+async function securityGroupSteps(lab: NeutronLab, vms: [DemoVm, DemoVm]): Promise<void> {
+  const [a, b] = vms;
+  say('\nsecurity group "demo-sg": ingress ICMP and TCP 22 from members of demo-sg, egress any');
+  const { sg, rules } = await createSecurityGroup(lab, 'demo-sg', [
+    { direction: 'ingress', protocol: 'icmp', remote_group_id: 'self' },
+    { direction: 'ingress', protocol: 'tcp', port_range_min: 22, port_range_max: 22, remote_group_id: 'self' },
+    { direction: 'egress' },
+  ]);
+  const [icmpRule] = rules;
+  if (!icmpRule) throw new Error('demo-sg was created without its ICMP rule');
+  for (const v of vms) await lab.updatePort(v.portId, { security_groups: [sg.id] });
+  const applied = await until(() => probeTcp(a.vm, b.vm.ip, 80, { timeoutMs: 500 }), 'timeout');
+  say(`ports of ${a.name} and ${b.name} moved to demo-sg: enforced ${applied === undefined ? 'NOT within 20 s' : `within ${applied} ms`}`);
+  say(`  ping ${a.name} -> ${b.name}: ${await ping(a.vm, b.vm.ip, { count: 3 })}/3 replies`);
+  say(`  ${a.name} -> ${b.name}:22: ${tcpSays(await probeTcp(a.vm, b.vm.ip, 22))}`);
+  say(`  ${a.name} -> ${b.name}:80: ${tcpSays(await probeTcp(a.vm, b.vm.ip, 80))}`);
+
+  await deleteRule(lab, icmpRule.id);
+  const stopped = await until(async () => ping(a.vm, b.vm.ip, { count: 1, timeoutMs: 500 }), 0);
+  say(`\nICMP rule deleted: ping stopped ${stopped === undefined ? 'NOT within 20 s' : `within ${stopped} ms`}`);
+  say(`  ping ${a.name} -> ${b.name}: ${await ping(a.vm, b.vm.ip, { count: 3, timeoutMs: 2000 })}/3 replies`);
+  say(`  ${a.name} -> ${b.name}:22: ${tcpSays(await probeTcp(a.vm, b.vm.ip, 22))}`);
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   say('starting neutron-server, RabbitMQ and MariaDB on 127.0.0.1, and a private Open vSwitch ...');
@@ -96,41 +143,13 @@ async function main(): Promise<void> {
     const net = await lab.createNetwork({ name: 'demo-net' });
     await lab.createSubnet(net.id, '192.0.2.0/24', { gatewayIp: null });
     say(`\nnetwork ${net.id}: ${net['provider:network_type']} ${net['provider:segmentation_id']}, subnet 192.0.2.0/24`);
-    const vms: Array<{ name: string; portId: string; vm: Vm }> = [];
-    for (const name of ['vm1', 'vm2']) {
-      const port = await lab.createPort(net.id, { name, host: HOST });
-      say(`port ${name} ${port.id} ${port.fixed_ips[0]?.ip_address}: ${port.status} (binding ${port['binding:vif_type']})`);
-      const plugged = Date.now();
-      const vm = await plugVm(ovs, port);
-      await waitFor(async () => (await lab.getPort(port.id)).status === 'ACTIVE', 20000, `${name} ACTIVE`, 20);
-      say(`port ${name}: ACTIVE ${Date.now() - plugged} ms after plugging`);
-      vms.push({ name, portId: port.id, vm });
-    }
-    const [a, b] = vms as [(typeof vms)[0], (typeof vms)[0]];
+    const vms = await plugVms(lab, ovs, net.id);
+    const [a, b] = vms;
     say(`ping ${a.name} -> ${b.name} (${b.vm.ip}): ${await ping(a.vm, b.vm.ip, { count: 3 })}/3 replies (project's default security group)`);
     listener = await Listener.start(b.vm, { tcp: [22] });
     say(`${b.name} listens on TCP 22 only; ${a.name} -> ${b.name}:80: ${tcpSays(await probeTcp(a.vm, b.vm.ip, 80))}`);
 
-    say('\nsecurity group "demo-sg": ingress ICMP and TCP 22 from members of demo-sg, egress any');
-    const { sg, rules } = await createSecurityGroup(lab, 'demo-sg', [
-      { direction: 'ingress', protocol: 'icmp', remote_group_id: 'self' },
-      { direction: 'ingress', protocol: 'tcp', port_range_min: 22, port_range_max: 22, remote_group_id: 'self' },
-      { direction: 'egress' },
-    ]);
-    const [icmpRule] = rules;
-    if (!icmpRule) throw new Error('demo-sg was created without its ICMP rule');
-    for (const v of vms) await lab.updatePort(v.portId, { security_groups: [sg.id] });
-    const applied = await until(() => probeTcp(a.vm, b.vm.ip, 80, { timeoutMs: 500 }), 'timeout');
-    say(`ports of ${a.name} and ${b.name} moved to demo-sg: enforced ${applied === undefined ? 'NOT within 20 s' : `within ${applied} ms`}`);
-    say(`  ping ${a.name} -> ${b.name}: ${await ping(a.vm, b.vm.ip, { count: 3 })}/3 replies`);
-    say(`  ${a.name} -> ${b.name}:22: ${tcpSays(await probeTcp(a.vm, b.vm.ip, 22))}`);
-    say(`  ${a.name} -> ${b.name}:80: ${tcpSays(await probeTcp(a.vm, b.vm.ip, 80))}`);
-
-    await deleteRule(lab, icmpRule.id);
-    const stopped = await until(async () => ping(a.vm, b.vm.ip, { count: 1, timeoutMs: 500 }), 0);
-    say(`\nICMP rule deleted: ping stopped ${stopped === undefined ? 'NOT within 20 s' : `within ${stopped} ms`}`);
-    say(`  ping ${a.name} -> ${b.name}: ${await ping(a.vm, b.vm.ip, { count: 3, timeoutMs: 2000 })}/3 replies`);
-    say(`  ${a.name} -> ${b.name}:22: ${tcpSays(await probeTcp(a.vm, b.vm.ip, 22))}`);
+    await securityGroupSteps(lab, vms);
 
     const ofport = Number(await ovs.vsctl('get', 'Interface', b.vm.tap, 'ofport'));
     say(`\nwhat enters ${b.name} (ofport ${ofport}, reg5=${ofport}) is decided in br-int's table 82 ('ovs-agent flows br-int', its flows only):`);

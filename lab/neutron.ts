@@ -340,16 +340,23 @@ export class NeutronLab {
 
   /** One API call with the headers noauth needs; throws NeutronApiError on a non-2xx answer. */
   async api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await fetch(`${this.apiUrl}${path}`, {
-      method,
-      headers: {
-        'X-Project-Id': LAB_PROJECT,
-        'X-Roles': 'admin',
-        'Content-Type': 'application/json',
-        Accept: 'application/json',
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    let res: Response;
+    try {
+      res = await fetch(`${this.apiUrl}${path}`, {
+        method,
+        headers: {
+          'X-Project-Id': LAB_PROJECT,
+          'X-Roles': 'admin',
+          'Content-Type': 'application/json',
+          Accept: 'application/json',
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (e) {
+      // fetch says only "fetch failed"; the cause (refused, reset, headers timeout after 300 s) is what helps.
+      const cause = e instanceof Error && e.cause !== undefined ? `: ${e.cause instanceof Error ? e.cause.message : String(e.cause)}` : '';
+      throw new Error(`neutron API ${method} ${path}: ${e instanceof Error ? e.message : String(e)}${cause}`, { cause: e });
+    }
     const text = await res.text();
     if (!res.ok) throw new NeutronApiError(method, path, res.status, text);
     return (text ? JSON.parse(text) : undefined) as T;

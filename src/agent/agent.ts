@@ -11,6 +11,7 @@
 //   state-report.ts    report_state heartbeats
 //   port-filter.ts     the hook a security-group firewall implements
 //   firewall-setup.ts  the firewall driver `[securitygroup] firewall_driver` names
+//   egress-direct.ts   explicitly_egress_direct flows when no OpenFlow firewall writes them
 //   flow-audit.ts      the periodic flow audit ([agent] flow_audit_interval)
 //   ovsdb-drift.ts     port tags/other_config, bridge columns and patch ports put back when changed under us
 //   bridge-recovery.ts bridges deleted, re-created or given a new datapath id; a database created anew
@@ -158,6 +159,13 @@ export class OvsAgent implements AgentContext {
 
   private async startFirewall(): Promise<void> {
     this.firewall = await createFirewall(this.settings, () => this.bridges, this.cache, this.ops, () => this.scheduler.kick());
+    if (!this.settings.enableSecurityGroup) {
+      // Once, so an operator who meant to filter sees it; the driver (if any) still starts below.
+      LOG.info(
+        `security groups are disabled ([securitygroup] enable_security_group = False): ports are not filtered` +
+          (this.firewall ? ` (firewall_driver ${this.firewall.name} is loaded but filters no port)` : ''),
+      );
+    }
     if (!this.firewall) return;
     try {
       await this.firewall.start();
@@ -165,7 +173,7 @@ export class OvsAgent implements AgentContext {
       throw new StartupError(`security-group firewall ${this.firewall.name} cannot start: ${errText(e)}`);
     }
     this.ports.portFilter = this.firewall;
-    LOG.info(`security groups enforced by the ${this.firewall.name} firewall driver`);
+    if (this.settings.enableSecurityGroup) LOG.info(`security groups enforced by the ${this.firewall.name} firewall driver`);
   }
 
   /** Bridges deleted or re-created (recovery) and columns or patch ports changed under us (drift). */
@@ -350,7 +358,7 @@ export class OvsAgent implements AgentContext {
     const { ovsdb, flows } = this.repairCounters();
     return {
       ovsdbRepairs: ovsdb.repairs, ovsdbFlaps: ovsdb.flaps,
-      flowAudits: flows.audits, flowsReadded: flows.flowsReadded, foreignFlowsRemoved: flows.foreignFlowsRemoved,
+      flowAudits: flows.audits, flowsReadded: flows.flowsReadded, foreignFlowsRemoved: flows.foreignFlowsRemoved, flowsRefused: flows.flowsRefused,
     };
   }
 

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import type { OpenFlowBackend, OpenFlowSwitch } from '../openflow/backend.js';
 import type { OvsdbOps } from '../ovsdb/ops.js';
 import { dpidHex } from '../openflow/native/controller.js';
+import { ingressDirectGotoFlows } from './egress-direct.js';
 import { IntegrationBridge } from '../bridges/br-int.js';
 import { PhysicalBridge } from '../bridges/br-phys.js';
 import { TunnelBridge } from '../bridges/br-tun.js';
@@ -14,7 +15,9 @@ import { getLogger } from '../util/log.js';
 const LOG = getLogger('agent.bridges');
 
 /** Protocols every agent bridge speaks: 1.3 for the flows, 1.0 and 1.4 for ovs-ofctl --bundle. */
-export const BRIDGE_PROTOCOLS = ['OpenFlow10', 'OpenFlow13', 'OpenFlow14'];
+export const BRIDGE_PROTOCOLS: readonly string[] = ['OpenFlow10', 'OpenFlow13', 'OpenFlow14'];
+/** br-int's with the openvswitch firewall driver, which the reference's driver adds when it is built. */
+export const OVS_FIREWALL_PROTOCOLS: readonly string[] = ['OpenFlow10', 'OpenFlow11', 'OpenFlow12', 'OpenFlow13', 'OpenFlow14'];
 
 /** What bridge set-up needs from the configuration (a slice of AgentConfig). */
 export interface BridgeSetupConfig {
@@ -33,6 +36,10 @@ export interface BridgeSetupConfig {
   arpResponderEnabled: boolean;
   dhcpExtension: boolean;
   dhcpIpv6: boolean;
+  /** The agent's own explicitly_egress_direct flows (egress-direct.ts); off when unset. */
+  egressDirect?: boolean;
+  /** openvswitch: br-int also speaks OpenFlow 1.1 and 1.2, as the reference's driver sets it. */
+  firewallDriver?: string;
 }
 
 /** Bridge setup refused to go on; the message is meant for the operator as is. */
@@ -119,6 +126,11 @@ export class BridgeSetup {
   readonly identities = new Map<string, BridgeIdentity>();
   /** The datapath each bridge's switch handle was made for. */
   private readonly boundDatapaths = new Map<string, bigint>();
+  /**
+   * Provider bridges found missing and said so: each re-setup while one stays missing (another
+   * bridge changed, OVS restarted) leaves it out without saying it again.
+   */
+  private readonly missingProviders = new Set<string>();
 
   constructor(
     private readonly cfg: BridgeSetupConfig,
@@ -142,7 +154,7 @@ export class BridgeSetup {
   private async ensureAgentBridge(name: string, mode: SetupMode): Promise<bigint> {
     await this.ops.ensureBridge(name, {
       datapathType: this.cfg.datapathType,
-      protocols: BRIDGE_PROTOCOLS,
+      protocols: [...this.protocolsOf(name)],
       otherConfig: { 'mac-table-size': String(this.cfg.bridgeMacTableSize) },
       failMode: 'secure',
       createIfMissing: mode.createMissing,
@@ -215,10 +227,14 @@ export class BridgeSetup {
         if (!mode.providerMissingOk) throw new BridgeSetupError(`Bridge ${bridge} for physical network ${physnet} does not exist. Agent terminated!`);
         // As the reference, the agent never creates a bridge_mappings bridge (it carries the host's
         // uplink, which only the operator knows); it is set up once it is added.
-        LOG.warning(`Bridge ${bridge} for physical network ${physnet} does not exist: networks on ${physnet} stay unwired until it is added (ovs-vsctl add-br ${bridge}, with its uplink port)`);
+        if (!this.missingProviders.has(bridge)) {
+          LOG.warning(`Bridge ${bridge} for physical network ${physnet} does not exist: networks on ${physnet} stay unwired until it is added (ovs-vsctl add-br ${bridge}, with its uplink port)`);
+          this.missingProviders.add(bridge);
+        }
         this.identities.delete(bridge);
         continue;
       }
+      this.missingProviders.delete(bridge);
       const dpid = await this.ensureAgentBridge(bridge, { ...mode, createMissing: false });
       const br = this.bind(bridge, dpid, existing?.get(physnet)?.bridge, (sw) => new PhysicalBridge(bridge, sw));
       if (this.cfg.dropFlowsOnStart) await br.deleteAllFlows();
@@ -267,7 +283,11 @@ export class BridgeSetup {
   expectedBridges(bridges: Bridges): AgentBridgeSpec[] {
     const names = [bridges.int.name, ...[...bridges.phys.values()].map((p) => p.bridge.name), ...(bridges.tun ? [bridges.tun.name] : [])];
     const target = this.backend.controllerTarget;
-    return names.map((name) => ({ name, failMode: 'secure', protocols: BRIDGE_PROTOCOLS, controllerTargets: target === undefined ? [] : [target] }));
+    return names.map((name) => ({ name, failMode: 'secure', protocols: this.protocolsOf(name), controllerTargets: target === undefined ? [] : [target] }));
+  }
+
+  private protocolsOf(bridge: string): readonly string[] {
+    return bridge === this.cfg.integrationBridge && this.cfg.firewallDriver === 'openvswitch' ? OVS_FIREWALL_PROTOCOLS : BRIDGE_PROTOCOLS;
   }
 
   /** The patch pairs set-up made (br-int ↔ each provider bridge, br-int ↔ br-tun). */
@@ -312,6 +332,7 @@ export class BridgeSetup {
       bridges.patchTunOfport = t.patchTunOfport;
       bridges.patchIntOfport = t.patchIntOfport;
     }
+    if (this.cfg.egressDirect) await int.installFlows(...ingressDirectGotoFlows(bridges));
     return bridges;
   }
 }

@@ -1,6 +1,7 @@
 // The security-group firewall named by `[securitygroup] firewall_driver`, built on the bridges as
-// set up and fed from the agent's resource cache (spec firewall.md §1). Without one (noop, or
-// enable_security_group = False) ports are not filtered, as with the reference.
+// set up and fed from the agent's resource cache (spec firewall.md §1). Without one (noop) ports are
+// not filtered, as with the reference. With enable_security_group = False the named driver is still
+// built, as the reference builds it, but filters no port (src/firewall/disabled.ts).
 // Each driver's modules load only when it is the one configured: start-up does not pay for the others.
 import type { FirewallDriver } from '../firewall/driver.js';
 import type { OvsdbOps } from '../ovsdb/ops.js';
@@ -8,7 +9,8 @@ import type { FirewallPort } from '../firewall/types.js';
 import type { Bridges } from './bridge-setup.js';
 import type { ResourceCache } from './resource-cache.js';
 import type { AgentSettings } from './settings.js';
-import { isTunnelType } from '../bridges/tables.js';
+import { egressPatchOfport } from './egress-direct.js';
+import { SecurityGroupsDisabled } from '../firewall/disabled.js';
 
 export async function createFirewall(
   settings: AgentSettings,
@@ -17,7 +19,20 @@ export async function createFirewall(
   ops: OvsdbOps,
   onRefilterNeeded: () => void,
 ): Promise<FirewallDriver | undefined> {
-  if (!settings.enableSecurityGroup) return undefined;
+  const driver = await createDriver(settings, bridges, cache, ops, onRefilterNeeded);
+  if (driver === undefined || settings.enableSecurityGroup) return driver;
+  // The reference's openvswitch driver installs its base flows when built and does nothing when a
+  // port that it never filtered leaves; its iptables driver applies its (portless) rule set then.
+  return new SecurityGroupsDisabled(driver, driver.name === 'openvswitch' ? { start: true, removals: false } : { start: false, removals: true });
+}
+
+async function createDriver(
+  settings: AgentSettings,
+  bridges: () => Bridges,
+  cache: ResourceCache,
+  ops: OvsdbOps,
+  onRefilterNeeded: () => void,
+): Promise<FirewallDriver | undefined> {
   switch (settings.firewallDriver) {
     case 'noop':
       return undefined;
@@ -28,16 +43,12 @@ export async function createFirewall(
       return new OVSFirewallDriver(bridges().int, new CacheSecurityGroupSource(cache), {
         permittedEthertypes: settings.permittedEthertypes,
         explicitlyEgressDirect: settings.explicitlyEgressDirect,
-        // Where a port's network leaves br-int: patch-tun for tunnels, int-<physbr> for mapped physnets.
-        egressPatchOfport: (p: FirewallPort) => {
-          const b = bridges();
-          if (isTunnelType(p.networkType)) return b.patchTunOfport;
-          return p.networkType === 'vlan' && p.physicalNetwork ? b.phys.get(p.physicalNetwork)?.intOfport : undefined;
-        },
+        egressPatchOfport: (p: FirewallPort) => egressPatchOfport(bridges(), p),
         onRefilterNeeded,
         // Rules of an earlier iptables_hybrid run go once its ports are filtered by flows; br-int's
         // other_config:iptables_cleaned says so, as with the reference.
-        hybridLeftovers: new HybridIptablesLeftovers({
+        // Without security groups no port is filtered by flows, so nothing of iptables_hybrid is undone.
+        hybridLeftovers: !settings.enableSecurityGroup ? false : new HybridIptablesLeftovers({
           mark: bridgeCleanedMark(settings.integrationBridge, {
             otherConfig: (b) => ops.replica.bridge(b)?.otherConfig,
             setBridgeOtherConfig: (b, kv) => ops.setBridgeOtherConfig(b, kv),

@@ -49,6 +49,8 @@ export interface RepairCounts {
   flowAudits: number;
   flowsReadded: number;
   foreignFlowsRemoved: number;
+  /** Wanted flows the switch refuses now (the audit retries each with back-off). */
+  flowsRefused: number;
 }
 
 /** Implemented by src/metrics/recorder.ts (prom-client); tests may install their own. */

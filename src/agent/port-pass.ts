@@ -5,6 +5,7 @@ import type { VifPort } from '../ovsdb/ops.js';
 import { IntegrationBridge } from '../bridges/br-int.js';
 import { DEAD_VLAN_TAG, INT_BR_ALL_TABLES, PHY_BR_ALL_TABLES, TUN_BR_ALL_TABLES, isTunnelType } from '../bridges/tables.js';
 import { setupArpSpoofingProtection } from './anti-spoofing.js';
+import { installAcceptedEgressDirect } from './egress-direct.js';
 import type { AgentContext } from './context.js';
 import { buildDeviceDetails, type BoundDeviceDetails, type DeviceDetails } from './device-details.js';
 import type { DeviceReports } from './device-reports.js';
@@ -219,6 +220,7 @@ export class PortPass {
     plan.portSettings.push(taggedPortSettings(vif.portName, lvm, d));
     IntegrationBridge.stopDroppingPort(batches.int, vif.ofport!);
     if (agentProvidesAntiSpoofing(this.ctx.settings)) setupArpSpoofingProtection(batches.int, vif.ofport!, d);
+    if (this.ctx.settings.egressDirect) installAcceptedEgressDirect(batches.int, this.ctx.bridges, vif.ofport!, d, lvm.vlan);
     plan.up.push(vif.ifaceId);
     plan.wiring.set(vif.ifaceId, portWiring(vif, lvm.vlan, d));
     // As the reference: a tunnel network nothing floods to yet asks the server for its whole fdb.

@@ -2,6 +2,8 @@
 // set (a misbehaving plugging tool, a script in a loop) must not be fought in a tight loop: a repair
 // that comes soon after the previous repair of the same thing counts as a flap, and each flap
 // doubles the wait before the next repair, up to a ceiling. A quiet period forgets the flapping.
+// A repair the switch refuses (failed()) backs off the same way whatever the time between tries,
+// until the key is forgotten (the repair took, or the thing is no longer wanted).
 import { Backoff } from '../util/backoff.js';
 
 /** A repair within this long of the previous one of the same thing is a flap. */
@@ -12,6 +14,8 @@ interface KeyState {
   /** No repair of this key before this instant. */
   notBefore: number;
   backoff: Backoff;
+  /** The last try failed: kept (not pruned) until forget(). */
+  failing: boolean;
 }
 
 export class RepairBackoff {
@@ -40,7 +44,7 @@ export class RepairBackoff {
     const now = this.now();
     let s = this.keys.get(key);
     if (!s) {
-      this.keys.set(key, { lastRepairAt: now, notBefore: now, backoff: new Backoff(this.initialMs, this.maxMs) });
+      this.keys.set(key, { lastRepairAt: now, notBefore: now, backoff: new Backoff(this.initialMs, this.maxMs), failing: false });
       this.prune(now);
       return false;
     }
@@ -56,9 +60,33 @@ export class RepairBackoff {
     return true;
   }
 
+  /**
+   * A try at `key` failed now (the switch refused it): the next waits the next step of the back-off,
+   * however long since the previous try. Returns that wait.
+   */
+  failed(key: string): number {
+    const now = this.now();
+    let s = this.keys.get(key);
+    if (!s) {
+      s = { lastRepairAt: now, notBefore: now, backoff: new Backoff(this.initialMs, this.maxMs), failing: true };
+      this.keys.set(key, s);
+      this.prune(now);
+    }
+    const wait = s.backoff.next();
+    s.lastRepairAt = now;
+    s.notBefore = now + wait;
+    s.failing = true;
+    return wait;
+  }
+
+  /** `key` is settled (its repair took, or it is no longer wanted): the next failure starts the back-off over. */
+  forget(key: string): void {
+    this.keys.delete(key);
+  }
+
   /** Keys quiet for a flap window carry nothing worth keeping; bounded memory with many ports. */
   private prune(now: number): void {
     if (this.keys.size < 1024) return;
-    for (const [k, s] of this.keys) if (now - s.lastRepairAt > FLAP_WINDOW_MS && s.notBefore <= now) this.keys.delete(k);
+    for (const [k, s] of this.keys) if (!s.failing && now - s.lastRepairAt > FLAP_WINDOW_MS && s.notBefore <= now) this.keys.delete(k);
   }
 }

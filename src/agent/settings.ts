@@ -8,6 +8,7 @@ import type { OpenFlowSettings } from '../openflow/factory.js';
 import { parseListenAddress, type ListenAddress } from '../config/listen-address.js';
 import { amqpTlsSettings, ovsdbTlsSettings } from '../config/tls.js';
 import type { TlsClientSettings } from '../util/tls.js';
+import { agentEgressDirect } from './egress-direct.js';
 
 export interface AgentSettings extends BridgeSetupConfig, OpenFlowSettings {
   host: string;
@@ -67,10 +68,14 @@ export interface AgentSettings extends BridgeSetupConfig, OpenFlowSettings {
   };
 }
 
-/** The noop-like firewalls leave ARP/MAC anti-spoofing to the agent (flows.md §6.3). */
+/**
+ * The noop-like firewalls leave ARP/MAC anti-spoofing to the agent (flows.md §6.3). The openvswitch
+ * driver provides it, and the reference asks the driver even with enable_security_group = False
+ * (the driver is built all the same): its ports then have no anti-spoofing at all.
+ */
 export function agentProvidesAntiSpoofing(s: AgentSettings): boolean {
   const d = s.firewallDriver;
-  return !s.enableSecurityGroup || d === 'noop' || d === 'iptables' || d === 'iptables_hybrid';
+  return d === 'noop' || d === 'iptables' || d === 'iptables_hybrid';
 }
 
 export function settingsFromConfig(c: AgentConfig): AgentSettings {
@@ -116,6 +121,11 @@ export function settingsFromConfig(c: AgentConfig): AgentSettings {
     enableIpset: c.securitygroup.enable_ipset,
     permittedEthertypes: c.securitygroup.permitted_ethertypes,
     explicitlyEgressDirect: agent.explicitly_egress_direct,
+    egressDirect: agentEgressDirect({
+      explicitlyEgressDirect: agent.explicitly_egress_direct,
+      firewallDriver: c.firewallDriver,
+      enableSecurityGroup: c.securitygroup.enable_security_group,
+    }),
     rpcResourcesProcessingStep: c.DEFAULT.rpc_resources_processing_step,
     quittingRpcTimeoutSec: agent.quitting_rpc_timeout,
     ovsdbConnection: ovs.ovsdb_connection,

@@ -49,6 +49,11 @@ export class DesiredFlows {
     return this.byKey.size;
   }
 
+  /** The wanted flow of this identity (flowKey), if any. */
+  get(key: string): Flow | undefined {
+    return this.byKey.get(key);
+  }
+
   /** Key → flow, for the audit. */
   entries(): IterableIterator<[string, Flow]> {
     return this.byKey.entries();

@@ -218,6 +218,12 @@ export class PromRecorder implements MetricsRecorder {
         },
       });
     }
+    new Gauge({
+      name: `${p}flow_audit_refused_flows`, help: 'Flows the agent wants that the switch refuses (the flow audit retries each with back-off; each refusal also counts in flow_mod_errors_total).', registers,
+      collect() {
+        this.set(snap()?.repairs.flowsRefused ?? 0);
+      },
+    });
     for (const [what, help] of [
       ['ports', 'Ports the security-group firewall filters, by driver.'],
       ['rules', 'Security-group rules the firewall enforces (over the groups of its ports), by driver.'],

@@ -56,12 +56,23 @@ export interface OpenFlowBackend {
   stop(): Promise<void>;
 }
 
+/** One flow mod of a batch the switch refused: its index in the batch and the switch's error. */
+export interface RefusedFlowMod {
+  index: number;
+  /** The error as the switch named it (OFPFMFC_TABLE_FULL, OFPBIC_BAD_TABLE_ID, ...). */
+  reason: string;
+}
+
 /** The switch refused a message, or a request could not be completed. */
 export class OpenFlowError extends Error {
   constructor(
     message: string,
     readonly bridge: string,
-    readonly detail: { type?: number; code?: number; xid?: number; flow?: string } = {},
+    /**
+     * `refused`: when the switch refused some flow mods of a batch (and took the others), every
+     * refused one, so a caller can tell them apart without parsing the message.
+     */
+    readonly detail: { type?: number; code?: number; xid?: number; flow?: string; refused?: readonly RefusedFlowMod[] } = {},
   ) {
     super(`${bridge}: ${message}`);
     this.name = 'OpenFlowError';

@@ -248,6 +248,27 @@ export class FlowWatch implements Killable {
   }
 }
 
+/**
+ * Whether a dumped flow was learned from traffic (a learn action's product, table 20): it has a
+ * hard_timeout of its own, before its actions. The learn action's flow itself names hard_timeout
+ * only inside its actions and is the agent's.
+ */
+export function isLearnedFlow(flow: string): boolean {
+  const at = flow.indexOf(' actions=');
+  return (at < 0 ? flow : flow.slice(0, at)).includes('hard_timeout=');
+}
+
+/** The agents' flows: learned flows come from traffic, not from either agent. */
+export function withoutLearnedFlows(flows: string[]): string[] {
+  return flows.filter((f) => !isLearnedFlow(f));
+}
+
+/** Cookies of `bridge`'s flows ('0x0' for a flow without one), learned flows aside. */
+export async function flowCookies(ovs: PrivateOvs, bridge: string): Promise<Set<string>> {
+  const lines = withoutLearnedFlows(await ovs.dumpFlows(bridge, { keepCookies: true }));
+  return new Set(lines.map((l) => /cookie=(0x[0-9a-f]+)/.exec(l)?.[1] ?? '0x0'));
+}
+
 /** Elements of `a` missing from `b`. */
 export function missing(a: Iterable<string>, b: Set<string>): string[] {
   return [...a].filter((x) => !b.has(x));

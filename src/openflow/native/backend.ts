@@ -162,6 +162,7 @@ export class NativeSwitch implements OpenFlowSwitch {
       type: first.errType,
       code: first.code,
       flow: formatFlowModLine(mods[first.index]!),
+      refused: refused.map((r) => ({ index: r.index, reason: errorName(r.errType, r.code) })),
     });
   }
 

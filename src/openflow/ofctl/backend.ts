@@ -172,12 +172,13 @@ class OfctlSwitch implements OpenFlowSwitch {
     // The switch (or ovs-ofctl's parser) refused some flow of the bundle, so none of it went in.
     // As the native backend does, install everything else and report the refused ones: one bad
     // port's flow must not keep every other port unwired. Halving finds them in O(k log n) runs.
-    const refused: { line: string; why: string }[] = [];
-    await this.bisect(lines, refused);
+    const refused: { index: number; line: string; why: string }[] = [];
+    await this.bisect(lines, 0, refused);
     const listed = refused.slice(0, MAX_LISTED_ERRORS).map((f) => `${f.why} for "${f.line}"`).join('; ');
     const more = refused.length > MAX_LISTED_ERRORS ? ` (and ${refused.length - MAX_LISTED_ERRORS} more)` : '';
     throw new OpenFlowError(`switch refused ${refused.length} of ${mods.length} flow mods: ${listed}${more}`, this.bridge, {
       ...(refused[0] ? { flow: refused[0].line } : {}),
+      refused: refused.map((f) => ({ index: f.index, reason: f.why })),
     });
   }
 
@@ -185,20 +186,23 @@ class OfctlSwitch implements OpenFlowSwitch {
     return runOfctl(this.opts, ['-O', 'OpenFlow13', '--bundle', 'add-flows', this.bridge, '-'], lines.join('\n') + '\n');
   }
 
-  /** Applies `lines` in order, splitting around refused flows; order is kept (a delete before the add that follows it). */
-  private async bisect(lines: string[], refused: { line: string; why: string }[]): Promise<void> {
+  /**
+   * Applies `lines` in order, splitting around refused flows; order is kept (a delete before the
+   * add that follows it). `offset`: index of lines[0] in the caller's batch.
+   */
+  private async bisect(lines: string[], offset: number, refused: { index: number; line: string; why: string }[]): Promise<void> {
     const r = await this.addFlows(lines);
     if (r.code === 0) return;
     if (!refusedFlow(r.stderr)) {
       throw new OpenFlowError(`ovs-ofctl --bundle add-flows (${lines.length} flow mods) failed: ${r.stderr.trim()}`, this.bridge);
     }
     if (lines.length === 1) {
-      refused.push({ line: lines[0]!, why: refusalReason(r.stderr) });
+      refused.push({ index: offset, line: lines[0]!, why: refusalReason(r.stderr) });
       return;
     }
     const half = lines.length >> 1;
-    await this.bisect(lines.slice(0, half), refused);
-    await this.bisect(lines.slice(half), refused);
+    await this.bisect(lines.slice(0, half), offset, refused);
+    await this.bisect(lines.slice(half), offset + half, refused);
   }
 
   async dumpFlows(filter: StatsFilter = {}): Promise<FlowStats[]> {

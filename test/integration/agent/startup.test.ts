@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { PrivateOvs } from '../../../lab/ovs.js';
 import { AgentProcess } from '../../../lab/agent-process.js';
+import { flowCookies } from '../../helpers/resilience.js';
 
 const FIXTURES = 'test/fixtures/reference';
 
@@ -45,6 +46,28 @@ function neutronConf(ofInterface: string): string {
   return `[DEFAULT]\nhost = compute1\ntransport_url = rabbit://guest:secret@127.0.0.1:1/\n[ovs]\novsdb_connection = ${ovs.unixConnection}\nof_interface = ${ofInterface}\nof_listen_port = 16633\n`;
 }
 
+/**
+ * Runs `body` with our agent started on these files and its bridges set up (against the
+ * unreachable broker of neutronConf); the agent is killed, if still running, and its files
+ * removed afterwards.
+ */
+async function withAgent(files: { 'neutron.conf': string; 'agent.ini': string }, body: (agent: AgentProcess) => Promise<void>): Promise<void> {
+  const agent = new AgentProcess(files, ovs.env);
+  try {
+    agent.start();
+    // Generous: other suites may be loading the machine; what is tested is the flows, not the time.
+    await agent.waitForLog(/bridges set up/, 60000);
+    await body(agent);
+  } finally {
+    agent.cleanup();
+  }
+}
+
+/** Files for a start-up from the fixture `name`'s ini. */
+function fixtureFiles(ofInterface: string, name: string): { 'neutron.conf': string; 'agent.ini': string } {
+  return { 'neutron.conf': neutronConf(ofInterface), 'agent.ini': readFileSync(`${FIXTURES}/${name}.ini`, 'utf8') };
+}
+
 const CASES: Array<{ name: string; junk?: string }> = [
   { name: 'vxlan-physnet-l2pop' },
   { name: 'tun-gre-vxlan-geneve' },
@@ -57,23 +80,20 @@ for (const ofInterface of ['native', 'ovs-ofctl']) {
   for (const c of CASES) {
     test(`start-up flows equal the reference's: ${c.name}, of_interface=${ofInterface}`, async () => {
       await freshOvs();
-      const ini = readFileSync(`${FIXTURES}/${c.name}.ini`, 'utf8');
-      for (const b of mappedBridges(ini)) await ovs.addBridge(b);
+      const files = fixtureFiles(ofInterface, c.name);
+      for (const b of mappedBridges(files['agent.ini'])) await ovs.addBridge(b);
       if (c.junk) {
         await ovs.addBridge('br-int');
         await ovs.ofctl('-O', 'OpenFlow13', 'add-flow', 'br-int', c.junk);
       }
-      const agent = new AgentProcess({ 'neutron.conf': neutronConf(ofInterface), 'agent.ini': ini }, ovs.env);
-      try {
-        agent.start();
-        await agent.waitForLog(/bridges set up/);
+      await withAgent(files, async (agent) => {
         const golden = readGolden(c.name);
         for (const [bridge, flows] of golden.bridges) {
           assert.deepEqual(await ovs.dumpFlows(bridge), [...flows].sort(), `flows of ${bridge}`);
         }
         // Every flow carries the agent's cookie for its bridge, one cookie per bridge.
         for (const bridge of golden.bridges.keys()) {
-          const cookies = new Set((await ovs.dumpFlows(bridge, { keepCookies: true })).map((l) => /cookie=(0x[0-9a-f]+)/.exec(l)?.[1]));
+          const cookies = await flowCookies(ovs, bridge);
           assert.equal(cookies.size, 1, `${bridge} flows carry one cookie: ${[...cookies].join(' ')}`);
         }
         // Bridges are secure, speak the protocols the reference sets, and point at our controller when native.
@@ -86,9 +106,7 @@ for (const ofInterface of ['native', 'ovs-ofctl']) {
         // SIGTERM stops the agent cleanly and leaves the flows in place.
         assert.equal(await agent.stop(), 0);
         for (const [bridge, flows] of golden.bridges) assert.deepEqual(await ovs.dumpFlows(bridge), [...flows].sort());
-      } finally {
-        agent.cleanup();
-      }
+      });
     });
   }
 }
@@ -100,30 +118,16 @@ test('of_interface = ovs-ofctl clears the controllers an earlier native run left
     await ovs.vsctl('set-controller', b, 'tcp:127.0.0.1:16633');
     assert.equal(await ovs.vsctl('get-controller', b), 'tcp:127.0.0.1:16633', `${b} has the earlier run's controller`);
   }
-  const agent = new AgentProcess(
-    { 'neutron.conf': neutronConf('ovs-ofctl'), 'agent.ini': readFileSync(`${FIXTURES}/tun-gre-vxlan-geneve.ini`, 'utf8') },
-    ovs.env,
-  );
-  try {
-    agent.start();
-    await agent.waitForLog(/bridges set up/);
+  await withAgent(fixtureFiles('ovs-ofctl', 'tun-gre-vxlan-geneve'), async (agent) => {
     for (const b of ['br-int', 'br-tun']) assert.equal(await ovs.vsctl('get-controller', b), '', `${b} has no controller`);
     assert.equal((await ovs.vsctl('--columns=_uuid', 'list', 'Controller')).trim(), '', 'no Controller row is left');
     assert.equal(await agent.stop(), 0);
-  } finally {
-    agent.cleanup();
-  }
+  });
 });
 
 test('SIGHUP re-reads the mutable options: debug = True turns DEBUG logging on, the flows stay as they were', async () => {
   await freshOvs();
-  const agent = new AgentProcess(
-    { 'neutron.conf': neutronConf('native'), 'agent.ini': readFileSync(`${FIXTURES}/tun-gre-vxlan-geneve.ini`, 'utf8') },
-    ovs.env,
-  );
-  try {
-    agent.start();
-    await agent.waitForLog(/bridges set up/);
+  await withAgent(fixtureFiles('native', 'tun-gre-vxlan-geneve'), async (agent) => {
     const flowsOf = async () => Promise.all(['br-int', 'br-tun'].map((b) => ovs.dumpFlows(b, { keepCookies: true })));
     const before = await flowsOf();
     assert.doesNotMatch(agent.output, / DEBUG /, 'no DEBUG line before the reload');
@@ -138,26 +142,16 @@ test('SIGHUP re-reads the mutable options: debug = True turns DEBUG logging on, 
     process.kill(agent.pid!, 'SIGHUP');
     await agent.waitForLog(/no mutable option changed/);
     assert.equal(await agent.stop(), 0);
-  } finally {
-    agent.cleanup();
-  }
+  });
 });
 
 test('without a reachable broker the agent sets up its bridges, logs each failed attempt with the password hidden, and keeps retrying', async () => {
   await freshOvs();
-  const agent = new AgentProcess(
-    { 'neutron.conf': neutronConf('native'), 'agent.ini': readFileSync(`${FIXTURES}/tun-gre-vxlan-geneve.ini`, 'utf8') },
-    ovs.env,
-  );
-  try {
-    agent.start();
-    await agent.waitForLog(/bridges set up/);
+  await withAgent(fixtureFiles('native', 'tun-gre-vxlan-geneve'), async (agent) => {
     await agent.waitForLog(/unreachable[^\n]*\n[\s\S]*unreachable/, 15000); // at least two attempts
     assert.ok(agent.output.includes('127.0.0.1:1'), 'the URL is named');
     assert.ok(!agent.output.includes('secret'), 'the password is never logged');
     assert.equal(agent.exitCode, undefined, 'still running');
     assert.equal(await agent.stop(), 0);
-  } finally {
-    agent.cleanup();
-  }
+  });
 });

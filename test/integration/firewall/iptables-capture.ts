@@ -9,8 +9,7 @@
 //                                               conntrack zone the reference gave each port
 // Not a test (no .test.ts): run it inside a private network namespace, whose iptables are its own:
 //   npm run build && scripts/netns-run.sh node dist/test/integration/firewall/iptables-capture.js [scenario...]
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PrivateOvs, freePort } from '../../../lab/ovs.js';
@@ -20,6 +19,7 @@ import { plugHybridVm, type HybridVm } from '../../../lab/hybrid-vm.js';
 import { resetFirewallState, saveFirewallState } from '../../helpers/iptables.js';
 import type { CapturedInput } from '../../helpers/iptables-fixtures.js';
 import { startLabAndOvs } from '../../../lab/host.js';
+import { ReferenceAgent } from '../../helpers/reference-agent.js';
 
 const FIXTURES = resolve(process.env.IPT_FIXTURES ?? 'test/fixtures/reference/iptables');
 const V4_CIDR = '192.0.2.0/24';
@@ -147,16 +147,11 @@ interface ApiGroup {
   security_group_rules: ApiRule[];
 }
 
-class ReferenceAgent {
-  private exited = false;
-  private constructor(
-    readonly dir: string,
-    private readonly child: ChildProcess,
-  ) {
-    child.on('exit', () => (this.exited = true));
-  }
+/** The reference with firewall_driver = iptables_hybrid on `host`; its processes ended by reference-agent.ts. */
+class IptablesReference {
+  private constructor(private readonly agent: ReferenceAgent) {}
 
-  static async start(lab: NeutronLab, ovs: PrivateOvs, host: string, enableIpset = true): Promise<ReferenceAgent> {
+  static async start(lab: NeutronLab, ovs: PrivateOvs, host: string, enableIpset = true): Promise<IptablesReference> {
     const dir = mkdtempSync(join(tmpdir(), 'ipt-ref-'));
     const files = labAgentFiles({
       host,
@@ -171,60 +166,28 @@ class ReferenceAgent {
     // iptables_manager takes an external file lock around every apply
     files['neutron.conf'] += `[oslo_concurrency]\nlock_path = ${join(dir, 'lock')}\n`;
     for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-    const args = ['--config-file', join(dir, 'neutron.conf'), '--config-file', join(dir, 'openvswitch_agent.ini'), '--log-file', join(dir, 'agent.log')];
-    const child = spawn('neutron-openvswitch-agent', args, { env: ovs.env, stdio: 'ignore' });
-    const agent = new ReferenceAgent(dir, child);
+    const agent = new IptablesReference(ReferenceAgent.start(dir, ovs));
     runningAgents.add(agent);
-    await waitFor(async () => {
-      if (agent.exited) throw new Error(`reference agent exited:\n${agent.logTail()}`);
-      const r = await lab.api<{ agents: Array<{ alive: boolean }> }>('GET', `/v2.0/agents?host=${host}`);
-      return r.agents[0]?.alive === true;
-    }, 180000, `reference agent on ${host} alive`, 500).catch((e: unknown) => {
-      throw new Error(`${String(e)}\n${agent.logTail()}`);
-    });
+    await agent.agent.waitAlive(lab, host, 180000);
     return agent;
   }
 
   logTail(n = 4000): string {
-    try {
-      return readFileSync(join(this.dir, 'agent.log'), 'utf8').slice(-n);
-    } catch {
-      return '(no agent log)';
-    }
+    return this.agent.logTail(n);
   }
 
-  /** The agent and every helper it started (privsep daemons detach but carry our config dir). */
-  private pids(): number[] {
-    const out: number[] = [];
-    for (const d of readdirSync('/proc')) {
-      if (!/^\d+$/.test(d)) continue;
-      try {
-        if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(this.dir)) out.push(Number(d));
-      } catch {
-        // ended meanwhile
-      }
-    }
-    return out;
-  }
-
+  /** Stops it and every helper it started, by pid, then removes its directory. */
   async stop(): Promise<void> {
-    const helpers = this.pids();
-    this.child.kill('SIGTERM');
-    for (let i = 0; i < 100 && !this.exited; i++) await new Promise((r) => setTimeout(r, 100));
-    if (!this.exited) this.child.kill('SIGKILL');
-    for (const pid of new Set([...helpers, ...this.pids()])) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
+    try {
+      await this.agent.stop();
+    } finally {
+      runningAgents.delete(this);
+      rmSync(this.agent.dir, { recursive: true, force: true });
     }
-    runningAgents.delete(this);
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
-const runningAgents = new Set<ReferenceAgent>();
+const runningAgents = new Set<IptablesReference>();
 
 function zonesFromRaw(rawV4: string): Map<string, number> {
   const zones = new Map<string, number>();
@@ -329,7 +292,7 @@ export async function settledFirewallState(): Promise<Awaited<ReturnType<typeof 
 async function runScenario(lab: NeutronLab, ovs: PrivateOvs, sc: Scenario): Promise<void> {
   await resetFirewallState();
   const host = `ipt-${sc.name}`;
-  let agent = await ReferenceAgent.start(lab, ovs, host, sc.enableIpset ?? true);
+  let agent = await IptablesReference.start(lab, ovs, host, sc.enableIpset ?? true);
   const objs: ScenarioObjects = { ports: [], vms: [], created: { ports: [], groups: [] }, createdRules: [] };
   const { ports, created, createdRules } = objs;
   try {
@@ -338,7 +301,7 @@ async function runScenario(lab: NeutronLab, ovs: PrivateOvs, sc: Scenario): Prom
     if (process.env.IPT_RESTART === '1') {
       // IPT_RESTART=1: what a restarted reference leaves (its cache filled by bulk pulls, not pushes)
       await agent.stop();
-      agent = await ReferenceAgent.start(lab, ovs, host, sc.enableIpset ?? true);
+      agent = await IptablesReference.start(lab, ovs, host, sc.enableIpset ?? true);
       await new Promise((r) => setTimeout(r, 15000));
       prev = await settledFirewallState();
     }

@@ -221,6 +221,8 @@ test('a refused flow rejects apply() with an OpenFlowError naming the bridge; th
       assert.match(e.message, /set_field:2->arp_op/);
       assert.equal(e.detail.type, 3); // OFPET_BAD_INSTRUCTION
       assert.match(e.detail.flow ?? '', /table=5/);
+      assert.deepEqual(e.detail.refused?.map((r) => r.index), [1, 2]);
+      for (const r of e.detail.refused ?? []) assert.match(r.reason, /^OFPET_[A-Z_]+ code \d+/);
       return true;
     },
   );

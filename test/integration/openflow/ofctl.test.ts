@@ -86,6 +86,9 @@ test('a refused flow rejects the batch with an OpenFlowError naming the bridge a
     assert.match(e.message, /for "add cookie=0x[0-9a-f]+, table=5, priority=1 actions=goto_table:2"/);
     assert.match(e.message, /set_field:2->arp_op/);
     assert.match(e.detail.flow ?? '', /table=5/);
+    // Which mods of the batch, each with the switch's error: a caller tells them apart without parsing.
+    assert.deepEqual(e.detail.refused?.map((r) => r.index), [1, 2]);
+    for (const r of e.detail.refused ?? []) assert.match(r.reason, /^OFP[A-Z]+_[A-Z_]+$/);
     return true;
   });
   assert.deepEqual(await ovs.dumpFlows(BR), ['priority=5 actions=goto_table:1', 'table=7, priority=1 actions=NORMAL']);
@@ -101,6 +104,7 @@ test('a full table refuses what does not fit; the batch\'s other flows are insta
   await assert.rejects(b.commit(), (e: unknown) => {
     assert.ok(e instanceof OpenFlowError, String(e));
     assert.match(e.message, new RegExp(`^${BR}: switch refused 1 of 4 flow mods: OFPFMFC_TABLE_FULL for "add cookie=0x[0-9a-f]+, table=30, priority=3 actions=drop"$`));
+    assert.deepEqual(e.detail.refused, [{ index: 2, reason: 'OFPFMFC_TABLE_FULL' }]);
     return true;
   });
   assert.deepEqual(await ovs.dumpFlows(BR), ['table=30, priority=1 actions=drop', 'table=30, priority=2 actions=drop', 'table=31, priority=1 actions=drop']);

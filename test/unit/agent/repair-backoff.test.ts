@@ -32,3 +32,15 @@ test('a quiet flap window forgets the flapping', () => {
   assert.equal(b.repaired('k'), false);
   assert.equal(b.waitMs('k'), 0);
 });
+
+test('a failed try backs off however long since the previous one; forget starts over', () => {
+  let now = 0;
+  const b = new RepairBackoff(1000, 4000, () => now);
+  assert.deepEqual([b.failed('f'), b.failed('f')], [1000, 2000]);
+  now += 10 * FLAP_WINDOW_MS;
+  assert.equal(b.failed('f'), 4000, 'no quiet window forgets a failing key');
+  assert.equal(b.waitMs('f'), 4000);
+  b.forget('f');
+  assert.equal(b.waitMs('f'), 0);
+  assert.equal(b.failed('f'), 1000);
+});

@@ -19,7 +19,7 @@ const snapshot: AgentSnapshot = {
   tunnels: [{ type: 'vxlan', remoteIp: '192.0.2.2', ofport: 3 }],
   firewall: { driver: 'openvswitch', ports: 2, rules: 7, members: 4 },
   cache: { Port: 3, Network: 1 },
-  repairs: { ovsdbRepairs: 4, ovsdbFlaps: 1, flowAudits: 12, flowsReadded: 7, foreignFlowsRemoved: 2 },
+  repairs: { ovsdbRepairs: 4, ovsdbFlaps: 1, flowAudits: 12, flowsReadded: 7, foreignFlowsRemoved: 2, flowsRefused: 3 },
 };
 
 describe('parsePrometheusText', () => {
@@ -41,6 +41,7 @@ describe('parsePrometheusText', () => {
     assert.equal(sampleValue(m, 'ovs_agent_flow_audits_total'), 12);
     assert.equal(sampleValue(m, 'ovs_agent_flow_audit_readded_total'), 7);
     assert.equal(sampleValue(m, 'ovs_agent_flow_audit_foreign_removed_total'), 2);
+    assert.equal(sampleValue(m, 'ovs_agent_flow_audit_refused_flows'), 3);
     assert.equal(sampleValue(m, 'ovs_agent_flows', { bridge: 'br-int', table: 'CANARY_TABLE' }), 1);
     assert.equal(sampleValue(m, 'ovs_agent_rpc_calls_total', { method: 'update_device_list' }), 2);
     assert.equal(sampleValue(m, 'ovs_agent_rpc_call_failures_total', { method: 'update_device_list', reason: 'timeout' }), 1);

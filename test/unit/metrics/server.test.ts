@@ -22,7 +22,7 @@ const base = (): AgentSnapshot => ({
   tunnels: [],
   firewall: undefined,
   cache: {},
-  repairs: { ovsdbRepairs: 0, ovsdbFlaps: 0, flowAudits: 0, flowsReadded: 0, foreignFlowsRemoved: 0 },
+  repairs: { ovsdbRepairs: 0, ovsdbFlaps: 0, flowAudits: 0, flowsReadded: 0, foreignFlowsRemoved: 0, flowsRefused: 0 },
 });
 
 before(async () => {

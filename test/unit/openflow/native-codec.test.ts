@@ -16,6 +16,8 @@ import { ct, ctState, exact, masked, output, popVlan, pushVlan, resubmit, setReg
 
 const hex = (b: Buffer): string => b.toString('hex');
 const roundTrip = (m: OfMessage): OfMessage => decodeMessage(encodeMessage(m));
+/** The wire bytes (hex) of a FLOW_MOD adding `flow`. */
+const addFlowHex = (flow: Flow): string => hex(encodeMessage({ type: 'flow_mod', xid: 1, ...flowModToWire({ command: 'add', flow }) }));
 
 const LEARN: LearnAction = {
   type: 'learn',
@@ -97,12 +99,7 @@ test('fixed messages have their OpenFlow 1.3 wire bytes', () => {
 });
 
 test('set_field vlan_vid, push/pop_vlan, output and goto_table encode as OpenFlow 1.3 TLVs', () => {
-  const buf = encodeMessage({
-    type: 'flow_mod',
-    xid: 7,
-    ...flowModToWire({ command: 'add', flow: { table: 4, priority: 1, match: { tunId: exact(0x3e9n) }, actions: [pushVlan(), setVlan(1), output(2)], gotoTable: 10 } }),
-  });
-  const s = hex(buf);
+  const s = addFlowHex({ table: 4, priority: 1, match: { tunId: exact(0x3e9n) }, actions: [pushVlan(), setVlan(1), output(2)], gotoTable: 10 });
   // match: OFPMT_OXM, length 16, NXM_NX_TUN_ID (0x0001, field 16, 8 bytes) = 0x3e9 (no padding needed)
   assert.ok(s.includes('00010010' + '00012008' + '00000000000003e9' + '0004'), s);
   // apply-actions: push_vlan 0x8100; set_field OXM_OF_VLAN_VID(0x80000c02)=0x1001 padded to 16; output port 2 max_len 0
@@ -329,23 +326,14 @@ test('random bytes give errors, never exceptions or hangs', () => {
 const CT_ZONE_REG6 = { field: 'NXM_NX_REG6', ofs: 0, nBits: 16 } as const;
 
 test('ct, ct_clear and conjunction have the wire layout of nicira-ext.h / ofp-actions.c', () => {
-  const s = hex(
-    encodeMessage({
-      type: 'flow_mod',
-      xid: 1,
-      ...flowModToWire({
-        command: 'add',
-        flow: {
-          table: 72, priority: 40, match: { ethType: 0x0800 },
-          actions: [
-            { type: 'ct', commit: true, table: 73, zone: CT_ZONE_REG6, exec: [{ type: 'set_field', field: 'ct_mark', value: 1 }] },
-            { type: 'ct_clear' },
-            { type: 'ct', zone: 5 },
-          ],
-        },
-      }),
-    }),
-  );
+  const s = addFlowHex({
+    table: 72, priority: 40, match: { ethType: 0x0800 },
+    actions: [
+      { type: 'ct', commit: true, table: 73, zone: CT_ZONE_REG6, exec: [{ type: 'set_field', field: 'ct_mark', value: 1 }] },
+      { type: 'ct_clear' },
+      { type: 'ct', zone: 5 },
+    ],
+  });
   // struct nx_action_conntrack: OFPAT_VENDOR, len 40 (24 + nested), NX_VENDOR_ID, NXAST_CT (35), flags NX_CT_F_COMMIT,
   // zone_src NXM_NX_REG6 (0x00010c04), zone_ofs_nbits = 0<<6 | (16-1), recirc_table 73, pad[3], alg 0; then
   // the nested set_field of NXM_NX_CT_MARK (class 0x0001, field 107, 4 bytes) = 1, padded to 16.
@@ -356,34 +344,25 @@ test('ct, ct_clear and conjunction have the wire layout of nicira-ext.h / ofp-ac
   const ctZone5 = 'ffff0018' + '00002320' + '0023' + '0000' + '00000000' + '0005' + 'ff' + '000000' + '0000';
   assert.ok(s.includes(ct + ctClear + ctZone5), s);
 
-  const c = hex(encodeMessage({ type: 'flow_mod', xid: 1, ...flowModToWire({ command: 'add', flow: { table: 82, priority: 70, match: {}, actions: [{ type: 'conjunction', id: 16, clause: 2, nClauses: 2 }] } }) }));
+  const c = addFlowHex({ table: 82, priority: 70, match: {}, actions: [{ type: 'conjunction', id: 16, clause: 2, nClauses: 2 }] });
   // struct nx_action_conjunction: NXAST_CONJUNCTION (34), clause counted from 0, n_clauses, id.
   assert.ok(c.includes('ffff0010' + '00002320' + '0022' + '01' + '02' + '00000010'), c);
 });
 
 test('conntrack, conj_id, masked port and ICMPv4 matches are NXM/OXM TLVs with the right headers', () => {
-  const s = hex(
-    encodeMessage({
-      type: 'flow_mod',
-      xid: 1,
-      ...flowModToWire({
-        command: 'add',
-        flow: {
-          table: 82, priority: 70, actions: [],
-          match: { conjId: 16, ctState: ctState('+est-rel-rpl'), ctZone: 1, ctMark: masked(1, 3), ethType: 0x0800, ipProto: 6, tcpDst: masked(0x3e8, 0xfff8) },
-        },
-      }),
-    }),
-  );
+  const s = addFlowHex({
+    table: 82, priority: 70, actions: [],
+    match: { conjId: 16, ctState: ctState('+est-rel-rpl'), ctZone: 1, ctMark: masked(1, 3), ethType: 0x0800, ipProto: 6, tcpDst: masked(0x3e8, 0xfff8) },
+  });
   assert.ok(s.includes('80001d04' + '03e8' + 'fff8'), `OXM_OF_TCP_DST with mask: ${s}`);
   assert.ok(s.includes('00014a04' + '00000010'), `NXM_NX_CONJ_ID: ${s}`);
   assert.ok(s.includes('0001d308' + '00000002' + '0000000e'), `NXM_NX_CT_STATE +est-rel-rpl: ${s}`);
   assert.ok(s.includes('0001d402' + '0001'), `NXM_NX_CT_ZONE: ${s}`);
   assert.ok(s.includes('0001d708' + '00000001' + '00000003'), `NXM_NX_CT_MARK masked: ${s}`);
 
-  const i = hex(encodeMessage({ type: 'flow_mod', xid: 1, ...flowModToWire({ command: 'add', flow: { table: 0, priority: 1, actions: [], match: { ethType: 0x0800, ipProto: 1, icmpv4Type: 8, icmpv4Code: 0 } } }) }));
+  const i = addFlowHex({ table: 0, priority: 1, actions: [], match: { ethType: 0x0800, ipProto: 1, icmpv4Type: 8, icmpv4Code: 0 } });
   assert.ok(i.includes('80002601' + '08' + '80002801' + '00'), `OXM_OF_ICMPV4_TYPE/CODE: ${i}`);
-  const sc = hex(encodeMessage({ type: 'flow_mod', xid: 1, ...flowModToWire({ command: 'add', flow: { table: 0, priority: 1, actions: [], match: { ethType: 0x0800, ipProto: 132, sctpSrc: 7, sctpDst: 5000 } } }) }));
+  const sc = addFlowHex({ table: 0, priority: 1, actions: [], match: { ethType: 0x0800, ipProto: 132, sctpSrc: 7, sctpDst: 5000 } });
   assert.ok(sc.includes('80002202' + '0007' + '80002402' + '1388'), `OXM_OF_SCTP_SRC/DST: ${sc}`);
 });
 
