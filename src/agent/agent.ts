@@ -158,7 +158,9 @@ export class OvsAgent implements AgentContext {
   }
 
   private async startFirewall(): Promise<void> {
-    this.firewall = await createFirewall(this.settings, () => this.bridges, this.cache, this.ops, () => this.scheduler.kick());
+    this.firewall = await createFirewall({
+      settings: this.settings, bridges: () => this.bridges, cache: this.cache, ops: this.ops, onRefilterNeeded: () => this.scheduler.kick(),
+    });
     if (!this.settings.enableSecurityGroup) {
       // Once, so an operator who meant to filter sees it; the driver (if any) still starts below.
       LOG.info(

@@ -12,27 +12,25 @@ import type { AgentSettings } from './settings.js';
 import { egressPatchOfport } from './egress-direct.js';
 import { SecurityGroupsDisabled } from '../firewall/disabled.js';
 
-export async function createFirewall(
-  settings: AgentSettings,
-  bridges: () => Bridges,
-  cache: ResourceCache,
-  ops: OvsdbOps,
-  onRefilterNeeded: () => void,
-): Promise<FirewallDriver | undefined> {
-  const driver = await createDriver(settings, bridges, cache, ops, onRefilterNeeded);
-  if (driver === undefined || settings.enableSecurityGroup) return driver;
+/** What a driver is built on: the settings, the bridges as set up now, the cache it reads groups from. */
+export interface FirewallInputs {
+  settings: AgentSettings;
+  bridges: () => Bridges;
+  cache: ResourceCache;
+  ops: OvsdbOps;
+  /** A group's rules or members changed: the ports using it are filtered again in the next pass. */
+  onRefilterNeeded: () => void;
+}
+
+export async function createFirewall(inputs: FirewallInputs): Promise<FirewallDriver | undefined> {
+  const driver = await createDriver(inputs);
+  if (driver === undefined || inputs.settings.enableSecurityGroup) return driver;
   // The reference's openvswitch driver installs its base flows when built and does nothing when a
   // port that it never filtered leaves; its iptables driver applies its (portless) rule set then.
   return new SecurityGroupsDisabled(driver, driver.name === 'openvswitch' ? { start: true, removals: false } : { start: false, removals: true });
 }
 
-async function createDriver(
-  settings: AgentSettings,
-  bridges: () => Bridges,
-  cache: ResourceCache,
-  ops: OvsdbOps,
-  onRefilterNeeded: () => void,
-): Promise<FirewallDriver | undefined> {
+async function createDriver({ settings, bridges, cache, ops, onRefilterNeeded }: FirewallInputs): Promise<FirewallDriver | undefined> {
   switch (settings.firewallDriver) {
     case 'noop':
       return undefined;
