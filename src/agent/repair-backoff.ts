@@ -42,10 +42,9 @@ export class RepairBackoff {
   /** `key` was repaired now; returns true when that repair was a flap (and the next one waits). */
   repaired(key: string): boolean {
     const now = this.now();
-    let s = this.keys.get(key);
+    const s = this.keys.get(key);
     if (!s) {
-      this.keys.set(key, { lastRepairAt: now, notBefore: now, backoff: new Backoff(this.initialMs, this.maxMs), failing: false });
-      this.prune(now);
+      this.track(key, now, false);
       return false;
     }
     const flap = now - s.lastRepairAt < FLAP_WINDOW_MS;
@@ -66,12 +65,7 @@ export class RepairBackoff {
    */
   failed(key: string): number {
     const now = this.now();
-    let s = this.keys.get(key);
-    if (!s) {
-      s = { lastRepairAt: now, notBefore: now, backoff: new Backoff(this.initialMs, this.maxMs), failing: true };
-      this.keys.set(key, s);
-      this.prune(now);
-    }
+    const s = this.keys.get(key) ?? this.track(key, now, true);
     const wait = s.backoff.next();
     s.lastRepairAt = now;
     s.notBefore = now + wait;
@@ -82,6 +76,14 @@ export class RepairBackoff {
   /** `key` is settled (its repair took, or it is no longer wanted): the next failure starts the back-off over. */
   forget(key: string): void {
     this.keys.delete(key);
+  }
+
+  /** A key seen for the first time, repaired (or tried) now. */
+  private track(key: string, now: number, failing: boolean): KeyState {
+    const s: KeyState = { lastRepairAt: now, notBefore: now, backoff: new Backoff(this.initialMs, this.maxMs), failing };
+    this.keys.set(key, s);
+    this.prune(now);
+    return s;
   }
 
   /** Keys quiet for a flap window carry nothing worth keeping; bounded memory with many ports. */
