@@ -74,7 +74,12 @@ export class OvsAgent implements AgentContext {
   private canaryTimer: NodeJS.Timeout | undefined;
   /** A canary check is in flight: the timer and a switch reconnect must not start a second. */
   private checkingOvs = false;
-  /** The last canary check's result (ovs-ofctl's OpenFlow channel is judged by it). */
+  /** A switch reconnected during a check: check again once it ends, on the new connection. */
+  private canaryRecheck = false;
+  /**
+   * The last canary check's result (ovs-ofctl's OpenFlow channel is judged by it); undefined: not
+   * read since a switch (re)connected, so the flows may be the empty tables of a restarted switch.
+   */
   private canary: 'normal' | 'restarted' | 'dead' | undefined;
 
   constructor(readonly settings: AgentSettings) {
@@ -126,7 +131,10 @@ export class OvsAgent implements AgentContext {
     this.flowAudit.start();
     // A restarted ovs-vswitchd shows as a reconnecting switch where the backend has connections;
     // the canary catches what no event reports, as often as the backend says it must.
-    this.backend.onSwitchConnected(() => void this.checkOvsRestart());
+    this.backend.onSwitchConnected(() => {
+      this.canary = undefined;
+      void this.checkOvsRestart();
+    });
     this.canaryTimer = setInterval(() => void this.checkOvsRestart(), this.backend.canaryIntervalMs);
     this.canaryTimer.unref();
     if (this.settings.transportUrl.startsWith('fake:')) {
@@ -301,6 +309,7 @@ export class OvsAgent implements AgentContext {
   private async resetupBridges(mode: SetupMode): Promise<void> {
     const firewall = this.firewall;
     this.bridges = await this.setup.setupAll(this.bridges, mode, firewall ? () => firewall.start() : undefined);
+    this.canary = 'normal';
     this.tunnels.forgetAll();
     this.sync.redoAfterOvsRestart();
   }
@@ -308,8 +317,13 @@ export class OvsAgent implements AgentContext {
   /** A restarted ovs-vswitchd lost every flow: set up the bridges again and rewire everything. */
   private async checkOvsRestart(): Promise<void> {
     // While bridges are being recovered the canary is not there to read; the recovery rewires all.
-    if (this.checkingOvs || this.sync.stopping || !this.bridges || !this.sync.passesMayRun) return;
+    if (this.sync.stopping || !this.bridges || !this.sync.passesMayRun) return;
+    if (this.checkingOvs) {
+      this.canaryRecheck = true;
+      return;
+    }
     this.checkingOvs = true;
+    this.canaryRecheck = false;
     try {
       const status = await this.bridges.int.checkCanaryTable();
       this.canary = status;
@@ -325,13 +339,13 @@ export class OvsAgent implements AgentContext {
           throw e;
         }
         this.sync.bridges = 'ready';
-        this.canary = 'normal';
         this.scheduler.kick();
       }
     } catch (e) {
       LOG.warning('checking the canary table', e);
     } finally {
       this.checkingOvs = false;
+      if (this.canaryRecheck) void this.checkOvsRestart();
     }
   }
 
@@ -341,7 +355,7 @@ export class OvsAgent implements AgentContext {
       ovsdbEndpoint: this.settings.ovsdbConnection,
       ops: this.ops,
       backend: this.backend,
-      bridges: this.sync.bridgesReady ? this.bridges : undefined,
+      bridges: this.bridges,
       canary: this.canary,
       rpc: this.rpc,
       sync: this.sync,

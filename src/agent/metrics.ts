@@ -22,6 +22,11 @@ export type ConnectionName = 'message_bus' | 'ovsdb' | 'openflow';
 export interface AgentSnapshot {
   /** Every agent bridge is set up (flows of the current setup installed). */
   bridgesReady: boolean;
+  /**
+   * br-int's canary flow was read since its OpenFlow channel last (re)connected: the switch holds
+   * the agent's flows, not the empty tables of a restarted ovs-vswitchd not yet noticed.
+   */
+  flowsChecked: boolean;
   ovsdb: { endpoint: string; connected: boolean };
   /** One entry per agent bridge, once set up. */
   openflow: Array<{ bridge: string; connected: boolean }>;

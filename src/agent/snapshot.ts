@@ -16,9 +16,12 @@ export interface SnapshotParts {
   ovsdbEndpoint: string;
   ops: OvsdbOps | undefined;
   backend: OpenFlowBackend | undefined;
-  /** Undefined until the bridges are set up, and while they are set up again. */
+  /** Undefined until the bridges are first set up. */
   bridges: Bridges | undefined;
-  /** The last canary check's result: how ovs-ofctl's channel (no connection to watch) is judged. */
+  /**
+   * The last canary check's result: how ovs-ofctl's channel (no connection to watch) is judged;
+   * undefined while not read since a switch reconnected.
+   */
   canary: 'normal' | 'restarted' | 'dead' | undefined;
   rpc: PluginRpc | undefined;
   sync: SyncState;
@@ -63,7 +66,8 @@ export function buildSnapshot(p: SnapshotParts): AgentSnapshot {
   }
   const fw = p.firewall?.stats?.();
   return {
-    bridgesReady: p.bridges !== undefined,
+    bridgesReady: p.bridges !== undefined && p.sync.bridgesReady,
+    flowsChecked: p.canary === 'normal',
     ovsdb: { endpoint: p.ovsdbEndpoint, connected: p.ops?.client.isConnected ?? false },
     openflow,
     messageBus: p.rpc ? { url: p.rpc.url, connected: p.rpc.connection.connected } : undefined,

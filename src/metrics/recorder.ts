@@ -323,13 +323,19 @@ export interface Readiness {
   missing: string[];
 }
 
-/** /readyz: bridges set up, OVSDB and every bridge's OpenFlow channel connected, first full sync done. */
+/**
+ * /readyz: bridges set up, OVSDB and every bridge's OpenFlow channel connected, br-int's flows checked
+ * since, first full sync done.
+ */
 export function readiness(s: AgentSnapshot | undefined): Readiness {
   if (!s) return { ready: false, missing: ['the agent has not started yet'] };
   const missing: string[] = [];
   if (!s.bridgesReady) missing.push('bridges are not set up');
   if (!s.ovsdb.connected) missing.push(`OVSDB at ${s.ovsdb.endpoint} is not connected`);
   for (const o of s.openflow) if (!o.connected) missing.push(`OpenFlow channel of ${o.bridge} is not connected`);
+  if (s.bridgesReady && s.openflow.every((o) => o.connected) && !s.flowsChecked) {
+    missing.push('the canary flow of br-int is not checked since its OpenFlow channel reconnected (OVS may have restarted)');
+  }
   if (!s.firstSyncDone) missing.push('the first full sync with neutron-server is not done');
   return { ready: missing.length === 0, missing };
 }

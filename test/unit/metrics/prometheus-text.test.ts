@@ -8,6 +8,7 @@ import type { AgentSnapshot } from '../../../src/agent/metrics.js';
 
 const snapshot: AgentSnapshot = {
   bridgesReady: true,
+  flowsChecked: true,
   ovsdb: { endpoint: 'unix:/run/openvswitch/db.sock', connected: true },
   openflow: [{ bridge: 'br-int', connected: true }, { bridge: 'br-tun', connected: false }],
   messageBus: { url: 'rabbit://guest:****@127.0.0.1:5672/', connected: true },

@@ -11,6 +11,7 @@ let state: AgentSnapshot | undefined;
 let ep: MetricsEndpoint;
 const base = (): AgentSnapshot => ({
   bridgesReady: true,
+  flowsChecked: true,
   ovsdb: { endpoint: 'unix:/run/openvswitch/db.sock', connected: true },
   openflow: [{ bridge: 'br-int', connected: true }],
   messageBus: undefined,
@@ -61,6 +62,13 @@ describe('metrics endpoint', () => {
       'OVSDB at unix:/x is not connected',
       'OpenFlow channel of br-int is not connected',
       'the first full sync with neutron-server is not done',
+    ]);
+    // The switch is back but its flows are not read yet: they may be a restarted switch's empty tables.
+    state = { ...base(), flowsChecked: false };
+    r = await get('/readyz');
+    assert.equal(r.status, 503);
+    assert.deepEqual(JSON.parse(r.body).missing, [
+      'the canary flow of br-int is not checked since its OpenFlow channel reconnected (OVS may have restarted)',
     ]);
     state = base();
     r = await get('/readyz');
