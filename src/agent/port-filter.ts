@@ -11,4 +11,4 @@ export type { PortFilterChange };
  * without its filter; removed ports lose theirs only once they are isolated. A rejection fails the
  * pass: the next one is a full resync, and the ports stay untagged meanwhile.
  */
-export type PortFilter = Pick<FirewallDriver, 'filterPorts' | 'takeRefilterIds'>;
+export type PortFilter = Pick<FirewallDriver, 'filtersPorts' | 'filterPorts' | 'takeRefilterIds'>;

@@ -264,7 +264,7 @@ export class PortPass {
    */
   private async commit(changes: PortChanges, plan: PassPlan, refilter: Set<string>): Promise<void> {
     await plan.batches.commitProvisioning();
-    if (this.portFilter) {
+    if (this.portFilter?.filtersPorts) {
       const added = this.firewallPorts(changes.added, plan);
       const updated = this.firewallPorts(changes.updated, plan);
       const handed = new Set([...changes.added, ...changes.updated].map((v) => v.ifaceId));

@@ -22,6 +22,7 @@ export class SecurityGroupsDisabled implements FirewallDriver {
   readonly name: FirewallDriver['name'];
   readonly providesArpSpoofingProtection: boolean;
   readonly requiresHybridPlug: boolean;
+  readonly filtersPorts = false;
 
   constructor(
     private readonly driver: FirewallDriver,

@@ -31,6 +31,11 @@ export interface FirewallDriver {
   readonly providesArpSpoofingProtection: boolean;
   /** True when VM ports must be plugged through a Linux bridge (reported as `ovs_hybrid_plug`). */
   readonly requiresHybridPlug: boolean;
+  /**
+   * False when no port is ever filtered (security groups disabled): the port pass then builds no
+   * firewall view of added or updated ports (nor isolates one it cannot build) and hands only removals.
+   */
+  readonly filtersPorts: boolean;
   /** Installs what the driver needs before any port is filtered (also after an OVS restart). */
   start(): Promise<void>;
   /** Applies a pass's port changes; resolves once the dataplane enforces them. */
@@ -40,17 +45,4 @@ export interface FirewallDriver {
   /** Ids of ports to refilter because their groups' rules, members or address groups changed. */
   takeRefilterIds?(): Set<string>;
   stop(): Promise<void>;
-}
-
-/** Filters nothing: every call is a no-op (`firewall_driver = noop`, or security groups disabled). */
-export class NoopFirewall implements FirewallDriver {
-  readonly name = 'noop';
-  readonly providesArpSpoofingProtection = false;
-  readonly requiresHybridPlug: boolean;
-  constructor(requiresHybridPlug = false) {
-    this.requiresHybridPlug = requiresHybridPlug;
-  }
-  async start(): Promise<void> {}
-  async filterPorts(): Promise<void> {}
-  async stop(): Promise<void> {}
 }

@@ -27,6 +27,7 @@ export class IptablesHybridFirewall implements FirewallDriver {
   readonly name = 'iptables_hybrid';
   readonly providesArpSpoofingProtection = false;
   readonly requiresHybridPlug = true;
+  readonly filtersPorts = true;
   private readonly applier: IptablesApplier;
   private readonly exec: Exec;
   private readonly enableIpset: boolean;

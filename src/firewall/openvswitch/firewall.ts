@@ -55,6 +55,7 @@ export class OVSFirewallDriver implements FirewallDriver {
   readonly name = 'openvswitch';
   readonly providesArpSpoofingProtection = true;
   readonly requiresHybridPlug = false;
+  readonly filtersPorts = true;
 
   private readonly table = new OwnedFlowTable();
   private conjIds = new ConjIdMap();

@@ -9,6 +9,7 @@ import { agentProvidesAntiSpoofing, type AgentSettings } from '../../../src/agen
 class RecordingDriver implements FirewallDriver {
   readonly calls: string[] = [];
   readonly changes: PortFilterChange[] = [];
+  readonly filtersPorts = true;
   constructor(
     readonly name: FirewallDriver['name'],
     readonly providesArpSpoofingProtection: boolean,
@@ -52,6 +53,7 @@ test('openvswitch with security groups disabled: base flows at start, no port ev
   assert.equal(fw.name, 'openvswitch');
   assert.equal(fw.providesArpSpoofingProtection, true);
   assert.equal(fw.requiresHybridPlug, false);
+  assert.equal(fw.filtersPorts, false, 'the port pass hands it no added or updated port');
   await fw.start();
   await fw.filterPorts({ added: [port('p1')], updated: [port('p2')], removed: ['p3'] });
   assert.deepEqual(ovs.calls, ['start']);
