@@ -383,8 +383,8 @@ export async function waitPorts(
 }
 
 /** Starts an agent and waits for its default flows and for the server to see it alive (ports bind only to a live agent). */
-export async function startReadyAgent(lab: NeutronLab, side: Side, ovs: PrivateOvs, host: string): Promise<RunningAgent> {
-  const agent = await RunningAgent.start(side, { host, transportUrl: lab.transportUrl, ovs });
+export async function startReadyAgent(lab: NeutronLab, side: Side, ovs: PrivateOvs, host: string, extraIni?: string): Promise<RunningAgent> {
+  const agent = await RunningAgent.start(side, { host, transportUrl: lab.transportUrl, ovs, ...(extraIni !== undefined ? { extraIni } : {}) });
   try {
     await until('default flows', agent, 120000, () => defaultFlowsReady(ovs), 100);
     await until('agent alive', agent, 120000, async () => (await agentRecord(lab, host))?.alive === true, 200);

@@ -3,7 +3,9 @@
 // Then an agent restart: from the new process's start until the first full sync is done (the server
 // told of the restart, every port's flows re-added under the new run's cookie, tags in place) and
 // until the stale flows (every flow of the previous run's cookies, plus one planted stale flow) are gone.
-//   node dist/bench/restart.js [--runs N] [--ports N] [--idle-s S] [--no-reference]
+// --flow-audit-interval S sets ours' [agent] flow_audit_interval (0: no periodic audit), to tell the
+// audit's share of the idle CPU.
+//   node dist/bench/restart.js [--runs N] [--ports N] [--idle-s S] [--flow-audit-interval S] [--no-reference]
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { type NeutronLab } from '../lab/neutron.js';
@@ -22,12 +24,13 @@ interface Run {
   idleHelpersCpu: number;
 }
 
-async function runOnce(lab: NeutronLab, side: Side, nPorts: number, idleS: number): Promise<Run> {
+async function runOnce(lab: NeutronLab, side: Side, nPorts: number, idleS: number, auditS: number | undefined): Promise<Run> {
   const ovs = await startOvs();
   const host = uniqueHost(side);
+  const extraIni = side === 'ours' && auditS !== undefined ? `[agent]\nflow_audit_interval = ${auditS}\n` : undefined;
   let agent: RunningAgent | undefined;
   try {
-    agent = await startReadyAgent(lab, side, ovs, host);
+    agent = await startReadyAgent(lab, side, ovs, host, extraIni);
     const { networkId, ports } = await addPorts(lab, ovs, host, nPorts, `restart-${host}`);
     const first = await waitPorts(performance.now(), { ovs, lab, networkId, ports, timeoutMs: 1200000, agent });
     if (Number.isNaN(first.flowsMs) || Number.isNaN(first.activeMs)) throw new Error(`${side}: ${nPorts} ports not wired before the restart (${first.flows} flows, ${first.active} ACTIVE)`);
@@ -53,7 +56,7 @@ async function runOnce(lab: NeutronLab, side: Side, nPorts: number, idleS: numbe
     await run('ovs-ofctl', ['-O', 'OpenFlow13', 'add-flow', 'br-int', `cookie=${someOld},table=60,priority=77,dl_dst=fa:16:3e:99:99:99,actions=drop`], { env: ovs.env });
 
     const t0 = performance.now();
-    agent = await RunningAgent.start(side, { host, transportUrl: lab.transportUrl, ovs });
+    agent = await RunningAgent.start(side, { host, transportUrl: lab.transportUrl, ovs, ...(extraIni !== undefined ? { extraIni } : {}) });
     const a = agent;
     const w = await waitPorts(t0, { ovs, lab, networkId, ports, timeoutMs: 1200000, agent: a, checkActive: false, oldCookies: old });
     await until('restart reported', a, 120000, async () => (await agentRecord(lab, host))?.started_at !== startedBefore, 100);
@@ -75,17 +78,18 @@ async function main(): Promise<void> {
   const runs = argInt('runs', 3);
   const nPorts = argInt('ports', 500);
   const idleS = argInt('idle-s', 60);
+  const auditS = process.argv.includes('--flow-audit-interval') ? argInt('flow-audit-interval', 60) : undefined;
   const ref = haveReference();
   const lab = await startLab();
   try {
-    const res = await runRounds(runs, ref, (side) => runOnce(lab, side, nPorts, idleS));
+    const res = await runRounds(runs, ref, (side) => runOnce(lab, side, nPorts, idleS, auditS));
     const row = seriesOf(res, ref);
     report('restart', `${nPorts} wired ports: ${idleS} s idle, then an agent restart`, [
       row(`restart → ${nPorts} ports' flows re-added (new cookie)`, 'ms', (r) => r.syncMs),
       row('restart → stale flows cleaned', 'ms', (r) => r.cleanMs),
       row(`CPU while idle ${idleS} s with ${nPorts} ports (agent process)`, 's', (r) => r.idleCpu),
       row(`CPU while idle ${idleS} s (helper processes: privsep, ovsdb-client)`, 's', (r) => r.idleHelpersCpu),
-    ], { runs, ports: nPorts, idleS });
+    ], { runs, ports: nPorts, idleS, ...(auditS !== undefined ? { flowAuditIntervalS: auditS } : {}) });
   } finally {
     await lab.stop();
   }
