@@ -1,11 +1,15 @@
 // The daemon's logging from oslo.log's options ([DEFAULT] log_file, log_dir, use_stderr, use_journal,
-// use_syslog, syslog_log_facility, debug, log_date_format, logging_default_format_string).
+// use_syslog, syslog_log_facility, debug, log_date_format, logging_default_format_string, use_json),
+// or from the Python logging file log_config_append names, which then replaces them (as in oslo.log).
+import { readFileSync, statSync } from 'node:fs';
 import { ConfigError, originOf, type AgentConfig } from '../config/index.js';
 import { SYSLOG_FACILITY_NAMES, syslogFacility, type LineFormat } from '../util/log-format.js';
 import { FileSink, JournalSink, SyslogSink, logFilePath, stderrSink, stdoutSink } from '../util/log-sinks.js';
-import { configureLogging, type LogSink } from '../util/log.js';
+import { configureLogging, getLogger, type LogOutput, type LogSink } from '../util/log.js';
+import { parseLogConfigFile, type LogDestination } from './log-config-file.js';
 
 export const BINARY = 'neutron-openvswitch-agent';
+const LOG = getLogger('cli');
 
 /** What a configuration asks for, resolved: for the log line at start-up and for tests. */
 export interface LoggingPlan {
@@ -36,12 +40,19 @@ export function loggingPlan(cfg: AgentConfig): LoggingPlan {
     stdout: !file && !d.use_stderr && !d.use_journal,
     syslog: d.use_syslog,
     facility: facility ?? 8,
-    format: { format: d.logging_default_format_string, dateFormat: d.log_date_format, binary: BINARY },
+    format: { format: d.logging_default_format_string, dateFormat: d.log_date_format, binary: BINARY, json: d.use_json },
   };
 }
 
-/** Opens the sinks and makes them the logger's; throws with the path if the log file cannot be opened. */
-export function setupLogging(cfg: AgentConfig): LoggingPlan {
+/**
+ * Opens the sinks and makes them the logger's; throws with the path if a log file cannot be opened,
+ * or with the file and section if the log_config_append file cannot be used.
+ */
+export function setupLogging(cfg: AgentConfig): void {
+  if (cfg.DEFAULT.log_config_append) {
+    applyLogConfigFile(cfg, cfg.DEFAULT.log_config_append);
+    return;
+  }
   const plan = loggingPlan(cfg);
   const sinks: LogSink[] = [];
   if (plan.file) sinks.push(new FileSink(plan.file));
@@ -49,6 +60,74 @@ export function setupLogging(cfg: AgentConfig): LoggingPlan {
   if (plan.journal) sinks.push(new JournalSink(plan.facility, BINARY));
   if (plan.stdout) sinks.push(stdoutSink);
   if (plan.syslog) sinks.push(new SyslogSink(plan.facility, BINARY));
-  configureLogging({ debug: cfg.DEFAULT.debug, sinks, format: plan.format });
-  return plan;
+  closeAll(configureLogging({ debug: cfg.DEFAULT.debug, sinks, format: plan.format }));
+  loadedFile = undefined;
+}
+
+/**
+ * SIGHUP, as oslo.log's mutate hook: a changed `debug` sets the level; the log_config_append file is
+ * read again if it is another file or was modified since. A file that became unusable is reported
+ * and the running logging kept.
+ */
+export function reloadLogging(before: AgentConfig, after: AgentConfig): void {
+  if (after.DEFAULT.debug !== before.DEFAULT.debug) configureLogging({ debug: after.DEFAULT.debug });
+  const path = after.DEFAULT.log_config_append;
+  if (!path && !before.DEFAULT.log_config_append) return;
+  if (path && loadedFile?.path === path && loadedFile.mtimeMs === mtimeOf(path)) return;
+  try {
+    setupLogging(after);
+    LOG.info(`logging set up again from ${path || 'the logging options'}`);
+  } catch (e) {
+    LOG.error(`SIGHUP: logging not set up again, keeping the running one: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** The log_config_append file in use and its modification time (a SIGHUP re-reads a modified one). */
+let loadedFile: { path: string; mtimeMs: number | undefined } | undefined;
+
+/** Undefined when the file cannot be stat'ed: it is then read again, and that read says why it fails. */
+function mtimeOf(path: string): number | undefined {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+function applyLogConfigFile(cfg: AgentConfig, path: string): void {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError({
+      group: 'DEFAULT', option: 'log_config_append', value: path, origin: originOf(cfg, 'DEFAULT', 'log_config_append'),
+      reason: `cannot read the logging configuration: ${e instanceof Error ? e.message : String(e)}`,
+    });
+  }
+  const mtimeMs = mtimeOf(path);
+  const plan = parseLogConfigFile(text, path, { format: loggingPlan(cfg).format });
+  const outputs: LogOutput[] = [];
+  try {
+    for (const h of plan.handlers) outputs.push({ sink: openSink(h.to), format: h.format, ...(h.level ? { level: h.level } : {}) });
+  } catch (e) {
+    closeAll(outputs);
+    throw e;
+  }
+  closeAll(configureLogging({ level: plan.level, outputs }));
+  loadedFile = { path, mtimeMs };
+  if (plan.unused.length > 0) LOG.info(`${path}: loggers of other programs, not the agent's: ${plan.unused.join(', ')}`);
+}
+
+function openSink(to: LogDestination): LogSink {
+  switch (to.kind) {
+    case 'stdout': return stdoutSink;
+    case 'stderr': return stderrSink;
+    case 'file': return new FileSink(to.path);
+    case 'syslog': return to.socket !== undefined ? new SyslogSink(to.facility, BINARY, to.socket) : new SyslogSink(to.facility, BINARY);
+    case 'journal': return new JournalSink(to.facility, BINARY);
+  }
+}
+
+function closeAll(outputs: LogOutput[]): void {
+  for (const o of outputs) o.sink.close?.();
 }

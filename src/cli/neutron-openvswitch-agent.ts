@@ -2,10 +2,10 @@
 import { ConfigError, HelpRequested, VersionRequested, loadConfig, reloadMutable, validateLocalIpOnHost, type AgentConfig } from '../config/index.js';
 import { OvsAgent, StartupError } from '../agent/agent.js';
 import { settingsFromConfig, type AgentSettings } from '../agent/settings.js';
-import { configureLogging, getLogger } from '../util/log.js';
+import { getLogger } from '../util/log.js';
 import { redactSecrets, registerSecret } from '../util/redact.js';
 import { configDumpLines } from '../config/dump.js';
-import { setupLogging } from './logging.js';
+import { reloadLogging, setupLogging } from './logging.js';
 import { notifyReady } from './sd-notify.js';
 
 const PROG = 'neutron-openvswitch-agent';
@@ -18,7 +18,8 @@ function fail(msg: string): never {
 
 /**
  * SIGHUP, as oslo's mutate_config_files: the same command line and files are read again and only
- * the mutable options (debug, log_config_append) take effect; the bridges and flows are untouched.
+ * the mutable options (debug, log_config_append) take effect, and a modified log_config_append file is
+ * read again; the bridges and flows are untouched.
  * A file that became invalid is reported and the running configuration kept.
  */
 function reloadOnSighup(current: AgentConfig, argv: readonly string[]): AgentConfig {
@@ -30,15 +31,13 @@ function reloadOnSighup(current: AgentConfig, argv: readonly string[]): AgentCon
     LOG.error(`SIGHUP: configuration not reloaded, keeping the running one: ${e.message}`);
     return current;
   }
+  reloadLogging(current, next.config);
   if (next.changed.length === 0) {
     LOG.info('SIGHUP: configuration files re-read; no mutable option changed');
     return current;
   }
   LOG.info(`SIGHUP: configuration files re-read; changed: ${next.changed.join(', ')}`);
-  if (next.config.DEFAULT.debug !== current.DEFAULT.debug) {
-    configureLogging({ debug: next.config.DEFAULT.debug });
-    LOG.debug('logging at DEBUG level');
-  }
+  if (next.config.DEFAULT.debug !== current.DEFAULT.debug) LOG.debug('logging at DEBUG level');
   return next.config;
 }
 

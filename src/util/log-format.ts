@@ -1,6 +1,8 @@
 // Log lines in oslo.log's shape: Python %-style format strings (logging_default_format_string) and
 // strftime dates (log_date_format), so an operator's grep patterns and log parsers keep working.
 
+import { hostname } from 'node:os';
+
 export type Level = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR' | 'CRITICAL';
 
 /** One log call, before formatting: the fields oslo.log's ContextFormatter fills. */
@@ -9,6 +11,8 @@ export interface LogRecord {
   level: Level;
   name: string;
   message: string;
+  /** The error logged with the message (WARNING and worse), for use_json's error_summary and traceback. */
+  error?: { summary: string; traceback: string[] };
 }
 
 const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
@@ -62,6 +66,10 @@ export interface LineFormat {
   dateFormat: string;
   /** The binary name, for %(processName)s-like fields some operators use. */
   binary: string;
+  /** use_json: one JSON object a line, as oslo.log's JSONFormatter writes it, instead of `format`. */
+  json?: boolean;
+  /** %(asctime)s as Python's logging.Formatter without a datefmt prints it: `%Y-%m-%d %H:%M:%S,mmm`. */
+  pythonAsctime?: boolean;
 }
 
 export const DEFAULT_LINE_FORMAT: LineFormat = {
@@ -76,8 +84,9 @@ export const DEFAULT_LINE_FORMAT: LineFormat = {
  * leaves them for messages without a context.
  */
 export function formatLine(r: LogRecord, f: LineFormat): string {
+  if (f.json) return formatJson(r, f);
   const fields: Record<string, string | number> = {
-    asctime: strftime(f.dateFormat, r.time),
+    asctime: f.pythonAsctime ? `${strftime('%Y-%m-%d %H:%M:%S', r.time)},${pad(r.time.getMilliseconds(), 3)}` : strftime(f.dateFormat, r.time),
     msecs: r.time.getMilliseconds(),
     process: process.pid,
     processName: 'MainProcess',
@@ -109,6 +118,40 @@ export function formatLine(r: LogRecord, f: LineFormat): string {
     if (s.length >= w) return s;
     if (flags.includes('-')) return s.padEnd(w);
     return s.padStart(w, flags.includes('0') && conv !== 's' && conv !== 'r' ? '0' : ' ');
+  });
+}
+
+/**
+ * use_json: the keys of oslo.log's JSONFormatter, in its order, so log shippers' mappings keep
+ * working. The agent records no call site: pathname, filename, lineno and funcname are null, module is
+ * the logger's last name. Messages are formatted before logging: `msg` is the message, `args` empty.
+ */
+function formatJson(r: LogRecord, f: LineFormat): string {
+  return JSON.stringify({
+    message: r.message,
+    asctime: strftime(f.dateFormat, r.time),
+    name: r.name,
+    msg: r.message,
+    args: [],
+    levelname: r.level,
+    levelno: LEVEL_NUMBER[r.level],
+    pathname: null,
+    filename: null,
+    module: r.name.slice(r.name.lastIndexOf('.') + 1),
+    lineno: null,
+    funcname: null,
+    created: r.time.getTime() / 1000,
+    msecs: r.time.getMilliseconds(),
+    relative_created: r.time.getTime() - performance.timeOrigin,
+    thread: null,
+    thread_name: 'MainThread',
+    process_name: 'MainProcess',
+    process: process.pid,
+    traceback: r.error?.traceback ?? null,
+    hostname: hostname(),
+    error_summary: r.error?.summary ?? '',
+    context: {},
+    extra: { project: 'neutron', version: 'unknown' },
   });
 }
 

@@ -9,10 +9,19 @@ export type { Level } from './log-format.js';
 export interface LogSink {
   /** One formatted line, newline included; `level` for sinks that carry a priority (syslog, journald). */
   write(line: string, level: Level): void;
+  /** Releases what the sink holds (a file, a socket, a child process) when logging is set up anew. */
+  close?(): void;
+}
+
+/** A sink with its own line format and level (a log_config_append handler); else the shared ones. */
+export interface LogOutput {
+  sink: LogSink;
+  format?: LineFormat;
+  level?: Level;
 }
 
 let threshold: Level = 'INFO';
-let sinks: LogSink[] = [{ write: (line) => process.stderr.write(line) }];
+let outputs: LogOutput[] = [{ sink: { write: (line) => process.stderr.write(line) } }];
 let lineFormat: LineFormat = DEFAULT_LINE_FORMAT;
 /** Told of every WARNING and worse (the metrics endpoint keeps the last few for `ovs-agent status`). */
 let problemObserver: ((level: Level, logger: string, message: string) => void) | undefined;
@@ -22,14 +31,18 @@ export function setProblemObserver(fn: ((level: Level, logger: string, message: 
 }
 
 /**
- * `debug` sets the level (INFO when not given, as before); `sink`/`sinks` replace where lines go and
- * `format` how they look; what is not given stays as it is (SIGHUP changes only the level).
+ * `level` sets the level, else `debug` (INFO when neither is given); `sink`/`sinks`/`outputs` replace
+ * where lines go and `format` how they look; what is not given stays as it is (SIGHUP with a changed
+ * `debug` changes only the level). Returns the outputs replaced, for their owner to close.
  */
-export function configureLogging(opts: { debug?: boolean; sink?: LogSink; sinks?: LogSink[]; format?: LineFormat }): void {
-  threshold = opts.debug ? 'DEBUG' : 'INFO';
-  if (opts.sink) sinks = [opts.sink];
-  if (opts.sinks) sinks = opts.sinks;
+export function configureLogging(opts: { debug?: boolean; level?: Level; sink?: LogSink; sinks?: LogSink[]; outputs?: LogOutput[]; format?: LineFormat }): LogOutput[] {
+  threshold = opts.level ?? (opts.debug ? 'DEBUG' : 'INFO');
+  const before = outputs;
+  if (opts.sink) outputs = [{ sink: opts.sink }];
+  if (opts.sinks) outputs = opts.sinks.map((sink) => ({ sink }));
+  if (opts.outputs) outputs = opts.outputs;
   if (opts.format) lineFormat = opts.format;
+  return outputs === before ? [] : before;
 }
 
 export class Logger {
@@ -41,14 +54,29 @@ export class Logger {
     message = redactSecrets(message);
     if (problemObserver && LEVEL_NUMBER[level] >= LEVEL_NUMBER.WARNING) problemObserver(level, this.name, message);
     if (LEVEL_NUMBER[level] < LEVEL_NUMBER[threshold]) return;
-    const line = formatLine({ time: new Date(), level, name: this.name, message }, lineFormat) + '\n';
-    for (const s of sinks) s.write(line, level);
+    const record = { time: new Date(), level, name: this.name, message, ...(err !== undefined ? { error: errorInfo(err) } : {}) };
+    // Formatted once per line format: most hosts have one, a log_config_append file may have several.
+    const lines = new Map<LineFormat, string>();
+    for (const o of outputs) {
+      if (o.level !== undefined && LEVEL_NUMBER[level] < LEVEL_NUMBER[o.level]) continue;
+      const format = o.format ?? lineFormat;
+      let line = lines.get(format);
+      if (line === undefined) lines.set(format, (line = formatLine(record, format) + '\n'));
+      o.sink.write(line, level);
+    }
   }
   debug(msg: string): void { this.emit('DEBUG', msg); }
   info(msg: string): void { this.emit('INFO', msg); }
   warning(msg: string, err?: unknown): void { this.emit('WARNING', msg, err); }
   error(msg: string, err?: unknown): void { this.emit('ERROR', msg, err); }
   critical(msg: string, err?: unknown): void { this.emit('CRITICAL', msg, err); }
+}
+
+/** An error as use_json carries it: "Name: message" and its stack, secrets masked as in the message. */
+function errorInfo(err: unknown): { summary: string; traceback: string[] } {
+  if (!(err instanceof Error)) return { summary: redactSecrets(String(err)), traceback: [] };
+  const summary = redactSecrets(`${err.name}: ${err.message}`);
+  return { summary, traceback: (err.stack ?? summary).split('\n').map(redactSecrets) };
 }
 
 export function getLogger(name: string): Logger {

@@ -1,9 +1,10 @@
 // The daemon logs where oslo.log's options say, in oslo.log's line format: a file (log_file joined
 // under log_dir, reopened when logrotate moves it), syslog (a datagram socket this test binds, as
-// /dev/log is one), journald's stream socket, or stdout.
+// /dev/log is one), journald's stream socket, or stdout; with use_json, as JSON objects; or as a
+// log_config_append file says.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +82,29 @@ test('log_dir alone: <log_dir>/neutron-openvswitch-agent.log; log_date_format is
   }
 });
 
+test('use_json: every line one JSON object with oslo.log\'s keys, in the log file and through a SIGTERM', async () => {
+  const logDir = mkdtempSync(join(dir, 'logdir-'));
+  const agent = new AgentProcess({ 'neutron.conf': conf(`log_dir = ${logDir}\nuse_json = True\n`) }, ovs.env);
+  try {
+    agent.start();
+    const file = join(logDir, 'neutron-openvswitch-agent.log');
+    await waitFor('bridges set up', fileHas(file, /bridges set up/));
+    assert.equal(await agent.stop(), 0);
+    const records = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (const r of records) {
+      assert.match(String(r.asctime), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+      assert.match(String(r.name), /^ovs_agent\./);
+      assert.equal(r.process, agent.pid);
+      assert.equal(r.msg, r.message);
+    }
+    assert.match(String(records[0]!.message), /^starting with /);
+    assert.equal(records[0]!.levelname, 'INFO');
+    assert.ok(records.some((r) => /SIGTERM received/.test(String(r.message))), 'the stop is logged as JSON too');
+  } finally {
+    agent.cleanup();
+  }
+});
+
 test('no log file: lines on stdout, as oslo.log does', async () => {
   const agent = new AgentProcess({ 'neutron.conf': conf() }, ovs.env);
   try {
@@ -142,6 +166,52 @@ test('use_journal: lines reach journald\'s stream socket with a level prefix; wi
     assert.equal(await lost.stop(), 0);
   } finally {
     lost.cleanup();
+  }
+});
+
+test('log_config_append: the Python logging file decides handlers, format and level; a SIGHUP reads it again once modified', async () => {
+  const logDir = mkdtempSync(join(dir, 'logconfig-'));
+  const file = join(logDir, 'ovs.log');
+  const logConfig = (format: string) => `[loggers]\nkeys = root, neutron\n[handlers]\nkeys = file, out\n[formatters]\nkeys = plain\n`
+    + `[logger_root]\nlevel = WARNING\nhandlers = out\n[logger_neutron]\nlevel = INFO\nhandlers = file\nqualname = neutron\npropagate = 0\n`
+    + `[handler_file]\nclass = handlers.WatchedFileHandler\nargs = ('${file}',)\nformatter = plain\n`
+    + `[handler_out]\nclass = StreamHandler\nargs = (sys.stdout,)\n[formatter_plain]\nformat = ${format}\ndatefmt = %H:%M:%S\n`;
+  const configPath = join(logDir, 'logging.conf');
+  writeFileSync(configPath, logConfig('A|%(asctime)s|%(levelname)s|%(name)s|%(message)s'));
+  // use_json and log_dir are replaced by the file, as in oslo.log.
+  const agent = new AgentProcess({ 'neutron.conf': conf(`log_config_append = ${configPath}\nuse_json = True\nlog_dir = ${logDir}\n`) }, ovs.env);
+  try {
+    agent.start();
+    await waitFor('bridges set up in the handler\'s file', fileHas(file, /bridges set up/));
+    for (const l of readFileSync(file, 'utf8').trim().split('\n')) assert.match(l, /^A\|\d\d:\d\d:\d\d\|(INFO|WARNING)\|ovs_agent\.[\w.-]+\|\S/, l);
+    assert.equal(agent.output, '', 'root\'s stdout handler gets nothing: the neutron logger does not propagate');
+    assert.ok(!existsSync(join(logDir, 'neutron-openvswitch-agent.log')), 'log_dir is not used');
+
+    writeFileSync(configPath, logConfig('B|%(levelname)s|%(message)s'));
+    process.kill(agent.pid!, 'SIGHUP');
+    await waitFor('lines in the new format', fileHas(file, /^B\|INFO\|SIGHUP: configuration files re-read/m));
+    assert.match(readFileSync(file, 'utf8'), /^B\|INFO\|logging set up again from /m);
+
+    // A file made unusable is reported and the running logging kept.
+    writeFileSync(configPath, logConfig('C|%(message)s').replace('handlers.WatchedFileHandler', 'handlers.RotatingFileHandler'));
+    process.kill(agent.pid!, 'SIGHUP');
+    await waitFor('the refusal in the running log', fileHas(file, /^B\|ERROR\|SIGHUP: logging not set up again, keeping the running one: log_config_append \S+ \[handler_file\]: .*does not rotate/m));
+    assert.equal(await agent.stop(), 0);
+  } finally {
+    agent.cleanup();
+  }
+});
+
+test('a log_config_append file the agent cannot use stops it, naming the file and the section', async () => {
+  const configPath = join(dir, 'udp-syslog.conf');
+  writeFileSync(configPath, `[loggers]\nkeys = root\n[handlers]\nkeys = udp\n[logger_root]\nhandlers = udp\n[handler_udp]\nclass = handlers.SysLogHandler\nargs = (('loghost', 514),)\n`);
+  const agent = new AgentProcess({ 'neutron.conf': conf(`log_config_append = ${configPath}\n`) }, ovs.env);
+  try {
+    agent.start();
+    assert.equal(await agent.waitExit(20000), 1);
+    assert.match(agent.output, /log_config_append \S+udp-syslog\.conf \[handler_udp\]: handlers\.SysLogHandler: only a local socket path/);
+  } finally {
+    agent.cleanup();
   }
 });
 
