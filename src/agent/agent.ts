@@ -198,7 +198,10 @@ export class OvsAgent implements AgentContext {
       stopping: () => this.sync.stopping,
       setReady: (ready) => {
         this.sync.bridges = ready ? 'ready' : 'recovering';
-        if (ready) this.scheduler.kick();
+        if (!ready) return;
+        this.scheduler.kick();
+        // A switch that reconnected while the bridges were recovered was not checked then.
+        if (this.canary === undefined) void this.checkOvsRestart();
       },
     });
     this.recovery.started();
