@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PrivateOvs } from '../../../lab/ovs.js';
 import { AgentProcess } from '../../../lab/agent-process.js';
+import { waitFor } from '../../../lab/neutron.js';
 import { DatagramReceiver } from '../../helpers/unix-datagram.js';
 import { JOURNAL_SOCKET_ENV, SYSLOG_SOCKET_ENV } from '../../../src/util/log-sinks.js';
 
@@ -28,15 +29,6 @@ const conf = (extra = '') => `[DEFAULT]\nhost = compute1\ntransport_url = fake:/
 // oslo.log's logging_default_format_string with the default log_date_format
 const LINE = (level: string) => new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3} \\d+ ${level} ovs_agent\\.[\\w.-]+ \\[-\\] \\S`);
 
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 30000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const fileHas = (path: string, re: RegExp) => () => (existsSync(path) && re.test(readFileSync(path, 'utf8')) ? true : undefined);
 
@@ -46,7 +38,7 @@ test('--log-file relative to --log-dir: every line in the reference\'s format, n
   try {
     agent.start(['--config-file', agent.path('neutron.conf'), '--log-file', 'agent.log', '--log-dir', logDir]);
     const file = join(logDir, 'agent.log');
-    await waitFor('bridges set up in the log file', fileHas(file, /bridges set up/));
+    await waitFor(fileHas(file, /bridges set up/), 30000, 'bridges set up in the log file', 50);
     const lines = readFileSync(file, 'utf8').trim().split('\n');
     assert.ok(lines.length >= 3, 'several lines');
     for (const l of lines) assert.match(l, LINE('(INFO|WARNING)'), l);
@@ -57,7 +49,7 @@ test('--log-file relative to --log-dir: every line in the reference\'s format, n
     renameSync(file, `${file}.1`);
     await new Promise((r) => setTimeout(r, 200));
     process.kill(agent.pid!, 'SIGHUP');
-    await waitFor('the SIGHUP line in a new file', fileHas(file, /SIGHUP: configuration files re-read/));
+    await waitFor(fileHas(file, /SIGHUP: configuration files re-read/), 30000, 'the SIGHUP line in a new file', 50);
     assert.doesNotMatch(readFileSync(`${file}.1`, 'utf8'), /SIGHUP/, 'the moved file is left alone');
     assert.equal(await agent.stop(), 0);
     assert.match(readFileSync(file, 'utf8'), /SIGTERM received/);
@@ -72,7 +64,7 @@ test('log_dir alone: <log_dir>/neutron-openvswitch-agent.log; log_date_format is
   try {
     agent.start();
     const file = join(logDir, 'neutron-openvswitch-agent.log');
-    await waitFor('bridges set up', fileHas(file, /bridges set up/));
+    await waitFor(fileHas(file, /bridges set up/), 30000, 'bridges set up', 50);
     for (const l of readFileSync(file, 'utf8').trim().split('\n')) {
       assert.match(l, /^\d\d\/[A-Z][a-z]{2}\/\d{4} \d\d:\d\d:\d\d\.\d{3} \d+ (INFO|WARNING) ovs_agent\./, l);
     }
@@ -88,7 +80,7 @@ test('use_json: every line one JSON object with oslo.log\'s keys, in the log fil
   try {
     agent.start();
     const file = join(logDir, 'neutron-openvswitch-agent.log');
-    await waitFor('bridges set up', fileHas(file, /bridges set up/));
+    await waitFor(fileHas(file, /bridges set up/), 30000, 'bridges set up', 50);
     assert.equal(await agent.stop(), 0);
     const records = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     for (const r of records) {
@@ -127,7 +119,7 @@ test('use_syslog: each line reaches the syslog socket with the facility and seve
   try {
     await rx.ready;
     agent.start();
-    const m = await waitFor('bridges set up over syslog', () => rx.messages.map((x) => x.text).find((x) => /bridges set up/.test(x)));
+    const m = await waitFor(() => rx.messages.map((x) => x.text).find((x) => /bridges set up/.test(x)), 30000, 'bridges set up over syslog', 50);
     // logger's local format: <PRI>Mmm dd hh:mm:ss TAG: message; LOG_LOCAL0 (16 << 3) | INFO (6) = 134
     assert.match(m, /^<134>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d neutron-openvswitch-agent: \d{4}-\d\d-\d\d [\d:.]+ \d+ INFO ovs_agent\.cli \[-\] bridges set up/);
     assert.ok(rx.messages.some((x) => x.text.startsWith('<134>') && / INFO ovs_agent\.cli \[-\] starting with /.test(x.text)), 'the first line too');
@@ -146,7 +138,7 @@ test('use_journal: lines reach journald\'s stream socket with a level prefix; wi
   const agent = new AgentProcess({ 'neutron.conf': conf('use_journal = True\nsyslog_log_facility = daemon\n') }, { ...ovs.env, [JOURNAL_SOCKET_ENV]: sock });
   try {
     agent.start();
-    await waitFor('bridges set up over the journal socket', () => (/bridges set up/.test(received) ? true : undefined));
+    await waitFor(() => (/bridges set up/.test(received) ? true : undefined), 30000, 'bridges set up over the journal socket', 50);
     // identifier, unit id, priority (LOG_DAEMON | INFO = 30), level prefix on, no forwarding
     assert.ok(received.startsWith('neutron-openvswitch-agent\n\n30\n1\n0\n0\n0\n'), received.slice(0, 80));
     const lines = received.split('\n').slice(7).filter(Boolean);
@@ -182,20 +174,20 @@ test('log_config_append: the Python logging file decides handlers, format and le
   const agent = new AgentProcess({ 'neutron.conf': conf(`log_config_append = ${configPath}\nuse_json = True\nlog_dir = ${logDir}\n`) }, ovs.env);
   try {
     agent.start();
-    await waitFor('bridges set up in the handler\'s file', fileHas(file, /bridges set up/));
+    await waitFor(fileHas(file, /bridges set up/), 30000, 'bridges set up in the handler\'s file', 50);
     for (const l of readFileSync(file, 'utf8').trim().split('\n')) assert.match(l, /^A\|\d\d:\d\d:\d\d\|(INFO|WARNING)\|ovs_agent\.[\w.-]+\|\S/, l);
     assert.equal(agent.output, '', 'root\'s stdout handler gets nothing: the neutron logger does not propagate');
     assert.ok(!existsSync(join(logDir, 'neutron-openvswitch-agent.log')), 'log_dir is not used');
 
     writeFileSync(configPath, logConfig('B|%(levelname)s|%(message)s'));
     process.kill(agent.pid!, 'SIGHUP');
-    await waitFor('lines in the new format', fileHas(file, /^B\|INFO\|SIGHUP: configuration files re-read/m));
+    await waitFor(fileHas(file, /^B\|INFO\|SIGHUP: configuration files re-read/m), 30000, 'lines in the new format', 50);
     assert.match(readFileSync(file, 'utf8'), /^B\|INFO\|logging set up again from /m);
 
     // A file made unusable is reported and the running logging kept.
     writeFileSync(configPath, logConfig('C|%(message)s').replace('handlers.WatchedFileHandler', 'handlers.RotatingFileHandler'));
     process.kill(agent.pid!, 'SIGHUP');
-    await waitFor('the refusal in the running log', fileHas(file, /^B\|ERROR\|SIGHUP: logging not set up again, keeping the running one: log_config_append \S+ \[handler_file\]: .*does not rotate/m));
+    await waitFor(fileHas(file, /^B\|ERROR\|SIGHUP: logging not set up again, keeping the running one: log_config_append \S+ \[handler_file\]: .*does not rotate/m), 30000, 'the refusal in the running log', 50);
     assert.equal(await agent.stop(), 0);
   } finally {
     agent.cleanup();
