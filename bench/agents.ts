@@ -408,11 +408,15 @@ export async function addPorts(lab: NeutronLab, ovs: PrivateOvs, host: string, n
 export async function defaultFlowsReady(ovs: PrivateOvs): Promise<boolean> {
   const expected: Record<string, number> = { 'br-int': 10, 'br-tun': 12, 'br-phys': 2 };
   for (const [br, n] of Object.entries(expected)) {
+    let flows: string[];
     try {
-      if ((await ovs.dumpFlows(br)).length < n) return false;
-    } catch {
-      return false;
+      flows = await ovs.dumpFlows(br);
+    } catch (e) {
+      // Not created yet by the starting agent; any other failure is the benchmark's to report.
+      if (/is not a bridge or a socket/.test(e instanceof Error ? e.message : String(e))) return false;
+      throw e;
     }
+    if (flows.length < n) return false;
   }
   return true;
 }
@@ -422,10 +426,19 @@ export async function until(what: string, agent: RunningAgent, timeoutMs: number
   const t0 = performance.now();
   const end = t0 + timeoutMs;
   let lastProgress = t0;
+  let lastError: unknown;
   for (;;) {
     agent.assertRunning();
-    if (await check().catch(() => false)) return;
-    if (performance.now() > end) throw new Error(`${agent.side}: ${what} not within ${timeoutMs} ms; log tail:\n${agent.log()}`);
+    try {
+      if (await check()) return;
+      lastError = undefined;
+    } catch (e) {
+      lastError = e; // a probe failing (OVS busy, the API not answering): said if time runs out
+    }
+    if (performance.now() > end) {
+      const cause = lastError === undefined ? '' : `; the check last failed: ${lastError instanceof Error ? lastError.message : String(lastError)}`;
+      throw new Error(`${agent.side}: ${what} not within ${timeoutMs} ms${cause}; log tail:\n${agent.log()}`);
+    }
     // As waitPorts: a long wait says what it waits for, so a stall shows while it happens.
     if (performance.now() - lastProgress > 30000) {
       lastProgress = performance.now();

@@ -177,7 +177,8 @@ export class PrivateOvs {
 
   async ofctl(...args: string[]): Promise<string> {
     const [c, a] = this.wrap('ovs-ofctl', args);
-    const { stdout } = await run(c, a, { env: this.env });
+    // A br-int with a firewall and hundreds of ports dumps far more than execFile's default 1 MiB.
+    const { stdout } = await run(c, a, { env: this.env, maxBuffer: 512 << 20 });
     return stdout;
   }
 
