@@ -59,8 +59,8 @@ export function parseLogConfigFile(text: string, path: string, defaults: LogConf
   }
   const get = (section: string, key: string): string | undefined => lookupIni(doc, section, key)?.value;
   const keys = (section: string): string[] => {
-    if (!doc.groups.includes(normalizeGroupName(section))) throw new LogConfigFileError(path, section, 'section missing');
-    return (get(section, 'keys') ?? '').split(',').map((k) => k.trim()).filter((k) => k !== '');
+    requireSection(doc, path, section);
+    return commaList(get(section, 'keys'));
   };
   const loggers = keys('loggers');
   if (!loggers.includes('root')) throw new LogConfigFileError(path, 'loggers', 'keys must include root');
@@ -74,7 +74,7 @@ export function parseLogConfigFile(text: string, path: string, defaults: LogConf
     return l;
   };
   const handlerList = (section: string): string[] =>
-    (get(section, 'handlers') ?? '').split(',').map((h) => h.trim()).filter((h) => h !== '').map((h) => {
+    commaList(get(section, 'handlers')).map((h) => {
       if (!handlerNames.has(h)) throw new LogConfigFileError(path, section, `handler ${h} is not in [handlers] keys`);
       return h;
     });
@@ -102,7 +102,7 @@ export function parseLogConfigFile(text: string, path: string, defaults: LogConf
 
   const handlers = [...new Set(names)].flatMap((name): LogHandlerPlan[] => {
     const section = `handler_${name}`;
-    if (!doc.groups.includes(normalizeGroupName(section))) throw new LogConfigFileError(path, section, 'section missing');
+    requireSection(doc, path, section);
     const to = destination(path, section, get(section, 'class'), get(section, 'args'), get(section, 'kwargs'));
     if (to === undefined) return [];
     return [{ name, to, level: level(section, get(section, 'level')), format: formatOf(get(section, 'formatter'), name) }];
@@ -110,9 +110,18 @@ export function parseLogConfigFile(text: string, path: string, defaults: LogConf
   return { level: effective, handlers, unused };
 }
 
+function requireSection(doc: IniDocument, path: string, section: string): void {
+  if (!doc.groups.includes(normalizeGroupName(section))) throw new LogConfigFileError(path, section, 'section missing');
+}
+
+/** `keys` and `handlers` values: names separated by commas, blanks around them ignored. */
+function commaList(value: string | undefined): string[] {
+  return (value ?? '').split(',').map((k) => k.trim()).filter((k) => k !== '');
+}
+
 function formatter(doc: IniDocument, path: string, section: string, textFormat: LineFormat): LineFormat {
   const get = (key: string): string | undefined => lookupIni(doc, section, key)?.value;
-  if (!doc.groups.includes(normalizeGroupName(section))) throw new LogConfigFileError(path, section, 'section missing');
+  requireSection(doc, path, section);
   const cls = (get('class') ?? 'logging.Formatter').trim();
   const datefmt = get('datefmt');
   switch (cls) {

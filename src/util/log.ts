@@ -2,7 +2,7 @@
 // "2026-11-24 02:26:59.448 1234 INFO ovs_agent.<logger> [-] message"
 // Where lines go (file, stdout/stderr, syslog, journald) is chosen by the daemon (src/util/log-sinks.ts).
 import { redactSecrets } from './redact.js';
-import { DEFAULT_LINE_FORMAT, LEVEL_NUMBER, formatLine, type Level, type LineFormat } from './log-format.js';
+import { DEFAULT_LINE_FORMAT, LEVEL_NUMBER, formatLine, type Level, type LineFormat, type LogRecord } from './log-format.js';
 
 export type { Level } from './log-format.js';
 
@@ -54,14 +54,18 @@ export class Logger {
     message = redactSecrets(message);
     if (problemObserver && LEVEL_NUMBER[level] >= LEVEL_NUMBER.WARNING) problemObserver(level, this.name, message);
     if (LEVEL_NUMBER[level] < LEVEL_NUMBER[threshold]) return;
-    const record = { time: new Date(), level, name: this.name, message, ...(err !== undefined ? { error: errorInfo(err) } : {}) };
+    const record: LogRecord = { time: new Date(), level, name: this.name, message };
     // Formatted once per line format: most hosts have one, a log_config_append file may have several.
     const lines = new Map<LineFormat, string>();
     for (const o of outputs) {
       if (o.level !== undefined && LEVEL_NUMBER[level] < LEVEL_NUMBER[o.level]) continue;
       const format = o.format ?? lineFormat;
       let line = lines.get(format);
-      if (line === undefined) lines.set(format, (line = formatLine(record, format) + '\n'));
+      if (line === undefined) {
+        // Only JSON lines carry the error apart (its summary and stack); text lines have it in the message.
+        if (format.json && err !== undefined) record.error ??= errorInfo(err);
+        lines.set(format, (line = formatLine(record, format) + '\n'));
+      }
       o.sink.write(line, level);
     }
   }
