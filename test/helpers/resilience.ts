@@ -1,6 +1,7 @@
 // Tools for the resilience tests (test/integration/resilience): an agent configured against a
 // NeutronLab and a PrivateOvs, a continuous pinger whose replies carry kernel timestamps (so
 // outages and recovery times can be measured after the fact), and flow-set snapshots.
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { AgentProcess } from '../../lab/agent-process.js';
@@ -71,6 +72,26 @@ export async function stopAgentHost(h: { host: string; agent?: AgentProcess; run
     });
     h.agent.cleanup();
   }
+}
+
+/**
+ * Asserts that attempts made at `times` (ms since the epoch, in order) watched the whole of a
+ * window: one before it began, one after it ended, and never more than `maxGapMs` between two.
+ * What a test proves with a probe is that no moment went unwatched, which a count of attempts in a
+ * wall-clock window does not say (a busy machine makes fewer attempts, a slow restart more).
+ */
+export function assertCovers(times: readonly number[], window: { from: number; to: number }, maxGapMs: number, what: string): void {
+  assert.ok(times.length > 0, `${what}: no attempt at all`);
+  const first = times[0]!;
+  const last = times[times.length - 1]!;
+  assert.ok(first <= window.from, `${what}: the first attempt came ${first - window.from} ms after the window began`);
+  assert.ok(last >= window.to, `${what}: the last attempt came ${window.to - last} ms before the window ended`);
+  let worst = { gap: 0, at: first };
+  for (let i = 1; i < times.length; i++) {
+    const gap = times[i]! - times[i - 1]!;
+    if (gap > worst.gap) worst = { gap, at: times[i - 1]! };
+  }
+  assert.ok(worst.gap <= maxGapMs, `${what}: ${worst.gap} ms without an attempt from +${worst.at - window.from} ms into the window (want <= ${maxGapMs})`);
 }
 
 export interface PingReply {

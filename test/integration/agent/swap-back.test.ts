@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor } from '../../../lab/neutron.js';
 import { SWAP_BRIDGES, SwapHost, referenceInstalled } from '../../helpers/reference-agent.js';
-import { Pinger, flowCookies, ranges } from '../../helpers/resilience.js';
+import { Pinger, assertCovers, flowCookies, ranges } from '../../helpers/resilience.js';
 
 let host: SwapHost;
 
@@ -28,9 +28,8 @@ test('swapping back from ours to the reference leaves the dataplane untouched', 
   const ourCookies = new Set<string>();
   for (const b of SWAP_BRIDGES) for (const c of await flowCookies(ovs, b)) ourCookies.add(c);
 
-  const pinger = Pinger.start(vms[0]!, vms[1]!.ip);
-  host.running.push(pinger);
-  await new Promise((r) => setTimeout(r, 1000));
+  const pinger = await Pinger.startAnswered(vms[0]!, vms[1]!.ip, host.running, 'pinging before the swap');
+  const tSwap = Date.now();
   assert.equal(await ours.stop(), 0, 'ours stops cleanly (SIGTERM), flows in place');
   const ref = host.startReference();
   // Done once every bridge carries the reference's cookie only: it re-added what it needs, then
@@ -47,10 +46,11 @@ test('swapping back from ours to the reference leaves the dataplane untouched', 
   } catch (e) {
     throw new Error(`${e instanceof Error ? e.message : String(e)}\nreference log (end):\n${ref.logTail()}`);
   }
+  const tReplaced = Date.now();
   await new Promise((r) => setTimeout(r, 1000));
   const { transmitted, received, lostSeqs } = await pinger.stop();
   process.stdout.write(`# swap back to the reference under a 50 ms ping: ${transmitted} sent, ${received} received\n`);
-  assert.ok(transmitted > 20, `pinged throughout (${transmitted})`);
+  assertCovers(pinger.replies.map((r) => r.at), { from: tSwap, to: tReplaced }, 1000, 'pings answered from before the swap until the reference\'s flows replaced ours');
   assert.equal(ranges(lostSeqs), '', 'no ping lost while the agents were swapped');
 
   const theirs = await host.dataplane(vms);

@@ -16,12 +16,20 @@ const UNIT = checkoutFile('packaging/systemd/ovs-agent.service');
 interface PackEntry { path: string }
 interface PackResult { filename: string; files: PackEntry[] }
 
-test('npm pack ships the compiled agent, its commands, the unit and the README; no tests, fixtures, lab, bench or sources', async () => {
+// The runtime dependencies travel inside the tarball (bundleDependencies), so a compute node without
+// a route to a package registry installs it as it is.
+const BUNDLED = ['amqplib', 'prom-client'];
+
+test('npm pack ships the compiled agent, its commands, the unit, the README and its runtime dependencies; no tests, fixtures, lab, bench or sources', async () => {
   // --ignore-scripts: the test runs against the build already made (prepack would rebuild).
   const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT });
   const files = (JSON.parse(stdout) as PackResult[])[0]!.files.map((f) => f.path).sort();
   for (const f of files) {
-    assert.match(f, /^(dist\/src\/.*\.js|bin\/[\w-]+\.js|packaging\/systemd\/ovs-agent\.service|package\.json|README\.md)$/, `${f} belongs in the package`);
+    assert.match(f, /^(dist\/src\/.*\.js|bin\/[\w-]+\.js|packaging\/systemd\/ovs-agent\.service|package\.json|README\.md|node_modules\/.+)$/, `${f} belongs in the package`);
+    assert.doesNotMatch(f, /^node_modules\/(typescript|@types)\//, `${f}: a development dependency is not shipped`);
+  }
+  for (const dep of BUNDLED) {
+    assert.ok(files.includes(`node_modules/${dep}/package.json`), `${dep} is bundled`);
   }
   for (const must of ['bin/neutron-openvswitch-agent.js', 'bin/ovs-agent.js', 'dist/src/cli/neutron-openvswitch-agent.js', 'dist/src/cli/operator.js', 'packaging/systemd/ovs-agent.service', 'README.md', 'package.json']) {
     assert.ok(files.includes(must), `${must} is packed`);
@@ -34,7 +42,10 @@ test('the tarball installs into a prefix and neutron-openvswitch-agent --help / 
     const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], { cwd: ROOT });
     const tarball = join(dir, (JSON.parse(stdout) as PackResult[])[0]!.filename);
     const prefix = join(dir, 'prefix');
-    await run('npm', ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], { cwd: dir, timeout: 240000 });
+    // --offline with a cache of its own that starts empty: npm may read nothing but the tarball, so
+    // this passes only if everything the agent runs with is inside it (the test's namespace has no
+    // route to a registry either).
+    await run('npm', ['install', '--global', '--prefix', prefix, '--offline', '--cache', join(dir, 'empty-npm-cache'), '--no-audit', '--no-fund', tarball], { cwd: dir, timeout: 120000 });
     const help = await run(join(prefix, 'bin', 'neutron-openvswitch-agent'), ['--help'], { cwd: dir });
     assert.match(help.stdout, /usage: neutron-openvswitch-agent/);
     assert.match(help.stdout, /--config-file/);
@@ -42,6 +53,9 @@ test('the tarball installs into a prefix and neutron-openvswitch-agent --help / 
     assert.match(ops.stdout, /usage: ovs-agent <command>/);
     const installed = join(prefix, 'lib', 'node_modules', 'ovs-agent');
     assert.ok(readFileSync(join(installed, 'packaging', 'systemd', 'ovs-agent.service'), 'utf8').includes('Type=notify'));
+    for (const dep of BUNDLED) {
+      assert.ok(readFileSync(join(installed, 'node_modules', dep, 'package.json'), 'utf8').includes(`"name": "${dep}"`), `${dep} installed from the bundle`);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
