@@ -10,6 +10,7 @@ import {
   type AnyDirectionRate, type DirectionalRate, type InventoryDefaults, type TunnelType,
 } from './derived.js';
 import { firewallDriverProblem, resolveFirewallDriver, type FirewallDriverName } from './firewall-driver.js';
+import { DISTRIBUTED_ROUTING_PROBLEM, extensionsProblem } from './extensions.js';
 import { ConfigError, HelpRequested, VersionRequested, type ConfigProblem, type OptionOrigin } from './errors.js';
 import { IniParseError, lookupIni, normalizeGroupName, parseIni, type IniAssignment, type IniDocument } from './ini.js';
 import {
@@ -515,6 +516,9 @@ export function loadConfig(argv: readonly string[], opts: LoadOptions = {}): Age
   const bridgesAndRps = deriveBridgesAndResourceProviders(v, d, opts.hypervisorHostname || hostname);
   const tunnelling = deriveTunnelling(v, d);
   checkOvsdbSsl(v, d);
+  const extensionProblem = extensionsProblem(v.agent.extensions);
+  if (extensionProblem) d.problemAt('agent', 'extensions', extensionProblem, listText(v.agent.extensions));
+  if (v.agent.enable_distributed_routing) d.problemAt('agent', 'enable_distributed_routing', DISTRIBUTED_ROUTING_PROBLEM, 'True');
   if (d.problems.length) throw new ConfigError(sortProblems(d.problems, files.files));
 
   return {

@@ -352,19 +352,34 @@ describe('loadConfig: derived values', () => {
       `${p}:2: [agent] tunnel_types = 'vxlan,stt': Invalid tunnel type specified: stt`);
   });
 
-  it('arpResponderEnabled = arp_responder && l2_population; DVR + tunnels forces it', () => {
+  it('arpResponderEnabled = arp_responder && l2_population', () => {
     assert.equal(withFile('[agent]\narp_responder = true\n').arpResponderEnabled, false);
     assert.equal(withFile('[agent]\narp_responder = true\nl2_population = true\n').arpResponderEnabled, true);
-    const dvr = withFile('[agent]\ntunnel_types = vxlan\nl2_population = true\nenable_distributed_routing = true\n');
-    assert.equal(dvr.arpResponderEnabled, true);
-    assert.ok(dvr.warnings.some((w) => w.startsWith('ARP responder was not enabled but is required since DVR')));
-    assert.equal(withFile('[agent]\nenable_distributed_routing = true\n').arpResponderEnabled, false, 'no tunnels, no forcing');
   });
 
-  it('DVR with tunnelling but without l2_population is fatal', () => {
-    const p = file('[agent]\ntunnel_types = vxlan\nenable_distributed_routing = true\n');
+  it('enable_distributed_routing = True is refused: DVR is not implemented, its routed traffic would break', () => {
+    const p = file('[agent]\nl2_population = true\nenable_distributed_routing = true\n');
     assert.equal(configError(() => load(['--config-file', p])).message,
-      `${p}:3: [agent] enable_distributed_routing = 'True': DVR deployments for VXLAN/GRE/Geneve underlays require L2-pop to be enabled, in both the Agent and Server side.`);
+      `${p}:3: [agent] enable_distributed_routing = 'True': distributed virtual routing (DVR) is not implemented by this agent; routed traffic between hosts would break without its flows. Set it to False (or run the reference agent on DVR hosts)`);
+    assert.equal(withFile('[agent]\nenable_distributed_routing = false\n').agent.enable_distributed_routing, false);
+  });
+
+  it('DVR with tunnelling but without l2_population names that too', () => {
+    const p = file('[agent]\ntunnel_types = vxlan\nenable_distributed_routing = true\n');
+    const problems = configError(() => load(['--config-file', p])).problems.map((x) => x.reason);
+    assert.ok(problems.includes('DVR deployments for VXLAN/GRE/Geneve underlays require L2-pop to be enabled, in both the Agent and Server side.'), problems.join('\n'));
+  });
+
+  it('[agent] extensions: an extension not implemented, or unknown, stops the agent naming it', () => {
+    assert.deepEqual(withFile('[agent]\nextensions =\n').agent.extensions, []);
+    const p = file('[agent]\nextensions = qos,log\n');
+    assert.equal(configError(() => load(['--config-file', p])).message,
+      `${p}:2: [agent] extensions = 'qos,log': not implemented by this agent: qos (QoS policies (bandwidth limits, DSCP marking, minimum bandwidth, packet rate limits)), log (security-group packet logging); running without them would leave that unenforced (this agent implements none yet)`);
+    for (const name of ['fdb', 'local_ip', 'dhcp']) {
+      assert.match(configError(() => withFile(`[agent]\nextensions = ${name}\n`)).message, new RegExp(`\\[agent\\] extensions = '${name}': not implemented by this agent: ${name} \\(`));
+    }
+    assert.match(configError(() => withFile('[agent]\nextensions = qos, bogus\n')).message,
+      /\[agent\] extensions = 'qos,bogus': unknown extension 'bogus' \(the reference's are qos, fdb, log, local_ip, dhcp; this agent implements[a-z_:, ]*\)$/);
   });
 
   it('base_mac is validated', () => {

@@ -1,0 +1,39 @@
+// `[agent] extensions` and `[agent] enable_distributed_routing`: what the reference's Open vSwitch
+// agent can be asked to do beyond plain ports. A name this agent does not implement stops it at
+// start-up (fail closed): an operator must never believe a limit, a log or a route is enforced
+// while nothing enforces it. The reference skips an unknown name silently; here it is an error too.
+
+/** The L2 agent extensions the reference's Open vSwitch agent (Zed) loads by name. */
+export const REFERENCE_EXTENSIONS = ['qos', 'fdb', 'log', 'local_ip', 'dhcp'] as const;
+export type ReferenceExtension = (typeof REFERENCE_EXTENSIONS)[number];
+
+/** The extensions this agent implements (src/extensions/<name>/); the others are refused. */
+export const IMPLEMENTED_EXTENSIONS: readonly ReferenceExtension[] = [];
+
+/** What each refused extension would do, so the error says what is missing. */
+const PURPOSE: Record<ReferenceExtension, string> = {
+  qos: 'QoS policies (bandwidth limits, DSCP marking, minimum bandwidth, packet rate limits)',
+  fdb: 'FDB entries of shared physical devices (SR-IOV and OVS ports on one NIC)',
+  log: 'security-group packet logging',
+  local_ip: 'Local IP associations',
+  dhcp: 'DHCP answered by the agent on the compute node',
+};
+
+/** Why `[agent] extensions` cannot be used as given, or undefined when every name is implemented. */
+export function extensionsProblem(names: readonly string[]): string | undefined {
+  const supported = IMPLEMENTED_EXTENSIONS.length ? `this agent implements: ${IMPLEMENTED_EXTENSIONS.join(', ')}` : 'this agent implements none yet';
+  const unknown = names.filter((n) => !(REFERENCE_EXTENSIONS as readonly string[]).includes(n));
+  if (unknown.length) {
+    return `unknown extension ${unknown.map((n) => `'${n}'`).join(', ')} (the reference's are ${REFERENCE_EXTENSIONS.join(', ')}; ${supported})`;
+  }
+  const missing = names.filter((n): n is ReferenceExtension => !IMPLEMENTED_EXTENSIONS.includes(n as ReferenceExtension));
+  if (missing.length) {
+    const what = missing.map((n) => `${n} (${PURPOSE[n]})`).join(', ');
+    return `not implemented by this agent: ${what}; running without ${missing.length === 1 ? 'it' : 'them'} would leave that unenforced (${supported})`;
+  }
+  return undefined;
+}
+
+/** DVR needs the agent's distributed-routing flows; without them routed traffic between hosts breaks. */
+export const DISTRIBUTED_ROUTING_PROBLEM =
+  'distributed virtual routing (DVR) is not implemented by this agent; routed traffic between hosts would break without its flows. Set it to False (or run the reference agent on DVR hosts)';
