@@ -6,7 +6,7 @@
 // and as wall time; the ovs-ofctl child's own CPU is not the agent's and is not counted. The
 // "reference" column is empty: the reference agent has no audit.
 //   node dist/bench/flow-audit.js [--runs N] [--flows N]
-import { auditFlows } from '../src/agent/flow-audit.js';
+import { auditFlows } from '../src/agent/repair/flow-audit.js';
 import { OVSBridge } from '../src/bridges/ovs-bridge.js';
 import { TUN_BR_ALL_TABLES } from '../src/bridges/tables.js';
 import { startBackends } from './backends.js';

@@ -7,7 +7,7 @@
 // Instructions instead of (noisy) time: the difference between two runs under
 //   valgrind --tool=callgrind node --predictable dist/bench/ofctl-dump-parse.js --runs R
 // with R = 10 and R = 5, divided by 5, is the instruction count of one warm audit.
-import { auditFlows } from '../src/agent/flow-audit.js';
+import { auditFlows } from '../src/agent/repair/flow-audit.js';
 import { OVSBridge } from '../src/bridges/ovs-bridge.js';
 import { TUN_BR_ALL_TABLES } from '../src/bridges/tables.js';
 import type { OpenFlowSwitch } from '../src/openflow/backend.js';

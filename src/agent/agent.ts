@@ -1,47 +1,48 @@
 // The agent: bridges at start, then ports wired as OVSDB and neutron-server report changes. This
 // file assembles the parts and runs their lifecycle; each behaviour lives in its own module:
-//   port-pass.ts       one reconciliation pass over br-int's ports (classify, details, plan, commit)
-//   pass-plan.ts       what a pass found changed (classifyPorts) and the writes it plans before committing
-//   pass-scheduler.ts  when passes run (event-driven, never overlapping, retried with back-off)
-//   sync-state.ts      how much the next pass must redo
-//   networks.ts        local VLANs provisioned/reclaimed on the bridges, segmentation updates
-//   tunnels.ts         tunnel ports (tunnel_sync, tunnel_update/delete) and flood flows
-//   l2population.ts    fdb add/remove/update from the l2population driver
-//   device-reports.ts  update_device_list in the background
-//   state-report.ts    report_state heartbeats
-//   port-filter.ts     the hook a security-group firewall implements
-//   firewall-setup.ts  the firewall driver `[securitygroup] firewall_driver` names
-//   egress-direct.ts   explicitly_egress_direct flows when no OpenFlow firewall writes them
-//   flow-audit.ts      the periodic flow audit ([agent] flow_audit_interval)
-//   ovsdb-drift.ts     port tags/other_config, bridge columns and patch ports put back when changed under us
-//   bridge-recovery.ts bridges deleted, re-created or given a new datapath id; a database created anew
-//   metrics.ts         instrumentation the metrics endpoint reads (snapshot.ts: the state it shows)
+//   ports/       one reconciliation pass over br-int's ports (port-pass: classify, details, plan,
+//                commit; pass-plan, pass-batches), when passes run (pass-scheduler, sync-state), what a
+//                port is (device-details, port-settings), anti-spoofing and egress-direct flows, the
+//                security-group hook (port-filter) and the driver `[securitygroup] firewall_driver`
+//                names (firewall-setup)
+//   networks/    local VLANs provisioned/reclaimed on the bridges, segmentation updates (networks,
+//                local-vlan), tunnel ports and flood flows (tunnels), l2population fdb (l2population)
+//   bridges/     every bridge set up at start and again after OVS restarts (bridge-setup); bridges
+//                deleted, re-created or given a new datapath id, a database created anew (bridge-recovery)
+//   repair/      what the agent keeps true: the periodic flow audit (flow-audit, refused-flows),
+//                port and bridge columns and patch ports put back when changed under us (ovsdb-drift),
+//                the back-off of repeated repairs (repair-backoff)
+//   server/      neutron-server: the plugin RPC (plugin-rpc, rpc-payloads), the resource cache of
+//                pushed objects (resource-cache), update_device_list (device-reports), report_state
+//                heartbeats (state-report)
+//   status/      instrumentation the metrics endpoint reads (metrics) and the state it shows (snapshot)
+//   ../extensions/ the L2 agent extensions (`[agent] extensions`) behind one seam (extensions/seam.ts)
 import { OvsdbOps } from '../ovsdb/ops.js';
 import type { OpenFlowBackend, OpenFlowSwitch } from '../openflow/backend.js';
 import { createOpenFlowBackend } from '../openflow/factory.js';
-import { BridgeRecovery } from './bridge-recovery.js';
-import { AFTER_DRIFT, BridgeSetup, type Bridges, type SetupMode } from './bridge-setup.js';
+import { BridgeRecovery } from './bridges/bridge-recovery.js';
+import { AFTER_DRIFT, BridgeSetup, type Bridges, type SetupMode } from './bridges/bridge-setup.js';
 import type { AgentContext } from './context.js';
-import { DeviceReports } from './device-reports.js';
-import { L2Population } from './l2population.js';
-import { LocalVlanManager } from './local-vlan.js';
-import { Networks } from './networks.js';
-import { PassScheduler } from './pass-scheduler.js';
+import { DeviceReports } from './server/device-reports.js';
+import { L2Population } from './networks/l2population.js';
+import { LocalVlanManager } from './networks/local-vlan.js';
+import { Networks } from './networks/networks.js';
+import { PassScheduler } from './ports/pass-scheduler.js';
 // plugin-rpc (and amqplib under it) loads once the bridges are set up: not on that path.
-import type { PluginRpc, AgentEndpoints } from './plugin-rpc.js';
+import type { PluginRpc, AgentEndpoints } from './server/plugin-rpc.js';
 import type { FirewallDriver } from '../firewall/driver.js';
-import { createFirewall } from './firewall-setup.js';
-import { OvsdbDriftRepair, type DriftCounters } from './ovsdb-drift.js';
-import { FlowAudit, type FlowAuditCounters } from './flow-audit.js';
-import { PortPass } from './port-pass.js';
-import { ResourceCache } from './resource-cache.js';
+import { createFirewall } from './ports/firewall-setup.js';
+import { OvsdbDriftRepair, type DriftCounters } from './repair/ovsdb-drift.js';
+import { FlowAudit, type FlowAuditCounters } from './repair/flow-audit.js';
+import { PortPass } from './ports/port-pass.js';
+import { ResourceCache } from './server/resource-cache.js';
 import type { AgentSettings } from './settings.js';
-import { StateReports } from './state-report.js';
-import { SyncState } from './sync-state.js';
-import { TunnelPorts } from './tunnels.js';
+import { StateReports } from './server/state-report.js';
+import { SyncState } from './ports/sync-state.js';
+import { TunnelPorts } from './networks/tunnels.js';
 import { getLogger } from '../util/log.js';
-import { instrumentOpenFlow, noteConnectionUp, noteOvsRestart, timedCachePull, type AgentSnapshot, type RepairCounts } from './metrics.js';
-import { buildSnapshot } from './snapshot.js';
+import { instrumentOpenFlow, noteConnectionUp, noteOvsRestart, timedCachePull, type AgentSnapshot, type RepairCounts } from './status/metrics.js';
+import { buildSnapshot } from './status/snapshot.js';
 
 const LOG = getLogger('agent');
 
@@ -235,7 +236,7 @@ export class OvsAgent implements AgentContext {
   private async loadRpc(): Promise<PluginRpc> {
     let PluginRpcClass: typeof PluginRpc;
     try {
-      ({ PluginRpc: PluginRpcClass } = await import('./plugin-rpc.js'));
+      ({ PluginRpc: PluginRpcClass } = await import('./server/plugin-rpc.js'));
     } catch (e) {
       throw new StartupError(`cannot load the RPC modules: ${errText(e)}`);
     }

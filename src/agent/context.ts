@@ -2,14 +2,14 @@
 // the agent's progress. OvsAgent is the one implementation; parts read it when they act, because
 // the bridges are set up again after an OVS restart and RPC comes up after start().
 import type { OvsdbOps } from '../ovsdb/ops.js';
-import type { Bridges } from './bridge-setup.js';
-import type { LocalVlanManager } from './local-vlan.js';
-import type { OvsdbDriftRepair } from './ovsdb-drift.js';
-import type { PassScheduler } from './pass-scheduler.js';
-import type { PluginRpc } from './plugin-rpc.js';
-import type { ResourceCache } from './resource-cache.js';
+import type { Bridges } from './bridges/bridge-setup.js';
+import type { LocalVlanManager } from './networks/local-vlan.js';
+import type { OvsdbDriftRepair } from './repair/ovsdb-drift.js';
+import type { PassScheduler } from './ports/pass-scheduler.js';
+import type { PluginRpc } from './server/plugin-rpc.js';
+import type { ResourceCache } from './server/resource-cache.js';
 import type { AgentSettings } from './settings.js';
-import type { SyncState } from './sync-state.js';
+import type { SyncState } from './ports/sync-state.js';
 
 export interface AgentContext {
   readonly settings: AgentSettings;

@@ -1,6 +1,6 @@
 // What the agent needs from the configuration, in one typed object. The agent reads only this;
 // settingsFromConfig() is the one place that knows the option names.
-import type { BridgeSetupConfig } from './bridge-setup.js';
+import type { BridgeSetupConfig } from './bridges/bridge-setup.js';
 import type { TunnelType } from '../bridges/tables.js';
 import type { AgentConfig } from '../config/index.js';
 import type { FirewallDriverName } from '../config/firewall-driver.js';
@@ -8,7 +8,7 @@ import type { OpenFlowSettings } from '../openflow/factory.js';
 import { parseListenAddress, type ListenAddress } from '../config/listen-address.js';
 import { amqpTlsSettings, ovsdbTlsSettings } from '../config/tls.js';
 import type { TlsClientSettings } from '../util/tls.js';
-import { agentEgressDirect } from './egress-direct.js';
+import { agentEgressDirect } from './ports/egress-direct.js';
 
 export interface AgentSettings extends BridgeSetupConfig, OpenFlowSettings {
   host: string;

@@ -29,7 +29,7 @@ import {
 type ObjectType = 'Port' | 'SecurityGroup' | 'SecurityGroupRule' | 'AddressGroup' | 'Network' | 'Subnet';
 
 /**
- * What the source needs of the agent's resource cache (src/agent/resource-cache.ts is the one
+ * What the source needs of the agent's resource cache (src/agent/server/resource-cache.ts is the one
  * implementation): lookups that pull on a miss, lookups of what is cached, and change events.
  */
 export interface NeutronObjectCache {

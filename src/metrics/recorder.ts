@@ -1,11 +1,11 @@
 // The metrics the agent exports, on one prom-client registry. Counters and histograms are fed by
-// the agent's plain calls (src/agent/metrics.ts); gauges of what the agent holds (ports, local
+// the agent's plain calls (src/agent/status/metrics.ts); gauges of what the agent holds (ports, local
 // VLANs, tunnels, flows, cache, connections) are read from its snapshot when Prometheus scrapes.
 // Names follow Prometheus' guide: `ovs_agent_` prefix, unit suffixes, small bounded label sets
 // (bridge and table names come from the configuration and src/bridges/tables.ts, never from ids).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { INT_PIPELINE, PHYS_PIPELINE, TUN_PIPELINE, type TableSpec } from '../bridges/tables.js';
-import { PORT_STATES, type AgentSnapshot, type ConnectionName, type MetricsRecorder, type RepairCounts } from '../agent/metrics.js';
+import { PORT_STATES, type AgentSnapshot, type ConnectionName, type MetricsRecorder, type RepairCounts } from '../agent/status/metrics.js';
 import { OpenFlowError } from '../openflow/backend.js';
 import type { FlowMod } from '../openflow/flow.js';
 import { formatFlowModLine } from '../openflow/text.js';

@@ -4,7 +4,7 @@
 // are dropped, and every answer is built from in-memory state without waiting on OVS or the server.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setMetricsRecorder, type AgentSnapshot } from '../agent/metrics.js';
+import { setMetricsRecorder, type AgentSnapshot } from '../agent/status/metrics.js';
 import { formatListenAddress, type ListenAddress } from '../config/listen-address.js';
 import { getLogger, setProblemObserver } from '../util/log.js';
 import { PromRecorder, readiness, type BridgeNames } from './recorder.js';

@@ -1,6 +1,6 @@
 // GET /status: what `ovs-agent status` shows, as one JSON document. Kept apart from the server
 // and prom-client so the CLI reads the same type without loading either.
-import type { AgentSnapshot } from '../agent/metrics.js';
+import type { AgentSnapshot } from '../agent/status/metrics.js';
 
 export interface StatusDocument {
   pid: number;

@@ -5,8 +5,8 @@
 // test/integration/resilience/bridges-recreated.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BridgeRecovery, type ManagedBridge } from '../../../src/agent/bridge-recovery.js';
-import type { BridgeIdentity, SetupMode } from '../../../src/agent/bridge-setup.js';
+import { BridgeRecovery, type ManagedBridge } from '../../../src/agent/bridges/bridge-recovery.js';
+import type { BridgeIdentity, SetupMode } from '../../../src/agent/bridges/bridge-setup.js';
 import type { OpenFlowSwitch } from '../../../src/openflow/backend.js';
 import { OvsdbReplica } from '../../../src/ovsdb/replica.js';
 import type { Json, TableUpdates } from '../../../src/ovsdb/protocol.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { agentEgressDirect, ingressDirectGotoFlows, installAcceptedEgressDirect } from '../../../src/agent/egress-direct.js';
-import type { PhysicalNetwork } from '../../../src/agent/bridge-setup.js';
+import { agentEgressDirect, ingressDirectGotoFlows, installAcceptedEgressDirect } from '../../../src/agent/ports/egress-direct.js';
+import type { PhysicalNetwork } from '../../../src/agent/bridges/bridge-setup.js';
 import { OVSBridge } from '../../../src/bridges/ovs-bridge.js';
 import type { OpenFlowSwitch } from '../../../src/openflow/backend.js';
 import { formatFlowModLine } from '../../../src/openflow/text.js';

@@ -2,7 +2,7 @@
 // our own flows the registry does not know (learned) and foreign flows elsewhere are left alone.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { auditFlows, FlowAudit } from '../../../src/agent/flow-audit.js';
+import { auditFlows, FlowAudit } from '../../../src/agent/repair/flow-audit.js';
 import type { AgentContext } from '../../../src/agent/context.js';
 import { IntegrationBridge } from '../../../src/bridges/br-int.js';
 import { INT } from '../../../src/bridges/tables.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LocalVlanManager, NoVlanAvailable } from '../../../src/agent/local-vlan.js';
+import { LocalVlanManager, NoVlanAvailable } from '../../../src/agent/networks/local-vlan.js';
 
 test('fresh pool hands out 1, 2, 3 and freed ids are not reused until the pool wraps', () => {
   const m = new LocalVlanManager();

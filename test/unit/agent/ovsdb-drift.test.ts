@@ -1,7 +1,7 @@
 // Which columns of a Port row differ from what the agent set, and how the repair reports them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { portDrift, type PortExpectation } from '../../../src/agent/ovsdb-drift.js';
+import { portDrift, type PortExpectation } from '../../../src/agent/repair/ovsdb-drift.js';
 import type { PortRow } from '../../../src/ovsdb/replica.js';
 
 const want: PortExpectation = {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifyPorts, type WiredPort } from '../../../src/agent/pass-plan.js';
+import { classifyPorts, type WiredPort } from '../../../src/agent/ports/pass-plan.js';
 import type { VifPort } from '../../../src/ovsdb/ops.js';
 
 function vif(ifaceId: string, ofport: number): VifPort {

@@ -1,7 +1,7 @@
 // Progress lines of long passes: `progress: N/M ports, R ports/s, ETA S s`, every interval at INFO.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Progress, formatProgress } from '../../../src/agent/progress.js';
+import { Progress, formatProgress } from '../../../src/agent/ports/progress.js';
 import { configureLogging, getLogger } from '../../../src/util/log.js';
 
 describe('progress', () => {

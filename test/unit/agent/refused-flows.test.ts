@@ -2,7 +2,7 @@
 // another flow with its identity (or none) or when it is in place.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RefusedFlows } from '../../../src/agent/refused-flows.js';
+import { RefusedFlows } from '../../../src/agent/repair/refused-flows.js';
 import type { Flow } from '../../../src/openflow/flow.js';
 import { flowKey } from '../../../src/openflow/flow-key.js';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FLAP_WINDOW_MS, RepairBackoff } from '../../../src/agent/repair-backoff.js';
+import { FLAP_WINDOW_MS, RepairBackoff } from '../../../src/agent/repair/repair-backoff.js';
 
 test('a first repair is free; repairs that follow soon wait twice as long each time, up to the ceiling', () => {
   let now = 1_000_000;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PULL_BATCH, ResourceCache, fromPrimitive, type Json, type JsonObj } from '../../../src/agent/resource-cache.js';
-import { buildDeviceDetails, DeviceDetailsError } from '../../../src/agent/device-details.js';
+import { PULL_BATCH, ResourceCache, fromPrimitive, type Json, type JsonObj } from '../../../src/agent/server/resource-cache.js';
+import { buildDeviceDetails, DeviceDetailsError } from '../../../src/agent/ports/device-details.js';
 
 const ovo = (name: string, data: JsonObj): JsonObj => ({
   'versioned_object.name': name,

@@ -8,7 +8,7 @@ import {
   parseFdbNetworks,
   parseTunnelSync,
   singleSegment,
-} from '../../../src/agent/rpc-payloads.js';
+} from '../../../src/agent/server/rpc-payloads.js';
 
 test('fdb entries: the good entries of a message survive its malformed ones', () => {
   const nets = parseFdbNetworks(

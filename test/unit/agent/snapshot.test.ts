@@ -3,14 +3,14 @@
 // their ports; tunnels; bridges not ready while they are set up again, their channels still shown.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildSnapshot, type SnapshotParts } from '../../../src/agent/snapshot.js';
-import { LocalVlanManager } from '../../../src/agent/local-vlan.js';
-import { ResourceCache } from '../../../src/agent/resource-cache.js';
-import { SyncState } from '../../../src/agent/sync-state.js';
-import { TunnelPorts } from '../../../src/agent/tunnels.js';
+import { buildSnapshot, type SnapshotParts } from '../../../src/agent/status/snapshot.js';
+import { LocalVlanManager } from '../../../src/agent/networks/local-vlan.js';
+import { ResourceCache } from '../../../src/agent/server/resource-cache.js';
+import { SyncState } from '../../../src/agent/ports/sync-state.js';
+import { TunnelPorts } from '../../../src/agent/networks/tunnels.js';
 import { IntegrationBridge } from '../../../src/bridges/br-int.js';
 import { TunnelBridge } from '../../../src/bridges/br-tun.js';
-import type { Bridges } from '../../../src/agent/bridge-setup.js';
+import type { Bridges } from '../../../src/agent/bridges/bridge-setup.js';
 import type { AgentContext } from '../../../src/agent/context.js';
 import type { OpenFlowBackend, OpenFlowSwitch } from '../../../src/openflow/backend.js';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tunnelInterface, tunnelPortName } from '../../../src/agent/tunnels.js';
+import { tunnelInterface, tunnelPortName } from '../../../src/agent/networks/tunnels.js';
 
 const base = { localIp: '192.0.2.10', vxlanUdpPort: 4789, dontFragment: true, tunnelCsum: false, dscp: undefined, dscpInherit: false, hwOffload: false };
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { JsonObj } from '../../../src/agent/resource-cache.js';
+import type { JsonObj } from '../../../src/agent/server/resource-cache.js';
 import {
   NeutronObjectError,
   ParsedObjects,

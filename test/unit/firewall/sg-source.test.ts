@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ResourceCache, type Json, type JsonObj } from '../../../src/agent/resource-cache.js';
+import { ResourceCache, type Json, type JsonObj } from '../../../src/agent/server/resource-cache.js';
 import { firewallPortFrom } from '../../../src/firewall/sg-objects.js';
 import { CacheSecurityGroupSource } from '../../../src/firewall/sg-source.js';
 import type { SecurityGroupChange } from '../../../src/firewall/types.js';

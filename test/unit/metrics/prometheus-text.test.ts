@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { PromRecorder } from '../../../src/metrics/recorder.js';
 import { parsePrometheusText, sampleValue } from '../../helpers/prometheus-text.js';
-import type { AgentSnapshot } from '../../../src/agent/metrics.js';
+import type { AgentSnapshot } from '../../../src/agent/status/metrics.js';
 
 const snapshot: AgentSnapshot = {
   bridgesReady: true,

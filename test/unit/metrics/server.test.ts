@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { MetricsEndpoint } from '../../../src/metrics/server.js';
-import type { AgentSnapshot } from '../../../src/agent/metrics.js';
+import type { AgentSnapshot } from '../../../src/agent/status/metrics.js';
 
 let state: AgentSnapshot | undefined;
 let ep: MetricsEndpoint;

@@ -4,9 +4,9 @@
 // fans l2population out to every host, and a host must not spend time on (or log) the entries of
 // networks it does not have (checking 200,000 entries takes a second).
 import { isIP } from 'node:net';
-import { isJsonObject, type JsonObject, type JsonValue } from '../util/json.js';
-import { getLogger } from '../util/log.js';
-import { parseNetworkType, type NetworkType } from '../config/index.js';
+import { isJsonObject, type JsonObject, type JsonValue } from '../../util/json.js';
+import { getLogger } from '../../util/log.js';
+import { parseNetworkType, type NetworkType } from '../../config/index.js';
 
 const LOG = getLogger('agent.rpc');
 

@@ -1,17 +1,17 @@
 // Networks wired on this host: a local VLAN on br-int per (network, segment), provisioned on the
 // bridges for its first port and reclaimed with its last one (agent-loop.md §3), and moved to a new
 // segmentation id when the server changes it.
-import { IntegrationBridge } from '../bridges/br-int.js';
-import { PhysicalBridge } from '../bridges/br-phys.js';
-import { TunnelBridge } from '../bridges/br-tun.js';
-import { DEAD_VLAN_TAG, isTunnelType } from '../bridges/tables.js';
-import type { AgentContext } from './context.js';
-import type { BoundDeviceDetails } from './device-details.js';
+import { IntegrationBridge } from '../../bridges/br-int.js';
+import { PhysicalBridge } from '../../bridges/br-phys.js';
+import { TunnelBridge } from '../../bridges/br-tun.js';
+import { DEAD_VLAN_TAG, isTunnelType } from '../../bridges/tables.js';
+import type { AgentContext } from '../context.js';
+import type { BoundDeviceDetails } from '../ports/device-details.js';
 import type { LocalVlanMapping } from './local-vlan.js';
-import type { PassBatches } from './pass-batches.js';
-import { singleSegment } from './rpc-payloads.js';
+import type { PassBatches } from '../ports/pass-batches.js';
+import { singleSegment } from '../server/rpc-payloads.js';
 import type { TunnelPorts } from './tunnels.js';
-import { getLogger } from '../util/log.js';
+import { getLogger } from '../../util/log.js';
 
 const LOG = getLogger('agent');
 

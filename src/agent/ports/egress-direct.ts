@@ -8,12 +8,12 @@
 // stay, as the reference's stay (its deletion of them fails unseen, captured in
 // test/fixtures/reference/nosg/openvswitch-direct.unplugged.flows): they output to an ofport that
 // is gone, are replaced when the MAC is bound again on that VLAN, and go with this run's cookie.
-import { type Flow, output, popVlan, pushVlan, setReg, setVlan, resubmit, vlan } from '../openflow/flow.js';
-import type { FlowBatch } from '../bridges/ovs-bridge.js';
-import { gotoFlow } from '../bridges/flows.js';
-import { INT, isTunnelType } from '../bridges/tables.js';
-import type { Bridges } from './bridge-setup.js';
-import type { AgentSettings } from './settings.js';
+import { type Flow, output, popVlan, pushVlan, setReg, setVlan, resubmit, vlan } from '../../openflow/flow.js';
+import type { FlowBatch } from '../../bridges/ovs-bridge.js';
+import { gotoFlow } from '../../bridges/flows.js';
+import { INT, isTunnelType } from '../../bridges/tables.js';
+import type { Bridges } from '../bridges/bridge-setup.js';
+import type { AgentSettings } from '../settings.js';
 import type { BoundDeviceDetails } from './device-details.js';
 
 /** The register the reference keeps a port's local VLAN in on its way through table 61. */

@@ -1,9 +1,9 @@
 // Port states told to the server (update_device_list), in the background: an overloaded server can
 // take a minute to answer, and the next pass (a port set admin-down, a deleted port to isolate)
 // must not wait for that. A state queued while a report is in flight is sent in the next round.
-import type { AgentContext } from './context.js';
+import type { AgentContext } from '../context.js';
 import type { DeviceListResult } from './rpc-payloads.js';
-import { getLogger } from '../util/log.js';
+import { getLogger } from '../../util/log.js';
 
 const LOG = getLogger('agent');
 

@@ -1,7 +1,7 @@
 // Device details built locally from the cached Port object, as the Zed agent answers
 // get_devices_details_list_and_failed_devices from its cache (rpc.md §6.1).
-import { isJsonObject, type JsonObject, type JsonValue } from '../util/json.js';
-import { parseNetworkType, type NetworkType } from '../config/index.js';
+import { isJsonObject, type JsonObject, type JsonValue } from '../../util/json.js';
+import { parseNetworkType, type NetworkType } from '../../config/index.js';
 
 export interface FixedIp {
   subnetId: string;

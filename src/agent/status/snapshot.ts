@@ -1,16 +1,16 @@
 // The agent's state as the metrics endpoint reads it (AgentSnapshot): built on demand from the
 // parts' in-memory state, without asking OVS or the server anything.
-import type { OpenFlowBackend } from '../openflow/backend.js';
-import type { OvsdbOps } from '../ovsdb/ops.js';
-import type { FirewallDriver } from '../firewall/driver.js';
-import { TUNNEL_TYPES } from '../bridges/tables.js';
-import type { Bridges } from './bridge-setup.js';
-import type { LocalVlanManager } from './local-vlan.js';
+import type { OpenFlowBackend } from '../../openflow/backend.js';
+import type { OvsdbOps } from '../../ovsdb/ops.js';
+import type { FirewallDriver } from '../../firewall/driver.js';
+import { TUNNEL_TYPES } from '../../bridges/tables.js';
+import type { Bridges } from '../bridges/bridge-setup.js';
+import type { LocalVlanManager } from '../networks/local-vlan.js';
 import type { AgentSnapshot, PortState, RepairCounts } from './metrics.js';
-import type { PluginRpc } from './plugin-rpc.js';
-import type { ResourceCache } from './resource-cache.js';
-import type { SyncState } from './sync-state.js';
-import type { TunnelPorts } from './tunnels.js';
+import type { PluginRpc } from '../server/plugin-rpc.js';
+import type { ResourceCache } from '../server/resource-cache.js';
+import type { SyncState } from '../ports/sync-state.js';
+import type { TunnelPorts } from '../networks/tunnels.js';
 
 export interface SnapshotParts {
   ovsdbEndpoint: string;

@@ -2,8 +2,8 @@
 // ends, a flow batch is applied, an RPC call returns). They do nothing until a recorder is
 // installed: the HTTP endpoint and prom-client (src/metrics/) are loaded only when
 // `[agent] metrics_bind` is set, so an agent without it pays one `undefined` check per call.
-import type { OpenFlowBackend, OpenFlowSwitch, StatsFilter } from '../openflow/backend.js';
-import type { FlowMod } from '../openflow/flow.js';
+import type { OpenFlowBackend, OpenFlowSwitch, StatsFilter } from '../../openflow/backend.js';
+import type { FlowMod } from '../../openflow/flow.js';
 
 /** How a port of br-int the agent handled stands. */
 export type PortState =

@@ -2,8 +2,8 @@
 // replica, a push from the server or an l2population message kicks a pass; passes never overlap,
 // and everything that arrived meanwhile is handled together in the next one.
 import type { SyncState } from './sync-state.js';
-import { Backoff, RetryTimer } from '../util/backoff.js';
-import { getLogger } from '../util/log.js';
+import { Backoff, RetryTimer } from '../../util/backoff.js';
+import { getLogger } from '../../util/log.js';
 
 const LOG = getLogger('agent');
 

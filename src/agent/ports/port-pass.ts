@@ -1,25 +1,25 @@
 // One reconciliation pass over the ports of br-int (agent-loop.md §4): classify what changed since
 // the last pass, fetch the details of ports to wire, plan every flow and OVSDB write, commit them,
 // hand the ports to the firewall, then report their states to the server.
-import type { VifPort } from '../ovsdb/ops.js';
-import { IntegrationBridge } from '../bridges/br-int.js';
-import { DEAD_VLAN_TAG, INT_BR_ALL_TABLES, PHY_BR_ALL_TABLES, TUN_BR_ALL_TABLES, isTunnelType } from '../bridges/tables.js';
+import type { VifPort } from '../../ovsdb/ops.js';
+import { IntegrationBridge } from '../../bridges/br-int.js';
+import { DEAD_VLAN_TAG, INT_BR_ALL_TABLES, PHY_BR_ALL_TABLES, TUN_BR_ALL_TABLES, isTunnelType } from '../../bridges/tables.js';
 import { setupArpSpoofingProtection } from './anti-spoofing.js';
 import { installAcceptedEgressDirect } from './egress-direct.js';
-import type { AgentContext } from './context.js';
+import type { AgentContext } from '../context.js';
 import { buildDeviceDetails, type BoundDeviceDetails, type DeviceDetails } from './device-details.js';
-import type { DeviceReports } from './device-reports.js';
-import type { Networks } from './networks.js';
+import type { DeviceReports } from '../server/device-reports.js';
+import type { Networks } from '../networks/networks.js';
 import { PassBatches } from './pass-batches.js';
 import { PassPlan, classifyPorts, type PortChanges, type WiredPort } from './pass-plan.js';
 import type { PortFilter } from './port-filter.js';
 import { portWiring, taggedPortSettings } from './port-settings.js';
-import { firewallPortFrom } from '../firewall/sg-objects.js';
-import type { FirewallPort } from '../firewall/types.js';
-import { agentProvidesAntiSpoofing } from './settings.js';
-import type { TunnelPorts } from './tunnels.js';
-import { getLogger } from '../util/log.js';
-import { notePass, type PortState } from './metrics.js';
+import { firewallPortFrom } from '../../firewall/sg-objects.js';
+import type { FirewallPort } from '../../firewall/types.js';
+import { agentProvidesAntiSpoofing } from '../settings.js';
+import type { TunnelPorts } from '../networks/tunnels.js';
+import { getLogger } from '../../util/log.js';
+import { notePass, type PortState } from '../status/metrics.js';
 import { Progress } from './progress.js';
 
 const LOG = getLogger('agent');

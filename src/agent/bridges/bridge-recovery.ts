@@ -12,12 +12,12 @@
 // would otherwise fight an operator's del-br, and race their add-br. Only in a database created
 // anew does the agent create them, as at start-up. Provider bridges are never created (as the
 // reference); one missing is left out with a warning until it is added.
-import type { OpenFlowSwitch } from '../openflow/backend.js';
-import { dpidHex } from '../openflow/native/controller.js';
-import { BridgeMissingError } from '../ovsdb/ops.js';
-import type { OvsdbReplica, RowChange } from '../ovsdb/replica.js';
-import { Backoff, RetryTimer } from '../util/backoff.js';
-import { getLogger } from '../util/log.js';
+import type { OpenFlowSwitch } from '../../openflow/backend.js';
+import { dpidHex } from '../../openflow/native/controller.js';
+import { BridgeMissingError } from '../../ovsdb/ops.js';
+import type { OvsdbReplica, RowChange } from '../../ovsdb/replica.js';
+import { Backoff, RetryTimer } from '../../util/backoff.js';
+import { getLogger } from '../../util/log.js';
 import type { BridgeIdentity, SetupMode } from './bridge-setup.js';
 
 const LOG = getLogger('agent.bridges');

@@ -2,10 +2,10 @@
 // tunnel endpoints the agent keeps ports to.
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
-import { TunnelBridge } from '../bridges/br-tun.js';
-import { TUNNEL_TYPES, type TunnelType } from '../bridges/tables.js';
-import type { AgentContext } from './context.js';
-import { getLogger } from '../util/log.js';
+import { TunnelBridge } from '../../bridges/br-tun.js';
+import { TUNNEL_TYPES, type TunnelType } from '../../bridges/tables.js';
+import type { AgentContext } from '../context.js';
+import { getLogger } from '../../util/log.js';
 
 const LOG = getLogger('agent');
 

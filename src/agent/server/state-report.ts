@@ -1,10 +1,10 @@
 // The agent's heartbeat (report_state every report_interval): what neutron-server shows in
 // `openstack network agent list`, and how it learns the agent's configuration.
-import type { JsonObject } from '../util/json.js';
-import type { AgentContext } from './context.js';
+import type { JsonObject } from '../../util/json.js';
+import type { AgentContext } from '../context.js';
 import { RESOURCE_VERSIONS } from './resource-cache.js';
-import { getLogger } from '../util/log.js';
-import { noteStateReport } from './metrics.js';
+import { getLogger } from '../../util/log.js';
+import { noteStateReport } from '../status/metrics.js';
 
 const LOG = getLogger('agent');
 

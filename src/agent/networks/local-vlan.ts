@@ -2,7 +2,7 @@
 // id on br-int from 1..4094. Allocation follows the reference's CPython set.pop() on a pool of small
 // ints — the lowest free id at or after a moving finger, wrapping around — so the same sequence of
 // events gives the same tags (and the same flows) as the reference agent.
-import { DEAD_VLAN_TAG, type NetworkType } from '../bridges/tables.js';
+import { DEAD_VLAN_TAG, type NetworkType } from '../../bridges/tables.js';
 
 export const MIN_VLAN_TAG = 1;
 export const MAX_VLAN_TAG = 4094;

@@ -1,7 +1,7 @@
 // The agent's conversation with neutron-server (rpc.md §3-4): the calls it makes, and the topics
 // it consumes, on one AMQP connection that reconnects by itself.
-import { AmqpConnection, RpcClient, RpcServer, redactTransportUrl, type RpcEndpoint } from '../rpc/index.js';
-import type { JsonObject, JsonValue } from '../util/json.js';
+import { AmqpConnection, RpcClient, RpcServer, redactTransportUrl, type RpcEndpoint } from '../../rpc/index.js';
+import type { JsonObject, JsonValue } from '../../util/json.js';
 import {
   parseDeviceListResult,
   parseFdbIpChanges,
@@ -11,11 +11,11 @@ import {
   type FdbIpChange,
   type FdbNetwork,
 } from './rpc-payloads.js';
-import type { AgentSettings } from './settings.js';
+import type { AgentSettings } from '../settings.js';
 import { CACHED_RESOURCE_VERSIONS } from './resource-cache.js';
-import { getLogger } from '../util/log.js';
-import { timedRpc } from './metrics.js';
-import { enforceFipsMode } from '../config/tls.js';
+import { getLogger } from '../../util/log.js';
+import { timedRpc } from '../status/metrics.js';
+import { enforceFipsMode } from '../../config/tls.js';
 
 const LOG = getLogger('agent.rpc');
 

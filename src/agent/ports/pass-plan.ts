@@ -1,8 +1,8 @@
 // What one pass over br-int's ports works with: the changes it found (classifyPorts, pure) and the
 // plan it fills before anything is written (PassPlan).
-import type { PortSettings, VifPort } from '../ovsdb/ops.js';
-import type { PortWiring } from '../firewall/types.js';
-import type { NetworkPort } from './networks.js';
+import type { PortSettings, VifPort } from '../../ovsdb/ops.js';
+import type { PortWiring } from '../../firewall/types.js';
+import type { NetworkPort } from '../networks/networks.js';
 import type { BoundDeviceDetails } from './device-details.js';
 import type { PassBatches } from './pass-batches.js';
 

@@ -2,9 +2,9 @@
 // by the server's push fanouts on the neutron-vo-* topics; "port updated", "port deleted" and
 // "network updated" are derived from it, as the Zed agent does, instead of legacy notifications.
 import { EventEmitter } from 'node:events';
-import { isJsonObject, type JsonObject, type JsonValue } from '../util/json.js';
-import { getLogger } from '../util/log.js';
-import { fromPrimitive } from '../rpc/ovo.js';
+import { isJsonObject, type JsonObject, type JsonValue } from '../../util/json.js';
+import { getLogger } from '../../util/log.js';
+import { fromPrimitive } from '../../rpc/ovo.js';
 
 const LOG = getLogger('agent.resource_cache');
 

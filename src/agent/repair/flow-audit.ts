@@ -8,16 +8,16 @@
 // with the flow. Runs under the pass lock, so no batch is half-sent while it compares.
 // A flow the switch refuses to take back (a full table, say) is logged once as ERROR and tried
 // again less and less often (refused-flows.ts), not re-sent and re-logged at every audit.
-import type { OVSBridge } from '../bridges/ovs-bridge.js';
-import { OpenFlowError } from '../openflow/backend.js';
-import { INT, INT_BR_ALL_TABLES, PHY_BR_ALL_TABLES, TUN_BR_ALL_TABLES } from '../bridges/tables.js';
-import type { Flow, FlowMod } from '../openflow/flow.js';
-import type { FlowStats } from '../openflow/flow.js';
-import { flowKey } from '../openflow/flow-key.js';
-import { formatFlow, formatFlowModLine } from '../openflow/text.js';
-import type { AgentContext } from './context.js';
+import type { OVSBridge } from '../../bridges/ovs-bridge.js';
+import { OpenFlowError } from '../../openflow/backend.js';
+import { INT, INT_BR_ALL_TABLES, PHY_BR_ALL_TABLES, TUN_BR_ALL_TABLES } from '../../bridges/tables.js';
+import type { Flow, FlowMod } from '../../openflow/flow.js';
+import type { FlowStats } from '../../openflow/flow.js';
+import { flowKey } from '../../openflow/flow-key.js';
+import { formatFlow, formatFlowModLine } from '../../openflow/text.js';
+import type { AgentContext } from '../context.js';
 import { RefusedFlows, type RefusedFlow } from './refused-flows.js';
-import { getLogger } from '../util/log.js';
+import { getLogger } from '../../util/log.js';
 
 const LOG = getLogger('agent.flow_audit');
 const FULL_MASK = 0xffffffffffffffffn;

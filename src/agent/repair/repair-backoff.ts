@@ -4,7 +4,7 @@
 // doubles the wait before the next repair, up to a ceiling. A quiet period forgets the flapping.
 // A repair the switch refuses (failed()) backs off the same way whatever the time between tries,
 // until the key is forgotten (the repair took, or the thing is no longer wanted).
-import { Backoff } from '../util/backoff.js';
+import { Backoff } from '../../util/backoff.js';
 
 /** A repair within this long of the previous one of the same thing is a flap. */
 export const FLAP_WINDOW_MS = 30_000;

@@ -1,6 +1,6 @@
 // Progress of long work (a full sync of many ports): every few seconds one INFO line with how far
 // it got, the rate and the time left, so an operator watching a slow start-up sees it move.
-import type { Logger } from '../util/log.js';
+import type { Logger } from '../../util/log.js';
 
 export const PROGRESS_INTERVAL_MS = 5_000;
 

@@ -3,14 +3,14 @@
 // not filtered, as with the reference. With enable_security_group = False the named driver is still
 // built, as the reference builds it, but filters no port (src/firewall/disabled.ts).
 // Each driver's modules load only when it is the one configured: start-up does not pay for the others.
-import type { FirewallDriver } from '../firewall/driver.js';
-import type { OvsdbOps } from '../ovsdb/ops.js';
-import type { FirewallPort } from '../firewall/types.js';
-import type { Bridges } from './bridge-setup.js';
-import type { ResourceCache } from './resource-cache.js';
-import type { AgentSettings } from './settings.js';
+import type { FirewallDriver } from '../../firewall/driver.js';
+import type { OvsdbOps } from '../../ovsdb/ops.js';
+import type { FirewallPort } from '../../firewall/types.js';
+import type { Bridges } from '../bridges/bridge-setup.js';
+import type { ResourceCache } from '../server/resource-cache.js';
+import type { AgentSettings } from '../settings.js';
 import { egressPatchOfport } from './egress-direct.js';
-import { SecurityGroupsDisabled } from '../firewall/disabled.js';
+import { SecurityGroupsDisabled } from '../../firewall/disabled.js';
 
 /** What a driver is built on: the settings, the bridges as set up now, the cache it reads groups from. */
 export interface FirewallInputs {
@@ -36,7 +36,7 @@ async function createDriver({ settings, bridges, cache, ops, onRefilterNeeded }:
       return undefined;
     case 'openvswitch': {
       const [{ OVSFirewallDriver }, { HybridIptablesLeftovers, bridgeCleanedMark }, { CacheSecurityGroupSource }] = await Promise.all([
-        import('../firewall/openvswitch/firewall.js'), import('../firewall/openvswitch/hybrid-leftovers.js'), import('../firewall/sg-source.js'),
+        import('../../firewall/openvswitch/firewall.js'), import('../../firewall/openvswitch/hybrid-leftovers.js'), import('../../firewall/sg-source.js'),
       ]);
       return new OVSFirewallDriver(bridges().int, new CacheSecurityGroupSource(cache), {
         permittedEthertypes: settings.permittedEthertypes,
@@ -55,7 +55,7 @@ async function createDriver({ settings, bridges, cache, ops, onRefilterNeeded }:
       });
     }
     case 'iptables_hybrid': {
-      const [{ IptablesHybridFirewall }, { CacheSecurityGroupSource }] = await Promise.all([import('../firewall/iptables/driver.js'), import('../firewall/sg-source.js')]);
+      const [{ IptablesHybridFirewall }, { CacheSecurityGroupSource }] = await Promise.all([import('../../firewall/iptables/driver.js'), import('../../firewall/sg-source.js')]);
       return new IptablesHybridFirewall({ source: new CacheSecurityGroupSource(cache), enableIpset: settings.enableIpset, onRefilterNeeded });
     }
     case 'iptables':

@@ -1,7 +1,7 @@
 // The flow mods of one pass, one batch per bridge, committed in the order that keeps traffic safe:
 // a port tagged with a local VLAN must find that VLAN's provisioning flows already in place.
-import type { FlowBatch } from '../bridges/ovs-bridge.js';
-import type { Bridges } from './bridge-setup.js';
+import type { FlowBatch } from '../../bridges/ovs-bridge.js';
+import type { Bridges } from '../bridges/bridge-setup.js';
 
 export class PassBatches {
   readonly int: FlowBatch;

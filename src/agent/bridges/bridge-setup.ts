@@ -2,15 +2,15 @@
 // bridges of bridge_mappings with their patch pairs, then br-tun when tunnelling is on. Each step is
 // idempotent, so the same code re-runs after an OVS restart.
 import { createHash } from 'node:crypto';
-import type { OpenFlowBackend, OpenFlowSwitch } from '../openflow/backend.js';
-import type { OvsdbOps } from '../ovsdb/ops.js';
-import { dpidHex } from '../openflow/native/controller.js';
-import { ingressDirectGotoFlows } from './egress-direct.js';
-import { IntegrationBridge } from '../bridges/br-int.js';
-import { PhysicalBridge } from '../bridges/br-phys.js';
-import { TunnelBridge } from '../bridges/br-tun.js';
-import type { OVSBridge } from '../bridges/ovs-bridge.js';
-import { getLogger } from '../util/log.js';
+import type { OpenFlowBackend, OpenFlowSwitch } from '../../openflow/backend.js';
+import type { OvsdbOps } from '../../ovsdb/ops.js';
+import { dpidHex } from '../../openflow/native/controller.js';
+import { ingressDirectGotoFlows } from '../ports/egress-direct.js';
+import { IntegrationBridge } from '../../bridges/br-int.js';
+import { PhysicalBridge } from '../../bridges/br-phys.js';
+import { TunnelBridge } from '../../bridges/br-tun.js';
+import type { OVSBridge } from '../../bridges/ovs-bridge.js';
+import { getLogger } from '../../util/log.js';
 
 const LOG = getLogger('agent.bridges');
 

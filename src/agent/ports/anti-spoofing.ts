@@ -1,10 +1,10 @@
 // ARP/ND/MAC anti-spoofing of a port when no firewall driver does it (noop/iptables firewalls,
 // flows.md §6.3): which MACs and addresses a port may use, from the server's view of the port.
 import { isIP } from 'node:net';
-import { IntegrationBridge } from '../bridges/br-int.js';
-import type { FlowBatch } from '../bridges/ovs-bridge.js';
+import { IntegrationBridge } from '../../bridges/br-int.js';
+import type { FlowBatch } from '../../bridges/ovs-bridge.js';
 import type { BoundDeviceDetails } from './device-details.js';
-import { eui64LinkLocal } from '../util/addresses.js';
+import { eui64LinkLocal } from '../../util/addresses.js';
 
 /** A /0 allows any address: no protection can be expressed for that family. */
 const anyAddress = (cidrs: string[]): boolean => cidrs.some((c) => c.split('/')[1] === '0');

@@ -6,13 +6,13 @@
 // is what we expect. Repairs of one thing that keep coming back are spaced out (RepairBackoff).
 // Deleted or re-created bridges and a wiped database are not drift: those are left to bridge
 // set-up (no repair runs for a bridge row that is missing).
-import type { PortSettings } from '../ovsdb/ops.js';
-import type { PortRow, RowChange } from '../ovsdb/replica.js';
-import type { AgentBridgeSpec, PatchPortSpec } from './bridge-setup.js';
-import type { AgentContext } from './context.js';
+import type { PortSettings } from '../../ovsdb/ops.js';
+import type { PortRow, RowChange } from '../../ovsdb/replica.js';
+import type { AgentBridgeSpec, PatchPortSpec } from '../bridges/bridge-setup.js';
+import type { AgentContext } from '../context.js';
 import { RepairBackoff } from './repair-backoff.js';
-import { RetryTimer } from '../util/backoff.js';
-import { getLogger } from '../util/log.js';
+import { RetryTimer } from '../../util/backoff.js';
+import { getLogger } from '../../util/log.js';
 
 const LOG = getLogger('agent.drift');
 

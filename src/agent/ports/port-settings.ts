@@ -1,9 +1,9 @@
 // What a port bound in a pass is: its tag and other_config in OVSDB (as the reference writes them)
 // and its wiring as the firewall driver is told about it.
-import type { PortSettings, VifPort } from '../ovsdb/ops.js';
-import type { PortWiring } from '../firewall/types.js';
+import type { PortSettings, VifPort } from '../../ovsdb/ops.js';
+import type { PortWiring } from '../../firewall/types.js';
 import type { BoundDeviceDetails } from './device-details.js';
-import type { LocalVlanMapping } from './local-vlan.js';
+import type { LocalVlanMapping } from '../networks/local-vlan.js';
 
 export function portWiring(p: Pick<VifPort, 'ofport' | 'portName'>, localVlan: number, d: BoundDeviceDetails): PortWiring {
   return {

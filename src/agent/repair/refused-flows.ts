@@ -3,8 +3,8 @@
 // its first refusal is logged once, later tries wait longer and longer (RepairBackoff.failed), and
 // the state ends when the switch takes the flow, or when the agent wants another flow with that
 // identity (table, priority, match) or none. Pure: the audit does the sending and the logging.
-import type { Flow } from '../openflow/flow.js';
-import { formatFlow } from '../openflow/text.js';
+import type { Flow } from '../../openflow/flow.js';
+import { formatFlow } from '../../openflow/text.js';
 import { RepairBackoff } from './repair-backoff.js';
 
 export interface RefusedFlow {

@@ -2,13 +2,13 @@
 // ports are, and br-tun gets unicast, flood and ARP responder flows for them instead of learning.
 // Messages arrive parsed (rpc-payloads.ts).
 import { isIP } from 'node:net';
-import { TunnelBridge } from '../bridges/br-tun.js';
-import { isTunnelType, type TunnelType } from '../bridges/tables.js';
-import type { AgentContext } from './context.js';
+import { TunnelBridge } from '../../bridges/br-tun.js';
+import { isTunnelType, type TunnelType } from '../../bridges/tables.js';
+import type { AgentContext } from '../context.js';
 import type { LocalVlanMapping } from './local-vlan.js';
-import { FLOODING_ENTRY, fdbSummary, type FdbEntry, type FdbIpChange, type FdbNetwork } from './rpc-payloads.js';
+import { FLOODING_ENTRY, fdbSummary, type FdbEntry, type FdbIpChange, type FdbNetwork } from '../server/rpc-payloads.js';
 import type { TunnelPorts } from './tunnels.js';
-import { getLogger } from '../util/log.js';
+import { getLogger } from '../../util/log.js';
 
 const LOG = getLogger('agent');
 

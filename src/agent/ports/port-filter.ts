@@ -1,7 +1,7 @@
 // Where a security-group firewall plugs into the port pass (firewall.md §2). The reference calls
 // setup_port_filters(added, updated) after wiring and remove_devices_filter(ids) for ports that
 // left; here one call carries the three sets of a pass, in the firewall drivers' own types.
-import type { FirewallDriver, PortFilterChange } from '../firewall/driver.js';
+import type { FirewallDriver, PortFilterChange } from '../../firewall/driver.js';
 
 export type { PortFilterChange };
 
