@@ -1,22 +1,13 @@
 // The agent: bridges at start, then ports wired as OVSDB and neutron-server report changes. This
 // file assembles the parts and runs their lifecycle; each behaviour lives in its own module:
-//   ports/       one reconciliation pass over br-int's ports (port-pass: classify, details, plan,
-//                commit; pass-plan, pass-batches), when passes run (pass-scheduler, sync-state), what a
-//                port is (device-details, port-settings), anti-spoofing and egress-direct flows, the
-//                security-group hook (port-filter) and the driver `[securitygroup] firewall_driver`
-//                names (firewall-setup)
-//   networks/    local VLANs provisioned/reclaimed on the bridges, segmentation updates (networks,
-//                local-vlan), tunnel ports and flood flows (tunnels), l2population fdb (l2population)
-//   bridges/     every bridge set up at start and again after OVS restarts (bridge-setup); bridges
-//                deleted, re-created or given a new datapath id, a database created anew (bridge-recovery)
-//   repair/      what the agent keeps true: the periodic flow audit (flow-audit, refused-flows),
-//                port and bridge columns and patch ports put back when changed under us (ovsdb-drift),
-//                the back-off of repeated repairs (repair-backoff)
-//   server/      neutron-server: the plugin RPC (plugin-rpc, rpc-payloads), the resource cache of
-//                pushed objects (resource-cache), update_device_list (device-reports), report_state
-//                heartbeats (state-report)
-//   status/      instrumentation the metrics endpoint reads (metrics) and the state it shows (snapshot)
-//   ../extensions/ the L2 agent extensions (`[agent] extensions`) behind one seam (extensions/seam.ts)
+//   ports/     the port pass (classify, details, plan, commit), when passes run, what a port is,
+//              anti-spoofing, egress-direct, the security-group hook and the configured firewall
+//   networks/  local VLANs of networks, tunnel ports and flood flows, l2population
+//   bridges/   bridges set up at start and after OVS restarts; bridges deleted or re-created
+//   repair/    the periodic flow audit, OVSDB drift repair, the back-off of repeated repairs
+//   server/    plugin RPC, the resource cache of pushed objects, device and state reports
+//   status/    what the metrics endpoint reads (metrics) and the state it shows (snapshot)
+//   extension-api.ts  the L2 extensions of `[agent] extensions` (src/extensions, one seam)
 import { OvsdbOps } from '../ovsdb/ops.js';
 import type { OpenFlowBackend, OpenFlowSwitch } from '../openflow/backend.js';
 import { createOpenFlowBackend } from '../openflow/factory.js';
@@ -32,6 +23,8 @@ import { PassScheduler } from './ports/pass-scheduler.js';
 import type { PluginRpc, AgentEndpoints } from './server/plugin-rpc.js';
 import type { FirewallDriver } from '../firewall/driver.js';
 import { createFirewall } from './ports/firewall-setup.js';
+import { startExtensions } from './extension-api.js';
+import type { ExtensionManager } from '../extensions/manager.js';
 import { OvsdbDriftRepair, type DriftCounters } from './repair/ovsdb-drift.js';
 import { FlowAudit, type FlowAuditCounters } from './repair/flow-audit.js';
 import { PortPass } from './ports/port-pass.js';
@@ -70,6 +63,7 @@ export class OvsAgent implements AgentContext {
   private readonly deviceReports: DeviceReports;
   private readonly stateReports: StateReports;
   private readonly ports: PortPass;
+  private extensions: ExtensionManager | undefined;
   /** The security-group firewall; undefined: ports are not filtered (noop, or security groups disabled). */
   private firewall: FirewallDriver | undefined;
   private canaryTimer: NodeJS.Timeout | undefined;
@@ -100,7 +94,7 @@ export class OvsAgent implements AgentContext {
     });
     this.cache.on('port-deleted', (id) => {
       this.ports.noteDeleted(id);
-      this.scheduler.kick();
+      this.kickPass();
     });
     this.cache.on('network-updated', (id) => this.onNetworkUpdated(id));
   }
@@ -110,6 +104,9 @@ export class OvsAgent implements AgentContext {
     return { ovsdb: this.drift.counters, flows: this.flowAudit.counters };
   }
 
+  kickPass(): void {
+    this.scheduler.kick();
+  }
   requireRpc(): PluginRpc {
     if (!this.rpc || !this.sync.rpcReady) throw new Error('neutron-server is not reachable yet');
     return this.rpc;
@@ -128,6 +125,12 @@ export class OvsAgent implements AgentContext {
     this.networks.restoreLocalVlanHints();
     // Before any port is wired: a port is tagged only once its filter is in place.
     await this.startFirewall();
+    try {
+      this.extensions = await startExtensions(this);
+    } catch (e) {
+      throw new StartupError(errText(e));
+    }
+    this.ports.extensions = this.extensions;
     this.watchBridges();
     this.flowAudit.start();
     // A restarted ovs-vswitchd shows as a reconnecting switch where the backend has connections;
@@ -287,6 +290,7 @@ export class OvsAgent implements AgentContext {
     this.recovery?.stop();
     this.rpc?.capTimeouts(this.settings.quittingRpcTimeoutSec);
     await this.scheduler.stop();
+    await this.extensions?.stop();
     await this.firewall?.stop().catch((e: unknown) => LOG.warning('stopping the firewall driver', e));
     await this.deviceReports.stop();
     await this.rpc?.stop().catch((e: unknown) => LOG.warning('closing the message bus connection', e));
@@ -313,6 +317,7 @@ export class OvsAgent implements AgentContext {
   private async resetupBridges(mode: SetupMode): Promise<void> {
     const firewall = this.firewall;
     this.bridges = await this.setup.setupAll(this.bridges, mode, firewall ? () => firewall.start() : undefined);
+    await this.extensions?.bridgesReset();
     this.canary = 'normal';
     this.tunnels.forgetAll();
     this.sync.redoAfterOvsRestart();

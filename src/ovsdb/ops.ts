@@ -125,6 +125,14 @@ export class OvsdbOps {
     }
   }
 
+  /**
+   * Operations built from the replica, run as one transaction (rebuilt and retried when the replica
+   * was stale): for writers outside this file, such as the extensions' own tables.
+   */
+  transaction(label: string, build: () => Operation[] | undefined, check?: (results: OperationResult[]) => void): Promise<OperationResult[] | undefined> {
+    return this.run(label, build, check);
+  }
+
   private requireBridge(name: string, what: string): BridgeRow {
     const b = this.replica.bridge(name);
     if (!b) throw new Error(`${what}: bridge ${name} does not exist`);

@@ -389,6 +389,23 @@ export function requiredString(j: Json): string {
   return j;
 }
 
+export function requiredInteger(j: Json): number {
+  if (typeof j !== 'number' || !Number.isInteger(j)) throw new OvsdbDatumError(`expected an integer: ${describe(j)}`);
+  return j;
+}
+
+/** An integer→uuid map column (QoS.queues) as uuid text by key. */
+export function uuidsByInteger(j: Json): Map<number, string> {
+  const d = decodeDatum(j);
+  if (!(d instanceof Map)) throw new OvsdbDatumError(`expected a map: ${describe(j)}`);
+  const m = new Map<number, string>();
+  for (const [k, v] of d) {
+    if (typeof k !== 'number' || !(v instanceof Uuid)) throw new OvsdbDatumError(`expected an integer→uuid map: ${describe(j)}`);
+    m.set(k, v.value);
+  }
+  return m;
+}
+
 export function requiredBoolean(j: Json): boolean {
   if (typeof j !== 'boolean') throw new OvsdbDatumError(`expected a boolean: ${describe(j)}`);
   return j;

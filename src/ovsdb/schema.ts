@@ -22,6 +22,8 @@ import {
   stringMap,
   stringSet,
   uuidSet,
+  uuidsByInteger,
+  requiredInteger,
 } from './protocol.js';
 
 /** The shapes of column the agent reads, with what it reads and what it writes for each. */
@@ -36,6 +38,11 @@ interface ColumnKinds {
   /** References to rows: read as uuid text, written as existing or named uuids. */
   uuidSet: { read: string[]; write: readonly (Uuid | NamedUuid)[] };
   stringMap: { read: Map<string, string>; write: Readonly<Record<string, string>> };
+  integer: { read: number; write: number };
+  /** A reference to at most one row: its uuid text, undefined when empty; written null to clear. */
+  optionalRef: { read: string | undefined; write: Uuid | NamedUuid | null };
+  /** Rows referred to by integer keys (QoS.queues): uuid text by key. */
+  refsByInteger: { read: Map<number, string>; write: ReadonlyMap<number, Uuid | NamedUuid> };
 }
 type Kind = keyof ColumnKinds;
 
@@ -54,6 +61,9 @@ const strings = column('stringSet');
 const integers = column('integerSet');
 const refs = column('uuidSet');
 const strMap = column('stringMap');
+const integer = column('integer');
+const optionalRef = column('optionalRef');
+const refsByInt = column('refsByInteger');
 
 export const OVS_SCHEMA = {
   Open_vSwitch: {
@@ -85,6 +95,8 @@ export const OVS_SCHEMA = {
     interfaces: refs('interfaces'),
     vlanMode: optionalStr('vlan_mode'),
     trunks: integers('trunks'),
+    /** The QoS row shaping what leaves through this port (linux-htb queues, egress-policer). */
+    qos: optionalRef('qos'),
   },
   Interface: {
     name: string('name'),
@@ -95,6 +107,19 @@ export const OVS_SCHEMA = {
     options: strMap('options'),
     /** ovs-vswitchd's reason for a failed interface. */
     error: optionalStr('error'),
+    /** Policing of what the interface receives (from the VM), kbit/s and kbit; 0 = none. */
+    ingressPolicingRate: integer('ingress_policing_rate'),
+    ingressPolicingBurst: integer('ingress_policing_burst'),
+  },
+  QoS: {
+    type: string('type'),
+    queues: refsByInt('queues'),
+    otherConfig: strMap('other_config'),
+    externalIds: strMap('external_ids'),
+  },
+  Queue: {
+    otherConfig: strMap('other_config'),
+    externalIds: strMap('external_ids'),
   },
   Controller: {
     target: string('target'),
@@ -152,6 +177,9 @@ const READERS: { [K in Kind]: { read: (j: Json) => ColumnKinds[K]['read']; missi
   integerSet: { read: integerSet, missing: EMPTY_SET },
   uuidSet: { read: uuidSet, missing: EMPTY_SET },
   stringMap: { read: stringMap, missing: EMPTY_MAP },
+  integer: { read: requiredInteger, missing: 0 },
+  optionalRef: { read: (j) => uuidSet(j)[0], missing: EMPTY_SET },
+  refsByInteger: { read: uuidsByInteger, missing: EMPTY_MAP },
 };
 
 // Per table, the columns with their reader, resolved once: rows arrive by the thousand.
@@ -186,6 +214,8 @@ export function tableOps<T extends TableName>(table: T) {
     insert: (values: WriteOf<T>, uuidName?: string): Operation => op.insert(table, wireRow(table, values), uuidName),
     update: (where: Condition[], values: WriteOf<T>): Operation => op.update(table, where, wireRow(table, values)),
     mutate: (where: Condition[], mutations: Mutation[]): Operation => op.mutate(table, where, mutations),
+    /** Rows of a root table go (rows of other tables go when nothing refers to them). */
+    deleteRows: (where: Condition[]): Operation => op.delete(table, where),
     /** Fails the transaction unless the rows' `fields` compare to `rows` as `until` says. */
     wait: (where: Condition[], fields: FieldsOf<T>[], until: '==' | '!=', rows: Row[]): Operation =>
       op.wait(table, where, fields.map(col), until, rows),
@@ -206,4 +236,6 @@ export const BRIDGE = tableOps('Bridge');
 export const PORT = tableOps('Port');
 export const INTERFACE = tableOps('Interface');
 export const CONTROLLER = tableOps('Controller');
+export const QOS = tableOps('QoS');
+export const QUEUE = tableOps('Queue');
 export const MANAGER = tableOps('Manager');

@@ -27,6 +27,9 @@ export interface BoundDeviceDetails {
   deviceOwner: string;
   portSecurityEnabled: boolean;
   migratingTo: string | undefined;
+  /** The port's own QoS policy and its network's, as the Port object carries them. */
+  qosPolicyId: string | undefined;
+  qosNetworkPolicyId: string | undefined;
 }
 
 export type DeviceDetails =
@@ -90,5 +93,7 @@ export function buildDeviceDetails(portId: string, port: JsonObject | undefined,
     deviceOwner: owner,
     portSecurityEnabled: security['port_security_enabled'] !== false,
     migratingTo,
+    qosPolicyId: str(port['qos_policy_id']),
+    qosNetworkPolicyId: str(port['qos_network_policy_id']),
   };
 }

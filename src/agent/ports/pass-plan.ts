@@ -5,6 +5,7 @@ import type { PortWiring } from '../../firewall/types.js';
 import type { NetworkPort } from '../networks/networks.js';
 import type { BoundDeviceDetails } from './device-details.js';
 import type { PassBatches } from './pass-batches.js';
+import type { ExtensionPort } from '../../extensions/seam.js';
 
 /** A port of br-int the agent has handled, with the network it is bound to here if any. */
 export interface WiredPort extends NetworkPort {
@@ -40,6 +41,8 @@ export class PassPlan {
   tunnelsMissing = false;
   /** How this pass wired each bound port, for the firewall. */
   readonly wiring = new Map<string, PortWiring>();
+  /** The bound ports as the extensions are told of them (handle_port). */
+  readonly extensionPorts: ExtensionPort[] = [];
   failed = 0;
 
   constructor(batches: PassBatches) {

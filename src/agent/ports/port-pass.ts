@@ -13,6 +13,8 @@ import type { Networks } from '../networks/networks.js';
 import { PassBatches } from './pass-batches.js';
 import { PassPlan, classifyPorts, type PortChanges, type WiredPort } from './pass-plan.js';
 import type { PortFilter } from './port-filter.js';
+import type { ExtensionManager } from '../../extensions/manager.js';
+import type { ExtensionPort } from '../../extensions/seam.js';
 import { portWiring, taggedPortSettings } from './port-settings.js';
 import { firewallPortFrom } from '../../firewall/sg-objects.js';
 import type { FirewallPort } from '../../firewall/types.js';
@@ -34,6 +36,8 @@ export class PortPass {
   private readonly retries = new Map<string, number>();
   /** The security-group firewall, when one is configured. */
   portFilter: PortFilter | undefined;
+  /** The L2 extensions of `[agent] extensions`, once loaded. */
+  extensions: ExtensionManager | undefined;
   /** The last full sync that completed: when (wall-clock ms), how many ports, how long. */
   lastFullSync: { at: number; ports: number; seconds: number } | undefined;
 
@@ -201,6 +205,7 @@ export class PortPass {
         plan.down.push(vif.ifaceId);
         // Admin down: the firewall sees it on the dead VLAN, as the reference's drivers read its tag.
         plan.wiring.set(vif.ifaceId, portWiring(vif, DEAD_VLAN_TAG, d));
+        plan.extensionPorts.push(this.extensionPort(vif, d, undefined));
       }
     }
     this.wired.set(vif.ifaceId, w);
@@ -223,9 +228,18 @@ export class PortPass {
     if (this.ctx.settings.egressDirect) installAcceptedEgressDirect(batches.int, this.ctx.bridges, vif.ofport!, d, lvm.vlan);
     plan.up.push(vif.ifaceId);
     plan.wiring.set(vif.ifaceId, portWiring(vif, lvm.vlan, d));
+    plan.extensionPorts.push(this.extensionPort(vif, d, lvm.vlan));
     // As the reference: a tunnel network nothing floods to yet asks the server for its whole fdb.
     if (isTunnelType(d.networkType) && lvm.tunOfports.size === 0) plan.tunnelsMissing = true;
     this.retries.delete(vif.ifaceId);
+  }
+
+  private extensionPort(vif: VifPort, d: BoundDeviceDetails, localVlan: number | undefined): ExtensionPort {
+    return {
+      portId: vif.ifaceId, portName: vif.portName, ofport: vif.ofport!, mac: vif.mac || d.macAddress, networkId: d.networkId, localVlan,
+      deviceOwner: d.deviceOwner, interfaceType: this.ctx.ops.replica.iface(vif.ifaceName)?.type ?? '',
+      qosPolicyId: d.qosPolicyId, networkQosPolicyId: d.qosNetworkPolicyId,
+    };
   }
 
   private noteFailure(id: string, e: Error): void {
@@ -271,10 +285,22 @@ export class PortPass {
       updated.push(...this.refilterPorts([...refilter].filter((id) => !handed.has(id))));
       if (added.length || updated.length) await this.portFilter.filterPorts({ added, updated, removed: [] });
     }
+    await this.handleExtensionPorts(plan);
     await this.ctx.drift.writePorts(plan.portSettings, 'replace', plan.portSettingsKept);
     await plan.batches.int.commit();
     const removed = [...new Set([...changes.removed.map((w) => w.ifaceId), ...changes.deleted])];
     if (this.portFilter && removed.length) await this.portFilter.filterPorts({ added: [], updated: [], removed });
+    if (this.extensions && removed.length) await this.extensions.deletePorts(removed);
+  }
+
+  /** Extensions apply to a port before its tag is written: what they enforce holds from its first packet. */
+  private async handleExtensionPorts(plan: PassPlan): Promise<void> {
+    if (!this.extensions || this.extensions.empty) return;
+    const ports = plan.extensionPorts.filter((p) => plan.wiring.has(p.portId));
+    for (const [id, e] of await this.extensions.handlePorts(ports)) {
+      plan.failed++;
+      this.noteFailure(id, e);
+    }
   }
 
   /** Wired ports whose groups' rules or members changed, as they are wired now. */
@@ -346,6 +372,7 @@ export class PortPass {
     else scheduler.resetRetryDelay();
     if (!sync.firstSyncDone && failed === 0) {
       sync.firstSyncDone = true;
+      await this.extensions?.firstSyncDone();
       LOG.info(`first full sync done: ${this.wired.size} ports, ${this.ctx.vlans.size} local VLANs`);
     }
   }

@@ -12,7 +12,7 @@ import {
   type FdbNetwork,
 } from './rpc-payloads.js';
 import type { AgentSettings } from '../settings.js';
-import { CACHED_RESOURCE_VERSIONS } from './resource-cache.js';
+import { subscribedResourceVersions } from './resource-cache.js';
 import { getLogger } from '../../util/log.js';
 import { timedRpc } from '../status/metrics.js';
 import { enforceFipsMode } from '../../config/tls.js';
@@ -105,7 +105,7 @@ export class PluginRpc {
       transientQueuesTtlSec: this.settings.rabbit.transientQueuesTtlSec,
     };
     // The cache's push topics first: objects pushed while we set up the rest are not missed.
-    for (const [type, version] of Object.entries(CACHED_RESOURCE_VERSIONS)) {
+    for (const [type, version] of subscribedResourceVersions(this.settings.extensions)) {
       this.servers.push(await RpcServer.start({ ...common, topic: `neutron-vo-${type}-${version}`, endpoints: [pushEndpoint] }));
     }
     const agentTopics: string[] = [TOPIC.TUNNEL_UPDATE, TOPIC.TUNNEL_DELETE];

@@ -21,7 +21,26 @@ export const CACHED_RESOURCE_VERSIONS = {
   SecurityGroupRule: '1.2',
   AddressGroup: '1.2',
 } as const;
-export type CachedType = keyof typeof CACHED_RESOURCE_VERSIONS;
+/**
+ * Objects only an extension reads: cached, and their push topic subscribed, only when that
+ * extension is loaded (the reference's extensions subscribe to them themselves).
+ */
+export const EXTENSION_RESOURCE_VERSIONS = {
+  QosPolicy: { version: '1.10', extension: 'qos' },
+} as const;
+export type CachedType = keyof typeof CACHED_RESOURCE_VERSIONS | keyof typeof EXTENSION_RESOURCE_VERSIONS;
+
+/** The version of each type the cache asks for. */
+const VERSIONS: Record<CachedType, string> = {
+  ...CACHED_RESOURCE_VERSIONS,
+  ...(Object.fromEntries(Object.entries(EXTENSION_RESOURCE_VERSIONS).map(([t, e]) => [t, e.version])) as Record<keyof typeof EXTENSION_RESOURCE_VERSIONS, string>),
+};
+
+/** The push topics to subscribe to, as type → version, with these extensions loaded. */
+export function subscribedResourceVersions(extensions: readonly string[]): Array<[CachedType, string]> {
+  const ext = Object.entries(EXTENSION_RESOURCE_VERSIONS).filter(([, e]) => extensions.includes(e.extension)).map(([t, e]): [CachedType, string] => [t as CachedType, e.version]);
+  return [...(Object.entries(CACHED_RESOURCE_VERSIONS) as Array<[CachedType, string]>), ...ext];
+}
 
 /** What the agent reports in resource_versions (the reference's list, so the server pushes to all of them). */
 export const RESOURCE_VERSIONS: Record<string, string> = {
@@ -87,7 +106,7 @@ export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
 
   constructor(private readonly pull: BulkPull) {
     super();
-    for (const t of Object.keys(CACHED_RESOURCE_VERSIONS) as CachedType[]) {
+    for (const t of Object.keys(VERSIONS) as CachedType[]) {
       this.misses.set(t, new Map());
       this.objects.set(t, new Map());
       this.deleted.set(t, new Set());
@@ -141,7 +160,7 @@ export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
   private async pullBatch(type: CachedType, batch: [string, Deferred<JsonObject | undefined>][]): Promise<void> {
     const ids = batch.map(([id]) => id);
     try {
-      const result = await this.pull(type, CACHED_RESOURCE_VERSIONS[type], { id: ids });
+      const result = await this.pull(type, VERSIONS[type], { id: ids });
       if (!Array.isArray(result)) throw new Error(`expected a list, got ${typeof result}`);
       for (const p of result) this.record(type, p, 'pull');
       for (const [id, d] of batch) d.resolve(this.getCached(type, id));
@@ -163,7 +182,7 @@ export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
         continue;
       }
       const type = p['versioned_object.name'] as string;
-      if (!(type in CACHED_RESOURCE_VERSIONS)) continue;
+      if (!(type in VERSIONS)) continue;
       if (eventType === 'deleted') this.remove(type as CachedType, p);
       else if (eventType === 'updated' || eventType === 'created') this.record(type as CachedType, p, 'push');
       else LOG.warning(`push: unknown event_type '${eventType}' for ${type}; skipped`);
@@ -229,7 +248,7 @@ export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
   private async pullQuery(type: CachedType, field: string, values: string[]): Promise<void> {
     let result: JsonValue;
     try {
-      result = await this.pull(type, CACHED_RESOURCE_VERSIONS[type], { [field]: values });
+      result = await this.pull(type, VERSIONS[type], { [field]: values });
       if (!Array.isArray(result)) throw new Error(`expected a list, got ${typeof result}`);
     } catch (e) {
       const what = `${values[0]}${values.length > 1 ? `, ... (${values.length})` : ''}`;

@@ -11,7 +11,7 @@ const want: PortExpectation = {
   vlanModeCleared: true,
 };
 const row = (o: Partial<PortRow> = {}): PortRow => ({
-  uuid: 'u1', name: 'tap1', tag: 3, externalIds: new Map(), interfaces: [], trunks: [], vlanMode: undefined,
+  uuid: 'u1', name: 'tap1', tag: 3, externalIds: new Map(), interfaces: [], trunks: [], vlanMode: undefined, qos: undefined,
   otherConfig: new Map([['net_uuid', 'n1'], ['network_type', 'vxlan'], ['segmentation_id', '100'], ['tag', '3'], ['foreign', 'kept']]),
   ...o,
 });

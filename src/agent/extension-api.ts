@@ -1,0 +1,36 @@
+// The agent's side of the extension seam (src/extensions/seam.ts): the API an extension is given,
+// over the agent's bridges as they are set up now, and the extensions of `[agent] extensions`
+// loaded and initialised once the bridges are up, before any port is wired.
+import { ExtensionManager } from '../extensions/manager.js';
+import type { ExtensionAgentApi } from '../extensions/seam.js';
+import type { OvsdbOps } from '../ovsdb/ops.js';
+import type { Bridges } from './bridges/bridge-setup.js';
+import type { ResourceCache } from './server/resource-cache.js';
+import type { AgentSettings } from './settings.js';
+
+export interface ExtensionHost {
+  readonly settings: AgentSettings;
+  readonly ops: OvsdbOps;
+  readonly cache: ResourceCache;
+  readonly bridges: Bridges;
+  kickPass(): void;
+}
+
+export function extensionApi(host: ExtensionHost): ExtensionAgentApi {
+  return {
+    settings: host.settings,
+    ops: host.ops,
+    cache: host.cache,
+    intBridge: () => host.bridges.int,
+    physicalBridges: () => [...host.bridges.phys.values()].map((p) => p.bridge),
+    intSwitch: () => host.bridges.int.ofSwitch,
+    requestPass: () => host.kickPass(),
+  };
+}
+
+/** Loads and initialises the configured extensions; rejects naming the one that cannot start. */
+export async function startExtensions(host: ExtensionHost): Promise<ExtensionManager> {
+  const manager = await ExtensionManager.load(host.settings.extensions);
+  await manager.initialize(extensionApi(host));
+  return manager;
+}

@@ -1,0 +1,30 @@
+// br-int's meters through the OpenFlow seam, whichever backend carries them: with `native` the meter
+// mods go over the agent's own OpenFlow connection, with `ovs-ofctl` as ovs-ofctl add-meter/mod-meter.
+import { MeterModError, type OpenFlowSwitch } from '../../openflow/backend.js';
+import { dropMeter, metersUsable } from '../../openflow/meter.js';
+import type { MeterTable } from './meters.js';
+
+export function switchMeterTable(sw: () => OpenFlowSwitch): MeterTable {
+  return {
+    async maxMeters() {
+      const f = await sw().meterFeatures();
+      return metersUsable(f) ? f.maxMeter : 0;
+    },
+    async set(id, band) {
+      const meter = dropMeter(id, band.unit, band.rate, band.burst);
+      // As the reference: add, and modify when the switch already has the id (a restart left it).
+      try {
+        await sw().applyMeter({ command: 'add', meter });
+      } catch (e) {
+        if (!(e instanceof MeterModError && e.failure === 'OFPMMFC_METER_EXISTS')) throw e;
+        await sw().applyMeter({ command: 'modify', meter });
+      }
+    },
+    async delete(id) {
+      await sw().applyMeter({ command: 'delete', meterId: id });
+    },
+    async ids() {
+      return (await sw().dumpMeters()).map((m) => m.id);
+    },
+  };
+}
