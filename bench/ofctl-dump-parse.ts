@@ -15,6 +15,7 @@ import type { Flow } from '../src/openflow/flow.js';
 import { outputText, parseDumpFlows } from '../src/openflow/ofctl/backend.js';
 import { formatFlow } from '../src/openflow/text.js';
 import { argInt, median, unicastFlows } from './lib.js';
+import { NO_METERS } from '../test/helpers/meterless-switch.js';
 
 /** Flows per reply part: ovs-ofctl prints a reply header before each (the switch's multipart replies). */
 const FLOWS_PER_REPLY = 580;
@@ -32,7 +33,7 @@ function dumpText(flows: Flow[], cookie: bigint): string {
 
 /** A switch that takes every batch: the registry is all this needs of it. */
 function idleSwitch(bridge: string): OpenFlowSwitch {
-  return { bridge, apply: async () => {}, dumpFlows: async () => [], portDesc: async () => [], retire: () => {} };
+  return { bridge, apply: async () => {}, dumpFlows: async () => [], portDesc: async () => [], retire: () => {}, ...NO_METERS };
 }
 
 async function main(): Promise<void> {

@@ -1,6 +1,7 @@
 // The seam between the pipelines and the two ways of reaching a switch:
 // the native OpenFlow 1.3 controller (src/openflow/native) and ovs-ofctl (src/openflow/ofctl).
 import type { FlowMod, FlowStats, PortDesc } from './flow.js';
+import type { Meter, MeterFeatures, MeterMod, MeterModFailure } from './meter.js';
 
 /** Filter of a flow-stats request; absent table = all tables. */
 export interface StatsFilter {
@@ -19,6 +20,17 @@ export interface OpenFlowSwitch {
   apply(mods: FlowMod[]): Promise<void>;
   dumpFlows(filter?: StatsFilter): Promise<FlowStats[]>;
   portDesc(): Promise<PortDesc[]>;
+  /**
+   * Add, modify or delete one meter and wait until the switch has processed it. Rejects with a
+   * MeterModError when the switch refuses it (an add of an existing id, a modify of a missing one:
+   * the caller can add, and on OFPMMFC_METER_EXISTS modify, as the reference does). Deleting a
+   * missing meter is not an error.
+   */
+  applyMeter(mod: MeterMod): Promise<void>;
+  /** Every meter's configuration (OFPMP_METER_CONFIG for all meters), in meter id order. */
+  dumpMeters(): Promise<Meter[]>;
+  /** What the datapath can meter (OFPMP_METER_FEATURES); all zero where it has no meters. */
+  meterFeatures(): Promise<MeterFeatures>;
   /**
    * This handle no longer names the switch of its bridge (the bridge was deleted, re-created or got
    * a new datapath id): requests waiting for the switch, and every later one, fail at once with
@@ -76,5 +88,18 @@ export class OpenFlowError extends Error {
   ) {
     super(`${bridge}: ${message}`);
     this.name = 'OpenFlowError';
+  }
+}
+
+/** The switch refused a meter mod: `failure` says why, `meterId` which meter. */
+export class MeterModError extends OpenFlowError {
+  constructor(
+    message: string,
+    bridge: string,
+    readonly meterId: number,
+    readonly failure: MeterModFailure,
+  ) {
+    super(message, bridge);
+    this.name = 'MeterModError';
   }
 }

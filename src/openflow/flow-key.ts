@@ -9,7 +9,7 @@ const MATCH_FIELDS: Record<keyof Match, true> = {
   ipv6Src: true, ipv6Dst: true, tcpSrc: true, tcpDst: true, udpSrc: true, udpDst: true, sctpSrc: true, sctpDst: true,
   icmpv4Type: true, icmpv4Code: true, icmpv6Type: true, icmpv6Code: true, ndTarget: true, arpOp: true, arpSpa: true,
   arpTpa: true, arpSha: true, arpTha: true, tunId: true, regs: true, metadata: true, ctState: true, ctZone: true,
-  ctMark: true, conjId: true,
+  ctMark: true, conjId: true, pktMark: true,
 };
 const FIELDS = new Set<string>(Object.keys(MATCH_FIELDS));
 

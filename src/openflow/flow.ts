@@ -81,6 +81,8 @@ export interface Match {
   ctMark?: Masked<number>;
   /** NXM_NX_CONJ_ID: the flow matches packets whose conjunctive match `conjunction(id, ...)` completed. */
   conjId?: number;
+  /** NXM_NX_PKT_MARK (32 bits): the mark QoS flows put on a packet (skb mark on a kernel datapath). */
+  pktMark?: Masked<number>;
 }
 
 export type TransportPort = number | Masked<number>;
@@ -178,7 +180,11 @@ export type SetFieldName =
   | 'reg6'
   | 'reg7'
   | 'ct_mark'
-  | 'metadata';
+  | 'metadata'
+  /** NXM_NX_PKT_MARK, 32 bits. */
+  | 'pkt_mark'
+  /** OXM IP_DSCP: the 6-bit DSCP (0..63), not the whole TOS byte; needs ip or ipv6 in the match. */
+  | 'ip_dscp';
 
 /** Value of a set_field: number for integer fields up to 32 bits, bigint for 64-bit, string for MAC/IP. */
 export type FieldValue = number | bigint | string;
@@ -229,7 +235,9 @@ export type Action =
    * NXAST_CONJUNCTION: `conjunction(id,clause/nClauses)`, clause counted from 1 as OVS prints it.
    * A packet matching one flow of every clause of `id` then matches the flow with `conj_id=id`.
    */
-  | { type: 'conjunction'; id: number; clause: number; nClauses: number };
+  | { type: 'conjunction'; id: number; clause: number; nClauses: number }
+  /** OFPAT_SET_QUEUE: `set_queue:N`, the output port's queue (QoS queue N of its Open vSwitch QoS). */
+  | { type: 'set_queue'; queueId: number };
 
 /**
  * NXAST_CT: send the packet through the connection tracker.
@@ -248,13 +256,15 @@ export interface CtAction {
 }
 
 /**
- * One flow. Instructions are reduced to what the agent uses: an apply-actions list and an
- * optional goto_table; both empty means drop (an empty instruction list).
+ * One flow. Instructions are reduced to what the agent uses: an optional meter, an apply-actions
+ * list and an optional goto_table; none of them means drop (an empty instruction list).
  */
 export interface Flow {
   table: number;
   priority: number;
   match: Match;
+  /** OFPIT_METER: packets go through this meter (src/openflow/meter.ts) before the actions. */
+  meter?: number;
   actions: Action[];
   gotoTable?: number;
   /** Stamped by the bridge (its per-run cookie); backends send it as given. */

@@ -4,6 +4,7 @@
 import { bytesToIpv6, ipv4ToBytes, ipv6ToBytes } from './native/codec/addr.js';
 import type { Action, FieldRef, FieldValue, Flow, FlowFilter, FlowMod, IpAddress, LearnSpec, Masked, Match, NxmFieldName, PortNo, SetFieldName, TransportPort } from './flow.js';
 import { CT_STATE, ETH_TYPE, IP_PROTO, OFPP, OFPVID_PRESENT, transportPortMasked } from './flow.js';
+import type { Meter } from './meter.js';
 
 /** `0x`-prefixed hex, as OVS prints ethertypes and masked ports. */
 const hex = (v: number | bigint): string => '0x' + v.toString(16);
@@ -85,7 +86,8 @@ function vlanText(v: Masked<number>): string {
 /** The match in OVS's own order and spelling (lib/match.c match_format). */
 export function formatMatch(m: Match): string[] {
   const out: string[] = [];
-  // Conjunction and conntrack fields come before the protocol keyword.
+  // pkt_mark, then conjunction and conntrack fields, all before the protocol keyword.
+  if (m.pktMark) out.push(`pkt_mark=${u32MaskedText(m.pktMark)}`);
   if (m.conjId !== undefined) out.push(`conj_id=${m.conjId}`);
   if (m.ctState) out.push(`ct_state=${ctStateText(m.ctState)}`);
   if (m.ctZone !== undefined) out.push(`ct_zone=${m.ctZone}`);
@@ -128,6 +130,11 @@ export function formatMatch(m: Match): string[] {
   return out;
 }
 
+/** A 32-bit field as OVS's format_uint32_masked prints it: an all-ones mask is no mask. */
+function u32MaskedText(m: Masked<number>): string {
+  return m.mask === undefined || m.mask >>> 0 === 0xffffffff ? hexc(m.value) : `${hexc(m.value)}/${hexc(m.mask)}`;
+}
+
 /**
  * `+est-rel-rpl`: each compared flag in bit order, + when set. A ct_state compared on every bit
  * prints as OVS does, the set flags joined by `|` (`est|trk`), or `0` when none is set.
@@ -168,7 +175,7 @@ function formatPort(p: PortNo, maxLen?: number): string {
 /** set_field values as OVS's mf_format prints them: hex for registers, marks and ids; decimal for VLAN ids and ARP ops. */
 function formatFieldValue(field: SetFieldName, v: FieldValue): string {
   if (typeof v === 'string') return v;
-  if (field === 'tun_id' || field === 'metadata' || field === 'ct_mark' || /^reg[0-7]$/.test(field)) return hexc(v);
+  if (field === 'tun_id' || field === 'metadata' || field === 'ct_mark' || field === 'pkt_mark' || /^reg[0-7]$/.test(field)) return hexc(v);
   return v.toString();
 }
 
@@ -261,6 +268,8 @@ export function formatAction(a: Action): string {
       return 'ct_clear';
     case 'conjunction':
       return `conjunction(${a.id},${a.clause}/${a.nClauses})`;
+    case 'set_queue':
+      return `set_queue:${a.queueId}`;
     case 'learn': {
       const parts = [`table=${a.table}`];
       if (a.idleTimeout) parts.push(`idle_timeout=${a.idleTimeout}`);
@@ -276,8 +285,10 @@ export function formatAction(a: Action): string {
   }
 }
 
-export function formatActions(flow: Pick<Flow, 'actions' | 'gotoTable'>): string {
+/** The instructions as OVS prints them: `meter:N` first (ovs-ofctl reads it only there), actions, `goto_table:N`. */
+export function formatActions(flow: Pick<Flow, 'actions' | 'gotoTable' | 'meter'>): string {
   const parts = flow.actions.map(formatAction);
+  if (flow.meter !== undefined) parts.unshift(`meter:${flow.meter}`);
   if (flow.gotoTable !== undefined) parts.push(`goto_table:${flow.gotoTable}`);
   return parts.length ? parts.join(',') : 'drop';
 }
@@ -323,4 +334,17 @@ export function formatFlowModLine(mod: FlowMod): string {
     case 'delete':
       return `${mod.filter.strict ? 'delete_strict' : 'delete'} ${formatFilter(mod.filter)}`;
   }
+}
+
+/**
+ * A meter as `ovs-ofctl add-meter`/`mod-meter` read it:
+ * `meter=7,pktps,burst,bands=type=drop,rate=1000,burst_size=100` (a burst_size of 0 is left out,
+ * as dump-meters does).
+ */
+export function formatMeter(m: Meter): string {
+  const parts = [`meter=${m.id}`, m.unit];
+  if (m.burst) parts.push('burst');
+  if (m.stats) parts.push('stats');
+  const bands = m.bands.map((b) => `type=${b.type},rate=${b.rate}${b.burstSize ? `,burst_size=${b.burstSize}` : ''}`);
+  return `${parts.join(',')},bands=${bands.join(',')}`;
 }

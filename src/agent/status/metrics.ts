@@ -4,6 +4,7 @@
 // `[agent] metrics_bind` is set, so an agent without it pays one `undefined` check per call.
 import type { OpenFlowBackend, OpenFlowSwitch, StatsFilter } from '../../openflow/backend.js';
 import type { FlowMod } from '../../openflow/flow.js';
+import type { MeterMod } from '../../openflow/meter.js';
 
 /** How a port of br-int the agent handled stands. */
 export type PortState =
@@ -176,6 +177,18 @@ class InstrumentedSwitch implements OpenFlowSwitch {
 
   portDesc(): ReturnType<OpenFlowSwitch['portDesc']> {
     return this.inner.portDesc();
+  }
+
+  applyMeter(mod: MeterMod): Promise<void> {
+    return this.inner.applyMeter(mod);
+  }
+
+  dumpMeters(): ReturnType<OpenFlowSwitch['dumpMeters']> {
+    return this.inner.dumpMeters();
+  }
+
+  meterFeatures(): ReturnType<OpenFlowSwitch['meterFeatures']> {
+    return this.inner.meterFeatures();
   }
 
   retire(reason: string): void {

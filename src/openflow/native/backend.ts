@@ -1,14 +1,17 @@
 // OpenFlowBackend over the native OpenFlow 1.3 controller: bridges connect to us, and a bridge
 // handle finds its switch by datapath id.
 import { EventEmitter } from 'node:events';
-import { OpenFlowError, type OpenFlowBackend, type OpenFlowSwitch, type StatsFilter } from '../backend.js';
+import { MeterModError, OpenFlowError, type OpenFlowBackend, type OpenFlowSwitch, type StatsFilter } from '../backend.js';
 import type { FlowMod, FlowStats, PortDesc } from '../flow.js';
 import { OFPTT_ALL } from '../flow.js';
-import { formatFlowModLine } from '../text.js';
+import { METER_MOD_FAILURES, type Meter, type MeterFeatures, type MeterMod } from '../meter.js';
+import { formatFlowModLine, formatMeter } from '../text.js';
 import {
   errorName,
   flowModToWire,
+  OFPET_METER_MOD_FAILED,
   OFPG_ANY,
+  OFPM_ALL,
   OFPP_ANY,
   type FlowModBody,
   type FlowStatsEntry,
@@ -185,6 +188,41 @@ export class NativeSwitch implements OpenFlowSwitch {
         `FLOW_STATS request (table ${filter.table ?? 'ALL'}) on ${dpidHex(this.datapathId)}`,
       );
       return parts.flatMap((p) => (p.kind === 'flow' ? p.entries : []));
+    } catch (e) {
+      throw this.wrap(e);
+    }
+  }
+
+  async applyMeter(mod: MeterMod): Promise<void> {
+    const what = mod.command === 'delete' ? `METER_MOD delete meter=${mod.meterId}` : `METER_MOD ${mod.command} ${formatMeter(mod.meter)}`;
+    const meterId = mod.command === 'delete' ? mod.meterId : mod.meter.id;
+    const conn = await this.connection();
+    try {
+      await conn.sendWithBarrier((xid) => ({ type: 'meter_mod', xid, mod }), what);
+    } catch (e) {
+      const failure = e instanceof OfRequestError && e.detail.errType === OFPET_METER_MOD_FAILED ? METER_MOD_FAILURES[e.detail.code ?? -1] : undefined;
+      if (failure) throw new MeterModError(`switch refused ${what}: ${failure}`, this.bridge, meterId, failure);
+      throw this.wrap(e);
+    }
+  }
+
+  async dumpMeters(): Promise<Meter[]> {
+    const conn = await this.connection();
+    try {
+      const parts = await conn.multipart({ kind: 'meter_config', meterId: OFPM_ALL }, `METER_CONFIG request on ${dpidHex(this.datapathId)}`);
+      return parts.flatMap((p) => (p.kind === 'meter_config' ? p.meters : [])).sort((a, b) => a.id - b.id);
+    } catch (e) {
+      throw this.wrap(e);
+    }
+  }
+
+  async meterFeatures(): Promise<MeterFeatures> {
+    const conn = await this.connection();
+    try {
+      const parts = await conn.multipart({ kind: 'meter_features' }, `METER_FEATURES request on ${dpidHex(this.datapathId)}`);
+      const features = parts.find((p) => p.kind === 'meter_features');
+      if (!features) throw new OpenFlowError(`METER_FEATURES request: the reply holds no meter features`, this.bridge);
+      return features.features;
     } catch (e) {
       throw this.wrap(e);
     }

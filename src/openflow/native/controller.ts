@@ -181,6 +181,29 @@ export class OfConnection {
     }
   }
 
+  /**
+   * Send one message the switch answers only by refusing it (a METER_MOD), then a barrier: resolves
+   * once the switch has processed it, rejects with its OFPT_ERROR (errType, code) if it refused it.
+   */
+  async sendWithBarrier(build: (xid: number) => OfMessage, what: string): Promise<void> {
+    if (this.closed) throw new OfRequestError(`${what}: connection to ${this.label()} is closed (${this.closeReason})`);
+    const xid = this.allocXid(1);
+    let refused: (OfMessage & { type: 'error' }) | undefined;
+    const range: XidRange = { first: xid, count: 1, onError: (_i, e) => (refused = e) };
+    this.ranges.add(range);
+    try {
+      this.send(build(xid));
+      await this.request((x) => ({ type: 'barrier_request', xid: x }), 'barrier_reply', `barrier after ${what}`);
+    } finally {
+      this.ranges.delete(range);
+    }
+    if (refused) {
+      throw new OfRequestError(`${what}: switch ${this.label()} returned ${errorName(refused.errType, refused.code)}`, {
+        errType: refused.errType, code: refused.code, xid, data: refused.data,
+      });
+    }
+  }
+
   close(reason: string): void {
     if (this.closed) return;
     this.closeReason = reason;

@@ -5,9 +5,11 @@
 import { isAscii } from 'node:buffer';
 import { spawn } from 'node:child_process';
 import type { FlowMod, FlowStats, PortDesc } from '../flow.js';
-import { formatFlowModLine, formatFilter } from '../text.js';
+import type { Meter, MeterFeatures, MeterMod } from '../meter.js';
+import { formatFlowModLine, formatFilter, formatMeter } from '../text.js';
 import { DumpDecoder, FlowTextError, scanDumpLine } from './dump.js';
-import { OpenFlowError, type OpenFlowBackend, type OpenFlowSwitch, type StatsFilter } from '../backend.js';
+import { meterModFailure, MeterTextError, parseDumpMeters, parseMeterFeatures } from './meters.js';
+import { MeterModError, OpenFlowError, type OpenFlowBackend, type OpenFlowSwitch, type StatsFilter } from '../backend.js';
 import { getLogger } from '../../util/log.js';
 
 const LOG = getLogger('openflow.ofctl');
@@ -215,6 +217,39 @@ class OfctlSwitch implements OpenFlowSwitch {
     const r = await runOfctl(this.opts, args);
     if (r.code !== 0) throw new OpenFlowError(`ovs-ofctl dump-flows failed: ${r.stderr.trim()}`, this.bridge);
     return parseDumpFlows(r.stdout);
+  }
+
+  /** `add-meter`, `mod-meter` or `del-meter` with the meter's text; a refusal's OFPMMFC name becomes a MeterModError. */
+  async applyMeter(mod: MeterMod): Promise<void> {
+    const [verb, text, meterId] =
+      mod.command === 'delete' ? ['del-meter', `meter=${mod.meterId}`, mod.meterId] : [`${mod.command === 'add' ? 'add' : 'mod'}-meter`, formatMeter(mod.meter), mod.meter.id];
+    const r = await runOfctl(this.opts, ['-O', 'OpenFlow13', verb, this.bridge, text]);
+    if (r.code === 0) return;
+    const failure = meterModFailure(r.stderr);
+    if (failure) throw new MeterModError(`switch refused ${verb} ${text}: ${failure}`, this.bridge, meterId, failure);
+    throw new OpenFlowError(`ovs-ofctl ${verb} ${text} failed: ${r.stderr.trim()}`, this.bridge);
+  }
+
+  async dumpMeters(): Promise<Meter[]> {
+    const r = await runOfctl(this.opts, ['-O', 'OpenFlow13', 'dump-meters', this.bridge]);
+    if (r.code !== 0) throw new OpenFlowError(`ovs-ofctl dump-meters failed: ${r.stderr.trim()}`, this.bridge);
+    return this.parsed('dump-meters', () => parseDumpMeters(r.stdout));
+  }
+
+  async meterFeatures(): Promise<MeterFeatures> {
+    const r = await runOfctl(this.opts, ['-O', 'OpenFlow13', 'meter-features', this.bridge]);
+    if (r.code !== 0) throw new OpenFlowError(`ovs-ofctl meter-features failed: ${r.stderr.trim()}`, this.bridge);
+    return this.parsed('meter-features', () => parseMeterFeatures(r.stdout));
+  }
+
+  /** ovs-ofctl output the meter model cannot read fails the request, naming the bridge and the word. */
+  private parsed<T>(command: string, parse: () => T): T {
+    try {
+      return parse();
+    } catch (e) {
+      if (e instanceof MeterTextError) throw new OpenFlowError(`ovs-ofctl ${command}: ${e.message}`, this.bridge);
+      throw e;
+    }
   }
 
   async portDesc(): Promise<PortDesc[]> {

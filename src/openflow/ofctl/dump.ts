@@ -44,7 +44,7 @@ const NXM_FIELDS = new Set<NxmFieldName>([
 
 const SET_FIELDS = new Set<SetFieldName>([
   'vlan_vid', 'eth_src', 'eth_dst', 'arp_op', 'arp_spa', 'arp_tpa', 'arp_sha', 'arp_tha', 'tun_id',
-  'reg0', 'reg1', 'reg2', 'reg3', 'reg4', 'reg5', 'reg6', 'reg7', 'ct_mark', 'metadata',
+  'reg0', 'reg1', 'reg2', 'reg3', 'reg4', 'reg5', 'reg6', 'reg7', 'ct_mark', 'metadata', 'pkt_mark', 'ip_dscp',
 ]);
 
 /** The whole-field names a learn spec may use for a constant match (text.ts prints them so). */
@@ -190,6 +190,7 @@ export function parseMatch(tokens: string[]): { match: Match; priority?: number 
     const val = token.slice(eq + 1);
     switch (key) {
       case 'priority': priority = integer(val, token); break;
+      case 'pkt_mark': m.pktMark = masked(val, (s) => integer(s, token)); break;
       case 'conj_id': m.conjId = integer(val, token); break;
       case 'ct_state': m.ctState = ctStateMasked(val, token); break;
       case 'ct_zone': m.ctZone = integer(val, token); break;
@@ -354,6 +355,7 @@ export function parseAction(token: string): Action {
   const controller = /^CONTROLLER:(\d+)$/.exec(token);
   if (controller) return { type: 'output', port: 'CONTROLLER', maxLen: Number(controller[1]) };
   if (token.startsWith('push_vlan:')) return { type: 'push_vlan', ethertype: integer(token.slice(10), token) };
+  if (token.startsWith('set_queue:')) return { type: 'set_queue', queueId: integer(token.slice(10), token) };
   if (token.startsWith('resubmit:')) return { type: 'resubmit', inPort: integer(token.slice(9), token) };
   const resubmit = callBody(token, 'resubmit');
   if (resubmit !== undefined) {
@@ -381,12 +383,16 @@ export function parseAction(token: string): Action {
   throw new FlowTextError(token, 'unknown action');
 }
 
-/** The actions part (after `actions=`): actions and an optional goto_table; `drop` is none. */
-export function parseActions(text: string): Pick<Flow, 'actions' | 'gotoTable'> {
-  const out: Pick<Flow, 'actions' | 'gotoTable'> = { actions: [] };
+/** What the actions part of a line holds: the flow's instructions. */
+export type Instructions = Pick<Flow, 'actions' | 'gotoTable' | 'meter'>;
+
+/** The actions part (after `actions=`): a meter, actions and a goto_table, each optional; `drop` is none. */
+export function parseActions(text: string): Instructions {
+  const out: Instructions = { actions: [] };
   for (const token of splitTopLevel(text)) {
     if (token === 'drop') continue;
     if (token.startsWith('goto_table:')) out.gotoTable = integer(token.slice(11), token);
+    else if (token.startsWith('meter:')) out.meter = integer(token.slice(6), token);
     else out.actions.push(parseAction(token));
   }
   return out;
@@ -420,12 +426,12 @@ export interface ScannedDumpLine {
  * decoder share their actions arrays: read-only for every reader of a dump.
  */
 export class DumpDecoder {
-  private readonly actionsByText = new Map<string, Pick<Flow, 'actions' | 'gotoTable'>>();
+  private readonly actionsByText = new Map<string, Instructions>();
   private cookieText: string | undefined;
   private cookieValue = 0n;
 
   /** The actions part of a line (after `actions=`), as parseActions gives it. */
-  actions(text: string): Pick<Flow, 'actions' | 'gotoTable'> {
+  actions(text: string): Instructions {
     let actions = this.actionsByText.get(text);
     if (actions === undefined) {
       actions = parseActions(text);
@@ -513,6 +519,7 @@ export function scanDumpLine(l: string, decoder: DumpDecoder, header?: string[])
     const actions = decoder.actions(l.slice(at + 8));
     const decoded: Flow = { table: Number(table ?? 0), priority: priority ?? 0x8000, match, actions: actions.actions };
     if (actions.gotoTable !== undefined) decoded.gotoTable = actions.gotoTable;
+    if (actions.meter !== undefined) decoded.meter = actions.meter;
     if (cookie !== undefined) decoded.cookie = decoder.cookie(cookie);
     const idle = Number(idleTimeout ?? 0);
     const hard = Number(hardTimeout ?? 0);

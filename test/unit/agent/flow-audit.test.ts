@@ -10,8 +10,9 @@ import { OpenFlowError, type OpenFlowSwitch } from '../../../src/openflow/backen
 import type { Flow, FlowMod, FlowStats } from '../../../src/openflow/flow.js';
 import { flowKey } from '../../../src/openflow/flow-key.js';
 import { configureLogging } from '../../../src/util/log.js';
+import { NO_METERS } from '../../helpers/meterless-switch.js';
 
-const sw: OpenFlowSwitch = { bridge: 'br-int', apply: async () => undefined, dumpFlows: async () => [], portDesc: async () => [], retire: () => undefined };
+const sw: OpenFlowSwitch = { bridge: 'br-int', apply: async () => undefined, dumpFlows: async () => [], portDesc: async () => [], retire: () => undefined, ...NO_METERS };
 const stats = (f: Flow, cookie: bigint): FlowStats => ({
   table: f.table, priority: f.priority, cookie, packetCount: 0n, byteCount: 0n, durationSec: 0, idleTimeout: 0, hardTimeout: 0,
   // As decoded from the switch: a fresh object with the same content.
@@ -90,6 +91,9 @@ class FakeSwitch implements OpenFlowSwitch {
     return [];
   }
   retire(): void {}
+  readonly applyMeter = NO_METERS.applyMeter;
+  readonly dumpMeters = NO_METERS.dumpMeters;
+  readonly meterFeatures = NO_METERS.meterFeatures;
   /** `ovs-ofctl del-flows br-int table=N` */
   delTable(table: number): void {
     for (const [k, f] of this.flows) if (f.table === table) this.flows.delete(k);

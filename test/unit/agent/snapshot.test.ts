@@ -13,6 +13,7 @@ import { TunnelBridge } from '../../../src/bridges/br-tun.js';
 import type { Bridges } from '../../../src/agent/bridges/bridge-setup.js';
 import type { AgentContext } from '../../../src/agent/context.js';
 import type { OpenFlowBackend, OpenFlowSwitch } from '../../../src/openflow/backend.js';
+import { NO_METERS } from '../../helpers/meterless-switch.js';
 
 const sw = (bridge: string, datapathId: bigint): OpenFlowSwitch & { datapathId: bigint } => ({
   bridge, datapathId,
@@ -20,6 +21,7 @@ const sw = (bridge: string, datapathId: bigint): OpenFlowSwitch & { datapathId: 
   dumpFlows: async () => [],
   portDesc: async () => [],
   retire: () => undefined,
+  ...NO_METERS,
 });
 
 function parts(over: Partial<SnapshotParts>): SnapshotParts {

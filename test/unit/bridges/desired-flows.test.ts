@@ -7,11 +7,12 @@ import { OVSBridge } from '../../../src/bridges/ovs-bridge.js';
 import type { OpenFlowSwitch } from '../../../src/openflow/backend.js';
 import type { FlowMod } from '../../../src/openflow/flow.js';
 import { formatFlow } from '../../../src/openflow/text.js';
+import { NO_METERS } from '../../helpers/meterless-switch.js';
 
 /** A switch that takes every mod (the registry is what is under test). */
 function bridge(): { br: OVSBridge; sent: FlowMod[] } {
   const sent: FlowMod[] = [];
-  const sw: OpenFlowSwitch = { bridge: 'br-x', apply: async (m) => void sent.push(...m), dumpFlows: async () => [], portDesc: async () => [], retire: () => undefined };
+  const sw: OpenFlowSwitch = { bridge: 'br-x', apply: async (m) => void sent.push(...m), dumpFlows: async () => [], portDesc: async () => [], retire: () => undefined, ...NO_METERS };
   return { br: new OVSBridge('br-x', sw, 0xabn), sent };
 }
 const desired = (br: OVSBridge): string[] => [...br.desired.entries()].map(([, f]) => formatFlow(f)).sort();

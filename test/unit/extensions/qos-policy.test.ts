@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import { QosPolicyError, parseQosPolicy, policyAppliesToPort } from '../../../src/extensions/qos/policy.js';
 import { desiredQos } from '../../../src/extensions/qos/driver.js';
 import { MeterIds } from '../../../src/extensions/qos/meters.js';
+import type { JsonObject } from '../../../src/util/json.js';
 import { IMPLEMENTED_EXTENSIONS } from '../../../src/config/extensions.js';
 import { LOADABLE_EXTENSIONS } from '../../../src/extensions/registry.js';
 
 // A QosPolicy as the resource cache holds it: the server's primitive with its rules' object names gone.
-const policy = {
+const policy: JsonObject = {
   id: 'p1',
   name: 'gold',
   rules: [

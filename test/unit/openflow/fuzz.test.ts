@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeMessage, encodeMessage, flowModBody, MessageSplitter, OfCodecError, OFPMPF_REPLY_MORE, type OfMessage } from '../../../src/openflow/native/codec/index.js';
 import { ct, ctState, exact, masked, output, popVlan, pushVlan, setVlan, type Action, type Flow } from '../../../src/openflow/flow.js';
+import type { Meter } from '../../../src/openflow/meter.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -47,6 +48,8 @@ const ACTIONS: Action[] = [
   ct({ zone: 7 }),
   { type: 'ct_clear' },
   { type: 'set_field', field: 'reg7', value: 0x11 },
+  { type: 'set_queue', queueId: 3 },
+  { type: 'set_field', field: 'pkt_mark', value: 0x12345678 },
 ];
 
 /** The OVS firewall's matches and its conjunction action (which OVS wants alone in a flow). */
@@ -95,6 +98,15 @@ const FLOW: Flow = {
   gotoTable: 72,
 };
 
+/** The QoS extension's flows: a meter instruction, pkt_mark, set_queue and ip_dscp. */
+const QOS_FLOWS: Flow[] = [
+  { table: 59, priority: 100, match: { inPort: 5, ethSrc: exact('fa:16:3e:00:00:01'), pktMark: masked(5, 0xff) }, meter: 7, actions: [], gotoTable: 60 },
+  { table: 0, priority: 65535, match: { ethType: 0x86dd, regs: { 2: exact(0) } }, meter: 9, actions: [{ type: 'set_field', field: 'ip_dscp', value: 26 }, { type: 'set_queue', queueId: 0 }, { type: 'resubmit', inPort: 5 }] },
+];
+
+const PPS_METER: Meter = { id: 7, unit: 'pktps', burst: true, bands: [{ type: 'drop', rate: 1000, burstSize: 100 }] };
+const KBPS_METER: Meter = { id: 8, unit: 'kbps', stats: true, bands: [{ type: 'drop', rate: 10000 }, { type: 'drop', rate: 20000 }] };
+
 const entry = (table: number, priority: number, flow: Flow) => ({
   table, priority, cookie: 3n, packetCount: 1n, byteCount: 2n, durationSec: 3, durationNsec: 4, idleTimeout: 0, hardTimeout: 0, flags: 0, flow,
 });
@@ -117,6 +129,14 @@ const CORPUS: Buffer[] = ([
   { type: 'multipart_reply', xid: 12, flags: OFPMPF_REPLY_MORE, reply: { kind: 'flow', entries: [entry(71, 65, FLOW), entry(0, 0, { table: 0, priority: 0, match: {}, actions: [output('NORMAL')] })] } },
   { type: 'multipart_reply', xid: 13, flags: 0, reply: { kind: 'port_desc', ports: [{ portNo: 0xfffffffe, name: 'br-int', hwAddr: 'aa:bb:cc:dd:ee:ff', config: 1, state: 4 }, { portNo: 3, name: 'tap1234', hwAddr: 'fa:16:3e:00:00:01', config: 0, state: 0 }] } },
   { type: 'unknown', xid: 14, version: 4, msgType: 12, data: Buffer.from('00112233', 'hex') },
+  { type: 'flow_mod', xid: 17, ...flowModBody({ command: 'add', tableId: 59, priority: 100, match: QOS_FLOWS[0]!.match, meter: 7, actions: [], gotoTable: 60 }) },
+  { type: 'multipart_reply', xid: 18, flags: 0, reply: { kind: 'flow', entries: QOS_FLOWS.map((f) => entry(f.table, f.priority, f)) } },
+  { type: 'meter_mod', xid: 19, mod: { command: 'add', meter: PPS_METER } },
+  { type: 'meter_mod', xid: 20, mod: { command: 'delete', meterId: 7 } },
+  { type: 'multipart_request', xid: 21, flags: 0, request: { kind: 'meter_config', meterId: 0xffffffff } },
+  { type: 'multipart_request', xid: 22, flags: 0, request: { kind: 'meter_features' } },
+  { type: 'multipart_reply', xid: 21, flags: 0, reply: { kind: 'meter_config', meters: [PPS_METER, KBPS_METER] } },
+  { type: 'multipart_reply', xid: 22, flags: 0, reply: { kind: 'meter_features', features: { maxMeter: 262144, bandTypes: ['drop'], capabilities: ['kbps', 'pktps', 'burst', 'stats'], maxBands: 8, maxColor: 0 } } },
 ] as OfMessage[]).map((m) => encodeMessage(m));
 
 function mutate(buf: Buffer, r: () => number): Buffer {

@@ -44,12 +44,12 @@ test('conj_id and the conjunction ids in actions are decoded (what a restarted f
 });
 
 test('a line the model cannot express keeps its stats, and says which token', () => {
-  const line = ' cookie=0x5, duration=1s, table=3, n_packets=7, n_bytes=0, priority=9,pkt_mark=0x1 actions=drop';
+  const line = ' cookie=0x5, duration=1s, table=3, n_packets=7, n_bytes=0, priority=9,ct_label=0x1 actions=drop';
   const stats = parseDumpFlowsLine(line);
   assert.deepEqual([stats?.table, stats?.priority, stats?.cookie, stats?.packetCount, stats?.flow], [3, 9, 5n, 7n, undefined]);
   const parsed = parseDumpLine(line);
   assert.ok(parsed?.flow instanceof FlowTextError);
-  assert.match(parsed.flow.message, /pkt_mark=0x1/);
+  assert.match(parsed.flow.message, /ct_label=0x1/);
   const badAction = parseDumpLine('table=3, priority=9 actions=dec_ttl');
   assert.ok(badAction?.flow instanceof FlowTextError && /dec_ttl.*unknown action/.test(badAction.flow.message));
   assert.equal(parseDumpLine('OFPST_FLOW reply (OF1.3) (xid=0x2):'), undefined);
@@ -91,7 +91,7 @@ const REPLY = [
   ' cookie=0x9950ace035467994, duration=1.140s, table=20, n_packets=0, n_bytes=0, priority=2,dl_vlan=1,dl_dst=fa:16:3e:00:00:00 actions=pop_vlan,set_field:0x3e8->tun_id,output:2',
   ' cookie=0x9950ace035467994, duration=1.140s, table=20, n_packets=12345678901234567890, n_bytes=99, priority=2,dl_vlan=2,dl_dst=fa:16:3e:00:00:01 actions=pop_vlan,set_field:0x3e8->tun_id,output:2',
   'OFPST_FLOW reply (OF1.3) (xid=0x2):',
-  ' cookie=0x5, duration=1s, table=3, n_packets=7, n_bytes=0, priority=9,pkt_mark=0x1 actions=drop',
+  ' cookie=0x5, duration=1s, table=3, n_packets=7, n_bytes=0, priority=9,ct_label=0x1 actions=drop',
   ' cookie=0x9950ace035467994, duration=2.5s, table=0, n_packets=0, n_bytes=0, reset_counts idle_timeout=30, hard_age=3, priority=1,in_port=1 actions=goto_table:60',
   '',
   ' cookie=0x9950ace035467994, duration=0.5s, table=60, n_packets=3, n_bytes=180, priority=0 actions=pop_vlan,set_field:0x3e8->tun_id,output:2',
@@ -141,7 +141,7 @@ test('a line of a reply that cannot be decoded is kept without its flow and logg
   assert.equal(kept.length, 1, kept.join(''));
   assert.match(
     kept[0]!,
-    / DEBUG ovs_agent\.openflow\.ofctl \[-\] dump-flows line kept without its flow \(cannot decode 'pkt_mark=0x1': unknown match field\): cookie=0x5, duration=1s, table=3, n_packets=7, n_bytes=0, priority=9,pkt_mark=0x1 actions=drop\n$/,
+    / DEBUG ovs_agent\.openflow\.ofctl \[-\] dump-flows line kept without its flow \(cannot decode 'ct_label=0x1': unknown match field\): cookie=0x5, duration=1s, table=3, n_packets=7, n_bytes=0, priority=9,ct_label=0x1 actions=drop\n$/,
   );
 });
 

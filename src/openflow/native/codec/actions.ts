@@ -8,7 +8,7 @@ import { Reader, Writer } from './buffer.js';
 import { OfCodecError } from './errors.js';
 import { decodeSetFieldTlv, nxmField, nxmFieldBits, nxmFieldByHeader, oxmClassOf, oxmLengthOf, putSetFieldTlv } from './fields.js';
 
-export const OFPAT = { OUTPUT: 0, PUSH_VLAN: 17, POP_VLAN: 18, SET_FIELD: 25, EXPERIMENTER: 0xffff } as const;
+export const OFPAT = { OUTPUT: 0, SET_QUEUE: 21, PUSH_VLAN: 17, POP_VLAN: 18, SET_FIELD: 25, EXPERIMENTER: 0xffff } as const;
 export const OFPIT = { GOTO_TABLE: 1, WRITE_METADATA: 2, WRITE_ACTIONS: 3, APPLY_ACTIONS: 4, CLEAR_ACTIONS: 5, METER: 6 } as const;
 export const NX_VENDOR_ID = 0x00002320;
 export const NXAST = {
@@ -287,6 +287,10 @@ export function putAction(w: Writer, a: Action): void {
     case 'conjunction':
       putConjunction(w, a);
       return;
+    case 'set_queue':
+      if (!Number.isInteger(a.queueId) || a.queueId < 0 || a.queueId > 0xffffffff) throw new OfCodecError(`set_queue ${a.queueId} is not a 32-bit queue id`);
+      w.u16(OFPAT.SET_QUEUE).u16(8).u32(a.queueId);
+      return;
     default: {
       const never: never = a;
       throw new OfCodecError(`cannot encode action ${JSON.stringify(never)}`);
@@ -298,8 +302,19 @@ export function putActions(w: Writer, actions: Action[]): void {
   for (const a of actions) putAction(w, a);
 }
 
-/** Instructions of a flow: apply-actions (if any actions) then goto-table (if any); none = drop. */
-export function putInstructions(w: Writer, actions: Action[], gotoTable: number | undefined): void {
+/** What a flow's instructions say, as the model has it (Flow and FlowModBody both are one). */
+export interface InstructionsModel {
+  meter?: number;
+  actions: Action[];
+  gotoTable?: number;
+}
+
+/** Instructions of a flow, in the order OpenFlow 1.3 applies them: meter, apply-actions, goto-table; none = drop. */
+export function putInstructions(w: Writer, { meter, actions, gotoTable }: InstructionsModel): void {
+  if (meter !== undefined) {
+    if (!Number.isInteger(meter) || meter < 1 || meter > 0xffffffff) throw new OfCodecError(`meter ${meter} is not a meter id`);
+    w.u16(OFPIT.METER).u16(8).u32(meter);
+  }
   if (actions.length > 0) {
     const start = w.pos;
     w.u16(OFPIT.APPLY_ACTIONS).u16(0).zeros(4);
@@ -428,6 +443,8 @@ function decodeOneAction(type: number, r: Reader): Action | undefined {
       return { type: 'push_vlan', ethertype: r.u16('push_vlan ethertype') };
     case OFPAT.POP_VLAN:
       return { type: 'pop_vlan' };
+    case OFPAT.SET_QUEUE:
+      return { type: 'set_queue', queueId: r.u32('set_queue queue_id') };
     case OFPAT.SET_FIELD: {
       const header = r.u32('set_field OXM header');
       const payload = r.bytes(oxmLengthOf(header), 'set_field OXM payload');
@@ -483,9 +500,7 @@ function describeRawAction(raw: Buffer): string {
   return `action type ${type}`;
 }
 
-export interface DecodedInstructions {
-  actions: Action[];
-  gotoTable?: number;
+export interface DecodedInstructions extends InstructionsModel {
   unknown: Undecoded[];
 }
 
@@ -499,6 +514,8 @@ export function decodeInstructions(r: Reader): DecodedInstructions {
     const body = r.sub(len - 4, `instruction type ${type}`);
     if (type === OFPIT.GOTO_TABLE) {
       out.gotoTable = body.u8('goto_table table_id');
+    } else if (type === OFPIT.METER) {
+      out.meter = body.u32('meter meter_id');
     } else if (type === OFPIT.APPLY_ACTIONS) {
       body.skip(4);
       const d = decodeActions(body);

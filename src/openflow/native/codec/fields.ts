@@ -126,6 +126,7 @@ const MATCH_FIELDS: MatchFieldDesc[] = [
   // Nicira (NXM1) fields, as nicira-ext.h / meta-flow.h number them. The conntrack and conjunction
   // fields have no OXM basic equivalent, so OVS reports them under class 0x0001 too.
   { key: 'tunId', oxmClass: 0x0001, field: 16, kind: 'u64', shape: 'masked' }, // NXM_NX_TUN_ID
+  { key: 'pktMark', oxmClass: 0x0001, field: 33, kind: 'u32', shape: 'masked' }, // NXM_NX_PKT_MARK
   { key: 'conjId', oxmClass: 0x0001, field: 37, kind: 'u32', shape: 'exact' }, // NXM_NX_CONJ_ID
   { key: 'ctState', oxmClass: 0x0001, field: 105, kind: 'u32', shape: 'masked' }, // NXM_NX_CT_STATE
   { key: 'ctZone', oxmClass: 0x0001, field: 106, kind: 'u16', shape: 'exact' }, // NXM_NX_CT_ZONE
@@ -335,6 +336,8 @@ const SET_FIELDS: Record<SetFieldName, SetFieldDesc> = {
   reg7: { oxmClass: 0x0001, field: 7, kind: 'u32' },
   ct_mark: { oxmClass: 0x0001, field: 107, kind: 'u32' },
   metadata: { oxmClass: 0x8000, field: 2, kind: 'u64' },
+  pkt_mark: { oxmClass: 0x0001, field: 33, kind: 'u32' },
+  ip_dscp: { oxmClass: 0x8000, field: 8, kind: 'u8' },
 };
 
 const SET_FIELD_BY_ID = new Map<number, SetFieldName>();

@@ -21,5 +21,6 @@ export {
   type OfMessage,
   type PortDescEntry,
 } from './messages.js';
+export { OFPET_METER_MOD_FAILED, OFPM_ALL } from './meters.js';
 export { MessageSplitter } from './stream.js';
 export { flowModToWire } from './model.js';

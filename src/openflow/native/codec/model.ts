@@ -22,6 +22,7 @@ export function flowModToWire(mod: FlowMod): FlowModBody {
       actions: f.actions,
     });
     if (f.gotoTable !== undefined) body.gotoTable = f.gotoTable;
+    if (f.meter !== undefined) body.meter = f.meter;
     return body;
   }
   const flt = mod.filter;

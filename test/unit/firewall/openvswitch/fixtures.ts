@@ -12,6 +12,7 @@ import type {
   SecurityGroupRule,
   SecurityGroupSource,
 } from '../../../../src/firewall/types.js';
+import { NO_METERS } from '../../../helpers/meterless-switch.js';
 
 export class RecordingSwitch implements OpenFlowSwitch {
   readonly bridge = 'br-int';
@@ -30,6 +31,9 @@ export class RecordingSwitch implements OpenFlowSwitch {
   retire(): void {
     // Nothing waits for a recording switch.
   }
+  readonly applyMeter = NO_METERS.applyMeter;
+  readonly dumpMeters = NO_METERS.dumpMeters;
+  readonly meterFeatures = NO_METERS.meterFeatures;
   last(): string[] {
     return this.batches[this.batches.length - 1] ?? [];
   }
