@@ -370,11 +370,11 @@ describe('loadConfig: derived values', () => {
     assert.ok(problems.includes('DVR deployments for VXLAN/GRE/Geneve underlays require L2-pop to be enabled, in both the Agent and Server side.'), problems.join('\n'));
   });
 
-  it('[agent] extensions: an extension not implemented, or unknown, stops the agent naming it', () => {
-    assert.deepEqual(withFile('[agent]\nextensions =\n').agent.extensions, []);
+  it('[agent] extensions: qos is accepted; an extension not implemented, or unknown, stops the agent naming it', () => {
+    assert.deepEqual(withFile('[agent]\nextensions = qos\n').agent.extensions, ['qos']);
     const p = file('[agent]\nextensions = qos,log\n');
     assert.equal(configError(() => load(['--config-file', p])).message,
-      `${p}:2: [agent] extensions = 'qos,log': not implemented by this agent: qos (QoS policies (bandwidth limits, DSCP marking, minimum bandwidth, packet rate limits)), log (security-group packet logging); running without them would leave that unenforced (this agent implements none yet)`);
+      `${p}:2: [agent] extensions = 'qos,log': not implemented by this agent: log (security-group packet logging); running without it would leave that unenforced (this agent implements: qos)`);
     for (const name of ['fdb', 'local_ip', 'dhcp']) {
       assert.match(configError(() => withFile(`[agent]\nextensions = ${name}\n`)).message, new RegExp(`\\[agent\\] extensions = '${name}': not implemented by this agent: ${name} \\(`));
     }
