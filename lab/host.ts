@@ -46,7 +46,7 @@ export async function startLabAndOvs(ovsOpts: PrivateOvsOptions = {}, labOpts: N
 /**
  * Deletes what earlier users of a lab made, so it answers as a fresh one: ports, then networks
  * (provider networks exist once per VLAN id or flat physical network), security groups (the
- * project's default one is made again on first use), address groups and agents (a stopped agent
+ * project's default one is made again on first use), address groups, QoS policies and agents (a stopped agent
  * stays "alive" for 75 s and would pass a wait for a newly started one of the same host).
  * Tunnel endpoints stay: with l2population an agent builds tunnels only to ports' hosts.
  */
@@ -71,5 +71,7 @@ export async function emptyLab(lab: NeutronLab): Promise<void> {
   await remove('networks', ids(await lab.listNetworks()));
   await remove('security-groups', ids(await list<{ id: string }>('/v2.0/security-groups', 'security_groups')));
   await remove('address-groups', ids(await list<{ id: string }>('/v2.0/address-groups', 'address_groups')));
+  // Policies last: neutron refuses to delete one a port or network still uses.
+  if (lab.qos) await remove('qos/policies', ids(await lab.listQosPolicies()));
   await remove('agents', ids(await lab.listAgents()));
 }

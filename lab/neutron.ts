@@ -1,6 +1,6 @@
 // A real neutron-server 21 (Zed) for the demo, benchmarks and end-to-end tests: scripts/lab/lab.sh (MariaDB, a private
-// RabbitMQ, neutron-server with noauth and ML2 openvswitch + l2population) on free loopback ports,
-// state in a temporary directory, plus a small REST client for the calls they make.
+// RabbitMQ, neutron-server with noauth and ML2 openvswitch + l2population, and QoS unless turned off)
+// on free loopback ports, state in a temporary directory, plus a small REST client for the calls they make.
 // Bringing a lab up costs ~15-20 s, mostly RabbitMQ: `npm test` starts one for every test file
 // (test/run.ts), which files borrow through lab/host.ts; a file run alone starts its own.
 import { execFile, spawnSync } from 'node:child_process';
@@ -56,6 +56,8 @@ export interface NeutronNetwork {
   'provider:network_type': string;
   'provider:physical_network': string | null;
   'provider:segmentation_id': number | null;
+  /** Present when the lab runs QoS. */
+  qos_policy_id?: string | null;
   [k: string]: unknown;
 }
 export interface NeutronSubnet {
@@ -83,6 +85,9 @@ export interface NeutronPort {
   'binding:host_id': string;
   'binding:vif_type': string;
   'binding:vif_details': Record<string, unknown>;
+  /** Present when the lab runs QoS: the port's own policy, and its network's (read only). */
+  qos_policy_id?: string | null;
+  qos_network_policy_id?: string | null;
   [k: string]: unknown;
 }
 export interface NeutronAgent {
@@ -103,6 +108,37 @@ export interface ProviderSpec {
   segmentation_id?: number;
 }
 
+/** Direction of a rule that limits or guarantees one way of a port's traffic (egress: from the VM). */
+export type QosDirection = 'egress' | 'ingress';
+
+/** What a client sets for each QoS rule type (neutron's API names), by type. */
+export interface QosRuleFields {
+  bandwidth_limit: { max_kbps: number; max_burst_kbps?: number; direction?: QosDirection };
+  dscp_marking: { dscp_mark: number };
+  minimum_bandwidth: { min_kbps: number; direction?: QosDirection };
+  packet_rate_limit: { max_kpps: number; max_burst_kpps?: number; direction?: QosDirection };
+  /** `any`: one guarantee for both directions together (placement only; no dataplane effect in OVS). */
+  minimum_packet_rate: { min_kpps: number; direction?: QosDirection | 'any' };
+}
+export type QosRuleType = keyof QosRuleFields;
+
+/** A rule as the API returns it: its fields with neutron's defaults filled in, its id and type. */
+export type NeutronQosRule<T extends QosRuleType = QosRuleType> = Required<QosRuleFields[T]> & {
+  id: string;
+  type?: T;
+  [k: string]: unknown;
+};
+
+export interface NeutronQosPolicy {
+  id: string;
+  name: string;
+  shared: boolean;
+  is_default: boolean;
+  /** Every rule of the policy, each with its `type`. */
+  rules: Array<NeutronQosRule & { type: QosRuleType }>;
+  [k: string]: unknown;
+}
+
 export class NeutronApiError extends Error {
   constructor(
     readonly method: string,
@@ -119,6 +155,8 @@ export interface NeutronLabOptions {
   dir?: string;
   rabbitPort?: number;
   apiPort?: number;
+  /** neutron's `qos` service plugin and ml2 `qos` extension driver (default true, as clouds with QoS). */
+  qos?: boolean;
 }
 
 export class NeutronLab {
@@ -131,6 +169,8 @@ export class NeutronLab {
     private readonly env: NodeJS.ProcessEnv,
     /** What `lab.sh up` printed on stderr: per-step timings. */
     readonly startLog: string,
+    /** Whether neutron-server runs the QoS service plugin (the /v2.0/qos API and ports' qos_policy_id). */
+    readonly qos: boolean,
     /** Started by someone else (the test runner) for many users: stop() leaves it running, faults are refused. */
     readonly borrowed = false,
   ) {}
@@ -160,10 +200,11 @@ export class NeutronLab {
       API_PORT: String(apiPort),
       RABBIT_DIST_PORT: String(await freePort()),
       EPMD_PORT: String(await freePort()),
+      LAB_QOS: opts.qos === false ? '0' : '1',
     };
     try {
       const { stderr } = await run('bash', [script, 'up'], { env, maxBuffer: 1 << 20 });
-      const lab = new NeutronLab(dir, ownDir, rabbitPort, apiPort, env, stderr);
+      const lab = new NeutronLab(dir, ownDir, rabbitPort, apiPort, env, stderr, opts.qos !== false);
       await lab.waitRpcConsumers();
       return lab;
     } catch (e) {
@@ -197,7 +238,9 @@ export class NeutronLab {
       return n;
     };
     const env: NodeJS.ProcessEnv = { ...process.env, LAB_DIR: dir };
-    return new NeutronLab(dir, false, port('RABBIT_PORT'), port('API_PORT'), env, `(lab in ${dir}, started by another process)`, true);
+    // lab.sh records LAB_QOS; its default (1) stands when it does not.
+    const qos = vars.get('LAB_QOS') !== '0';
+    return new NeutronLab(dir, false, port('RABBIT_PORT'), port('API_PORT'), env, `(lab in ${dir}, started by another process)`, qos, true);
   }
 
   /**
@@ -434,6 +477,65 @@ export class NeutronLab {
     return (await this.api<{ agents: NeutronAgent[] }>('GET', '/v2.0/agents')).agents;
   }
 
+  // ---- QoS (the lab's default; refused with a clear error on a lab started with qos: false) ----
+
+  private qosApi(method: string, path: string): void {
+    if (!this.qos) throw new Error(`neutron API ${method} ${path}: the lab in ${this.dir} runs without the QoS service plugin (started with qos: false)`);
+  }
+
+  async createQosPolicy(name: string, opts: { shared?: boolean; description?: string } = {}): Promise<NeutronQosPolicy> {
+    this.qosApi('POST', '/v2.0/qos/policies');
+    const policy: Record<string, unknown> = { name, tenant_id: LAB_PROJECT };
+    if (opts.shared !== undefined) policy.shared = opts.shared;
+    if (opts.description !== undefined) policy.description = opts.description;
+    return (await this.api<{ policy: NeutronQosPolicy }>('POST', '/v2.0/qos/policies', { policy })).policy;
+  }
+  async getQosPolicy(id: string): Promise<NeutronQosPolicy> {
+    this.qosApi('GET', `/v2.0/qos/policies/${id}`);
+    return (await this.api<{ policy: NeutronQosPolicy }>('GET', `/v2.0/qos/policies/${id}`)).policy;
+  }
+  async listQosPolicies(): Promise<NeutronQosPolicy[]> {
+    this.qosApi('GET', '/v2.0/qos/policies');
+    return (await this.api<{ policies: NeutronQosPolicy[] }>('GET', '/v2.0/qos/policies')).policies;
+  }
+  /** Refused by neutron (HTTP 409) while a port or network uses the policy. */
+  async deleteQosPolicy(id: string): Promise<void> {
+    this.qosApi('DELETE', `/v2.0/qos/policies/${id}`);
+    await this.api('DELETE', `/v2.0/qos/policies/${id}`);
+  }
+
+  /** POST /v2.0/qos/policies/{policy}/{type}_rules; the answer has neutron's defaults filled in. */
+  async createQosRule<T extends QosRuleType>(policyId: string, type: T, fields: QosRuleFields[T]): Promise<NeutronQosRule<T>> {
+    const path = `/v2.0/qos/policies/${policyId}/${type}_rules`;
+    this.qosApi('POST', path);
+    // noauth wants the project on every create, rules included.
+    const answer = await this.api<Record<string, NeutronQosRule<T> | undefined>>('POST', path, { [`${type}_rule`]: { ...fields, tenant_id: LAB_PROJECT } });
+    return ruleOf(answer, type, 'POST', path);
+  }
+  async updateQosRule<T extends QosRuleType>(policyId: string, type: T, ruleId: string, fields: Partial<QosRuleFields[T]>): Promise<NeutronQosRule<T>> {
+    const path = `/v2.0/qos/policies/${policyId}/${type}_rules/${ruleId}`;
+    this.qosApi('PUT', path);
+    const answer = await this.api<Record<string, NeutronQosRule<T> | undefined>>('PUT', path, { [`${type}_rule`]: fields });
+    return ruleOf(answer, type, 'PUT', path);
+  }
+  async deleteQosRule(policyId: string, type: QosRuleType, ruleId: string): Promise<void> {
+    const path = `/v2.0/qos/policies/${policyId}/${type}_rules/${ruleId}`;
+    this.qosApi('DELETE', path);
+    await this.api('DELETE', path);
+  }
+
+  /** The port's own policy (null: none; the network's policy then applies to it). */
+  async setPortQosPolicy(portId: string, policyId: string | null): Promise<NeutronPort> {
+    this.qosApi('PUT', `/v2.0/ports/${portId}`);
+    return this.updatePort(portId, { qos_policy_id: policyId });
+  }
+  /** The network's policy: applies to its ports without a policy of their own (except network-owned ports). */
+  async setNetworkQosPolicy(networkId: string, policyId: string | null): Promise<NeutronNetwork> {
+    const path = `/v2.0/networks/${networkId}`;
+    this.qosApi('PUT', path);
+    return (await this.api<{ network: NeutronNetwork }>('PUT', path, { network: { qos_policy_id: policyId } })).network;
+  }
+
   /** Polls `check` until it returns a value other than false/undefined/null. */
   async waitFor<T>(
     check: () => Promise<T | false | undefined | null> | T | false | undefined | null,
@@ -443,6 +545,12 @@ export class NeutronLab {
   ): Promise<T> {
     return waitFor(check, timeoutMs, what, intervalMs);
   }
+}
+
+function ruleOf<T extends QosRuleType>(answer: Record<string, NeutronQosRule<T> | undefined>, type: T, method: string, path: string): NeutronQosRule<T> {
+  const rule = answer[`${type}_rule`];
+  if (rule === undefined) throw new Error(`neutron API ${method} ${path}: the answer has no ${type}_rule: ${JSON.stringify(answer).slice(0, 300)}`);
+  return rule;
 }
 
 /** Polls `check` until it returns a value other than false/undefined/null, or throws after timeoutMs. */

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A real neutron-server 21 (Zed) for end-to-end tests and the demo: MariaDB (unix socket only),
 # a private RabbitMQ node and neutron-server (noauth; ML2 openvswitch + l2population; type drivers
-# flat, vlan physnet1:100:199, vxlan 1:1000 as the tenant default, gre), all state under $LAB_DIR,
-# every listener on 127.0.0.1. Debian 12, as root, after scripts/lab/install.sh.
+# flat, vlan physnet1:100:199, vxlan 1:1000 as the tenant default, gre; the QoS service plugin and
+# the ml2 qos extension driver unless LAB_QOS=0), all state under $LAB_DIR, every listener on
+# 127.0.0.1. Debian 12, as root, after scripts/lab/install.sh.
 #
 #   lab.sh up                    start (idempotent); prints the endpoints
 #   lab.sh down                  stop what this lab started (nothing else) and keep $LAB_DIR
@@ -14,6 +15,8 @@
 #   RABBIT_DIST_PORT (RABBIT_PORT+20000)  EPMD_PORT (RABBIT_PORT+20001): Erlang distribution and
 #   a private epmd, so nothing is shared with another RabbitMQ on the machine.
 #   LAB_CACHE (/var/tmp/ovs-agent-lab): migrated database templates, one per neutron/MariaDB version.
+#   LAB_QOS (1): 1 = neutron's `qos` service plugin and ml2 `qos` extension driver, as clouds with
+#   QoS run; 0 = neither (the QoS API then answers 404). Recorded in lab.env.
 #
 # Every daemon gets OVS_AGENT_LAB_DIR=$LAB_DIR in its environment; `down` stops exactly the
 # processes carrying that mark (RabbitMQ's epmd and helpers, neutron's workers included).
@@ -57,6 +60,7 @@ load_env() {
     API_PORT=${API_PORT:-9696}
     RABBIT_DIST_PORT=${RABBIT_DIST_PORT:-$((RABBIT_PORT + 20000))}
     EPMD_PORT=${EPMD_PORT:-$((RABBIT_PORT + 20001))}
+    LAB_QOS=${LAB_QOS:-1}
   fi
 }
 
@@ -78,10 +82,16 @@ stop_pid() { # PID WHAT: SIGTERM, wait up to 20 s, then SIGKILL
 }
 
 write_neutron_conf() { # DIR SOCKET -> neutron.conf, ml2_conf.ini in DIR
+  local plugins='' extensions=port_security
+  case ${LAB_QOS:-1} in
+  1) plugins=qos extensions=port_security,qos ;;
+  0) ;;
+  *) die "LAB_QOS must be 0 or 1, not '$LAB_QOS'" ;;
+  esac
   cat >"$1/neutron.conf" <<CONF
 [DEFAULT]
 core_plugin = ml2
-service_plugins =
+service_plugins = $plugins
 auth_strategy = noauth
 bind_host = 127.0.0.1
 bind_port = ${API_PORT:-9696}
@@ -105,12 +115,12 @@ quota_network = -1
 quota_subnet = -1
 quota_port = -1
 CONF
-  cat >"$1/ml2_conf.ini" <<'CONF'
+  cat >"$1/ml2_conf.ini" <<CONF
 [ml2]
 type_drivers = flat,vlan,vxlan,gre
 tenant_network_types = vxlan
 mechanism_drivers = openvswitch,l2population
-extension_drivers = port_security
+extension_drivers = $extensions
 [ml2_type_flat]
 flat_networks = *
 [ml2_type_vlan]
@@ -191,6 +201,7 @@ RABBIT_PORT=$RABBIT_PORT
 API_PORT=$API_PORT
 RABBIT_DIST_PORT=$RABBIT_DIST_PORT
 EPMD_PORT=$EPMD_PORT
+LAB_QOS=${LAB_QOS:-1}
 ENV
 
   # RabbitMQ boots slowest and neutron-server reconnects to it by itself: start it first, in parallel.
@@ -286,5 +297,5 @@ up) up ;;
 down) down ;;
 api) shift; api "$@" ;;
 status) load_env; curl -sf -o /dev/null "http://127.0.0.1:$API_PORT/" ;;
-*) sed -n 2,19p "$0" >&2; exit 2 ;;
+*) sed -n 2,22p "$0" >&2; exit 2 ;;
 esac
