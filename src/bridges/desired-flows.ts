@@ -83,12 +83,21 @@ export class DesiredFlows {
     this.byKey.set(key, flow);
   }
 
-  /** Non-strict modify: new actions for every flow of the table the match covers. */
+  /**
+   * Non-strict modify: new instructions for every flow of the table the match covers. A meter goes
+   * with the modify's instructions, as on the switch: the modify's meter, or none.
+   */
   private modify(flow: Flow): void {
     for (const key of this.candidates({ table: flow.table, match: flow.match })) {
       const f = this.byKey.get(key)!;
       if (f.table === flow.table && covers(flow.match, f.match)) {
-        this.byKey.set(key, { ...f, actions: flow.actions, ...(flow.gotoTable !== undefined ? { gotoTable: flow.gotoTable } : {}) });
+        const { meter: _replaced, ...kept } = f;
+        this.byKey.set(key, {
+          ...kept,
+          actions: flow.actions,
+          ...(flow.gotoTable !== undefined ? { gotoTable: flow.gotoTable } : {}),
+          ...(flow.meter !== undefined ? { meter: flow.meter } : {}),
+        });
       }
     }
   }

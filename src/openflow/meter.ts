@@ -8,8 +8,9 @@ export type MeterUnit = 'pktps' | 'kbps';
 
 /**
  * OFPMBT_DROP: packets above `rate` are dropped. `burstSize` (packets or kilobits, in the meter's
- * unit) is absent when zero, as ovs-ofctl leaves `burst_size` out then. Open vSwitch implements
- * no other band type (meter-features: `band_types: drop`), so no other is modelled.
+ * unit) only with the meter's burst flag: OpenFlow ignores it otherwise (OVS reports the rate there,
+ * and ovs-ofctl neither prints nor takes it), so it is absent then, and when zero. Open vSwitch
+ * implements no other band type (meter-features: `band_types: drop`), so no other is modelled.
  */
 export interface MeterBand {
   type: 'drop';

@@ -9,7 +9,7 @@ import { flowKey } from '../../openflow/flow-key.js';
 export { flowKey };
 
 const actionsKey = (f: Flow): string =>
-  JSON.stringify([f.actions, f.gotoTable ?? null], (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+  JSON.stringify([f.actions, f.gotoTable ?? null, f.meter ?? null], (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
 
 export interface FlowChanges {
   /** Flows to add (new, or their actions changed). */

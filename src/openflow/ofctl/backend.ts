@@ -150,6 +150,9 @@ export function refusalReason(stderr: string): string {
   return names?.[0] ?? stderr.trim().split('\n')[0] ?? 'refused';
 }
 
+/** The ovs-ofctl command of each meter mod. */
+const METER_VERBS: Record<MeterMod['command'], string> = { add: 'add-meter', modify: 'mod-meter', delete: 'del-meter' };
+
 class OfctlSwitch implements OpenFlowSwitch {
   constructor(readonly bridge: string, private readonly opts: OfctlOptions) {}
 
@@ -221,8 +224,8 @@ class OfctlSwitch implements OpenFlowSwitch {
 
   /** `add-meter`, `mod-meter` or `del-meter` with the meter's text; a refusal's OFPMMFC name becomes a MeterModError. */
   async applyMeter(mod: MeterMod): Promise<void> {
-    const [verb, text, meterId] =
-      mod.command === 'delete' ? ['del-meter', `meter=${mod.meterId}`, mod.meterId] : [`${mod.command === 'add' ? 'add' : 'mod'}-meter`, formatMeter(mod.meter), mod.meter.id];
+    const verb = METER_VERBS[mod.command];
+    const [text, meterId] = mod.command === 'delete' ? [`meter=${mod.meterId}`, mod.meterId] : [formatMeter(mod.meter), mod.meter.id];
     const r = await runOfctl(this.opts, ['-O', 'OpenFlow13', verb, this.bridge, text]);
     if (r.code === 0) return;
     const failure = meterModFailure(r.stderr);

@@ -5,7 +5,7 @@ import { IntegrationBridge } from '../../../src/bridges/br-int.js';
 import { TunnelBridge } from '../../../src/bridges/br-tun.js';
 import { OVSBridge } from '../../../src/bridges/ovs-bridge.js';
 import type { OpenFlowSwitch } from '../../../src/openflow/backend.js';
-import type { FlowMod } from '../../../src/openflow/flow.js';
+import type { Flow, FlowMod } from '../../../src/openflow/flow.js';
 import { formatFlow } from '../../../src/openflow/text.js';
 import { NO_METERS } from '../../helpers/meterless-switch.js';
 
@@ -86,4 +86,20 @@ test('a delete of every flow (drop_flows_on_start) empties it', async () => {
   await br.installFlows(...IntegrationBridge.defaultFlows());
   await br.deleteAllFlows();
   assert.equal(br.desired.size, 0);
+});
+
+test('a modify replaces the instructions of the flows it covers, the meter with them, as the switch does', async () => {
+  const { br } = bridge();
+  const metered: Flow = { table: 59, priority: 100, match: { inPort: 5 }, meter: 7, actions: [], gotoTable: 60 };
+  await br.installFlows(metered, { ...metered, match: { inPort: 6 }, meter: 8 });
+  // Nothing the agent writes modifies yet; a batch carries any flow mod.
+  const modify = async (flow: Flow): Promise<void> => {
+    const b = br.batch();
+    b.mods.push({ command: 'modify', flow });
+    await b.commit();
+  };
+  await modify({ table: 59, priority: 100, match: { inPort: 5 }, meter: 9, actions: [], gotoTable: 60 });
+  assert.deepEqual(desired(br), ['cookie=0xab, table=59, priority=100,in_port=5 actions=meter:9,goto_table:60', 'cookie=0xab, table=59, priority=100,in_port=6 actions=meter:8,goto_table:60']);
+  await modify({ table: 59, priority: 100, match: { inPort: 6 }, actions: [], gotoTable: 60 });
+  assert.deepEqual(desired(br)[1], 'cookie=0xab, table=59, priority=100,in_port=6 actions=goto_table:60');
 });

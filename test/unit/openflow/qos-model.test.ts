@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { auditFlows } from '../../../src/agent/repair/flow-audit.js';
 import { OVSBridge } from '../../../src/bridges/ovs-bridge.js';
-import { ctState, ETH_TYPE, exact, masked, IP_PROTO, type Flow } from '../../../src/openflow/flow.js';
+import { masked } from '../../../src/openflow/flow.js';
 import { flowKey } from '../../../src/openflow/flow-key.js';
 import { dropMeter, metersUsable, type Meter, type MeterFeatures, type MeterMod } from '../../../src/openflow/meter.js';
 import { decodeMessage, encodeMessage, errorName, flowModToWire, type FlowStatsEntry, type MultipartReply, type MultipartRequest, type OfMessage } from '../../../src/openflow/native/codec/index.js';
@@ -17,58 +17,7 @@ import { parseDumpLine } from '../../../src/openflow/ofctl/dump.js';
 import { meterModFailure, MeterTextError, parseDumpMeters, parseMeterFeatures } from '../../../src/openflow/ofctl/meters.js';
 import { formatFlow, formatMeter } from '../../../src/openflow/text.js';
 import { NO_METERS } from '../../helpers/meterless-switch.js';
-
-const MAC = 'fa:16:3e:00:00:01';
-const REG3_BIT0 = { field: 'NXM_NX_REG3', ofs: 0, nBits: 1 } as const;
-const REG4_BIT0 = { field: 'NXM_NX_REG4', ofs: 0, nBits: 1 } as const;
-
-/** The reference's QoS flows (br-int table 59, the queue and DSCP flows of table 0) and the corners of their printing. */
-const QOS_FLOWS: { flow: Flow; text: string }[] = [
-  {
-    flow: { table: 59, priority: 100, match: { inPort: 5, ethSrc: exact(MAC) }, meter: 7, actions: [], gotoTable: 60 },
-    text: `table=59, priority=100,in_port=5,dl_src=${MAC} actions=meter:7,goto_table:60`,
-  },
-  {
-    flow: { table: 59, priority: 100, match: { vlanVid: { value: 0x1003 }, ethDst: exact(MAC) }, meter: 8, actions: [], gotoTable: 60 },
-    text: `table=59, priority=100,dl_vlan=3,dl_dst=${MAC} actions=meter:8,goto_table:60`,
-  },
-  {
-    flow: { table: 0, priority: 200, match: { regs: { 3: exact(0) } }, actions: [{ type: 'set_queue', queueId: 0 }, { type: 'load', dst: REG3_BIT0, value: 1n }, { type: 'resubmit', table: 0 }] },
-    text: 'priority=200,reg3=0 actions=set_queue:0,load:0x1->NXM_NX_REG3[0],resubmit(,0)',
-  },
-  {
-    flow: {
-      table: 0, priority: 200, match: { inPort: 5, pktMark: exact(3), regs: { 4: exact(0) } },
-      actions: [{ type: 'set_queue', queueId: 3 }, { type: 'load', dst: REG4_BIT0, value: 1n }, { type: 'resubmit', table: 0 }],
-    },
-    text: 'priority=200,pkt_mark=0x3,reg4=0,in_port=5 actions=set_queue:3,load:0x1->NXM_NX_REG4[0],resubmit(,0)',
-  },
-  ...[ETH_TYPE.IPV4, ETH_TYPE.IPV6].map((ethType) => ({
-    flow: {
-      table: 0, priority: 65535, match: { regs: { 2: exact(0) }, inPort: 5, ethType },
-      actions: [{ type: 'set_field', field: 'reg2', value: 1 }, { type: 'set_field', field: 'ip_dscp', value: 26 }, { type: 'resubmit', inPort: 5 }],
-    } satisfies Flow,
-    text: `priority=65535,${ethType === ETH_TYPE.IPV4 ? 'ip' : 'ipv6'},reg2=0,in_port=5 actions=set_field:0x1->reg2,set_field:26->ip_dscp,resubmit:5`,
-  })),
-  {
-    flow: {
-      table: 1, priority: 1,
-      match: {
-        pktMark: masked(5, 0xff), conjId: 5, ctState: ctState('+trk'), ctZone: 3, ctMark: exact(1), ethType: ETH_TYPE.IPV4, ipProto: IP_PROTO.TCP,
-        regs: { 1: exact(3) }, tunId: exact(5n), metadata: exact(3n), inPort: 3, tcpDst: 80,
-      },
-      meter: 10,
-      actions: [{ type: 'set_field', field: 'pkt_mark', value: 0 }, { type: 'set_field', field: 'ip_dscp', value: 0 }, { type: 'set_queue', queueId: 7 }, { type: 'resubmit', table: 2 }],
-    },
-    // pkt_mark is the first match field OVS prints, before conj_id and the conntrack fields.
-    text: 'table=1, priority=1,pkt_mark=0x5/0xff,conj_id=5,ct_state=+trk,ct_zone=3,ct_mark=0x1,tcp,reg1=0x3,tun_id=0x5,metadata=0x3,in_port=3,tp_dst=80 actions=meter:10,set_field:0->pkt_mark,set_field:0->ip_dscp,set_queue:7,resubmit(,2)',
-  },
-  {
-    flow: { table: 1, priority: 3, match: { ethType: ETH_TYPE.IPV4 }, actions: [{ type: 'set_field', field: 'pkt_mark', value: 0x12345678 }] },
-    text: 'table=1, priority=3,ip actions=set_field:0x12345678->pkt_mark',
-  },
-  { flow: { table: 1, priority: 4, match: {}, meter: 9, actions: [] }, text: 'table=1, priority=4 actions=meter:9' },
-];
+import { QOS_FLOWS } from '../../helpers/qos-flows.js';
 
 test('QoS flows print as Open vSwitch prints them and parse back from dump-flows into the same flow', () => {
   for (const { flow, text } of QOS_FLOWS) {
@@ -161,16 +110,25 @@ test('meter mods, meter config and meter features go through their OpenFlow 1.3 
   assert.match(errorName(12, 3), /OFPMMFC_UNKNOWN_METER/);
 });
 
+/** A METER_CONFIG multipart reply (xid 6) with these entries, given in hex, decoded. */
+function meterConfigReply(hexEntries: string): OfMessage {
+  const body = Buffer.from('000a000000000000' + hexEntries, 'hex');
+  const head = Buffer.from('0413000000000006', 'hex');
+  head.writeUInt16BE(8 + body.length, 2);
+  return decodeMessage(Buffer.concat([head, body]));
+}
+
 test('a meter the model cannot hold is refused with OfCodecError naming the meter', () => {
-  const reply = (hexBody: string): OfMessage => {
-    const body = Buffer.from('000a000000000000' + hexBody, 'hex');
-    const head = Buffer.from('0413000000000006', 'hex');
-    head.writeUInt16BE(8 + body.length, 2);
-    return decodeMessage(Buffer.concat([head, body]));
-  };
+  const reply = meterConfigReply;
   // flags 0: neither kbps nor pktps.
   assert.throws(() => reply('0018' + '0000' + '00000009' + '00010010000003e80000000000000000'), /meter 9: flags 0x0 name neither or both/);
   // a dscp_remark band (type 2).
   assert.throws(() => reply('0018' + '0001' + '00000009' + '00020010000003e80000000001000000'), (e: unknown) => e instanceof OfCodecError && /meter 9: band type 2/.test(e.message));
   assert.throws(() => encodeMessage({ type: 'meter_mod', xid: 1, mod: { command: 'add', meter: { ...KBPS_METER, id: 0 } } }), OfCodecError);
+});
+
+test('a band\'s burst_size without the burst flag is left out, as OVS reports the rate there and ovs-ofctl prints none', () => {
+  // ofp_meter_config of meter 8 as OVS 3.1 answers for `meter=8,kbps,bands=type=drop,rate=10000`: burst_size 10000.
+  const reply = meterConfigReply('0018' + '0001' + '00000008' + '0001001000002710' + '0000271000000000');
+  assert.deepEqual(reply.type === 'multipart_reply' && reply.reply, { kind: 'meter_config', meters: [KBPS_METER] });
 });

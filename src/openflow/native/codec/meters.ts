@@ -54,8 +54,11 @@ function putBands(w: Writer, bands: readonly MeterBand[]): void {
   }
 }
 
-/** Bands up to the end of `r`; a band of another type is refused (Open vSwitch has only drop). */
-function decodeBands(r: Reader, meterId: number): MeterBand[] {
+/**
+ * Bands up to the end of `r`; a band of another type is refused (Open vSwitch has only drop).
+ * Without OFPMF_BURST a band's burst_size means nothing (OVS reports the rate there) and is left out.
+ */
+function decodeBands(r: Reader, meterId: number, flags: number): MeterBand[] {
   const bands: MeterBand[] = [];
   while (r.remaining > 0) {
     const type = r.u16('meter band type');
@@ -65,7 +68,7 @@ function decodeBands(r: Reader, meterId: number): MeterBand[] {
     if (type !== OFPMBT_DROP) throw new OfCodecError(`meter ${meterId}: band type ${type} is not drop, the only band the model has`);
     const rate = body.u32('meter band rate');
     const burstSize = body.u32('meter band burst_size');
-    bands.push(burstSize ? { type: 'drop', rate, burstSize } : { type: 'drop', rate });
+    bands.push(burstSize && flags & OFPMF.burst ? { type: 'drop', rate, burstSize } : { type: 'drop', rate });
   }
   return bands;
 }
@@ -98,7 +101,7 @@ export function decodeMeterMod(r: Reader): MeterMod {
   const meterId = r.u32('meter_mod meter_id');
   const command = OFPMC_NAMES[code];
   if (command === undefined) throw new OfCodecError(`meter_mod command ${code} unknown`);
-  const bands = decodeBands(r, meterId);
+  const bands = decodeBands(r, meterId, flags);
   if (command === 'delete') return { command, meterId };
   return { command, meter: meterFrom(meterId, flags, bands) };
 }
@@ -120,7 +123,7 @@ export function decodeMeterConfig(r: Reader): Meter {
   e.skip(2);
   const flags = e.u16('meter_config flags');
   const id = e.u32('meter_config meter_id');
-  return meterFrom(id, flags, decodeBands(e, id));
+  return meterFrom(id, flags, decodeBands(e, id, flags));
 }
 
 /** ofp_meter_features: max_meter, band_types, capabilities, max_bands, max_color, 2 pad bytes. */

@@ -32,6 +32,8 @@ test('a flow two owners want stays until both release it; changed actions are re
   t.markApplied(c);
   t.set('port:b', [f({ ethDst: { value: 'fa:16:3e:00:00:99' } }, [resubmit(81)])]);
   assert.deepEqual([t.changes().add.length, t.changes().remove.length], [0, 0], 'same flow again: nothing to send');
+  t.set('port:b', [{ ...f({ ethDst: { value: 'fa:16:3e:00:00:99' } }, [resubmit(81)]), meter: 7 }]);
+  assert.deepEqual(t.changes().add.map((x) => x.meter), [7], 'a meter added is an instruction changed: re-added');
 });
 
 test('changes not marked applied (a failed batch) are sent again', () => {
