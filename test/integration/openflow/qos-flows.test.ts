@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { PrivateOvs, freePort } from '../../../lab/ovs.js';
-import { auditFlows } from '../../../src/agent/flow-audit.js';
+import { auditFlows } from '../../../src/agent/repair/flow-audit.js';
 import { OVSBridge } from '../../../src/bridges/ovs-bridge.js';
 import { MeterModError, type OpenFlowSwitch } from '../../../src/openflow/backend.js';
 import { flowKey } from '../../../src/openflow/flow-key.js';
