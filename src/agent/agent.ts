@@ -125,11 +125,7 @@ export class OvsAgent implements AgentContext {
     this.networks.restoreLocalVlanHints();
     // Before any port is wired: a port is tagged only once its filter is in place.
     await this.startFirewall();
-    try {
-      this.extensions = await startExtensions(this);
-    } catch (e) {
-      throw new StartupError(errText(e));
-    }
+    this.extensions = await startExtensions(this).catch((e: unknown) => Promise.reject(new StartupError(errText(e))));
     this.ports.extensions = this.extensions;
     this.watchBridges();
     this.flowAudit.start();
@@ -374,6 +370,7 @@ export class OvsAgent implements AgentContext {
       vlans: this.vlans,
       tunnels: this.tunnels,
       firewall: this.firewall,
+      extensions: this.extensions?.status() ?? {},
       cache: this.cache,
       repairs: this.repairCounts(),
     });

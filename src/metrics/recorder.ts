@@ -224,6 +224,13 @@ export class PromRecorder implements MetricsRecorder {
         this.set(snap()?.repairs.flowsRefused ?? 0);
       },
     });
+    new Gauge({
+      name: `${p}extension_ports`, help: 'Ports on which an L2 extension enforces something (qos: ports with a QoS policy applied), by extension.', labelNames: ['extension'], registers,
+      collect() {
+        this.reset();
+        for (const [name, e] of Object.entries(snap()?.extensions ?? {})) this.set({ extension: name }, e.ports);
+      },
+    });
     for (const [what, help] of [
       ['ports', 'Ports the security-group firewall filters, by driver.'],
       ['rules', 'Security-group rules the firewall enforces (over the groups of its ports), by driver.'],

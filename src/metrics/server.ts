@@ -138,6 +138,7 @@ export class MetricsEndpoint {
       localVlans: s?.localVlans ?? [],
       tunnels: s?.tunnels ?? [],
       firewall: s?.firewall,
+      extensions: s?.extensions ?? {},
       lastErrors: this.recorder.lastErrors.map((e) => ({ ...e, at: iso(e.at) })),
     };
   }

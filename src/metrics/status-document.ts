@@ -21,6 +21,7 @@ export interface StatusDocument {
   localVlans: AgentSnapshot['localVlans'];
   tunnels: AgentSnapshot['tunnels'];
   firewall: AgentSnapshot['firewall'];
+  extensions: AgentSnapshot['extensions'];
   lastErrors: Array<{ at: string; level: string; logger: string; message: string }>;
 }
 
@@ -42,6 +43,10 @@ export function renderStatus(d: StatusDocument): string {
   out.push(`last state report  ${d.stateReportAgeSeconds === undefined ? 'none accepted yet' : `${d.stateReportAgeSeconds.toFixed(0)} s ago`}`);
   out.push(`ports              ${d.ports.bound} bound, ${d.ports.isolated} isolated (VLAN 4095), ${d.ports.retrying} retrying`);
   if (d.firewall) out.push(`firewall           ${d.firewall.driver}: ${d.firewall.ports} ports, ${d.firewall.rules} rules, ${d.firewall.members} remote members`);
+  for (const [name, e] of Object.entries(d.extensions ?? {})) {
+    const details = Object.entries(e.details).map(([k, v]) => `${v} ${k}`).join(', ');
+    out.push(`extension ${name.padEnd(9)}${e.ports} port${e.ports === 1 ? '' : 's'}${details ? `, ${details}` : ''}`);
+  }
   out.push('');
   out.push(`local VLANs (${d.localVlans.length})`);
   for (const v of d.localVlans) {

@@ -42,6 +42,8 @@ export interface AgentSnapshot {
   localVlans: Array<{ vlan: number; networkId: string; networkType: string; physicalNetwork?: string; segmentationId?: number; ports: number }>;
   tunnels: Array<{ type: string; remoteIp: string; ofport: number }>;
   firewall: { driver: string; ports: number; rules: number; members: number } | undefined;
+  /** The loaded extensions (`[agent] extensions`): ports each enforces something on, and its own figures. */
+  extensions: Record<string, { ports: number; details: Record<string, number | string> }>;
   /** Objects in the resource cache, by type. */
   cache: Record<string, number>;
   /** What the agent put back since start because something else changed it (issue: drift). */

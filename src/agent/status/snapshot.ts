@@ -31,6 +31,7 @@ export interface SnapshotParts {
   vlans: LocalVlanManager;
   tunnels: TunnelPorts;
   firewall: FirewallDriver | undefined;
+  extensions: AgentSnapshot['extensions'];
   cache: ResourceCache;
   repairs: RepairCounts;
 }
@@ -78,6 +79,7 @@ export function buildSnapshot(p: SnapshotParts): AgentSnapshot {
     localVlans,
     tunnels,
     firewall: p.firewall && fw ? { driver: p.firewall.name, ...fw } : undefined,
+    extensions: p.extensions,
     cache: p.cache.counts(),
     repairs: p.repairs,
   };

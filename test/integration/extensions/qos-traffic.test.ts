@@ -20,11 +20,13 @@ interface IperfResult {
 
 /**
  * One iperf3 run from `from` to the server in `to`; Mbit/s received (TCP), or packets/s received
- * (UDP). The first 2 s are left out (-O): a token bucket lets its burst through first, and what a
- * limit promises is the rate after that.
+ * (UDP). The first 2 s of TCP are left out (-O): a token bucket lets its burst through first, and
+ * what a limit promises is the rate after that.
  */
 async function iperf(from: Vm, to: Vm, opts: { reverse?: boolean; udpPps?: boolean; seconds?: number } = {}): Promise<number> {
-  const args = ['-c', to.ip, '-J', '-O', '2', '-t', String(opts.seconds ?? 3), ...(opts.reverse ? ['-R'] : []), ...(opts.udpPps ? ['-u', '-b', '20M', '-l', '64'] : [])];
+  // UDP counts what was lost over the whole run, the omitted seconds included: no -O there.
+  const omit = opts.udpPps ? [] : ['-O', '2'];
+  const args = ['-c', to.ip, '-J', ...omit, '-t', String(opts.seconds ?? 3), ...(opts.reverse ? ['-R'] : []), ...(opts.udpPps ? ['-u', '-b', '20M', '-l', '64'] : [])];
   const out = await from.exec('iperf3', args);
   const r = JSON.parse(out) as IperfResult;
   if (opts.udpPps) {

@@ -36,7 +36,7 @@ function parts(over: Partial<SnapshotParts>): SnapshotParts {
   return {
     ovsdbEndpoint: 'unix:/run/openvswitch/db.sock', ops: undefined, backend: undefined, bridges, canary: 'normal', rpc: undefined,
     sync, ports: { bound: 2, isolated: 0, retrying: 0 }, lastFullSync: undefined, lastStateReportAt: undefined,
-    vlans, tunnels, firewall: undefined, cache: new ResourceCache(async () => []),
+    vlans, tunnels, firewall: undefined, extensions: {}, cache: new ResourceCache(async () => []),
     repairs: { ovsdbRepairs: 0, ovsdbFlaps: 0, flowAudits: 0, flowsReadded: 0, foreignFlowsRemoved: 0, flowsRefused: 0 }, ...over,
   };
 }

@@ -22,6 +22,7 @@ const base = (): AgentSnapshot => ({
   localVlans: [],
   tunnels: [],
   firewall: undefined,
+  extensions: {},
   cache: {},
   repairs: { ovsdbRepairs: 0, ovsdbFlaps: 0, flowAudits: 0, flowsReadded: 0, foreignFlowsRemoved: 0, flowsRefused: 0 },
 });
