@@ -13,7 +13,7 @@ import { waitFor, type NeutronLab } from '../lab/neutron.js';
 import type { PrivateOvs } from '../lab/ovs.js';
 import { plugVm, ping, cleanupAllVms, type Vm } from '../lab/vm.js';
 import { createSecurityGroup, deleteRule } from '../lab/security-groups.js';
-import { Listener, probeTcp, type TcpResult } from '../lab/traffic.js';
+import { Iperf3Server, Listener, iperf3, probeTcp, type TcpResult } from '../lab/traffic.js';
 import { startLabAndOvs } from '../lab/host.js';
 
 const run = promisify(execFile);
@@ -92,6 +92,27 @@ async function plugVms(lab: NeutronLab, ovs: PrivateOvs, networkId: string): Pro
   return vms as [DemoVm, DemoVm];
 }
 
+/** A 10 Mbit/s egress limit on vm1's port: TCP from vm1 holds under it, the other way not; gone with its policy. */
+async function qosSteps(lab: NeutronLab, ovs: PrivateOvs, vms: [DemoVm, DemoVm]): Promise<void> {
+  const [a, b] = vms;
+  const server = await Iperf3Server.start(b.vm);
+  try {
+    say(`\nQoS: TCP ${a.name} -> ${b.name} (iperf3): ${(await iperf3(a.vm, b.vm)).toFixed(0)} Mbit/s`);
+    const policy = await lab.createQosPolicy('demo-10mbit');
+    await lab.createQosRule(policy.id, 'bandwidth_limit', { max_kbps: 10000, direction: 'egress' });
+    await lab.setPortQosPolicy(a.portId, policy.id);
+    const applied = await until(async () => (await ovs.vsctl('get', 'Interface', a.vm.tap, 'ingress_policing_rate')).trim(), '10000');
+    say(`policy "demo-10mbit" (bandwidth_limit egress 10000 kbit/s) on ${a.name}'s port: written ${applied === undefined ? 'NOT within 20 s' : `within ${applied} ms`}`);
+    say(`  ${a.name} -> ${b.name}: ${(await iperf3(a.vm, b.vm)).toFixed(1)} Mbit/s; ${b.name} -> ${a.name}: ${(await iperf3(a.vm, b.vm, { reverse: true })).toFixed(0)} Mbit/s (not limited)`);
+    await lab.setPortQosPolicy(a.portId, null);
+    await until(async () => (await ovs.vsctl('get', 'Interface', a.vm.tap, 'ingress_policing_rate')).trim(), '0');
+    say(`policy detached: ${a.name} -> ${b.name}: ${(await iperf3(a.vm, b.vm)).toFixed(0)} Mbit/s`);
+    await lab.deleteQosPolicy(policy.id);
+  } finally {
+    server.stop();
+  }
+}
+
 /** Both ports moved to a group admitting ICMP and SSH from its members, then its ICMP rule deleted. */
 async function securityGroupSteps(lab: NeutronLab, vms: [DemoVm, DemoVm]): Promise<void> {
   const [a, b] = vms;
@@ -127,6 +148,7 @@ async function main(): Promise<void> {
       transportUrl: lab.transportUrl,
       ovsdbConnection: ovs.unixConnection,
       firewallDriver: 'openvswitch',
+      agent: ['extensions = qos'],
     }),
     ovs.env,
   );
@@ -136,7 +158,7 @@ async function main(): Promise<void> {
     say(`lab ready after ${((t0 - started) / 1000).toFixed(1)} s`);
     agent.start();
     await agent.waitForLog(/bridges set up/);
-    say(`agent (firewall_driver = openvswitch): bridges set up ${Date.now() - t0} ms after start`);
+    say(`agent (firewall_driver = openvswitch, extensions = qos): bridges set up ${Date.now() - t0} ms after start`);
     await waitFor(async () => (await lab.listAgents()).find((a) => a.host === HOST && a.alive), 60000, 'agent alive');
     say(`agent: alive in GET /v2.0/agents ${Date.now() - t0} ms after start`);
 
@@ -146,6 +168,7 @@ async function main(): Promise<void> {
     const vms = await plugVms(lab, ovs, net.id);
     const [a, b] = vms;
     say(`ping ${a.name} -> ${b.name} (${b.vm.ip}): ${await ping(a.vm, b.vm.ip, { count: 3 })}/3 replies (project's default security group)`);
+    await qosSteps(lab, ovs, vms);
     listener = await Listener.start(b.vm, { tcp: [22] });
     say(`${b.name} listens on TCP 22 only; ${a.name} -> ${b.name}:80: ${tcpSays(await probeTcp(a.vm, b.vm.ip, 80))}`);
 

@@ -158,3 +158,49 @@ export async function ping6(from: Vm, to: string, count = 3, timeoutSec = 5): Pr
     return Number(m[1]);
   }
 }
+
+interface IperfJson {
+  end: { sum_received?: { bits_per_second: number }; sum?: { packets?: number; lost_packets?: number; seconds?: number } };
+}
+
+/** An iperf3 server in a VM, on its address; stop() ends it. */
+export class Iperf3Server {
+  private constructor(private readonly child: ChildProcess) {}
+  static async start(vm: Vm): Promise<Iperf3Server> {
+    const child = spawn('ip', ['netns', 'exec', vm.netns, 'iperf3', '-s', '-B', vm.ip], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`iperf3 server in ${vm.netns} did not start within 5 s (is iperf3 installed?)`)), 5000);
+      child.stdout!.on('data', (b: Buffer) => {
+        if (b.toString().includes('listening')) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`iperf3 server in ${vm.netns} exited (${code})`)));
+    });
+    return new Iperf3Server(child);
+  }
+  stop(): void {
+    if (this.child.exitCode === null) this.child.kill();
+  }
+}
+
+/**
+ * One iperf3 run from `from` to the Iperf3Server in `to`: Mbit/s received (TCP), or packets/s
+ * received (`udpPps`: 64-byte datagrams offered at 20 Mbit/s). The first 2 s of TCP are left out
+ * (-O): a token bucket lets its burst through first, and what a limit promises is the rate after
+ * that. UDP counts what was lost over the whole run, so it omits nothing.
+ */
+export async function iperf3(from: Vm, to: Vm, opts: { reverse?: boolean; udpPps?: boolean; seconds?: number } = {}): Promise<number> {
+  const omit = opts.udpPps ? [] : ['-O', '2'];
+  const args = ['-c', to.ip, '-J', ...omit, '-t', String(opts.seconds ?? 3), ...(opts.reverse ? ['-R'] : []), ...(opts.udpPps ? ['-u', '-b', '20M', '-l', '64'] : [])];
+  const out = await from.exec('iperf3', args);
+  const r = JSON.parse(out) as IperfJson;
+  if (opts.udpPps) {
+    const s = r.end.sum;
+    if (!s) throw new Error(`iperf3 -u from ${from.netns}: no summary in its output`);
+    return ((s.packets ?? 0) - (s.lost_packets ?? 0)) / (s.seconds ?? 1);
+  }
+  if (!r.end.sum_received) throw new Error(`iperf3 from ${from.netns}: no summary in its output`);
+  return r.end.sum_received.bits_per_second / 1e6;
+}

@@ -5,7 +5,7 @@
 // tests run once per OpenFlow backend ([ovs] of_interface), each with its own OVS and agent.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { PrivateOvs, freePort } from '../../../lab/ovs.js';
 import type { AgentProcess } from '../../../lab/agent-process.js';
 import { labAgentFiles } from '../../../lab/agent-config.js';
@@ -13,28 +13,7 @@ import { type NeutronLab, type NeutronPort, waitFor } from '../../../lab/neutron
 import { startLab } from '../../../lab/host.js';
 import { plugVm, ping, type Vm } from '../../../lab/vm.js';
 import { note, startAgent, stopLabHost, waitAgentAlive } from '../../helpers/resilience.js';
-
-interface IperfResult {
-  end: { sum_received?: { bits_per_second: number }; sum?: { packets?: number; lost_packets?: number; seconds?: number } };
-}
-
-/**
- * One iperf3 run from `from` to the server in `to`; Mbit/s received (TCP), or packets/s received
- * (UDP). The first 2 s of TCP are left out (-O): a token bucket lets its burst through first, and
- * what a limit promises is the rate after that.
- */
-async function iperf(from: Vm, to: Vm, opts: { reverse?: boolean; udpPps?: boolean; seconds?: number } = {}): Promise<number> {
-  // UDP counts what was lost over the whole run, the omitted seconds included: no -O there.
-  const omit = opts.udpPps ? [] : ['-O', '2'];
-  const args = ['-c', to.ip, '-J', ...omit, '-t', String(opts.seconds ?? 3), ...(opts.reverse ? ['-R'] : []), ...(opts.udpPps ? ['-u', '-b', '20M', '-l', '64'] : [])];
-  const out = await from.exec('iperf3', args);
-  const r = JSON.parse(out) as IperfResult;
-  if (opts.udpPps) {
-    const s = r.end.sum!;
-    return ((s.packets ?? 0) - (s.lost_packets ?? 0)) / (s.seconds ?? 1);
-  }
-  return r.end.sum_received!.bits_per_second / 1e6;
-}
+import { Iperf3Server, iperf3 as iperf } from '../../../lab/traffic.js';
 
 /** The IP TOS byte of the first ICMP echo requests `vm` receives while `sender` pings it. */
 async function tosSeen(sender: Vm, vm: Vm): Promise<string> {
@@ -67,7 +46,7 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`[agent] ex
   let ports: NeutronPort[];
   let a: Vm;
   let b: Vm;
-  let server: ChildProcess | undefined;
+  let server: Iperf3Server | undefined;
 
   const iface = async (vm: Vm, col: string): Promise<string> => (await ovs.vsctl('get', 'Interface', vm.tap, col)).trim();
   const meters = async (): Promise<string> => ovs.ofctl('-O', 'OpenFlow13', 'dump-meters', 'br-int');
@@ -85,12 +64,12 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`[agent] ex
     ports = [await lab.createPort(net.id, { name: 'a', host: HOST }), await lab.createPort(net.id, { name: 'b', host: HOST })];
     [a, b] = [await plugVm(ovs, ports[0]!), await plugVm(ovs, ports[1]!)];
     for (const p of ports) await waitFor(async () => (await lab.getPort(p.id)).status === 'ACTIVE', 30000, `port ${p.name} ACTIVE`, 100);
-    server = spawn('ip', ['netns', 'exec', b.netns, 'iperf3', '-s', '-B', b.ip], { stdio: 'ignore' });
+    server = await Iperf3Server.start(b);
     await waitFor(async () => ping(a, b.ip, { count: 1, timeoutMs: 1000 }).then((n) => n === 1), 10000, 'a pings b');
     await new Promise((r) => setTimeout(r, 500));
   }, { timeout: 240000 });
 
-  after(() => stopLabHost({ host: HOST, agent, ovs, running: [{ kill: () => server?.kill() }] }), { timeout: 60000 });
+  after(() => stopLabHost({ host: HOST, agent, ovs, running: [{ kill: () => server?.stop() }] }), { timeout: 60000 });
 
   test('a 10 Mbit/s egress limit holds from the VM and not towards it, and goes with its rule', async () => {
     const unlimited = await iperf(a, b);
