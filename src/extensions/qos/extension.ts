@@ -4,6 +4,7 @@
 // push, goes through one queue, so a port is never changed by two of them at once.
 import { randomUUID } from 'node:crypto';
 import type { JsonObject } from '../../util/json.js';
+import type { RowChange } from '../../ovsdb/replica.js';
 import { getLogger } from '../../util/log.js';
 import type { AgentExtension, ExtensionAgentApi, ExtensionPort, ExtensionStatus } from '../seam.js';
 import { QosDriver, desiredQos } from './driver.js';
@@ -12,6 +13,8 @@ import { parseQosPolicy, policyAppliesToPort, type QosPolicy } from './policy.js
 import { QosRows } from './qos-rows.js';
 
 const LOG = getLogger('extensions.qos');
+/** Changes that come together (a transaction, a burst of them) are repaired together. */
+const DRIFT_SETTLE_MS = 200;
 
 export class QosAgentExtension implements AgentExtension {
   readonly name = 'qos';
@@ -44,6 +47,34 @@ export class QosAgentExtension implements AgentExtension {
     api.cache.on('object-deleted', (type, id) => {
       if (type === 'QosPolicy') this.serially(`policy ${id} deleted`, () => this.reapply((_p, policyId) => policyId === id));
     });
+    api.ops.replica.on('update', (changes) => this.onOvsdbChanges(changes));
+  }
+
+  private driftTimer: NodeJS.Timeout | undefined;
+  private readonly drifted = new Set<string>();
+  private anyRowDrifted = false;
+
+  /**
+   * Drift repair of what QoS writes in OVSDB: a policing rate, a port's QoS, a QoS or Queue row
+   * changed or deleted by something else is written back as the policy says (the driver compares
+   * what is there with what should be, so the agent's own writes come back as no change).
+   */
+  private onOvsdbChanges(changes: readonly RowChange[]): void {
+    for (const c of changes) {
+      if (c.table === 'QoS' || c.table === 'Queue') this.anyRowDrifted = true;
+      else if (c.table === 'Interface' && (c.old?.ingressPolicingRate !== c.new?.ingressPolicingRate || c.old?.ingressPolicingBurst !== c.new?.ingressPolicingBurst)) this.drifted.add(c.new?.name ?? c.old?.name ?? '');
+      else if (c.table === 'Port' && c.old && c.new && c.old.qos !== c.new.qos) this.drifted.add(c.new.name);
+    }
+    if ((this.drifted.size === 0 && !this.anyRowDrifted) || this.driftTimer) return;
+    this.driftTimer = setTimeout(() => {
+      this.driftTimer = undefined;
+      const names = new Set(this.drifted);
+      const all = this.anyRowDrifted;
+      this.drifted.clear();
+      this.anyRowDrifted = false;
+      this.serially('QoS rows changed in OVSDB', () => this.reapply((p, policyId) => policyId !== undefined && (all || names.has(p.portName))));
+    }, DRIFT_SETTLE_MS);
+    this.driftTimer.unref();
   }
 
   handlePort(port: ExtensionPort): Promise<void> {
@@ -87,6 +118,7 @@ export class QosAgentExtension implements AgentExtension {
   }
 
   async stop(): Promise<void> {
+    clearTimeout(this.driftTimer);
     await this.queue;
   }
 

@@ -47,13 +47,14 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`[agent] ex
   let a: Vm;
   let b: Vm;
   let server: Iperf3Server | undefined;
+  let files: Record<string, string>;
 
   const iface = async (vm: Vm, col: string): Promise<string> => (await ovs.vsctl('get', 'Interface', vm.tap, col)).trim();
   const meters = async (): Promise<string> => ovs.ofctl('-O', 'OpenFlow13', 'dump-meters', 'br-int');
 
   before(async () => {
     ovs = await PrivateOvs.start();
-    const files = labAgentFiles({
+    files = labAgentFiles({
       host: HOST, transportUrl: lab.transportUrl, ovsdbConnection: ovs.unixConnection, ofListenPort: await freePort(), ofInterface, reportIntervalSec: 2,
       agent: ['extensions = qos'],
     });
@@ -84,6 +85,9 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`[agent] ex
     note(`${tag} egress limit 10 Mbit/s: a->b ${limited.toFixed(1)} Mbit/s (unlimited before: ${unlimited.toFixed(0)}), b->a ${reverse.toFixed(0)} Mbit/s`);
     assert.ok(limited <= 10.5 && limited > 5, `a->b ${limited.toFixed(2)} Mbit/s under a 10 Mbit/s egress limit`);
     assert.ok(reverse > 30, `b->a ${reverse.toFixed(1)} Mbit/s: the other direction is not limited`);
+    // Changed under the agent: put back as the policy says.
+    await ovs.vsctl('set', 'Interface', a.tap, 'ingress_policing_rate=0');
+    await waitFor(async () => (await iface(a, 'ingress_policing_rate')) === '10000', 10000, 'the policing rate put back after it was cleared by hand');
     await lab.deleteQosRule(policy.id, 'bandwidth_limit', rule.id);
     await waitFor(async () => (await iface(a, 'ingress_policing_rate')) === '0', 15000, 'ingress_policing_rate back to 0');
     await waitFor(async () => !/kbps/.test(await meters()), 10000, 'the kbps meter gone');
@@ -103,6 +107,13 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`[agent] ex
     assert.match(qos, new RegExp(`id=${b.tap}`));
     const queue = await ovs.vsctl('--columns=other_config,external_ids', 'list', 'Queue');
     assert.match(queue, /max-rate="5000000"/);
+    // An agent restart keeps the rows that are right: the same QoS row, never cleared meanwhile.
+    const qosUuid = (await ovs.vsctl('get', 'Port', b.tap, 'qos')).trim();
+    await agent.stop();
+    agent.cleanup();
+    agent = await startAgent(files, ovs);
+    await agent.waitForLog(/first full sync done/, 30000);
+    assert.equal((await ovs.vsctl('get', 'Port', b.tap, 'qos')).trim(), qosUuid, 'the same QoS row on b\'s port after a restart');
     const limited = await iperf(a, b);
     const reverse = await iperf(a, b, { reverse: true });
     note(`${tag} ingress limit 5 Mbit/s on b: a->b ${limited.toFixed(1)} Mbit/s, b->a ${reverse.toFixed(0)} Mbit/s`);
