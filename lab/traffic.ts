@@ -167,7 +167,8 @@ interface IperfJson {
 export class Iperf3Server {
   private constructor(private readonly child: ChildProcess) {}
   static async start(vm: Vm): Promise<Iperf3Server> {
-    const child = spawn('ip', ['netns', 'exec', vm.netns, 'iperf3', '-s', '-B', vm.ip], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // --forceflush: iperf3 buffers its stdout into a pipe, and 'listening' would never arrive.
+    const child = spawn('ip', ['netns', 'exec', vm.netns, 'iperf3', '-s', '-B', vm.ip, '--forceflush'], { stdio: ['ignore', 'pipe', 'pipe'] });
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`iperf3 server in ${vm.netns} did not start within 5 s (is iperf3 installed?)`)), 5000);
       child.stdout!.on('data', (b: Buffer) => {

@@ -24,6 +24,8 @@ export interface AgentSettings extends BridgeSetupConfig, OpenFlowSettings {
   reportIntervalSec: number;
   /** `[agent] flow_audit_interval` (ours): seconds between flow audits, 0 = none. */
   flowAuditIntervalSec: number;
+  /** `[agent] tunnel_port_naming` (ours): tunnel ports named by the remote IP (the reference) or by both IPs (test rigs). */
+  tunnelPortNaming: 'remote-ip' | 'local-and-remote-ip';
   logAgentHeartbeats: boolean;
   extensions: readonly string[];
   firewallDriver: FirewallDriverName;
@@ -114,6 +116,7 @@ export function settingsFromConfig(c: AgentConfig): AgentSettings {
     enableDistributedRouting: agent.enable_distributed_routing,
     reportIntervalSec: agent.report_interval,
     flowAuditIntervalSec: agent.flow_audit_interval,
+    tunnelPortNaming: agent.tunnel_port_naming === 'local-and-remote-ip' ? 'local-and-remote-ip' : 'remote-ip',
     logAgentHeartbeats: agent.log_agent_heartbeats,
     extensions: agent.extensions,
     firewallDriver: c.firewallDriver,

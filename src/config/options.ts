@@ -413,6 +413,12 @@ const AGENT_GROUP = {
   flow_audit_interval: int({
     default: 60, min: 0, help: "Seconds between audits of the bridges' flows against those the agent wants (missing ones re-added, foreign cookies removed); 0 disables.",
   }),
+  // Our extension, for test rigs only: neutron's fullstack tests run several agents on one Open
+  // vSwitch, where names by remote IP alone collide; their test agent names tunnels by both IPs.
+  tunnel_port_naming: str({
+    default: 'remote-ip', choices: ['remote-ip', 'local-and-remote-ip'],
+    help: "Tunnel port names: 'remote-ip' (the reference's, vxlan-c0000214) or 'local-and-remote-ip' (neutron's fullstack test agent's, vxl-<local hash>-<remote hash>: for test rigs where several agents share one Open vSwitch).",
+  }),
   log_agent_heartbeats: bool({ default: false, help: 'Log agent heartbeats.' }),
   extensions: list({ default: [], help: 'L2 agent extensions to use (qos, fdb, log, dhcp, local_ip).' }),
   root_helper: str({ default: 'sudo', help: 'Root helper application.' }),

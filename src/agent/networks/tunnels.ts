@@ -34,15 +34,34 @@ function base32(buf: Buffer): string {
   return out;
 }
 
+/** The reference's get_tunnel_hash: 8 hex digits for IPv4, a base32 SHA-1 prefix of `len` for IPv6. */
+function tunnelHash(ip: string, len: number): string | undefined {
+  const v = isIP(ip);
+  if (v === 4) return ipv4ToHex(ip);
+  if (v === 6) return base32(createHash('sha1').update(ip).digest()).slice(0, len);
+  return undefined;
+}
+
+/** OVS limits port names to 15 characters (IFNAMSIZ less the NUL). */
+const DEVICE_NAME_MAX_LEN = 15;
+
 /** `vxlan-c0000214` for 192.0.2.20; IPv6 remotes get a base32 SHA-1 prefix. Undefined for an invalid IP. */
 export function tunnelPortName(type: TunnelType, remoteIp: string): string | undefined {
-  const v = isIP(remoteIp);
-  if (v === 4) return `${type}-${ipv4ToHex(remoteIp)}`;
-  if (v === 6) {
-    const hash = base32(createHash('sha1').update(remoteIp).digest());
-    return `${type}-${hash.slice(0, 15 - type.length - 1)}`;
-  }
-  return undefined;
+  const hash = tunnelHash(remoteIp, DEVICE_NAME_MAX_LEN - type.length - 1);
+  return hash === undefined ? undefined : `${type}-${hash}`;
+}
+
+/**
+ * Neutron's fullstack test agent's name (get_tunnel_name_full): `vxl-<sha1(local hash)>-<sha1(remote
+ * hash)>`, 5 hex digits each, so agents sharing one Open vSwitch name their ports to one remote apart.
+ */
+export function tunnelPortNameByBothIps(type: TunnelType, localIp: string, remoteIp: string): string | undefined {
+  const prefix = type.slice(0, 3);
+  const len = Math.floor((DEVICE_NAME_MAX_LEN - prefix.length - 2) / 2);
+  const [local, remote] = [tunnelHash(localIp, len), tunnelHash(remoteIp, len)];
+  if (local === undefined || remote === undefined) return undefined;
+  const sha = (s: string) => createHash('sha1').update(s).digest('hex').slice(0, len);
+  return `${prefix}-${sha(local)}-${sha(remote)}`;
 }
 
 export interface TunnelOptionSettings {
@@ -113,7 +132,7 @@ export class TunnelPorts {
     if (known !== undefined) return known;
     const { settings, ops } = this.ctx;
     const tun = this.ctx.bridges.tun;
-    const name = tunnelPortName(type, remoteIp);
+    const name = this.portName(type, remoteIp);
     if (!tun || !name) {
       LOG.error(`cannot create a ${type} tunnel port to '${remoteIp}'`);
       return undefined;
@@ -142,6 +161,11 @@ export class TunnelPorts {
     }
   }
 
+  private portName(type: TunnelType, remoteIp: string): string | undefined {
+    const { settings } = this.ctx;
+    return settings.tunnelPortNaming === 'local-and-remote-ip' ? tunnelPortNameByBothIps(type, settings.localIp!, remoteIp) : tunnelPortName(type, remoteIp);
+  }
+
   /** Delete a tunnel port and its flows once no network floods to it any more. */
   async cleanupPort(ofport: number, type: TunnelType): Promise<void> {
     const tun = this.ctx.bridges.tun;
@@ -150,7 +174,7 @@ export class TunnelPorts {
     if (!entry || !tun) return;
     const [ip] = entry;
     this.ofportsOf(type).delete(ip);
-    await this.ctx.ops.deletePort(tun.name, tunnelPortName(type, ip)!);
+    await this.ctx.ops.deletePort(tun.name, this.portName(type, ip)!);
     const b = tun.batch();
     TunnelBridge.cleanupTunnelPort(b, ofport);
     await b.commit();

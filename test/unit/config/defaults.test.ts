@@ -35,7 +35,7 @@ const REFERENCE: Record<string, Record<string, unknown>> = {
 };
 
 // Options we add on top of the reference (documented in options.ts).
-const OUR_EXTENSIONS: Record<string, string[]> = { ovs: ['of_interface'], agent: ['metrics_bind', 'flow_audit_interval'] };
+const OUR_EXTENSIONS: Record<string, string[]> = { ovs: ['of_interface'], agent: ['metrics_bind', 'flow_audit_interval', 'tunnel_port_naming'] };
 
 function ourValue(cfg: AgentConfig, group: string, option: string): unknown {
   // The reference holds the inventory dicts with numbers; ours keeps the raw strings and converts in derived values.
