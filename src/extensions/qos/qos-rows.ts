@@ -66,29 +66,39 @@ export class QosRows {
       const port = this.replica.port(portName);
       if (!port) throw new Error(`${label}: port ${portName} does not exist`);
       if (DPDK_PORT_TYPES.has(interfaceType)) return this.dpdkPolicerOps(port.uuid, portName, maxKbps, maxBurstKbps);
-      const ops: Operation[] = [];
-      const queue = this.findQueue(portName, 'bandwidth_limit');
-      const otherConfig = { ...Object.fromEntries(queue?.otherConfig ?? []), 'max-rate': String(maxKbps * SI), burst: String(maxBurstKbps * SI) };
-      const queueRef = queue ? new Uuid(queue.uuid) : new NamedUuid('queue');
-      if (!queue) {
-        ops.push(QUEUE.insert({ otherConfig, externalIds: { port: portName, type: 'bandwidth_limit', 'queue-num': String(QOS_DEFAULT_QUEUE) } }, 'queue'));
-      } else if (!sameMap(queue.otherConfig, otherConfig)) {
-        ops.push(QUEUE.update([cond.uuid(queue.uuid)], { otherConfig }));
-      }
-      const qos = this.findQos(portName, 'bandwidth_limit');
-      const queues = new Map<number, Uuid | NamedUuid>([...(qos?.queues ?? [])].map(([n, u]) => [n, new Uuid(u)]));
-      queues.set(QOS_DEFAULT_QUEUE, queueRef);
-      let qosRef: Uuid | NamedUuid;
-      if (qos) {
-        qosRef = new Uuid(qos.uuid);
-        if (!queue) ops.push(QOS.update([cond.uuid(qos.uuid)], { queues }));
-      } else {
-        qosRef = new NamedUuid('qos');
-        ops.push(QOS.insert({ type: 'linux-htb', queues, externalIds: { id: portName, _type: 'bandwidth_limit' }, otherConfig: { 'max-rate': String(OVS_MAX_RATE) } }, 'qos'));
-      }
+      const { ops, qosRef } = this.queueInQosOps(
+        { owner: portName, type: 'bandwidth_limit', queueNum: QOS_DEFAULT_QUEUE, qosId: portName },
+        (had) => ({ ...had, 'max-rate': String(maxKbps * SI), burst: String(maxBurstKbps * SI) }),
+      );
       if (port.qos !== qosRef.toString()) ops.push(PORT.update([cond.uuid(port.uuid)], { qos: qosRef }));
       return ops;
     });
+  }
+
+  /**
+   * The owner's queue of `type` with the other_config `config` makes of what it had, created with
+   * the reference's external_ids when missing, and in the linux-htb QoS of that type and id (created
+   * with OVS_MAX_RATE when missing) as queue `queueNum` (ovs_lib's _update_queue and _update_qos).
+   */
+  private queueInQosOps(
+    q: { owner: string; type: RuleType; queueNum: number; qosId: string },
+    config: (had: Record<string, string>) => Record<string, string>,
+  ): { ops: Operation[]; qosRef: Uuid | NamedUuid } {
+    const ops: Operation[] = [];
+    const queue = this.findQueue(q.owner, q.type);
+    const otherConfig = config(Object.fromEntries(queue?.otherConfig ?? []));
+    const queueRef = queue ? new Uuid(queue.uuid) : new NamedUuid('queue');
+    if (!queue) ops.push(QUEUE.insert({ otherConfig, externalIds: { port: q.owner, type: q.type, 'queue-num': String(q.queueNum) } }, 'queue'));
+    else if (!sameMap(queue.otherConfig, otherConfig)) ops.push(QUEUE.update([cond.uuid(queue.uuid)], { otherConfig }));
+    const qos = this.findQos(q.qosId, q.type);
+    const queues = new Map<number, Uuid | NamedUuid>([...(qos?.queues ?? [])].map(([n, u]) => [n, new Uuid(u)]));
+    queues.set(q.queueNum, queueRef);
+    if (!qos) {
+      ops.push(QOS.insert({ type: 'linux-htb', queues, externalIds: { id: q.qosId, _type: q.type }, otherConfig: { 'max-rate': String(OVS_MAX_RATE) } }, 'qos'));
+      return { ops, qosRef: new NamedUuid('qos') };
+    }
+    if (qos.queues.get(q.queueNum) !== queue?.uuid) ops.push(QOS.update([cond.uuid(qos.uuid)], { queues }));
+    return { ops, qosRef: new Uuid(qos.uuid) };
   }
 
   private dpdkPolicerOps(portUuid: string, portName: string, maxKbps: number, maxBurstKbps: number): Operation[] {
@@ -135,24 +145,11 @@ export class QosRows {
   async setMinimumBandwidth(portId: string, queueNum: number, minKbps: number, qosId: string, egressPortNames: readonly string[]): Promise<void> {
     const label = `minimum bandwidth ${minKbps} kbit/s for port ${portId}`;
     await this.ops.transaction(label, () => {
-      const ops: Operation[] = [];
-      const queue = this.findQueue(portId, 'minimum_bandwidth');
-      const otherConfig: Record<string, string> = { ...Object.fromEntries(queue?.otherConfig ?? []), 'min-rate': String(minKbps * SI) };
-      if (!('max-rate' in otherConfig)) otherConfig['max-rate'] = String(OVS_MAX_RATE);
-      const queueRef = queue ? new Uuid(queue.uuid) : new NamedUuid('queue');
-      if (!queue) ops.push(QUEUE.insert({ otherConfig, externalIds: { port: portId, type: 'minimum_bandwidth', 'queue-num': String(queueNum) } }, 'queue'));
-      else if (!sameMap(queue.otherConfig, otherConfig)) ops.push(QUEUE.update([cond.uuid(queue.uuid)], { otherConfig }));
-      const qos = this.findQos(qosId, 'minimum_bandwidth');
-      const queues = new Map<number, Uuid | NamedUuid>([...(qos?.queues ?? [])].map(([n, u]) => [n, new Uuid(u)]));
-      queues.set(queueNum, queueRef);
-      let qosRef: Uuid | NamedUuid;
-      if (qos) {
-        qosRef = new Uuid(qos.uuid);
-        if (qos.queues.get(queueNum) !== queue?.uuid) ops.push(QOS.update([cond.uuid(qos.uuid)], { queues }));
-      } else {
-        qosRef = new NamedUuid('qos');
-        ops.push(QOS.insert({ type: 'linux-htb', queues, externalIds: { id: qosId, _type: 'minimum_bandwidth' }, otherConfig: { 'max-rate': String(OVS_MAX_RATE) } }, 'qos'));
-      }
+      const { ops, qosRef } = this.queueInQosOps({ owner: portId, type: 'minimum_bandwidth', queueNum, qosId }, (had) => {
+        const otherConfig: Record<string, string> = { ...had, 'min-rate': String(minKbps * SI) };
+        if (!('max-rate' in otherConfig)) otherConfig['max-rate'] = String(OVS_MAX_RATE);
+        return otherConfig;
+      });
       for (const name of egressPortNames) {
         const p = this.replica.port(name);
         if (p && p.qos !== qosRef.toString()) ops.push(PORT.update([cond.uuid(p.uuid)], { qos: qosRef }));
