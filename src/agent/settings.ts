@@ -80,6 +80,18 @@ export function agentProvidesAntiSpoofing(s: AgentSettings): boolean {
   return d === 'noop' || d === 'iptables' || d === 'iptables_hybrid';
 }
 
+/** What the agent reports for placement (bandwidth and packet-processing resource providers). */
+function resourceProviderSettings(c: AgentConfig) {
+  return {
+    resourceProviderBandwidths: c.rpBandwidths as AgentSettings['resourceProviderBandwidths'],
+    resourceProviderHypervisors: c.rpHypervisors as Record<string, string>,
+    resourceProviderInventoryDefaults: c.rpInventoryDefaults as unknown as Record<string, number>,
+    resourceProviderPacketProcessingInventoryDefaults: c.rpPacketProcessingInventoryDefaults as unknown as Record<string, number>,
+    resourceProviderPacketProcessingWithoutDirection: c.rpPacketProcessingWithoutDirection as Record<string, unknown>,
+    resourceProviderPacketProcessingWithDirection: c.rpPacketProcessingWithDirection as Record<string, unknown>,
+  };
+}
+
 export function settingsFromConfig(c: AgentConfig): AgentSettings {
   const ovs = c.ovs;
   const agent = c.agent;
@@ -135,12 +147,7 @@ export function settingsFromConfig(c: AgentConfig): AgentSettings {
     ovsdbTimeoutSec: ovs.ovsdb_timeout,
     ovsdbTls: ovsdbTlsSettings(ovs),
     vhostuserSocketDir: ovs.vhostuser_socket_dir,
-    resourceProviderBandwidths: c.rpBandwidths as AgentSettings['resourceProviderBandwidths'],
-    resourceProviderHypervisors: c.rpHypervisors as Record<string, string>,
-    resourceProviderInventoryDefaults: c.rpInventoryDefaults as unknown as Record<string, number>,
-    resourceProviderPacketProcessingInventoryDefaults: c.rpPacketProcessingInventoryDefaults as unknown as Record<string, number>,
-    resourceProviderPacketProcessingWithoutDirection: c.rpPacketProcessingWithoutDirection as Record<string, unknown>,
-    resourceProviderPacketProcessingWithDirection: c.rpPacketProcessingWithDirection as Record<string, unknown>,
+    ...resourceProviderSettings(c),
     baremetalSmartnic: agent.baremetal_smartnic,
     metricsBind: agent.metrics_bind ? parseListenAddress(agent.metrics_bind) : undefined,
     transportUrl: c.DEFAULT.transport_url,
