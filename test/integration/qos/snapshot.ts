@@ -13,7 +13,7 @@
 //   the meter table and `A_egress: $A_egress` in other_config show that all three agree. A meter
 //   no other_config names becomes `$unnamed1`, `$unnamed2`, … in order of first appearance.
 import type { PrivateOvs } from '../../../lab/ovs.js';
-import { normaliseFlows } from '../firewall/compare.js';
+import { normaliseFlows, renumberConjunctions } from '../firewall/compare.js';
 
 export interface QosRow {
   type: string;
@@ -212,4 +212,12 @@ export async function qosSnapshot(ovs: PrivateOvs, names: SnapshotNames): Promis
     .map((l) => l.replace(/^meter=(\d+)/, (_m, id: string) => `meter=${meterLabel(id)}`))
     .sort();
   return { flows, meters, qos, queues, ports: Object.fromEntries(Object.entries(ports).sort(([a], [b]) => (a < b ? -1 : 1))) };
+}
+
+/**
+ * The snapshot with br-int's conjunction ids renumbered (renumberConjunctions): the firewall's ids
+ * are each agent's own choice, and the reference allocates new ones at a restart.
+ */
+export function comparableSnapshot(s: QosSnapshot): QosSnapshot {
+  return { ...s, flows: Object.fromEntries(Object.entries(s.flows).map(([b, fl]) => [b, renumberConjunctions(fl)])) };
 }
