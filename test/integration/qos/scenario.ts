@@ -210,6 +210,9 @@ export async function runQosScenario(ctx: QosScenarioContext): Promise<Map<strin
   await s.capture('restarted', () => ctx.restartAgent());
   // Detaching a policy whose rules are all still there (step 14 detached an empty one).
   await s.capture('b-policy-detached', async () => void (await lab.setPortQosPolicy(s.id('B'), null)));
+  // A port deleted while its policy applies (step 16 deleted one with nothing left on it).
+  await s.capture('b-policy-reattached', async () => void (await lab.setPortQosPolicy(s.id('B'), s.id('qos-b'))));
+  await s.capture('b-deleted', () => s.unplugAndDelete('B'));
   const ids = new Map(s.names.ids);
   for (const [n, id] of s.names.ports) ids.set(n, id);
   return ids;
