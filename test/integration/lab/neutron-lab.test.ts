@@ -57,6 +57,38 @@ describe('neutron lab', { skip, timeout: 240_000 }, () => {
     );
   });
 
+  it('runs QoS: policies with every rule type, updated and deleted, on ports and networks', async () => {
+    const l = lab!;
+    assert.equal(l.qos, true, 'QoS is the lab default');
+    const net = await l.createNetwork({ name: 'qos-vlan', provider: { network_type: 'vlan', physical_network: 'physnet1', segmentation_id: 151 } });
+    await l.createSubnet(net.id, '203.0.113.0/24');
+    const port = await l.createPort(net.id, { name: 'qos-vm', deviceOwner: '' });
+    const policy = await l.createQosPolicy('qos-all');
+    const bw = await l.createQosRule(policy.id, 'bandwidth_limit', { direction: 'ingress', max_kbps: 5000 });
+    assert.equal(bw.max_burst_kbps, 0, "neutron's default burst");
+    assert.equal(bw.direction, 'ingress');
+    const dscp = await l.createQosRule(policy.id, 'dscp_marking', { dscp_mark: 26 });
+    await l.createQosRule(policy.id, 'minimum_bandwidth', { direction: 'egress', min_kbps: 1000 });
+    const pps = await l.createQosRule(policy.id, 'packet_rate_limit', { direction: 'egress', max_kpps: 1, max_burst_kpps: 1 });
+    await l.createQosRule(policy.id, 'minimum_packet_rate', { direction: 'any', min_kpps: 1 });
+    assert.equal((await l.updateQosRule(policy.id, 'bandwidth_limit', bw.id, { max_kbps: 7000 })).max_kbps, 7000);
+    assert.equal((await l.updateQosRule(policy.id, 'packet_rate_limit', pps.id, { max_kpps: 3 })).max_kpps, 3);
+    await l.deleteQosRule(policy.id, 'dscp_marking', dscp.id);
+    const types = (await l.getQosPolicy(policy.id)).rules.map((r) => r.type).sort();
+    assert.deepEqual(types, ['bandwidth_limit', 'minimum_bandwidth', 'minimum_packet_rate', 'packet_rate_limit']);
+
+    assert.equal((await l.setPortQosPolicy(port.id, policy.id)).qos_policy_id, policy.id);
+    assert.equal((await l.setNetworkQosPolicy(net.id, policy.id)).qos_policy_id, policy.id);
+    assert.equal((await l.getPort(port.id)).qos_network_policy_id, policy.id);
+    // In use: neutron refuses, and the error names the call.
+    await assert.rejects(l.deleteQosPolicy(policy.id), (e: unknown) => e instanceof NeutronApiError && e.status === 409 && e.message.includes(`DELETE /v2.0/qos/policies/${policy.id}`));
+    assert.equal((await l.setPortQosPolicy(port.id, null)).qos_policy_id, null);
+    assert.equal((await l.setNetworkQosPolicy(net.id, null)).qos_policy_id, null);
+    await l.deleteQosPolicy(policy.id);
+    assert.ok(!(await l.listQosPolicies()).some((p) => p.id === policy.id));
+    await assert.rejects(l.createQosRule(policy.id, 'dscp_marking', { dscp_mark: 10 }), (e: unknown) => e instanceof NeutronApiError && e.status === 404 && e.path.endsWith('/dscp_marking_rules'));
+  });
+
   it('exposes a transport URL on a loopback port of its own', () => {
     assert.equal(lab!.transportUrl, `rabbit://guest:guest@127.0.0.1:${lab!.rabbitPort}/`);
     assert.notEqual(lab!.rabbitPort, 5672);

@@ -23,13 +23,16 @@ describe('a neutron lab shared between test files', { skip, timeout: 300_000 }, 
     await lab?.stop();
   }, { timeout: 60_000 });
 
-  it('is borrowed empty of the ports, networks, groups and address groups an earlier file made', async () => {
+  it('is borrowed empty of the ports, networks, groups, address groups and QoS policies an earlier file made', async () => {
     const l = lab!;
     const flat = await l.createNetwork({ name: 'earlier-flat', provider: { network_type: 'flat', physical_network: 'physnet1' } });
     await l.createSubnet(flat.id, '203.0.113.0/24');
     const { sg } = await createSecurityGroup(l, 'earlier-group', [{ direction: 'ingress', protocol: 'icmp' }]);
     await l.createPort(flat.id, { name: 'earlier-port', host: 'earlier-host' });
     await l.api('POST', '/v2.0/address-groups', { address_group: { name: 'earlier-ag', addresses: ['198.51.100.0/28'], tenant_id: LAB_PROJECT } });
+    const policy = await l.createQosPolicy('earlier-policy');
+    await l.createQosRule(policy.id, 'bandwidth_limit', { direction: 'egress', max_kbps: 1000 });
+    await l.setNetworkQosPolicy(flat.id, policy.id);
 
     const borrowed = await startLab();
     assert.equal(borrowed.apiUrl, l.apiUrl, 'the same lab, not a new one');
@@ -39,6 +42,7 @@ describe('a neutron lab shared between test files', { skip, timeout: 300_000 }, 
     const groups = await borrowed.api<{ security_groups: Array<{ id: string }> }>('GET', '/v2.0/security-groups');
     assert.ok(!groups.security_groups.some((g) => g.id === sg.id), 'the earlier group is gone');
     assert.deepEqual((await borrowed.api<{ address_groups: unknown[] }>('GET', '/v2.0/address-groups')).address_groups, []);
+    assert.deepEqual(await borrowed.listQosPolicies(), [], 'QoS policies, even one a network used');
     // physnet1 takes one flat network: the earlier one is really gone.
     const again = await borrowed.createNetwork({ name: 'flat-again', provider: { network_type: 'flat', physical_network: 'physnet1' } });
     assert.equal(again['provider:physical_network'], 'physnet1');

@@ -1,0 +1,165 @@
+// Captures what the reference agent's `qos` extension (Open vSwitch driver) writes at each step of
+// scenario.ts into test/fixtures/reference/qos/<NN-step>.json (qosSnapshot's normalised form), and
+// the agent's `configurations` report into agent-configurations.json.
+// One lab (QoS on, its default), one private OVS with br-phys and a physical port on it (a veth end),
+// and the reference with `[agent] extensions = qos`, `firewall_driver = openvswitch`, its ovs-ofctl
+// calls reaching the private OVS through `root_helper = env OVS_RUNDIR=<dir>`.
+//
+//   scripts/capture-qos-reference.sh [--out DIR]
+// Run inside scripts/netns-run.sh (the wrapper does): ovs-vswitchd, the veth and the lab need a namespace.
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { NeutronLab, type NeutronAgent } from '../../../lab/neutron.js';
+import { PrivateOvs } from '../../../lab/ovs.js';
+import { cleanupAllVms } from '../../../lab/vm.js';
+import { RunningAgent, defaultFlowsReady, agentRecord, until, type AgentConfig } from '../../../bench/agents.js';
+import { runQosScenario, QOS_PHYSICAL_BRIDGE, QOS_PHYSICAL_PORT } from './scenario.js';
+
+const run = promisify(execFile);
+
+function log(line: string): void {
+  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+}
+
+function outDir(): string {
+  const argv = process.argv.slice(2);
+  const i = argv.indexOf('--out');
+  if (i >= 0 && argv[i + 1] === undefined) throw new Error('--out needs a directory');
+  const unknown = argv.filter((a, j) => a !== '--out' && j !== i + 1);
+  if (unknown.length) throw new Error(`unknown argument(s) ${unknown.join(' ')}; usage: capture-qos-reference.sh [--out DIR]`);
+  return resolve(i >= 0 ? argv[i + 1]! : 'test/fixtures/reference/qos');
+}
+
+/** The reference's configuration beyond the lab's: the qos extension, the OVS firewall, its root commands on the private OVS. */
+export function qosReferenceIni(ovs: PrivateOvs): string {
+  return ['[securitygroup]', 'firewall_driver = openvswitch', '[agent]', 'extensions = qos', `root_helper = env OVS_RUNDIR=${ovs.dir}`, ''].join('\n');
+}
+
+const logFile = (agent: RunningAgent): string => join(agent.dir, 'agent.log');
+const logSize = (agent: RunningAgent): number => {
+  try {
+    return readFileSync(logFile(agent), 'utf8').length;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw e;
+  }
+};
+
+/** Waits for the reference's start-up to finish: its first loop iteration logged after `from` characters of its log. */
+async function waitReady(agent: RunningAgent, ovs: PrivateOvs, lab: NeutronLab, host: string, from: number): Promise<void> {
+  await until('default flows', agent, 120000, () => defaultFlowsReady(ovs), 250);
+  await until('firewall base flows', agent, 60000, async () => (await ovs.dumpFlows('br-int')).some((f) => f.includes('table=94')), 250);
+  // The qos extension's first act: table 0's default-queue flow (proof its ovs-ofctl calls reach this OVS).
+  await until('qos set_queue flow', agent, 60000, async () => (await ovs.dumpFlows('br-int')).some((f) => f.includes('set_queue:0')), 250);
+  await until('agent alive in the API', agent, 120000, async () => (await agentRecord(lab, host))?.alive === true, 500);
+  await until('first rpc_loop iteration', agent, 180000, async () => /rpc_loop - iteration:0 completed/.test(readFileSync(logFile(agent), 'utf8').slice(from)), 500);
+}
+
+async function main(): Promise<void> {
+  const out = outDir();
+  mkdirSync(out, { recursive: true });
+  for (const f of readdirSync(out)) if (f.endsWith('.json')) rmSync(join(out, f));
+  const t0 = Date.now();
+  log('starting the neutron lab (QoS on) and a private OVS');
+  const lab = await NeutronLab.start();
+  let ovs: PrivateOvs | undefined;
+  let agent: RunningAgent | undefined;
+  let veth = false;
+  try {
+    if (!lab.qos) throw new Error('the lab runs without QoS');
+    ovs = await PrivateOvs.start({ tcp: true });
+    await ovs.addBridge(QOS_PHYSICAL_BRIDGE);
+    // The minimum-bandwidth queues go on the provider bridge's ports of type "" (a NIC); a veth end is one.
+    await run('ip', ['link', 'add', QOS_PHYSICAL_PORT, 'type', 'veth', 'peer', 'name', `${QOS_PHYSICAL_PORT}p`]);
+    veth = true;
+    await run('ip', ['link', 'set', QOS_PHYSICAL_PORT, 'up']);
+    await run('ip', ['link', 'set', `${QOS_PHYSICAL_PORT}p`, 'up']);
+    await ovs.vsctl('add-port', QOS_PHYSICAL_BRIDGE, QOS_PHYSICAL_PORT);
+    const host = `qoscap-${process.pid}`;
+    const cfg: AgentConfig = { host, transportUrl: lab.transportUrl, ovs, extraIni: qosReferenceIni(ovs) };
+    agent = await RunningAgent.start('reference', cfg);
+    await waitReady(agent, ovs, lab, host, 0);
+    log(`reference agent ready after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    const record = await agentRecord(lab, host);
+    if (record === undefined) throw new Error(`no agent record for ${host}`);
+    writeFileSync(join(out, 'agent-configurations.json'), JSON.stringify(reportOf(record, host), null, 2) + '\n');
+
+    const privateOvs = ovs;
+    let restartBefore: RowIdentity | undefined;
+    const ids = await runQosScenario({
+      lab,
+      ovs: privateOvs,
+      host,
+      log,
+      assertAgentRunning: () => agent?.assertRunning(),
+      restartAgent: async () => {
+        const old = agent!;
+        const from = logSize(old);
+        restartBefore = await rowIdentity(privateOvs);
+        await old.stop(10000);
+        agent = await RunningAgent.start('reference', cfg, old.dir);
+        await waitReady(agent, privateOvs, lab, host, from);
+      },
+      capture: async (step, snapshot) => {
+        writeFileSync(join(out, `${step}.json`), JSON.stringify(snapshot, null, 2) + '\n');
+        if (step.endsWith('-restarted') && restartBefore) {
+          const after = await rowIdentity(privateOvs);
+          const kept = (a: string[], b: string[]): string => (a.length === 0 ? 'none' : a.every((x) => b.includes(x)) ? 'kept' : b.some((x) => a.includes(x)) ? 'some replaced' : 'replaced');
+          writeFileSync(
+            join(out, 'restart-identity.json'),
+            JSON.stringify({ qosRows: kept(restartBefore.qos, after.qos), queueRows: kept(restartBefore.queues, after.queues), meterIds: kept(restartBefore.meters, after.meters) }, null, 2) + '\n',
+          );
+        }
+      },
+    });
+    // Every neutron id must have been replaced by its name; one left would differ on every run.
+    const leaks: string[] = [];
+    for (const f of readdirSync(out).filter((n) => n.endsWith('.json'))) {
+      const text = readFileSync(join(out, f), 'utf8');
+      for (const [name, id] of ids) if (text.includes(id) || text.includes(id.slice(0, 11))) leaks.push(`${f}: ${name}`);
+      const uuid = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/.exec(text);
+      if (uuid) leaks.push(`${f}: unnamed uuid ${uuid[0]}`);
+    }
+    if (leaks.length) throw new Error(`ids left in the fixtures: ${leaks.join('; ')}`);
+    log(`captured into ${out} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  } catch (e) {
+    const tail = agent ? `\n--- reference agent log tail ---\n${agent.log(6000)}` : '';
+    throw new Error(`${e instanceof Error ? e.message : String(e)}${tail}`);
+  } finally {
+    await cleanupAllVms().catch((e: unknown) => log(`VM cleanup: ${String(e)}`));
+    if (agent) {
+      await agent.stop(5000);
+      if (process.env.QOS_CAPTURE_KEEP_LOG) writeFileSync(process.env.QOS_CAPTURE_KEEP_LOG, readFileSync(logFile(agent), 'utf8'));
+      agent.cleanup();
+    }
+    if (veth) await run('ip', ['link', 'del', QOS_PHYSICAL_PORT]).catch((e: unknown) => log(`deleting ${QOS_PHYSICAL_PORT}: ${String(e)}`));
+    await ovs?.stop();
+    await lab.stop();
+  }
+}
+
+/** The raw uuids of the QoS and Queue rows and br-int's meter ids: whether a restart rebuilt them. */
+interface RowIdentity {
+  qos: string[];
+  queues: string[];
+  meters: string[];
+}
+
+async function rowIdentity(ovs: PrivateOvs): Promise<RowIdentity> {
+  const uuids = async (table: string): Promise<string[]> => (await ovs.vsctl('--bare', '--columns=_uuid', 'list', table)).split('\n').filter((l) => l.trim() !== '');
+  const meters = [...(await ovs.ofctl('-O', 'OpenFlow13', 'dump-meters', 'br-int')).matchAll(/meter=(\d+)/g)].map((m) => m[1]!);
+  return { qos: await uuids('QoS'), queues: await uuids('Queue'), meters };
+}
+
+/** The agent's report as the fixture keeps it: the host name replaced, the liveness fields dropped. */
+function reportOf(agent: NeutronAgent, host: string): Record<string, unknown> {
+  const text = JSON.stringify({ agent_type: agent.agent_type, binary: agent.binary, topic: agent.topic, configurations: agent.configurations, resources_synced: agent['resources_synced'] ?? null });
+  return JSON.parse(text.split(host).join('<host>')) as Record<string, unknown>;
+}
+
+main().catch((e: unknown) => {
+  log(`capture failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  process.exitCode = 1;
+});
