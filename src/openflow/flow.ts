@@ -151,6 +151,8 @@ export type NxmFieldName =
   | 'NXM_NX_REG7'
   | 'NXM_NX_CT_MARK'
   | 'NXM_NX_CT_ZONE'
+  /** The packet's mark, loaded whole by the reference's minimum-bandwidth flow (`load:0x3->NXM_NX_PKT_MARK[]`). */
+  | 'NXM_NX_PKT_MARK'
   | 'OXM_OF_METADATA';
 
 /** A bit range of a field: `field[ofs..ofs+nBits-1]`; whole field when ofs/nBits are absent. */

@@ -82,7 +82,7 @@ export function setMinimumBandwidthMark(b: FlowBatch, queueNum: number): void {
     table: INT.LOCAL_SWITCHING,
     priority: 200,
     match: { inPort: queueNum, regs: { 4: { value: 0 } } },
-    actions: [{ type: 'set_field', field: 'pkt_mark', value: queueNum }, { type: 'load', dst: ONE_BIT('NXM_NX_REG4'), value: 1n }, { type: 'resubmit', table: INT.LOCAL_SWITCHING }],
+    actions: [{ type: 'load', dst: { field: 'NXM_NX_PKT_MARK' }, value: BigInt(queueNum) }, { type: 'load', dst: ONE_BIT('NXM_NX_REG4'), value: 1n }, { type: 'resubmit', table: INT.LOCAL_SWITCHING }],
   });
 }
 

@@ -285,6 +285,7 @@ const NXM_FIELDS: Record<NxmFieldName, NxmFieldDesc> = {
   NXM_NX_REG7: { header: oxmHeader(1, 7, false, 4), bits: 32 },
   NXM_NX_CT_ZONE: { header: oxmHeader(1, 106, false, 2), bits: 16 },
   NXM_NX_CT_MARK: { header: oxmHeader(1, 107, false, 4), bits: 32 },
+  NXM_NX_PKT_MARK: { header: oxmHeader(1, 33, false, 4), bits: 32 },
   OXM_OF_METADATA: { header: oxmHeader(0x8000, 2, false, 8), bits: 64 },
 };
 
