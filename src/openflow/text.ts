@@ -339,12 +339,13 @@ export function formatFlowModLine(mod: FlowMod): string {
 /**
  * A meter as `ovs-ofctl add-meter`/`mod-meter` read it:
  * `meter=7,pktps,burst,bands=type=drop,rate=1000,burst_size=100` (a burst_size of 0 is left out,
- * as dump-meters does).
+ * as dump-meters does). Without the burst flag the burst size is left out too: ovs-ofctl refuses it
+ * then, and Open vSwitch ignores one sent natively without the flag (the reference sends one).
  */
 export function formatMeter(m: Meter): string {
   const parts = [`meter=${m.id}`, m.unit];
   if (m.burst) parts.push('burst');
   if (m.stats) parts.push('stats');
-  const bands = m.bands.map((b) => `type=${b.type},rate=${b.rate}${b.burstSize ? `,burst_size=${b.burstSize}` : ''}`);
+  const bands = m.bands.map((b) => `type=${b.type},rate=${b.rate}${b.burstSize && m.burst ? `,burst_size=${b.burstSize}` : ''}`);
   return `${parts.join(',')},bands=${bands.join(',')}`;
 }

@@ -75,6 +75,8 @@ test('meters print as ovs-ofctl add-meter reads them; dump-meters and meter-feat
   assert.deepEqual(PPS_METER, { id: 7, unit: 'pktps', burst: true, bands: [{ type: 'drop', rate: 1000, burstSize: 100 }] });
   assert.equal(formatMeter(PPS_METER), 'meter=7,pktps,burst,bands=type=drop,rate=1000,burst_size=100');
   assert.equal(formatMeter(KBPS_METER), 'meter=8,kbps,bands=type=drop,rate=10000');
+  // The reference's packet-rate meter: a burst size without the flag, which ovs-ofctl refuses (and OVS ignores).
+  assert.equal(formatMeter({ id: 3, unit: 'pktps', bands: [{ type: 'drop', rate: 1000, burstSize: 1000 }] }), 'meter=3,pktps,bands=type=drop,rate=1000');
   const stats: Meter = { id: 9, unit: 'kbps', burst: true, stats: true, bands: [{ type: 'drop', rate: 10000, burstSize: 2000 }, { type: 'drop', rate: 20000, burstSize: 1 }] };
   assert.equal(formatMeter(stats), 'meter=9,kbps,burst,stats,bands=type=drop,rate=10000,burst_size=2000,type=drop,rate=20000,burst_size=1');
   const dump = 'OFPST_METER_CONFIG reply (OF1.3) (xid=0x2):\nmeter=7 pktps burst bands=\ntype=drop rate=1000 burst_size=100\n\nmeter=8 kbps bands=\ntype=drop rate=10000\n\n' +
