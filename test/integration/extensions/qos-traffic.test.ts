@@ -161,4 +161,25 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`[agent] ex
     assert.match(agent.output, /extension qos loaded/);
     assert.doesNotMatch(agent.output, /ERROR/, 'no error logged');
   });
+
+  test('a limited port unplugged while the agent was down: its QoS and Queue rows go once the restarted agent has synced', async () => {
+    const net = (await lab.getPort(b.portId)).network_id;
+    const port = await lab.createPort(net, { name: 'c', host: HOST });
+    const c = await plugVm(ovs, port);
+    const policy = await lab.createQosPolicy(`orphan-${ofInterface}`);
+    await lab.createQosRule(policy.id, 'bandwidth_limit', { max_kbps: 3000, direction: 'ingress' });
+    await lab.setPortQosPolicy(port.id, policy.id);
+    const rows = async (table: string): Promise<string> => ovs.vsctl('--columns=external_ids', 'list', table);
+    await waitFor(async () => (await rows('QoS')).includes(c.tap), 15000, 'c\'s ingress QoS row');
+    await agent.stop();
+    agent.cleanup();
+    await c.unplug();
+    assert.ok((await rows('QoS')).includes(c.tap), 'the QoS row outlives the port (QoS is a root table)');
+    agent = await startAgent(files, ovs);
+    await agent.waitForLog(/first full sync done/, 30000);
+    await waitFor(async () => !(await rows('QoS')).includes(c.tap) && !(await rows('Queue')).includes(c.tap), 10000, 'c\'s QoS and Queue rows removed');
+    assert.match(agent.output, /removed 1 QoS row\(s\) of ports no longer on br-int/);
+    await lab.deletePort(port.id);
+    await lab.deleteQosPolicy(policy.id);
+  });
 });
