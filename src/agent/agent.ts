@@ -127,6 +127,7 @@ export class OvsAgent implements AgentContext {
     await this.startFirewall();
     this.extensions = await startExtensions(this).catch((e: unknown) => Promise.reject(new StartupError(errText(e))));
     this.ports.extensions = this.extensions;
+    this.flowAudit.beforeEach = () => this.extensions!.audit();
     this.watchBridges();
     this.flowAudit.start();
     // A restarted ovs-vswitchd shows as a reconnecting switch where the backend has connections;

@@ -68,6 +68,13 @@ export class ExtensionManager {
     }
   }
 
+  /** Every extension's own audit; one failing is logged and the others still run. */
+  async audit(): Promise<void> {
+    for (const e of this.extensions) {
+      await e.audit().catch((err: unknown) => LOG.warning(`extension ${e.name}: audit failed; the next one tries again`, err));
+    }
+  }
+
   async firstSyncDone(): Promise<void> {
     for (const e of this.extensions) {
       await e.firstSyncDone().catch((err: unknown) => LOG.error(`extension ${e.name}: cleaning up after the first full sync`, err));

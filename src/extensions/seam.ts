@@ -64,6 +64,11 @@ export interface AgentExtension {
    * OVSDB rows are not. The next pass hands every port again; the extension re-applies them all.
    */
   bridgesReset(): Promise<void>;
+  /**
+   * What the extension keeps on the switch besides flows (QoS: meters) is checked and put back;
+   * called before each flow audit, under the pass lock.
+   */
+  audit(): Promise<void>;
   /** The first full pass is done: every port there is has been handed; what no port needs may go. */
   firstSyncDone(): Promise<void>;
   /** What the extension holds, for the status document and metrics. */

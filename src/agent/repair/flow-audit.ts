@@ -139,7 +139,11 @@ export class FlowAudit {
     }
   }
 
+  /** Run first at every audit: what extensions keep on the switch besides flows (meters), so the flows naming it find it back. */
+  beforeEach: (() => Promise<void>) | undefined;
+
   private async auditAll(): Promise<FlowAuditResult[]> {
+    await this.beforeEach?.();
     const b = this.ctx.bridges;
     const targets: Array<[OVSBridge, readonly number[]]> = [[b.int, INT_BR_ALL_TABLES]];
     for (const p of b.phys.values()) targets.push([p.bridge, PHY_BR_ALL_TABLES]);

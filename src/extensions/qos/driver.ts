@@ -93,11 +93,31 @@ export class QosDriver {
 
   /** Forget what was applied to flows and meters (the switch lost them); OVSDB rows stay known through the replica. */
   forgetSwitchState(): void {
+    for (const a of this.applied.values()) this.forgetPortSwitchState(a);
+  }
+
+  private forgetPortSwitchState(a: Applied): void {
+    a.qos = { ...a.qos, dscpMark: undefined, minimumBandwidth: undefined, packetRate: {} };
+    for (const id of Object.values(a.meters)) if (id !== undefined) this.meterIds.release(id);
+    a.meters = {};
+  }
+
+  /**
+   * The meters the driver holds, checked against the switch: a port whose meter is gone (deleted by
+   * hand; its flows went with it) forgets what it had on the switch, and is returned to be applied
+   * again. Meters the driver does not hold are not its business.
+   */
+  async auditMeters(): Promise<Array<{ port: ExtensionPort; lost: number[] }>> {
+    if (!this.meterIds.available || ![...this.applied.values()].some((a) => Object.keys(a.meters).length)) return [];
+    const present = new Set(await this.d.meters.ids());
+    const out: Array<{ port: ExtensionPort; lost: number[] }> = [];
     for (const a of this.applied.values()) {
-      a.qos = { ...a.qos, dscpMark: undefined, minimumBandwidth: undefined, packetRate: {} };
-      for (const id of Object.values(a.meters)) if (id !== undefined) this.meterIds.release(id);
-      a.meters = {};
+      const lost = Object.values(a.meters).filter((id): id is number => id !== undefined && !present.has(id));
+      if (lost.length === 0) continue;
+      this.forgetPortSwitchState(a);
+      out.push({ port: a.port, lost });
     }
+    return out;
   }
 
   /** Makes the port's QoS what `want` says. */

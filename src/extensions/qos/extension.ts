@@ -96,6 +96,16 @@ export class QosAgentExtension implements AgentExtension {
     }, true);
   }
 
+  /** Meters deleted under the agent are put back, with the flows that went with them. */
+  audit(): Promise<void> {
+    return this.serially('meter audit', async () => {
+      for (const { port, lost } of await this.driver.auditMeters()) {
+        LOG.warning(`port ${port.portId} (${port.portName}): meter ${lost.join(', ')} of ${this.api.settings.integrationBridge} was deleted under the agent; putting its QoS back`);
+        await this.applyPort(port);
+      }
+    }, true);
+  }
+
   /** After the first full pass: QoS rows an earlier run left for ports no longer here go. */
   firstSyncDone(): Promise<void> {
     if (this.firstPassDone) return Promise.resolve();

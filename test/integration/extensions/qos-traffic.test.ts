@@ -56,7 +56,8 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`[agent] ex
     ovs = await PrivateOvs.start();
     files = labAgentFiles({
       host: HOST, transportUrl: lab.transportUrl, ovsdbConnection: ovs.unixConnection, ofListenPort: await freePort(), ofInterface, reportIntervalSec: 2,
-      agent: ['extensions = qos'],
+      // A short audit interval: a meter deleted by hand is put back within seconds here.
+      agent: ['extensions = qos', 'flow_audit_interval = 2'],
     });
     agent = await startAgent(files, ovs);
     await waitAgentAlive(lab, HOST);
@@ -151,6 +152,9 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`[agent] ex
     note(`${tag} packet rate limit 1 kpps (burst 1 kp): a sends ${capped.toFixed(0)} pps (${free.toFixed(0)} without)`);
     assert.ok(capped < 1500 && capped > 500, `a->b ${capped.toFixed(0)} packets/s under a 1 kpps limit`);
     assert.ok(free > 3000, `without the limit a sends ${free.toFixed(0)} packets/s`);
+    // A meter deleted by hand (its flow goes with it) is put back by the audit, flow and all.
+    await ovs.ofctl('-O', 'OpenFlow13', 'del-meters', 'br-int');
+    await waitFor(async () => /pktps/.test(await meters()) && (await ovs.dumpFlows('br-int')).some((f) => /table=59.*meter:/.test(f)), 15000, 'the meter and its flow put back');
     const stored = (await ovs.vsctl('get', 'Port', a.tap, 'other_config')).trim();
     assert.match(stored, new RegExp(`"${a.portId}_egress"="\\d+"`), 'the meter id kept in other_config as the reference keeps it');
     // The port goes: its rows, meter and flows go.
