@@ -14,6 +14,11 @@ export class ExtensionManager {
     return new ExtensionManager(await loadExtensions(names));
   }
 
+  /** A manager over extensions already built (tests). */
+  static of(extensions: readonly AgentExtension[]): ExtensionManager {
+    return new ExtensionManager(extensions);
+  }
+
   get names(): string[] {
     return this.extensions.map((e) => e.name);
   }
