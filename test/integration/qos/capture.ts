@@ -7,17 +7,14 @@
 //
 //   scripts/capture-qos-reference.sh [--out DIR]
 // Run inside scripts/netns-run.sh (the wrapper does): ovs-vswitchd, the veth and the lab need a namespace.
-import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { NeutronLab, type NeutronAgent } from '../../../lab/neutron.js';
 import { PrivateOvs } from '../../../lab/ovs.js';
 import { cleanupAllVms } from '../../../lab/vm.js';
 import { RunningAgent, defaultFlowsReady, agentRecord, until, type AgentConfig } from '../../../bench/agents.js';
-import { runQosScenario, QOS_PHYSICAL_BRIDGE, QOS_PHYSICAL_PORT } from './scenario.js';
+import { addPhysicalBridge, runQosScenario, QOS_PHYSICAL_PORT } from './scenario.js';
 
-const run = promisify(execFile);
 
 function log(line: string): void {
   process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
@@ -66,17 +63,11 @@ async function main(): Promise<void> {
   const lab = await NeutronLab.start();
   let ovs: PrivateOvs | undefined;
   let agent: RunningAgent | undefined;
-  let veth = false;
+  let removeVeth: (() => Promise<void>) | undefined;
   try {
     if (!lab.qos) throw new Error('the lab runs without QoS');
     ovs = await PrivateOvs.start({ tcp: true });
-    await ovs.addBridge(QOS_PHYSICAL_BRIDGE);
-    // The minimum-bandwidth queues go on the provider bridge's ports of type "" (a NIC); a veth end is one.
-    await run('ip', ['link', 'add', QOS_PHYSICAL_PORT, 'type', 'veth', 'peer', 'name', `${QOS_PHYSICAL_PORT}p`]);
-    veth = true;
-    await run('ip', ['link', 'set', QOS_PHYSICAL_PORT, 'up']);
-    await run('ip', ['link', 'set', `${QOS_PHYSICAL_PORT}p`, 'up']);
-    await ovs.vsctl('add-port', QOS_PHYSICAL_BRIDGE, QOS_PHYSICAL_PORT);
+    removeVeth = await addPhysicalBridge(ovs);
     const host = `qoscap-${process.pid}`;
     const cfg: AgentConfig = { host, transportUrl: lab.transportUrl, ovs, extraIni: qosReferenceIni(ovs) };
     agent = await RunningAgent.start('reference', cfg);
@@ -134,7 +125,7 @@ async function main(): Promise<void> {
       if (process.env.QOS_CAPTURE_KEEP_LOG) writeFileSync(process.env.QOS_CAPTURE_KEEP_LOG, readFileSync(logFile(agent), 'utf8'));
       agent.cleanup();
     }
-    if (veth) await run('ip', ['link', 'del', QOS_PHYSICAL_PORT]).catch((e: unknown) => log(`deleting ${QOS_PHYSICAL_PORT}: ${String(e)}`));
+    await removeVeth?.().catch((e: unknown) => log(`deleting ${QOS_PHYSICAL_PORT}: ${String(e)}`));
     await ovs?.stop();
     await lab.stop();
   }

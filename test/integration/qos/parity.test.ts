@@ -7,21 +7,18 @@
 // an egress bandwidth limit (a kbps meter and its table-0 flow), which the reference does not.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { type NeutronLab, labSkipReason } from '../../../lab/neutron.js';
 import { startLab } from '../../../lab/host.js';
 import { PrivateOvs } from '../../../lab/ovs.js';
 import { cleanupAllVms } from '../../../lab/vm.js';
 import { checkoutFile } from '../../../lab/checkout.js';
 import { RunningAgent, until, type AgentConfig } from '../../../bench/agents.js';
-import { QOS_PHYSICAL_BRIDGE, QOS_PHYSICAL_PORT, runQosScenario } from './scenario.js';
+import { addPhysicalBridge, runQosScenario } from './scenario.js';
 import { comparableSnapshot, type QosSnapshot } from './snapshot.js';
 import type { SettleTimes } from '../firewall/scenarios.js';
 
-const run = promisify(execFile);
 const FIXTURES = checkoutFile(join('test', 'fixtures', 'reference', 'qos'));
 /** Our agent applies a policy change within one push: far shorter waits than the reference's polling. */
 const SETTLE_OURS: SettleTimes = { changeMs: 8000, quietMs: 1500, maxMs: 30000, pollMs: 100 };
@@ -59,18 +56,13 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) {
     let lab: NeutronLab | undefined;
     let ovs: PrivateOvs | undefined;
     let agent: RunningAgent | undefined;
-    let veth = false;
+    let removeVeth: (() => Promise<void>) | undefined;
     const steps: Array<{ step: string; snapshot: QosSnapshot }> = [];
 
     before(async () => {
       lab = await startLab();
       ovs = await PrivateOvs.start({ tcp: true });
-      await ovs.addBridge(QOS_PHYSICAL_BRIDGE);
-      await run('ip', ['link', 'add', QOS_PHYSICAL_PORT, 'type', 'veth', 'peer', 'name', `${QOS_PHYSICAL_PORT}p`]);
-      veth = true;
-      await run('ip', ['link', 'set', QOS_PHYSICAL_PORT, 'up']);
-      await run('ip', ['link', 'set', `${QOS_PHYSICAL_PORT}p`, 'up']);
-      await ovs.vsctl('add-port', QOS_PHYSICAL_BRIDGE, QOS_PHYSICAL_PORT);
+      removeVeth = await addPhysicalBridge(ovs);
       const host = `qospar-${ofInterface}`;
       const cfg: AgentConfig = { host, transportUrl: lab.transportUrl, ovs, ofInterface, extraIni: '[securitygroup]\nfirewall_driver = openvswitch\n[agent]\nextensions = qos\n' };
       const privateOvs = ovs;
@@ -105,7 +97,7 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) {
         await agent.stop(5000);
         agent.cleanup();
       }
-      if (veth) await run('ip', ['link', 'del', QOS_PHYSICAL_PORT]).catch(() => undefined);
+      await removeVeth?.().catch((e: unknown) => process.stderr.write(`removing the physical port's veth: ${String(e)}\n`));
       await ovs?.stop();
       await lab?.stop();
     }, { timeout: 120_000 });

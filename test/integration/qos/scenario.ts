@@ -8,6 +8,8 @@
 // time and waited for until ACTIVE (ofports 3, 4, 5 after the patch ports... in plug order).
 // Port A's device_owner is empty, not `compute:nova`: neutron refuses adding a minimum_bandwidth
 // rule to a policy a bound compute port uses (placement would have to change), step 07 does that.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { NeutronLab, NeutronPort, QosRuleFields, QosRuleType } from '../../../lab/neutron.js';
 import { waitFor } from '../../../lab/neutron.js';
 import type { PrivateOvs } from '../../../lab/ovs.js';
@@ -19,6 +21,24 @@ import { qosSnapshot, type QosSnapshot, type SnapshotNames } from './snapshot.js
 /** The provider bridge and its physical port (a veth end the runner creates), for minimum-bandwidth queues. */
 export const QOS_PHYSICAL_BRIDGE = 'br-phys';
 export const QOS_PHYSICAL_PORT = 'qosphys0';
+
+const runCmd = promisify(execFile);
+
+/**
+ * br-phys with a "NIC" on it: the minimum-bandwidth queues go on the provider bridge's ports of
+ * type "" (a veth end is one). Resolves to what removes the veth again.
+ */
+export async function addPhysicalBridge(ovs: PrivateOvs): Promise<() => Promise<void>> {
+  await ovs.addBridge(QOS_PHYSICAL_BRIDGE);
+  await runCmd('ip', ['link', 'add', QOS_PHYSICAL_PORT, 'type', 'veth', 'peer', 'name', `${QOS_PHYSICAL_PORT}p`]);
+  const remove = async (): Promise<void> => {
+    await runCmd('ip', ['link', 'del', QOS_PHYSICAL_PORT]);
+  };
+  await runCmd('ip', ['link', 'set', QOS_PHYSICAL_PORT, 'up']);
+  await runCmd('ip', ['link', 'set', `${QOS_PHYSICAL_PORT}p`, 'up']);
+  await ovs.vsctl('add-port', QOS_PHYSICAL_BRIDGE, QOS_PHYSICAL_PORT);
+  return remove;
+}
 
 export interface QosScenarioContext {
   lab: NeutronLab;
