@@ -9,10 +9,10 @@
 //   status/    what the metrics endpoint reads (metrics) and the state it shows (snapshot)
 //   extension-api.ts  the L2 extensions of `[agent] extensions` (src/extensions, one seam)
 import { OvsdbOps } from '../ovsdb/ops.js';
-import type { OpenFlowBackend, OpenFlowSwitch } from '../openflow/backend.js';
+import type { OpenFlowBackend } from '../openflow/backend.js';
 import { createOpenFlowBackend } from '../openflow/factory.js';
 import { BridgeRecovery } from './bridges/bridge-recovery.js';
-import { AFTER_DRIFT, BridgeSetup, type Bridges, type SetupMode } from './bridges/bridge-setup.js';
+import { AFTER_DRIFT, BridgeSetup, switchOfBridge, type Bridges, type SetupMode } from './bridges/bridge-setup.js';
 import type { AgentContext } from './context.js';
 import { DeviceReports } from './server/device-reports.js';
 import { L2Population } from './networks/l2population.js';
@@ -24,6 +24,7 @@ import type { PluginRpc, AgentEndpoints } from './server/plugin-rpc.js';
 import type { FirewallDriver } from '../firewall/driver.js';
 import { createFirewall } from './ports/firewall-setup.js';
 import { startExtensions } from './extension-api.js';
+import { TrunkBridgeWatch } from './bridges/trunk-bridges.js';
 import type { ExtensionManager } from '../extensions/manager.js';
 import { OvsdbDriftRepair, type DriftCounters } from './repair/ovsdb-drift.js';
 import { FlowAudit, type FlowAuditCounters } from './repair/flow-audit.js';
@@ -64,6 +65,7 @@ export class OvsAgent implements AgentContext {
   private readonly stateReports: StateReports;
   private readonly ports: PortPass;
   private extensions: ExtensionManager | undefined;
+  private readonly trunkBridges = new TrunkBridgeWatch();
   /** The security-group firewall; undefined: ports are not filtered (noop, or security groups disabled). */
   private firewall: FirewallDriver | undefined;
   private canaryTimer: NodeJS.Timeout | undefined;
@@ -193,7 +195,7 @@ export class OvsAgent implements AgentContext {
       replica: this.ops.replica,
       managed: this.setup.managedBridges(),
       identities: this.setup.identities,
-      switchOf: (name) => this.switchOf(name),
+      switchOf: (name) => switchOfBridge(this.bridges, name),
       resetup: (mode) => this.resetupBridges(mode),
       withLock: (fn) => this.scheduler.withLock(fn),
       stopping: () => this.sync.stopping,
@@ -209,6 +211,7 @@ export class OvsAgent implements AgentContext {
     this.ops.replica.on('update', (changes) => {
       this.drift.onReplicaUpdate(changes);
       this.recovery?.onUpdate(changes);
+      this.trunkBridges.onUpdate(changes);
       if (changes.some((c) => c.table === 'Interface' || c.table === 'Port')) this.scheduler.kick();
     });
     this.drift.watchBridges({
@@ -293,16 +296,6 @@ export class OvsAgent implements AgentContext {
     await this.rpc?.stop().catch((e: unknown) => LOG.warning('closing the message bus connection', e));
     await this.backend?.stop().catch((e: unknown) => LOG.warning('stopping OpenFlow', e));
     await this.ops?.close().catch((e: unknown) => LOG.warning('closing OVSDB', e));
-  }
-
-  /** The handle through which the agent reaches a bridge's switch now. */
-  private switchOf(name: string): OpenFlowSwitch | undefined {
-    const b = this.bridges;
-    if (!b) return undefined;
-    if (b.int.name === name) return b.int.ofSwitch;
-    if (b.tun?.name === name) return b.tun.ofSwitch;
-    for (const p of b.phys.values()) if (p.bridge.name === name) return p.bridge.ofSwitch;
-    return undefined;
   }
 
   /**

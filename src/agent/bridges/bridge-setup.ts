@@ -76,6 +76,15 @@ export interface Bridges {
   patchIntOfport?: number;
 }
 
+/** The handle through which the agent reaches a bridge's switch now; undefined before set-up or for another bridge. */
+export function switchOfBridge(b: Bridges | undefined, name: string): OpenFlowSwitch | undefined {
+  if (!b) return undefined;
+  if (b.int.name === name) return b.int.ofSwitch;
+  if (b.tun?.name === name) return b.tun.ofSwitch;
+  for (const p of b.phys.values()) if (p.bridge.name === name) return p.bridge.ofSwitch;
+  return undefined;
+}
+
 /** A patch port bridge set-up created, as it must stay: on `bridge`, type patch, options:peer. */
 export interface PatchPortSpec {
   bridge: string;
