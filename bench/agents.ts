@@ -217,22 +217,31 @@ export interface BenchPort {
   name: string;
 }
 
-/** Ports bound to `host`, created in bulk (POST /v2.0/ports with a list), `chunk` per request. */
 /**
  * Ports per bulk POST. neutron-server binds each port of a bulk inside the one request; on a loaded
  * machine 250 took longer than fetch's 300 s wait for the answer's headers.
  */
 export const PORTS_PER_BULK = 50;
 
-export async function createPorts(lab: NeutronLab, networkId: string, host: string, n: number, chunk = PORTS_PER_BULK): Promise<BenchPort[]> {
+export interface CreatePortsOptions {
+  /** Ports per request (default PORTS_PER_BULK). */
+  chunk?: number;
+  /** More fields for the i-th port (0-based over all n), e.g. its `qos_policy_id`. */
+  fields?: (i: number) => Record<string, unknown>;
+}
+
+/** Ports bound to `host`, created in bulk (POST /v2.0/ports with a list), `chunk` per request. */
+export async function createPorts(lab: NeutronLab, networkId: string, host: string, n: number, opts: CreatePortsOptions = {}): Promise<BenchPort[]> {
+  const chunk = opts.chunk ?? PORTS_PER_BULK;
   const out: BenchPort[] = [];
   for (let i = 0; i < n; i += chunk) {
-    const ports = Array.from({ length: Math.min(chunk, n - i) }, () => ({
+    const ports = Array.from({ length: Math.min(chunk, n - i) }, (_, j) => ({
       network_id: networkId,
       tenant_id: LAB_PROJECT,
       device_owner: 'compute:nova',
       device_id: randomUUID(),
       'binding:host_id': host,
+      ...(opts.fields ? opts.fields(i + j) : {}),
     }));
     const r = await lab.api<{ ports: { id: string; mac_address: string; 'binding:vif_type': string }[] }>('POST', '/v2.0/ports', { ports });
     for (const p of r.ports) {

@@ -13,6 +13,7 @@
 //   the meter table and `A_egress: $A_egress` in other_config show that all three agree. A meter
 //   no other_config names becomes `$unnamed1`, `$unnamed2`, … in order of first appearance.
 import type { PrivateOvs } from '../../../lab/ovs.js';
+import { listRows, mapOf, stringMap, uuidOf, type OvsdbDatum } from '../../../lab/ovsdb-rows.js';
 import { normaliseFlows, renumberConjunctions } from '../firewall/compare.js';
 
 export interface QosRow {
@@ -57,45 +58,6 @@ export interface SnapshotNames {
   physicalPorts: string[];
   /** Bridges whose flows to include; br-int first. */
   bridges: string[];
-}
-
-// ---- ovs-vsctl's JSON (RFC 7047 notation) ----
-
-type OvsdbAtom = string | number | boolean | ['uuid', string];
-type OvsdbDatum = OvsdbAtom | ['set', OvsdbAtom[]] | ['map', Array<[OvsdbAtom, OvsdbAtom]>];
-type OvsdbRow = Record<string, OvsdbDatum>;
-
-async function listRows(ovs: PrivateOvs, table: string, columns: string[], records: string[] = []): Promise<OvsdbRow[]> {
-  const text = await ovs.vsctl('-f', 'json', '-d', 'json', `--columns=${columns.join(',')}`, 'list', table, ...records);
-  let parsed: { headings: string[]; data: OvsdbDatum[][] };
-  try {
-    parsed = JSON.parse(text) as { headings: string[]; data: OvsdbDatum[][] };
-  } catch (e) {
-    throw new Error(`ovs-vsctl list ${table}: not JSON (${e instanceof Error ? e.message : String(e)}): ${text.slice(0, 200)}`);
-  }
-  return parsed.data.map((values) => Object.fromEntries(parsed.headings.map((h, i) => [h, values[i]!])));
-}
-
-function isUuid(d: OvsdbDatum | undefined): d is ['uuid', string] {
-  return Array.isArray(d) && d[0] === 'uuid';
-}
-
-function uuidOf(d: OvsdbDatum | undefined): string | undefined {
-  if (isUuid(d)) return d[1];
-  if (Array.isArray(d) && d[0] === 'set') {
-    const first = (d[1] as OvsdbAtom[])[0];
-    return Array.isArray(first) ? first[1] : undefined;
-  }
-  return undefined;
-}
-
-function mapOf(d: OvsdbDatum | undefined): Map<string, OvsdbAtom> {
-  if (!Array.isArray(d) || d[0] !== 'map') return new Map();
-  return new Map((d[1] as Array<[OvsdbAtom, OvsdbAtom]>).map(([k, v]) => [String(k), v]));
-}
-
-function stringMap(d: OvsdbDatum | undefined): Record<string, string> {
-  return Object.fromEntries([...mapOf(d)].map(([k, v]) => [k, String(v)]).sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0)));
 }
 
 function intOf(d: OvsdbDatum | undefined, what: string): number {
