@@ -127,7 +127,7 @@ trap 'exit 143' TERM
 say "$(date -u +%H:%M:%S) environment up (netns $OAFS_NETNS, $OAFS_WORK)"
 "$HERE/env.sh" up 2>>"$out/env.log" || die "env.sh up failed, see $out/env.log"
 
-export OAFS_ROOT=$HERE OAFS_AGENT_ENTRY=$entry OAFS_AGENT_OPTS=$agent_opts
+export OAFS_ROOT=$HERE OAFS_AGENT_ENTRY=$entry OAFS_AGENT_OPTS=$agent_opts OAFS_NODE=$(command -v node)
 export PYTHONPATH=$HERE/harness
 export PATH=$HERE/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export OS_ROOTWRAP_CMD=$HERE/bin/root-helper OS_FAIL_ON_MISSING_DEPS=1

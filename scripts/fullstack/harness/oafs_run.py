@@ -133,6 +133,7 @@ def run_test(test_id, result_path):
         sys.exit('not a %s test id: %s' % (PACKAGE, test_id))
     import oafs_patch
     oafs_patch.framework()
+    loaded(module)  # exits naming the import error if the module is broken
     chosen = [t for t in tests_of(module) if t.id() == test_id]
     if len(chosen) != 1:
         sys.exit('%d tests with the id %s in %s.%s (list them: oafs_run.py '
