@@ -76,10 +76,13 @@ safe_name() { printf '%s' "${1#neutron.tests.fullstack.}" | tr -c 'A-Za-z0-9_.,(
 
 # The command that runs one test: in the namespace, in a pid namespace of its own (when it ends,
 # whatever it started that is still running, a VM's ping or a dnsmasq, is killed with it) with a
-# private /proc; the VMs' namespaces live in its mount namespace and go with it.
+# private /proc, and a private /run/netns: the VMs' namespaces are named there, so even a test killed
+# before its clean-ups leaves none behind.
 test_cmd() { # ID JSON: sets cmd
   cmd=(timeout --kill-after=30 "$timeout" ip netns exec "$OAFS_NETNS"
-    unshare --pid --fork --mount-proc --kill-child "$PY" "$HERE/harness/oafs_run.py" run "$1" "$2")
+    unshare --pid --fork --mount-proc --kill-child
+    sh -c 'mount -t tmpfs -o mode=0755 oafs-netns /run/netns && exec "$0" "$@"'
+    "$PY" "$HERE/harness/oafs_run.py" run "$1" "$2")
 }
 
 if [ $mode = dry-run ]; then
@@ -124,7 +127,7 @@ trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-say "$(date -u +%H:%M:%S) environment up (netns $OAFS_NETNS, $OAFS_WORK)"
+say "$(date -u +%H:%M:%S) starting the environment (netns $OAFS_NETNS, $OAFS_WORK)"
 "$HERE/env.sh" up 2>>"$out/env.log" || die "env.sh up failed, see $out/env.log"
 
 export OAFS_ROOT=$HERE OAFS_AGENT_ENTRY=$entry OAFS_AGENT_OPTS=$agent_opts OAFS_NODE=$(command -v node)
