@@ -18,6 +18,9 @@ if os.environ.get('OAFS_AGENT') == 'ours':
     os.execv(node, [node, os.path.join(HERE, 'node', 'ovs_agent.py')]
              + sys.argv[1:])
 
+# eventlet first, as neutron's own entry points do, before ovs_lib is imported.
+from neutron.common import eventlet_utils  # noqa: E402
+eventlet_utils.monkey_patch()
 import oafs_patch  # noqa: E402
 oafs_patch.netdev_bridges()
 from neutron.tests.fullstack.agents import ovs_agent  # noqa: E402
