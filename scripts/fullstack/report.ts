@@ -7,6 +7,7 @@
 // RUNS_TSV has one line per run: agent (reference | ours), test id, result JSON (written by
 // harness/oafs_run.py; absent when the run was killed), log, exit code, wall seconds.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 
 type Agent = 'reference' | 'ours';
 type Status = 'pass' | 'fail' | 'skip' | 'timeout' | 'no result';
@@ -17,7 +18,7 @@ interface Run {
   error: string;
 }
 
-interface Row {
+export interface Row {
   id: string;
   runs: Partial<Record<Agent, Run>>;
 }
@@ -51,7 +52,7 @@ function readRun(file: string, lineNo: number, jsonPath: string, logPath: string
   return { status: 'no result', seconds: wall, error: `exit ${exitCode}: ${lastLine(logPath)}` };
 }
 
-function readRuns(file: string): Row[] {
+export function readRuns(file: string): Row[] {
   const rows = new Map<string, Row>();
   readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
     if (line === '') return;
@@ -92,7 +93,7 @@ function summary(rows: Row[]): string {
     .join('; ');
 }
 
-function text(rows: Row[]): string {
+export function text(rows: Row[]): string {
   const header = ['test', 'reference', 'time', 'ovs-agent', 'time'];
   const body = rows.map((r) => [r.id.replace(PREFIX, ''), ...cells(r, 'reference'), ...cells(r, 'ours')]);
   const widths = header.map((h, c) => Math.max(h.length, ...body.map((b) => b[c]!.length)));
@@ -106,7 +107,7 @@ function text(rows: Row[]): string {
   return out.join('\n');
 }
 
-function markdown(rows: Row[]): string {
+export function markdown(rows: Row[]): string {
   const esc = (s: string): string => s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|');
   const out = ['| test | reference | time | ovs-agent | time | first error |', '|---|---|---|---|---|---|'];
   for (const r of rows) {
@@ -134,4 +135,5 @@ function main(argv: string[]): void {
   }
 }
 
-main(process.argv.slice(2));
+// Run as a program, not when a test imports it.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) main(process.argv.slice(2));
