@@ -72,10 +72,10 @@ up() {
   rm -rf "$W/ovs"; mkdir -p "$W/ovs"
   ovsdb-tool create "$W/ovs/conf.db" /usr/share/openvswitch/vswitch.ovsschema
   in_ns ovsdb-server "$W/ovs/conf.db" --remote="punix:$W/ovs/db.sock" --remote=ptcp:6640:127.0.0.1 \
-    --pidfile="$W/ovs/ovsdb-server.pid" --log-file="$W/ovs/ovsdb-server.log" --detach
+    --pidfile="$W/ovs/ovsdb-server.pid" --log-file="$W/ovs/ovsdb-server.log" -vconsole:off --detach
   in_ns ovs-vsctl --no-wait init
   in_ns ovs-vswitchd "unix:$W/ovs/db.sock" --pidfile="$W/ovs/ovs-vswitchd.pid" \
-    --log-file="$W/ovs/ovs-vswitchd.log" --detach
+    --log-file="$W/ovs/ovs-vswitchd.log" -vconsole:off --detach
   say "Open vSwitch up ($W/ovs)"
 
   rm -rf "$W/mysql"; mkdir -p "$W/mysql"
