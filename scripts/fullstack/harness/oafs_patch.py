@@ -111,6 +111,16 @@ def _run(*cmd):
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
+def _vswitchd_control_socket():
+    # ovs-appctl finds ovs-vswitchd by its pidfile and checks that the pid
+    # is alive; each test runs in a pid namespace of its own where that pid
+    # does not exist, so name the control socket instead.
+    rundir = os.environ['OVS_RUNDIR']
+    with open(os.path.join(rundir, 'ovs-vswitchd.pid')) as f:
+        pid = f.read().strip()
+    return os.path.join(rundir, 'ovs-vswitchd.%s.ctl' % pid)
+
+
 def tunnel_underlay():
     """Tunnels on the userspace datapath.
 
@@ -142,7 +152,8 @@ def tunnel_underlay():
                                text=True).stdout
         for line in shown.splitlines():
             address = line.split()[3].split('/')[0]
-            _run('ovs-appctl', 'tnl/neigh/set', UNDERLAY, address, mac)
+            _run('ovs-appctl', '-t', _vswitchd_control_socket(),
+                 'tnl/neigh/set', UNDERLAY, address, mac)
 
     def connect_to_central_network_via_tunneling(self):
         attach(self.local_ip)
