@@ -2,7 +2,8 @@
 # Install what the end-to-end tests and the demo need on a fresh Debian 12 machine (run as root):
 # Open vSwitch, iproute2/ping, RabbitMQ, MariaDB, neutron-server 21 (Zed) with ML2 (openvswitch,
 # l2population), the reference neutron-openvswitch-agent, and iperf3/tcpdump for the QoS traffic
-# tests. Idempotent: exits quickly when all is there. Leaves no service running: package scripts
+# tests; packages named as arguments are added to the list (scripts/fullstack/install.sh). Idempotent:
+# exits quickly when all is there. Leaves no service running: package scripts
 # would start system-wide daemons (listening on all interfaces) that the lab does not use, so a
 # policy-rc.d forbids that for the duration, and any process that our apt-get started anyway (found
 # by a marker in its environment) is stopped after.
@@ -16,6 +17,7 @@ PACKAGES=(
   rabbitmq-server
   mariadb-server python3-pymysql
   neutron-server neutron-openvswitch-agent
+  "$@"
 )
 
 log() { printf 'lab-install: %s\n' "$*" >&2; }
