@@ -2,11 +2,13 @@
 // NeutronLab and a PrivateOvs, a continuous pinger whose replies carry kernel timestamps (so
 // outages and recovery times can be measured after the fact), and flow-set snapshots.
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { AgentProcess } from '../../lab/agent-process.js';
 import { labAgentFiles, type LabAgentOptions } from '../../lab/agent-config.js';
 import { waitFor, type NeutronLab } from '../../lab/neutron.js';
+import { startLab } from '../../lab/host.js';
 import type { PrivateOvs } from '../../lab/ovs.js';
 import { cleanupAllVms, type Vm } from '../../lab/vm.js';
 
@@ -32,6 +34,21 @@ export interface AgentConfigOptions {
 /** The lab host's files (report_interval 2 s, so liveness shows quickly), against this lab and OVS. */
 export function agentConfig(lab: NeutronLab, ovs: PrivateOvs, o: AgentConfigOptions): Record<string, string> {
   return labAgentFiles({ ...o, transportUrl: lab.transportUrl, ovsdbConnection: ovs.unixConnection, reportIntervalSec: 2 });
+}
+
+/**
+ * One neutron lab for the whole file (under `npm test` the shared one, borrowed): the file's
+ * before() starts it and hands it to `use`, its after() gives it back.
+ */
+export function labForFile(use: (lab: NeutronLab) => void): void {
+  let lab: NeutronLab | undefined;
+  before(async () => {
+    lab = await startLab();
+    use(lab);
+  }, { timeout: 240000 });
+  after(async () => {
+    await lab?.stop();
+  }, { timeout: 60000 });
 }
 
 /** Starts the agent CLI with these files and waits until its bridges are set up. */

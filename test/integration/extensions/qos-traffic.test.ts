@@ -10,9 +10,8 @@ import { PrivateOvs, freePort } from '../../../lab/ovs.js';
 import type { AgentProcess } from '../../../lab/agent-process.js';
 import { labAgentFiles } from '../../../lab/agent-config.js';
 import { type NeutronLab, type NeutronPort, waitFor } from '../../../lab/neutron.js';
-import { startLab } from '../../../lab/host.js';
 import { plugVm, ping, type Vm } from '../../../lab/vm.js';
-import { note, startAgent, stopLabHost, waitAgentAlive } from '../../helpers/resilience.js';
+import { labForFile, note, startAgent, stopLabHost, waitAgentAlive } from '../../helpers/resilience.js';
 import { Iperf3Server, iperf3 as iperf } from '../../../lab/traffic.js';
 
 /** The IP TOS byte of the first ICMP echo requests `vm` receives while `sender` pings it. */
@@ -31,12 +30,7 @@ async function tosSeen(sender: Vm, vm: Vm): Promise<string> {
 }
 
 let lab: NeutronLab;
-before(async () => {
-  lab = await startLab();
-}, { timeout: 240000 });
-after(async () => {
-  await lab?.stop();
-}, { timeout: 60000 });
+labForFile((l) => (lab = l));
 
 for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`[agent] extensions = qos, of_interface = ${ofInterface}`, () => {
   const HOST = ofInterface === 'native' ? 'qos-native' : 'qos-ofctl';

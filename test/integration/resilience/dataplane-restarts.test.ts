@@ -7,20 +7,15 @@ import assert from 'node:assert/strict';
 import { PrivateOvs, freePort } from '../../../lab/ovs.js';
 import type { AgentProcess } from '../../../lab/agent-process.js';
 import { type NeutronLab, waitFor, type NeutronNetwork, type NeutronPort } from '../../../lab/neutron.js';
-import { startLab } from '../../../lab/host.js';
 import { plugVm, ping, type Vm } from '../../../lab/vm.js';
 import {
   FlowWatch, OVS_RESTART_RECOVERY_BOUND_MS, Pinger, agentConfig, flowCookies, flowSet, missing, note, portTags, ranges, startAgent, stopLabHost,
   waitAgentAlive, type Killable,
+  labForFile,
 } from '../../helpers/resilience.js';
 
 let lab: NeutronLab;
-before(async () => {
-  lab = await startLab();
-}, { timeout: 240000 });
-after(async () => {
-  await lab?.stop();
-}, { timeout: 60000 });
+labForFile((l) => (lab = l));
 
 for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`of_interface = ${ofInterface}`, () => {
   const HOST = ofInterface === 'native' ? 'rs-dataplane' : 'rs-dataplane-ofctl';

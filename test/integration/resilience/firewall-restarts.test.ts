@@ -10,11 +10,11 @@ import { PrivateOvs, freePort } from '../../../lab/ovs.js';
 import type { AgentProcess } from '../../../lab/agent-process.js';
 import { labAgentFiles } from '../../../lab/agent-config.js';
 import { type NeutronLab, waitFor } from '../../../lab/neutron.js';
-import { startLab } from '../../../lab/host.js';
 import { plugVm, ping, type Vm } from '../../../lab/vm.js';
 import {
   FlowWatch, OVS_RESTART_RECOVERY_BOUND_MS, Pinger, assertCovers, flowSet, missing, note, ranges, startAgent, stopLabHost, waitAgentAlive,
   type Killable,
+  labForFile,
 } from '../../helpers/resilience.js';
 import { Listener, TcpStream, probeTcp } from '../../../lab/traffic.js';
 import { createFilteredPort, createSecurityGroup } from '../../../lab/security-groups.js';
@@ -83,12 +83,7 @@ class DeniedProbe implements Killable {
 const anyConj = (flow: string): string => flow.replace(/conj(unction\(|_id=)\d+/g, 'conj$1N').replace(/set_field:0x[0-9a-f]+->reg7,/, 'set_field:N->reg7,');
 
 let lab: NeutronLab;
-before(async () => {
-  lab = await startLab();
-}, { timeout: 240000 });
-after(async () => {
-  await lab?.stop();
-}, { timeout: 60000 });
+labForFile((l) => (lab = l));
 
 for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`firewall_driver = openvswitch, of_interface = ${ofInterface}`, () => {
   const HOST = ofInterface === 'native' ? 'rs-fw' : 'rs-fw-ofctl';

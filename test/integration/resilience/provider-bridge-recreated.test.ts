@@ -15,9 +15,8 @@ import { writeFileSync } from 'node:fs';
 import { PrivateOvs, freePort } from '../../../lab/ovs.js';
 import type { AgentProcess } from '../../../lab/agent-process.js';
 import { waitFor, type NeutronLab, type NeutronPort } from '../../../lab/neutron.js';
-import { startLab } from '../../../lab/host.js';
 import { plugVm, ping, type Vm } from '../../../lab/vm.js';
-import { Pinger, agentConfig, startAgent, stopAgentHost, waitAgentAlive, flowSet, missing, note } from '../../helpers/resilience.js';
+import { Pinger, agentConfig, labForFile, startAgent, stopAgentHost, waitAgentAlive, flowSet, missing, note } from '../../helpers/resilience.js';
 
 /** From the add-br to the first ping reply across br-phys. */
 const RECOVERY_BOUND_MS = 10_000;
@@ -27,12 +26,7 @@ const SET_UP_WITH_PHYS = /bridges set up again in \d+ ms \(br-int=0x[0-9a-f]+, b
 const BRIDGES = ['br-int', 'br-tun', PHYS] as const;
 
 let lab: NeutronLab;
-before(async () => {
-  lab = await startLab();
-}, { timeout: 240000 });
-after(async () => {
-  await lab?.stop();
-}, { timeout: 60000 });
+labForFile((l) => (lab = l));
 
 /** A host on the physical network: a namespace whose port is on br-phys, not a Neutron port. */
 interface Outside {
