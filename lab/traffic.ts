@@ -170,7 +170,11 @@ export class Iperf3Server {
     // --forceflush: iperf3 buffers its stdout into a pipe, and 'listening' would never arrive.
     const child = spawn('ip', ['netns', 'exec', vm.netns, 'iperf3', '-s', '-B', vm.ip, '--forceflush'], { stdio: ['ignore', 'pipe', 'pipe'] });
     await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`iperf3 server in ${vm.netns} did not start within 5 s (is iperf3 installed?)`)), 5000);
+      // A server that never says it listens is ended, not left running with the test waiting on it.
+      const t = setTimeout(() => {
+        child.kill();
+        reject(new Error(`iperf3 server in ${vm.netns} did not start within 5 s (is iperf3 installed?)`));
+      }, 5000);
       child.stdout!.on('data', (b: Buffer) => {
         if (b.toString().includes('listening')) {
           clearTimeout(t);
