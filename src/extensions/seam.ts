@@ -9,6 +9,7 @@ import type { OVSBridge } from '../bridges/ovs-bridge.js';
 import type { AgentSettings } from '../agent/settings.js';
 import type { ResourceCache } from '../agent/server/resource-cache.js';
 import type { OpenFlowSwitch } from '../openflow/backend.js';
+import type { JsonObject, JsonValue } from '../util/json.js';
 
 /**
  * A port as the port pass hands it to the extensions: neutron's device details with the VIF port
@@ -31,6 +32,11 @@ export interface ExtensionPort {
   networkQosPolicyId: string | undefined;
 }
 
+/** Calls to neutron-server on the agent's connection (topic, method, and the endpoint's version and namespace). */
+export interface ExtensionServer {
+  call(topic: string, method: string, args: JsonObject, opts: { version: string; namespace?: string | null }): Promise<JsonValue>;
+}
+
 /** What an extension may use of the agent (neutron's OVSAgentExtensionAPI). */
 export interface ExtensionAgentApi {
   readonly settings: AgentSettings;
@@ -45,6 +51,8 @@ export interface ExtensionAgentApi {
   intSwitch(): OpenFlowSwitch;
   /** Ask for a port pass soon (a policy change touches ports the extension knows). */
   requestPass(): void;
+  /** neutron-server, once the agent is connected to it (undefined before). */
+  server(): ExtensionServer | undefined;
 }
 
 export interface AgentExtension {
@@ -69,6 +77,8 @@ export interface AgentExtension {
    * called before each flow audit, under the pass lock.
    */
   audit(): Promise<void>;
+  /** neutron-server is reachable: first connection, and again after each reconnection. */
+  serverReady?(): Promise<void>;
   /** The first full pass is done: every port there is has been handed; what no port needs may go. */
   firstSyncDone(): Promise<void>;
   /** What the extension holds, for the status document and metrics. */

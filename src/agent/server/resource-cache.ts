@@ -28,6 +28,13 @@ export const CACHED_RESOURCE_VERSIONS = {
 export const EXTENSION_RESOURCE_VERSIONS = {
   QosPolicy: { version: '1.10', extension: 'qos' },
 } as const;
+/**
+ * Objects an extension only hears of as they are pushed (not cached: SubPort has no id of its own),
+ * their push topic subscribed when that extension is loaded; handed on as 'pushed' events.
+ */
+export const EXTENSION_PUSH_TOPICS = {
+  SubPort: { version: '1.0', extension: 'trunk' },
+} as const;
 export type CachedType = keyof typeof CACHED_RESOURCE_VERSIONS | keyof typeof EXTENSION_RESOURCE_VERSIONS;
 
 /** The version of each type the cache asks for. */
@@ -37,9 +44,11 @@ const VERSIONS: Record<CachedType, string> = {
 };
 
 /** The push topics to subscribe to, as type → version, with these extensions loaded. */
-export function subscribedResourceVersions(extensions: readonly string[]): Array<[CachedType, string]> {
-  const ext = Object.entries(EXTENSION_RESOURCE_VERSIONS).filter(([, e]) => extensions.includes(e.extension)).map(([t, e]): [CachedType, string] => [t as CachedType, e.version]);
-  return [...(Object.entries(CACHED_RESOURCE_VERSIONS) as Array<[CachedType, string]>), ...ext];
+export function subscribedResourceVersions(extensions: readonly string[]): Array<[string, string]> {
+  const ext = [...Object.entries(EXTENSION_RESOURCE_VERSIONS), ...Object.entries(EXTENSION_PUSH_TOPICS)]
+    .filter(([, e]) => extensions.includes(e.extension))
+    .map(([t, e]): [string, string] => [t, e.version]);
+  return [...(Object.entries(CACHED_RESOURCE_VERSIONS) as Array<[string, string]>), ...ext];
 }
 
 /** What the agent reports in resource_versions (the reference's list, so the server pushes to all of them). */
@@ -68,6 +77,8 @@ export interface ResourceCacheEvents {
   'network-updated': [id: string, changed: string[]];
   /** Any cached object changed (not raised for an object first seen through a pull). */
   'object-updated': [type: CachedType, id: string, old: JsonObject | undefined, now: JsonObject, changed: string[]];
+  /** Objects of a type pushed but not cached (EXTENSION_PUSH_TOPICS), as primitives, per push. */
+  pushed: [type: string, objects: JsonObject[], eventType: string];
   /** Any object deleted by a push (or a rule dropped with its security group); `old` if it was cached. */
   'object-deleted': [type: CachedType, id: string, old: JsonObject | undefined];
 }
@@ -176,17 +187,22 @@ export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
       LOG.warning(`push: resource_list is not a list (${typeof resourceList}); dropped`);
       return;
     }
+    const uncached = new Map<string, JsonObject[]>();
     for (const p of resourceList) {
       if (!isJsonObject(p) || typeof p['versioned_object.name'] !== 'string') {
         LOG.warning('push: entry is not a versioned object primitive; skipped');
         continue;
       }
       const type = p['versioned_object.name'] as string;
-      if (!(type in VERSIONS)) continue;
+      if (!(type in VERSIONS)) {
+        if (type in EXTENSION_PUSH_TOPICS) uncached.set(type, [...(uncached.get(type) ?? []), p]);
+        continue;
+      }
       if (eventType === 'deleted') this.remove(type as CachedType, p);
       else if (eventType === 'updated' || eventType === 'created') this.record(type as CachedType, p, 'push');
       else LOG.warning(`push: unknown event_type '${eventType}' for ${type}; skipped`);
     }
+    for (const [type, objects] of uncached) this.emit('pushed', type, objects, eventType);
   }
 
   private remove(type: CachedType, primitive: JsonObject): void {
