@@ -6,7 +6,7 @@ import type { JsonObject } from '../../util/json.js';
 import { getLogger } from '../../util/log.js';
 import type { AgentExtension, ExtensionAgentApi, ExtensionPort, ExtensionStatus } from '../seam.js';
 import { REFERENCE_TIMINGS, TrunkHandler, type TrunkTimings } from './handler.js';
-import { isTrunkBridge } from './names.js';
+import { isTrunkBridge, isTrunkPatch } from './names.js';
 import { TrunkRows } from './trunk-rows.js';
 import { TrunkRpc, parseSubport, type Subport } from './trunk-rpc.js';
 
@@ -47,6 +47,7 @@ export class TrunkAgentExtension implements AgentExtension {
   private onOvsdbUpdate(changes: readonly RowChange[]): void {
     const h = this.handler;
     if (!h || !this.serverUp || this.stopping) return;
+    let repair = false;
     for (const c of changes) {
       if (c.table === 'Bridge') {
         if (c.new && !c.old && isTrunkBridge(c.new.name)) void h.trunkBridgeAdded(c.new.name);
@@ -54,8 +55,12 @@ export class TrunkAgentExtension implements AgentExtension {
       } else if (c.table === 'Interface' && c.old && !c.new) {
         const bridge = c.old.externalIds.get('bridge_name');
         if (bridge && isTrunkBridge(bridge)) void h.vmInterfaceRemoved(bridge, c.old.externalIds);
+        else if (isTrunkPatch(c.old.name)) repair = true;
+      } else if ((c.table === 'Interface' || c.table === 'Port') && c.old && c.new && isTrunkPatch(c.new.name)) {
+        repair = true;
       }
     }
+    if (repair) void h.repairPatches();
   }
 
   private onSubportsPushed(objects: readonly JsonObject[], event: string): void {
@@ -85,13 +90,16 @@ export class TrunkAgentExtension implements AgentExtension {
     // Trunk bridges and patch ports are OVSDB rows: an OVS restart keeps them; no flows of ours there.
   }
 
-  async audit(): Promise<void> {}
+  /** The patch pairs of every trunk wired here, in case an OVSDB event was missed (a reconnection). */
+  async audit(): Promise<void> {
+    await this.handler?.repairPatches();
+  }
 
   async firstSyncDone(): Promise<void> {}
 
   status(): ExtensionStatus {
     const trunks = [...(this.handler?.trunks.values() ?? [])];
-    const subports = trunks.reduce((n, t) => n + t.subportIds.size, 0);
+    const subports = trunks.reduce((n, t) => n + t.subports.size, 0);
     return {
       ports: trunks.length + subports,
       details: { trunks: trunks.length, subports, degraded: trunks.filter((t) => t.status !== 'ACTIVE').length },

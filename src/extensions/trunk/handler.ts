@@ -29,7 +29,8 @@ export interface WiredTrunk {
   trunkId: string;
   bridge: string;
   parentPortId: string;
-  subportIds: Set<string>;
+  /** Subports wired, by port id: their VLAN on the trunk bridge and MAC. */
+  subports: Map<string, { segmentationId: number; mac: string }>;
   status: TrunkStatus;
 }
 
@@ -78,9 +79,10 @@ export class TrunkHandler {
   }
 
   /** The VM's interface left the trunk bridge (its metadata names the bridge). */
-  vmInterfaceRemoved(bridge: string, externalIds: ReadonlyMap<string, string>): Promise<void> {
+  async vmInterfaceRemoved(bridge: string, externalIds: ReadonlyMap<string, string>): Promise<void> {
+    // Waited outside the lock: a trunk bridge deleted or plugged again meanwhile is handled at once.
+    await sleep(this.d.timings.waitBeforeDeleteMs);
     return this.locked(bridge, 'unwiring', async () => {
-      await sleep(this.d.timings.waitBeforeDeleteMs);
       if (this.d.rows.parentInterface(bridge)) {
         LOG.debug(`trunk bridge ${bridge} has a VM interface again: kept`);
         return;
@@ -93,6 +95,32 @@ export class TrunkHandler {
       this.trunks.delete(trunkId);
       LOG.info(`trunk ${trunkId}: the VM left ${bridge}; the trunk bridge and its patch ports are deleted`);
     });
+  }
+
+  /**
+   * A trunk's patch ports changed under it (deleted by hand, a peer or VLAN rewritten): the pairs
+   * of every trunk wired here are put back. Queued behind the trunk's own work, so what that work
+   * removes on purpose is not put back.
+   */
+  repairPatches(): Promise<void> {
+    return Promise.all([...this.trunks.values()].map((t) => this.locked(t.bridge, 'repairing its patch ports', () => this.repairTrunk(t)))).then(() => undefined);
+  }
+
+  private async repairTrunk(t: WiredTrunk): Promise<void> {
+    if (this.trunks.get(t.trunkId) !== t || !this.d.rows.bridgeExists(t.bridge)) return;
+    const parent = this.d.rows.parentInterface(t.bridge);
+    if (!parent) return;
+    const parentPair = parentPatchPair(t.parentPortId);
+    if (!this.d.rows.pairIntact(t.bridge, parentPair)) {
+      LOG.warning(`trunk ${t.trunkId}: patch ports ${parentPair.intName}/${parentPair.trunkName} were changed or deleted; putting them back`);
+      await this.d.rows.plugPair(t.bridge, parentPair, { portId: t.parentPortId, mac: parent.externalIds.get('attached-mac') });
+    }
+    for (const [id, s] of t.subports) {
+      const pair = subportPatchPair(id);
+      if (this.d.rows.pairIntact(t.bridge, pair, s.segmentationId)) continue;
+      LOG.warning(`trunk ${t.trunkId}: patch ports ${pair.intName}/${pair.trunkName} of subport ${id} (VLAN ${s.segmentationId}) were changed or deleted; putting them back`);
+      await this.d.rows.plugPair(t.bridge, pair, { portId: id, mac: s.mac }, s.segmentationId);
+    }
   }
 
   /** SubPort pushes: subports added to or removed from a trunk wired here. */
@@ -152,7 +180,7 @@ export class TrunkHandler {
       await this.reportStatus(trunk.id, 'ERROR');
       return;
     }
-    this.trunks.set(trunk.id, { trunkId: trunk.id, bridge, parentPortId: trunk.parentPortId, subportIds: new Set(), status: 'ACTIVE' });
+    this.trunks.set(trunk.id, { trunkId: trunk.id, bridge, parentPortId: trunk.parentPortId, subports: new Map(), status: 'ACTIVE' });
     let unwired: TrunkStatus = 'ACTIVE';
     if (rewire) {
       const want = new Set(trunk.subports.map((s) => s.portId));
@@ -176,34 +204,34 @@ export class TrunkHandler {
   private async wireSubports(trunkId: string, bridge: string, subports: readonly Subport[], parentIface?: string): Promise<TrunkStatus> {
     const macs = subports.length ? await this.d.rpc.updateSubportBindings(trunkId, subports) : new Map<string, string>();
     const done: string[] = [];
+    const t = this.trunks.get(trunkId);
     for (const s of subports) {
       const mac = macs.get(s.portId);
       try {
         if (!mac) throw new Error('the server did not bind it to this host');
         await this.d.rows.plugPair(bridge, subportPatchPair(s.portId), { portId: s.portId, mac }, s.segmentationId);
         done.push(s.portId);
+        t?.subports.set(s.portId, { segmentationId: s.segmentationId, mac });
       } catch (e) {
         LOG.error(`Failed to add subport with port ID ${s.portId} to trunk with ID ${trunkId}`, e);
       }
     }
-    const t = this.trunks.get(trunkId);
-    for (const id of done) t?.subportIds.add(id);
     if (!(await this.updateMetadata(bridge, trunkId, done, [], parentIface))) return 'DEGRADED';
     return done.length === subports.length ? 'ACTIVE' : 'DEGRADED';
   }
 
   private async unwireSubports(trunkId: string, bridge: string, subportIds: readonly string[]): Promise<TrunkStatus> {
     const done: string[] = [];
+    const t = this.trunks.get(trunkId);
     for (const id of subportIds) {
       try {
+        t?.subports.delete(id);
         await this.d.rows.unplugPair(bridge, subportPatchPair(id));
         done.push(id);
       } catch (e) {
         LOG.error(`Removing subport ${id} from trunk ${trunkId} failed`, e);
       }
     }
-    const t = this.trunks.get(trunkId);
-    for (const id of done) t?.subportIds.delete(id);
     if (!(await this.updateMetadata(bridge, trunkId, [], subportIds))) return 'DEGRADED';
     return done.length === subportIds.length ? 'ACTIVE' : 'DEGRADED';
   }

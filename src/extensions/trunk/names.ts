@@ -38,3 +38,6 @@ export const isSubportPatch = (name: string): boolean => name.startsWith(SUBPORT
 
 /** A patch end on br-int made for a trunk (`tpi-…`, `spi-…`). */
 export const isTrunkIntPatch = (name: string): boolean => /^(tp|sp)i-/.test(name);
+
+/** Either end of a trunk's patch pairs (`tpi-`, `tpt-`, `spi-`, `spt-`). */
+export const isTrunkPatch = (name: string): boolean => /^(tp|sp)[it]-/.test(name);

@@ -62,10 +62,14 @@ export class TrunkRows {
     const intBridge = this.intBridge();
     const label = `plug ${pair.intName}/${pair.trunkName} between ${intBridge} and ${trunkBridge}`;
     const externalIds: Record<string, string> = { ...(ids.mac ? { 'attached-mac': ids.mac } : {}), 'iface-id': ids.portId };
-    await this.ops.transaction(label, () => [
-      ...this.patchEndOps(label, intBridge, pair.intName, pair.trunkName, externalIds, undefined, 'int'),
-      ...this.patchEndOps(label, trunkBridge, pair.trunkName, pair.intName, externalIds, trunkTag, 'trunk'),
-    ]);
+    const hasIds = (name: string) => Object.entries(externalIds).every(([k, v]) => this.replica.iface(name)?.externalIds.get(k) === v);
+    await this.ops.transaction(label, () => {
+      if (this.pairIntact(trunkBridge, pair, trunkTag) && hasIds(pair.intName) && hasIds(pair.trunkName)) return undefined;
+      return [
+        ...this.patchEndOps(label, intBridge, pair.intName, pair.trunkName, externalIds, undefined, 'int'),
+        ...this.patchEndOps(label, trunkBridge, pair.trunkName, pair.intName, externalIds, trunkTag, 'trunk'),
+      ];
+    });
   }
 
   private patchEndOps(label: string, bridge: string, name: string, peer: string, externalIds: Record<string, string>, tag: number | undefined, key: string): Operation[] {
@@ -90,6 +94,16 @@ export class TrunkRows {
     ];
     if (tag !== undefined && p.tag !== tag) ops.push(PORT.update([cond.uuid(p.uuid)], { tag }));
     return ops;
+  }
+
+  /** Both ends are there, on their bridges, patched to each other (the trunk's end with its VLAN). */
+  pairIntact(trunkBridge: string, pair: PatchPair, trunkTag?: number): boolean {
+    const end = (bridge: string, name: string, peer: string, tag: number | undefined): boolean => {
+      const p = this.replica.port(name);
+      const i = this.replica.iface(name);
+      return !!p && !!i && this.replica.bridgeOfPortRow(p)?.name === bridge && i.type === 'patch' && i.options.get('peer') === peer && (tag === undefined || p.tag === tag);
+    };
+    return end(this.intBridge(), pair.intName, pair.trunkName, undefined) && end(trunkBridge, pair.trunkName, pair.intName, trunkTag);
   }
 
   /** Both ends of a subport's pair go (those that exist). */
