@@ -5,11 +5,17 @@
 // from a live trunk arrive as SubPort pushes. The VM's interface leaving the trunk bridge takes the
 // trunk's ports with it; a trunk bridge deleted takes br-int's ends of its patch pairs.
 // Work on one trunk bridge is serialised (the reference's lock on the bridge name).
-import type { InterfaceRow } from '../../ovsdb/replica.js';
 import { getLogger } from '../../util/log.js';
 import { isSubportPatch, isTrunkBridge, isTrunkServicePort, isTrunkIntPatch, parentPatchPair, subportPatchPair, trunkBridgeName } from './names.js';
-import type { TrunkRows } from './trunk-rows.js';
-import type { Subport, TrunkRpc, TrunkStatus } from './trunk-rpc.js';
+import type { TrunkOvsdb } from './trunk-rows.js';
+import type { Subport, TrunkStatus } from './trunk-rpc.js';
+
+/** The trunk RPC as the handler uses it. */
+export interface TrunkServer {
+  trunkOfParent(parentPortId: string): Promise<{ id: string; parentPortId: string; subports: Subport[] } | undefined>;
+  updateSubportBindings(trunkId: string, subports: readonly Subport[]): Promise<Map<string, string>>;
+  updateTrunkStatus(trunkId: string, status: TrunkStatus): Promise<void>;
+}
 
 const LOG = getLogger('extensions.trunk');
 
@@ -35,8 +41,8 @@ export interface WiredTrunk {
 }
 
 export interface TrunkHandlerDeps {
-  rows: TrunkRows;
-  rpc: TrunkRpc;
+  rows: TrunkOvsdb;
+  rpc: TrunkServer;
   timings: TrunkTimings;
   waitFor<R>(probe: () => R | undefined, timeoutMs: number, describe: () => string): Promise<R>;
   /** The configured firewall driver's name (the reference warns that iptables_hybrid does not filter subports). */
@@ -278,7 +284,7 @@ export class TrunkHandler {
 
   /** br-int's ends of trunk patch pairs whose other end is gone (its trunk bridge was deleted). */
   private async removeOrphanedIntPatches(): Promise<void> {
-    const orphans = this.d.rows.intInterfaces().filter((i: InterfaceRow) => isTrunkIntPatch(i.name) && i.type === 'patch' && !this.d.rows.interfaceExists(i.options.get('peer') ?? ''));
+    const orphans = this.d.rows.intInterfaces().filter((i) => isTrunkIntPatch(i.name) && i.type === 'patch' && !this.d.rows.interfaceExists(i.options.get('peer') ?? ''));
     if (!orphans.length) return;
     await this.d.rows.deleteIntPorts(orphans.map((i) => i.name));
     LOG.info(`removed ${orphans.map((i) => i.name).join(', ')} from br-int: their trunk bridges are gone`);
@@ -316,7 +322,7 @@ function parseSubportIds(text: string | undefined, bridge: string): string[] {
   return [];
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** A list of strings as Python's json.dumps writes it (", " between items), as the reference stores it. */
 function pythonJsonList(items: readonly string[]): string {

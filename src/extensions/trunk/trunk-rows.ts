@@ -20,7 +20,25 @@ export interface PatchEndIds {
   mac: string | undefined;
 }
 
-export class TrunkRows {
+/** Interfaces as the handler reads them. */
+export type TrunkInterface = Pick<InterfaceRow, 'name' | 'type' | 'options' | 'externalIds'>;
+
+/** What the trunk handler reads and writes in OVSDB (TrunkRows over the replica). */
+export interface TrunkOvsdb {
+  bridgeExists(name: string): boolean;
+  interfacesOf(bridge: string): TrunkInterface[];
+  intInterfaces(): TrunkInterface[];
+  interfaceExists(name: string): boolean;
+  parentInterface(bridge: string): ParentInterface | undefined;
+  pairIntact(trunkBridge: string, pair: PatchPair, trunkTag?: number): boolean;
+  plugPair(trunkBridge: string, pair: PatchPair, ids: PatchEndIds, trunkTag?: number): Promise<void>;
+  unplugPair(trunkBridge: string, pair: PatchPair): Promise<void>;
+  deleteTrunkBridge(trunkBridge: string, intPorts: readonly string[]): Promise<void>;
+  deleteIntPorts(names: readonly string[]): Promise<void>;
+  setParentMetadata(iface: string, kv: Record<string, string>): Promise<void>;
+}
+
+export class TrunkRows implements TrunkOvsdb {
   constructor(
     private readonly ops: OvsdbOps,
     private readonly intBridge: () => string,
