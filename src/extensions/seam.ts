@@ -22,6 +22,8 @@ export interface ExtensionPort {
   ofport: number;
   mac: string;
   networkId: string;
+  /** The network's physical network (flat and VLAN networks), as the server's device details give it. */
+  physicalNetwork?: string | undefined;
   /** The network's local VLAN on br-int; undefined while the port is isolated (admin down). */
   localVlan: number | undefined;
   deviceOwner: string;
