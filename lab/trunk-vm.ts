@@ -85,11 +85,31 @@ export class TrunkVm {
     /** The guest end of the tap's veth: the guest bridge's trunk port. */
     readonly guestLink: string,
     readonly vmUuid: string,
+    /** br-int's datapath_type, which the trunk bridge was made with. */
+    readonly datapathType: string,
     readonly parent: GuestInterface,
     private readonly prefixLen: number,
     /** A short random tag naming this VM's links. */
     private readonly tag: string,
   ) {}
+
+  /**
+   * The trunk bridge (made if missing, with br-int's datapath_type) and the tap in it with Nova's
+   * external_ids, as os-vif and libvirt plug the VM; after a trunk bridge deleted by hand, this is
+   * the VM plugged again (its guest side never left).
+   */
+  async replug(): Promise<void> {
+    if (this.gone) throw new Error(`replugging trunk VM ${this.netns} (trunk ${this.trunkId}): it was unplugged`);
+    await this.ovs.vsctl('--may-exist', 'add-br', this.trunkBridge, '--', 'set', 'Bridge', this.trunkBridge, `datapath_type=${this.datapathType}`);
+    await this.ovs.vsctl(
+      '--may-exist', 'add-port', this.trunkBridge, this.tap,
+      '--', 'set', 'Interface', this.tap,
+      `external_ids:iface-id=${this.parent.portId}`,
+      'external_ids:iface-status=active',
+      `external_ids:attached-mac=${this.parent.mac}`,
+      `external_ids:vm-uuid=${this.vmUuid}`,
+    );
+  }
 
   /** The subports' interfaces, by VLAN id order. */
   get subports(): GuestInterface[] {
@@ -205,9 +225,9 @@ export async function plugTrunkVm(ovs: PrivateOvs, spec: TrunkVmSpec): Promise<T
   const what = `plugging trunk VM for trunk ${spec.trunkId} (parent ${spec.parent.id}, ${tap}) into ${trunkBridge}`;
   await createNamespace(netns);
   const parent: GuestInterface = { name: `g${tag}p`, vlan: null, portId: spec.parent.id, mac: spec.parent.mac_address, ip: parentIp };
-  const vm = new TrunkVm(ovs, spec.trunkId, netns, trunkBridge, tap, guestBridge, guestLink, vmUuid, parent, prefixLen, tag);
+  const datapath = await integrationDatapath(ovs);
+  const vm = new TrunkVm(ovs, spec.trunkId, netns, trunkBridge, tap, guestBridge, guestLink, vmUuid, datapath, parent, prefixLen, tag);
   try {
-    const datapath = await integrationDatapath(ovs);
     await ipCmd(['link', 'add', tap, 'type', 'veth', 'peer', 'name', guestLink], what);
     liveVeths.set(tap, undefined);
     if (hostNs) {
@@ -230,15 +250,7 @@ export async function plugTrunkVm(ovs: PrivateOvs, spec: TrunkVmSpec): Promise<T
     await addGuestInterface(ovs, { guestBridge, netns, name: parent.name, vlan: null, port: spec.parent, prefixLen });
     for (const s of spec.subports ?? []) await vm.addVlan(s.port, s.vlan);
     // Last, as os-vif and libvirt do: the trunk bridge, then the tap in it with Nova's external_ids.
-    await ovs.vsctl('--may-exist', 'add-br', trunkBridge, '--', 'set', 'Bridge', trunkBridge, `datapath_type=${datapath}`);
-    await ovs.vsctl(
-      'add-port', trunkBridge, tap,
-      '--', 'set', 'Interface', tap,
-      `external_ids:iface-id=${spec.parent.id}`,
-      'external_ids:iface-status=active',
-      `external_ids:attached-mac=${spec.parent.mac_address}`,
-      `external_ids:vm-uuid=${vmUuid}`,
-    );
+    await vm.replug();
     return vm;
   } catch (e) {
     await vm.unplug().catch((u: unknown) => process.stderr.write(`trunk VM cleanup after a failed plug: ${String(u)}\n`));

@@ -8,26 +8,16 @@
 //   scripts/capture-trunk-reference.sh [--out DIR]
 // Run inside scripts/netns-run.sh (the wrapper does): ovs-vswitchd and the lab need a namespace.
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { NeutronLab } from '../../../lab/neutron.js';
 import { PrivateOvs } from '../../../lab/ovs.js';
 import { cleanupAllVms } from '../../../lab/vm.js';
 import { RunningAgent, type AgentConfig } from '../../../bench/agents.js';
 import { runTrunkScenario, TRUNK_PHYSICAL_BRIDGE } from './scenario.js';
-import { trunkReferenceIni, waitReferenceReady } from './capture-setup.js';
+import { trunkReferenceIni, waitReferenceReady } from './host.js';
+import { captureLog, captureOutDir } from '../../helpers/capture-cli.js';
 
-function log(line: string): void {
-  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
-}
-
-function outDir(): string {
-  const argv = process.argv.slice(2);
-  const i = argv.indexOf('--out');
-  if (i >= 0 && argv[i + 1] === undefined) throw new Error('--out needs a directory');
-  const unknown = argv.filter((a, j) => a !== '--out' && j !== i + 1);
-  if (unknown.length) throw new Error(`unknown argument(s) ${unknown.join(' ')}; usage: capture-trunk-reference.sh [--out DIR]`);
-  return resolve(i >= 0 ? argv[i + 1]! : 'test/fixtures/reference/trunk');
-}
+const log = captureLog;
 
 /** Every neutron id must have been replaced by its name in the fixtures; one left would differ on every run. */
 function assertNoIds(out: string, ids: Map<string, string>): void {
@@ -42,7 +32,7 @@ function assertNoIds(out: string, ids: Map<string, string>): void {
 }
 
 async function main(): Promise<void> {
-  const out = outDir();
+  const out = captureOutDir('capture-trunk-reference.sh', 'test/fixtures/reference/trunk');
   mkdirSync(out, { recursive: true });
   for (const f of readdirSync(out)) if (f.endsWith('.json')) rmSync(join(out, f));
   const t0 = Date.now();

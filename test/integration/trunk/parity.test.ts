@@ -14,34 +14,30 @@ import { join } from 'node:path';
 import { type NeutronLab, labSkipReason } from '../../../lab/neutron.js';
 import { startLab } from '../../../lab/host.js';
 import { PrivateOvs } from '../../../lab/ovs.js';
-import { cleanupAllVms } from '../../../lab/vm.js';
 import { checkoutFile } from '../../../lab/checkout.js';
-import { RunningAgent, until, type AgentConfig } from '../../../bench/agents.js';
+import type { RunningAgent } from '../../../bench/agents.js';
 import type { SettleTimes } from '../firewall/scenarios.js';
-import { runTrunkScenario, TRUNK_PHYSICAL_BRIDGE } from './scenario.js';
+import { runTrunkScenario, TrunkFixture, TRUNK_PHYSICAL_BRIDGE } from './scenario.js';
 import type { TrunkSnapshot } from './snapshot.js';
-import { trunkReferenceIni, waitReferenceReady } from './capture-setup.js';
+import { endTrunkHost, startTrunkAgent, trunkTestRuns } from './host.js';
 
 const FIXTURES = checkoutFile(join('test', 'fixtures', 'reference', 'trunk'));
 /** Our agent wires on OVSDB events: far shorter waits than the reference's polling loop. */
 const SETTLE_OURS: SettleTimes = { changeMs: 10000, quietMs: 2000, maxMs: 45000, pollMs: 150 };
 
-/** `ours` (default) or `reference`: which agent the test drives. */
-const AGENT = process.env['TRUNK_TEST_AGENT'] === 'reference' ? 'reference' : 'ours';
 
-function fixture(step: string): TrunkSnapshot {
+function referenceStep(step: string): TrunkSnapshot {
   const path = join(FIXTURES, `${step}.json`);
   if (!existsSync(path)) throw new Error(`no reference fixture ${path} (scripts/capture-trunk-reference.sh writes it)`);
   return JSON.parse(readFileSync(path, 'utf8')) as TrunkSnapshot;
 }
 
-const runs = AGENT === 'reference' ? (['reference'] as const) : (['native', 'ovs-ofctl'] as const);
-
-for (const run of runs) {
+for (const run of trunkTestRuns()) {
   describe(`trunk parity with the reference, ${run === 'reference' ? 'the reference itself' : `of_interface = ${run}`}`, { skip: labSkipReason(), timeout: 900_000 }, () => {
     let lab: NeutronLab | undefined;
     let ovs: PrivateOvs | undefined;
     let agent: RunningAgent | undefined;
+    let fixture: TrunkFixture | undefined;
     const steps: Array<{ step: string; snapshot: TrunkSnapshot }> = [];
 
     before(async () => {
@@ -49,15 +45,8 @@ for (const run of runs) {
       ovs = await PrivateOvs.start({ tcp: true });
       await ovs.addBridge(TRUNK_PHYSICAL_BRIDGE);
       const host = `trunkpar-${run}`;
-      if (run === 'reference') {
-        agent = await RunningAgent.start('reference', { host, transportUrl: lab.transportUrl, ovs, extraIni: trunkReferenceIni(ovs) });
-        await waitReferenceReady(agent, ovs, lab, host);
-      } else {
-        const cfg: AgentConfig = { host, transportUrl: lab.transportUrl, ovs, ofInterface: run, extraIni: '[securitygroup]\nfirewall_driver = openvswitch\n' };
-        const a = (agent = await RunningAgent.start('ours', cfg));
-        await until('bridges set up', a, 60000, async () => /bridges set up/.test(a.log(1_000_000)), 100);
-        await until('first full sync', a, 60000, async () => /first full sync done/.test(a.log(1_000_000)), 100);
-      }
+      agent = await startTrunkAgent(run, lab, ovs, host);
+      fixture = new TrunkFixture(lab, ovs, host);
       await runTrunkScenario({
         lab,
         ovs,
@@ -67,18 +56,10 @@ for (const run of runs) {
         capture: async (step, snapshot) => {
           steps.push({ step, snapshot });
         },
-      });
+      }, fixture);
     }, { timeout: 900_000 });
 
-    after(async () => {
-      await cleanupAllVms().catch(() => undefined);
-      if (agent) {
-        await agent.stop(5000);
-        agent.cleanup();
-      }
-      await ovs?.stop();
-      await lab?.stop();
-    }, { timeout: 120_000 });
+    after(() => endTrunkHost({ fixture, agent, ovs, lab }), { timeout: 120_000 });
 
     it('every step leaves the reference\'s bridges, OVSDB rows, flows (br-int and the trunk bridge) and server state', () => {
       const want = readdirSync(FIXTURES).filter((f) => /^\d\d-.+\.json$/.test(f)).map((f) => f.replace(/\.json$/, '')).sort();
@@ -86,7 +67,7 @@ for (const run of runs) {
       const failures: string[] = [];
       for (const { step, snapshot } of steps) {
         try {
-          assert.deepEqual(snapshot, fixture(step));
+          assert.deepEqual(snapshot, referenceStep(step));
         } catch (e) {
           failures.push(`${step}: ${e instanceof Error ? e.message : String(e)}`);
         }

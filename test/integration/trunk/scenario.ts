@@ -113,10 +113,18 @@ export class TrunkFixture {
   }
 
   async waitActive(name: TrunkPortName, assertAgentRunning: () => void): Promise<void> {
-    await waitFor(async () => {
-      assertAgentRunning();
-      return (await this.lab.getPort(this.id(name))).status === 'ACTIVE';
-    }, 120000, `port ${name} ACTIVE`, 250);
+    try {
+      await waitFor(async () => {
+        assertAgentRunning();
+        return (await this.lab.getPort(this.id(name))).status === 'ACTIVE';
+      }, 120000, `port ${name} ACTIVE`, 250);
+    } catch (e) {
+      // Say how far the wiring got: whether the agent connected the trunk bridge to br-int at all.
+      const ports = async (br: string): Promise<string> => this.ovs.vsctl('list-ports', br).then((l) => l.split('\n').join(' ') || '(none)', (x: unknown) => `(${String(x)})`);
+      const tbr = this.trunkVm?.trunkBridge;
+      const where = tbr ? `; ports of ${tbr}: ${await ports(tbr)}; of br-int: ${await ports('br-int')}` : '';
+      throw new Error(`${e instanceof Error ? e.message : String(e)}${where}`);
+    }
   }
 
   /** A plain VM on br-int, waited for until ACTIVE. */

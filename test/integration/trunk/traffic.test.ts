@@ -13,17 +13,15 @@ import assert from 'node:assert/strict';
 import { type NeutronLab, labSkipReason, waitFor } from '../../../lab/neutron.js';
 import { startLab } from '../../../lab/host.js';
 import { PrivateOvs } from '../../../lab/ovs.js';
-import { cleanupAllVms, ping, type Vm } from '../../../lab/vm.js';
+import { ping, type Vm } from '../../../lab/vm.js';
 import { Listener, probeTcp } from '../../../lab/traffic.js';
 import { createSecurityGroup } from '../../../lab/security-groups.js';
 import { getTrunk } from '../../../lab/trunks.js';
 import type { TrunkVm } from '../../../lab/trunk-vm.js';
-import { RunningAgent, until } from '../../../bench/agents.js';
+import type { RunningAgent } from '../../../bench/agents.js';
 import { TrunkFixture, TRUNK_PHYSICAL_BRIDGE, TRUNK_PORTS } from './scenario.js';
-import { trunkReferenceIni, waitReferenceReady } from './capture-setup.js';
+import { endTrunkHost, startTrunkAgent, trunkTestRuns } from './host.js';
 
-const AGENT = process.env['TRUNK_TEST_AGENT'] === 'reference' ? 'reference' : 'ours';
-const runs = AGENT === 'reference' ? (['reference'] as const) : (['native', 'ovs-ofctl'] as const);
 
 /** Replies to 3 pings from `from` (its interface `source`, if given) to `to`. */
 const replies = (from: Pick<Vm, 'netns'>, to: string, source?: string): Promise<number> => ping(from, to, { count: 3, timeoutMs: 3000, ...(source ? { source } : {}) });
@@ -39,7 +37,7 @@ async function stopsReaching(from: Pick<Vm, 'netns'>, to: string, source?: strin
   await waitFor(async () => (await replies(from, to, source)) === 0, timeoutMs, `${to} no longer answering pings from ${from.netns}`, 500);
 }
 
-for (const run of runs) {
+for (const run of trunkTestRuns()) {
   describe(`trunk traffic, ${run === 'reference' ? 'the reference agent' : `ovs-agent, of_interface = ${run}`}`, { skip: labSkipReason(), timeout: 600_000 }, () => {
     let lab: NeutronLab;
     let ovs: PrivateOvs;
@@ -56,13 +54,7 @@ for (const run of runs) {
       ovs = await PrivateOvs.start({ tcp: true });
       await ovs.addBridge(TRUNK_PHYSICAL_BRIDGE);
       const host = `trunktr-${run}`;
-      if (run === 'reference') {
-        agent = await RunningAgent.start('reference', { host, transportUrl: lab.transportUrl, ovs, extraIni: trunkReferenceIni(ovs) });
-        await waitReferenceReady(agent, ovs, lab, host);
-      } else {
-        const a = (agent = await RunningAgent.start('ours', { host, transportUrl: lab.transportUrl, ovs, ofInterface: run, extraIni: '[securitygroup]\nfirewall_driver = openvswitch\n' }));
-        await until('first full sync', a, 60000, async () => /first full sync done/.test(a.log(1_000_000)), 100);
-      }
+      agent = await startTrunkAgent(run, lab, ovs, host);
       f = new TrunkFixture(lab, ovs, host);
       await f.networks(['A', 'B']);
       a1 = await f.plainVm('a1', alive);
@@ -73,14 +65,7 @@ for (const run of runs) {
 
     after(async () => {
       listener?.stop();
-      await f?.unplugAll().catch((e: unknown) => process.stderr.write(`unplugging the VMs: ${String(e)}\n`));
-      await cleanupAllVms().catch(() => undefined);
-      if (agent) {
-        await agent.stop(5000);
-        agent.cleanup();
-      }
-      await ovs?.stop();
-      await lab?.stop();
+      await endTrunkHost({ fixture: f, agent, ovs, lab });
     }, { timeout: 120_000 });
 
     it('the trunk, its parent and its subport are ACTIVE on the server', async () => {
