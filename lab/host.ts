@@ -10,6 +10,7 @@
 // ports) gets its own lab as well.
 import { NeutronLab, type NeutronLabOptions } from './neutron.js';
 import { PrivateOvs, type PrivateOvsOptions } from './ovs.js';
+import { deleteTrunk, listTrunks } from './trunks.js';
 
 /** The state directory of a running lab that test files may borrow (set by test/run.ts). */
 export const SHARED_LAB_ENV = 'OVS_AGENT_SHARED_LAB';
@@ -44,7 +45,7 @@ export async function startLabAndOvs(ovsOpts: PrivateOvsOptions = {}, labOpts: N
 }
 
 /**
- * Deletes what earlier users of a lab made, so it answers as a fresh one: ports, then networks
+ * Deletes what earlier users of a lab made, so it answers as a fresh one: trunks, ports, then networks
  * (provider networks exist once per VLAN id or flat physical network), security groups (the
  * project's default one is made again on first use), address groups, QoS policies and agents (a stopped agent
  * stays "alive" for 75 s and would pass a wait for a newly started one of the same host).
@@ -67,6 +68,14 @@ export async function emptyLab(lab: NeutronLab): Promise<void> {
     await Promise.all(Array.from({ length: Math.min(4, ids.length) }, worker));
   };
   const ids = (rows: Array<{ id: string }>): string[] => rows.map((r) => r.id);
+  // Trunks first: neutron refuses to delete a trunk's parent or subports while it exists.
+  if (lab.trunk) {
+    for (const t of await listTrunks(lab)) {
+      await deleteTrunk(lab, t.id).catch((e: unknown) => {
+        throw new Error(`emptying the shared lab in ${lab.dir}: deleting trunk ${t.id}: ${e instanceof Error ? e.message : String(e)}`);
+      });
+    }
+  }
   await remove('ports', ids(await lab.listPorts()));
   await remove('networks', ids(await lab.listNetworks()));
   await remove('security-groups', ids(await list<{ id: string }>('/v2.0/security-groups', 'security_groups')));

@@ -1,5 +1,6 @@
 // A real neutron-server 21 (Zed) for the demo, benchmarks and end-to-end tests: scripts/lab/lab.sh (MariaDB, a private
-// RabbitMQ, neutron-server with noauth and ML2 openvswitch + l2population, and QoS unless turned off)
+// RabbitMQ, neutron-server with noauth and ML2 openvswitch + l2population, and the QoS and trunk
+// service plugins unless turned off)
 // on free loopback ports, state in a temporary directory, plus a small REST client for the calls they make.
 // Bringing a lab up costs ~15-20 s, mostly RabbitMQ: `npm test` starts one for every test file
 // (test/run.ts), which files borrow through lab/host.ts; a file run alone starts its own.
@@ -159,6 +160,8 @@ export interface NeutronLabOptions {
   qos?: boolean;
   /** neutron's `local_ip` service plugin (default false): the Local IP API and its pushes. */
   localIp?: boolean;
+  /** neutron's `trunk` service plugin, VLAN-aware VMs (default true; lab/trunks.ts drives its API). */
+  trunk?: boolean;
 }
 
 export class NeutronLab {
@@ -173,6 +176,8 @@ export class NeutronLab {
     readonly startLog: string,
     /** Whether neutron-server runs the QoS service plugin (the /v2.0/qos API and ports' qos_policy_id). */
     readonly qos: boolean,
+    /** Whether neutron-server runs the trunk service plugin (/v2.0/trunks). */
+    readonly trunk: boolean,
     /** Started by someone else (the test runner) for many users: stop() leaves it running, faults are refused. */
     readonly borrowed = false,
   ) {}
@@ -204,10 +209,11 @@ export class NeutronLab {
       EPMD_PORT: String(await freePort()),
       LAB_QOS: opts.qos === false ? '0' : '1',
       LAB_LOCAL_IP: opts.localIp === true ? '1' : '0',
+      LAB_TRUNK: opts.trunk === false ? '0' : '1',
     };
     try {
       const { stderr } = await run('bash', [script, 'up'], { env, maxBuffer: 1 << 20 });
-      const lab = new NeutronLab(dir, ownDir, rabbitPort, apiPort, env, stderr, opts.qos !== false);
+      const lab = new NeutronLab(dir, ownDir, rabbitPort, apiPort, env, stderr, opts.qos !== false, opts.trunk !== false);
       await lab.waitRpcConsumers();
       return lab;
     } catch (e) {
@@ -241,9 +247,10 @@ export class NeutronLab {
       return n;
     };
     const env: NodeJS.ProcessEnv = { ...process.env, LAB_DIR: dir };
-    // lab.sh records LAB_QOS; its default (1) stands when it does not.
+    // lab.sh records LAB_QOS and LAB_TRUNK; their default (1) stands when it does not.
     const qos = vars.get('LAB_QOS') !== '0';
-    return new NeutronLab(dir, false, port('RABBIT_PORT'), port('API_PORT'), env, `(lab in ${dir}, started by another process)`, qos, true);
+    const trunk = vars.get('LAB_TRUNK') !== '0';
+    return new NeutronLab(dir, false, port('RABBIT_PORT'), port('API_PORT'), env, `(lab in ${dir}, started by another process)`, qos, trunk, true);
   }
 
   /**

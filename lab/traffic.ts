@@ -53,7 +53,7 @@ s.on('error', (e) => { process.stdout.write('error ' + e.code + '\\n'); process.
 s.on('close', () => { process.stdout.write('closed\\n'); process.exit(0); });
 `;
 
-function nodeIn(vm: Vm, script: string, arg: unknown): ChildProcess {
+function nodeIn(vm: Pick<Vm, 'netns'>, script: string, arg: unknown): ChildProcess {
   return spawn('ip', ['netns', 'exec', vm.netns, process.execPath, '-e', script, JSON.stringify(arg)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -63,7 +63,7 @@ function nodeIn(vm: Vm, script: string, arg: unknown): ChildProcess {
 export class Listener {
   private constructor(private readonly child: ChildProcess) {}
 
-  static async start(vm: Vm, ports: { tcp?: number[]; udp?: number[]; family?: 4 | 6 }): Promise<Listener> {
+  static async start(vm: Pick<Vm, 'netns'>, ports: { tcp?: number[]; udp?: number[]; family?: 4 | 6 }): Promise<Listener> {
     const child = nodeIn(vm, LISTENER, [ports.tcp ?? [], ports.udp ?? [], ports.family ?? 4]);
     let out = '';
     let err = '';
@@ -93,7 +93,7 @@ export class Listener {
 export type TcpResult = 'connected' | 'refused' | 'timeout' | `error:${string}`;
 export type UdpResult = 'reply' | 'timeout' | `error:${string}`;
 
-async function probe(vm: Vm, script: string, arg: unknown, timeoutMs: number): Promise<string> {
+async function probe(vm: Pick<Vm, 'netns'>, script: string, arg: unknown, timeoutMs: number): Promise<string> {
   const { stdout } = await run('ip', ['netns', 'exec', vm.netns, process.execPath, '-e', script, JSON.stringify(arg)], {
     timeout: timeoutMs + 5000,
   });
@@ -101,13 +101,13 @@ async function probe(vm: Vm, script: string, arg: unknown, timeoutMs: number): P
 }
 
 /** Opens a TCP connection and exchanges one byte: connected, refused (RST) or timeout (dropped). */
-export async function probeTcp(from: Vm, host: string, port: number, opts: { timeoutMs?: number; srcPort?: number } = {}): Promise<TcpResult> {
+export async function probeTcp(from: Pick<Vm, 'netns'>, host: string, port: number, opts: { timeoutMs?: number; srcPort?: number } = {}): Promise<TcpResult> {
   const ms = opts.timeoutMs ?? 1500;
   return (await probe(from, TCP_PROBE, [host, port, ms, opts.srcPort ?? 0], ms)) as TcpResult;
 }
 
 /** Sends one datagram to an echo listener: reply or timeout. */
-export async function probeUdp(from: Vm, host: string, port: number, opts: { timeoutMs?: number; srcPort?: number } = {}): Promise<UdpResult> {
+export async function probeUdp(from: Pick<Vm, 'netns'>, host: string, port: number, opts: { timeoutMs?: number; srcPort?: number } = {}): Promise<UdpResult> {
   const ms = opts.timeoutMs ?? 1500;
   const family = host.includes(':') ? 6 : 4;
   return (await probe(from, UDP_PROBE, [host, port, ms, family, opts.srcPort ?? 0], ms)) as UdpResult;

@@ -173,8 +173,8 @@ export async function plugVm(ovs: PrivateOvs, port: VmPortInfo, opts: PlugOption
   }
 }
 
-/** Pings `toIp` from the VM; resolves to the number of replies received (0 on total loss). */
-export async function ping(from: Vm, toIp: string, opts: { count?: number; timeoutMs?: number; source?: string } = {}): Promise<number> {
+/** Pings `toIp` from the VM (any namespace: a trunk VM too); resolves to the number of replies received (0 on total loss). */
+export async function ping(from: Pick<Vm, 'netns'>, toIp: string, opts: { count?: number; timeoutMs?: number; source?: string } = {}): Promise<number> {
   const count = opts.count ?? 3;
   const deadline = Math.max(1, Math.ceil((opts.timeoutMs ?? 5000) / 1000));
   const src = opts.source ? ['-I', opts.source] : [];

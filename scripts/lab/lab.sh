@@ -2,7 +2,8 @@
 # A real neutron-server 21 (Zed) for end-to-end tests and the demo: MariaDB (unix socket only),
 # a private RabbitMQ node and neutron-server (noauth; ML2 openvswitch + l2population; type drivers
 # flat, vlan physnet1:100:199, vxlan 1:1000 as the tenant default, gre; the QoS service plugin and
-# the ml2 qos extension driver unless LAB_QOS=0), all state under $LAB_DIR, every listener on
+# the ml2 qos extension driver unless LAB_QOS=0; the trunk service plugin unless LAB_TRUNK=0), all
+# state under $LAB_DIR, every listener on
 # 127.0.0.1. Debian 12, as root, after scripts/lab/install.sh.
 #
 #   lab.sh up                    start (idempotent); prints the endpoints
@@ -19,6 +20,8 @@
 #   QoS run; 0 = neither (the QoS API then answers 404). Recorded in lab.env.
 #   LAB_LOCAL_IP (0): 1 = neutron's `local_ip` service plugin too (the /v2.0/local_ips API and
 #   LocalIPAssociation pushes to the agents' local_ip extension). Recorded in lab.env.
+#   LAB_TRUNK (1): 1 = neutron's `trunk` service plugin (VLAN-aware VMs, /v2.0/trunks), as clouds
+#   running Kubernetes or VNFs on OpenStack do; 0 = off (/v2.0/trunks answers 404). In lab.env.
 #
 # Every daemon gets OVS_AGENT_LAB_DIR=$LAB_DIR in its environment; `down` stops exactly the
 # processes carrying that mark (RabbitMQ's epmd and helpers, neutron's workers included).
@@ -64,6 +67,7 @@ load_env() {
     EPMD_PORT=${EPMD_PORT:-$((RABBIT_PORT + 20001))}
     LAB_QOS=${LAB_QOS:-1}
     LAB_LOCAL_IP=${LAB_LOCAL_IP:-0}
+    LAB_TRUNK=${LAB_TRUNK:-1}
   fi
 }
 
@@ -95,6 +99,11 @@ write_neutron_conf() { # DIR SOCKET -> neutron.conf, ml2_conf.ini in DIR
   1) plugins=${plugins:+$plugins,}local_ip ;;
   0) ;;
   *) die "LAB_LOCAL_IP must be 0 or 1, not '$LAB_LOCAL_IP'" ;;
+  esac
+  case ${LAB_TRUNK:-1} in
+  1) plugins=${plugins:+$plugins,}trunk ;;
+  0) ;;
+  *) die "LAB_TRUNK must be 0 or 1, not '$LAB_TRUNK'" ;;
   esac
   cat >"$1/neutron.conf" <<CONF
 [DEFAULT]
@@ -211,6 +220,7 @@ RABBIT_DIST_PORT=$RABBIT_DIST_PORT
 EPMD_PORT=$EPMD_PORT
 LAB_QOS=${LAB_QOS:-1}
 LAB_LOCAL_IP=${LAB_LOCAL_IP:-0}
+LAB_TRUNK=${LAB_TRUNK:-1}
 ENV
 
   # RabbitMQ boots slowest and neutron-server reconnects to it by itself: start it first, in parallel.

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { NeutronApiError, type NeutronLab, inDocumentationRange, labSkipReason } from '../../../lab/neutron.js';
 import { startLab } from '../../../lab/host.js';
+import { addSubports, bindTrunkParent, createTrunk, deleteTrunk, getTrunk, listTrunks, removeSubports, vlanSubport, type NeutronTrunk } from '../../../lab/trunks.js';
 
 const skip = labSkipReason();
 
@@ -87,6 +88,30 @@ describe('neutron lab', { skip, timeout: 240_000 }, () => {
     await l.deleteQosPolicy(policy.id);
     assert.ok(!(await l.listQosPolicies()).some((p) => p.id === policy.id));
     await assert.rejects(l.createQosRule(policy.id, 'dscp_marking', { dscp_mark: 10 }), (e: unknown) => e instanceof NeutronApiError && e.status === 404 && e.path.endsWith('/dscp_marking_rules'));
+  });
+
+  it('runs trunks: on an unbound parent, subports added and removed by VLAN id, deleted once its parent is unbound', async () => {
+    const l = lab!;
+    assert.equal(l.trunk, true, 'trunks are the lab default');
+    const net = await l.createNetwork({ name: 'trunk-parent-net' });
+    await l.createSubnet(net.id, '192.0.2.0/24');
+    const subNet = await l.createNetwork({ name: 'trunk-sub-net' });
+    await l.createSubnet(subNet.id, '198.51.100.0/24');
+    const parent = await l.createPort(net.id, { name: 'trunk-parent', deviceOwner: '' });
+    // A subport must have no device_id (neutron: PortInUse).
+    const [s1, s2] = [await l.createPort(subNet.id, { name: 's1', deviceOwner: '', deviceId: '' }), await l.createPort(subNet.id, { name: 's2', deviceOwner: '', deviceId: '' })];
+    const trunk = await createTrunk(l, parent.id, { name: 'trunk', subports: [vlanSubport(s1!.id, 101)] });
+    assert.equal(trunk.port_id, parent.id);
+    assert.equal(trunk.status, 'DOWN', 'no agent has wired it');
+    const vlans = (t: NeutronTrunk): number[] => t.sub_ports.map((s) => s.segmentation_id).sort();
+    assert.deepEqual(vlans(await addSubports(l, trunk.id, [vlanSubport(s2!.id, 102)])), [101, 102]);
+    assert.deepEqual(vlans(await removeSubports(l, trunk.id, [s1!.id])), [102]);
+    assert.deepEqual(vlans(await getTrunk(l, trunk.id)), [102]);
+    // Bound as Nova binds it: neutron then refuses to delete the trunk, deleteTrunk unbinds first.
+    await bindTrunkParent(l, parent.id, 'nohost-here', 'a-vm');
+    await assert.rejects(l.api('DELETE', `/v2.0/trunks/${trunk.id}`), (e: unknown) => e instanceof NeutronApiError && e.status === 409);
+    await deleteTrunk(l, trunk.id);
+    assert.ok(!(await listTrunks(l)).some((t) => t.id === trunk.id));
   });
 
   it('exposes a transport URL on a loopback port of its own', () => {

@@ -8,26 +8,15 @@
 //   scripts/capture-qos-reference.sh [--out DIR]
 // Run inside scripts/netns-run.sh (the wrapper does): ovs-vswitchd, the veth and the lab need a namespace.
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { NeutronLab, type NeutronAgent } from '../../../lab/neutron.js';
 import { PrivateOvs } from '../../../lab/ovs.js';
 import { cleanupAllVms } from '../../../lab/vm.js';
 import { RunningAgent, defaultFlowsReady, agentRecord, until, type AgentConfig } from '../../../bench/agents.js';
 import { addPhysicalBridge, runQosScenario, QOS_PHYSICAL_PORT } from './scenario.js';
+import { captureLog, captureOutDir } from '../../helpers/capture-cli.js';
 
-
-function log(line: string): void {
-  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
-}
-
-function outDir(): string {
-  const argv = process.argv.slice(2);
-  const i = argv.indexOf('--out');
-  if (i >= 0 && argv[i + 1] === undefined) throw new Error('--out needs a directory');
-  const unknown = argv.filter((a, j) => a !== '--out' && j !== i + 1);
-  if (unknown.length) throw new Error(`unknown argument(s) ${unknown.join(' ')}; usage: capture-qos-reference.sh [--out DIR]`);
-  return resolve(i >= 0 ? argv[i + 1]! : 'test/fixtures/reference/qos');
-}
+const log = captureLog;
 
 /** The reference's configuration beyond the lab's: the qos extension, the OVS firewall, its root commands on the private OVS. */
 export function qosReferenceIni(ovs: PrivateOvs): string {
@@ -55,7 +44,7 @@ async function waitReady(agent: RunningAgent, ovs: PrivateOvs, lab: NeutronLab, 
 }
 
 async function main(): Promise<void> {
-  const out = outDir();
+  const out = captureOutDir('capture-qos-reference.sh', 'test/fixtures/reference/qos');
   mkdirSync(out, { recursive: true });
   for (const f of readdirSync(out)) if (f.endsWith('.json')) rmSync(join(out, f));
   const t0 = Date.now();
