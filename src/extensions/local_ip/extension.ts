@@ -9,7 +9,8 @@ import { INT } from '../../bridges/tables.js';
 import type { JsonObject } from '../../util/json.js';
 import type { AgentExtension, ExtensionAgentApi, ExtensionPort, ExtensionStatus } from '../seam.js';
 import { parseAssociation, type LocalIpAssociation } from './association.js';
-import { associationFlows, deleteAssociationFlows, localEgressFlows, type LocalIpFlowSpec } from './flows.js';
+import { associationFlows, deleteAssociationFlows, egressViaTable0, localEgressFlows, type LocalIpFlowSpec } from './flows.js';
+import { agentProvidesAntiSpoofing } from '../../agent/settings.js';
 
 const LOG = getLogger('extensions.local_ip');
 const TYPE = 'LocalIPAssociation';
@@ -63,7 +64,8 @@ export class LocalIpAgentExtension implements AgentExtension {
     this.ports.set(port.portId, port);
     return this.serially(async () => {
       if (port.deviceOwner.startsWith('compute:') && port.localVlan !== undefined) {
-        await this.api.intBridge().installFlows(...localEgressFlows(port.ofport, port.localVlan));
+        const viaTable0 = egressViaTable0(agentProvidesAntiSpoofing(this.api.settings), port.portSecurityEnabled);
+        await this.api.intBridge().installFlows(...localEgressFlows(port.ofport, port.localVlan, viaTable0));
       }
       await this.sync(port);
     });
