@@ -123,8 +123,10 @@ export class LocalIpAgentExtension implements AgentExtension {
   async audit(): Promise<void> {}
   async firstSyncDone(): Promise<void> {}
 
+  /** `ovs-agent status`: `extension local_ip  N ports, M associations, conntrack NAT` (or `static NAT`). */
   status(): ExtensionStatus {
-    return { ports: this.applied.size, details: { associations: [...this.applied.values()].reduce((n, m) => n + m.size, 0), static_nat: String(this.staticNat) } };
+    const associations = [...this.applied.values()].reduce((n, m) => n + m.size, 0);
+    return { ports: this.applied.size, details: { associations, NAT: this.staticNat ? 'static' : 'conntrack' } };
   }
 
   async stop(): Promise<void> {
