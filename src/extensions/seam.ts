@@ -27,6 +27,8 @@ export interface ExtensionPort {
   /** The network's local VLAN on br-int; undefined while the port is isolated (admin down). */
   localVlan: number | undefined;
   deviceOwner: string;
+  /** The port's port_security_enabled (the reference's details['port_security_enabled'], default true). */
+  portSecurityEnabled: boolean;
   /** OVSDB Interface.type ('' for a system port, 'dpdkvhostuser' ...). */
   interfaceType: string;
   /** The port's own QoS policy, and its network's (the port's wins). */

@@ -38,6 +38,16 @@ export const EXTENSION_PUSH_TOPICS = {
 } as const;
 export type CachedType = keyof typeof CACHED_RESOURCE_VERSIONS | keyof typeof EXTENSION_RESOURCE_VERSIONS;
 
+/**
+ * Types whose id is not a UUID minted per object but made of what the object binds, so the same id
+ * comes back when the object is made again: a LocalIPAssociation's is `<local_ip_id>_<fixed_port_id>`,
+ * and associating the same Local IP with the same port after a dissociation brings it back. The
+ * reference never caches these (its local_ip extension keeps the pushed associations itself and
+ * takes every CREATED push), so for them a `created` push lifts the id's deletion; an `updated`
+ * push or a pull reply still cannot bring a deleted one back (they may be older than the delete).
+ */
+const REUSABLE_IDS: ReadonlySet<CachedType> = new Set<CachedType>(['LocalIPAssociation']);
+
 /** The version of each type the cache asks for. */
 const VERSIONS: Record<CachedType, string> = {
   ...CACHED_RESOURCE_VERSIONS,
@@ -200,7 +210,7 @@ export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
         continue;
       }
       if (eventType === 'deleted') this.remove(type as CachedType, p);
-      else if (eventType === 'updated' || eventType === 'created') this.record(type as CachedType, p, 'push');
+      else if (eventType === 'updated' || eventType === 'created') this.record(type as CachedType, p, eventType === 'created' ? 'created' : 'push');
       else LOG.warning(`push: unknown event_type '${eventType}' for ${type}; skipped`);
     }
     for (const [type, objects] of uncached) this.emit('pushed', type, objects, eventType);
@@ -285,14 +295,23 @@ export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
     return out;
   }
 
-  private record(type: CachedType, primitive: JsonValue, source: 'pull' | 'push'): void {
+  /**
+   * Takes an object pulled or pushed (`created` is a push of a new object). The server's deleted
+   * ids are never taken again (as the reference's RemoteResourceCache: a pull reply or an update
+   * that crossed the delete must not bring the object back), but for REUSABLE_IDS on creation.
+   */
+  private record(type: CachedType, primitive: JsonValue, how: 'pull' | 'push' | 'created'): void {
+    const source = how === 'pull' ? 'pull' : 'push';
     const data = fromPrimitive(primitive);
     if (!isJsonObject(data) || typeof data['id'] !== 'string') {
       LOG.warning(`${source} ${type}: object without id; skipped`);
       return;
     }
     const id = data['id'];
-    if (this.deleted.get(type)!.has(id)) return;
+    if (this.deleted.get(type)!.has(id)) {
+      if (how !== 'created' || !REUSABLE_IDS.has(type)) return;
+      this.deleted.get(type)!.delete(id);
+    }
     const store = this.objects.get(type)!;
     const old = store.get(id);
     const oldRev = old?.['revision_number'];

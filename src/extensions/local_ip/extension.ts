@@ -9,7 +9,8 @@ import { INT } from '../../bridges/tables.js';
 import type { JsonObject } from '../../util/json.js';
 import type { AgentExtension, ExtensionAgentApi, ExtensionPort, ExtensionStatus } from '../seam.js';
 import { parseAssociation, type LocalIpAssociation } from './association.js';
-import { associationFlows, deleteAssociationFlows, localEgressFlows, type LocalIpFlowSpec } from './flows.js';
+import { associationFlows, deleteAssociationFlows, egressViaTable0, localEgressFlows, type LocalIpFlowSpec } from './flows.js';
+import { agentProvidesAntiSpoofing } from '../../agent/settings.js';
 
 const LOG = getLogger('extensions.local_ip');
 const TYPE = 'LocalIPAssociation';
@@ -63,7 +64,8 @@ export class LocalIpAgentExtension implements AgentExtension {
     this.ports.set(port.portId, port);
     return this.serially(async () => {
       if (port.deviceOwner.startsWith('compute:') && port.localVlan !== undefined) {
-        await this.api.intBridge().installFlows(...localEgressFlows(port.ofport, port.localVlan));
+        const viaTable0 = egressViaTable0(agentProvidesAntiSpoofing(this.api.settings), port.portSecurityEnabled);
+        await this.api.intBridge().installFlows(...localEgressFlows(port.ofport, port.localVlan, viaTable0));
       }
       await this.sync(port);
     });
@@ -121,8 +123,10 @@ export class LocalIpAgentExtension implements AgentExtension {
   async audit(): Promise<void> {}
   async firstSyncDone(): Promise<void> {}
 
+  /** `ovs-agent status`: `extension local_ip  N ports, M associations, conntrack NAT` (or `static NAT`). */
   status(): ExtensionStatus {
-    return { ports: this.applied.size, details: { associations: [...this.applied.values()].reduce((n, m) => n + m.size, 0), static_nat: String(this.staticNat) } };
+    const associations = [...this.applied.values()].reduce((n, m) => n + m.size, 0);
+    return { ports: this.applied.size, details: { associations, NAT: this.staticNat ? 'static' : 'conntrack' } };
   }
 
   async stop(): Promise<void> {

@@ -132,13 +132,30 @@ export function deleteAssociationFlows(b: FlowBatch, s: LocalIpFlowSpec): void {
   b.delete({ table: INT.LOCAL_SWITCHING, match: { ...garpMatch(s), arpTpa: exact(s.destIp) } });
 }
 
-/** A compute port's traffic through tables 30 and 31 with its VLAN in reg6 (setup_local_egress_flows). */
-export function localEgressFlows(ofport: number, localVlan: number): Flow[] {
+/**
+ * A compute port's traffic through tables 30 and 31 with its VLAN in reg6 (setup_local_egress_flows):
+ * table 0 sends it to 30 at priority 8 (under the anti-spoofing flows), 30 sets reg6 and resubmits
+ * to 31. `viaTable0` false leaves the table-0 flow out, as the reference leaves it for a port
+ * without port security when the agent does the anti-spoofing (see egressViaTable0).
+ */
+export function localEgressFlows(ofport: number, localVlan: number, viaTable0 = true): Flow[] {
   return [
-    { table: INT.LOCAL_SWITCHING, priority: 8, match: { inPort: ofport }, actions: [], gotoTable: INT.LOCAL_EGRESS_TABLE },
+    ...(viaTable0 ? [{ table: INT.LOCAL_SWITCHING, priority: 8, match: { inPort: ofport }, actions: [], gotoTable: INT.LOCAL_EGRESS_TABLE }] : []),
     {
       table: INT.LOCAL_EGRESS_TABLE, priority: 10, match: { inPort: ofport },
       actions: [{ type: 'set_field', field: 'reg6', value: localVlan }, { type: 'resubmit', inPort: ofport, table: INT.LOCAL_IP_TABLE }],
     },
   ];
+}
+
+/**
+ * Whether the reference leaves a compute port its `table=0, priority=8` flow: it installs it in
+ * process_install_ports_egress_flows and then, in _bind_devices, when the agent does the ARP/MAC
+ * anti-spoofing (no openvswitch firewall) and the port has port security off,
+ * setup_arp_spoofing_protection calls set_allowed_macs_for_port(allow_all=True), which removes
+ * every table-0 flow of the port, that one with them. Only the table-30 flow stays, and the port's
+ * traffic does not reach table 31 (it goes table 0 → 59 → 60, NORMAL).
+ */
+export function egressViaTable0(agentDoesAntiSpoofing: boolean, portSecurityEnabled: boolean): boolean {
+  return !agentDoesAntiSpoofing || portSecurityEnabled;
 }

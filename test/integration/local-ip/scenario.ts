@@ -132,3 +132,18 @@ export async function runLocalIpScenario(ctx: LocalIpScenarioContext): Promise<v
   await s.capture('a-dissociated', () => dissociateLocalIp(ctx.lab, lip.id, s.port('A').id));
   await s.capture('b-associated', () => associateLocalIp(ctx.lab, lip.id, s.port('B')));
 }
+
+/**
+ * What a scenario run leaves on the server removed (associations, Local IPs, then ports and
+ * networks), so the next run in the same lab can create its VLAN network again.
+ */
+export async function clearLocalIpScenario(lab: NeutronLab): Promise<void> {
+  const lips = (await lab.api<{ local_ips: Array<{ id: string }> }>('GET', '/v2.0/local_ips')).local_ips;
+  for (const lip of lips) {
+    const assocs = (await lab.api<{ port_associations: Array<{ fixed_port_id: string }> }>('GET', `/v2.0/local_ips/${lip.id}/port_associations`)).port_associations;
+    for (const a of assocs) await dissociateLocalIp(lab, lip.id, a.fixed_port_id);
+    await lab.api('DELETE', `/v2.0/local_ips/${lip.id}`);
+  }
+  for (const p of await lab.listPorts()) await lab.api('DELETE', `/v2.0/ports/${p.id}`);
+  for (const n of await lab.listNetworks()) await lab.api('DELETE', `/v2.0/networks/${n.id}`);
+}

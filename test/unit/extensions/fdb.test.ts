@@ -32,7 +32,7 @@ class RecordedFdb implements FdbDevices {
 }
 
 const port = (portId: string, mac: string, deviceOwner: string, physicalNetwork: string | undefined): ExtensionPort => ({
-  portId, portName: `tap${portId}`, ofport: 1, mac, networkId: 'n', physicalNetwork, localVlan: 1, deviceOwner,
+  portId, portName: `tap${portId}`, ofport: 1, mac, networkId: 'n', physicalNetwork, localVlan: 1, deviceOwner, portSecurityEnabled: true,
   interfaceType: '', qosPolicyId: undefined, networkQosPolicyId: undefined,
 });
 
