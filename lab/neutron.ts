@@ -158,6 +158,8 @@ export interface NeutronLabOptions {
   apiPort?: number;
   /** neutron's `qos` service plugin and ml2 `qos` extension driver (default true, as clouds with QoS). */
   qos?: boolean;
+  /** neutron's `local_ip` service plugin (default false): the Local IP API and its pushes. */
+  localIp?: boolean;
   /** neutron's `trunk` service plugin, VLAN-aware VMs (default true; lab/trunks.ts drives its API). */
   trunk?: boolean;
 }
@@ -206,6 +208,7 @@ export class NeutronLab {
       RABBIT_DIST_PORT: String(await freePort()),
       EPMD_PORT: String(await freePort()),
       LAB_QOS: opts.qos === false ? '0' : '1',
+      LAB_LOCAL_IP: opts.localIp === true ? '1' : '0',
       LAB_TRUNK: opts.trunk === false ? '0' : '1',
     };
     try {

@@ -18,6 +18,8 @@
 #   LAB_CACHE (/var/tmp/ovs-agent-lab): migrated database templates, one per neutron/MariaDB version.
 #   LAB_QOS (1): 1 = neutron's `qos` service plugin and ml2 `qos` extension driver, as clouds with
 #   QoS run; 0 = neither (the QoS API then answers 404). Recorded in lab.env.
+#   LAB_LOCAL_IP (0): 1 = neutron's `local_ip` service plugin too (the /v2.0/local_ips API and
+#   LocalIPAssociation pushes to the agents' local_ip extension). Recorded in lab.env.
 #   LAB_TRUNK (1): 1 = neutron's `trunk` service plugin (VLAN-aware VMs, /v2.0/trunks), as clouds
 #   running Kubernetes or VNFs on OpenStack do; 0 = off (/v2.0/trunks answers 404). In lab.env.
 #
@@ -64,6 +66,7 @@ load_env() {
     RABBIT_DIST_PORT=${RABBIT_DIST_PORT:-$((RABBIT_PORT + 20000))}
     EPMD_PORT=${EPMD_PORT:-$((RABBIT_PORT + 20001))}
     LAB_QOS=${LAB_QOS:-1}
+    LAB_LOCAL_IP=${LAB_LOCAL_IP:-0}
     LAB_TRUNK=${LAB_TRUNK:-1}
   fi
 }
@@ -91,6 +94,11 @@ write_neutron_conf() { # DIR SOCKET -> neutron.conf, ml2_conf.ini in DIR
   1) plugins=qos extensions=port_security,qos ;;
   0) ;;
   *) die "LAB_QOS must be 0 or 1, not '$LAB_QOS'" ;;
+  esac
+  case ${LAB_LOCAL_IP:-0} in
+  1) plugins=${plugins:+$plugins,}local_ip ;;
+  0) ;;
+  *) die "LAB_LOCAL_IP must be 0 or 1, not '$LAB_LOCAL_IP'" ;;
   esac
   case ${LAB_TRUNK:-1} in
   1) plugins=${plugins:+$plugins,}trunk ;;
@@ -211,6 +219,7 @@ API_PORT=$API_PORT
 RABBIT_DIST_PORT=$RABBIT_DIST_PORT
 EPMD_PORT=$EPMD_PORT
 LAB_QOS=${LAB_QOS:-1}
+LAB_LOCAL_IP=${LAB_LOCAL_IP:-0}
 LAB_TRUNK=${LAB_TRUNK:-1}
 ENV
 

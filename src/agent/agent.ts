@@ -24,7 +24,6 @@ import type { PluginRpc, AgentEndpoints } from './server/plugin-rpc.js';
 import type { FirewallDriver } from '../firewall/driver.js';
 import { createFirewall } from './ports/firewall-setup.js';
 import { startExtensions } from './extension-api.js';
-import { TrunkBridgeWatch } from './bridges/trunk-bridges.js';
 import type { ExtensionManager } from '../extensions/manager.js';
 import { OvsdbDriftRepair, type DriftCounters } from './repair/ovsdb-drift.js';
 import { FlowAudit, type FlowAuditCounters } from './repair/flow-audit.js';
@@ -65,7 +64,6 @@ export class OvsAgent implements AgentContext {
   private readonly stateReports: StateReports;
   private readonly ports: PortPass;
   private extensions: ExtensionManager | undefined;
-  private readonly trunkBridges = new TrunkBridgeWatch();
   /** The security-group firewall; undefined: ports are not filtered (noop, or security groups disabled). */
   private firewall: FirewallDriver | undefined;
   private canaryTimer: NodeJS.Timeout | undefined;
@@ -211,7 +209,6 @@ export class OvsAgent implements AgentContext {
     this.ops.replica.on('update', (changes) => {
       this.drift.onReplicaUpdate(changes);
       this.recovery?.onUpdate(changes);
-      this.trunkBridges.onUpdate(changes);
       if (changes.some((c) => c.table === 'Interface' || c.table === 'Port')) this.scheduler.kick();
     });
     this.drift.watchBridges({
@@ -257,6 +254,7 @@ export class OvsAgent implements AgentContext {
       this.sync.fullSync = true;
       this.sync.tunnelSyncNeeded = true;
       this.scheduler.kick();
+      void this.extensions?.serverReady();
     });
     try {
       await rpc.start(this.endpoints());
@@ -268,6 +266,7 @@ export class OvsAgent implements AgentContext {
     LOG.info(`connected to ${rpc.url}`);
     void this.stateReports.report();
     this.scheduler.kick();
+    void this.extensions?.serverReady();
   }
 
   private endpoints(): AgentEndpoints {

@@ -2,7 +2,7 @@
 // over the agent's bridges as they are set up now, and the extensions of `[agent] extensions`
 // loaded and initialised once the bridges are up, before any port is wired.
 import { ExtensionManager } from '../extensions/manager.js';
-import type { ExtensionAgentApi } from '../extensions/seam.js';
+import type { ExtensionAgentApi, ExtensionServer } from '../extensions/seam.js';
 import type { OvsdbOps } from '../ovsdb/ops.js';
 import type { Bridges } from './bridges/bridge-setup.js';
 import type { ResourceCache } from './server/resource-cache.js';
@@ -14,6 +14,9 @@ export interface ExtensionHost {
   readonly cache: ResourceCache;
   readonly bridges: Bridges;
   kickPass(): void;
+  /** The plugin RPC once connected. */
+  readonly rpc?: { call: ExtensionServer['call'] };
+  readonly sync: { rpcReady: boolean };
 }
 
 export function extensionApi(host: ExtensionHost): ExtensionAgentApi {
@@ -25,6 +28,7 @@ export function extensionApi(host: ExtensionHost): ExtensionAgentApi {
     physicalBridges: () => [...host.bridges.phys.values()].map((p) => p.bridge),
     intSwitch: () => host.bridges.int.ofSwitch,
     requestPass: () => host.kickPass(),
+    server: () => (host.rpc && host.sync.rpcReady ? { call: (topic, method, args, opts) => host.rpc!.call(topic, method, args, opts) } : undefined),
   };
 }
 

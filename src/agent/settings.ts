@@ -28,6 +28,10 @@ export interface AgentSettings extends BridgeSetupConfig, OpenFlowSettings {
   tunnelPortNaming: 'remote-ip' | 'local-and-remote-ip';
   logAgentHeartbeats: boolean;
   extensions: readonly string[];
+  /** `[FDB] shared_physical_device_mappings` as written (the fdb extension parses it). */
+  fdbSharedPhysicalDeviceMappings: readonly string[];
+  /** `[local_ip] static_nat`: the local_ip extension's static NAT flows instead of conntrack. */
+  localIpStaticNat: boolean;
   firewallDriver: FirewallDriverName;
   enableSecurityGroup: boolean;
   enableIpset: boolean;
@@ -131,6 +135,8 @@ export function settingsFromConfig(c: AgentConfig): AgentSettings {
     tunnelPortNaming: agent.tunnel_port_naming === 'local-and-remote-ip' ? 'local-and-remote-ip' : 'remote-ip',
     logAgentHeartbeats: agent.log_agent_heartbeats,
     extensions: agent.extensions,
+    fdbSharedPhysicalDeviceMappings: c.fdb.shared_physical_device_mappings,
+    localIpStaticNat: c.local_ip.static_nat,
     firewallDriver: c.firewallDriver,
     enableSecurityGroup: c.securitygroup.enable_security_group,
     enableIpset: c.securitygroup.enable_ipset,

@@ -290,11 +290,13 @@ export async function runOperatorCli(argv: string[]): Promise<number> {
     if (cmd === 'trace') return await trace(cfg, parsed.opts);
     if (cmd === 'status') return await (await import('./status.js')).status(cfg, [...parsed.opts.positional, ...(parsed.opts.json ? ['--json'] : [])]);
   } catch (e) {
-    if (e instanceof UsageError || e instanceof NotOnHost) {
+    if (e instanceof UsageError) {
       process.stderr.write(`ovs-agent ${cmd}: ${e.message}\n`);
-      return e instanceof UsageError ? 2 : 1;
+      return 2;
     }
-    throw e;
+    // What failed (an ovs-ofctl run, the agent's endpoint) is in the message: one line, no stack.
+    process.stderr.write(`ovs-agent ${cmd}: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
   }
   process.stderr.write(`ovs-agent: unknown command '${cmd}'\n${USAGE}`);
   return 2;

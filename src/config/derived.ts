@@ -24,6 +24,28 @@ export function parseMappings(items: readonly string[]): Map<string, string> {
   return mappings;
 }
 
+/**
+ * parse_mappings(unique_keys=False) → Map key → values, in the order given, each value once per key
+ * ([FDB] shared_physical_device_mappings: one physical network may share several devices).
+ */
+export function parseMultiMappings(items: readonly string[]): Map<string, string[]> {
+  const mappings = new Map<string, string[]>();
+  for (const raw of items) {
+    const mapping = raw.trim();
+    if (!mapping) continue;
+    const parts = mapping.split(':');
+    if (parts.length !== 2) throw new ValueProblem(`Invalid mapping: '${mapping}'`);
+    const key = parts[0]!.trim();
+    if (!key) throw new ValueProblem(`Missing key in mapping: '${mapping}'`);
+    const value = parts[1]!.trim();
+    if (!value) throw new ValueProblem(`Missing value in mapping: '${mapping}'`);
+    const values = mappings.get(key) ?? [];
+    if (!values.includes(value)) values.push(value);
+    mappings.set(key, values);
+  }
+  return mappings;
+}
+
 /** OVS agent wrapper around parse_mappings for [ovs] bridge_mappings. */
 export function parseBridgeMappings(items: readonly string[]): Map<string, string> {
   try {

@@ -8,7 +8,7 @@ export const REFERENCE_EXTENSIONS = ['qos', 'fdb', 'log', 'local_ip', 'dhcp'] as
 export type ReferenceExtension = (typeof REFERENCE_EXTENSIONS)[number];
 
 /** The extensions this agent implements (src/extensions/<name>/); the others are refused. */
-export const IMPLEMENTED_EXTENSIONS: readonly ReferenceExtension[] = ['qos'];
+export const IMPLEMENTED_EXTENSIONS: readonly ReferenceExtension[] = ['qos', 'fdb', 'local_ip'];
 
 /** What each refused extension would do, so the error says what is missing. */
 const PURPOSE: Record<ReferenceExtension, string> = {

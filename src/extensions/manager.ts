@@ -80,6 +80,12 @@ export class ExtensionManager {
     }
   }
 
+  async serverReady(): Promise<void> {
+    for (const e of this.extensions) {
+      await e.serverReady?.().catch((err: unknown) => LOG.error(`extension ${e.name}: once neutron-server was reachable`, err));
+    }
+  }
+
   async firstSyncDone(): Promise<void> {
     for (const e of this.extensions) {
       await e.firstSyncDone().catch((err: unknown) => LOG.error(`extension ${e.name}: cleaning up after the first full sync`, err));

@@ -9,6 +9,7 @@ import type { OVSBridge } from '../bridges/ovs-bridge.js';
 import type { AgentSettings } from '../agent/settings.js';
 import type { ResourceCache } from '../agent/server/resource-cache.js';
 import type { OpenFlowSwitch } from '../openflow/backend.js';
+import type { JsonObject, JsonValue } from '../util/json.js';
 
 /**
  * A port as the port pass hands it to the extensions: neutron's device details with the VIF port
@@ -21,14 +22,23 @@ export interface ExtensionPort {
   ofport: number;
   mac: string;
   networkId: string;
+  /** The network's physical network (flat and VLAN networks), as the server's device details give it. */
+  physicalNetwork?: string | undefined;
   /** The network's local VLAN on br-int; undefined while the port is isolated (admin down). */
   localVlan: number | undefined;
   deviceOwner: string;
+  /** The port's port_security_enabled (the reference's details['port_security_enabled'], default true). */
+  portSecurityEnabled: boolean;
   /** OVSDB Interface.type ('' for a system port, 'dpdkvhostuser' ...). */
   interfaceType: string;
   /** The port's own QoS policy, and its network's (the port's wins). */
   qosPolicyId: string | undefined;
   networkQosPolicyId: string | undefined;
+}
+
+/** Calls to neutron-server on the agent's connection (topic, method, and the endpoint's version and namespace). */
+export interface ExtensionServer {
+  call(topic: string, method: string, args: JsonObject, opts: { version: string; namespace?: string | null }): Promise<JsonValue>;
 }
 
 /** What an extension may use of the agent (neutron's OVSAgentExtensionAPI). */
@@ -45,6 +55,8 @@ export interface ExtensionAgentApi {
   intSwitch(): OpenFlowSwitch;
   /** Ask for a port pass soon (a policy change touches ports the extension knows). */
   requestPass(): void;
+  /** neutron-server, once the agent is connected to it (undefined before). */
+  server(): ExtensionServer | undefined;
 }
 
 export interface AgentExtension {
@@ -69,6 +81,8 @@ export interface AgentExtension {
    * called before each flow audit, under the pass lock.
    */
   audit(): Promise<void>;
+  /** neutron-server is reachable: first connection, and again after each reconnection. */
+  serverReady?(): Promise<void>;
   /** The first full pass is done: every port there is has been handed; what no port needs may go. */
   firstSyncDone(): Promise<void>;
   /** What the extension holds, for the status document and metrics. */

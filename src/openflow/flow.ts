@@ -135,6 +135,11 @@ export type NxmFieldName =
   | 'NXM_OF_VLAN_TCI'
   | 'NXM_OF_IP_SRC'
   | 'NXM_OF_IP_DST'
+  | 'NXM_OF_IP_PROTO'
+  | 'NXM_OF_TCP_SRC'
+  | 'NXM_OF_TCP_DST'
+  | 'NXM_OF_UDP_SRC'
+  | 'NXM_OF_UDP_DST'
   | 'NXM_OF_ARP_OP'
   | 'NXM_OF_ARP_SPA'
   | 'NXM_OF_ARP_TPA'
@@ -168,6 +173,8 @@ export type SetFieldName =
   | 'eth_src'
   | 'eth_dst'
   | 'arp_op'
+  /** OXM IPV4_DST (the local_ip extension's static NAT); needs ip in the match. */
+  | 'ipv4_dst'
   | 'arp_spa'
   | 'arp_tpa'
   | 'arp_sha'
@@ -255,6 +262,15 @@ export interface CtAction {
   table?: number;
   /** Actions applied to the connection on commit (only set_field of ct_mark / ct_label). */
   exec?: Action[];
+  /** NXAST_NAT inside the ct: `nat` (the connection's own NAT, for replies) or `nat(dst=IP)`. */
+  nat?: CtNat;
+}
+
+/** A `nat(...)` of a ct action: no kind = apply the NAT the connection already has. */
+export interface CtNat {
+  kind?: 'src' | 'dst';
+  /** The one IPv4 address translated to (ranges, ports and flags are not in the model). */
+  ipv4?: IpAddress;
 }
 
 /**

@@ -183,8 +183,11 @@ function formatFieldValue(field: SetFieldName, v: FieldValue): string {
  * A learned match on a whole field with a constant prints under the field's own name
  * (`eth_type=0x800`); these are the fields the agent's learn actions can name that way.
  */
-const LEARN_WHOLE_FIELD_NAMES: Partial<Record<NxmFieldName, { name: string; decimal?: boolean }>> = {
+const LEARN_WHOLE_FIELD_NAMES: Partial<Record<NxmFieldName, { name: string; decimal?: boolean; ipv4?: boolean }>> = {
   NXM_OF_ETH_TYPE: { name: 'eth_type' },
+  NXM_OF_IP_SRC: { name: 'ip_src', ipv4: true },
+  NXM_OF_IP_DST: { name: 'ip_dst', ipv4: true },
+  NXM_OF_IP_PROTO: { name: 'nw_proto', decimal: true },
   NXM_OF_VLAN_TCI: { name: 'vlan_tci' },
   NXM_OF_IN_PORT: { name: 'in_port', decimal: true },
   NXM_OF_ARP_OP: { name: 'arp_op', decimal: true },
@@ -208,6 +211,7 @@ function formatLearnSpec(s: LearnSpec): string {
       return sameRef(s.dst, s.src) ? formatFieldRef(s.dst) : `${formatFieldRef(s.dst)}=${formatFieldRef(s.src)}`;
     case 'match_value': {
       const whole = s.dst.ofs === undefined && s.dst.nBits === undefined ? LEARN_WHOLE_FIELD_NAMES[s.dst.field] : undefined;
+      if (whole?.ipv4) return `${whole.name}=${[24n, 16n, 8n, 0n].map((sh) => ((s.value >> sh) & 0xffn).toString()).join('.')}`;
       if (whole) return `${whole.name}=${whole.decimal ? s.value.toString() : hexc(s.value)}`;
       return `${formatFieldRef(s.dst)}=${hexc(s.value)}`;
     }
@@ -242,7 +246,8 @@ export function formatAction(a: Action): string {
     case 'pop_vlan':
       return 'pop_vlan';
     case 'set_field':
-      return `set_field:${formatFieldValue(a.field, a.value)}->${a.field}`;
+      // OVS prints OXM IPV4_DST under its own name for it.
+      return `set_field:${formatFieldValue(a.field, a.value)}->${a.field === 'ipv4_dst' ? 'ip_dst' : a.field}`;
     case 'resubmit':
       // OVS's short form when only the port is given.
       if (a.table === undefined && a.inPort !== undefined) return `resubmit:${a.inPort}`;
@@ -261,6 +266,7 @@ export function formatAction(a: Action): string {
       } else if (a.zone !== undefined) {
         parts.push(`zone=${formatFieldRef(a.zone)}`);
       }
+      if (a.nat) parts.push(a.nat.kind && a.nat.ipv4 ? `nat(${a.nat.kind}=${a.nat.ipv4})` : 'nat');
       if (a.exec?.length) parts.push(`exec(${a.exec.map(formatAction).join(',')})`);
       return `ct(${parts.join(',')})`;
     }

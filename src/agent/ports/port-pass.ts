@@ -236,8 +236,8 @@ export class PortPass {
 
   private extensionPort(vif: VifPort, d: BoundDeviceDetails, localVlan: number | undefined): ExtensionPort {
     return {
-      portId: vif.ifaceId, portName: vif.portName, ofport: vif.ofport!, mac: vif.mac || d.macAddress, networkId: d.networkId, localVlan,
-      deviceOwner: d.deviceOwner, interfaceType: this.ctx.ops.replica.iface(vif.ifaceName)?.type ?? '',
+      portId: vif.ifaceId, portName: vif.portName, ofport: vif.ofport!, mac: vif.mac || d.macAddress, networkId: d.networkId, physicalNetwork: d.physicalNetwork, localVlan,
+      deviceOwner: d.deviceOwner, portSecurityEnabled: d.portSecurityEnabled, interfaceType: this.ctx.ops.replica.iface(vif.ifaceName)?.type ?? '',
       qosPolicyId: d.qosPolicyId, networkQosPolicyId: d.qosNetworkPolicyId,
     };
   }

@@ -13,6 +13,7 @@ import {
 } from './rpc-payloads.js';
 import type { AgentSettings } from '../settings.js';
 import { subscribedResourceVersions } from './resource-cache.js';
+import { BUILTIN_EXTENSIONS } from '../../extensions/registry.js';
 import { getLogger } from '../../util/log.js';
 import { timedRpc } from '../status/metrics.js';
 import { enforceFipsMode } from '../../config/tls.js';
@@ -105,7 +106,7 @@ export class PluginRpc {
       transientQueuesTtlSec: this.settings.rabbit.transientQueuesTtlSec,
     };
     // The cache's push topics first: objects pushed while we set up the rest are not missed.
-    for (const [type, version] of subscribedResourceVersions(this.settings.extensions)) {
+    for (const [type, version] of subscribedResourceVersions([...BUILTIN_EXTENSIONS, ...this.settings.extensions])) {
       this.servers.push(await RpcServer.start({ ...common, topic: `neutron-vo-${type}-${version}`, endpoints: [pushEndpoint] }));
     }
     const agentTopics: string[] = [TOPIC.TUNNEL_UPDATE, TOPIC.TUNNEL_DELETE];
@@ -145,6 +146,11 @@ export class PluginRpc {
       ),
     );
     return parseDeviceListResult(res);
+  }
+
+  /** A call an extension makes (its own topic and namespace), timed under the method's name. */
+  async call(topic: string, method: string, args: JsonObject, opts: { version: string; namespace?: string | null }): Promise<JsonValue> {
+    return timedRpc(method, () => this.rpc().call(topic, method, args, { version: opts.version, namespace: opts.namespace ?? null }));
   }
 
   async bulkPull(resourceType: string, version: string, filter: JsonObject): Promise<JsonValue> {

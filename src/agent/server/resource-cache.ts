@@ -27,8 +27,26 @@ export const CACHED_RESOURCE_VERSIONS = {
  */
 export const EXTENSION_RESOURCE_VERSIONS = {
   QosPolicy: { version: '1.10', extension: 'qos' },
+  LocalIPAssociation: { version: '1.0', extension: 'local_ip' },
+} as const;
+/**
+ * Objects an extension only hears of as they are pushed (not cached: SubPort has no id of its own),
+ * their push topic subscribed when that extension is loaded; handed on as 'pushed' events.
+ */
+export const EXTENSION_PUSH_TOPICS = {
+  SubPort: { version: '1.0', extension: 'trunk' },
 } as const;
 export type CachedType = keyof typeof CACHED_RESOURCE_VERSIONS | keyof typeof EXTENSION_RESOURCE_VERSIONS;
+
+/**
+ * Types whose id is not a UUID minted per object but made of what the object binds, so the same id
+ * comes back when the object is made again: a LocalIPAssociation's is `<local_ip_id>_<fixed_port_id>`,
+ * and associating the same Local IP with the same port after a dissociation brings it back. The
+ * reference never caches these (its local_ip extension keeps the pushed associations itself and
+ * takes every CREATED push), so for them a `created` push lifts the id's deletion; an `updated`
+ * push or a pull reply still cannot bring a deleted one back (they may be older than the delete).
+ */
+const REUSABLE_IDS: ReadonlySet<CachedType> = new Set<CachedType>(['LocalIPAssociation']);
 
 /** The version of each type the cache asks for. */
 const VERSIONS: Record<CachedType, string> = {
@@ -37,9 +55,11 @@ const VERSIONS: Record<CachedType, string> = {
 };
 
 /** The push topics to subscribe to, as type → version, with these extensions loaded. */
-export function subscribedResourceVersions(extensions: readonly string[]): Array<[CachedType, string]> {
-  const ext = Object.entries(EXTENSION_RESOURCE_VERSIONS).filter(([, e]) => extensions.includes(e.extension)).map(([t, e]): [CachedType, string] => [t as CachedType, e.version]);
-  return [...(Object.entries(CACHED_RESOURCE_VERSIONS) as Array<[CachedType, string]>), ...ext];
+export function subscribedResourceVersions(extensions: readonly string[]): Array<[string, string]> {
+  const ext = [...Object.entries(EXTENSION_RESOURCE_VERSIONS), ...Object.entries(EXTENSION_PUSH_TOPICS)]
+    .filter(([, e]) => extensions.includes(e.extension))
+    .map(([t, e]): [string, string] => [t, e.version]);
+  return [...(Object.entries(CACHED_RESOURCE_VERSIONS) as Array<[string, string]>), ...ext];
 }
 
 /** What the agent reports in resource_versions (the reference's list, so the server pushes to all of them). */
@@ -68,6 +88,8 @@ export interface ResourceCacheEvents {
   'network-updated': [id: string, changed: string[]];
   /** Any cached object changed (not raised for an object first seen through a pull). */
   'object-updated': [type: CachedType, id: string, old: JsonObject | undefined, now: JsonObject, changed: string[]];
+  /** Objects of a type pushed but not cached (EXTENSION_PUSH_TOPICS), as primitives, per push. */
+  pushed: [type: string, objects: JsonObject[], eventType: string];
   /** Any object deleted by a push (or a rule dropped with its security group); `old` if it was cached. */
   'object-deleted': [type: CachedType, id: string, old: JsonObject | undefined];
 }
@@ -176,17 +198,22 @@ export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
       LOG.warning(`push: resource_list is not a list (${typeof resourceList}); dropped`);
       return;
     }
+    const uncached = new Map<string, JsonObject[]>();
     for (const p of resourceList) {
       if (!isJsonObject(p) || typeof p['versioned_object.name'] !== 'string') {
         LOG.warning('push: entry is not a versioned object primitive; skipped');
         continue;
       }
       const type = p['versioned_object.name'] as string;
-      if (!(type in VERSIONS)) continue;
+      if (!(type in VERSIONS)) {
+        if (type in EXTENSION_PUSH_TOPICS) uncached.set(type, [...(uncached.get(type) ?? []), p]);
+        continue;
+      }
       if (eventType === 'deleted') this.remove(type as CachedType, p);
-      else if (eventType === 'updated' || eventType === 'created') this.record(type as CachedType, p, 'push');
+      else if (eventType === 'updated' || eventType === 'created') this.record(type as CachedType, p, eventType === 'created' ? 'created' : 'push');
       else LOG.warning(`push: unknown event_type '${eventType}' for ${type}; skipped`);
     }
+    for (const [type, objects] of uncached) this.emit('pushed', type, objects, eventType);
   }
 
   private remove(type: CachedType, primitive: JsonObject): void {
@@ -268,14 +295,23 @@ export class ResourceCache extends EventEmitter<ResourceCacheEvents> {
     return out;
   }
 
-  private record(type: CachedType, primitive: JsonValue, source: 'pull' | 'push'): void {
+  /**
+   * Takes an object pulled or pushed (`created` is a push of a new object). The server's deleted
+   * ids are never taken again (as the reference's RemoteResourceCache: a pull reply or an update
+   * that crossed the delete must not bring the object back), but for REUSABLE_IDS on creation.
+   */
+  private record(type: CachedType, primitive: JsonValue, how: 'pull' | 'push' | 'created'): void {
+    const source = how === 'pull' ? 'pull' : 'push';
     const data = fromPrimitive(primitive);
     if (!isJsonObject(data) || typeof data['id'] !== 'string') {
       LOG.warning(`${source} ${type}: object without id; skipped`);
       return;
     }
     const id = data['id'];
-    if (this.deleted.get(type)!.has(id)) return;
+    if (this.deleted.get(type)!.has(id)) {
+      if (how !== 'created' || !REUSABLE_IDS.has(type)) return;
+      this.deleted.get(type)!.delete(id);
+    }
     const store = this.objects.get(type)!;
     const old = store.get(id);
     const oldRev = old?.['revision_number'];

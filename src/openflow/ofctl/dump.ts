@@ -37,13 +37,13 @@ const PROTOCOL_WORDS: Record<string, { ethType: number; ipProto?: number }> = {
 
 const NXM_FIELDS = new Set<NxmFieldName>([
   'NXM_OF_IN_PORT', 'OXM_OF_IN_PORT', 'NXM_OF_ETH_DST', 'NXM_OF_ETH_SRC', 'NXM_OF_ETH_TYPE', 'NXM_OF_VLAN_TCI',
-  'NXM_OF_IP_SRC', 'NXM_OF_IP_DST', 'NXM_OF_ARP_OP', 'NXM_OF_ARP_SPA', 'NXM_OF_ARP_TPA', 'NXM_NX_ARP_SHA',
+  'NXM_OF_IP_SRC', 'NXM_OF_IP_DST', 'NXM_OF_IP_PROTO', 'NXM_OF_TCP_SRC', 'NXM_OF_TCP_DST', 'NXM_OF_UDP_SRC', 'NXM_OF_UDP_DST', 'NXM_OF_ARP_OP', 'NXM_OF_ARP_SPA', 'NXM_OF_ARP_TPA', 'NXM_NX_ARP_SHA',
   'NXM_NX_ARP_THA', 'NXM_NX_TUN_ID', 'NXM_NX_REG0', 'NXM_NX_REG1', 'NXM_NX_REG2', 'NXM_NX_REG3', 'NXM_NX_REG4',
   'NXM_NX_REG5', 'NXM_NX_REG6', 'NXM_NX_REG7', 'NXM_NX_CT_MARK', 'NXM_NX_CT_ZONE', 'OXM_OF_METADATA', 'NXM_NX_PKT_MARK',
 ]);
 
 const SET_FIELDS = new Set<SetFieldName>([
-  'vlan_vid', 'eth_src', 'eth_dst', 'arp_op', 'arp_spa', 'arp_tpa', 'arp_sha', 'arp_tha', 'tun_id',
+  'vlan_vid', 'eth_src', 'eth_dst', 'ipv4_dst', 'arp_op', 'arp_spa', 'arp_tpa', 'arp_sha', 'arp_tha', 'tun_id',
   'reg0', 'reg1', 'reg2', 'reg3', 'reg4', 'reg5', 'reg6', 'reg7', 'ct_mark', 'metadata', 'pkt_mark', 'ip_dscp',
 ]);
 
@@ -52,8 +52,11 @@ const LEARN_WHOLE_FIELDS: Record<string, NxmFieldName> = {
   eth_type: 'NXM_OF_ETH_TYPE', vlan_tci: 'NXM_OF_VLAN_TCI', in_port: 'NXM_OF_IN_PORT', arp_op: 'NXM_OF_ARP_OP',
   tun_id: 'NXM_NX_TUN_ID', reg0: 'NXM_NX_REG0', reg1: 'NXM_NX_REG1', reg2: 'NXM_NX_REG2', reg3: 'NXM_NX_REG3',
   reg4: 'NXM_NX_REG4', reg5: 'NXM_NX_REG5', reg6: 'NXM_NX_REG6', reg7: 'NXM_NX_REG7', ct_mark: 'NXM_NX_CT_MARK',
-  ct_zone: 'NXM_NX_CT_ZONE', metadata: 'OXM_OF_METADATA',
+  ct_zone: 'NXM_NX_CT_ZONE', metadata: 'OXM_OF_METADATA', nw_proto: 'NXM_OF_IP_PROTO', ip_proto: 'NXM_OF_IP_PROTO',
 };
+
+/** Whole IPv4 fields a learn spec matches on a constant address, printed dotted (`ip_src=192.0.2.1`). */
+const LEARN_IPV4_FIELDS: Record<string, NxmFieldName> = { ip_src: 'NXM_OF_IP_SRC', ip_dst: 'NXM_OF_IP_DST' };
 
 const RESERVED_PORTS = new Set<string>(Object.keys(OFPP));
 
@@ -270,7 +273,7 @@ function port(text: string, token: string): PortNo {
 
 function setFieldValue(field: SetFieldName, text: string, token: string): FieldValue {
   if (field === 'eth_src' || field === 'eth_dst' || field === 'arp_sha' || field === 'arp_tha') return mac(text, token);
-  if (field === 'arp_spa' || field === 'arp_tpa') return ipv4Masked(text, token).value;
+  if (field === 'arp_spa' || field === 'arp_tpa' || field === 'ipv4_dst') return ipv4Masked(text, token).value;
   if (field === 'tun_id' || field === 'metadata') return bigInteger(text, token);
   return integer(text, token);
 }
@@ -286,6 +289,15 @@ function parseCt(body: string, token: string): CtAction {
     const exec = callBody(part, 'exec');
     if (exec !== undefined) {
       ct.exec = splitTopLevel(exec).map(parseAction);
+      continue;
+    }
+    if (part === 'nat') {
+      ct.nat = {};
+      continue;
+    }
+    const nat = /^nat\((src|dst)=(\d+\.\d+\.\d+\.\d+)\)$/.exec(part);
+    if (nat) {
+      ct.nat = { kind: nat[1] as 'src' | 'dst', ipv4: nat[2]! };
       continue;
     }
     if (part === 'commit') ct.commit = true;
@@ -314,6 +326,8 @@ function parseLearnSpec(part: string, token: string): LearnSpec {
   }
   const lhs = part.slice(0, eq);
   const rhs = part.slice(eq + 1);
+  const wholeIpv4 = LEARN_IPV4_FIELDS[lhs];
+  if (wholeIpv4) return { kind: 'match_value', dst: { field: wholeIpv4 }, value: rhs.split('.').reduce((acc, o) => (acc << 8n) | BigInt(integer(o, token)), 0n) };
   const whole = LEARN_WHOLE_FIELDS[lhs];
   if (whole) return { kind: 'match_value', dst: { field: whole }, value: bigInteger(rhs, token) };
   const dst = fieldRef(lhs, token);
@@ -376,6 +390,7 @@ export function parseAction(token: string): Action {
     const [, verb, src, dst] = arrow as unknown as [string, string, string, string];
     if (verb === 'move') return { type: 'move', src: fieldRef(src, token), dst: fieldRef(dst, token) };
     if (verb === 'load') return { type: 'load', dst: fieldRef(dst, token), value: bigInteger(src, token) };
+    if (dst === 'ip_dst') return { type: 'set_field', field: 'ipv4_dst', value: ipv4Masked(src, token).value };
     if (!SET_FIELDS.has(dst as SetFieldName)) throw new FlowTextError(token, `set_field of '${dst}' is not in the model`);
     if (src.includes('/')) throw new FlowTextError(token, 'masked set_field is not in the model');
     return { type: 'set_field', field: dst as SetFieldName, value: setFieldValue(dst as SetFieldName, src, token) };

@@ -33,6 +33,18 @@ function referenceStep(step: string): TrunkSnapshot {
   return JSON.parse(readFileSync(path, 'utf8')) as TrunkSnapshot;
 }
 
+/**
+ * What ours must leave where it deliberately differs: once the trunk bridge is deleted with the VM,
+ * the reference leaves br-int's ends of the patch pairs (`tpi-`, `spi-`) behind, peerless, for ever;
+ * ours removes them (README, Trunk ports). Everything else is the reference's.
+ */
+function expectedOfOurs(step: string, ref: TrunkSnapshot): TrunkSnapshot {
+  if (ref.bridges.some((b) => b.startsWith('tbr-'))) return ref;
+  const ports = Object.fromEntries(Object.entries(ref.ports).filter(([name]) => !/^(tp|sp)i-/.test(name)));
+  assert.ok(Object.keys(ports).length < Object.keys(ref.ports).length || step !== '04-vm-deleted', 'the fixture shows the ends the reference leaves');
+  return { ...ref, ports };
+}
+
 for (const run of trunkTestRuns()) {
   describe(`trunk parity with the reference, ${run === 'reference' ? 'the reference itself' : `of_interface = ${run}`}`, { skip: labSkipReason(), timeout: 900_000 }, () => {
     let lab: NeutronLab | undefined;
@@ -71,7 +83,8 @@ for (const run of trunkTestRuns()) {
       const failures: string[] = [];
       for (const { step, snapshot } of steps) {
         try {
-          assert.deepEqual(snapshot, referenceStep(step));
+          const ref = referenceStep(step);
+          assert.deepEqual(snapshot, run === 'reference' ? ref : expectedOfOurs(step, ref));
         } catch (e) {
           failures.push(`${step}: ${e instanceof Error ? e.message : String(e)}`);
         }

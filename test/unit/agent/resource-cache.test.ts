@@ -205,3 +205,31 @@ test('a security group push records its rules; its delete drops them as rule del
   cache.onPush([ovo('SecurityGroupRule', rule('r1', 'sg1', { revision_number: 5 }))], 'updated');
   assert.equal(cache.getCached('SecurityGroupRule', 'r1'), undefined, 'a rule deleted with its group stays deleted');
 });
+
+test('a Local IP associated again with the same port after a dissociation is taken (its id comes back); other deleted ids stay deleted', async () => {
+  const assoc = (): JsonObj => ({ id: 'lip1_p1', local_ip_id: 'lip1', fixed_port_id: 'p1', fixed_ip: '198.51.100.10', local_ip: ovo('LocalIP', { id: 'lip1', local_ip_address: '198.51.100.100' }) });
+  let pulled: Json = [];
+  const cache = new ResourceCache(async () => pulled);
+  const events: string[] = [];
+  cache.on('object-updated', (type, id, old) => events.push(`upd ${type} ${id}${old ? '' : ' new'}`));
+  cache.on('object-deleted', (type, id) => events.push(`del ${type} ${id}`));
+  const q = { field: 'fixed_port_id', values: ['p1'] };
+  cache.onPush([ovo('LocalIPAssociation', assoc())], 'created');
+  assert.equal((await cache.query('LocalIPAssociation', q)).length, 1);
+  cache.onPush([ovo('LocalIPAssociation', { id: 'lip1_p1' })], 'deleted');
+  assert.deepEqual(await cache.query('LocalIPAssociation', q), []);
+  // Crossing the delete: an update, or a pull reply, is older than it and does not bring it back.
+  cache.onPush([ovo('LocalIPAssociation', assoc())], 'updated');
+  pulled = [ovo('LocalIPAssociation', assoc())];
+  assert.equal(await cache.get('LocalIPAssociation', 'lip1_p1'), undefined);
+  assert.deepEqual(await cache.query('LocalIPAssociation', q), []);
+  // Associated again: the server pushes it created, with the same id.
+  cache.onPush([ovo('LocalIPAssociation', assoc())], 'created');
+  assert.equal((await cache.query('LocalIPAssociation', q))[0]?.['fixed_ip'], '198.51.100.10');
+  assert.deepEqual(events, ['upd LocalIPAssociation lip1_p1 new', 'del LocalIPAssociation lip1_p1', 'upd LocalIPAssociation lip1_p1 new']);
+  // A port id is a UUID never made again: a late "created" for a deleted port is still ignored.
+  cache.onPush([ovo('Port', port())], 'created');
+  cache.onPush([ovo('Port', { id: 'p1' })], 'deleted');
+  cache.onPush([ovo('Port', port({ revision_number: 9 }))], 'created');
+  assert.equal(cache.getCached('Port', 'p1'), undefined);
+});

@@ -370,12 +370,13 @@ describe('loadConfig: derived values', () => {
     assert.ok(problems.includes('DVR deployments for VXLAN/GRE/Geneve underlays require L2-pop to be enabled, in both the Agent and Server side.'), problems.join('\n'));
   });
 
-  it('[agent] extensions: qos is accepted; an extension not implemented, or unknown, stops the agent naming it', () => {
+  it('[agent] extensions: qos and fdb are accepted; an extension not implemented, or unknown, stops the agent naming it', () => {
     assert.deepEqual(withFile('[agent]\nextensions = qos\n').agent.extensions, ['qos']);
+    assert.deepEqual(withFile('[agent]\nextensions = fdb\n[FDB]\nshared_physical_device_mappings = physnet1:eth1, physnet1:eth2\n').fdb.shared_physical_device_mappings, ['physnet1:eth1', 'physnet1:eth2']);
     const p = file('[agent]\nextensions = qos,log\n');
     assert.equal(configError(() => load(['--config-file', p])).message,
-      `${p}:2: [agent] extensions = 'qos,log': not implemented by this agent: log (security-group packet logging); running without it would leave that unenforced (this agent implements: qos)`);
-    for (const name of ['fdb', 'local_ip', 'dhcp']) {
+      `${p}:2: [agent] extensions = 'qos,log': not implemented by this agent: log (security-group packet logging); running without it would leave that unenforced (this agent implements: qos, fdb, local_ip)`);
+    for (const name of ['dhcp']) {
       assert.match(configError(() => withFile(`[agent]\nextensions = ${name}\n`)).message, new RegExp(`\\[agent\\] extensions = '${name}': not implemented by this agent: ${name} \\(`));
     }
     assert.match(configError(() => withFile('[agent]\nextensions = qos, bogus\n')).message,

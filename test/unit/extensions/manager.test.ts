@@ -6,7 +6,7 @@ import { ExtensionManager } from '../../../src/extensions/manager.js';
 import type { AgentExtension, ExtensionPort } from '../../../src/extensions/seam.js';
 
 const port = (portId: string): ExtensionPort => ({
-  portId, portName: `tap${portId}`, ofport: 1, mac: 'fa:16:3e:00:00:01', networkId: 'n', localVlan: 1, deviceOwner: 'compute:nova',
+  portId, portName: `tap${portId}`, ofport: 1, mac: 'fa:16:3e:00:00:01', networkId: 'n', localVlan: 1, deviceOwner: 'compute:nova', portSecurityEnabled: true,
   interfaceType: '', qosPolicyId: undefined, networkQosPolicyId: undefined,
 });
 

@@ -14,5 +14,7 @@ const doc: StatusDocument = {
 test('ovs-agent status shows each loaded extension with the ports it enforces something on', () => {
   const text = renderStatus(doc);
   assert.match(text, /^extension qos {6}2 ports, 1 policies, 3 meters$/m);
+  const lip = renderStatus({ ...doc, extensions: { local_ip: { ports: 1, details: { associations: 1, NAT: 'conntrack' } } } });
+  assert.match(lip, /^extension local_ip 1 port, 1 associations, conntrack NAT$/m);
   assert.doesNotMatch(renderStatus({ ...doc, extensions: {} }), /^extension /m, 'no extension loaded, no line');
 });

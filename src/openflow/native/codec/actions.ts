@@ -2,10 +2,11 @@
 // the agent uses: resubmit, reg_move, reg_load, learn, ct, ct_clear and conjunction. Layouts follow
 // OpenFlow 1.3 §7.2.5 and OVS's nicira-ext.h / ofp-actions.c. putAction and decodeNx dispatch;
 // the conntrack and conjunction actions have their encoder and decoder side by side below.
-import type { Action, CtAction, FieldRef, LearnAction, LearnSpec, NxmFieldName, PortNo } from '../../flow.js';
+import type { Action, CtAction, CtNat, FieldRef, LearnAction, LearnSpec, NxmFieldName, PortNo } from '../../flow.js';
 import { OFPP } from '../../flow.js';
 import { Reader, Writer } from './buffer.js';
 import { OfCodecError } from './errors.js';
+import { bytesToIpv4, ipv4ToBytes } from './addr.js';
 import { decodeSetFieldTlv, nxmField, nxmFieldBits, nxmFieldByHeader, oxmClassOf, oxmLengthOf, putSetFieldTlv } from './fields.js';
 
 export const OFPAT = { OUTPUT: 0, SET_QUEUE: 21, PUSH_VLAN: 17, POP_VLAN: 18, SET_FIELD: 25, EXPERIMENTER: 0xffff } as const;
@@ -19,6 +20,7 @@ export const NXAST = {
   LEARN: 16,
   CONJUNCTION: 34,
   CT: 35,
+  NAT: 36,
   CT_CLEAR: 43,
 } as const;
 /** OFPCML_NO_BUFFER: send the whole packet to the controller. */
@@ -36,6 +38,10 @@ const NX_LEARN_N_BITS_MASK = 0x3ff;
 const NX_CT_F_COMMIT = 0x1;
 /** nx_action_conntrack.recirc_table when the packet is not recirculated. */
 const NX_CT_RECIRC_NONE = 0xff;
+/** nx_action_nat flags and range_present bits the model uses. */
+const NX_NAT_F_SRC = 0x1;
+const NX_NAT_F_DST = 0x2;
+const NX_NAT_RANGE_IPV4_MIN = 0x1;
 /** OVS accepts 2..64 clauses per conjunction (decode_NXAST_RAW_CONJUNCTION). */
 const CONJUNCTION_MAX_CLAUSES = 64;
 
@@ -166,8 +172,33 @@ function putCt(w: Writer, a: CtAction): void {
     throw new OfCodecError(`ct table ${a.table} is not a table number (0..254)`);
   }
   w.u8(a.table ?? NX_CT_RECIRC_NONE).zeros(3).u16(0);
+  if (a.nat) putNat(w, a.nat);
   for (const x of a.exec ?? []) putAction(w, x);
   finish(w, start);
+}
+
+/** struct nx_action_nat: 2 pad bytes, flags, range_present, then the IPv4 address when given. */
+function putNat(w: Writer, nat: CtNat): void {
+  const start = nxHeader(w, NXAST.NAT);
+  const flags = nat.kind === 'src' ? NX_NAT_F_SRC : nat.kind === 'dst' ? NX_NAT_F_DST : 0;
+  w.zeros(2).u16(flags).u16(nat.ipv4 !== undefined ? NX_NAT_RANGE_IPV4_MIN : 0);
+  if (nat.ipv4 !== undefined) w.bytes(ipv4ToBytes(nat.ipv4));
+  finish(w, start);
+}
+
+/** A nested NXAST_NAT the model can say (one kind, at most one IPv4 address), else undefined. */
+function decodeNat(raw: Buffer): CtNat | undefined {
+  if (raw.length < 16 || raw.readUInt16BE(0) !== OFPAT.EXPERIMENTER || raw.readUInt32BE(4) !== NX_VENDOR_ID || raw.readUInt16BE(8) !== NXAST.NAT) return undefined;
+  const flags = raw.readUInt16BE(12);
+  const ranges = raw.readUInt16BE(14);
+  if ((flags & ~(NX_NAT_F_SRC | NX_NAT_F_DST)) !== 0 || flags === (NX_NAT_F_SRC | NX_NAT_F_DST) || (ranges & ~NX_NAT_RANGE_IPV4_MIN) !== 0) return undefined;
+  const nat: CtNat = {};
+  if (flags) nat.kind = flags === NX_NAT_F_SRC ? 'src' : 'dst';
+  if (ranges & NX_NAT_RANGE_IPV4_MIN) {
+    if (raw.length < 20) return undefined;
+    nat.ipv4 = bytesToIpv4(raw.subarray(16, 20));
+  }
+  return nat;
 }
 
 /** The body of nx_action_conntrack after its subtype; undefined for what the model cannot say (force, alg, nat). */
@@ -191,7 +222,9 @@ function decodeCt(r: Reader): CtAction | undefined {
     a.zone = zoneOfsNbits;
   }
   const nested = decodeActions(r);
-  if (nested.unknown.length > 0) return undefined;
+  const nats = nested.unknown.map((u) => decodeNat(u.data));
+  if (nats.length > 1 || nats.some((n) => n === undefined)) return undefined;
+  if (nats[0]) a.nat = nats[0];
   if (nested.actions.length > 0) a.exec = nested.actions;
   return a;
 }
