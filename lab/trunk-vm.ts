@@ -200,9 +200,12 @@ async function addGuestInterface(ovs: PrivateOvs, s: GuestInterfaceSpec): Promis
 }
 
 /** br-int's datapath_type: os-vif makes the trunk bridge with the integration bridge's. */
-async function integrationDatapath(ovs: PrivateOvs): Promise<string> {
-  const t = (await ovs.vsctl('get', 'Bridge', 'br-int', 'datapath_type')).replace(/"/g, '');
-  return t || 'system';
+async function integrationDatapath(ovs: PrivateOvs, what: string): Promise<string> {
+  try {
+    return (await ovs.vsctl('get', 'Bridge', 'br-int', 'datapath_type')).replace(/"/g, '') || 'system';
+  } catch (e) {
+    throw new Error(`${what}: reading br-int's datapath_type (the agent makes br-int; start it first): ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 /**
@@ -223,9 +226,9 @@ export async function plugTrunkVm(ovs: PrivateOvs, spec: TrunkVmSpec): Promise<T
   const prefixLen = spec.prefixLen ?? 24;
   const hostNs = ovs.opts.netns;
   const what = `plugging trunk VM for trunk ${spec.trunkId} (parent ${spec.parent.id}, ${tap}) into ${trunkBridge}`;
+  const datapath = await integrationDatapath(ovs, what);
   await createNamespace(netns);
   const parent: GuestInterface = { name: `g${tag}p`, vlan: null, portId: spec.parent.id, mac: spec.parent.mac_address, ip: parentIp };
-  const datapath = await integrationDatapath(ovs);
   const vm = new TrunkVm(ovs, spec.trunkId, netns, trunkBridge, tap, guestBridge, guestLink, vmUuid, datapath, parent, prefixLen, tag);
   try {
     await ipCmd(['link', 'add', tap, 'type', 'veth', 'peer', 'name', guestLink], what);

@@ -12,7 +12,8 @@ export function captureOutDir(script: string, defaultDir: string): string {
   const argv = process.argv.slice(2);
   const i = argv.indexOf('--out');
   if (i >= 0 && argv[i + 1] === undefined) throw new Error('--out needs a directory');
-  const unknown = argv.filter((a, j) => a !== '--out' && j !== i + 1);
+  // Everything but `--out DIR` (when given) is refused, the first argument too.
+  const unknown = argv.filter((_a, j) => i < 0 || (j !== i && j !== i + 1));
   if (unknown.length) throw new Error(`unknown argument(s) ${unknown.join(' ')}; usage: ${script} [--out DIR]`);
   return resolve(i >= 0 ? argv[i + 1]! : defaultDir);
 }

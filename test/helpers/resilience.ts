@@ -136,7 +136,7 @@ export class Pinger {
   readonly startedAt = Date.now();
 
   private constructor(
-    readonly from: Vm,
+    readonly from: Pick<Vm, 'netns'>,
     readonly to: string,
     readonly intervalSec: number,
   ) {
@@ -148,7 +148,7 @@ export class Pinger {
     this.exited = new Promise((r) => this.child.once('exit', () => r()));
   }
 
-  static start(from: Vm, to: string, intervalSec = 0.05): Pinger {
+  static start(from: Pick<Vm, 'netns'>, to: string, intervalSec = 0.05): Pinger {
     return new Pinger(from, to, intervalSec);
   }
 
@@ -156,7 +156,7 @@ export class Pinger {
    * Starts pinging every 50 ms, kept in `running` for the file's teardown, and waits for a first
    * reply: the baseline a fault is measured against.
    */
-  static async startAnswered(from: Vm, to: string, running: Killable[], what = 'pinging before the fault'): Promise<Pinger> {
+  static async startAnswered(from: Pick<Vm, 'netns'>, to: string, running: Killable[], what = 'pinging before the fault'): Promise<Pinger> {
     const p = Pinger.start(from, to);
     running.push(p);
     if (!(await p.waitReplyAfter(Date.now(), 5000))) throw new Error(`${what}: no reply from ${to} to ${from.netns} within 5 s`);

@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { NeutronLab } from '../../../lab/neutron.js';
 import { PrivateOvs } from '../../../lab/ovs.js';
 import { cleanupAllVms } from '../../../lab/vm.js';
-import { RunningAgent, type AgentConfig } from '../../../bench/agents.js';
+import type { RunningAgent } from '../../../bench/agents.js';
 import { runTrunkScenario, TRUNK_PHYSICAL_BRIDGE } from './scenario.js';
-import { trunkReferenceIni, waitReferenceReady } from './host.js';
+import { restartTrunkAgent, startTrunkAgent } from './host.js';
 import { captureLog, captureOutDir } from '../../helpers/capture-cli.js';
 
 const log = captureLog;
@@ -45,16 +45,18 @@ async function main(): Promise<void> {
     ovs = await PrivateOvs.start({ tcp: true });
     await ovs.addBridge(TRUNK_PHYSICAL_BRIDGE);
     const host = `trunkcap-${process.pid}`;
-    const cfg: AgentConfig = { host, transportUrl: lab.transportUrl, ovs, extraIni: trunkReferenceIni(ovs) };
-    agent = await RunningAgent.start('reference', cfg);
-    await waitReferenceReady(agent, ovs, lab, host);
+    agent = await startTrunkAgent('reference', lab, ovs, host);
     log(`reference agent ready after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    const privateOvs = ovs;
     const ids = await runTrunkScenario({
       lab,
       ovs,
       host,
       log,
       assertAgentRunning: () => agent?.assertRunning(),
+      restartAgent: async () => {
+        agent = await restartTrunkAgent('reference', agent!, lab, privateOvs, host);
+      },
       capture: async (step, snapshot) => {
         writeFileSync(join(out, `${step}.json`), JSON.stringify(snapshot, null, 2) + '\n');
       },

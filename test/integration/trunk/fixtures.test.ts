@@ -14,7 +14,7 @@ const dir = checkoutFile(join('test', 'fixtures', 'reference', 'trunk'));
 const steps = readdirSync(dir).filter((f) => /^\d\d-.+\.json$/.test(f)).sort();
 
 test('the trunk fixtures are there, one per scenario step', () => {
-  assert.deepEqual(steps, ['01-trunk-active.json', '02-s2-removed.json', '03-s2-added-again.json', '04-vm-deleted.json']);
+  assert.deepEqual(steps, ['01-trunk-active.json', '02-s2-removed.json', '03-s2-added-again.json', '04-agent-restarted.json', '05-vm-deleted.json']);
 });
 
 for (const file of steps) {
@@ -28,7 +28,7 @@ for (const file of steps) {
     for (const [name, row] of Object.entries(snap.ports)) {
       if (row.type !== 'patch') continue;
       const peer = row.options.peer ?? '';
-      // A br-int patch port outlives its peer when the trunk bridge is deleted (04).
+      // A br-int patch port outlives its peer when the trunk bridge is deleted (05).
       if (snap.ports[peer] === undefined) assert.ok(snap.flows['tbr-<T>'] === null && /^(tpi|spi)-/.test(name), `${name}: peer ${peer} missing`);
       else assert.equal(snap.ports[peer]!.options.peer, name, `${peer} names ${name} as its peer`);
     }

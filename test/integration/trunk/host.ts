@@ -10,17 +10,26 @@ import { agentRecord, defaultFlowsReady, until, RunningAgent } from '../../../be
 import type { TrunkFixture } from './scenario.js';
 
 /** The reference's configuration beyond the lab's: the OVS firewall, its root commands on the private OVS. */
-export function trunkReferenceIni(ovs: PrivateOvs): string {
+function trunkReferenceIni(ovs: PrivateOvs): string {
   return ['[securitygroup]', 'firewall_driver = openvswitch', '[agent]', `root_helper = env OVS_RUNDIR=${ovs.dir}`, ''].join('\n');
 }
 
-/** Waits for the reference's start-up to finish: its base flows, alive in the API, its first loop iteration done. */
-export async function waitReferenceReady(agent: RunningAgent, ovs: PrivateOvs, lab: NeutronLab, host: string): Promise<void> {
-  const logText = (): string => readFileSync(join(agent.dir, 'agent.log'), 'utf8');
+/** The agent's log after its first `from` characters (a restarted agent appends to the same file). */
+function logSince(agent: RunningAgent, from: number): string {
+  try {
+    return readFileSync(join(agent.dir, 'agent.log'), 'utf8').slice(from);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw e;
+  }
+}
+
+/** Waits for the reference's start-up to finish: its base flows, alive in the API, its first loop iteration (logged after `from`) done. */
+async function waitReferenceReady(agent: RunningAgent, ovs: PrivateOvs, lab: NeutronLab, host: string, from: number): Promise<void> {
   await until('default flows', agent, 120000, () => defaultFlowsReady(ovs), 250);
   await until('firewall base flows', agent, 60000, async () => (await ovs.dumpFlows('br-int')).some((f) => f.includes('table=94')), 250);
   await until('agent alive in the API', agent, 120000, async () => (await agentRecord(lab, host))?.alive === true, 500);
-  await until('first rpc_loop iteration', agent, 180000, async () => /rpc_loop - iteration:0 completed/.test(logText()), 500);
+  await until('first rpc_loop iteration', agent, 180000, async () => /rpc_loop - iteration:0 completed/.test(logSince(agent, from)), 500);
 }
 
 /** Which agent a trunk test drives: the reference, or ours with one OpenFlow backend. */
@@ -31,16 +40,27 @@ export function trunkTestRuns(): readonly TrunkAgentRun[] {
   return process.env['TRUNK_TEST_AGENT'] === 'reference' ? ['reference'] : ['native', 'ovs-ofctl'];
 }
 
-/** Starts the agent of `run` on `host` with the OVS firewall; resolves once its start-up is over. */
-export async function startTrunkAgent(run: TrunkAgentRun, lab: NeutronLab, ovs: PrivateOvs, host: string): Promise<RunningAgent> {
+/**
+ * Starts the agent of `run` on `host` with the OVS firewall (in `dir`, the directory of an agent
+ * stopped before: the same files, its log appended to); resolves once its start-up is over.
+ */
+export async function startTrunkAgent(run: TrunkAgentRun, lab: NeutronLab, ovs: PrivateOvs, host: string, dir?: string): Promise<RunningAgent> {
+  const cfg = { host, transportUrl: lab.transportUrl, ovs };
+  const from = dir ? readFileSync(join(dir, 'agent.log'), 'utf8').length : 0;
   if (run === 'reference') {
-    const agent = await RunningAgent.start('reference', { host, transportUrl: lab.transportUrl, ovs, extraIni: trunkReferenceIni(ovs) });
-    await waitReferenceReady(agent, ovs, lab, host);
+    const agent = await RunningAgent.start('reference', { ...cfg, extraIni: trunkReferenceIni(ovs) }, ...(dir ? [dir] : []));
+    await waitReferenceReady(agent, ovs, lab, host, from);
     return agent;
   }
-  const agent = await RunningAgent.start('ours', { host, transportUrl: lab.transportUrl, ovs, ofInterface: run, extraIni: '[securitygroup]\nfirewall_driver = openvswitch\n' });
-  await until('first full sync', agent, 60000, async () => /first full sync done/.test(agent.log(1_000_000)), 100);
+  const agent = await RunningAgent.start('ours', { ...cfg, ofInterface: run, extraIni: '[securitygroup]\nfirewall_driver = openvswitch\n' }, ...(dir ? [dir] : []));
+  await until('first full sync', agent, 60000, async () => /first full sync done/.test(logSince(agent, from)), 100);
   return agent;
+}
+
+/** Stops `old` (SIGTERM, as systemd does) and starts the same agent again on its files; resolves once it is up. */
+export async function restartTrunkAgent(run: TrunkAgentRun, old: RunningAgent, lab: NeutronLab, ovs: PrivateOvs, host: string): Promise<RunningAgent> {
+  await old.stop(10000);
+  return startTrunkAgent(run, lab, ovs, host, old.dir);
 }
 
 /** What a trunk test file started, ended whatever failed before: VMs, the agent (and its helpers), the OVS, the lab. */

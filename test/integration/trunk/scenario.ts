@@ -2,7 +2,7 @@
 // against either agent: networks A (VLAN 160 on physnet1), B and C (vxlan), a plain VM on
 // each (so local VLANs are 1, 2, 3 in that order), then a trunk VM whose parent P is on A and whose
 // subports S1 (B, VLAN 101) and S2 (C, VLAN 102) are there from the start; then S2 removed, S2
-// added again, and the VM deleted (os-vif deletes the trunk bridge). Every port is in one security
+// added again, the agent restarted, and the VM deleted (os-vif deletes the trunk bridge). Every port is in one security
 // group (ICMP and TCP 22 in, anything out). After each step, once the agent has settled, `capture`
 // gets the step's name (`NN-what`) and the snapshot (snapshot.ts).
 //
@@ -49,6 +49,8 @@ export interface TrunkScenarioContext {
   ovs: PrivateOvs;
   host: string;
   assertAgentRunning(): void;
+  /** Stops the agent under test and starts it again on the same configuration; resolves once it is up. */
+  restartAgent(): Promise<void>;
   capture(step: string, snapshot: TrunkSnapshot): Promise<void>;
   log?(line: string): void;
   settle?: SettleTimes;
@@ -252,6 +254,8 @@ export async function runTrunkScenario(ctx: TrunkScenarioContext, fixture = new 
   await s.capture('trunk-active', async () => void (await f.bootTrunkVm(['S1', 'S2'], () => ctx.assertAgentRunning())));
   await s.capture('s2-removed', () => f.removeSubport('S2'));
   await s.capture('s2-added-again', () => f.addSubport('S2'));
+  // With the trunk in place: the reference rewires it at start-up (the same patch ports again).
+  await s.capture('agent-restarted', () => ctx.restartAgent());
   // The reference waits 6 s after the trunk bridge goes (WAIT_BEFORE_TRUNK_DELETE: os-vif might plug
   // the VM again) before it removes the patch ports: the state must hold still for longer than that.
   await s.capture('vm-deleted', async () => f.trunkVm?.unplug(), 12000);

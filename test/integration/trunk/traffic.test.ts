@@ -2,8 +2,8 @@
 // firewall and this machine's userspace datapath: a VM whose parent port is on network A and whose
 // VLAN 101 subport is on network B reaches a plain VM on A (untagged) and one on B (tagged 101);
 // a VM on A cannot reach the subport's address; the subport's own security groups filter what
-// reaches it; a subport removed from the trunk stops passing traffic; the trunk is ACTIVE on the
-// server. The guest tags with an Open vSwitch bridge of its own (lab/trunk-vm.ts): this kernel
+// reaches it; an agent restart loses no packet; a subport removed from the trunk stops passing
+// traffic; the trunk is ACTIVE on the server. The guest tags with an Open vSwitch bridge of its own (lab/trunk-vm.ts): this kernel
 // has no 802.1q module.
 //
 // Ours runs once per OpenFlow backend; TRUNK_TEST_AGENT=reference runs the reference instead
@@ -20,7 +20,8 @@ import { getTrunk } from '../../../lab/trunks.js';
 import type { TrunkVm } from '../../../lab/trunk-vm.js';
 import type { RunningAgent } from '../../../bench/agents.js';
 import { TrunkFixture, TRUNK_PHYSICAL_BRIDGE, TRUNK_PORTS } from './scenario.js';
-import { endTrunkHost, startTrunkAgent, trunkTestRuns } from './host.js';
+import { endTrunkHost, restartTrunkAgent, startTrunkAgent, trunkTestRuns } from './host.js';
+import { assertCovers, Pinger, type Killable } from '../../helpers/resilience.js';
 
 
 /** Replies to 3 pings from `from` (its interface `source`, if given) to `to`. */
@@ -47,13 +48,13 @@ for (const run of trunkTestRuns()) {
     let a1: Vm;
     let b1: Vm;
     let listener: Listener | undefined;
+    const host = `trunktr-${run}`;
     const alive = (): void => agent?.assertRunning();
 
     before(async () => {
       lab = await startLab();
       ovs = await PrivateOvs.start({ tcp: true });
       await ovs.addBridge(TRUNK_PHYSICAL_BRIDGE);
-      const host = `trunktr-${run}`;
       agent = await startTrunkAgent(run, lab, ovs, host);
       f = new TrunkFixture(lab, ovs, host);
       await f.networks(['A', 'B']);
@@ -102,6 +103,27 @@ for (const run of trunkTestRuns()) {
       await waitFor(async () => (await probeTcp(b1, TRUNK_PORTS.S1.ip, 80)) === 'connected', 30000, 'TCP 80 to the subport allowed by trunk-web', 500);
       assert.equal(await probeTcp(b1, TRUNK_PORTS.S1.ip, 22), 'timeout', 'TCP 22: dropped now');
       assert.equal(await probeTcp(a1, TRUNK_PORTS.P.ip, 22), 'connected', 'the parent still has trunk-sg');
+    });
+
+    it('an agent restart loses no packet on the parent or the subport', async () => {
+      const running: Killable[] = [];
+      try {
+        const toB = await Pinger.startAnswered(vm, b1.ip, running, 'pinging b1 from the subport');
+        const toA = await Pinger.startAnswered(vm, a1.ip, running, 'pinging a1 from the parent');
+        const from = Date.now();
+        agent = await restartTrunkAgent(run, agent!, lab, ovs, host);
+        // Pings on after the restart's first full sync, past the stale-flow clean-up that follows it.
+        await new Promise((r) => setTimeout(r, 5000));
+        const to = Date.now();
+        for (const [what, p] of [['subport to b1', toB], ['parent to a1', toA]] as const) {
+          const summary = await p.stop();
+          const times = p.replies.map((r) => r.at);
+          assert.deepEqual(summary.lostSeqs, [], `${what}: pings lost across the restart (${summary.received} of ${summary.transmitted} answered)`);
+          assertCovers(times, { from, to }, 1000, `${what} across the restart`);
+        }
+      } finally {
+        for (const r of running) r.kill();
+      }
     });
 
     it('a subport removed from the trunk stops passing traffic; the parent goes on', async () => {
