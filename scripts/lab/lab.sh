@@ -17,6 +17,8 @@
 #   LAB_CACHE (/var/tmp/ovs-agent-lab): migrated database templates, one per neutron/MariaDB version.
 #   LAB_QOS (1): 1 = neutron's `qos` service plugin and ml2 `qos` extension driver, as clouds with
 #   QoS run; 0 = neither (the QoS API then answers 404). Recorded in lab.env.
+#   LAB_DVR (0): 1 = neutron's `router` service plugin too, with `router_distributed = True`
+#   (new routers are distributed), for DVR tests with neutron-l3-agent. Recorded in lab.env.
 #
 # Every daemon gets OVS_AGENT_LAB_DIR=$LAB_DIR in its environment; `down` stops exactly the
 # processes carrying that mark (RabbitMQ's epmd and helpers, neutron's workers included).
@@ -61,6 +63,7 @@ load_env() {
     RABBIT_DIST_PORT=${RABBIT_DIST_PORT:-$((RABBIT_PORT + 20000))}
     EPMD_PORT=${EPMD_PORT:-$((RABBIT_PORT + 20001))}
     LAB_QOS=${LAB_QOS:-1}
+    LAB_DVR=${LAB_DVR:-0}
   fi
 }
 
@@ -88,6 +91,12 @@ write_neutron_conf() { # DIR SOCKET -> neutron.conf, ml2_conf.ini in DIR
   0) ;;
   *) die "LAB_QOS must be 0 or 1, not '$LAB_QOS'" ;;
   esac
+  local dvr=''
+  case ${LAB_DVR:-0} in
+  1) plugins="router${plugins:+,$plugins}" dvr='router_distributed = True' ;;
+  0) ;;
+  *) die "LAB_DVR must be 0 or 1, not '$LAB_DVR'" ;;
+  esac
   cat >"$1/neutron.conf" <<CONF
 [DEFAULT]
 core_plugin = ml2
@@ -103,6 +112,7 @@ rpc_workers = 1
 rpc_state_report_workers = 1
 host = controller
 state_path = $1/state
+$dvr
 [database]
 connection = mysql+pymysql://root@localhost/neutron?unix_socket=$2
 [oslo_concurrency]
@@ -202,6 +212,7 @@ API_PORT=$API_PORT
 RABBIT_DIST_PORT=$RABBIT_DIST_PORT
 EPMD_PORT=$EPMD_PORT
 LAB_QOS=${LAB_QOS:-1}
+LAB_DVR=${LAB_DVR:-0}
 ENV
 
   # RabbitMQ boots slowest and neutron-server reconnects to it by itself: start it first, in parallel.

@@ -14,6 +14,8 @@ import type { JsonObject, JsonValue } from '../../util/json.js';
 import type { AgentExtension, ExtensionAgentApi, ExtensionPort, ExtensionRpcEndpoint, ExtensionStatus } from '../seam.js';
 import { DVR_UPDATE_TOPIC, DVR_UPDATE_VERSION, DvrRpc, parseHostMacs, type DvrHostMac } from './dvr-rpc.js';
 import { DvrPorts } from './dvr-ports.js';
+import { DEVICE_OWNER_DVR_INTERFACE, DEVICE_OWNER_ROUTER_SNAT } from './dvr-state.js';
+import { isDvrPhysicalType } from '../../bridges/dvr.js';
 
 const LOG = getLogger('extensions.dvr');
 /** How long a port waits for this host's DVR MAC before it is retried by a later pass. */
@@ -185,6 +187,8 @@ export class DvrAgentExtension implements AgentExtension {
   async handlePort(port: ExtensionPort): Promise<void> {
     // Admin down (no local VLAN): the reference leaves a port's DVR flows alone while it is dead.
     if (port.localVlan === undefined || !port.segment) return;
+    const missing = unsupported(port);
+    if (missing) throw new Error(`DVR: port ${port.portId} (${port.deviceOwner}): ${missing} is not implemented by this agent yet; the port is not wired for DVR (run the reference agent on this host for it)`);
     await this.waitForMac();
     await this.ports.bind({
       id: port.portId, ofport: port.ofport, mac: port.mac, deviceOwner: port.deviceOwner, fixedIps: port.fixedIps ?? [],
@@ -238,4 +242,17 @@ export class DvrAgentExtension implements AgentExtension {
     this.stopped = true;
     clearTimeout(this.retryTimer);
   }
+}
+
+/**
+ * What of DVR this agent does not do yet (not shown equal to the reference): router interfaces on
+ * VLAN or flat networks, on IPv6 subnets, and centralized SNAT ports (dvr_snat hosts). Such a port
+ * fails loudly, never half-wired.
+ */
+function unsupported(port: ExtensionPort): string | undefined {
+  if (port.deviceOwner === DEVICE_OWNER_ROUTER_SNAT) return 'the centralized SNAT port of a dvr_snat host';
+  if (port.deviceOwner !== DEVICE_OWNER_DVR_INTERFACE || !port.segment) return undefined;
+  if (isDvrPhysicalType(port.segment.networkType)) return `a distributed router interface on a ${port.segment.networkType} network`;
+  if (port.fixedIps?.[0]?.ipAddress.includes(':')) return 'a distributed router interface on an IPv6 subnet';
+  return undefined;
 }

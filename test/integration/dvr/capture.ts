@@ -6,6 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { NeutronLab } from '../../../lab/neutron.js';
 import { DVR_FIXTURES, DVR_STARTUP_CASES, startupFlows, writeFixture } from './startup-scenario.js';
+import { runPortsScenario } from './ports-scenario.js';
 
 function log(line: string): void {
   process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
@@ -13,10 +14,15 @@ function log(line: string): void {
 
 async function main(): Promise<void> {
   mkdirSync(DVR_FIXTURES, { recursive: true });
-  log('starting the neutron lab');
-  const lab = await NeutronLab.start();
+  const ports = process.argv.includes('--ports');
+  log(`starting the neutron lab${ports ? ' (router service plugin, router_distributed = True)' : ''}`);
+  const lab = await NeutronLab.start({ dvr: ports });
   try {
-    for (const c of DVR_STARTUP_CASES) {
+    if (ports) {
+      log('reference: ports of a distributed router, with neutron-l3-agent in dvr mode');
+      for (const [step, text] of await runPortsScenario(lab, 'reference', `dvrcap-ports-${process.pid}`)) writeFixture(`ports-${step}`, text);
+    }
+    for (const c of ports ? [] : DVR_STARTUP_CASES) {
       log(`reference: ${c.name}`);
       writeFixture(c.name, await startupFlows(lab, 'reference', c, `dvrcap-${c.name}-${process.pid}`));
     }
