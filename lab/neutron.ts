@@ -162,6 +162,8 @@ export interface NeutronLabOptions {
   localIp?: boolean;
   /** neutron's `trunk` service plugin, VLAN-aware VMs (default true; lab/trunks.ts drives its API). */
   trunk?: boolean;
+  /** neutron's `router` service plugin with `router_distributed = True` (default false): DVR tests. */
+  dvr?: boolean;
 }
 
 export class NeutronLab {
@@ -210,6 +212,7 @@ export class NeutronLab {
       LAB_QOS: opts.qos === false ? '0' : '1',
       LAB_LOCAL_IP: opts.localIp === true ? '1' : '0',
       LAB_TRUNK: opts.trunk === false ? '0' : '1',
+      LAB_DVR: opts.dvr === true ? '1' : '0',
     };
     try {
       const { stderr } = await run('bash', [script, 'up'], { env, maxBuffer: 1 << 20 });

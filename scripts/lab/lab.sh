@@ -22,6 +22,8 @@
 #   LocalIPAssociation pushes to the agents' local_ip extension). Recorded in lab.env.
 #   LAB_TRUNK (1): 1 = neutron's `trunk` service plugin (VLAN-aware VMs, /v2.0/trunks), as clouds
 #   running Kubernetes or VNFs on OpenStack do; 0 = off (/v2.0/trunks answers 404). In lab.env.
+#   LAB_DVR (0): 1 = neutron's `router` service plugin too, with `router_distributed = True`
+#   (new routers are distributed), for DVR tests with neutron-l3-agent. Recorded in lab.env.
 #
 # Every daemon gets OVS_AGENT_LAB_DIR=$LAB_DIR in its environment; `down` stops exactly the
 # processes carrying that mark (RabbitMQ's epmd and helpers, neutron's workers included).
@@ -68,6 +70,7 @@ load_env() {
     LAB_QOS=${LAB_QOS:-1}
     LAB_LOCAL_IP=${LAB_LOCAL_IP:-0}
     LAB_TRUNK=${LAB_TRUNK:-1}
+    LAB_DVR=${LAB_DVR:-0}
   fi
 }
 
@@ -105,6 +108,12 @@ write_neutron_conf() { # DIR SOCKET -> neutron.conf, ml2_conf.ini in DIR
   0) ;;
   *) die "LAB_TRUNK must be 0 or 1, not '$LAB_TRUNK'" ;;
   esac
+  local dvr=''
+  case ${LAB_DVR:-0} in
+  1) plugins="router${plugins:+,$plugins}" dvr='router_distributed = True' ;;
+  0) ;;
+  *) die "LAB_DVR must be 0 or 1, not '$LAB_DVR'" ;;
+  esac
   cat >"$1/neutron.conf" <<CONF
 [DEFAULT]
 core_plugin = ml2
@@ -120,6 +129,7 @@ rpc_workers = 1
 rpc_state_report_workers = 1
 host = controller
 state_path = $1/state
+$dvr
 [database]
 connection = mysql+pymysql://root@localhost/neutron?unix_socket=$2
 [oslo_concurrency]
@@ -221,6 +231,7 @@ EPMD_PORT=$EPMD_PORT
 LAB_QOS=${LAB_QOS:-1}
 LAB_LOCAL_IP=${LAB_LOCAL_IP:-0}
 LAB_TRUNK=${LAB_TRUNK:-1}
+LAB_DVR=${LAB_DVR:-0}
 ENV
 
   # RabbitMQ boots slowest and neutron-server reconnects to it by itself: start it first, in parallel.

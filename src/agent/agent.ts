@@ -87,7 +87,7 @@ export class OvsAgent implements AgentContext {
     this.l2pop = new L2Population(this, this.tunnels);
     this.deviceReports = new DeviceReports(this);
     this.ports = new PortPass(this, this.networks, this.tunnels, this.deviceReports);
-    this.stateReports = new StateReports(this, () => this.ports.portCount);
+    this.stateReports = new StateReports(this, () => this.ports.portCount, () => this.extensions?.agentConfigurations() ?? {});
     this.cache.on('port-updated', (id) => {
       this.ports.noteUpdated(id);
       this.scheduler.kick();
@@ -277,6 +277,7 @@ export class OvsAgent implements AgentContext {
       addFdbEntries: (fdb, host) => this.l2pop.onAddFdbEntries(fdb, host),
       removeFdbEntries: (fdb, host) => this.l2pop.onRemoveFdbEntries(fdb, host),
       updateFdbEntries: (fdb, host) => this.l2pop.onUpdateFdbEntries(fdb, host),
+      extensionEndpoints: this.extensions?.rpcEndpoints() ?? [],
     };
   }
 

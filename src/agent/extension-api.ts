@@ -29,12 +29,19 @@ export function extensionApi(host: ExtensionHost): ExtensionAgentApi {
     intSwitch: () => host.bridges.int.ofSwitch,
     requestPass: () => host.kickPass(),
     server: () => (host.rpc && host.sync.rpcReady ? { call: (topic, method, args, opts) => host.rpc!.call(topic, method, args, opts) } : undefined),
+    tunnelBridge: () => {
+      const b = host.bridges;
+      return b.tun && b.patchIntOfport !== undefined && b.patchTunOfport !== undefined
+        ? { bridge: b.tun, patchIntOfport: b.patchIntOfport, patchTunOfport: b.patchTunOfport }
+        : undefined;
+    },
+    physicalNetworks: () => new Map([...host.bridges.phys].map(([physnet, p]) => [physnet, { bridge: p.bridge, intOfport: p.intOfport, physOfport: p.physOfport }])),
   };
 }
 
 /** Loads and initialises the configured extensions; rejects naming the one that cannot start. */
 export async function startExtensions(host: ExtensionHost): Promise<ExtensionManager> {
-  const manager = await ExtensionManager.load(host.settings.extensions);
+  const manager = await ExtensionManager.load(host.settings.extensions, { distributedRouting: host.settings.enableDistributedRouting });
   await manager.initialize(extensionApi(host));
   return manager;
 }

@@ -18,10 +18,13 @@ export class PhysicalBridge extends OVSBridge {
     return dropFlow(PHYS.LOCAL_SWITCHING, 2, { inPort: phyPatchOfport });
   }
 
-  /** Local VLAN from br-int → segment VID (vlan) or untagged (flat). */
-  static provisionLocalVlan(b: FlowBatch, phyPatchOfport: number, lvid: number, segmentationId: number | undefined): void {
+  /**
+   * Local VLAN from br-int → segment VID (vlan) or untagged (flat); with DVR (`distributed`) in
+   * LOCAL_VLAN_TRANSLATION, after DVR_PROCESS_PHYSICAL.
+   */
+  static provisionLocalVlan(b: FlowBatch, phyPatchOfport: number, lvid: number, segmentationId: number | undefined, distributed = false): void {
     b.add({
-      table: PHYS.LOCAL_SWITCHING,
+      table: distributed ? PHYS.LOCAL_VLAN_TRANSLATION : PHYS.LOCAL_SWITCHING,
       priority: 4,
       match: localVlanMatch(phyPatchOfport, lvid),
       actions: segmentationId === undefined ? [popVlan(), output('NORMAL')] : [setVlan(segmentationId), output('NORMAL')],

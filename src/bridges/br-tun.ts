@@ -69,14 +69,17 @@ export class TunnelBridge extends OVSBridge {
 
   // ---- local VLANs of tunnel networks
 
-  /** Tunnel id of a network → its local VLAN, then learning. */
-  static provisionLocalVlan(b: FlowBatch, type: TunnelType, lvid: number, segmentationId: number): void {
+  /**
+   * Tunnel id of a network → its local VLAN, then learning; with DVR (`distributed`) first through
+   * DVR_NOT_LEARN, which keeps other hosts' DVR MACs out of learning.
+   */
+  static provisionLocalVlan(b: FlowBatch, type: TunnelType, lvid: number, segmentationId: number, distributed = false): void {
     b.add({
       table: TUN_TABLE[type],
       priority: 1,
       match: tunToLvMatch(segmentationId),
       actions: [pushVlan(), setVlan(lvid)],
-      gotoTable: TUN.LEARN_FROM_TUN,
+      gotoTable: distributed ? TUN.DVR_NOT_LEARN : TUN.LEARN_FROM_TUN,
     });
   }
 

@@ -80,6 +80,12 @@ export const PHYS_PIPELINE = [
   { id: 1, name: 'DVR_PROCESS_PHYSICAL', miss: NONE },
   { id: 2, name: 'LOCAL_VLAN_TRANSLATION', miss: NONE },
   { id: 3, name: 'DVR_NOT_LEARN_PHYSICAL', miss: NONE },
+  /**
+   * DVR only: the reference's DVR mixin, shared by br-tun and the provider bridges, blocks ARP for a
+   * router's gateway (and its IPv6 RAs) in table 22 of either bridge; on a provider bridge nothing
+   * leads there. Not scanned for stale flows, as the reference's PHY_BR_ALL_TABLES leaves it out.
+   */
+  { id: 22, name: 'FLOOD_TO_TUN', miss: NONE, staleFlowScan: false },
 ] as const satisfies readonly TableSpec[];
 
 type TableIds<P extends readonly TableSpec[]> = { readonly [S in P[number] as S['name']]: S['id'] };

@@ -34,6 +34,16 @@ export function extensionsProblem(names: readonly string[]): string | undefined 
   return undefined;
 }
 
-/** DVR needs the agent's distributed-routing flows; without them routed traffic between hosts breaks. */
-export const DISTRIBUTED_ROUTING_PROBLEM =
-  'distributed virtual routing (DVR) is not implemented by this agent; routed traffic between hosts would break without its flows. Set it to False (or run the reference agent on DVR hosts)';
+/**
+ * What of DVR this agent does not do, for the settings given; undefined when DVR can run as the
+ * reference's. With the openvswitch firewall and `explicitly_egress_direct`, the reference's DVR
+ * also writes the firewall's direct-output flows for each router gateway
+ * (install_accepted_egress_direct_flow); that part is not implemented here.
+ */
+export function distributedRoutingProblem(s: { firewallDriver: string; explicitlyEgressDirect: boolean }): string | undefined {
+  if (s.firewallDriver === 'openvswitch' && s.explicitlyEgressDirect) {
+    return 'distributed virtual routing with [securitygroup] firewall_driver = openvswitch and [agent] explicitly_egress_direct = True is not implemented by this agent ' +
+      '(the firewall\'s direct-output flows of each DVR gateway would be missing, so traffic to the router would flood); set explicitly_egress_direct = False, use another firewall driver, or run the reference agent on this host';
+  }
+  return undefined;
+}

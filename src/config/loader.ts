@@ -10,7 +10,7 @@ import {
   type AnyDirectionRate, type DirectionalRate, type InventoryDefaults, type TunnelType,
 } from './derived.js';
 import { firewallDriverProblem, resolveFirewallDriver, type FirewallDriverName } from './firewall-driver.js';
-import { DISTRIBUTED_ROUTING_PROBLEM, extensionsProblem } from './extensions.js';
+import { distributedRoutingProblem, extensionsProblem } from './extensions.js';
 import { ConfigError, HelpRequested, VersionRequested, type ConfigProblem, type OptionOrigin } from './errors.js';
 import { IniParseError, lookupIni, normalizeGroupName, parseIni, type IniAssignment, type IniDocument } from './ini.js';
 import {
@@ -518,14 +518,18 @@ export function loadConfig(argv: readonly string[], opts: LoadOptions = {}): Age
   checkOvsdbSsl(v, d);
   const extensionProblem = extensionsProblem(v.agent.extensions);
   if (extensionProblem) d.problemAt('agent', 'extensions', extensionProblem, listText(v.agent.extensions));
-  if (v.agent.enable_distributed_routing) d.problemAt('agent', 'enable_distributed_routing', DISTRIBUTED_ROUTING_PROBLEM, 'True');
+  const firewallDriver = resolveFirewallDriver(v.securitygroup.firewall_driver) ?? 'noop';
+  const dvrProblem = v.agent.enable_distributed_routing
+    ? distributedRoutingProblem({ firewallDriver, explicitlyEgressDirect: v.agent.explicitly_egress_direct })
+    : undefined;
+  if (dvrProblem) d.problemAt('agent', 'enable_distributed_routing', dvrProblem, 'True');
   if (d.problems.length) throw new ConfigError(sortProblems(d.problems, files.files));
 
   return {
     ...v,
     ...bridgesAndRps,
     ...tunnelling,
-    firewallDriver: resolveFirewallDriver(v.securitygroup.firewall_driver) ?? 'noop',
+    firewallDriver,
     ovsdbMonitorRespawnInterval: v.agent.ovsdb_monitor_respawn_interval || 30,
     transport,
     messaging: messaging.options,

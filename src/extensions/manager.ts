@@ -2,16 +2,17 @@
 // told of each port in turn, and one extension failing on one port neither stops the others nor
 // the pass. A port an extension could not handle is returned, so the pass retries it.
 import { getLogger } from '../util/log.js';
-import { loadExtensions } from './registry.js';
-import type { AgentExtension, ExtensionAgentApi, ExtensionPort, ExtensionStatus } from './seam.js';
+import { loadExtensions, type LoadOptions } from './registry.js';
+import type { AgentExtension, ExtensionAgentApi, ExtensionPort, ExtensionRpcEndpoint, ExtensionStatus } from './seam.js';
+import type { JsonObject } from '../util/json.js';
 
 const LOG = getLogger('extensions');
 
 export class ExtensionManager {
   private constructor(private readonly extensions: readonly AgentExtension[]) {}
 
-  static async load(names: readonly string[]): Promise<ExtensionManager> {
-    return new ExtensionManager(await loadExtensions(names));
+  static async load(names: readonly string[], opts: LoadOptions = {}): Promise<ExtensionManager> {
+    return new ExtensionManager(await loadExtensions(names, opts));
   }
 
   /** A manager over extensions already built (tests). */
@@ -90,6 +91,16 @@ export class ExtensionManager {
     for (const e of this.extensions) {
       await e.firstSyncDone().catch((err: unknown) => LOG.error(`extension ${e.name}: cleaning up after the first full sync`, err));
     }
+  }
+
+  /** The topics every extension consumes. */
+  rpcEndpoints(): ExtensionRpcEndpoint[] {
+    return this.extensions.flatMap((e) => e.rpcEndpoints?.() ?? []);
+  }
+
+  /** What the extensions add to the state report's `configurations`. */
+  agentConfigurations(): JsonObject {
+    return Object.assign({}, ...this.extensions.map((e) => e.agentConfigurations?.() ?? {})) as JsonObject;
   }
 
   status(): Record<string, ExtensionStatus> {

@@ -19,10 +19,20 @@ const BUILTIN_LOADERS: Record<(typeof BUILTIN_EXTENSIONS)[number], Loader> = {
   trunk: async () => new (await import('./trunk/extension.js')).TrunkAgentExtension(),
 };
 
-/** The built-in extensions, then the ones named, in the order given (the reference initialises them in that order). */
-export async function loadExtensions(names: readonly string[]): Promise<AgentExtension[]> {
+/** What, besides `[agent] extensions`, loads an extension. */
+export interface LoadOptions {
+  /** `[agent] enable_distributed_routing`: the DVR part of the agent (src/extensions/dvr/). */
+  distributedRouting?: boolean;
+}
+
+/**
+ * The built-in extensions, DVR when it is on, then the ones named, in the order given (the
+ * reference initialises them in that order; its DVR agent is set up before any extension).
+ */
+export async function loadExtensions(names: readonly string[], opts: LoadOptions = {}): Promise<AgentExtension[]> {
   const out: AgentExtension[] = [];
   for (const name of BUILTIN_EXTENSIONS) out.push(await BUILTIN_LOADERS[name]());
+  if (opts.distributedRouting) out.push(new (await import('./dvr/extension.js')).DvrAgentExtension());
   for (const name of names) {
     const load = LOADERS[name as ReferenceExtension];
     if (!load) throw new Error(`[agent] extensions: '${name}' is not implemented (the configuration should have refused it)`);

@@ -5,6 +5,9 @@
 // only this file; each extension lives in its own folder (src/extensions/<name>/).
 import type { OvsdbOps } from '../ovsdb/ops.js';
 import type { IntegrationBridge } from '../bridges/br-int.js';
+import type { PhysicalBridge } from '../bridges/br-phys.js';
+import type { TunnelBridge } from '../bridges/br-tun.js';
+import type { NetworkType } from '../config/index.js';
 import type { OVSBridge } from '../bridges/ovs-bridge.js';
 import type { AgentSettings } from '../agent/settings.js';
 import type { ResourceCache } from '../agent/server/resource-cache.js';
@@ -34,6 +37,42 @@ export interface ExtensionPort {
   /** The port's own QoS policy, and its network's (the port's wins). */
   qosPolicyId: string | undefined;
   networkQosPolicyId: string | undefined;
+  /** The port's network segment as it is wired here (undefined: not handed by this agent version). */
+  segment?: ExtensionSegment;
+  /** The port's fixed IPs, as the server gave them. */
+  fixedIps?: ReadonlyArray<{ subnetId: string; ipAddress: string }>;
+}
+
+export interface ExtensionSegment {
+  networkType: NetworkType;
+  segmentationId: number | undefined;
+  physicalNetwork: string | undefined;
+}
+
+/** br-tun as set up now, with the patch pair's ofports. */
+export interface ExtensionTunnelBridge {
+  bridge: TunnelBridge;
+  /** patch-int on br-tun. */
+  patchIntOfport: number;
+  /** patch-tun on br-int. */
+  patchTunOfport: number;
+}
+
+/** A provider bridge as set up now, with its patch pair's ofports. */
+export interface ExtensionPhysicalNetwork {
+  bridge: PhysicalBridge;
+  /** int-<bridge> on br-int. */
+  intOfport: number;
+  /** phy-<bridge> on the provider bridge. */
+  physOfport: number;
+}
+
+/** Notifications an extension consumes on a topic of its own (fanout and this host's queue). */
+export interface ExtensionRpcEndpoint {
+  topic: string;
+  version: string;
+  /** By method name: the call's keyword arguments, unchecked (the extension parses them). */
+  methods: Record<string, (args: JsonObject) => Promise<void> | void>;
 }
 
 /** Calls to neutron-server on the agent's connection (topic, method, and the endpoint's version and namespace). */
@@ -57,6 +96,10 @@ export interface ExtensionAgentApi {
   requestPass(): void;
   /** neutron-server, once the agent is connected to it (undefined before). */
   server(): ExtensionServer | undefined;
+  /** br-tun as set up now; undefined without tunnelling. */
+  tunnelBridge(): ExtensionTunnelBridge | undefined;
+  /** The provider bridges set up now, by physical network. */
+  physicalNetworks(): ReadonlyMap<string, ExtensionPhysicalNetwork>;
 }
 
 export interface AgentExtension {
@@ -83,6 +126,10 @@ export interface AgentExtension {
   audit(): Promise<void>;
   /** neutron-server is reachable: first connection, and again after each reconnection. */
   serverReady?(): Promise<void>;
+  /** Topics to consume once the agent connects to the message bus (asked once, before it does). */
+  rpcEndpoints?(): ExtensionRpcEndpoint[];
+  /** Entries the agent's state report adds to its `configurations` (asked at each report). */
+  agentConfigurations?(): JsonObject;
   /** The first full pass is done: every port there is has been handed; what no port needs may go. */
   firstSyncDone(): Promise<void>;
   /** What the extension holds, for the status document and metrics. */

@@ -40,6 +40,8 @@ export interface BridgeSetupConfig {
   egressDirect?: boolean;
   /** openvswitch: br-int also speaks OpenFlow 1.1 and 1.2, as the reference's driver sets it. */
   firewallDriver?: string;
+  /** DVR: a provider bridge's traffic from br-int is not dropped at set-up (its DVR flows sort it). */
+  enableDistributedRouting?: boolean;
 }
 
 /** Bridge setup refused to go on; the message is meant for the operator as is. */
@@ -261,7 +263,8 @@ export class BridgeSetup {
       const intOfport = await this.ops.waitOfport(intName, this.cfg.ofConnectTimeoutSec * 1000, mode.signal);
       const physOfport = await this.ops.waitOfport(phyName, this.cfg.ofConnectTimeoutSec * 1000, mode.signal);
       await intBr.installFlows(IntegrationBridge.dropPortFlow(intOfport));
-      await br.installFlows(PhysicalBridge.dropFromIntFlow(physOfport));
+      // With DVR the reference leaves this out: DVR_PROCESS_PHYSICAL takes br-int's traffic instead.
+      if (!this.cfg.enableDistributedRouting) await br.installFlows(PhysicalBridge.dropFromIntFlow(physOfport));
       await this.ops.setPatchPeer(intName, phyName);
       await this.ops.setPatchPeer(phyName, intName);
       LOG.info(`${bridge}: provider bridge for ${physnet} ready (${intName}=${intOfport}, ${phyName}=${physOfport})`);

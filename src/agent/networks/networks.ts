@@ -56,7 +56,7 @@ export class Networks {
         LOG.error(`Cannot provision ${type} network for net-id=${lvm.networkId} - tunneling disabled`);
         return;
       }
-      TunnelBridge.provisionLocalVlan(batches.tun, type, lvm.vlan, lvm.segmentationId);
+      TunnelBridge.provisionLocalVlan(batches.tun, type, lvm.vlan, lvm.segmentationId, this.ctx.settings.enableDistributedRouting);
       const ofports = this.tunnels.ofportsOf(type);
       if (ofports.size) TunnelBridge.installFloodToTun(batches.tun, lvm.vlan, lvm.segmentationId, ofports.values());
     } else if (type === 'vlan' || type === 'flat') {
@@ -66,7 +66,7 @@ export class Networks {
         return;
       }
       const seg = type === 'vlan' ? lvm.segmentationId : undefined;
-      PhysicalBridge.provisionLocalVlan(batches.physOf(pn.physnet), pn.physOfport, lvm.vlan, seg);
+      PhysicalBridge.provisionLocalVlan(batches.physOf(pn.physnet), pn.physOfport, lvm.vlan, seg, this.ctx.settings.enableDistributedRouting);
       IntegrationBridge.provisionLocalVlan(batches.int, pn.intOfport, lvm.vlan, seg);
     } else if (type !== 'local') {
       LOG.error(`Cannot provision unknown network type ${type} for net-id=${lvm.networkId}`);
@@ -129,7 +129,7 @@ export class Networks {
       if (pn) {
         const phys = pn.bridge.batch();
         PhysicalBridge.reclaimLocalVlan(phys, pn.physOfport, lvm.vlan);
-        PhysicalBridge.provisionLocalVlan(phys, pn.physOfport, lvm.vlan, seg);
+        PhysicalBridge.provisionLocalVlan(phys, pn.physOfport, lvm.vlan, seg, this.ctx.settings.enableDistributedRouting);
         await phys.commit();
         const int = bridges.int.batch();
         IntegrationBridge.reclaimLocalVlan(int, pn.intOfport, lvm.segmentationId);

@@ -239,6 +239,8 @@ export class PortPass {
       portId: vif.ifaceId, portName: vif.portName, ofport: vif.ofport!, mac: vif.mac || d.macAddress, networkId: d.networkId, physicalNetwork: d.physicalNetwork, localVlan,
       deviceOwner: d.deviceOwner, portSecurityEnabled: d.portSecurityEnabled, interfaceType: this.ctx.ops.replica.iface(vif.ifaceName)?.type ?? '',
       qosPolicyId: d.qosPolicyId, networkQosPolicyId: d.qosNetworkPolicyId,
+      segment: { networkType: d.networkType, segmentationId: d.segmentationId, physicalNetwork: d.physicalNetwork },
+      fixedIps: d.fixedIps,
     };
   }
 

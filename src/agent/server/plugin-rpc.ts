@@ -14,6 +14,7 @@ import {
 import type { AgentSettings } from '../settings.js';
 import { subscribedResourceVersions } from './resource-cache.js';
 import { BUILTIN_EXTENSIONS } from '../../extensions/registry.js';
+import type { ExtensionRpcEndpoint } from '../../extensions/seam.js';
 import { getLogger } from '../../util/log.js';
 import { timedRpc } from '../status/metrics.js';
 import { enforceFipsMode } from '../../config/tls.js';
@@ -36,6 +37,8 @@ export interface AgentEndpoints {
   removeFdbEntries(networks: FdbNetwork[], forThisHost: boolean): Promise<void>;
   updateFdbEntries(changes: FdbIpChange[], forThisHost: boolean): Promise<void>;
   push(resourceList: JsonValue, eventType: string): void;
+  /** Topics the extensions consume (DVR: q-agent-notifier-dvr-update). */
+  extensionEndpoints?: readonly ExtensionRpcEndpoint[];
 }
 
 export class PluginRpc {
@@ -113,6 +116,10 @@ export class PluginRpc {
     if (this.settings.l2Population) agentTopics.push(TOPIC.L2POP_UPDATE);
     for (const topic of agentTopics) {
       this.servers.push(await RpcServer.start({ ...common, topic, endpoints: [agentEndpoint] }));
+    }
+    for (const e of endpoints.extensionEndpoints ?? []) {
+      const methods = Object.fromEntries(Object.entries(e.methods).map(([name, fn]) => [name, (_ctx: unknown, args: JsonObject) => fn(args)]));
+      this.servers.push(await RpcServer.start({ ...common, topic: e.topic, endpoints: [{ version: e.version, methods }] }));
     }
     await this.connection.start();
   }

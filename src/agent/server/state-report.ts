@@ -21,6 +21,8 @@ export class StateReports {
     private readonly ctx: AgentContext,
     /** How many ports are wired, for `configurations.devices`. */
     private readonly deviceCount: () => number,
+    /** What the extensions add to `configurations` (DVR: in_distributed_mode). */
+    private readonly extensionConfigurations: () => JsonObject = () => ({}),
   ) {}
 
   /** Report now, then every report_interval (a report_interval of 0 disables reports). */
@@ -79,6 +81,7 @@ export class StateReports {
       baremetal_smartnic: s.baremetalSmartnic,
       devices: this.deviceCount(),
       in_distributed_mode: false,
+      ...this.extensionConfigurations(),
     };
     const state: JsonObject = {
       binary: 'neutron-openvswitch-agent',

@@ -357,10 +357,12 @@ describe('loadConfig: derived values', () => {
     assert.equal(withFile('[agent]\narp_responder = true\nl2_population = true\n').arpResponderEnabled, true);
   });
 
-  it('enable_distributed_routing = True is refused: DVR is not implemented, its routed traffic would break', () => {
-    const p = file('[agent]\nl2_population = true\nenable_distributed_routing = true\n');
-    assert.equal(configError(() => load(['--config-file', p])).message,
-      `${p}:3: [agent] enable_distributed_routing = 'True': distributed virtual routing (DVR) is not implemented by this agent; routed traffic between hosts would break without its flows. Set it to False (or run the reference agent on DVR hosts)`);
+  it('enable_distributed_routing = True is accepted, but refused with the openvswitch firewall and explicitly_egress_direct (not implemented)', () => {
+    assert.equal(withFile('[agent]\nl2_population = true\nenable_distributed_routing = true\n').agent.enable_distributed_routing, true);
+    assert.equal(withFile('[agent]\nenable_distributed_routing = true\nexplicitly_egress_direct = true\n[securitygroup]\nfirewall_driver = iptables_hybrid\n').agent.enable_distributed_routing, true);
+    const p = file('[agent]\nenable_distributed_routing = true\nexplicitly_egress_direct = true\n[securitygroup]\nfirewall_driver = openvswitch\n');
+    assert.match(configError(() => load(['--config-file', p])).message,
+      new RegExp(`^${p}:2: \\[agent\\] enable_distributed_routing = 'True': distributed virtual routing with \\[securitygroup\\] firewall_driver = openvswitch and \\[agent\\] explicitly_egress_direct = True is not implemented by this agent`));
     assert.equal(withFile('[agent]\nenable_distributed_routing = false\n').agent.enable_distributed_routing, false);
   });
 

@@ -1,0 +1,77 @@
+// Debian's neutron-l3-agent for DVR tests: on one simulated host (a private OVS), in `dvr` mode
+// (or `dvr_snat`), its router ports plugged into that OVS's br-int, its namespaces made in the
+// caller's network namespace. No metadata proxy. stop() ends it and the privsep helpers of its run.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { PrivateOvs } from './ovs.js';
+
+export interface L3AgentOptions {
+  host: string;
+  transportUrl: string;
+  ovs: PrivateOvs;
+  mode: 'dvr' | 'dvr_snat';
+}
+
+export class L3Agent {
+  private exited = false;
+  private constructor(
+    readonly dir: string,
+    private readonly child: ChildProcess,
+  ) {
+    child.on('exit', () => (this.exited = true));
+  }
+
+  static start(o: L3AgentOptions): L3Agent {
+    const dir = mkdtempSync(join(tmpdir(), 'l3-agent-'));
+    writeFileSync(join(dir, 'neutron.conf'), `[DEFAULT]\nhost = ${o.host}\ntransport_url = ${o.transportUrl}\nstate_path = ${dir}\n[oslo_concurrency]\nlock_path = ${dir}/lock\n`);
+    writeFileSync(
+      join(dir, 'l3_agent.ini'),
+      [
+        '[DEFAULT]', 'interface_driver = openvswitch', `agent_mode = ${o.mode}`, 'enable_metadata_proxy = False', 'debug = True',
+        '[ovs]', `ovsdb_connection = ${o.ovs.tcpConnection}`, 'integration_bridge = br-int',
+        '[agent]', `root_helper = env OVS_RUNDIR=${o.ovs.dir}`, 'report_interval = 5', '',
+      ].join('\n'),
+    );
+    const child = spawn('neutron-l3-agent', ['--config-file', join(dir, 'neutron.conf'), '--config-file', join(dir, 'l3_agent.ini'), '--log-file', join(dir, 'l3.log')], {
+      env: o.ovs.env, stdio: 'ignore',
+    });
+    return new L3Agent(dir, child);
+  }
+
+  log(tail = 4000): string {
+    try {
+      return readFileSync(join(this.dir, 'l3.log'), 'utf8').slice(-tail);
+    } catch {
+      return '(no log)';
+    }
+  }
+
+  assertRunning(): void {
+    if (this.exited) throw new Error(`neutron-l3-agent exited; log tail:\n${this.log()}`);
+  }
+
+  /** SIGTERM, SIGKILL after `graceMs`; then the privsep helpers started for this run's directory. */
+  async stop(graceMs = 5000): Promise<void> {
+    if (!this.exited) {
+      this.child.kill('SIGTERM');
+      const end = Date.now() + graceMs;
+      while (!this.exited && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      if (!this.exited) this.child.kill('SIGKILL');
+    }
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ');
+        if (cmd.includes('privsep-helper') && cmd.includes(this.dir)) process.kill(Number(d), 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+
+  cleanup(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
