@@ -13,6 +13,7 @@ const BENCHES: { name: string; args: string[] }[] = [
   { name: 'startup', args: [] },
   { name: 'flowrate', args: [] },
   { name: 'flow-audit', args: [] },
+  { name: 'packet-in-storm', args: [] },
   { name: 'sync', args: quick ? ['--ports', '20'] : [] },
   { name: 'plug', args: quick ? ['--sizes', '1,20,50', '--timeout-s', '300'] : [] },
   { name: 'restart', args: quick ? ['--ports', '50', '--idle-s', '30'] : [] },
