@@ -6,7 +6,9 @@ import type { ExtensionAgentApi } from '../extensions/seam.js';
 import type { OvsdbOps } from '../ovsdb/ops.js';
 import type { Bridges } from './bridges/bridge-setup.js';
 import type { ResourceCache } from './server/resource-cache.js';
+import type { PluginRpc } from './server/plugin-rpc.js';
 import type { AgentSettings } from './settings.js';
+import type { FirewallDriver } from '../firewall/driver.js';
 
 export interface ExtensionHost {
   readonly settings: AgentSettings;
@@ -14,6 +16,8 @@ export interface ExtensionHost {
   readonly cache: ResourceCache;
   readonly bridges: Bridges;
   kickPass(): void;
+  requireRpc(): PluginRpc;
+  firewallDriver(): FirewallDriver | undefined;
 }
 
 export function extensionApi(host: ExtensionHost): ExtensionAgentApi {
@@ -25,6 +29,8 @@ export function extensionApi(host: ExtensionHost): ExtensionAgentApi {
     physicalBridges: () => [...host.bridges.phys.values()].map((p) => p.bridge),
     intSwitch: () => host.bridges.int.ofSwitch,
     requestPass: () => host.kickPass(),
+    callServer: async (topic, method, args, opts) => host.requireRpc().call(topic, method, args, opts),
+    firewallConjId: (sgId, remoteId, direction, ethertype) => host.firewallDriver()?.conjId?.(sgId, remoteId, direction, ethertype),
   };
 }
 

@@ -9,6 +9,7 @@ import type { OVSBridge } from '../bridges/ovs-bridge.js';
 import type { AgentSettings } from '../agent/settings.js';
 import type { ResourceCache } from '../agent/server/resource-cache.js';
 import type { OpenFlowSwitch } from '../openflow/backend.js';
+import type { JsonObject, JsonValue } from '../util/json.js';
 
 /**
  * A port as the port pass hands it to the extensions: neutron's device details with the VIF port
@@ -45,6 +46,16 @@ export interface ExtensionAgentApi {
   intSwitch(): OpenFlowSwitch;
   /** Ask for a port pass soon (a policy change touches ports the extension knows). */
   requestPass(): void;
+  /**
+   * An RPC call to neutron-server on the extension's own topic (the log extension: the logging
+   * plugin's). Rejects while the server is not reachable yet; the caller retries (a port is).
+   */
+  callServer(topic: string, method: string, args: JsonObject, opts: { version: string; namespace?: string }): Promise<JsonValue>;
+  /**
+   * The security-group firewall's base conjunction id of a remote-group rule (allocated if new),
+   * undefined when no openvswitch firewall runs (neutron's ConjIdMap, shared with the log driver).
+   */
+  firewallConjId(sgId: string, remoteId: string, direction: 'ingress' | 'egress', ethertype: 'IPv4' | 'IPv6'): number | undefined;
 }
 
 export interface AgentExtension {

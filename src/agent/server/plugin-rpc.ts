@@ -153,6 +153,11 @@ export class PluginRpc {
     );
   }
 
+  /** A call on another topic (an extension's plugin), counted like the agent's own calls. */
+  async call(topic: string, method: string, args: JsonObject, opts: { version: string; namespace?: string }): Promise<JsonValue> {
+    return timedRpc(method, () => this.rpc().call(topic, method, args, { version: opts.version, namespace: opts.namespace ?? null }));
+  }
+
   capTimeouts(sec: number): void {
     this.client?.capTimeouts(sec);
   }

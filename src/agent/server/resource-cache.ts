@@ -27,6 +27,7 @@ export const CACHED_RESOURCE_VERSIONS = {
  */
 export const EXTENSION_RESOURCE_VERSIONS = {
   QosPolicy: { version: '1.10', extension: 'qos' },
+  Log: { version: '1.0', extension: 'log' },
 } as const;
 export type CachedType = keyof typeof CACHED_RESOURCE_VERSIONS | keyof typeof EXTENSION_RESOURCE_VERSIONS;
 
