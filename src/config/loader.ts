@@ -10,7 +10,7 @@ import {
   type AnyDirectionRate, type DirectionalRate, type InventoryDefaults, type TunnelType,
 } from './derived.js';
 import { firewallDriverProblem, resolveFirewallDriver, type FirewallDriverName } from './firewall-driver.js';
-import { DISTRIBUTED_ROUTING_PROBLEM, extensionsProblem } from './extensions.js';
+import { DISTRIBUTED_ROUTING_PROBLEM, extensionsProblem, logExtensionProblem } from './extensions.js';
 import { ConfigError, HelpRequested, VersionRequested, type ConfigProblem, type OptionOrigin } from './errors.js';
 import { IniParseError, lookupIni, normalizeGroupName, parseIni, type IniAssignment, type IniDocument } from './ini.js';
 import {
@@ -518,6 +518,10 @@ export function loadConfig(argv: readonly string[], opts: LoadOptions = {}): Age
   checkOvsdbSsl(v, d);
   const extensionProblem = extensionsProblem(v.agent.extensions);
   if (extensionProblem) d.problemAt('agent', 'extensions', extensionProblem, listText(v.agent.extensions));
+  const logProblem = logExtensionProblem(v.agent.extensions, {
+    ofInterface: v.ovs.of_interface, firewallDriver: resolveFirewallDriver(v.securitygroup.firewall_driver), enableSecurityGroup: v.securitygroup.enable_security_group,
+  });
+  if (logProblem) d.problemAt(logProblem.group, logProblem.option, logProblem.text, logProblem.value);
   if (v.agent.enable_distributed_routing) d.problemAt('agent', 'enable_distributed_routing', DISTRIBUTED_ROUTING_PROBLEM, 'True');
   if (d.problems.length) throw new ConfigError(sortProblems(d.problems, files.files));
 

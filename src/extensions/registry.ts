@@ -8,6 +8,7 @@ type Loader = () => Promise<AgentExtension>;
 
 const LOADERS: Partial<Record<ReferenceExtension, Loader>> = {
   qos: async () => new (await import('./qos/extension.js')).QosAgentExtension(),
+  log: async () => new (await import('./log/extension.js')).LogAgentExtension(),
 };
 
 /** The extensions named, in the order given (the reference initialises them in that order). */

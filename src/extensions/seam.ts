@@ -92,4 +92,6 @@ export interface ExtensionStatus {
   ports: number;
   /** Anything else worth showing, flat. */
   details: Record<string, number | string>;
+  /** Events counted since start (log: lines written by action), exported as ovs_agent_extension_events_total. */
+  counters?: Record<string, number>;
 }

@@ -43,7 +43,7 @@ export interface AgentSnapshot {
   tunnels: Array<{ type: string; remoteIp: string; ofport: number }>;
   firewall: { driver: string; ports: number; rules: number; members: number } | undefined;
   /** The loaded extensions (`[agent] extensions`): ports each enforces something on, and its own figures. */
-  extensions: Record<string, { ports: number; details: Record<string, number | string> }>;
+  extensions: Record<string, { ports: number; details: Record<string, number | string>; counters?: Record<string, number> }>;
   /** Objects in the resource cache, by type. */
   cache: Record<string, number>;
   /** What the agent put back since start because something else changed it (issue: drift). */

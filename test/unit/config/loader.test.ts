@@ -372,14 +372,27 @@ describe('loadConfig: derived values', () => {
 
   it('[agent] extensions: qos is accepted; an extension not implemented, or unknown, stops the agent naming it', () => {
     assert.deepEqual(withFile('[agent]\nextensions = qos\n').agent.extensions, ['qos']);
-    const p = file('[agent]\nextensions = qos,log\n');
+    const p = file('[agent]\nextensions = qos,fdb\n');
     assert.equal(configError(() => load(['--config-file', p])).message,
-      `${p}:2: [agent] extensions = 'qos,log': not implemented by this agent: log (security-group packet logging); running without it would leave that unenforced (this agent implements: qos)`);
-    for (const name of ['fdb', 'local_ip', 'dhcp']) {
+      `${p}:2: [agent] extensions = 'qos,fdb': not implemented by this agent: fdb (FDB entries of shared physical devices (SR-IOV and OVS ports on one NIC)); running without it would leave that unenforced (this agent implements: qos, log)`);
+    for (const name of ['local_ip', 'dhcp']) {
       assert.match(configError(() => withFile(`[agent]\nextensions = ${name}\n`)).message, new RegExp(`\\[agent\\] extensions = '${name}': not implemented by this agent: ${name} \\(`));
     }
     assert.match(configError(() => withFile('[agent]\nextensions = qos, bogus\n')).message,
       /\[agent\] extensions = 'qos,bogus': unknown extension 'bogus' \(the reference's are qos, fdb, log, local_ip, dhcp; this agent implements[a-z_:, ]*\)$/);
+  });
+
+  it('[agent] extensions = log is refused where it would log nothing: ovs-ofctl, or no openvswitch firewall', () => {
+    const ovsfw = '[securitygroup]\nfirewall_driver = openvswitch\n';
+    assert.deepEqual(withFile(`[agent]\nextensions = log\n${ovsfw}`).agent.extensions, ['log']);
+    assert.match(configError(() => withFile(`[agent]\nextensions = log\n${ovsfw}[ovs]\nof_interface = ovs-ofctl\n`)).message,
+      /\[ovs\] of_interface = 'ovs-ofctl': \[agent\] extensions = log needs the native OpenFlow interface: with ovs-ofctl the agent has no OpenFlow channel/);
+    assert.match(configError(() => withFile('[agent]\nextensions = log\n')).message,
+      /\[securitygroup\] firewall_driver = 'noop': \[agent\] extensions = log logs what the openvswitch firewall accepts and drops/);
+    assert.match(configError(() => withFile(`[agent]\nextensions = qos,log\n[securitygroup]\nfirewall_driver = iptables_hybrid\n`)).message,
+      /firewall_driver = 'iptables_hybrid': \[agent\] extensions = log logs what the openvswitch firewall/);
+    assert.match(configError(() => withFile(`[agent]\nextensions = log\n${ovsfw}enable_security_group = False\n`)).message,
+      /\[securitygroup\] enable_security_group = 'False': \[agent\] extensions = log/);
   });
 
   it('base_mac is validated', () => {
