@@ -17,6 +17,8 @@
 #   LAB_CACHE (/var/tmp/ovs-agent-lab): migrated database templates, one per neutron/MariaDB version.
 #   LAB_QOS (1): 1 = neutron's `qos` service plugin and ml2 `qos` extension driver, as clouds with
 #   QoS run; 0 = neither (the QoS API then answers 404). Recorded in lab.env.
+#   LAB_LOG (1): 1 = neutron's `log` service plugin (security-group logging, /v2.0/log/logs and the
+#   logging-plugin RPC the agents' log extension calls); 0 = without it. Recorded in lab.env.
 #
 # Every daemon gets OVS_AGENT_LAB_DIR=$LAB_DIR in its environment; `down` stops exactly the
 # processes carrying that mark (RabbitMQ's epmd and helpers, neutron's workers included).
@@ -61,6 +63,7 @@ load_env() {
     RABBIT_DIST_PORT=${RABBIT_DIST_PORT:-$((RABBIT_PORT + 20000))}
     EPMD_PORT=${EPMD_PORT:-$((RABBIT_PORT + 20001))}
     LAB_QOS=${LAB_QOS:-1}
+    LAB_LOG=${LAB_LOG:-1}
   fi
 }
 
@@ -87,6 +90,11 @@ write_neutron_conf() { # DIR SOCKET -> neutron.conf, ml2_conf.ini in DIR
   1) plugins=qos extensions=port_security,qos ;;
   0) ;;
   *) die "LAB_QOS must be 0 or 1, not '$LAB_QOS'" ;;
+  esac
+  case ${LAB_LOG:-1} in
+  1) plugins=${plugins:+$plugins,}log ;;
+  0) ;;
+  *) die "LAB_LOG must be 0 or 1, not '$LAB_LOG'" ;;
   esac
   cat >"$1/neutron.conf" <<CONF
 [DEFAULT]
@@ -202,6 +210,7 @@ API_PORT=$API_PORT
 RABBIT_DIST_PORT=$RABBIT_DIST_PORT
 EPMD_PORT=$EPMD_PORT
 LAB_QOS=${LAB_QOS:-1}
+LAB_LOG=${LAB_LOG:-1}
 ENV
 
   # RabbitMQ boots slowest and neutron-server reconnects to it by itself: start it first, in parallel.

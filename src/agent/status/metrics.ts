@@ -152,10 +152,17 @@ export function instrumentOpenFlow(backend: OpenFlowBackend): OpenFlowBackend {
 }
 
 class InstrumentedSwitch implements OpenFlowSwitch {
+  /** Passed through where the backend has them (native): an extension tests for them. */
+  readonly onPacketIn?: OpenFlowSwitch['onPacketIn'];
+  readonly packetInCounters?: OpenFlowSwitch['packetInCounters'];
+
   constructor(
     private readonly inner: OpenFlowSwitch,
     readonly datapathId: bigint,
-  ) {}
+  ) {
+    if (inner.onPacketIn) this.onPacketIn = (listener) => inner.onPacketIn!(listener);
+    if (inner.packetInCounters) this.packetInCounters = () => inner.packetInCounters!();
+  }
 
   get bridge(): string {
     return this.inner.bridge;

@@ -24,6 +24,9 @@ const LOGGING_PLUGIN = { topic: 'logging-plugin', namespace: 'logging-plugin', v
 const MIN_RATE_LIMIT = 100;
 const MIN_BURST_LIMIT = 25;
 
+/** Rule changes that come together (a group's rules edited in a row) are followed once. */
+const RULES_SETTLE_MS = 300;
+
 const pyList = (ids: readonly string[]): string => `[${ids.map((i) => `'${i}'`).join(', ')}]`;
 
 export class LogAgentExtension implements AgentExtension {
@@ -48,9 +51,11 @@ export class LogAgentExtension implements AgentExtension {
     this.listen();
     api.cache.on('object-updated', (type, id, _old, now) => {
       if (type === 'Log') this.serially(`log ${id} updated`, () => this.onLogUpdated(now));
+      else if (type === 'SecurityGroupRule') this.rulesChanged();
     });
     api.cache.on('object-deleted', (type, id) => {
       if (type === 'Log') this.serially(`log ${id} deleted`, () => this.onLogGone(id));
+      else if (type === 'SecurityGroupRule') this.rulesChanged();
     });
     LOG.info(`security-group logging to ${this.lines.where}, at most ${this.rate()} packets/s (burst ${this.burst()})`);
   }
@@ -131,6 +136,27 @@ export class LogAgentExtension implements AgentExtension {
     if (ports.size) LOG.info(`log ${logId} no longer logs ${ports.size} port(s) on this host`);
   }
 
+  private rulesTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * A security-group rule came or went: the logged ports' ACCEPT flows follow their rules. The
+   * server also pushes the Log objects concerned, unchanged, which the resource cache (rightly)
+   * does not report as a change; so the logged ports' logs are asked for again, once per burst.
+   */
+  private rulesChanged(): void {
+    if (this.rulesTimer) return;
+    this.rulesTimer = setTimeout(() => {
+      this.rulesTimer = undefined;
+      this.serially('security-group rules changed', () => this.refreshLoggedPorts());
+    }, RULES_SETTLE_MS);
+  }
+
+  private async refreshLoggedPorts(): Promise<void> {
+    const ports = [...this.logs.loggedPorts()].filter((id) => this.ports.has(id));
+    for (const id of ports) this.logs.setPortLogs(id, await this.call('get_sg_log_info_for_port', { resource_type: 'security_group', port_id: id }));
+    await this.syncPorts(ports);
+  }
+
   private async call(method: string, args: JsonObject): Promise<SgLogInfo[]> {
     const res = await this.api.callServer(LOGGING_PLUGIN.topic, method, args, { version: LOGGING_PLUGIN.version, namespace: LOGGING_PLUGIN.namespace });
     return parseSgLogInfo(res, method);
@@ -175,6 +201,7 @@ export class LogAgentExtension implements AgentExtension {
   }
 
   async stop(): Promise<void> {
+    clearTimeout(this.rulesTimer);
     this.unsubscribe?.();
     await this.queue;
     this.lines?.close();
