@@ -141,6 +141,7 @@ export class PortLogs {
 
   /** The bridge was set up anew: its flows and cookies are gone; logs stay, flows come back per port. */
   forgetFlows(): void {
+    for (const c of this.byCookie.values()) this.bridge().releaseCookie(c.cookie);
     this.cookies.clear();
     this.byCookie.clear();
     this.emptied = [];
