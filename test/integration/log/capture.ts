@@ -43,18 +43,27 @@ async function main(): Promise<void> {
     const host = `logcap-${process.pid}`;
     const cfg: AgentConfig = { host, transportUrl: lab.transportUrl, ovs, extraIni: logAgentIni(ovs, packetsLog) };
     agent = await RunningAgent.start('reference', cfg);
-    const a = agent;
     const o = ovs;
-    await until('default flows', a, 120000, () => defaultFlowsReady(o), 250);
-    await until('firewall base flows', a, 60000, async () => (await o.dumpFlows('br-int')).some((f) => f.includes('table=94')), 250);
-    await until('agent alive in the API', a, 120000, async () => (await agentRecord(lab, host))?.alive === true, 500);
-    await until('first rpc_loop iteration', a, 180000, async () => /rpc_loop - iteration:0 completed/.test(a.log(10_000_000)), 500);
+    const ready = async (a: RunningAgent, from: number): Promise<void> => {
+      await until('default flows', a, 120000, () => defaultFlowsReady(o), 250);
+      await until('firewall base flows', a, 60000, async () => (await o.dumpFlows('br-int')).some((f) => f.includes('table=94')), 250);
+      await until('agent alive in the API', a, 120000, async () => (await agentRecord(lab, host))?.alive === true, 500);
+      await until('first rpc_loop iteration', a, 180000, async () => /rpc_loop - iteration:0 completed/.test(a.log(100_000_000).slice(from)), 500);
+    };
+    await ready(agent, 0);
     log(`reference agent ready after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     let ids = new Map<string, string>();
     const lines: { text: string } = { text: '' };
     ids = await runLogScenario({
       lab, ovs, host, log,
-      assertAgentRunning: () => a.assertRunning(),
+      assertAgentRunning: () => agent?.assertRunning(),
+      restartAgent: async () => {
+        const old = agent!;
+        const from = old.log(100_000_000).length;
+        await old.stop(10000);
+        agent = await RunningAgent.start('reference', cfg, old.dir);
+        await ready(agent, from);
+      },
       capture: async (step, snapshot) => writeFileSync(join(out, `${step}.json`), JSON.stringify(snapshot, null, 2) + '\n'),
       trafficSent: async (results) => {
         writeFileSync(join(out, 'traffic.json'), JSON.stringify(results, null, 2) + '\n');

@@ -51,7 +51,14 @@ describe('security-group logging: parity with the reference, lines, metrics', { 
     await until('bridges set up', a, 60000, async () => /bridges set up/.test(a.log(1_000_000)), 100);
     ids = await runLogScenario({
       lab, ovs, host, settle: SETTLE_OURS,
-      assertAgentRunning: () => a.assertRunning(),
+      assertAgentRunning: () => agent?.assertRunning(),
+      restartAgent: async () => {
+        const old = agent!;
+        const from = old.log(100_000_000).length;
+        await old.stop(10000);
+        const again = (agent = await RunningAgent.start('ours', cfg, old.dir));
+        await until('first full sync', again, 60000, async () => /first full sync done/.test(again.log(100_000_000).slice(from)), 100);
+      },
       capture: async (step, snapshot) => void steps.push({ step, snapshot }),
       trafficSent: async (results) => {
         traffic = results;
@@ -74,7 +81,7 @@ describe('security-group logging: parity with the reference, lines, metrics', { 
   }, { timeout: 120_000 });
 
   it('every step leaves the reference\'s logging flows (tables 91-93, cookies by role) and Controller limits', () => {
-    assert.ok(steps.length >= 9, `the scenario ran ${steps.length} steps`);
+    assert.ok(steps.length >= 10, `the scenario ran ${steps.length} steps`);
     const failures: string[] = [];
     for (const { step, snapshot } of steps) {
       try {

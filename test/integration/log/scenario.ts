@@ -1,6 +1,7 @@
 // The security-group logging scenario whose reference behaviour test/fixtures/reference/log/
 // holds, runnable against either agent: one vxlan network, ports A and B (compute:nova) in one
-// group, log resources created, disabled, enabled, deleted, a rule added, a port deleted. After
+// group, log resources created, disabled, enabled, deleted, a rule added, an agent restart, a
+// port deleted. After
 // each step, once br-int's logging flows have settled, `capture` gets the step's snapshot. One step
 // sends traffic (B→A TCP 22 accepted, TCP 80 dropped, ICMP accepted) and keeps the lines logged.
 import type { NeutronLab, NeutronPort } from '../../../lab/neutron.js';
@@ -17,6 +18,8 @@ export interface LogScenarioContext {
   ovs: PrivateOvs;
   host: string;
   assertAgentRunning(): void;
+  /** Stops the agent under test and starts it again on the same configuration; resolves once it has synced. */
+  restartAgent(): Promise<void>;
   capture(step: string, snapshot: LogSnapshot): Promise<void>;
   /** The traffic step is done: the lines logged so far can be read. */
   trafficSent(results: TrafficResults): Promise<void>;
@@ -178,6 +181,8 @@ export async function runLogScenario(ctx: LogScenarioContext): Promise<Map<strin
   await s.capture('log-a-enabled', () => s.setLogEnabled('log-a', true));
   await s.capture('rule-added', async () => void (await createRule(ctx.lab, s.id('sg'), { direction: 'ingress', protocol: 'tcp', port_range_min: 443, port_range_max: 443 })));
   await s.capture('log-sg-deleted', () => s.deleteLog('log-sg'));
+  // A's logs come back under new cookies and the old cookies' flows go (the cookies' roles compare equal).
+  await s.capture('restarted', () => ctx.restartAgent());
   await s.capture('a-deleted', () => s.unplugAndDelete('A'));
   for (const vm of s.vms.values()) await vm.unplug();
   // A shared lab is emptied of ports and networks for its next user, not of log resources
