@@ -8,24 +8,17 @@
 //   scripts/capture-log-reference.sh [--out DIR]
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { NeutronLab } from '../../../lab/neutron.js';
 import { PrivateOvs } from '../../../lab/ovs.js';
 import { cleanupAllVms } from '../../../lab/vm.js';
 import { RunningAgent, defaultFlowsReady, agentRecord, until, type AgentConfig } from '../../../bench/agents.js';
 import { logAgentIni, PROBE_LINES, runLogScenario } from './scenario.js';
 import { loggedLines } from './snapshot.js';
+import { assertNoIdsLeft, captureFailure, captureLog, captureOutDir } from '../../helpers/capture-cli.js';
 
-function log(line: string): void {
-  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
-}
-
-function outDir(): string {
-  const argv = process.argv.slice(2);
-  const i = argv.indexOf('--out');
-  if (i >= 0 && argv[i + 1] === undefined) throw new Error('--out needs a directory');
-  return resolve(i >= 0 ? argv[i + 1]! : 'test/fixtures/reference/log');
-}
+const log = captureLog;
+const outDir = (): string => captureOutDir('test/fixtures/reference/log', 'capture-log-reference.sh [--out DIR]');
 
 async function main(): Promise<void> {
   const out = outDir();
@@ -73,10 +66,10 @@ async function main(): Promise<void> {
     });
     writeFileSync(join(out, 'lines.json'), JSON.stringify(loggedLines(lines.text, ids, PROBE_LINES), null, 2) + '\n');
     if (process.env.LOG_CAPTURE_KEEP) writeFileSync(process.env.LOG_CAPTURE_KEEP, lines.text);
+    assertNoIdsLeft(out, ids);
     log(`captured into ${out} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   } catch (e) {
-    const tail = agent ? `\n--- reference agent log tail ---\n${agent.log(6000)}` : '';
-    throw new Error(`${e instanceof Error ? e.message : String(e)}${tail}`);
+    throw captureFailure(e, agent?.log(6000));
   } finally {
     await cleanupAllVms().catch((e: unknown) => log(`VM cleanup: ${String(e)}`));
     if (agent) {

@@ -8,26 +8,17 @@
 //   scripts/capture-qos-reference.sh [--out DIR]
 // Run inside scripts/netns-run.sh (the wrapper does): ovs-vswitchd, the veth and the lab need a namespace.
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { NeutronLab, type NeutronAgent } from '../../../lab/neutron.js';
 import { PrivateOvs } from '../../../lab/ovs.js';
 import { cleanupAllVms } from '../../../lab/vm.js';
 import { RunningAgent, defaultFlowsReady, agentRecord, until, type AgentConfig } from '../../../bench/agents.js';
 import { addPhysicalBridge, runQosScenario, QOS_PHYSICAL_PORT } from './scenario.js';
+import { assertNoIdsLeft, captureFailure, captureLog, captureOutDir } from '../../helpers/capture-cli.js';
 
 
-function log(line: string): void {
-  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
-}
-
-function outDir(): string {
-  const argv = process.argv.slice(2);
-  const i = argv.indexOf('--out');
-  if (i >= 0 && argv[i + 1] === undefined) throw new Error('--out needs a directory');
-  const unknown = argv.filter((a, j) => a !== '--out' && j !== i + 1);
-  if (unknown.length) throw new Error(`unknown argument(s) ${unknown.join(' ')}; usage: capture-qos-reference.sh [--out DIR]`);
-  return resolve(i >= 0 ? argv[i + 1]! : 'test/fixtures/reference/qos');
-}
+const log = captureLog;
+const outDir = (): string => captureOutDir('test/fixtures/reference/qos', 'capture-qos-reference.sh [--out DIR]');
 
 /** The reference's configuration beyond the lab's: the qos extension, the OVS firewall, its root commands on the private OVS. */
 export function qosReferenceIni(ovs: PrivateOvs): string {
@@ -105,19 +96,10 @@ async function main(): Promise<void> {
         }
       },
     });
-    // Every neutron id must have been replaced by its name; one left would differ on every run.
-    const leaks: string[] = [];
-    for (const f of readdirSync(out).filter((n) => n.endsWith('.json'))) {
-      const text = readFileSync(join(out, f), 'utf8');
-      for (const [name, id] of ids) if (text.includes(id) || text.includes(id.slice(0, 11))) leaks.push(`${f}: ${name}`);
-      const uuid = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/.exec(text);
-      if (uuid) leaks.push(`${f}: unnamed uuid ${uuid[0]}`);
-    }
-    if (leaks.length) throw new Error(`ids left in the fixtures: ${leaks.join('; ')}`);
+    assertNoIdsLeft(out, ids);
     log(`captured into ${out} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   } catch (e) {
-    const tail = agent ? `\n--- reference agent log tail ---\n${agent.log(6000)}` : '';
-    throw new Error(`${e instanceof Error ? e.message : String(e)}${tail}`);
+    throw captureFailure(e, agent?.log(6000));
   } finally {
     await cleanupAllVms().catch((e: unknown) => log(`VM cleanup: ${String(e)}`));
     if (agent) {
