@@ -24,6 +24,8 @@ const LOGGING_PLUGIN = { topic: 'logging-plugin', namespace: 'logging-plugin', v
 const MIN_RATE_LIMIT = 100;
 const MIN_BURST_LIMIT = 25;
 
+/** How long after a failed log resource change every port's logs are asked for again. */
+const RETRY_MS = 5000;
 /** Rule changes that come together (a group's rules edited in a row) are followed once. */
 const RULES_SETTLE_MS = 300;
 
@@ -50,7 +52,7 @@ export class LogAgentExtension implements AgentExtension {
     await this.setControllerLimits();
     this.listen();
     api.cache.on('object-updated', (type, id, _old, now) => {
-      if (type === 'Log') this.serially(`log ${id} updated`, () => this.onLogUpdated(now));
+      if (type === 'Log') this.serially(`log ${id} updated`, () => this.onLogUpdated(now).catch((e: unknown) => this.retryLater(e)));
       else if (type === 'SecurityGroupRule') this.rulesChanged();
     });
     api.cache.on('object-deleted', (type, id) => {
@@ -137,6 +139,23 @@ export class LogAgentExtension implements AgentExtension {
   }
 
   private rulesTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * A pushed log resource could not be applied (the server did not answer): rather than wait for
+   * the next push, every compute port's logs are asked for again in a while, until that works.
+   */
+  private retryLater(e: unknown): Promise<void> {
+    LOG.error(`a log resource change could not be applied; asking for every port's logs again in ${RETRY_MS / 1000} s`, e);
+    if (!this.retryTimer) {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        const computePorts = (): string[] => [...this.ports.values()].filter((p) => p.deviceOwner.startsWith('compute:')).map((p) => p.portId);
+        this.serially('asking for every port\'s logs again', () => this.refreshPorts(computePorts()).catch((err: unknown) => this.retryLater(err)));
+      }, RETRY_MS);
+    }
+    return Promise.resolve();
+  }
 
   /**
    * A security-group rule came or went: the logged ports' ACCEPT flows follow their rules. The
@@ -147,12 +166,15 @@ export class LogAgentExtension implements AgentExtension {
     if (this.rulesTimer) return;
     this.rulesTimer = setTimeout(() => {
       this.rulesTimer = undefined;
-      this.serially('security-group rules changed', () => this.refreshLoggedPorts());
+      this.serially('security-group rules changed', () => this.refreshLoggedPorts().catch((e: unknown) => this.retryLater(e)));
     }, RULES_SETTLE_MS);
   }
 
-  private async refreshLoggedPorts(): Promise<void> {
-    const ports = [...this.logs.loggedPorts()].filter((id) => this.ports.has(id));
+  private refreshLoggedPorts(): Promise<void> {
+    return this.refreshPorts([...this.logs.loggedPorts()].filter((id) => this.ports.has(id)));
+  }
+
+  private async refreshPorts(ports: readonly string[]): Promise<void> {
     for (const id of ports) this.logs.setPortLogs(id, await this.call('get_sg_log_info_for_port', { resource_type: 'security_group', port_id: id }));
     await this.syncPorts(ports);
   }
@@ -202,6 +224,7 @@ export class LogAgentExtension implements AgentExtension {
 
   async stop(): Promise<void> {
     clearTimeout(this.rulesTimer);
+    clearTimeout(this.retryTimer);
     this.unsubscribe?.();
     await this.queue;
     this.lines?.close();

@@ -2,8 +2,9 @@
 // scenario the reference ran when test/fixtures/reference/log/ was captured (scripts/
 // capture-log-reference.sh). After every step br-int's logging flows (tables 91-93, cookies by
 // role) and Controller limits equal the reference's; the traffic step's accepted (TCP 22, ICMP)
-// and dropped (TCP 80) packets each produce the reference's line in local_output_log_base; the
-// metrics endpoint counts them.
+// and dropped (TCP 80) packets each produce the reference's line in local_output_log_base (the
+// distinct lines are compared: the reference writes each line twice, its two os-ken apps sharing
+// one class-level list of packet-in handlers); the metrics endpoint counts them.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -104,6 +105,10 @@ describe('security-group logging: parity with the reference, lines, metrics', { 
     const want = fixture<string[]>('lines');
     assert.ok(ours.some((l) => l.startsWith('action=ACCEPT')) && ours.some((l) => l.startsWith('action=DROP')), ours.join('\n'));
     assert.deepEqual([...new Set(ours)].sort(), [...new Set(want)].sort());
+    // One ping, one echo request: one line here, two from the reference.
+    const echo = (l: string): boolean => /icmp\(.*type=8\)/.test(l);
+    assert.equal(ours.filter(echo).length, 1, 'one line per packet');
+    assert.equal(want.filter(echo).length, 2, 'the reference wrote it twice');
   });
 
   it('the metrics endpoint counts the lines written, by action', () => {
