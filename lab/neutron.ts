@@ -157,6 +157,8 @@ export interface NeutronLabOptions {
   apiPort?: number;
   /** neutron's `qos` service plugin and ml2 `qos` extension driver (default true, as clouds with QoS). */
   qos?: boolean;
+  /** neutron's `log` service plugin: security-group logging, /v2.0/log/logs (default true). */
+  log?: boolean;
 }
 
 export class NeutronLab {
@@ -201,6 +203,7 @@ export class NeutronLab {
       RABBIT_DIST_PORT: String(await freePort()),
       EPMD_PORT: String(await freePort()),
       LAB_QOS: opts.qos === false ? '0' : '1',
+      LAB_LOG: opts.log === false ? '0' : '1',
     };
     try {
       const { stderr } = await run('bash', [script, 'up'], { env, maxBuffer: 1 << 20 });
