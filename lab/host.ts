@@ -47,7 +47,7 @@ export async function startLabAndOvs(ovsOpts: PrivateOvsOptions = {}, labOpts: N
 /**
  * Deletes what earlier users of a lab made, so it answers as a fresh one: trunks, ports, then networks
  * (provider networks exist once per VLAN id or flat physical network), security groups (the
- * project's default one is made again on first use), address groups, QoS policies and agents (a stopped agent
+ * project's default one is made again on first use), address groups, QoS policies, log resources and agents (a stopped agent
  * stays "alive" for 75 s and would pass a wait for a newly started one of the same host).
  * Tunnel endpoints stay: with l2population an agent builds tunnels only to ports' hosts.
  */
@@ -68,6 +68,13 @@ export async function emptyLab(lab: NeutronLab): Promise<void> {
     await Promise.all(Array.from({ length: Math.min(4, ids.length) }, worker));
   };
   const ids = (rows: Array<{ id: string }>): string[] => rows.map((r) => r.id);
+  // Log resources first: one an earlier file left without a target would log a later file's ports.
+  // A lab without the log service plugin answers 404.
+  const logs = await list<{ id: string }>('/v2.0/log/logs', 'logs').catch((e: unknown) => {
+    if (/HTTP 404/.test(String(e))) return [];
+    throw e;
+  });
+  await remove('log/logs', ids(logs));
   // Trunks first: neutron refuses to delete a trunk's parent or subports while it exists.
   if (lab.trunk) {
     for (const t of await listTrunks(lab)) {

@@ -164,6 +164,8 @@ export interface NeutronLabOptions {
   trunk?: boolean;
   /** neutron's `router` service plugin with `router_distributed = True` (default false): DVR tests. */
   dvr?: boolean;
+  /** neutron's `log` service plugin: security-group logging, /v2.0/log/logs (default true). */
+  log?: boolean;
 }
 
 export class NeutronLab {
@@ -213,6 +215,7 @@ export class NeutronLab {
       LAB_LOCAL_IP: opts.localIp === true ? '1' : '0',
       LAB_TRUNK: opts.trunk === false ? '0' : '1',
       LAB_DVR: opts.dvr === true ? '1' : '0',
+      LAB_LOG: opts.log === false ? '0' : '1',
     };
     try {
       const { stderr } = await run('bash', [script, 'up'], { env, maxBuffer: 1 << 20 });

@@ -24,6 +24,8 @@
 #   running Kubernetes or VNFs on OpenStack do; 0 = off (/v2.0/trunks answers 404). In lab.env.
 #   LAB_DVR (0): 1 = neutron's `router` service plugin too, with `router_distributed = True`
 #   (new routers are distributed), for DVR tests with neutron-l3-agent. Recorded in lab.env.
+#   LAB_LOG (1): 1 = neutron's `log` service plugin (security-group logging, /v2.0/log/logs and the
+#   logging-plugin RPC the agents' log extension calls); 0 = without it. Recorded in lab.env.
 #
 # Every daemon gets OVS_AGENT_LAB_DIR=$LAB_DIR in its environment; `down` stops exactly the
 # processes carrying that mark (RabbitMQ's epmd and helpers, neutron's workers included).
@@ -71,6 +73,7 @@ load_env() {
     LAB_LOCAL_IP=${LAB_LOCAL_IP:-0}
     LAB_TRUNK=${LAB_TRUNK:-1}
     LAB_DVR=${LAB_DVR:-0}
+    LAB_LOG=${LAB_LOG:-1}
   fi
 }
 
@@ -113,6 +116,11 @@ write_neutron_conf() { # DIR SOCKET -> neutron.conf, ml2_conf.ini in DIR
   1) plugins="router${plugins:+,$plugins}" dvr='router_distributed = True' ;;
   0) ;;
   *) die "LAB_DVR must be 0 or 1, not '$LAB_DVR'" ;;
+  esac
+  case ${LAB_LOG:-1} in
+  1) plugins=${plugins:+$plugins,}log ;;
+  0) ;;
+  *) die "LAB_LOG must be 0 or 1, not '$LAB_LOG'" ;;
   esac
   cat >"$1/neutron.conf" <<CONF
 [DEFAULT]
@@ -232,6 +240,7 @@ LAB_QOS=${LAB_QOS:-1}
 LAB_LOCAL_IP=${LAB_LOCAL_IP:-0}
 LAB_TRUNK=${LAB_TRUNK:-1}
 LAB_DVR=${LAB_DVR:-0}
+LAB_LOG=${LAB_LOG:-1}
 ENV
 
   # RabbitMQ boots slowest and neutron-server reconnects to it by itself: start it first, in parallel.

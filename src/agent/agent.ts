@@ -107,6 +107,9 @@ export class OvsAgent implements AgentContext {
   kickPass(): void {
     this.scheduler.kick();
   }
+  firewallDriver(): FirewallDriver | undefined {
+    return this.firewall;
+  }
   requireRpc(): PluginRpc {
     if (!this.rpc || !this.sync.rpcReady) throw new Error('neutron-server is not reachable yet');
     return this.rpc;

@@ -7,6 +7,7 @@ import type { OvsdbOps } from '../ovsdb/ops.js';
 import type { Bridges } from './bridges/bridge-setup.js';
 import type { ResourceCache } from './server/resource-cache.js';
 import type { AgentSettings } from './settings.js';
+import type { FirewallDriver } from '../firewall/driver.js';
 
 export interface ExtensionHost {
   readonly settings: AgentSettings;
@@ -17,6 +18,7 @@ export interface ExtensionHost {
   /** The plugin RPC once connected. */
   readonly rpc?: { call: ExtensionServer['call'] };
   readonly sync: { rpcReady: boolean };
+  firewallDriver(): FirewallDriver | undefined;
 }
 
 export function extensionApi(host: ExtensionHost): ExtensionAgentApi {
@@ -36,6 +38,7 @@ export function extensionApi(host: ExtensionHost): ExtensionAgentApi {
         : undefined;
     },
     physicalNetworks: () => new Map([...host.bridges.phys].map(([physnet, p]) => [physnet, { bridge: p.bridge, intOfport: p.intOfport, physOfport: p.physOfport }])),
+    firewallConjId: (sgId, remoteId, direction, ethertype) => host.firewallDriver()?.conjId?.(sgId, remoteId, direction, ethertype),
   };
 }
 

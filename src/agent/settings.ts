@@ -9,6 +9,21 @@ import { parseListenAddress, type ListenAddress } from '../config/listen-address
 import { amqpTlsSettings, ovsdbTlsSettings } from '../config/tls.js';
 import type { TlsClientSettings } from '../util/tls.js';
 import { agentEgressDirect } from './ports/egress-direct.js';
+import { syslogFacility } from '../util/log-format.js';
+
+export interface NetworkLogSettings {
+  rateLimit: number;
+  burstLimit: number;
+  /** local_output_log_base; undefined: syslog, or journald with use_journal, as the reference. */
+  localOutputLogBase: string | undefined;
+  useJournal: boolean;
+  /** syslog_log_facility as a priority facility (LOG_USER when unknown). */
+  syslogFacility: number;
+  /** The lines' format and level, as the reference's handler takes them from the logging options. */
+  format: string;
+  dateFormat: string;
+  debug: boolean;
+}
 
 export interface AgentSettings extends BridgeSetupConfig, OpenFlowSettings {
   host: string;
@@ -32,6 +47,8 @@ export interface AgentSettings extends BridgeSetupConfig, OpenFlowSettings {
   fdbSharedPhysicalDeviceMappings: readonly string[];
   /** `[local_ip] static_nat`: the local_ip extension's static NAT flows instead of conntrack. */
   localIpStaticNat: boolean;
+  /** `[network_log]` and where its lines go without a file (the log extension). */
+  networkLog: NetworkLogSettings;
   firewallDriver: FirewallDriverName;
   enableSecurityGroup: boolean;
   enableIpset: boolean;
@@ -96,6 +113,19 @@ function resourceProviderSettings(c: AgentConfig) {
   };
 }
 
+function networkLogSettings(c: AgentConfig): NetworkLogSettings {
+  return {
+    rateLimit: c.network_log.rate_limit,
+    burstLimit: c.network_log.burst_limit,
+    localOutputLogBase: c.network_log.local_output_log_base ?? undefined,
+    useJournal: c.DEFAULT.use_journal,
+    syslogFacility: syslogFacility(c.DEFAULT.syslog_log_facility) ?? syslogFacility('LOG_USER')!,
+    format: c.DEFAULT.logging_default_format_string,
+    dateFormat: c.DEFAULT.log_date_format,
+    debug: c.DEFAULT.debug,
+  };
+}
+
 export function settingsFromConfig(c: AgentConfig): AgentSettings {
   const ovs = c.ovs;
   const agent = c.agent;
@@ -137,6 +167,7 @@ export function settingsFromConfig(c: AgentConfig): AgentSettings {
     extensions: agent.extensions,
     fdbSharedPhysicalDeviceMappings: c.fdb.shared_physical_device_mappings,
     localIpStaticNat: c.local_ip.static_nat,
+    networkLog: networkLogSettings(c),
     firewallDriver: c.firewallDriver,
     enableSecurityGroup: c.securitygroup.enable_security_group,
     enableIpset: c.securitygroup.enable_ipset,

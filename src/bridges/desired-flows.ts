@@ -8,8 +8,6 @@
 import type { Flow, FlowFilter, FlowMod, Match } from '../openflow/flow.js';
 import { flowKey } from '../openflow/flow-key.js';
 
-const FULL_MASK = 0xffffffffffffffffn;
-
 function fieldKey(v: unknown): string {
   if (v === null || typeof v !== 'object') return String(v);
   const o = v as Record<string, unknown>;
@@ -102,11 +100,14 @@ export class DesiredFlows {
     }
   }
 
+  /** `cookie`: the bridge's, which a flow without one carries (flows of requested cookies carry theirs). */
   private delete(filter: FlowFilter, cookie: bigint): void {
     const mask = filter.cookieMask ?? 0n;
-    if (mask !== 0n && ((filter.cookie ?? 0n) & mask) !== (cookie & mask)) return;
+    const wanted = (filter.cookie ?? 0n) & mask;
+    const cookieOk = (f: Flow): boolean => mask === 0n || ((f.cookie ?? cookie) & mask) === wanted;
     if (filter.table === undefined && !filter.match && !filter.strict && filter.outPort === undefined) {
-      if (mask === 0n || mask === FULL_MASK) this.clear();
+      if (mask === 0n) this.clear();
+      else for (const [key, f] of [...this.byKey]) if (cookieOk(f)) this.remove(key, f);
       return;
     }
     if (filter.strict) {
@@ -116,7 +117,7 @@ export class DesiredFlows {
       for (const table of tables) {
         const key = flowKey({ table, priority, match });
         const f = this.byKey.get(key);
-        if (f && (filter.outPort === undefined || outputsTo(f, filter.outPort))) this.remove(key, f);
+        if (f && cookieOk(f) && (filter.outPort === undefined || outputsTo(f, filter.outPort))) this.remove(key, f);
       }
       return;
     }
@@ -124,6 +125,7 @@ export class DesiredFlows {
     for (const key of [...this.candidates(filter)]) {
       const f = this.byKey.get(key)!;
       if (filter.table !== undefined && f.table !== filter.table) continue;
+      if (!cookieOk(f)) continue;
       if (filter.outPort !== undefined && !outputsTo(f, filter.outPort)) continue;
       if (covers(match, f.match)) this.remove(key, f);
     }

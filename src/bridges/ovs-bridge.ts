@@ -34,6 +34,20 @@ export class FlowBatch {
     this.mods.push({ command: 'delete', filter });
     return this;
   }
+  /**
+   * Flows under a cookie the bridge handed out (requestCookie), as the reference's extensions'
+   * flows carry their own: the log extension tells a port's packet-ins apart by theirs.
+   */
+  addWithCookie(cookie: bigint, ...flows: Flow[]): this {
+    if (!this.br.ownsCookie(cookie)) throw new Error(`${this.br.name}: cookie 0x${cookie.toString(16)} was not requested from this bridge`);
+    for (const flow of flows) this.mods.push({ command: 'add', flow: { ...flow, cookie } });
+    return this;
+  }
+  /** Delete flows of one requested cookie selected by the filter. */
+  deleteWithCookie(cookie: bigint, filter: Omit<FlowFilter, 'cookie' | 'cookieMask'>): this {
+    this.mods.push({ command: 'delete', filter: { ...filter, cookie, cookieMask: FULL_MASK } });
+    return this;
+  }
   /** Delete every flow, in all tables, that carries this (foreign) cookie. */
   deleteCookie(cookie: bigint): this {
     this.mods.push({ command: 'delete', filter: { cookie, cookieMask: FULL_MASK } });
@@ -62,6 +76,26 @@ export class OVSBridge {
     readonly cookie: bigint = randomCookie(),
   ) {}
 
+  /** Cookies handed out besides the bridge's own: their flows are the agent's too (audit, stale cleanup). */
+  private readonly requested = new Set<bigint>();
+
+  /** A new cookie for flows of their own (the reference's request_cookie); release it once its flows are gone. */
+  requestCookie(): bigint {
+    let c = randomCookie();
+    while (c === this.cookie || this.requested.has(c)) c = randomCookie();
+    this.requested.add(c);
+    return c;
+  }
+
+  releaseCookie(cookie: bigint): void {
+    this.requested.delete(cookie);
+  }
+
+  /** The bridge's cookie or one it handed out. */
+  ownsCookie(cookie: bigint): boolean {
+    return cookie === this.cookie || this.requested.has(cookie);
+  }
+
   batch(): FlowBatch {
     return new FlowBatch(this);
   }
@@ -82,7 +116,7 @@ export class OVSBridge {
     const stale = new Set<bigint>();
     const wanted = new Set(tables);
     for (const f of await this.ofSwitch.dumpFlows()) {
-      if (wanted.has(f.table) && f.cookie !== this.cookie) stale.add(f.cookie);
+      if (wanted.has(f.table) && !this.ownsCookie(f.cookie)) stale.add(f.cookie);
     }
     if (stale.size === 0) return [];
     const b = this.batch();

@@ -8,7 +8,7 @@ export const REFERENCE_EXTENSIONS = ['qos', 'fdb', 'log', 'local_ip', 'dhcp'] as
 export type ReferenceExtension = (typeof REFERENCE_EXTENSIONS)[number];
 
 /** The extensions this agent implements (src/extensions/<name>/); the others are refused. */
-export const IMPLEMENTED_EXTENSIONS: readonly ReferenceExtension[] = ['qos', 'fdb', 'local_ip'];
+export const IMPLEMENTED_EXTENSIONS: readonly ReferenceExtension[] = ['qos', 'fdb', 'local_ip', 'log'];
 
 /** What each refused extension would do, so the error says what is missing. */
 const PURPOSE: Record<ReferenceExtension, string> = {
@@ -47,3 +47,29 @@ export function distributedRoutingProblem(s: { firewallDriver: string; explicitl
   }
   return undefined;
 }
+
+/**
+ * `log` writes its lines from packet-ins the switch sends over the agent's own OpenFlow channel,
+ * and sends packets to the controller from the openvswitch firewall's tables: without either it
+ * would accept log resources and log nothing, so it is refused naming the option to change.
+ */
+export function logExtensionProblem(
+  names: readonly string[],
+  c: { ofInterface: string; firewallDriver: string | undefined; enableSecurityGroup: boolean },
+): { group: 'ovs' | 'securitygroup'; option: string; value: string; text: string } | undefined {
+  if (!names.includes('log')) return undefined;
+  if (c.ofInterface !== 'native') {
+    return {
+      group: 'ovs', option: 'of_interface', value: c.ofInterface,
+      text: "[agent] extensions = log needs the native OpenFlow interface: with ovs-ofctl the agent has no OpenFlow channel to receive the packets to log, and would log nothing (set of_interface = native, or drop 'log' from [agent] extensions)",
+    };
+  }
+  if (c.firewallDriver !== 'openvswitch' || !c.enableSecurityGroup) {
+    return {
+      group: 'securitygroup', option: c.enableSecurityGroup ? 'firewall_driver' : 'enable_security_group', value: c.enableSecurityGroup ? (c.firewallDriver ?? '') : 'False',
+      text: '[agent] extensions = log logs what the openvswitch firewall accepts and drops: it needs firewall_driver = openvswitch with enable_security_group = True, and would log nothing otherwise',
+    };
+  }
+  return undefined;
+}
+

@@ -10,7 +10,7 @@ import {
   type AnyDirectionRate, type DirectionalRate, type InventoryDefaults, type TunnelType,
 } from './derived.js';
 import { firewallDriverProblem, resolveFirewallDriver, type FirewallDriverName } from './firewall-driver.js';
-import { distributedRoutingProblem, extensionsProblem } from './extensions.js';
+import { distributedRoutingProblem, extensionsProblem, logExtensionProblem } from './extensions.js';
 import { ConfigError, HelpRequested, VersionRequested, type ConfigProblem, type OptionOrigin } from './errors.js';
 import { IniParseError, lookupIni, normalizeGroupName, parseIni, type IniAssignment, type IniDocument } from './ini.js';
 import {
@@ -523,6 +523,10 @@ export function loadConfig(argv: readonly string[], opts: LoadOptions = {}): Age
     ? distributedRoutingProblem({ firewallDriver, explicitlyEgressDirect: v.agent.explicitly_egress_direct })
     : undefined;
   if (dvrProblem) d.problemAt('agent', 'enable_distributed_routing', dvrProblem, 'True');
+  const logProblem = logExtensionProblem(v.agent.extensions, {
+    ofInterface: v.ovs.of_interface, firewallDriver: resolveFirewallDriver(v.securitygroup.firewall_driver), enableSecurityGroup: v.securitygroup.enable_security_group,
+  });
+  if (logProblem) d.problemAt(logProblem.group, logProblem.option, logProblem.text, logProblem.value);
   if (d.problems.length) throw new ConfigError(sortProblems(d.problems, files.files));
 
   return {

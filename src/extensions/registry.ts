@@ -10,6 +10,7 @@ const LOADERS: Partial<Record<ReferenceExtension, Loader>> = {
   qos: async () => new (await import('./qos/extension.js')).QosAgentExtension(),
   local_ip: async () => new (await import('./local_ip/extension.js')).LocalIpAgentExtension(),
   fdb: async () => new (await import('./fdb/extension.js')).FdbAgentExtension(),
+  log: async () => new (await import('./log/extension.js')).LogAgentExtension(),
 };
 
 /** Loaded whatever `[agent] extensions` says: the reference's agent always has its trunk driver. */

@@ -100,6 +100,11 @@ export interface ExtensionAgentApi {
   tunnelBridge(): ExtensionTunnelBridge | undefined;
   /** The provider bridges set up now, by physical network. */
   physicalNetworks(): ReadonlyMap<string, ExtensionPhysicalNetwork>;
+  /**
+   * The security-group firewall's base conjunction id of a remote-group rule (allocated if new),
+   * undefined when no openvswitch firewall runs (neutron's ConjIdMap, shared with the log driver).
+   */
+  firewallConjId(sgId: string, remoteId: string, direction: 'ingress' | 'egress', ethertype: 'IPv4' | 'IPv6'): number | undefined;
 }
 
 export interface AgentExtension {
@@ -142,4 +147,6 @@ export interface ExtensionStatus {
   ports: number;
   /** Anything else worth showing, flat. */
   details: Record<string, number | string>;
+  /** Events counted since start (log: lines written by action), exported as ovs_agent_extension_events_total. */
+  counters?: Record<string, number>;
 }

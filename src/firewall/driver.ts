@@ -44,5 +44,10 @@ export interface FirewallDriver {
   stats?(): FirewallStats;
   /** Ids of ports to refilter because their groups' rules, members or address groups changed. */
   takeRefilterIds?(): Set<string>;
+  /**
+   * The base conjunction id of (group, remote group, direction, ethertype), allocated if new, as
+   * the reference's ConjIdMap singleton hands it to the firewall and to the log driver alike.
+   */
+  conjId?(sgId: string, remoteId: string, direction: 'ingress' | 'egress', ethertype: 'IPv4' | 'IPv6'): number;
   stop(): Promise<void>;
 }

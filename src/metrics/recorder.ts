@@ -231,6 +231,13 @@ export class PromRecorder implements MetricsRecorder {
         for (const [name, e] of Object.entries(snap()?.extensions ?? {})) this.set({ extension: name }, e.ports);
       },
     });
+    new Counter({
+      name: `${p}extension_events_total`, help: 'Events an L2 extension counted, by extension and event (log: lines written per action accept/drop, unknown_cookie, packet_in_dropped by the bounded packet-in queue).', labelNames: ['extension', 'event'], registers,
+      collect() {
+        this.reset();
+        for (const [name, e] of Object.entries(snap()?.extensions ?? {})) for (const [event, n] of Object.entries(e.counters ?? {})) this.inc({ extension: name, event }, n);
+      },
+    });
     for (const [what, help] of [
       ['ports', 'Ports the security-group firewall filters, by driver.'],
       ['rules', 'Security-group rules the firewall enforces (over the groups of its ports), by driver.'],

@@ -1,6 +1,6 @@
 // The seam between the pipelines and the two ways of reaching a switch:
 // the native OpenFlow 1.3 controller (src/openflow/native) and ovs-ofctl (src/openflow/ofctl).
-import type { FlowMod, FlowStats, PortDesc } from './flow.js';
+import type { FlowMod, FlowStats, Match, PortDesc } from './flow.js';
 import type { Meter, MeterFeatures, MeterMod, MeterModFailure } from './meter.js';
 
 /** Filter of a flow-stats request; absent table = all tables. */
@@ -37,6 +37,38 @@ export interface OpenFlowSwitch {
    * `reason` instead of waiting out of_connect_timeout for a switch that will never connect.
    */
   retire(reason: string): void;
+  /**
+   * Only where the agent has an OpenFlow channel to the switch (native): call `listener` with each
+   * packet the switch sends to the controller; returns the unsubscribe. Packet-ins beyond what the
+   * agent can take are dropped and counted (packetInCounters), never queued without bound.
+   */
+  onPacketIn?(listener: (p: PacketIn) => void): () => void;
+  packetInCounters?(): PacketInCounters;
+}
+
+/** A packet the switch sent to the controller (OFPT_PACKET_IN), with its pipeline fields. */
+export interface PacketIn {
+  bridge: string;
+  tableId: number;
+  /** The cookie of the flow whose `controller` action sent it. */
+  cookie: bigint;
+  /** `action`, `no_match`, `invalid_ttl`. */
+  reason: string;
+  /** in_port, registers, metadata, conntrack fields as the switch reports them. */
+  match: Match;
+  totalLen: number;
+  /** The frame (whole, unless a max_len cut it: then shorter than totalLen). */
+  data: Buffer;
+}
+
+export interface PacketInCounters {
+  /** Packet-ins from the switch while someone listened. */
+  received: number;
+  delivered: number;
+  /** Dropped because the queue was full. */
+  dropped: number;
+  /** Dropped because they could not be decoded. */
+  malformed: number;
 }
 
 /** `[ovs] of_interface`: how flows reach the bridges. */

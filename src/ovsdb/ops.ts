@@ -274,6 +274,17 @@ export class OvsdbOps {
     return replaced;
   }
 
+  /** controller_rate_limit and controller_burst_limit on every Controller of the bridge (ovs-vsctl set controller). */
+  async setControllerLimits(bridge: string, rate: number, burst: number): Promise<void> {
+    const label = `set controller rate and burst limits of bridge ${bridge}`;
+    await this.run(label, () => {
+      const stale = this.replica.controllersOfBridge(this.requireBridge(bridge, label))
+        .filter((c) => c.controllerRateLimit !== rate || c.controllerBurstLimit !== burst);
+      if (stale.length === 0) return undefined;
+      return stale.map((c) => CONTROLLER.update([cond.uuid(c.uuid)], { controllerRateLimit: rate, controllerBurstLimit: burst }));
+    });
+  }
+
   async clearControllers(bridge: string): Promise<void> {
     const label = `clear controllers of bridge ${bridge}`;
     await this.run(label, () => {

@@ -126,6 +126,9 @@ export const OVS_SCHEMA = {
     isConnected: boolean('is_connected'),
     connectionMode: optionalStr('connection_mode'),
     inactivityProbe: optionalInt('inactivity_probe'),
+    // Packet-ins per second (and burst) the switch sends this controller: the log extension's limits.
+    controllerRateLimit: optionalInt('controller_rate_limit'),
+    controllerBurstLimit: optionalInt('controller_burst_limit'),
   },
   Manager: {
     target: string('target'),

@@ -1,6 +1,8 @@
-// What the reference-capture tools (scripts/capture-*-reference.sh) share: their log lines
-// (time-stamped, on stderr) and their one option, `--out DIR`.
-import { resolve } from 'node:path';
+// What the reference-capture programs (test/integration/*/capture.ts) share: a timestamped progress
+// line on standard error, the `--out DIR` argument with its default, the check that no neutron id
+// was left in the fixtures, and the failure carrying the reference agent's log tail.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 
 /** One progress line on stderr, with the time of day. */
 export function captureLog(line: string): void {
@@ -16,4 +18,22 @@ export function captureOutDir(script: string, defaultDir: string): string {
   const unknown = argv.filter((_a, j) => i < 0 || (j !== i && j !== i + 1));
   if (unknown.length) throw new Error(`unknown argument(s) ${unknown.join(' ')}; usage: ${script} [--out DIR]`);
   return resolve(i >= 0 ? argv[i + 1]! : defaultDir);
+}
+
+/** Every neutron id must have been replaced by its name in the fixtures: one left would differ on every run. */
+export function assertNoIdsLeft(out: string, ids: ReadonlyMap<string, string>): void {
+  const leaks: string[] = [];
+  for (const f of readdirSync(out).filter((n) => n.endsWith('.json'))) {
+    const text = readFileSync(join(out, f), 'utf8');
+    for (const [name, id] of ids) if (text.includes(id) || text.includes(id.slice(0, 11))) leaks.push(`${f}: ${name}`);
+    const uuid = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/.exec(text);
+    if (uuid) leaks.push(`${f}: unnamed uuid ${uuid[0]}`);
+  }
+  if (leaks.length) throw new Error(`ids left in the fixtures: ${leaks.join('; ')}`);
+}
+
+/** The capture's error with the reference agent's log tail under it (when it got that far). */
+export function captureFailure(e: unknown, agentLogTail: string | undefined): Error {
+  const tail = agentLogTail !== undefined ? `\n--- reference agent log tail ---\n${agentLogTail}` : '';
+  return new Error(`${e instanceof Error ? e.message : String(e)}${tail}`);
 }

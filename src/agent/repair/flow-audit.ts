@@ -62,7 +62,7 @@ export function auditFlows(br: OVSBridge, ownedTables: readonly number[], dump: 
   const present = new Set<string>();
   const foreign = new Map<string, FlowStats[]>();
   for (const f of dump) {
-    if (f.cookie === br.cookie) {
+    if (br.ownsCookie(f.cookie)) {
       if (f.flow) present.add(flowKey(f.flow));
       continue;
     }

@@ -28,6 +28,7 @@ export const CACHED_RESOURCE_VERSIONS = {
 export const EXTENSION_RESOURCE_VERSIONS = {
   QosPolicy: { version: '1.10', extension: 'qos' },
   LocalIPAssociation: { version: '1.0', extension: 'local_ip' },
+  Log: { version: '1.0', extension: 'log' },
 } as const;
 /**
  * Objects an extension only hears of as they are pushed (not cached: SubPort has no id of its own),

@@ -43,7 +43,7 @@ export interface AgentSnapshot {
   tunnels: Array<{ type: string; remoteIp: string; ofport: number }>;
   firewall: { driver: string; ports: number; rules: number; members: number } | undefined;
   /** The loaded extensions (`[agent] extensions`): ports each enforces something on, and its own figures. */
-  extensions: Record<string, { ports: number; details: Record<string, number | string> }>;
+  extensions: Record<string, { ports: number; details: Record<string, number | string>; counters?: Record<string, number> }>;
   /** Objects in the resource cache, by type. */
   cache: Record<string, number>;
   /** What the agent put back since start because something else changed it (issue: drift). */
@@ -152,10 +152,17 @@ export function instrumentOpenFlow(backend: OpenFlowBackend): OpenFlowBackend {
 }
 
 class InstrumentedSwitch implements OpenFlowSwitch {
+  /** Passed through where the backend has them (native): an extension tests for them. */
+  readonly onPacketIn?: OpenFlowSwitch['onPacketIn'];
+  readonly packetInCounters?: OpenFlowSwitch['packetInCounters'];
+
   constructor(
     private readonly inner: OpenFlowSwitch,
     readonly datapathId: bigint,
-  ) {}
+  ) {
+    if (inner.onPacketIn) this.onPacketIn = (listener) => inner.onPacketIn!(listener);
+    if (inner.packetInCounters) this.packetInCounters = () => inner.packetInCounters!();
+  }
 
   get bridge(): string {
     return this.inner.bridge;

@@ -143,6 +143,10 @@ export class OVSFirewallDriver implements FirewallDriver {
 
   async stop(): Promise<void> {}
 
+  conjId(sgId: string, remoteId: string, direction: 'ingress' | 'egress', ethertype: 'IPv4' | 'IPv6'): number {
+    return this.conjIds.get(sgId, remoteId, direction, ethertype);
+  }
+
   takeRefilterIds(): Set<string> {
     const ids = this.refilter;
     this.refilter = new Set();

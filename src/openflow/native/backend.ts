@@ -1,7 +1,8 @@
 // OpenFlowBackend over the native OpenFlow 1.3 controller: bridges connect to us, and a bridge
 // handle finds its switch by datapath id.
 import { EventEmitter } from 'node:events';
-import { MeterModError, OpenFlowError, type OpenFlowBackend, type OpenFlowSwitch, type StatsFilter } from '../backend.js';
+import { MeterModError, OpenFlowError, type OpenFlowBackend, type OpenFlowSwitch, type PacketIn, type PacketInCounters, type StatsFilter } from '../backend.js';
+import type { PacketInQueueOptions } from './packet-in-queue.js';
 import type { FlowMod, FlowStats, PortDesc } from '../flow.js';
 import { OFPTT_ALL } from '../flow.js';
 import { METER_MOD_FAILURES, type Meter, type MeterFeatures, type MeterMod } from '../meter.js';
@@ -28,6 +29,7 @@ export interface NativeBackendOptions {
   requestTimeoutSec: number;
   /** Idle time before the controller probes a switch with ECHO_REQUEST (default 15 s). */
   echoIntervalSec?: number;
+  packetInQueue?: PacketInQueueOptions;
 }
 
 /** At most this many refused flow mods are spelled out in an OpenFlowError message. */
@@ -54,6 +56,7 @@ export class NativeBackend extends EventEmitter<ControllerEvents> implements Ope
       requestTimeoutMs: options.requestTimeoutSec * 1000,
     };
     if (options.echoIntervalSec !== undefined) ctl.echoIntervalMs = options.echoIntervalSec * 1000;
+    if (options.packetInQueue !== undefined) ctl.packetInQueue = options.packetInQueue;
     this.controller = new OpenFlowController(ctl);
     this.controller.on('switch-connected', (dpid) => this.emit('switch-connected', dpid));
     this.controller.on('switch-disconnected', (dpid) => this.emit('switch-disconnected', dpid));
@@ -112,6 +115,14 @@ export class NativeSwitch implements OpenFlowSwitch {
 
   retire(reason: string): void {
     if (!this.retired.signal.aborted) this.retired.abort(new Error(reason));
+  }
+
+  onPacketIn(listener: (p: PacketIn) => void): () => void {
+    return this.controller.packetIns.subscribe(this.datapathId, this.bridge, listener);
+  }
+
+  packetInCounters(): PacketInCounters {
+    return this.controller.packetIns.countersOf(this.datapathId);
   }
 
   private async connection(): Promise<OfConnection> {

@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { getLogger } from '../../util/log.js';
+import { PacketInQueue, type PacketInQueueOptions } from './packet-in-queue.js';
 import {
   decodeMessage,
   encodeInto,
@@ -16,6 +17,7 @@ import {
   OFPET,
   OFPHFC_INCOMPATIBLE,
   OFPMPF_REPLY_MORE,
+  OFPT,
   Writer,
   type FlowModBody,
   type MultipartReply,
@@ -47,7 +49,11 @@ export interface ControllerOptions {
   echoIntervalMs?: number;
   /** Time allowed for HELLO + FEATURES after accept. */
   handshakeTimeoutMs?: number;
+  /** Bounds of the packet-in queue (src/openflow/native/packet-in-queue.ts). */
+  packetInQueue?: PacketInQueueOptions;
 }
+
+type ConnectionOptions = Required<Omit<ControllerOptions, 'listenAddress' | 'listenPort' | 'packetInQueue'>>;
 
 type ReplyType = 'echo_reply' | 'barrier_reply' | 'features_reply' | 'get_config_reply' | 'multipart_reply';
 
@@ -87,9 +93,11 @@ export class OfConnection {
 
   constructor(
     private readonly socket: Socket,
-    private readonly opts: Required<Omit<ControllerOptions, 'listenAddress' | 'listenPort'>>,
+    private readonly opts: ConnectionOptions,
     private readonly onReady: (c: OfConnection) => void,
     private readonly onClosed: (c: OfConnection) => void,
+    /** A raw PACKET_IN frame of this (handshaken) switch, handed on undecoded. */
+    private readonly onPacketIn: (c: OfConnection, raw: Buffer) => void = () => {},
   ) {
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     socket.setNoDelay(true);
@@ -244,6 +252,10 @@ export class OfConnection {
     const { messages, error } = this.splitter.push(chunk);
     for (const raw of messages) {
       if (this.closed) return;
+      if (raw[1] === OFPT.PACKET_IN && this.datapathId !== undefined) {
+        this.onPacketIn(this, raw);
+        continue;
+      }
       let msg: OfMessage;
       try {
         msg = decodeMessage(raw);
@@ -362,11 +374,15 @@ export class OpenFlowController extends EventEmitter<ControllerEvents> {
   private server: Server | undefined;
   private readonly sockets = new Set<OfConnection>();
   private readonly byDpid = new Map<bigint, OfConnection>();
-  private readonly opts: Required<ControllerOptions>;
+  private readonly opts: Required<Omit<ControllerOptions, 'packetInQueue'>>;
+  /** Packet-ins of every switch, for whoever subscribed to a datapath's. */
+  readonly packetIns: PacketInQueue;
 
   constructor(opts: ControllerOptions) {
     super();
-    this.opts = { echoIntervalMs: 15_000, handshakeTimeoutMs: Math.min(opts.requestTimeoutMs, 30_000), ...opts };
+    const { packetInQueue, ...rest } = opts;
+    this.opts = { echoIntervalMs: 15_000, handshakeTimeoutMs: Math.min(opts.requestTimeoutMs, 30_000), ...rest };
+    this.packetIns = new PacketInQueue(packetInQueue);
   }
 
   /** The TCP port actually listened on (useful with listenPort 0). */
@@ -397,6 +413,7 @@ export class OpenFlowController extends EventEmitter<ControllerEvents> {
     const server = this.server;
     this.server = undefined;
     for (const c of [...this.sockets]) c.close('controller stopping');
+    this.packetIns.clear();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
@@ -449,6 +466,7 @@ export class OpenFlowController extends EventEmitter<ControllerEvents> {
       { requestTimeoutMs: this.opts.requestTimeoutMs, echoIntervalMs: this.opts.echoIntervalMs, handshakeTimeoutMs: this.opts.handshakeTimeoutMs },
       (c) => this.ready(c),
       (c) => this.closed(c),
+      (c, raw) => this.packetIns.push(c.datapathId!, raw),
     );
     this.sockets.add(conn);
     log.debug(`OpenFlow connection from ${conn.remote}`);

@@ -49,6 +49,15 @@ test('a firewall driver the agent does not implement exits 1: never run with por
   assert.match(b.output, /\[securitygroup\] firewall_driver = 'no_such_driver': unknown firewall driver \(supported: noop/);
 });
 
+test('[agent] extensions = log where nothing would be logged exits 1 naming the option: ovs-ofctl, or no openvswitch firewall', async () => {
+  const a = await runToExit({ 'neutron.conf': base(), 'agent.ini': '[agent]\nextensions = log\n[securitygroup]\nfirewall_driver = openvswitch\n[ovs]\nof_interface = ovs-ofctl\n' });
+  assert.equal(a.exitCode, 1);
+  assert.match(a.output.trim().split('\n').at(-1)!, /agent\.ini:6: \[ovs\] of_interface = 'ovs-ofctl': \[agent\] extensions = log needs the native OpenFlow interface/);
+  const b = await runToExit({ 'neutron.conf': base(), 'agent.ini': '[agent]\nextensions = log\n[securitygroup]\nfirewall_driver = iptables_hybrid\n' });
+  assert.equal(b.exitCode, 1);
+  assert.match(b.output, /agent\.ini:4: \[securitygroup\] firewall_driver = 'iptables_hybrid': \[agent\] extensions = log logs what the openvswitch firewall accepts and drops/);
+});
+
 test('a missing config file exits 1 naming it', async () => {
   const a = new AgentProcess({}, ovs.env);
   a.start(['--config-file', '/nonexistent/neutron.conf']);

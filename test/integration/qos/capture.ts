@@ -14,7 +14,7 @@ import { PrivateOvs } from '../../../lab/ovs.js';
 import { cleanupAllVms } from '../../../lab/vm.js';
 import { RunningAgent, defaultFlowsReady, agentRecord, until, type AgentConfig } from '../../../bench/agents.js';
 import { addPhysicalBridge, runQosScenario, QOS_PHYSICAL_PORT } from './scenario.js';
-import { captureLog, captureOutDir } from '../../helpers/capture-cli.js';
+import { assertNoIdsLeft, captureFailure, captureLog, captureOutDir } from '../../helpers/capture-cli.js';
 
 const log = captureLog;
 
@@ -94,19 +94,10 @@ async function main(): Promise<void> {
         }
       },
     });
-    // Every neutron id must have been replaced by its name; one left would differ on every run.
-    const leaks: string[] = [];
-    for (const f of readdirSync(out).filter((n) => n.endsWith('.json'))) {
-      const text = readFileSync(join(out, f), 'utf8');
-      for (const [name, id] of ids) if (text.includes(id) || text.includes(id.slice(0, 11))) leaks.push(`${f}: ${name}`);
-      const uuid = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/.exec(text);
-      if (uuid) leaks.push(`${f}: unnamed uuid ${uuid[0]}`);
-    }
-    if (leaks.length) throw new Error(`ids left in the fixtures: ${leaks.join('; ')}`);
+    assertNoIdsLeft(out, ids);
     log(`captured into ${out} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   } catch (e) {
-    const tail = agent ? `\n--- reference agent log tail ---\n${agent.log(6000)}` : '';
-    throw new Error(`${e instanceof Error ? e.message : String(e)}${tail}`);
+    throw captureFailure(e, agent?.log(6000));
   } finally {
     await cleanupAllVms().catch((e: unknown) => log(`VM cleanup: ${String(e)}`));
     if (agent) {

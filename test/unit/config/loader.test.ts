@@ -375,14 +375,27 @@ describe('loadConfig: derived values', () => {
   it('[agent] extensions: qos and fdb are accepted; an extension not implemented, or unknown, stops the agent naming it', () => {
     assert.deepEqual(withFile('[agent]\nextensions = qos\n').agent.extensions, ['qos']);
     assert.deepEqual(withFile('[agent]\nextensions = fdb\n[FDB]\nshared_physical_device_mappings = physnet1:eth1, physnet1:eth2\n').fdb.shared_physical_device_mappings, ['physnet1:eth1', 'physnet1:eth2']);
-    const p = file('[agent]\nextensions = qos,log\n');
+    const p = file('[agent]\nextensions = qos,dhcp\n');
     assert.equal(configError(() => load(['--config-file', p])).message,
-      `${p}:2: [agent] extensions = 'qos,log': not implemented by this agent: log (security-group packet logging); running without it would leave that unenforced (this agent implements: qos, fdb, local_ip)`);
+      `${p}:2: [agent] extensions = 'qos,dhcp': not implemented by this agent: dhcp (DHCP answered by the agent on the compute node); running without it would leave that unenforced (this agent implements: qos, fdb, local_ip, log)`);
     for (const name of ['dhcp']) {
       assert.match(configError(() => withFile(`[agent]\nextensions = ${name}\n`)).message, new RegExp(`\\[agent\\] extensions = '${name}': not implemented by this agent: ${name} \\(`));
     }
     assert.match(configError(() => withFile('[agent]\nextensions = qos, bogus\n')).message,
       /\[agent\] extensions = 'qos,bogus': unknown extension 'bogus' \(the reference's are qos, fdb, log, local_ip, dhcp; this agent implements[a-z_:, ]*\)$/);
+  });
+
+  it('[agent] extensions = log is refused where it would log nothing: ovs-ofctl, or no openvswitch firewall', () => {
+    const ovsfw = '[securitygroup]\nfirewall_driver = openvswitch\n';
+    assert.deepEqual(withFile(`[agent]\nextensions = log\n${ovsfw}`).agent.extensions, ['log']);
+    assert.match(configError(() => withFile(`[agent]\nextensions = log\n${ovsfw}[ovs]\nof_interface = ovs-ofctl\n`)).message,
+      /\[ovs\] of_interface = 'ovs-ofctl': \[agent\] extensions = log needs the native OpenFlow interface: with ovs-ofctl the agent has no OpenFlow channel/);
+    assert.match(configError(() => withFile('[agent]\nextensions = log\n')).message,
+      /\[securitygroup\] firewall_driver = 'noop': \[agent\] extensions = log logs what the openvswitch firewall accepts and drops/);
+    assert.match(configError(() => withFile(`[agent]\nextensions = qos,log\n[securitygroup]\nfirewall_driver = iptables_hybrid\n`)).message,
+      /firewall_driver = 'iptables_hybrid': \[agent\] extensions = log logs what the openvswitch firewall/);
+    assert.match(configError(() => withFile(`[agent]\nextensions = log\n${ovsfw}enable_security_group = False\n`)).message,
+      /\[securitygroup\] enable_security_group = 'False': \[agent\] extensions = log/);
   });
 
   it('base_mac is validated', () => {

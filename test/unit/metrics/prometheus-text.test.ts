@@ -19,7 +19,7 @@ const snapshot: AgentSnapshot = {
   localVlans: [{ vlan: 1, networkId: 'n1', networkType: 'vxlan', segmentationId: 100, ports: 2 }],
   tunnels: [{ type: 'vxlan', remoteIp: '192.0.2.2', ofport: 3 }],
   firewall: { driver: 'openvswitch', ports: 2, rules: 7, members: 4 },
-  extensions: { qos: { ports: 2, details: { policies: 1, meters: 1 } } },
+  extensions: { qos: { ports: 2, details: { policies: 1, meters: 1 } }, log: { ports: 1, details: { logs: 2 }, counters: { accept: 5, drop: 3 } } },
   cache: { Port: 3, Network: 1 },
   repairs: { ovsdbRepairs: 4, ovsdbFlaps: 1, flowAudits: 12, flowsReadded: 7, foreignFlowsRemoved: 2, flowsRefused: 3 },
 };
@@ -52,6 +52,8 @@ describe('parsePrometheusText', () => {
     assert.equal(sampleValue(m, 'ovs_agent_reconnects_total', { connection: 'ovsdb' }), 0);
     assert.equal(sampleValue(m, 'ovs_agent_firewall_rules', { driver: 'openvswitch' }), 7);
     assert.equal(sampleValue(m, 'ovs_agent_extension_ports', { extension: 'qos' }), 2, 'ports with a QoS policy applied');
+    assert.equal(sampleValue(m, 'ovs_agent_extension_events_total', { extension: 'log', event: 'accept' }), 5, 'log lines written, by action');
+    assert.equal(sampleValue(m, 'ovs_agent_extension_events_total', { extension: 'log', event: 'drop' }), 3);
     assert.equal(sampleValue(m, 'ovs_agent_log_messages_total', { level: 'WARNING' }), 1);
     const age = sampleValue(m, 'ovs_agent_state_report_age_seconds')!;
     assert.ok(age >= 2 && age < 10, `state report age ${age}`);

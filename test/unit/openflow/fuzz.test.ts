@@ -136,6 +136,12 @@ const CORPUS: Buffer[] = ([
   { type: 'multipart_request', xid: 21, flags: 0, request: { kind: 'meter_config', meterId: 0xffffffff } },
   { type: 'multipart_request', xid: 22, flags: 0, request: { kind: 'meter_features' } },
   { type: 'multipart_reply', xid: 21, flags: 0, reply: { kind: 'meter_config', meters: [PPS_METER, KBPS_METER] } },
+  {
+    type: 'packet_in', xid: 0, bufferId: 0xffffffff, totalLen: 42, reason: 1, tableId: 93, cookie: 0x8b1d2e3f00000001n,
+    match: { inPort: 5, metadata: { value: 0n }, regs: { 5: { value: 5 }, 6: { value: 1 } }, ctState: { value: 0x21 } },
+    unknownFields: [{ header: 0x0001d810, payload: Buffer.alloc(16) }],
+    data: Buffer.from('ffffffffffff fa163e000001 0806 0001080006040001fa163e000001c0000201000000000000c0000202'.replace(/ /g, ''), 'hex'),
+  },
   { type: 'multipart_reply', xid: 22, flags: 0, reply: { kind: 'meter_features', features: { maxMeter: 262144, bandTypes: ['drop'], capabilities: ['kbps', 'pktps', 'burst', 'stats'], maxBands: 8, maxColor: 0 } } },
 ] as OfMessage[]).map((m) => encodeMessage(m));
 

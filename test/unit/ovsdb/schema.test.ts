@@ -7,7 +7,7 @@ import { NamedUuid, OvsdbDatumError } from '../../../src/ovsdb/protocol.js';
 test('the monitor request names every declared column by its wire name', () => {
   assert.deepEqual(MONITOR_REQUESTS['Interface'], ['name', 'ofport', 'external_ids', 'type', 'options', 'error', 'ingress_policing_rate', 'ingress_policing_burst']);
   assert.deepEqual(MONITOR_REQUESTS['QoS'], ['type', 'queues', 'other_config', 'external_ids']);
-  assert.deepEqual(MONITOR_REQUESTS['Controller'], ['target', 'is_connected', 'connection_mode', 'inactivity_probe']);
+  assert.deepEqual(MONITOR_REQUESTS['Controller'], ['target', 'is_connected', 'connection_mode', 'inactivity_probe', 'controller_rate_limit', 'controller_burst_limit']);
   assert.deepEqual(Object.keys(MONITOR_REQUESTS), ['Open_vSwitch', 'Bridge', 'Port', 'Interface', 'QoS', 'Queue', 'Controller', 'Manager']);
 });
 

@@ -189,11 +189,15 @@ export function putOxmFields(w: Writer, match: Match): void {
   }
 }
 
-/** ofp_match with OFPMT_OXM, padded to 8 bytes. */
-export function putMatch(w: Writer, match: Match): void {
+/** ofp_match with OFPMT_OXM, padded to 8 bytes; `opaque` TLVs (kept from a decode) follow the model's. */
+export function putMatch(w: Writer, match: Match, opaque: readonly OpaqueOxm[] = []): void {
   const start = w.pos;
   w.u16(1).u16(0);
   putOxmFields(w, match);
+  for (const o of opaque) {
+    if (oxmLengthOf(o.header) !== o.payload.length) throw new OfCodecError(`opaque OXM 0x${o.header.toString(16)}: length ${oxmLengthOf(o.header)} != payload ${o.payload.length}`);
+    w.u32(o.header).bytes(o.payload);
+  }
   w.setU16(start + 2, w.pos - start);
   w.padFrom(start, 8);
 }

@@ -14,6 +14,7 @@ export {
   OFPHFC_INCOMPATIBLE,
   OFPMPF_REPLY_MORE,
   OFPP_ANY,
+  OFPT,
   type FlowModBody,
   type FlowStatsEntry,
   type MultipartReply,
@@ -23,4 +24,5 @@ export {
 } from './messages.js';
 export { OFPET_METER_MOD_FAILED, OFPM_ALL } from './meters.js';
 export { MessageSplitter } from './stream.js';
+export { OFPR_NAMES, type PacketInBody } from './packet-in.js';
 export { flowModToWire } from './model.js';

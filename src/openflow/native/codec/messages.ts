@@ -8,6 +8,7 @@ import { Reader, Writer } from './buffer.js';
 import { OfCodecError } from './errors.js';
 import { decodeInstructions, putInstructions } from './actions.js';
 import { decodeMatch, putMatch } from './fields.js';
+import { decodePacketIn, putPacketIn, type PacketInBody } from './packet-in.js';
 import { decodeMeterMod, meterModFailureName, OFPET_METER_MOD_FAILED, OFPT_METER_MOD, putMeterMod } from './meters.js';
 import {
   decodeMultipartReply,
@@ -138,9 +139,11 @@ export type OfMessage =
   | { type: 'barrier_reply'; xid: number }
   | { type: 'multipart_request'; xid: number; flags: number; request: MultipartRequest }
   | { type: 'multipart_reply'; xid: number; flags: number; reply: MultipartReply }
+  | ({ type: 'packet_in'; xid: number } & PacketInBody)
   | { type: 'unknown'; xid: number; version: number; msgType: number; data: Buffer };
 
 export type OfMessageType = OfMessage['type'];
+export type { PacketInBody };
 
 // ---- encoding ---------------------------------------------------------------------------------
 
@@ -241,6 +244,10 @@ export function encodeInto(w: Writer, msg: OfMessage): void {
       start = header(w, OFPT.MULTIPART_REPLY, msg.xid);
       w.u16(multipartType(msg.reply)).u16(msg.flags).zeros(4);
       putMultipartReply(w, msg.reply);
+      break;
+    case 'packet_in':
+      start = header(w, OFPT.PACKET_IN, msg.xid);
+      putPacketIn(w, msg);
       break;
     case 'unknown':
       start = header(w, msg.msgType, msg.xid, msg.version);
@@ -347,6 +354,8 @@ function decodeBody(r: Reader, version: number, type: number, xid: number): OfMe
       return decodeFlowMod(r, xid);
     case OFPT.METER_MOD:
       return { type: 'meter_mod', xid, mod: decodeMeterMod(r) };
+    case OFPT.PACKET_IN:
+      return { type: 'packet_in', xid, ...decodePacketIn(r) };
     case OFPT.BARRIER_REQUEST:
       return { type: 'barrier_request', xid };
     case OFPT.BARRIER_REPLY:
