@@ -18,6 +18,7 @@ const BENCHES: { name: string; args: string[] }[] = [
   { name: 'restart', args: quick ? ['--ports', '50', '--idle-s', '30'] : [] },
   { name: 'firewall', args: quick ? ['--ports', '50', '--members', '200', '--timeout-s', '600'] : [] },
   { name: 'qos', args: quick ? ['--ports', '10', '--cold-ports', '50', '--timeout-s', '300'] : [] },
+  { name: 'trunk', args: [] },
 ];
 const only = process.env.BENCH_ONLY?.split(',');
 let failed = 0;
