@@ -216,8 +216,8 @@ async function main(): Promise<void> {
     const rows: Series[] = [];
     for (const n of sizes) {
       rows.push(
-        row(`trunk bridge created, VM plugged (${n} subports) → parent's and every subport's patch port on br-int`, 'ms', (r) => r.boot.get(n)!.patchesMs),
-        row(`trunk bridge created, VM plugged (${n} subports) → trunk ACTIVE`, 'ms', (r) => r.boot.get(n)!.activeMs),
+        row(`trunk bridge created, VM plugged (${n} subport${n === 1 ? '' : 's'}) → parent's and every subport's patch port on br-int`, 'ms', (r) => r.boot.get(n)!.patchesMs),
+        row(`trunk bridge created, VM plugged (${n} subport${n === 1 ? '' : 's'}) → trunk ACTIVE`, 'ms', (r) => r.boot.get(n)!.activeMs),
       );
     }
     rows.push(
