@@ -20,6 +20,7 @@ const BENCHES: { name: string; args: string[] }[] = [
   { name: 'firewall', args: quick ? ['--ports', '50', '--members', '200', '--timeout-s', '600'] : [] },
   { name: 'log', args: quick ? ['--seconds', '5'] : [] },
   { name: 'qos', args: quick ? ['--ports', '10', '--cold-ports', '50', '--timeout-s', '300'] : [] },
+  { name: 'trunk', args: [] },
 ];
 const only = process.env.BENCH_ONLY?.split(',');
 let failed = 0;

@@ -19,6 +19,7 @@ const TINY: Record<string, string[]> = {
   restart: ['--runs', '1', '--ports', '2', '--idle-s', '1', '--no-reference'],
   firewall: ['--runs', '1', '--ports', '2', '--members', '3', '--timeout-s', '120', '--no-reference'],
   qos: ['--runs', '1', '--ports', '2', '--cold-ports', '2', '--policies', '2', '--timeout-s', '120', '--no-reference'],
+  trunk: ['--runs', '1', '--sizes', '1', '--timeout-s', '120', '--no-reference'],
 };
 
 for (const [name, args] of Object.entries(TINY)) {
