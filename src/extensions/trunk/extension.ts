@@ -2,7 +2,7 @@
 // trunk driver (it is no `[agent] extensions` name): so does this agent. It does nothing until
 // os-vif plugs a VM into a trunk bridge.
 import type { RowChange } from '../../ovsdb/replica.js';
-import type { JsonObject } from '../../util/json.js';
+import { isJsonObject, type JsonObject } from '../../util/json.js';
 import { getLogger } from '../../util/log.js';
 import type { AgentExtension, ExtensionAgentApi, ExtensionPort, ExtensionStatus } from '../seam.js';
 import { REFERENCE_TIMINGS, TrunkHandler, type TrunkTimings } from './handler.js';
@@ -35,6 +35,7 @@ export class TrunkAgentExtension implements AgentExtension {
       rpc,
       timings: this.timings,
       waitFor: (probe, ms, describe) => api.ops.replica.waitFor(probe, ms, describe),
+      portBoundHere: (portId, timeoutMs) => portBoundHere(api, portId, timeoutMs),
       firewallDriver: api.settings.firewallDriver,
       stopping: () => this.stopping,
     });
@@ -110,4 +111,30 @@ export class TrunkAgentExtension implements AgentExtension {
     this.stopping = true;
     await this.handler?.stop();
   }
+}
+
+/** The cached Port has an ACTIVE binding to this host with a bound segment (what wiring it needs). */
+function boundHere(port: JsonObject | undefined, host: string): boolean {
+  if (!port) return false;
+  const levels = port['binding_levels'];
+  const bindings = port['bindings'];
+  return Array.isArray(levels) && levels.length > 0 && Array.isArray(bindings) &&
+    bindings.some((b) => isJsonObject(b) && b['status'] === 'ACTIVE' && b['host'] === host);
+}
+
+function portBoundHere(api: ExtensionAgentApi, portId: string, timeoutMs: number): Promise<void> {
+  if (boundHere(api.cache.getCached('Port', portId), api.settings.host)) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      api.cache.off('object-updated', onUpdate);
+      resolve();
+    };
+    const onUpdate = (type: string, id: string, _old: JsonObject | undefined, now: JsonObject): void => {
+      if (type === 'Port' && id === portId && boundHere(now, api.settings.host)) done();
+    };
+    // Plugged anyway after the wait: the port pass then wires it when the binding arrives.
+    const timer = setTimeout(done, timeoutMs);
+    api.cache.on('object-updated', onUpdate);
+  });
 }

@@ -26,9 +26,11 @@ export interface TrunkTimings {
   waitBeforeDeleteMs: number;
   /** A trunk the server could not be asked about is tried again after this long. */
   retryMs: number;
+  /** How long a subport's new binding may take to reach this agent's cache before it is plugged anyway. */
+  waitForBindingMs: number;
 }
 
-export const REFERENCE_TIMINGS: TrunkTimings = { waitForVmMs: 60_000, waitBeforeDeleteMs: 6_000, retryMs: 10_000 };
+export const REFERENCE_TIMINGS: TrunkTimings = { waitForVmMs: 60_000, waitBeforeDeleteMs: 6_000, retryMs: 10_000, waitForBindingMs: 5_000 };
 
 /** A trunk wired here: its bridge, parent and subports as last wired. */
 export interface WiredTrunk {
@@ -45,6 +47,12 @@ export interface TrunkHandlerDeps {
   rpc: TrunkServer;
   timings: TrunkTimings;
   waitFor<R>(probe: () => R | undefined, timeoutMs: number, describe: () => string): Promise<R>;
+  /**
+   * Resolves once this agent's copy of the port shows it bound to this host, or after at most
+   * `timeoutMs`: a subport's patch end plugged before the server's push of its new binding arrives
+   * would be wired from the stale, unbound copy (isolated, then wired again a moment later).
+   */
+  portBoundHere(portId: string, timeoutMs: number): Promise<void>;
   /** The configured firewall driver's name (the reference warns that iptables_hybrid does not filter subports). */
   firewallDriver: string;
   stopping(): boolean;
@@ -215,6 +223,7 @@ export class TrunkHandler {
       const mac = macs.get(s.portId);
       try {
         if (!mac) throw new Error('the server did not bind it to this host');
+        await this.d.portBoundHere(s.portId, this.d.timings.waitForBindingMs);
         await this.d.rows.plugPair(bridge, subportPatchPair(s.portId), { portId: s.portId, mac }, s.segmentationId);
         done.push(s.portId);
         t?.subports.set(s.portId, { segmentationId: s.segmentationId, mac });

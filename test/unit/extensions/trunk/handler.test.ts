@@ -72,7 +72,8 @@ function setup(subports: Subport[], bound = subports) {
   };
   const h = new TrunkHandler({
     rows: ovsdb, rpc: server, firewallDriver: 'openvswitch', stopping: () => false,
-    timings: { waitForVmMs: 50, waitBeforeDeleteMs: 10, retryMs: 10 },
+    timings: { waitForVmMs: 50, waitBeforeDeleteMs: 10, retryMs: 10, waitForBindingMs: 10 },
+    portBoundHere: async () => undefined,
     waitFor: async (probe, ms, describe) => {
       for (let t = 0; t < ms; t += 5) {
         const r = probe();
