@@ -115,6 +115,13 @@ function resourceProviderSettings(c: AgentConfig) {
   };
 }
 
+function dhcpSettings(c: AgentConfig): AgentSettings['dhcp'] {
+  return {
+    baseMac: c.DEFAULT.base_mac, leaseDuration: c.DEFAULT.dhcp_lease_duration, dnsDomain: c.DEFAULT.dns_domain ?? '',
+    renewalTime: c.dhcp.dhcp_renewal_time, rebindingTime: c.dhcp.dhcp_rebinding_time,
+  };
+}
+
 function networkLogSettings(c: AgentConfig): NetworkLogSettings {
   return {
     rateLimit: c.network_log.rate_limit,
@@ -170,10 +177,7 @@ export function settingsFromConfig(c: AgentConfig): AgentSettings {
     fdbSharedPhysicalDeviceMappings: c.fdb.shared_physical_device_mappings,
     localIpStaticNat: c.local_ip.static_nat,
     networkLog: networkLogSettings(c),
-    dhcp: {
-      baseMac: c.DEFAULT.base_mac, leaseDuration: c.DEFAULT.dhcp_lease_duration, dnsDomain: c.DEFAULT.dns_domain ?? '',
-      renewalTime: c.dhcp.dhcp_renewal_time, rebindingTime: c.dhcp.dhcp_rebinding_time,
-    },
+    dhcp: dhcpSettings(c),
     firewallDriver: c.firewallDriver,
     enableSecurityGroup: c.securitygroup.enable_security_group,
     enableIpset: c.securitygroup.enable_ipset,
