@@ -26,6 +26,8 @@ export interface PlugOptions {
   vmUuid?: string;
   /** Also set external_ids:iface-status=active etc.? default true (false: a bare tap, no iface-id). */
   nova?: boolean;
+  /** Give eth0 the port's fixed IPs? default true (false: a VM that must get its address by DHCP). */
+  address?: boolean;
 }
 
 // Everything created in this process, so a failed test cannot leak namespaces or links.
@@ -140,8 +142,8 @@ export async function plugVm(ovs: PrivateOvs, port: VmPortInfo, opts: PlugOption
       liveLinks.set(tap, hostNs);
     }
     await ip(['-n', netns, 'link', 'set', 'eth0', 'address', port.mac_address], what);
-    await ip(['-n', netns, 'addr', 'add', `${addr}/${opts.prefixLen ?? 24}`, 'dev', 'eth0'], what);
-    for (const extra of port.fixed_ips.slice(1)) {
+    if (opts.address !== false) await ip(['-n', netns, 'addr', 'add', `${addr}/${opts.prefixLen ?? 24}`, 'dev', 'eth0'], what);
+    for (const extra of opts.address === false ? [] : port.fixed_ips.slice(1)) {
       const v6 = extra.ip_address.includes(':');
       await ip(['-n', netns, 'addr', 'add', `${extra.ip_address}/${v6 ? 64 : (opts.prefixLen ?? 24)}`, 'dev', 'eth0', ...(v6 ? ['nodad'] : [])], what);
     }

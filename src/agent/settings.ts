@@ -49,6 +49,8 @@ export interface AgentSettings extends BridgeSetupConfig, OpenFlowSettings {
   localIpStaticNat: boolean;
   /** `[network_log]` and where its lines go without a file (the log extension). */
   networkLog: NetworkLogSettings;
+  /** What the dhcp extension's replies carry (base_mac, dhcp_lease_duration, dns_domain, [dhcp] T1/T2). */
+  dhcp: { baseMac: string; leaseDuration: number; dnsDomain: string; renewalTime: number; rebindingTime: number };
   firewallDriver: FirewallDriverName;
   enableSecurityGroup: boolean;
   enableIpset: boolean;
@@ -113,6 +115,13 @@ function resourceProviderSettings(c: AgentConfig) {
   };
 }
 
+function dhcpSettings(c: AgentConfig): AgentSettings['dhcp'] {
+  return {
+    baseMac: c.DEFAULT.base_mac, leaseDuration: c.DEFAULT.dhcp_lease_duration, dnsDomain: c.DEFAULT.dns_domain ?? '',
+    renewalTime: c.dhcp.dhcp_renewal_time, rebindingTime: c.dhcp.dhcp_rebinding_time,
+  };
+}
+
 function networkLogSettings(c: AgentConfig): NetworkLogSettings {
   return {
     rateLimit: c.network_log.rate_limit,
@@ -168,6 +177,7 @@ export function settingsFromConfig(c: AgentConfig): AgentSettings {
     fdbSharedPhysicalDeviceMappings: c.fdb.shared_physical_device_mappings,
     localIpStaticNat: c.local_ip.static_nat,
     networkLog: networkLogSettings(c),
+    dhcp: dhcpSettings(c),
     firewallDriver: c.firewallDriver,
     enableSecurityGroup: c.securitygroup.enable_security_group,
     enableIpset: c.securitygroup.enable_ipset,

@@ -10,7 +10,7 @@ import {
   type AnyDirectionRate, type DirectionalRate, type InventoryDefaults, type TunnelType,
 } from './derived.js';
 import { firewallDriverProblem, resolveFirewallDriver, type FirewallDriverName } from './firewall-driver.js';
-import { distributedRoutingProblem, extensionsProblem, logExtensionProblem } from './extensions.js';
+import { dhcpExtensionProblem, distributedRoutingProblem, extensionsProblem, logExtensionProblem } from './extensions.js';
 import { ConfigError, HelpRequested, VersionRequested, type ConfigProblem, type OptionOrigin } from './errors.js';
 import { IniParseError, lookupIni, normalizeGroupName, parseIni, type IniAssignment, type IniDocument } from './ini.js';
 import {
@@ -527,6 +527,8 @@ export function loadConfig(argv: readonly string[], opts: LoadOptions = {}): Age
     ofInterface: v.ovs.of_interface, firewallDriver: resolveFirewallDriver(v.securitygroup.firewall_driver), enableSecurityGroup: v.securitygroup.enable_security_group,
   });
   if (logProblem) d.problemAt(logProblem.group, logProblem.option, logProblem.text, logProblem.value);
+  const dhcpProblem = dhcpExtensionProblem(v.agent.extensions, { ofInterface: v.ovs.of_interface, enableIpv6: v.dhcp.enable_ipv6 });
+  if (dhcpProblem) d.problemAt(dhcpProblem.group, dhcpProblem.option, dhcpProblem.text, dhcpProblem.value);
   if (d.problems.length) throw new ConfigError(sortProblems(d.problems, files.files));
 
   return {

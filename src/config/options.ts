@@ -278,6 +278,8 @@ const DEFAULT_GROUP = {
   rpc_ping_enabled: bool({ default: false, help: 'Add an endpoint to answer to ping calls.' }),
   agent_down_time: int({ default: 75, help: 'Seconds to regard the agent is down (server side).' }),
   base_mac: str({ default: 'fa:16:3e:00:00:00', help: 'The base MAC address Neutron will use for VIFs.' }),
+  dhcp_lease_duration: int({ default: 86400, help: 'DHCP lease duration (in seconds); -1 = infinite (the dhcp extension\'s lease time).' }),
+  dns_domain: str({ default: 'openstacklocal', help: 'Domain to use for building the hostnames (the dhcp extension\'s domain name option).' }),
   // oslo.log
   debug: bool({ default: false, mutable: true, cli: { short: 'd' }, help: 'Set logging level to DEBUG.' }),
   log_config_append: str({

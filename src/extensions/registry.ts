@@ -11,6 +11,7 @@ const LOADERS: Partial<Record<ReferenceExtension, Loader>> = {
   local_ip: async () => new (await import('./local_ip/extension.js')).LocalIpAgentExtension(),
   fdb: async () => new (await import('./fdb/extension.js')).FdbAgentExtension(),
   log: async () => new (await import('./log/extension.js')).LogAgentExtension(),
+  dhcp: async () => new (await import('./dhcp/extension.js')).DhcpAgentExtension(),
 };
 
 /** Loaded whatever `[agent] extensions` says: the reference's agent always has its trunk driver. */

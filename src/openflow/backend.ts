@@ -44,6 +44,12 @@ export interface OpenFlowSwitch {
    */
   onPacketIn?(listener: (p: PacketIn) => void): () => void;
   packetInCounters?(): PacketInCounters;
+  /**
+   * Only where the agent has an OpenFlow channel (native): send `frame` out of `ofport` as a packet
+   * from the controller (OFPT_PACKET_OUT, in_port CONTROLLER, no buffer), as os-ken's
+   * OFPPacketOut with one output action does. Resolves once it is written to the channel.
+   */
+  packetOut?(ofport: number, frame: Buffer): Promise<void>;
 }
 
 /** A packet the switch sent to the controller (OFPT_PACKET_IN), with its pipeline fields. */

@@ -155,6 +155,7 @@ class InstrumentedSwitch implements OpenFlowSwitch {
   /** Passed through where the backend has them (native): an extension tests for them. */
   readonly onPacketIn?: OpenFlowSwitch['onPacketIn'];
   readonly packetInCounters?: OpenFlowSwitch['packetInCounters'];
+  readonly packetOut?: OpenFlowSwitch['packetOut'];
 
   constructor(
     private readonly inner: OpenFlowSwitch,
@@ -162,6 +163,7 @@ class InstrumentedSwitch implements OpenFlowSwitch {
   ) {
     if (inner.onPacketIn) this.onPacketIn = (listener) => inner.onPacketIn!(listener);
     if (inner.packetInCounters) this.packetInCounters = () => inner.packetInCounters!();
+    if (inner.packetOut) this.packetOut = (ofport, frame) => inner.packetOut!(ofport, frame);
   }
 
   get bridge(): string {

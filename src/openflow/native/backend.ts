@@ -3,8 +3,8 @@
 import { EventEmitter } from 'node:events';
 import { MeterModError, OpenFlowError, type OpenFlowBackend, type OpenFlowSwitch, type PacketIn, type PacketInCounters, type StatsFilter } from '../backend.js';
 import type { PacketInQueueOptions } from './packet-in-queue.js';
-import type { FlowMod, FlowStats, PortDesc } from '../flow.js';
-import { OFPTT_ALL } from '../flow.js';
+import type { Action, FlowMod, FlowStats, PortDesc } from '../flow.js';
+import { OFPP, OFPTT_ALL } from '../flow.js';
 import { METER_MOD_FAILURES, type Meter, type MeterFeatures, type MeterMod } from '../meter.js';
 import { formatFlowModLine, formatMeter } from '../text.js';
 import {
@@ -13,6 +13,7 @@ import {
   OFPET_METER_MOD_FAILED,
   OFPG_ANY,
   OFPM_ALL,
+  OFP_NO_BUFFER,
   OFPP_ANY,
   type FlowModBody,
   type FlowStatsEntry,
@@ -98,6 +99,9 @@ export class NativeBackend extends EventEmitter<ControllerEvents> implements Ope
   }
 }
 
+/** os-ken's OFPCML_MAX: the max_len its output actions carry by default. */
+const OFPCML_MAX = 0xffe5;
+
 export class NativeSwitch implements OpenFlowSwitch {
   /** Aborted by retire(): the bridge is no longer this datapath. */
   private readonly retired = new AbortController();
@@ -123,6 +127,17 @@ export class NativeSwitch implements OpenFlowSwitch {
 
   packetInCounters(): PacketInCounters {
     return this.controller.packetIns.countersOf(this.datapathId);
+  }
+
+  async packetOut(ofport: number, frame: Buffer): Promise<void> {
+    const conn = await this.connection();
+    // max_len as os-ken's OFPActionOutput gives it (OFPCML_MAX), byte for byte the reference's message.
+    const actions: Action[] = [{ type: 'output', port: ofport, maxLen: OFPCML_MAX }];
+    try {
+      conn.send({ type: 'packet_out', xid: conn.allocXid(1), bufferId: OFP_NO_BUFFER, inPort: OFPP.CONTROLLER, actions, data: frame });
+    } catch (e) {
+      throw this.wrap(e, `packet_out to port ${ofport} (${frame.length} bytes)`);
+    }
   }
 
   private async connection(): Promise<OfConnection> {

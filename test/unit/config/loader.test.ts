@@ -372,17 +372,19 @@ describe('loadConfig: derived values', () => {
     assert.ok(problems.includes('DVR deployments for VXLAN/GRE/Geneve underlays require L2-pop to be enabled, in both the Agent and Server side.'), problems.join('\n'));
   });
 
-  it('[agent] extensions: qos and fdb are accepted; an extension not implemented, or unknown, stops the agent naming it', () => {
+  it('[agent] extensions: qos and fdb are accepted; an unknown extension stops the agent naming it', () => {
     assert.deepEqual(withFile('[agent]\nextensions = qos\n').agent.extensions, ['qos']);
     assert.deepEqual(withFile('[agent]\nextensions = fdb\n[FDB]\nshared_physical_device_mappings = physnet1:eth1, physnet1:eth2\n').fdb.shared_physical_device_mappings, ['physnet1:eth1', 'physnet1:eth2']);
-    const p = file('[agent]\nextensions = qos,dhcp\n');
-    assert.equal(configError(() => load(['--config-file', p])).message,
-      `${p}:2: [agent] extensions = 'qos,dhcp': not implemented by this agent: dhcp (DHCP answered by the agent on the compute node); running without it would leave that unenforced (this agent implements: qos, fdb, local_ip, log)`);
-    for (const name of ['dhcp']) {
-      assert.match(configError(() => withFile(`[agent]\nextensions = ${name}\n`)).message, new RegExp(`\\[agent\\] extensions = '${name}': not implemented by this agent: ${name} \\(`));
-    }
     assert.match(configError(() => withFile('[agent]\nextensions = qos, bogus\n')).message,
       /\[agent\] extensions = 'qos,bogus': unknown extension 'bogus' \(the reference's are qos, fdb, log, local_ip, dhcp; this agent implements[a-z_:, ]*\)$/);
+  });
+
+  it('[agent] extensions = dhcp: accepted with the native interface and enable_ipv6 = False; refused with ovs-ofctl, and with DHCPv6 asked for', () => {
+    assert.deepEqual(withFile('[agent]\nextensions = dhcp\n[dhcp]\nenable_ipv6 = False\n').agent.extensions, ['dhcp']);
+    assert.match(configError(() => withFile('[agent]\nextensions = dhcp\n[dhcp]\nenable_ipv6 = False\n[ovs]\nof_interface = ovs-ofctl\n')).message,
+      /\[ovs\] of_interface = 'ovs-ofctl': \[agent\] extensions = dhcp needs the native OpenFlow interface: with ovs-ofctl the agent has no OpenFlow channel/);
+    assert.match(configError(() => withFile('[agent]\nextensions = dhcp\n')).message,
+      /\[dhcp\] enable_ipv6 = 'True': \[agent\] extensions = dhcp answers DHCPv4 only here: DHCPv6 is not implemented by this agent/);
   });
 
   it('[agent] extensions = log is refused where it would log nothing: ovs-ofctl, or no openvswitch firewall', () => {

@@ -142,6 +142,7 @@ const CORPUS: Buffer[] = ([
     unknownFields: [{ header: 0x0001d810, payload: Buffer.alloc(16) }],
     data: Buffer.from('ffffffffffff fa163e000001 0806 0001080006040001fa163e000001c0000201000000000000c0000202'.replace(/ /g, ''), 'hex'),
   },
+  { type: 'packet_out', xid: 23, bufferId: 0xffffffff, inPort: 0xfffffffd, actions: [{ type: 'output', port: 5, maxLen: 0xffe5 }], data: Buffer.from('fa163e000001fa163e0000000800450000', 'hex') },
   { type: 'multipart_reply', xid: 22, flags: 0, reply: { kind: 'meter_features', features: { maxMeter: 262144, bandTypes: ['drop'], capabilities: ['kbps', 'pktps', 'burst', 'stats'], maxBands: 8, maxColor: 0 } } },
 ] as OfMessage[]).map((m) => encodeMessage(m));
 

@@ -11,6 +11,7 @@ export {
   OFP_VERSION,
   OFPET,
   OFPG_ANY,
+  OFP_NO_BUFFER,
   OFPHFC_INCOMPATIBLE,
   OFPMPF_REPLY_MORE,
   OFPP_ANY,
@@ -25,4 +26,5 @@ export {
 export { OFPET_METER_MOD_FAILED, OFPM_ALL } from './meters.js';
 export { MessageSplitter } from './stream.js';
 export { OFPR_NAMES, type PacketInBody } from './packet-in.js';
+export { type PacketOutBody } from './packet-out.js';
 export { flowModToWire } from './model.js';

@@ -9,6 +9,7 @@ import { OfCodecError } from './errors.js';
 import { decodeInstructions, putInstructions } from './actions.js';
 import { decodeMatch, putMatch } from './fields.js';
 import { decodePacketIn, putPacketIn, type PacketInBody } from './packet-in.js';
+import { decodePacketOut, putPacketOut, type PacketOutBody } from './packet-out.js';
 import { decodeMeterMod, meterModFailureName, OFPET_METER_MOD_FAILED, OFPT_METER_MOD, putMeterMod } from './meters.js';
 import {
   decodeMultipartReply,
@@ -48,6 +49,7 @@ export const OFPT = {
   PACKET_IN: 10,
   FLOW_REMOVED: 11,
   PORT_STATUS: 12,
+  PACKET_OUT: 13,
   FLOW_MOD: 14,
   MULTIPART_REQUEST: 18,
   MULTIPART_REPLY: 19,
@@ -140,10 +142,11 @@ export type OfMessage =
   | { type: 'multipart_request'; xid: number; flags: number; request: MultipartRequest }
   | { type: 'multipart_reply'; xid: number; flags: number; reply: MultipartReply }
   | ({ type: 'packet_in'; xid: number } & PacketInBody)
+  | ({ type: 'packet_out'; xid: number } & PacketOutBody)
   | { type: 'unknown'; xid: number; version: number; msgType: number; data: Buffer };
 
 export type OfMessageType = OfMessage['type'];
-export type { PacketInBody };
+export type { PacketInBody, PacketOutBody };
 
 // ---- encoding ---------------------------------------------------------------------------------
 
@@ -248,6 +251,10 @@ export function encodeInto(w: Writer, msg: OfMessage): void {
     case 'packet_in':
       start = header(w, OFPT.PACKET_IN, msg.xid);
       putPacketIn(w, msg);
+      break;
+    case 'packet_out':
+      start = header(w, OFPT.PACKET_OUT, msg.xid);
+      putPacketOut(w, msg);
       break;
     case 'unknown':
       start = header(w, msg.msgType, msg.xid, msg.version);
@@ -356,6 +363,8 @@ function decodeBody(r: Reader, version: number, type: number, xid: number): OfMe
       return { type: 'meter_mod', xid, mod: decodeMeterMod(r) };
     case OFPT.PACKET_IN:
       return { type: 'packet_in', xid, ...decodePacketIn(r) };
+    case OFPT.PACKET_OUT:
+      return { type: 'packet_out', xid, ...decodePacketOut(r) };
     case OFPT.BARRIER_REQUEST:
       return { type: 'barrier_request', xid };
     case OFPT.BARRIER_REPLY:

@@ -1,0 +1,53 @@
+// Captures what the reference agent's `dhcp` extension does in scenario.ts into
+// test/fixtures/reference/dhcp/lab.json: br-int's DHCP flows with A wired and after A is gone,
+// the OFFER and ACK frames VM A received, and how many pings B answered. One lab, a private OVS,
+// the reference with `[agent] extensions = dhcp` and `[dhcp] enable_ipv6 = False`.
+//
+//   scripts/capture-dhcp-reference.sh [--out DIR]
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NeutronLab } from '../../../lab/neutron.js';
+import { PrivateOvs } from '../../../lab/ovs.js';
+import { cleanupAllVms } from '../../../lab/vm.js';
+import { RunningAgent, agentRecord, until } from '../../../bench/agents.js';
+import { captureFailure, captureLog as log, captureOutDir } from '../../helpers/capture-cli.js';
+import { dhcpAgentIni, runDhcpScenario } from './scenario.js';
+
+async function main(): Promise<void> {
+  const out = captureOutDir('capture-dhcp-reference.sh', 'test/fixtures/reference/dhcp');
+  mkdirSync(out, { recursive: true });
+  const t0 = Date.now();
+  const lab = await NeutronLab.start();
+  let ovs: PrivateOvs | undefined;
+  let agent: RunningAgent | undefined;
+  try {
+    ovs = await PrivateOvs.start({ tcp: true });
+    await ovs.addBridge('br-phys');
+    const host = `dhcpcap-${process.pid}`;
+    const a = (agent = await RunningAgent.start('reference', { host, transportUrl: lab.transportUrl, ovs, extraIni: dhcpAgentIni(ovs) }));
+    const o = ovs;
+    await until('table 77', a, 120000, async () => (await o.dumpFlows('br-int')).some((f) => f.includes('table=77')), 250);
+    await until('agent alive in the API', a, 120000, async () => (await agentRecord(lab, host))?.alive === true, 500);
+    await until('first rpc_loop iteration', a, 180000, async () => /rpc_loop - iteration:0 completed/.test(a.log(100_000_000)), 500);
+    log(`reference agent ready after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    const result = await runDhcpScenario({ lab, ovs, host, log, assertAgentRunning: () => a.assertRunning() });
+    writeFileSync(join(out, 'lab.json'), JSON.stringify(result, null, 2) + '\n');
+    log(`captured into ${out} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  } catch (e) {
+    throw captureFailure(e, agent?.log(8000));
+  } finally {
+    await cleanupAllVms().catch((e: unknown) => log(`VM cleanup: ${String(e)}`));
+    if (agent) {
+      await agent.stop(5000);
+      if (process.env.DHCP_CAPTURE_AGENT_LOG) writeFileSync(process.env.DHCP_CAPTURE_AGENT_LOG, agent.log(50_000_000));
+      agent.cleanup();
+    }
+    await ovs?.stop();
+    await lab.stop();
+  }
+}
+
+main().catch((e: unknown) => {
+  log(`capture failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  process.exitCode = 1;
+});
