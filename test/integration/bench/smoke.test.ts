@@ -20,6 +20,7 @@ const TINY: Record<string, string[]> = {
   firewall: ['--runs', '1', '--ports', '2', '--members', '3', '--timeout-s', '120', '--no-reference'],
   qos: ['--runs', '1', '--ports', '2', '--cold-ports', '2', '--policies', '2', '--timeout-s', '120', '--no-reference'],
   trunk: ['--runs', '1', '--sizes', '1', '--timeout-s', '120', '--no-reference'],
+  dhcp: ['--runs', '1', '--requests', '3', '--no-reference'],
 };
 
 for (const [name, args] of Object.entries(TINY)) {
