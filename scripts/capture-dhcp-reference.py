@@ -2,7 +2,9 @@
 """DHCPv4 replies as the reference's dhcp extension builds them (neutron Zed,
 neutron.agent.l2.extensions.dhcp.ipv4.DHCPIPv4Responder.get_ret_packet, run unchanged on
 Debian's python3-neutron and os-ken), for requests built with os-ken, printed as JSON fixtures
-(test/fixtures/dhcp/ipv4-replies.json). The responder's own code is called; only its OpenFlow
+(test/fixtures/reference/dhcp/ipv4-replies.json); with --v6, the DHCPv6 replies of
+neutron.agent.l2.extensions.dhcp.ipv6.DHCPIPv6Responder.get_ret_packet
+(test/fixtures/reference/dhcp/ipv6-replies.json), its clock fixed at NOW for the DUIDs. The responder's own code is called; only its OpenFlow
 app is not started (no switch is needed to assemble a packet)."""
 import json
 import sys
@@ -50,6 +52,22 @@ CASES = [
         'mtu': 0, 'fixed_ips': [{'subnet_id': 's3', 'ip_address': '203.0.113.5', 'version': 4, 'cidr': '203.0.113.0/25',
                                  'host_routes': [], 'dns_nameservers': [{'address': '203.0.113.1'}], 'gateway_ip': '203.0.113.1'}]}},
 ]
+
+def configure(conf):
+    cfg.CONF.reset()
+    for k, v in conf.items():
+        if isinstance(v, dict):
+            for k2, v2 in v.items():
+                cfg.CONF.set_override(k2, v2, group=k)
+        else:
+            cfg.CONF.set_override(k, v)
+
+
+if '--v6' in sys.argv:
+    import capture_dhcp6_reference  # noqa: E402  (scripts/capture_dhcp6_reference.py)
+    json.dump(capture_dhcp6_reference.capture(configure), sys.stdout, indent=1)
+    sys.stdout.write('\n')
+    sys.exit(0)
 
 out = []
 for case in CASES:
