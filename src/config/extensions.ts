@@ -76,25 +76,18 @@ export function logExtensionProblem(
 
 /**
  * `dhcp` answers DHCP from packet-ins on the agent's own OpenFlow channel with packet-outs: without
- * it (ovs-ofctl) the agent would steer every DHCP request to a controller that never answers. It
- * answers DHCPv4 only: `[dhcp] enable_ipv6` (the reference's default, True) is refused until DHCPv6
- * is implemented, rather than steering DHCPv6 to nothing.
+ * it (ovs-ofctl) the agent would steer every DHCP request to a controller that never answers.
+ * `[dhcp] enable_ipv6` (DHCPv6 too) is answered as the reference does.
  */
 export function dhcpExtensionProblem(
   names: readonly string[],
-  c: { ofInterface: string; enableIpv6: boolean },
-): { group: 'ovs' | 'dhcp'; option: string; value: string; text: string } | undefined {
+  c: { ofInterface: string },
+): { group: 'ovs'; option: string; value: string; text: string } | undefined {
   if (!names.includes('dhcp')) return undefined;
   if (c.ofInterface !== 'native') {
     return {
       group: 'ovs', option: 'of_interface', value: c.ofInterface,
       text: "[agent] extensions = dhcp needs the native OpenFlow interface: with ovs-ofctl the agent has no OpenFlow channel to receive DHCP requests and send replies, and VMs would get no address (set of_interface = native, or drop 'dhcp' from [agent] extensions)",
-    };
-  }
-  if (c.enableIpv6) {
-    return {
-      group: 'dhcp', option: 'enable_ipv6', value: 'True',
-      text: '[agent] extensions = dhcp answers DHCPv4 only here: DHCPv6 is not implemented by this agent, and the reference\'s default enable_ipv6 = True would steer DHCPv6 requests to nothing (set [dhcp] enable_ipv6 = False, or run the reference agent on this host)',
     };
   }
   return undefined;

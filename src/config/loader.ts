@@ -527,7 +527,7 @@ export function loadConfig(argv: readonly string[], opts: LoadOptions = {}): Age
     ofInterface: v.ovs.of_interface, firewallDriver: resolveFirewallDriver(v.securitygroup.firewall_driver), enableSecurityGroup: v.securitygroup.enable_security_group,
   });
   if (logProblem) d.problemAt(logProblem.group, logProblem.option, logProblem.text, logProblem.value);
-  const dhcpProblem = dhcpExtensionProblem(v.agent.extensions, { ofInterface: v.ovs.of_interface, enableIpv6: v.dhcp.enable_ipv6 });
+  const dhcpProblem = dhcpExtensionProblem(v.agent.extensions, { ofInterface: v.ovs.of_interface });
   if (dhcpProblem) d.problemAt(dhcpProblem.group, dhcpProblem.option, dhcpProblem.text, dhcpProblem.value);
   if (d.problems.length) throw new ConfigError(sortProblems(d.problems, files.files));
 

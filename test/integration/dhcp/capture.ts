@@ -1,9 +1,10 @@
 // Captures what the reference agent's `dhcp` extension does in scenario.ts into
 // test/fixtures/reference/dhcp/lab.json: br-int's DHCP flows with A wired and after A is gone,
 // the OFFER and ACK frames VM A received, and how many pings B answered. One lab, a private OVS,
-// the reference with `[agent] extensions = dhcp` and `[dhcp] enable_ipv6 = False`.
+// the reference with `[agent] extensions = dhcp` and `[dhcp] enable_ipv6 = False`. With --v6, the
+// DHCPv6 scenario (scenario6.ts, enable_ipv6 at its default True) into lab-v6.json instead.
 //
-//   scripts/capture-dhcp-reference.sh [--out DIR]
+//   scripts/capture-dhcp-reference.sh [--v6] [--out DIR]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NeutronLab } from '../../../lab/neutron.js';
@@ -12,9 +13,12 @@ import { cleanupAllVms } from '../../../lab/vm.js';
 import { RunningAgent, agentRecord, until } from '../../../bench/agents.js';
 import { captureFailure, captureLog as log, captureOutDir } from '../../helpers/capture-cli.js';
 import { dhcpAgentIni, runDhcpScenario } from './scenario.js';
+import { dhcp6AgentIni, runDhcp6Scenario } from './scenario6.js';
 
 async function main(): Promise<void> {
-  const out = captureOutDir('capture-dhcp-reference.sh', 'test/fixtures/reference/dhcp');
+  const v6 = process.argv.includes('--v6');
+  if (v6) process.argv.splice(process.argv.indexOf('--v6'), 1);
+  const out = captureOutDir('capture-dhcp-reference.sh [--v6]', 'test/fixtures/reference/dhcp');
   mkdirSync(out, { recursive: true });
   const t0 = Date.now();
   const lab = await NeutronLab.start();
@@ -24,14 +28,15 @@ async function main(): Promise<void> {
     ovs = await PrivateOvs.start({ tcp: true });
     await ovs.addBridge('br-phys');
     const host = `dhcpcap-${process.pid}`;
-    const a = (agent = await RunningAgent.start('reference', { host, transportUrl: lab.transportUrl, ovs, extraIni: dhcpAgentIni(ovs) }));
+    const a = (agent = await RunningAgent.start('reference', { host, transportUrl: lab.transportUrl, ovs, extraIni: v6 ? dhcp6AgentIni(ovs) : dhcpAgentIni(ovs) }));
     const o = ovs;
     await until('table 77', a, 120000, async () => (await o.dumpFlows('br-int')).some((f) => f.includes('table=77')), 250);
     await until('agent alive in the API', a, 120000, async () => (await agentRecord(lab, host))?.alive === true, 500);
     await until('first rpc_loop iteration', a, 180000, async () => /rpc_loop - iteration:0 completed/.test(a.log(100_000_000)), 500);
     log(`reference agent ready after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-    const result = await runDhcpScenario({ lab, ovs, host, log, assertAgentRunning: () => a.assertRunning() });
-    writeFileSync(join(out, 'lab.json'), JSON.stringify(result, null, 2) + '\n');
+    const ctx = { lab, ovs, host, log, assertAgentRunning: () => a.assertRunning() };
+    const result = v6 ? await runDhcp6Scenario(ctx) : await runDhcpScenario(ctx);
+    writeFileSync(join(out, v6 ? 'lab-v6.json' : 'lab.json'), JSON.stringify(result, null, 2) + '\n');
     log(`captured into ${out} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   } catch (e) {
     throw captureFailure(e, agent?.log(8000));

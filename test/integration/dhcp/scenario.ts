@@ -38,10 +38,10 @@ export const PORTS = {
 } as const;
 const XID = 0x0a0b0c0d;
 
-/** Tables 60 (its DHCP flows) and 77, without counters and cookies, sorted. */
-export async function dhcpFlows(ovs: PrivateOvs): Promise<string[]> {
+/** Table 60's DHCP flows and the given DHCP tables (77; 78 too for DHCPv6), without counters and cookies, sorted. */
+export async function dhcpFlows(ovs: PrivateOvs, tables: readonly number[] = [77]): Promise<string[]> {
   const out: string[] = [];
-  for (const t of [60, 77]) {
+  for (const t of [60, ...tables]) {
     for (const l of (await ovs.ofctl('-O', 'OpenFlow13', 'dump-flows', 'br-int', `table=${t}`)).split('\n')) {
       if (!l.includes('actions=') || (t === 60 && !/tp_dst=(67|547)\b/.test(l))) continue;
       out.push(l.trim().replace(/\b(cookie=0x[0-9a-f]+|duration=[0-9.]+s|n_packets=\d+|n_bytes=\d+|idle_age=\d+|hard_age=\d+), ?/g, '').replace(/\breset_counts,? ?/g, '').replace(/ +/g, ' '));

@@ -379,12 +379,12 @@ describe('loadConfig: derived values', () => {
       /\[agent\] extensions = 'qos,bogus': unknown extension 'bogus' \(the reference's are qos, fdb, log, local_ip, dhcp; this agent implements[a-z_:, ]*\)$/);
   });
 
-  it('[agent] extensions = dhcp: accepted with the native interface and enable_ipv6 = False; refused with ovs-ofctl, and with DHCPv6 asked for', () => {
-    assert.deepEqual(withFile('[agent]\nextensions = dhcp\n[dhcp]\nenable_ipv6 = False\n').agent.extensions, ['dhcp']);
-    assert.match(configError(() => withFile('[agent]\nextensions = dhcp\n[dhcp]\nenable_ipv6 = False\n[ovs]\nof_interface = ovs-ofctl\n')).message,
+  it('[agent] extensions = dhcp: accepted with the native interface, with DHCPv6 (the default) or without; refused with ovs-ofctl', () => {
+    assert.deepEqual(withFile('[agent]\nextensions = dhcp\n').agent.extensions, ['dhcp']);
+    assert.equal(withFile('[agent]\nextensions = dhcp\n').dhcp.enable_ipv6, true);
+    assert.equal(withFile('[agent]\nextensions = dhcp\n[dhcp]\nenable_ipv6 = False\n').dhcp.enable_ipv6, false);
+    assert.match(configError(() => withFile('[agent]\nextensions = dhcp\n[ovs]\nof_interface = ovs-ofctl\n')).message,
       /\[ovs\] of_interface = 'ovs-ofctl': \[agent\] extensions = dhcp needs the native OpenFlow interface: with ovs-ofctl the agent has no OpenFlow channel/);
-    assert.match(configError(() => withFile('[agent]\nextensions = dhcp\n')).message,
-      /\[dhcp\] enable_ipv6 = 'True': \[agent\] extensions = dhcp answers DHCPv4 only here: DHCPv6 is not implemented by this agent/);
   });
 
   it('[agent] extensions = log is refused where it would log nothing: ovs-ofctl, or no openvswitch firewall', () => {
