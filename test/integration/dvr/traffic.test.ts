@@ -1,8 +1,9 @@
 // DVR traffic: two simulated compute hosts (each its own namespace and OVS, joined by a wire),
 // ovs-agent with enable_distributed_routing and Debian's neutron-l3-agent in dvr mode on each; one
-// distributed router with two vxlan subnets. VM a1 (subnet A) and b1 (subnet B) on host 1, b2
-// (subnet B) on host 2. Routed traffic passes on one host and across hosts; on the wire the routed
-// packets carry the sending host's DVR MAC, never a router interface's MAC; restarting both
+// distributed router with two vxlan subnets (A, B) and a VLAN one (C, VLAN 160 of physnet1, on the
+// bridge of the wire). VM a1 (subnet A) and b1 (subnet B) on host 1, b2 (B) and c2 (C) on host 2.
+// Routed traffic passes on one host and across hosts, over VXLAN and over VLAN; on the wire the
+// routed packets carry the sending host's DVR MAC, never a router interface's MAC; restarting both
 // ovs-agents loses no routed packet.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,14 +12,16 @@ import { startLab } from '../../../lab/host.js';
 import { ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
 import { assertCovers, FlowWatch, Pinger, type Killable } from '../../helpers/resilience.js';
 import { dvrMacOf } from './startup-scenario.js';
-import { DvrTwoHosts, WireCapture, startOvsAgent } from './two-hosts-dvr.js';
+import { DvrTwoHosts, WireCapture, startOvsAgent, type WireFrame } from './two-hosts-dvr.js';
 
 const skip = labSkipReason();
+const VLAN_C = 160;
 
 describe('DVR: routed traffic between two hosts', { skip }, () => {
   let lab: NeutronLab;
   let dvr: DvrTwoHosts;
-  const vm: Record<'a1' | 'b1' | 'b2', Vm> = {} as Record<'a1' | 'b1' | 'b2', Vm>;
+  type VmName = 'a1' | 'b1' | 'b2' | 'c2';
+  const vm = {} as Record<VmName, Vm>;
   const routerMacs: string[] = [];
   const dvrMacs: string[] = [];
 
@@ -29,17 +32,20 @@ describe('DVR: routed traffic between two hosts', { skip }, () => {
     for (const h of [h1, h2]) dvrMacs.push(await dvrMacOf(lab, h.name));
     const netA = await lab.createNetwork({ name: 'dvr-a' });
     const netB = await lab.createNetwork({ name: 'dvr-b' });
-    const subA = await lab.createSubnet(netA.id, '198.51.100.0/24');
+    const netC = await lab.createNetwork({ name: 'dvr-c', provider: { network_type: 'vlan', physical_network: 'physnet1', segmentation_id: VLAN_C } });
+    const subA = await lab.createSubnet(netA.id, '198.51.100.0/25');
     const subB = await lab.createSubnet(netB.id, '203.0.113.0/24');
+    const subC = await lab.createSubnet(netC.id, '198.51.100.128/25');
     const router = (await lab.api<{ router: { id: string } }>('POST', '/v2.0/routers', { router: { name: 'dvr-r', tenant_id: 'lab', distributed: true } })).router;
-    for (const sub of [subA, subB]) {
+    for (const sub of [subA, subB, subC]) {
       const itf = await lab.api<{ port_id: string }>('PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: sub.id });
       routerMacs.push((await lab.getPort(itf.port_id)).mac_address);
     }
-    for (const [name, net, host, gw] of [['a1', netA, h1, '198.51.100.1'], ['b1', netB, h1, '203.0.113.1'], ['b2', netB, h2, '203.0.113.1']] as const) {
+    const vms = [['a1', netA, h1, subA], ['b1', netB, h1, subB], ['b2', netB, h2, subB], ['c2', netC, h2, subC]] as const;
+    for (const [name, net, host, sub] of vms) {
       const port = await lab.createPort(net.id, { name, host: host.name });
-      vm[name] = await dvr.sims.plug(host, port);
-      await vm[name].exec('ip', ['route', 'add', 'default', 'via', gw]);
+      vm[name] = await dvr.sims.plug(host, port, { prefixLen: Number(sub.cidr.split('/')[1]) });
+      await vm[name].exec('ip', ['route', 'add', 'default', 'via', sub.gateway_ip!]);
       await waitFor(async () => (await lab.getPort(port.id)).status === 'ACTIVE', 60000, `port of ${name} ACTIVE`, 200);
     }
   }, { timeout: 360000 });
@@ -56,32 +62,39 @@ describe('DVR: routed traffic between two hosts', { skip }, () => {
     await waitFor(async () => (await ping(from, to.ip, { count: 1, timeoutMs: 1000 })) === 1, 120000, `a routed ping from ${from.ip} to ${to.ip}\n${dvr.logs()}`, 200);
   }
 
-  it('VMs on different subnets reach each other on one host and across hosts; the wire carries the DVR MACs', async () => {
+  it('VMs on different subnets reach each other on one host and across hosts, over VXLAN and VLAN; the wire carries the DVR MACs', async () => {
+    // Across hosts, each echo is routed by its sender's host onto the destination's network.
+    const across = [
+      { from: 'a1', to: 'b2', by: 0, vlan: undefined },
+      { from: 'b2', to: 'a1', by: 1, vlan: undefined },
+      { from: 'a1', to: 'c2', by: 0, vlan: VLAN_C },
+      { from: 'c2', to: 'a1', by: 1, vlan: undefined },
+    ] as const;
     await routed(vm.a1, vm.b1);
-    await routed(vm.a1, vm.b2);
-    await routed(vm.b2, vm.a1);
+    for (const c of across) await routed(vm[c.from], vm[c.to]);
     assert.equal(await ping(vm.a1, vm.b1.ip, { count: 3 }), 3, 'a1 reaches b1 on host 1 through the router');
     assert.equal(await ping(vm.b1, vm.a1.ip, { count: 3 }), 3, 'b1 reaches a1 on host 1 through the router');
 
     const wire = await WireCapture.start(dvr.sims.hosts[0]);
-    let frames;
+    let frames: WireFrame[] = [];
     try {
-      assert.equal(await ping(vm.a1, vm.b2.ip, { count: 3 }), 3, 'a1 on host 1 reaches b2 on host 2 through the router');
-      assert.equal(await ping(vm.b2, vm.a1.ip, { count: 3 }), 3, 'b2 on host 2 reaches a1 on host 1 through the router');
+      for (const c of across) assert.equal(await ping(vm[c.from], vm[c.to].ip, { count: 3 }), 3, `${c.from} reaches ${c.to} across the hosts through the router`);
     } finally {
       frames = await wire.stop();
     }
-    // Routed packets across the wire: host 1 routes a1's (subnet A to B), host 2 routes b2's (B to A).
-    const fromHost1 = frames.filter((f) => f.from === vm.a1.ip && f.to === vm.b2.ip);
-    const fromHost2 = frames.filter((f) => f.from === vm.b2.ip && f.to === vm.a1.ip);
-    assert.ok(fromHost1.length >= 6 && fromHost2.length >= 6, `routed echoes on the wire, both ways:\n${wire.text.slice(-3000)}`);
-    for (const f of fromHost1) assert.deepEqual([f.src, f.dst], [dvrMacs[0], vm.b2.mac], `a1 -> b2 on the wire, routed by host 1: ${JSON.stringify(f)}`);
-    for (const f of fromHost2) assert.deepEqual([f.src, f.dst], [dvrMacs[1], vm.a1.mac], `b2 -> a1 on the wire, routed by host 2: ${JSON.stringify(f)}`);
+    for (const c of across) {
+      // Three requests of one ping and three replies of the other.
+      const seen = frames.filter((f) => f.from === vm[c.from].ip && f.to === vm[c.to].ip);
+      assert.ok(seen.length >= 6, `${c.from} -> ${c.to}: routed echoes on the wire:\n${wire.text.slice(-3000)}`);
+      for (const f of seen) {
+        assert.deepEqual([f.src, f.dst, f.vlan], [dvrMacs[c.by], vm[c.to].mac, c.vlan], `${c.from} -> ${c.to} on the wire, routed by host ${c.by + 1}: ${JSON.stringify(f)}`);
+      }
+    }
     const leaked = frames.filter((f) => routerMacs.includes(f.src));
     assert.deepEqual(leaked, [], 'no frame on the wire has a router interface\'s MAC as its source');
   });
 
-  it('restarting both ovs-agents loses no routed packet, on one host or across hosts', async () => {
+  it('restarting both ovs-agents loses no routed packet, on one host or across hosts, over VXLAN and VLAN', async () => {
     const running: Killable[] = [];
     try {
       await routed(vm.a1, vm.b2);
@@ -89,6 +102,7 @@ describe('DVR: routed traffic between two hosts', { skip }, () => {
         ['a1 to b1 (host 1)', await Pinger.startAnswered(vm.a1, vm.b1.ip, running)],
         ['a1 to b2 (host 1 to host 2)', await Pinger.startAnswered(vm.a1, vm.b2.ip, running)],
         ['b2 to a1 (host 2 to host 1)', await Pinger.startAnswered(vm.b2, vm.a1.ip, running)],
+        ['a1 to c2 (host 1 to host 2, VLAN one way)', await Pinger.startAnswered(vm.a1, vm.c2.ip, running)],
       ] as const;
       const watches = await Promise.all(dvr.sims.hosts.map(async (h) => FlowWatch.start(h.ovs, ['br-int', 'br-tun'])));
       running.push(...watches);

@@ -1,7 +1,8 @@
 // Two simulated compute hosts for DVR traffic tests (traffic.test.ts): each a network namespace
 // with its own OVS (TwoHosts), the OVS agent under test with enable_distributed_routing on and
 // Debian's neutron-l3-agent in dvr mode next to it, both reaching the lab's RabbitMQ through a
-// forward into the host. One distributed router joins two vxlan subnets.
+// forward into the host; physnet1 is mapped to the bridge of the wire (br-phy), so VLAN networks and
+// the tunnels share the wire.
 import { spawn } from 'node:child_process';
 import { AgentProcess } from '../../../lab/agent-process.js';
 import { labAgentFiles, type AgentFiles } from '../../../lab/agent-config.js';
@@ -27,6 +28,8 @@ function brokerUrl(lab: NeutronLab): string {
 export function dvrAgentFiles(lab: NeutronLab, h: SimHost): AgentFiles {
   return labAgentFiles({
     host: h.name, transportUrl: brokerUrl(lab), ovsdbConnection: h.ovs.unixConnection, localIp: h.tunnelIp, reportIntervalSec: 5,
+    // VLAN networks of physnet1 leave through the bridge of the wire, as the tunnels do.
+    bridgeMappings: `physnet1:${h.phyBridge}`,
     agent: ['enable_distributed_routing = True'],
   });
 }
@@ -92,7 +95,19 @@ export class DvrTwoHosts {
   }
 }
 
-/** tcpdump of the VXLAN packets on a host's end of the wire, until stop(): the text it printed. */
+/** An ICMP echo seen on the wire: inside VXLAN, or tagged with a VLAN. */
+export interface WireFrame {
+  src: string;
+  dst: string;
+  /** The VLAN tag; undefined inside VXLAN. */
+  vlan: number | undefined;
+  vxlan: boolean;
+  from: string;
+  to: string;
+  kind: string;
+}
+
+/** tcpdump of the VXLAN and VLAN packets on a host's end of the wire, until stop(). */
 export class WireCapture {
   private out = '';
   private err = '';
@@ -102,7 +117,7 @@ export class WireCapture {
   }
 
   static async start(h: SimHost): Promise<WireCapture> {
-    const child = spawn('ip', ['netns', 'exec', h.netns, 'tcpdump', '-i', h.wire, '-n', '-e', '-l', '-U', 'udp', 'port', '4789'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('ip', ['netns', 'exec', h.netns, 'tcpdump', '-i', h.wire, '-n', '-e', '-l', '-U', 'udp port 4789 or vlan'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const c = new WireCapture(child, new Promise((r) => child.once('exit', () => r())));
     const end = Date.now() + 10000;
     while (!/listening on/.test(c.err)) {
@@ -115,13 +130,16 @@ export class WireCapture {
     return c;
   }
 
-  /** The inner Ethernet frames of ICMP echoes: source and destination MAC, addresses, kind. */
-  async stop(): Promise<{ src: string; dst: string; from: string; to: string; kind: string }[]> {
+  /** The Ethernet frames of ICMP echoes (inside VXLAN or VLAN-tagged): MACs, tag, addresses, kind. */
+  async stop(): Promise<WireFrame[]> {
     await new Promise((r) => setTimeout(r, 300));
     this.child.kill('SIGINT');
     await this.exited;
-    const re = /([0-9a-f:]{17}) > ([0-9a-f:]{17}), ethertype IPv4 \(0x0800\), length \d+: ([\d.]+) > ([\d.]+): ICMP echo (request|reply)/g;
-    return [...this.out.matchAll(re)].map((m) => ({ src: m[1]!, dst: m[2]!, from: m[3]!, to: m[4]!, kind: m[5]! }));
+    // The capture takes VXLAN and VLAN-tagged packets only: an untagged echo is a VXLAN packet's inner frame.
+    const re = /([0-9a-f:]{17}) > ([0-9a-f:]{17}), ethertype (?:802\.1Q \(0x8100\), length \d+: vlan (\d+), p \d+, ethertype IPv4(?: \(0x0800\))?,|IPv4 \(0x0800\), length \d+:) ([\d.]+) > ([\d.]+): ICMP echo (request|reply)/g;
+    return [...this.out.matchAll(re)].map((m) => ({
+      src: m[1]!, dst: m[2]!, vlan: m[3] === undefined ? undefined : Number(m[3]), vxlan: m[3] === undefined, from: m[4]!, to: m[5]!, kind: m[6]!,
+    }));
   }
 
   get text(): string {
