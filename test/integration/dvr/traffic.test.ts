@@ -92,6 +92,14 @@ describe('DVR: routed traffic between two hosts', { skip }, () => {
     }
     const leaked = frames.filter((f) => routerMacs.includes(f.src));
     assert.deepEqual(leaked, [], 'no frame on the wire has a router interface\'s MAC as its source');
+    // No MAC was ever learned on one port of a bridge and then on another, on either host.
+    for (const h of dvr.sims.hosts) {
+      const coverage = await dvr.sims.appctl(h, 'coverage/show');
+      // (MACs were learned at all: the bridges' NORMAL actions did learn from this traffic.)
+      assert.match(coverage, /mac_learning_learned .*total: [1-9]/, `${h.name}: no MAC learned at all`);
+      const moved = /mac_learning_moved .*total: (\d+)/.exec(coverage);
+      assert.equal(moved?.[1] ?? '0', '0', `${h.name}: MACs moved between ports (ovs-appctl coverage/show mac_learning_moved)`);
+    }
   });
 
   it('restarting both ovs-agents loses no routed packet, on one host or across hosts, over VXLAN and VLAN', async () => {
