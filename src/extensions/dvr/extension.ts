@@ -245,13 +245,12 @@ export class DvrAgentExtension implements AgentExtension {
 
 /**
  * What of DVR this agent does not do yet (not shown equal to the reference): router interfaces on
- * flat networks, on IPv6 subnets, and centralized SNAT ports (dvr_snat hosts). Such a port fails
- * loudly, never half-wired. (Tunnelled and VLAN networks are shown: test/integration/dvr/.)
+ * IPv6 subnets, and centralized SNAT ports (dvr_snat hosts). Such a port fails loudly, never
+ * half-wired. (Tunnelled, VLAN and flat networks are shown: test/integration/dvr/.)
  */
 function unsupported(port: ExtensionPort): string | undefined {
   if (port.deviceOwner === DEVICE_OWNER_ROUTER_SNAT) return 'the centralized SNAT port of a dvr_snat host';
   if (port.deviceOwner !== DEVICE_OWNER_DVR_INTERFACE || !port.segment) return undefined;
-  if (port.segment.networkType === 'flat') return 'a distributed router interface on a flat network';
   if (port.fixedIps?.[0]?.ipAddress.includes(':')) return 'a distributed router interface on an IPv6 subnet';
   return undefined;
 }

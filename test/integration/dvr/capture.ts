@@ -15,16 +15,16 @@ function log(line: string): void {
 async function main(): Promise<void> {
   mkdirSync(DVR_FIXTURES, { recursive: true });
   const ports = process.argv.includes('--ports');
-  // --ports --only=vlan: the VLAN variant alone (the vxlan fixtures kept as they are).
+  // --ports --only=vlan (repeatable): those variants alone, the other fixtures kept as they are.
   const variantsWanted = process.argv.filter((a) => a.startsWith('--only=')).map((a) => a.slice('--only='.length));
-  const unknown = variantsWanted.filter((v) => v !== 'vxlan' && v !== 'vlan');
-  if (unknown.length) throw new Error(`--only takes vxlan or vlan, not ${unknown.join(', ')}`);
+  const unknown = variantsWanted.filter((v) => v !== 'vxlan' && v !== 'vlan' && v !== 'flat');
+  if (unknown.length) throw new Error(`--only takes vxlan, vlan or flat, not ${unknown.join(', ')}`);
   log(`starting the neutron lab${ports ? ' (router service plugin, router_distributed = True)' : ''}`);
   const lab = await NeutronLab.start({ dvr: ports });
   try {
     if (ports) {
       log('reference: ports of a distributed router, with neutron-l3-agent in dvr mode');
-      for (const variant of ['vxlan', 'vlan'] as const) {
+      for (const variant of ['vxlan', 'vlan', 'flat'] as const) {
         if (variantsWanted.length && !variantsWanted.includes(variant)) continue;
         log(`reference: ${variant} networks`);
         for (const [step, text] of await runPortsScenario(lab, 'reference', `dvrcap-ports-${variant}-${process.pid}`, undefined, variant)) writeFixture(portsFixtureName(variant, step), text);

@@ -1,5 +1,6 @@
 // DVR ports: with Debian's neutron-l3-agent in dvr mode creating the router ports of a distributed
-// router (two subnets, a VM port of each on this host; vxlan, then VLAN of physnet1), the flows ours
+// router (two subnets, a VM port of each on this host; vxlan, VLAN of physnet1, then physnet1's flat
+// network and a VLAN), the flows ours
 // leaves on br-int and br-tun (and br-phys) equal the reference's (test/fixtures/reference/dvr/ports-*,
 // scripts/capture-dvr-reference.sh --ports) after each step: both subnets routed, one router interface removed, one VM removed; with
 // either OpenFlow interface.
@@ -22,7 +23,7 @@ describe('DVR router and VM ports: flows equal the reference\'s', { skip }, () =
     await lab?.stop();
   });
 
-  for (const variant of ['vxlan', 'vlan'] as const) {
+  for (const variant of ['vxlan', 'vlan', 'flat'] as const) {
     for (const ofInterface of ['native', 'ovs-ofctl'] as const) {
       it(`${variant}: two subnets of a distributed router, an interface removed, a VM removed; of_interface = ${ofInterface}`, async () => {
         const steps = await runPortsScenario(lab, 'ours', `dvr-ports-${variant}-${ofInterface}`, ofInterface, variant);

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { NeutronLab } from '../../../lab/neutron.js';
+import type { NeutronLab, ProviderSpec } from '../../../lab/neutron.js';
 import type { PrivateOvs } from '../../../lab/ovs.js';
 import { L3Agent } from '../../../lab/l3-agent.js';
 import { RunningAgent, agentRecord, startOvs, until, type Side } from '../../../bench/agents.js';
@@ -19,13 +19,16 @@ const DVR_INI = ['[agent]', 'enable_distributed_routing = True', '[ovs]', 'bridg
 const DVR_VLAN_INI = ['[agent]', 'enable_distributed_routing = True', ''].join('\n');
 
 export type PortsStep = 'two-subnets' | 'interface-b-removed' | 'vm-a-removed';
-/** The networks of the router: vxlan (tenant networks), or VLAN 151 and 152 of physnet1 (br-phys). */
-export type PortsVariant = 'vxlan' | 'vlan';
+/**
+ * The networks of the router: vxlan (tenant networks); VLAN 151 and 152 of physnet1 (br-phys); or
+ * physnet1's flat network and VLAN 152 (a physical network has one flat network).
+ */
+export type PortsVariant = 'vxlan' | 'vlan' | 'flat';
 const VLAN_SEGMENTS = { a: 151, b: 152 } as const;
 
-/** The fixture of a step: ports-<step> for vxlan, ports-vlan-<step> for VLAN. */
+/** The fixture of a step: ports-<step> for vxlan, ports-<variant>-<step> for the others. */
 export function portsFixtureName(variant: PortsVariant, step: PortsStep): string {
-  return variant === 'vxlan' ? `ports-${step}` : `ports-vlan-${step}`;
+  return variant === 'vxlan' ? `ports-${step}` : `ports-${variant}-${step}`;
 }
 
 async function vsctl(ovs: PrivateOvs, ...args: string[]): Promise<string> {
@@ -84,6 +87,10 @@ function nameSegments(text: string, vnis: Map<string, string>, vlans: Map<string
     const role = [...Object.entries(VLAN_SEGMENTS)].find(([, seg]) => String(seg) === m[1])?.[0];
     if (role) vlans.set(m[2] ?? String(Number(m[3]) - 4096), role);
   }
+  // The flat network (network a of the flat variant): untagged traffic given its local VLAN.
+  for (const m of text.matchAll(/vlan_tci=0x0000\/0x1fff actions=(?:push_vlan:0x8100,)?(?:mod_vlan_vid:(\d+)|set_field:(\d+)->vlan_vid)/g)) {
+    vlans.set(m[1] ?? String(Number(m[2]) - 4096), 'a');
+  }
   return text
     .replace(/tun_id=(0x[0-9a-f]+)/g, (s, v: string) => (vnis.has(String(parseInt(v, 16))) ? `tun_id=<vni-${vnis.get(String(parseInt(v, 16)))!}>` : s))
     .replace(/dl_vlan=(\d+)/g, (s, v: string) => (vlans.has(v) ? `dl_vlan=<lvid-${vlans.get(v)!}>` : s))
@@ -126,7 +133,7 @@ export interface PortsRun {
 
 /** Runs the scenario with `side` as the OVS agent; `capture` gets each step's flows. */
 export async function runPortsScenario(lab: NeutronLab, side: Side, host: string, ofInterface?: 'native' | 'ovs-ofctl', variant: PortsVariant = 'vxlan'): Promise<Map<PortsStep, string>> {
-  const vlan = variant === 'vlan';
+  const vlan = variant !== 'vxlan';
   const bridges = vlan ? ['br-int', 'br-tun', 'br-phys'] : ['br-int', 'br-tun'];
   // br-int's DVR_TO_SRC_MAC and ARP_DVR_MAC_TO_DST_MAC tables: 1 and 3 for tunnels, 2 and 4 for VLAN.
   const [toSrcMac, toDstMac] = vlan ? ['table=2,', 'table=4,'] : ['table=1,', 'table=3,'];
@@ -147,7 +154,10 @@ export async function runPortsScenario(lab: NeutronLab, side: Side, host: string
     await until('OVS agent alive', a, 120000, async () => (await agentRecord(lab, host))?.alive === true, 500);
     await until('L3 agent alive', a, 120000, async () => (await lab.listAgents()).some((x) => x.host === host && x.agent_type === 'L3 agent' && x.alive), 500);
 
-    const provider = (role: 'a' | 'b') => (vlan ? { provider: { network_type: 'vlan' as const, physical_network: 'physnet1', segmentation_id: VLAN_SEGMENTS[role] } } : {});
+    const provider = (role: 'a' | 'b'): { provider?: ProviderSpec } => {
+      if (variant === 'flat' && role === 'a') return { provider: { network_type: 'flat', physical_network: 'physnet1' } };
+      return vlan ? { provider: { network_type: 'vlan', physical_network: 'physnet1', segmentation_id: VLAN_SEGMENTS[role] } } : {};
+    };
     const netA = await lab.createNetwork({ name: 'dvr-a', ...provider('a') });
     topo.networks.push(netA.id);
     const netB = await lab.createNetwork({ name: 'dvr-b', ...provider('b') });
