@@ -1,8 +1,9 @@
 // DVR traffic: two simulated compute hosts (each its own namespace and OVS, joined by a wire),
 // ovs-agent with enable_distributed_routing and Debian's neutron-l3-agent in dvr mode on each; one
-// distributed router with two vxlan subnets (A, B) and a VLAN one (C, VLAN 160 of physnet1, on the
-// bridge of the wire). VM a1 (subnet A) and b1 (subnet B) on host 1, b2 (B) and c2 (C) on host 2.
-// Routed traffic passes on one host and across hosts, over VXLAN and over VLAN; on the wire the
+// distributed router with two vxlan subnets (A, B), a VLAN one (C, VLAN 160 of physnet1, on the
+// bridge of the wire) and a flat one (D, physnet1). VM a1 (subnet A) and b1 (subnet B) on host 1,
+// b2 (B), c2 (C) and d2 (D) on host 2. Routed traffic passes on one host and across hosts, over
+// VXLAN, VLAN and flat; on the wire the
 // routed packets carry the sending host's DVR MAC, never a router interface's MAC; restarting both
 // ovs-agents loses no routed packet.
 import { after, before, describe, it } from 'node:test';
@@ -20,7 +21,7 @@ const VLAN_C = 160;
 describe('DVR: routed traffic between two hosts', { skip }, () => {
   let lab: NeutronLab;
   let dvr: DvrTwoHosts;
-  type VmName = 'a1' | 'b1' | 'b2' | 'c2';
+  type VmName = 'a1' | 'b1' | 'b2' | 'c2' | 'd2';
   const vm = {} as Record<VmName, Vm>;
   const routerMacs: string[] = [];
   const dvrMacs: string[] = [];
@@ -34,14 +35,16 @@ describe('DVR: routed traffic between two hosts', { skip }, () => {
     const netB = await lab.createNetwork({ name: 'dvr-b' });
     const netC = await lab.createNetwork({ name: 'dvr-c', provider: { network_type: 'vlan', physical_network: 'physnet1', segmentation_id: VLAN_C } });
     const subA = await lab.createSubnet(netA.id, '198.51.100.0/25');
-    const subB = await lab.createSubnet(netB.id, '203.0.113.0/24');
+    const netD = await lab.createNetwork({ name: 'dvr-d', provider: { network_type: 'flat', physical_network: 'physnet1' } });
+    const subB = await lab.createSubnet(netB.id, '203.0.113.0/25');
     const subC = await lab.createSubnet(netC.id, '198.51.100.128/25');
+    const subD = await lab.createSubnet(netD.id, '203.0.113.128/25');
     const router = (await lab.api<{ router: { id: string } }>('POST', '/v2.0/routers', { router: { name: 'dvr-r', tenant_id: 'lab', distributed: true } })).router;
-    for (const sub of [subA, subB, subC]) {
+    for (const sub of [subA, subB, subC, subD]) {
       const itf = await lab.api<{ port_id: string }>('PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: sub.id });
       routerMacs.push((await lab.getPort(itf.port_id)).mac_address);
     }
-    const vms = [['a1', netA, h1, subA], ['b1', netB, h1, subB], ['b2', netB, h2, subB], ['c2', netC, h2, subC]] as const;
+    const vms = [['a1', netA, h1, subA], ['b1', netB, h1, subB], ['b2', netB, h2, subB], ['c2', netC, h2, subC], ['d2', netD, h2, subD]] as const;
     for (const [name, net, host, sub] of vms) {
       const port = await lab.createPort(net.id, { name, host: host.name });
       vm[name] = await dvr.sims.plug(host, port, { prefixLen: Number(sub.cidr.split('/')[1]) });
@@ -62,13 +65,15 @@ describe('DVR: routed traffic between two hosts', { skip }, () => {
     await waitFor(async () => (await ping(from, to.ip, { count: 1, timeoutMs: 1000 })) === 1, 120000, `a routed ping from ${from.ip} to ${to.ip}\n${dvr.logs()}`, 200);
   }
 
-  it('VMs on different subnets reach each other on one host and across hosts, over VXLAN and VLAN; the wire carries the DVR MACs', async () => {
+  it('VMs on different subnets reach each other on one host and across hosts, over VXLAN, VLAN and flat; the wire carries the DVR MACs', async () => {
     // Across hosts, each echo is routed by its sender's host onto the destination's network.
     const across = [
       { from: 'a1', to: 'b2', by: 0, vlan: undefined },
       { from: 'b2', to: 'a1', by: 1, vlan: undefined },
       { from: 'a1', to: 'c2', by: 0, vlan: VLAN_C },
       { from: 'c2', to: 'a1', by: 1, vlan: undefined },
+      { from: 'a1', to: 'd2', by: 0, vlan: undefined, flat: true },
+      { from: 'd2', to: 'a1', by: 1, vlan: undefined },
     ] as const;
     await routed(vm.a1, vm.b1);
     for (const c of across) await routed(vm[c.from], vm[c.to]);
@@ -87,7 +92,8 @@ describe('DVR: routed traffic between two hosts', { skip }, () => {
       const seen = frames.filter((f) => f.from === vm[c.from].ip && f.to === vm[c.to].ip);
       assert.ok(seen.length >= 6, `${c.from} -> ${c.to}: routed echoes on the wire:\n${wire.text.slice(-3000)}`);
       for (const f of seen) {
-        assert.deepEqual([f.src, f.dst, f.vlan], [dvrMacs[c.by], vm[c.to].mac, c.vlan], `${c.from} -> ${c.to} on the wire, routed by host ${c.by + 1}: ${JSON.stringify(f)}`);
+        const vxlan = c.vlan === undefined && !('flat' in c);
+        assert.deepEqual([f.src, f.dst, f.vlan, f.vxlan], [dvrMacs[c.by], vm[c.to].mac, c.vlan, vxlan], `${c.from} -> ${c.to} on the wire, routed by host ${c.by + 1}: ${JSON.stringify(f)}`);
       }
     }
     const leaked = frames.filter((f) => routerMacs.includes(f.src));
@@ -102,7 +108,7 @@ describe('DVR: routed traffic between two hosts', { skip }, () => {
     }
   });
 
-  it('restarting both ovs-agents loses no routed packet, on one host or across hosts, over VXLAN and VLAN', async () => {
+  it('restarting both ovs-agents loses no routed packet, on one host or across hosts, over VXLAN, VLAN and flat', async () => {
     const running: Killable[] = [];
     try {
       await routed(vm.a1, vm.b2);
@@ -111,6 +117,7 @@ describe('DVR: routed traffic between two hosts', { skip }, () => {
         ['a1 to b2 (host 1 to host 2)', await Pinger.startAnswered(vm.a1, vm.b2.ip, running)],
         ['b2 to a1 (host 2 to host 1)', await Pinger.startAnswered(vm.b2, vm.a1.ip, running)],
         ['a1 to c2 (host 1 to host 2, VLAN one way)', await Pinger.startAnswered(vm.a1, vm.c2.ip, running)],
+        ['a1 to d2 (host 1 to host 2, flat one way)', await Pinger.startAnswered(vm.a1, vm.d2.ip, running)],
       ] as const;
       const watches = await Promise.all(dvr.sims.hosts.map(async (h) => FlowWatch.start(h.ovs, ['br-int', 'br-tun'])));
       running.push(...watches);

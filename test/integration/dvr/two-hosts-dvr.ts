@@ -95,7 +95,7 @@ export class DvrTwoHosts {
   }
 }
 
-/** An ICMP echo seen on the wire: inside VXLAN, or tagged with a VLAN. */
+/** An ICMP echo seen on the wire: inside VXLAN, tagged with a VLAN, or as it is (a flat network). */
 export interface WireFrame {
   src: string;
   dst: string;
@@ -107,7 +107,7 @@ export interface WireFrame {
   kind: string;
 }
 
-/** tcpdump of the VXLAN and VLAN packets on a host's end of the wire, until stop(). */
+/** tcpdump of the VXLAN, VLAN and untagged ICMP packets on a host's end of the wire, until stop(). */
 export class WireCapture {
   private out = '';
   private err = '';
@@ -117,7 +117,7 @@ export class WireCapture {
   }
 
   static async start(h: SimHost): Promise<WireCapture> {
-    const child = spawn('ip', ['netns', 'exec', h.netns, 'tcpdump', '-i', h.wire, '-n', '-e', '-l', '-U', 'udp port 4789 or vlan'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('ip', ['netns', 'exec', h.netns, 'tcpdump', '-i', h.wire, '-n', '-e', '-l', '-U', 'icmp or udp port 4789 or vlan'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const c = new WireCapture(child, new Promise((r) => child.once('exit', () => r())));
     const end = Date.now() + 10000;
     while (!/listening on/.test(c.err)) {
@@ -135,11 +135,12 @@ export class WireCapture {
     await new Promise((r) => setTimeout(r, 300));
     this.child.kill('SIGINT');
     await this.exited;
-    // The capture takes VXLAN and VLAN-tagged packets only: an untagged echo is a VXLAN packet's inner frame.
+    // One packet per timestamp; a VXLAN packet's inner frame is printed after its outer headers.
+    const packets = this.out.split(/^(?=\d\d:\d\d:\d\d\.\d+ )/m);
     const re = /([0-9a-f:]{17}) > ([0-9a-f:]{17}), ethertype (?:802\.1Q \(0x8100\), length \d+: vlan (\d+), p \d+, ethertype IPv4(?: \(0x0800\))?,|IPv4 \(0x0800\), length \d+:) ([\d.]+) > ([\d.]+): ICMP echo (request|reply)/g;
-    return [...this.out.matchAll(re)].map((m) => ({
-      src: m[1]!, dst: m[2]!, vlan: m[3] === undefined ? undefined : Number(m[3]), vxlan: m[3] === undefined, from: m[4]!, to: m[5]!, kind: m[6]!,
-    }));
+    return packets.flatMap((p) => [...p.matchAll(re)].map((m) => ({
+      src: m[1]!, dst: m[2]!, vlan: m[3] === undefined ? undefined : Number(m[3]), vxlan: p.includes('VXLAN'), from: m[4]!, to: m[5]!, kind: m[6]!,
+    })));
   }
 
   get text(): string {
