@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { NeutronLab, ProviderSpec } from '../../../lab/neutron.js';
+import type { NeutronLab, NeutronPort, ProviderSpec } from '../../../lab/neutron.js';
 import type { PrivateOvs } from '../../../lab/ovs.js';
 import { L3Agent } from '../../../lab/l3-agent.js';
 import { RunningAgent, agentRecord, startOvs, until, type Side } from '../../../bench/agents.js';
@@ -131,6 +131,52 @@ export interface PortsRun {
   flows: Map<PortsStep, string>;
 }
 
+/** The router, its two networks with an interface each, and a VM port of each bound to `host`. */
+async function createTopology(lab: NeutronLab, host: string, variant: PortsVariant, topo: Topology) {
+  const provider = (role: 'a' | 'b'): { provider?: ProviderSpec } => {
+    if (variant === 'flat' && role === 'a') return { provider: { network_type: 'flat', physical_network: 'physnet1' } };
+    return variant !== 'vxlan' ? { provider: { network_type: 'vlan', physical_network: 'physnet1', segmentation_id: VLAN_SEGMENTS[role] } } : {};
+  };
+  const netA = await lab.createNetwork({ name: 'dvr-a', ...provider('a') });
+  topo.networks.push(netA.id);
+  const netB = await lab.createNetwork({ name: 'dvr-b', ...provider('b') });
+  topo.networks.push(netB.id);
+  const subA = await lab.createSubnet(netA.id, '192.0.2.0/24');
+  const subB = await lab.createSubnet(netB.id, '198.51.100.0/24');
+  const router = (await lab.api<{ router: { id: string } }>('POST', '/v2.0/routers', { router: { name: 'dvr-r', tenant_id: 'lab', distributed: true } })).router;
+  topo.router = router.id;
+  const ifA = await lab.api<{ port_id: string }>('PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: subA.id });
+  topo.interfaces.add(subA.id);
+  const ifB = await lab.api<{ port_id: string }>('PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: subB.id });
+  topo.interfaces.add(subB.id);
+  const vmA = await lab.createPort(netA.id, { host, name: 'vm-a' });
+  topo.ports.add(vmA.id);
+  const vmB = await lab.createPort(netB.id, { host, name: 'vm-b' });
+  topo.ports.add(vmB.id);
+  return { netA, netB, subA, subB, router, ifA, ifB, vmA, vmB };
+}
+
+/** Names the topology's per-run values; returns the networks' segmentation ids by role. */
+async function nameTopology(lab: NeutronLab, names: Names, t: { netA: { id: string }; netB: { id: string }; ifA: { port_id: string }; ifB: { port_id: string }; vmA: NeutronPort; vmB: NeutronPort }): Promise<Map<string, string>> {
+  const { netA, netB, ifA, ifB, vmA, vmB } = t;
+  names.add(vmA.mac_address, '<mac-vm-a>');
+  names.add(vmB.mac_address, '<mac-vm-b>');
+  names.add(linkLocal(vmA.mac_address), '<ll-vm-a>');
+  names.add(linkLocal(vmB.mac_address), '<ll-vm-b>');
+  names.add(`=${vmA.fixed_ips[0]!.ip_address} `, '=<ip-vm-a> ');
+  names.add(`=${vmB.fixed_ips[0]!.ip_address} `, '=<ip-vm-b> ');
+  const vnis = new Map<string, string>();
+  for (const [net, role] of [[netA.id, 'a'], [netB.id, 'b']] as const) {
+    const n = await lab.api<{ network: Record<string, unknown> }>('GET', `/v2.0/networks/${net}`);
+    vnis.set(String(n.network['provider:segmentation_id']), role);
+  }
+  const rA = await lab.getPort(ifA.port_id);
+  const rB = await lab.getPort(ifB.port_id);
+  names.add(rA.mac_address, '<mac-router-a>');
+  names.add(rB.mac_address, '<mac-router-b>');
+  return vnis;
+}
+
 /** Runs the scenario with `side` as the OVS agent; `capture` gets each step's flows. */
 export async function runPortsScenario(lab: NeutronLab, side: Side, host: string, ofInterface?: 'native' | 'ovs-ofctl', variant: PortsVariant = 'vxlan'): Promise<Map<PortsStep, string>> {
   const vlan = variant !== 'vxlan';
@@ -154,44 +200,11 @@ export async function runPortsScenario(lab: NeutronLab, side: Side, host: string
     await until('OVS agent alive', a, 120000, async () => (await agentRecord(lab, host))?.alive === true, 500);
     await until('L3 agent alive', a, 120000, async () => (await lab.listAgents()).some((x) => x.host === host && x.agent_type === 'L3 agent' && x.alive), 500);
 
-    const provider = (role: 'a' | 'b'): { provider?: ProviderSpec } => {
-      if (variant === 'flat' && role === 'a') return { provider: { network_type: 'flat', physical_network: 'physnet1' } };
-      return vlan ? { provider: { network_type: 'vlan', physical_network: 'physnet1', segmentation_id: VLAN_SEGMENTS[role] } } : {};
-    };
-    const netA = await lab.createNetwork({ name: 'dvr-a', ...provider('a') });
-    topo.networks.push(netA.id);
-    const netB = await lab.createNetwork({ name: 'dvr-b', ...provider('b') });
-    topo.networks.push(netB.id);
-    const subA = await lab.createSubnet(netA.id, '192.0.2.0/24');
-    const subB = await lab.createSubnet(netB.id, '198.51.100.0/24');
-    const router = (await lab.api<{ router: { id: string } }>('POST', '/v2.0/routers', { router: { name: 'dvr-r', tenant_id: 'lab', distributed: true } })).router;
-    topo.router = router.id;
-    const ifA = await lab.api<{ port_id: string }>('PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: subA.id });
-    topo.interfaces.add(subA.id);
-    const ifB = await lab.api<{ port_id: string }>('PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: subB.id });
-    topo.interfaces.add(subB.id);
-    const vmA = await lab.createPort(netA.id, { host, name: 'vm-a' });
-    topo.ports.add(vmA.id);
-    const vmB = await lab.createPort(netB.id, { host, name: 'vm-b' });
-    topo.ports.add(vmB.id);
+    const { netA, netB, subB, router, ifA, ifB, vmA, vmB } = await createTopology(lab, host, variant, topo);
     await plugVm(ovs, 'vm-a', vmA.id, vmA.mac_address);
     await plugVm(ovs, 'vm-b', vmB.id, vmB.mac_address);
-    names.add(vmA.mac_address, '<mac-vm-a>');
-    names.add(vmB.mac_address, '<mac-vm-b>');
-    names.add(linkLocal(vmA.mac_address), '<ll-vm-a>');
-    names.add(linkLocal(vmB.mac_address), '<ll-vm-b>');
-    names.add(`=${vmA.fixed_ips[0]!.ip_address} `, '=<ip-vm-a> ');
-    names.add(`=${vmB.fixed_ips[0]!.ip_address} `, '=<ip-vm-b> ');
-    const vnis = new Map<string, string>();
+    const vnis = await nameTopology(lab, names, { netA, netB, ifA, ifB, vmA, vmB });
     const vlans = new Map<string, string>();
-    for (const [net, role] of [[netA.id, 'a'], [netB.id, 'b']] as const) {
-      const n = await lab.api<{ network: Record<string, unknown> }>('GET', `/v2.0/networks/${net}`);
-      vnis.set(String(n.network['provider:segmentation_id']), role);
-    }
-    const rA = await lab.getPort(ifA.port_id);
-    const rB = await lab.getPort(ifB.port_id);
-    names.add(rA.mac_address, '<mac-router-a>');
-    names.add(rB.mac_address, '<mac-router-b>');
 
     const ofports = new Map<string, string>();
     const settle = async (step: PortsStep, ready: (int: string[]) => boolean, ifaces: Map<string, string>): Promise<void> => {
