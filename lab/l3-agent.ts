@@ -1,8 +1,13 @@
 // Debian's neutron-l3-agent for DVR tests: on one simulated host (a private OVS), in `dvr` mode
 // (or `dvr_snat`), its router ports plugged into that OVS's br-int, its namespaces made in the
-// caller's network namespace. No metadata proxy. stop() ends it and the privsep helpers of its run.
+// caller's network namespace, or with `netns` inside that host's namespace. No metadata proxy.
+// stop() ends it and the privsep helpers of its run.
+//
+// Two L3 agents on one machine name their router namespaces alike (qrouter-<router id>): one in a
+// simulated host runs in a mount namespace of its own with a private /run/netns, so each host's
+// routers are its own, as on two machines.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PrivateOvs } from './ovs.js';
@@ -12,6 +17,11 @@ export interface L3AgentOptions {
   transportUrl: string;
   ovs: PrivateOvs;
   mode: 'dvr' | 'dvr_snat';
+  /**
+   * Run inside this network namespace (a simulated host: TwoHosts), with a /run/netns of its own;
+   * the OVS is then reached on its unix socket and `transportUrl` must be reachable from there.
+   */
+  netns?: string;
 }
 
 export class L3Agent {
@@ -30,13 +40,18 @@ export class L3Agent {
       join(dir, 'l3_agent.ini'),
       [
         '[DEFAULT]', 'interface_driver = openvswitch', `agent_mode = ${o.mode}`, 'enable_metadata_proxy = False', 'debug = True',
-        '[ovs]', `ovsdb_connection = ${o.ovs.tcpConnection}`, 'integration_bridge = br-int',
+        '[ovs]', `ovsdb_connection = ${o.netns ? o.ovs.unixConnection : o.ovs.tcpConnection}`, 'integration_bridge = br-int',
         '[agent]', `root_helper = env OVS_RUNDIR=${o.ovs.dir}`, 'report_interval = 5', '',
       ].join('\n'),
     );
-    const child = spawn('neutron-l3-agent', ['--config-file', join(dir, 'neutron.conf'), '--config-file', join(dir, 'l3_agent.ini'), '--log-file', join(dir, 'l3.log')], {
-      env: o.ovs.env, stdio: 'ignore',
-    });
+    const args = ['--config-file', join(dir, 'neutron.conf'), '--config-file', join(dir, 'l3_agent.ini'), '--log-file', join(dir, 'l3.log')];
+    const [cmd, argv]: [string, string[]] = o.netns
+      ? ['ip', ['netns', 'exec', o.netns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c',
+        'mount -t tmpfs -o size=1m,mode=755 l3-agent-netns /run/netns && exec neutron-l3-agent "$@"', 'l3-agent', ...args]]
+      : ['neutron-l3-agent', args];
+    const err = openSync(join(dir, 'stderr'), 'w');
+    const child = spawn(cmd, argv, { env: o.ovs.env, stdio: ['ignore', 'ignore', err] });
+    closeSync(err);
     return new L3Agent(dir, child);
   }
 
@@ -49,7 +64,10 @@ export class L3Agent {
   }
 
   assertRunning(): void {
-    if (this.exited) throw new Error(`neutron-l3-agent exited; log tail:\n${this.log()}`);
+    if (this.exited) {
+      const stderr = readFileSync(join(this.dir, 'stderr'), 'utf8').slice(-2000);
+      throw new Error(`neutron-l3-agent exited; stderr:\n${stderr}\nlog tail:\n${this.log()}`);
+    }
   }
 
   /** SIGTERM, SIGKILL after `graceMs`; then the privsep helpers started for this run's directory. */

@@ -2,7 +2,8 @@
 # Capture what the reference neutron-openvswitch-agent writes with `[agent] enable_distributed_routing
 # = True` (test/integration/dvr/capture.ts) into test/fixtures/reference/dvr/. Starts its own neutron
 # lab and private OVS in a private network namespace and stops them.
-#   usage: scripts/capture-dvr-reference.sh
+#   usage: scripts/capture-dvr-reference.sh                   start-up flows
+#          scripts/capture-dvr-reference.sh --ports [--only=vxlan|vlan|flat ...]   router and VM ports
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npx tsc -p tsconfig.json

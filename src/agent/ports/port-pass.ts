@@ -383,6 +383,16 @@ export class PortPass {
     const b = this.ctx.bridges;
     await b.int.cleanupStaleFlows(INT_BR_ALL_TABLES);
     for (const p of b.phys.values()) await p.bridge.cleanupStaleFlows(PHY_BR_ALL_TABLES);
-    if (b.tun) await b.tun.cleanupStaleFlows(TUN_BR_ALL_TABLES);
+    const tun = b.tun;
+    if (!tun) return;
+    // br-tun's flows for other hosts' ports (and the tunnels' own) are this run's only once the
+    // server has sent the fdb entries again, which it does while answering the first pass's
+    // update_device_list: until the fdb handlers queued meanwhile have run, the previous run's stay.
+    // In the background: this pass holds the lock those handlers wait for.
+    void this.reports.answered()
+      .then(() => this.ctx.scheduler.withLock(async () => {
+        if (!this.ctx.sync.stopping) await tun.cleanupStaleFlows(TUN_BR_ALL_TABLES);
+      }))
+      .catch((e: unknown) => LOG.error(`${tun.name}: deleting the previous run's flows failed; they stay until the next restart`, e));
   }
 }

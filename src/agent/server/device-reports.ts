@@ -21,6 +21,8 @@ export class DeviceReports {
   private reportAgain = false;
   /** The next round asks the server to resend tunnel endpoints (refresh_tunnels). */
   private refreshTunnelsWanted = false;
+  /** Callers of answered(), told when no state is left unreported. */
+  private waiters: Array<() => void> = [];
 
   constructor(private readonly ctx: AgentContext) {}
 
@@ -38,9 +40,23 @@ export class DeviceReports {
     this.reporting = this.reportLoop();
   }
 
+  /**
+   * Resolves once the server has answered every state queued so far (or the agent stops). The
+   * server sends the fdb entries a restarted agent needs while it answers update_device_list.
+   */
+  answered(): Promise<void> {
+    if (this.settled()) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private settled(): boolean {
+    return this.ctx.sync.stopping || (!this.reporting && this.unreportedUp.size === 0 && this.unreportedDown.size === 0);
+  }
+
   /** Wait for the round in flight (stop() caps RPC timeouts first). */
   async stop(): Promise<void> {
     await this.reporting?.catch(() => undefined);
+    for (const w of this.waiters.splice(0)) w();
   }
 
   private async reportLoop(): Promise<void> {
@@ -57,6 +73,7 @@ export class DeviceReports {
     } finally {
       // In the same turn as the last check of reportAgain: a request arriving later starts a new loop.
       this.reporting = undefined;
+      if (this.settled()) for (const w of this.waiters.splice(0)) w();
     }
   }
 

@@ -15,7 +15,6 @@ import type { AgentExtension, ExtensionAgentApi, ExtensionPort, ExtensionRpcEndp
 import { DVR_UPDATE_TOPIC, DVR_UPDATE_VERSION, DvrRpc, parseHostMacs, type DvrHostMac } from './dvr-rpc.js';
 import { DvrPorts } from './dvr-ports.js';
 import { DEVICE_OWNER_DVR_INTERFACE, DEVICE_OWNER_ROUTER_SNAT } from './dvr-state.js';
-import { isDvrPhysicalType } from '../../bridges/dvr.js';
 
 const LOG = getLogger('extensions.dvr');
 /** How long a port waits for this host's DVR MAC before it is retried by a later pass. */
@@ -246,13 +245,12 @@ export class DvrAgentExtension implements AgentExtension {
 
 /**
  * What of DVR this agent does not do yet (not shown equal to the reference): router interfaces on
- * VLAN or flat networks, on IPv6 subnets, and centralized SNAT ports (dvr_snat hosts). Such a port
- * fails loudly, never half-wired.
+ * IPv6 subnets, and centralized SNAT ports (dvr_snat hosts). Such a port fails loudly, never
+ * half-wired. (Tunnelled, VLAN and flat networks are shown: test/integration/dvr/.)
  */
 function unsupported(port: ExtensionPort): string | undefined {
   if (port.deviceOwner === DEVICE_OWNER_ROUTER_SNAT) return 'the centralized SNAT port of a dvr_snat host';
   if (port.deviceOwner !== DEVICE_OWNER_DVR_INTERFACE || !port.segment) return undefined;
-  if (isDvrPhysicalType(port.segment.networkType)) return `a distributed router interface on a ${port.segment.networkType} network`;
   if (port.fixedIps?.[0]?.ipAddress.includes(':')) return 'a distributed router interface on an IPv6 subnet';
   return undefined;
 }

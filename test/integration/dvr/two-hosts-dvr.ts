@@ -1,0 +1,153 @@
+// Two simulated compute hosts for DVR traffic tests (traffic.test.ts): each a network namespace
+// with its own OVS (TwoHosts), the OVS agent under test with enable_distributed_routing on and
+// Debian's neutron-l3-agent in dvr mode next to it, both reaching the lab's RabbitMQ through a
+// forward into the host; physnet1 is mapped to the bridge of the wire (br-phy), so VLAN networks and
+// the tunnels share the wire.
+import { spawn } from 'node:child_process';
+import { AgentProcess } from '../../../lab/agent-process.js';
+import { labAgentFiles, type AgentFiles } from '../../../lab/agent-config.js';
+import { L3Agent } from '../../../lab/l3-agent.js';
+import { type NeutronLab, waitFor } from '../../../lab/neutron.js';
+import { TwoHosts, type SimHost } from '../../helpers/two-hosts.js';
+import { NetnsForward } from '../../helpers/netns-forward.js';
+
+const BROKER_PORT_IN_HOST = 5672;
+
+export interface DvrHost {
+  sim: SimHost;
+  files: AgentFiles;
+  agent: AgentProcess;
+  l3: L3Agent;
+}
+
+/** The lab's RabbitMQ as a process in a simulated host reaches it (NetnsForward). */
+function brokerUrl(lab: NeutronLab): string {
+  return lab.transportUrl.replace(/:(\d+)\//, `:${BROKER_PORT_IN_HOST}/`);
+}
+
+export function dvrAgentFiles(lab: NeutronLab, h: SimHost): AgentFiles {
+  return labAgentFiles({
+    host: h.name, transportUrl: brokerUrl(lab), ovsdbConnection: h.ovs.unixConnection, localIp: h.tunnelIp, reportIntervalSec: 5,
+    // VLAN networks of physnet1 leave through the bridge of the wire, as the tunnels do.
+    bridgeMappings: `physnet1:${h.phyBridge}`,
+    agent: ['enable_distributed_routing = True'],
+  });
+}
+
+/** Starts (another run of) the OVS agent of a host; resolves once its first full sync is done. */
+export async function startOvsAgent(h: SimHost, files: AgentFiles): Promise<AgentProcess> {
+  const a = new AgentProcess(files, h.ovs.env, h.netns).start();
+  try {
+    await a.waitForLog(/first full sync done/, 60000);
+  } catch (e) {
+    a.cleanup();
+    throw e;
+  }
+  return a;
+}
+
+export class DvrTwoHosts {
+  readonly hosts: DvrHost[] = [];
+  private readonly forwards: NetnsForward[] = [];
+  private constructor(readonly lab: NeutronLab, readonly sims: TwoHosts) {}
+
+  /** Both hosts with both agents alive as the server sees them. */
+  static async start(lab: NeutronLab): Promise<DvrTwoHosts> {
+    const t = new DvrTwoHosts(lab, await TwoHosts.start());
+    try {
+      for (const sim of t.sims.hosts) {
+        t.forwards.push(await NetnsForward.start(sim.netns, BROKER_PORT_IN_HOST, lab.rabbitPort));
+        const files = dvrAgentFiles(lab, sim);
+        const agent = await startOvsAgent(sim, files);
+        const l3 = L3Agent.start({ host: sim.name, transportUrl: brokerUrl(lab), ovs: sim.ovs, mode: 'dvr', netns: sim.netns });
+        t.hosts.push({ sim, files, agent, l3 });
+      }
+      for (const h of t.hosts) {
+        await waitFor(async () => {
+          h.l3.assertRunning();
+          const agents = (await lab.listAgents()).filter((a) => a.host === h.sim.name && a.alive);
+          return agents.some((a) => a.agent_type === 'L3 agent') && agents.some((a) => a.agent_type === 'Open vSwitch agent');
+        }, 120000, `both agents of ${h.sim.name} alive`, 500);
+      }
+      return t;
+    } catch (e) {
+      await t.stop().catch((s: unknown) => process.stderr.write(`stopping the DVR hosts after a failed start: ${String(s)}\n`));
+      throw e;
+    }
+  }
+
+  /** The log tails of every agent, for a failure's message. */
+  logs(): string {
+    return this.hosts.map((h) => `--- ${h.sim.name} ovs-agent ---\n${h.agent.output.slice(-2500)}\n--- ${h.sim.name} l3-agent ---\n${h.l3.log(2500)}`).join('\n');
+  }
+
+  async stop(): Promise<void> {
+    const errors: string[] = [];
+    for (const h of this.hosts) {
+      await h.l3.stop().catch((e: unknown) => errors.push(`l3 agent of ${h.sim.name}: ${String(e)}`));
+      h.l3.cleanup();
+      await h.agent.stop().catch((e: unknown) => errors.push(`ovs agent of ${h.sim.name}: ${String(e)}`));
+      h.agent.cleanup();
+    }
+    for (const f of this.forwards) await f.stop().catch((e: unknown) => errors.push(`forward: ${String(e)}`));
+    await this.sims.stop().catch((e: unknown) => errors.push(String(e)));
+    if (errors.length) throw new Error(`stopping the DVR hosts: ${errors.join('; ')}`);
+  }
+}
+
+/** An ICMP echo seen on the wire: inside VXLAN, tagged with a VLAN, or as it is (a flat network). */
+export interface WireFrame {
+  src: string;
+  dst: string;
+  /** The VLAN tag; undefined inside VXLAN. */
+  vlan: number | undefined;
+  vxlan: boolean;
+  from: string;
+  to: string;
+  kind: string;
+}
+
+/** tcpdump of the VXLAN, VLAN and untagged ICMP packets on a host's end of the wire, until stop(). */
+export class WireCapture {
+  private out = '';
+  private err = '';
+  private constructor(private readonly child: ReturnType<typeof spawn>, private readonly exited: Promise<void>) {
+    child.stdout!.on('data', (b: Buffer) => (this.out += b.toString()));
+    child.stderr!.on('data', (b: Buffer) => (this.err += b.toString()));
+  }
+
+  static async start(h: SimHost): Promise<WireCapture> {
+    const child = spawn('ip', ['netns', 'exec', h.netns, 'tcpdump', '-i', h.wire, '-n', '-e', '-l', '-U', 'icmp or udp port 4789 or vlan'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = new WireCapture(child, new Promise((r) => child.once('exit', () => r())));
+    const end = Date.now() + 10000;
+    while (!/listening on/.test(c.err)) {
+      if (child.exitCode !== null || Date.now() > end) {
+        c.kill();
+        throw new Error(`tcpdump on ${h.wire} in ${h.netns} did not start: ${c.err}`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return c;
+  }
+
+  /** The Ethernet frames of ICMP echoes (inside VXLAN or VLAN-tagged): MACs, tag, addresses, kind. */
+  async stop(): Promise<WireFrame[]> {
+    await new Promise((r) => setTimeout(r, 300));
+    this.child.kill('SIGINT');
+    await this.exited;
+    // One packet per timestamp; a VXLAN packet's inner frame is printed after its outer headers.
+    const packets = this.out.split(/^(?=\d\d:\d\d:\d\d\.\d+ )/m);
+    const re = /([0-9a-f:]{17}) > ([0-9a-f:]{17}), ethertype (?:802\.1Q \(0x8100\), length \d+: vlan (\d+), p \d+, ethertype IPv4(?: \(0x0800\))?,|IPv4 \(0x0800\), length \d+:) ([\d.]+) > ([\d.]+): ICMP echo (request|reply)/g;
+    return packets.flatMap((p) => [...p.matchAll(re)].map((m) => ({
+      src: m[1]!, dst: m[2]!, vlan: m[3] === undefined ? undefined : Number(m[3]), vxlan: p.includes('VXLAN'), from: m[4]!, to: m[5]!, kind: m[6]!,
+    })));
+  }
+
+  get text(): string {
+    return this.out;
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
+}
