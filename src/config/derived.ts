@@ -3,6 +3,17 @@
 // Pure functions; errors are ValueProblem so the loader can attach file/section/option.
 import { ValueProblem } from './options.js';
 
+/** One `key:value` of a mappings option, trimmed; a problem naming it when either side is missing. */
+function splitMapping(mapping: string): [string, string] {
+  const parts = mapping.split(':');
+  if (parts.length !== 2) throw new ValueProblem(`Invalid mapping: '${mapping}'`);
+  const key = parts[0]!.trim();
+  if (!key) throw new ValueProblem(`Missing key in mapping: '${mapping}'`);
+  const value = parts[1]!.trim();
+  if (!value) throw new ValueProblem(`Missing value in mapping: '${mapping}'`);
+  return [key, value];
+}
+
 /** parse_mappings(unique_values=True, unique_keys=True) → Map key → value. */
 export function parseMappings(items: readonly string[]): Map<string, string> {
   const mappings = new Map<string, string>();
@@ -10,12 +21,7 @@ export function parseMappings(items: readonly string[]): Map<string, string> {
   for (const raw of items) {
     const mapping = raw.trim();
     if (!mapping) continue;
-    const parts = mapping.split(':');
-    if (parts.length !== 2) throw new ValueProblem(`Invalid mapping: '${mapping}'`);
-    const key = parts[0]!.trim();
-    if (!key) throw new ValueProblem(`Missing key in mapping: '${mapping}'`);
-    const value = parts[1]!.trim();
-    if (!value) throw new ValueProblem(`Missing value in mapping: '${mapping}'`);
+    const [key, value] = splitMapping(mapping);
     if (mappings.has(key)) throw new ValueProblem(`Key ${key} in mapping: '${mapping}' not unique`);
     if (values.has(value)) throw new ValueProblem(`Value ${value} in mapping: '${mapping}' not unique`);
     mappings.set(key, value);
@@ -33,12 +39,7 @@ export function parseMultiMappings(items: readonly string[]): Map<string, string
   for (const raw of items) {
     const mapping = raw.trim();
     if (!mapping) continue;
-    const parts = mapping.split(':');
-    if (parts.length !== 2) throw new ValueProblem(`Invalid mapping: '${mapping}'`);
-    const key = parts[0]!.trim();
-    if (!key) throw new ValueProblem(`Missing key in mapping: '${mapping}'`);
-    const value = parts[1]!.trim();
-    if (!value) throw new ValueProblem(`Missing value in mapping: '${mapping}'`);
+    const [key, value] = splitMapping(mapping);
     const values = mappings.get(key) ?? [];
     if (!values.includes(value)) values.push(value);
     mappings.set(key, values);

@@ -117,8 +117,8 @@ export function decodeDhcpRequest(frame: Buffer): DhcpRequest {
   return { ethSrc: macText(frame.subarray(6, 12)), ipDst, bootp: decodeBootp(frame, dhcp), options: decodeOptions(frame, dhcp + BOOTP_LEN) };
 }
 
-/** The ones' complement sum of 16-bit words (RFC 1071), folded. */
-function onesSum(bufs: readonly Buffer[]): number {
+/** The ones' complement sum of 16-bit words (RFC 1071), folded: both DHCP frames' UDP checksums. */
+export function onesSum(bufs: readonly Buffer[]): number {
   let s = 0;
   for (const b of bufs) {
     for (let i = 0; i + 1 < b.length; i += 2) s += b.readUInt16BE(i);

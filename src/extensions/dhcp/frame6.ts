@@ -5,7 +5,7 @@
 // DHCPv6 message: type, 3-byte transaction id, the options in the order given). Pure functions
 // over Buffers; the fixed headers' layouts (RFC 8200 §3, RFC 768, RFC 8415 §8 and §21.1) are
 // declared once (IPV6_LAYOUT, UDP_LAYOUT, DHCP6_LAYOUT, OPTION_LAYOUT) and walked both ways.
-import { DhcpFrameError, macBytes, macText } from './frame.js';
+import { DhcpFrameError, macBytes, macText, onesSum } from './frame.js';
 import { bytesToIpv6, ipv6ToBytes } from '../../openflow/native/codec/addr.js';
 
 const ETH_LEN = 14;
@@ -108,17 +108,6 @@ export function decodeDhcp6Request(frame: Buffer): Dhcp6Request {
   if (udp.length < UDP_LEN + DHCP6_LEN || end > frame.length) throw new DhcpFrameError(`UDP length ${udp.length} does not fit the frame of ${frame.length} bytes`);
   const d = read(DHCP6_LAYOUT, frame, u + UDP_LEN);
   return { ethSrc: macText(frame.subarray(6, 12)), ethType, ipSrc: bytesToIpv6(ip.src), msgType: d.msgType, xid: d.xid, options: decodeOptions(frame, u + UDP_LEN + DHCP6_LEN, end) };
-}
-
-/** The ones' complement sum of 16-bit words (RFC 1071), folded. */
-function onesSum(bufs: readonly Buffer[]): number {
-  let s = 0;
-  for (const b of bufs) {
-    for (let i = 0; i + 1 < b.length; i += 2) s += b.readUInt16BE(i);
-    if (b.length % 2) s += b[b.length - 1]! << 8;
-  }
-  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
-  return s;
 }
 
 export interface Dhcp6Reply {
