@@ -18,12 +18,18 @@ const arpResponderMatch = (lvid: number, ip?: string): Match =>
 const toTunnel = (segmentationId: number): Action[] => [popVlan(), { type: 'set_field', field: 'tun_id', value: BigInt(segmentationId) }];
 
 export class TunnelBridge extends OVSBridge {
-  /** Default flows; `arpResponder` = [agent] arp_responder and l2_population. */
-  defaultFlows(patchIntOfport: number, arpResponder: boolean): Flow[] {
+  /**
+   * Default flows; `arpResponder` = [agent] arp_responder and l2_population. With distributed
+   * routing, br-int's traffic is sent on by the DVR flows instead (through DVR_PROCESS), as the
+   * reference leaves it to its DVR agent: installing the plain one here would replace the DVR one
+   * on every set-up (an agent restart) until the DVR flows are written again, and routed packets
+   * would leave with the router's MAC meanwhile.
+   */
+  defaultFlows(patchIntOfport: number, arpResponder: boolean, distributedRouting = false): Flow[] {
     // Every declared table's miss flow, so every tunnel type's TUN_TO_LV drop whatever
     // tunnel_types says; ARP_RESPONDER's only with the responder on.
     const flows = missFlows(TUN_PIPELINE, (t) => t.id !== TUN.ARP_RESPONDER || arpResponder);
-    flows.push(gotoFlow(TUN.LOCAL_SWITCHING, 1, TUN.PATCH_LV_TO_TUN, { inPort: patchIntOfport }));
+    if (!distributedRouting) flows.push(gotoFlow(TUN.LOCAL_SWITCHING, 1, TUN.PATCH_LV_TO_TUN, { inPort: patchIntOfport }));
     if (arpResponder) {
       flows.push(gotoFlow(TUN.PATCH_LV_TO_TUN, 1, TUN.ARP_RESPONDER, { ethType: ETH_TYPE.ARP, ethDst: exact('ff:ff:ff:ff:ff:ff') }));
     }

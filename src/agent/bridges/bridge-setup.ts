@@ -286,7 +286,7 @@ export class BridgeSetup {
       'mcast-snooping-flood-reports': pyBool(this.cfg.igmpSnoopingEnable),
     });
     if (this.cfg.dropFlowsOnStart) await tun.deleteAllFlows();
-    await tun.installFlows(...tun.defaultFlows(patchIntOfport, this.cfg.arpResponderEnabled));
+    await tun.installFlows(...tun.defaultFlows(patchIntOfport, this.cfg.arpResponderEnabled, this.cfg.enableDistributedRouting === true));
     LOG.info(`${name}: tunnel bridge ready (${this.cfg.tunPeerPatchPort}=${patchIntOfport}, cookie 0x${tun.cookie.toString(16)})`);
     return { tun, patchTunOfport, patchIntOfport };
   }
