@@ -10,7 +10,7 @@ import type { AgentExtension, ExtensionAgentApi, ExtensionPort, ExtensionStatus 
 import { QosDriver, desiredQos } from './driver.js';
 import { switchMeterTable } from './meter-table.js';
 import { parseQosPolicy, policyAppliesToPort, type QosPolicy } from './policy.js';
-import { QosRows } from './qos-rows.js';
+import { QosPortGoneError, QosRows } from './qos-rows.js';
 
 const LOG = getLogger('extensions.qos');
 /** Changes that come together (a transaction, a burst of them) are repaired together. */
@@ -168,7 +168,9 @@ export class QosAgentExtension implements AgentExtension {
       try {
         await this.applyPort(port);
       } catch (e) {
-        LOG.error(`QoS of port ${port.portId} (${port.portName}) not updated; the next pass of the port retries`, e);
+        // A VM deleted while its policy changes: its port's removal is on its way, nothing is wrong.
+        if (e instanceof QosPortGoneError) LOG.info(`QoS of port ${port.portId} (${port.portName}) not updated: ${e.message}; the port's next pass decides`);
+        else LOG.error(`QoS of port ${port.portId} (${port.portName}) not updated; the next pass of the port retries`, e);
         this.api.requestPass();
       }
     }

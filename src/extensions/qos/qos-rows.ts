@@ -23,6 +23,17 @@ type RuleType = 'bandwidth_limit' | 'minimum_bandwidth';
 
 const SI = 1000;
 
+/** The VM's port or interface left OVSDB (the VM is going away) before its QoS was written. */
+export class QosPortGoneError extends Error {
+  constructor(
+    readonly portName: string,
+    what: string,
+  ) {
+    super(what);
+    this.name = 'QosPortGoneError';
+  }
+}
+
 export class QosRows {
   constructor(private readonly ops: OvsdbOps) {}
 
@@ -37,7 +48,7 @@ export class QosRows {
     const label = `egress bandwidth limit ${maxKbps} kbit/s on ${portName}`;
     await this.ops.transaction(label, () => {
       const i = this.replica.iface(portName);
-      if (!i) throw new Error(`${label}: interface ${portName} does not exist`);
+      if (!i) throw new QosPortGoneError(portName, `${label}: interface ${portName} does not exist`);
       if (i.ingressPolicingRate === maxKbps && i.ingressPolicingBurst === burstKbit) return undefined;
       return [INTERFACE.update([cond.uuid(i.uuid)], { ingressPolicingRate: maxKbps, ingressPolicingBurst: burstKbit })];
     });
@@ -64,7 +75,7 @@ export class QosRows {
     const label = `ingress bandwidth limit ${maxKbps} kbit/s on ${portName}`;
     await this.ops.transaction(label, () => {
       const port = this.replica.port(portName);
-      if (!port) throw new Error(`${label}: port ${portName} does not exist`);
+      if (!port) throw new QosPortGoneError(portName, `${label}: port ${portName} does not exist`);
       if (DPDK_PORT_TYPES.has(interfaceType)) return this.dpdkPolicerOps(port.uuid, portName, maxKbps, maxBurstKbps);
       const { ops, qosRef } = this.queueInQosOps(
         { owner: portName, type: 'bandwidth_limit', queueNum: QOS_DEFAULT_QUEUE, qosId: portName },
