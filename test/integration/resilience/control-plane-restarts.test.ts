@@ -68,7 +68,10 @@ test('RabbitMQ stopped for 30 s: pings go on, the agent reconnects, reports and 
 
   await waitFor(() => (agent.output.match(/reconnected to/g) ?? []).length > reconnectsBefore, 60000, 'the agent to log its reconnection');
   const reconnectMs = Date.now() - tBack;
-  await waitStatus(port3.id, 'ACTIVE', 60000);
+  await waitStatus(port3.id, 'ACTIVE', 60000).catch((e: unknown) => {
+    // What the agent did meanwhile tells whether it or the server was slow.
+    throw new Error(`${e instanceof Error ? e.message : String(e)}; the agent's last lines:\n${agent.output.split('\n').slice(-40).join('\n')}`);
+  });
   const activeMs = Date.now() - tBack;
   await waitFor(async () => (await heartbeat()) >= tBack - 1000, 30000, 'a state report after the broker is back');
   const reportMs = Date.now() - tBack;
