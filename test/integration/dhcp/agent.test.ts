@@ -16,7 +16,7 @@ import { cleanupAllVms } from '../../../lab/vm.js';
 import { checkoutFile } from '../../../lab/checkout.js';
 import { RunningAgent, until } from '../../../bench/agents.js';
 import { dhcpAgentIni, PORTS, runDhcpScenario, type DhcpScenarioResult } from './scenario.js';
-import { lease } from './client.js';
+import { lease } from './replies.js';
 
 function fixture(): DhcpScenarioResult {
   const path = join(checkoutFile(join('test', 'fixtures', 'reference', 'dhcp')), 'lab.json');

@@ -18,7 +18,7 @@ import { cleanupAllVms } from '../../../lab/vm.js';
 import { checkoutFile } from '../../../lab/checkout.js';
 import { RunningAgent, until } from '../../../bench/agents.js';
 import { dhcp6AgentIni, PORTS6, runDhcp6Scenario, type Dhcp6ScenarioResult } from './scenario6.js';
-import { lease6, withoutDuidTime } from './client6.js';
+import { lease6, withoutDuidTime } from './replies.js';
 
 function fixture(): Dhcp6ScenarioResult {
   const path = join(checkoutFile(join('test', 'fixtures', 'reference', 'dhcp')), 'lab-v6.json');

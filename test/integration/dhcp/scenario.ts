@@ -1,7 +1,7 @@
 // The dhcp extension's scenario, runnable against either agent (test/fixtures/reference/dhcp/
 // holds the reference's run, scripts/capture-dhcp-reference.sh): one vxlan network with a
 // DHCP-enabled subnet (gateway, a DNS server, a host route) and no DHCP agent; VM A plugged with
-// no address gets it by DHCP from the agent (our own client, client.ts, fixed xid), configures it
+// no address gets it by DHCP from the agent (our own client, lab/dhcp-client.ts, fixed xid), configures it
 // and pings VM B (a static address); then A's port is deleted. br-int's table 77 (and the
 // TRANSIENT_TABLE flow steering DHCP there) is captured once A is wired and once it is gone.
 import type { NeutronLab } from '../../../lab/neutron.js';
@@ -9,7 +9,8 @@ import { waitFor } from '../../../lab/neutron.js';
 import type { PrivateOvs } from '../../../lab/ovs.js';
 import { ping, plugVm, type Vm } from '../../../lab/vm.js';
 import { createFilteredPort, createSecurityGroup } from '../../../lab/security-groups.js';
-import { dhcpExchange, lease, type DhcpExchange } from './client.js';
+import { dhcpExchange, type DhcpExchange } from '../../../lab/dhcp-client.js';
+import { lease } from './replies.js';
 
 export interface DhcpScenarioContext {
   lab: NeutronLab;

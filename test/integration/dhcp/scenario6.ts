@@ -3,7 +3,7 @@
 // with `[agent] extensions = dhcp` and `[dhcp] enable_ipv6` left at its default, True. One vxlan
 // network with an IPv4 subnet and a stateful DHCPv6 subnet (gateway, a DNS server) and no DHCP
 // agent; VM A plugged with no address gets its IPv6 address by DHCPv6 from the agent (our own
-// client, client6.ts, fixed transaction id), configures it and pings VM B's static IPv6 address;
+// client, lab/dhcp-client.ts, fixed transaction id), configures it and pings VM B's static IPv6 address;
 // then A's port is deleted. br-int's tables 60 (its DHCP flows), 77 and 78 are captured once A is
 // wired and once it is gone.
 import type { NeutronLab } from '../../../lab/neutron.js';
@@ -11,7 +11,8 @@ import { LAB_PROJECT, waitFor } from '../../../lab/neutron.js';
 import type { PrivateOvs } from '../../../lab/ovs.js';
 import { ping, plugVm, type Vm } from '../../../lab/vm.js';
 import { createFilteredPort, createSecurityGroup } from '../../../lab/security-groups.js';
-import { dhcp6Exchange, lease6, type Dhcp6Exchange } from './client6.js';
+import { dhcp6Exchange, type Dhcp6Exchange } from '../../../lab/dhcp-client.js';
+import { lease6 } from './replies.js';
 import { dhcpFlows, type DhcpScenarioContext } from './scenario.js';
 
 export interface Dhcp6ScenarioResult {
