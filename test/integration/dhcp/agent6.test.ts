@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { type NeutronLab, labSkipReason } from '../../../lab/neutron.js';
 import { startLab } from '../../../lab/host.js';
 import { PrivateOvs, freePort } from '../../../lab/ovs.js';
-import { cleanupAllVms } from '../../../lab/vm.js';
+import { tearDownTestHost } from '../../helpers/teardown.js';
 import { checkoutFile } from '../../../lab/checkout.js';
 import { RunningAgent, until } from '../../../bench/agents.js';
 import { dhcp6AgentIni, PORTS6, runDhcp6Scenario, type Dhcp6ScenarioResult } from './scenario6.js';
@@ -49,15 +49,7 @@ describe('dhcp extension: a VM gets its IPv6 address by DHCPv6 from the agent, a
     metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   }, { timeout: 600_000 });
 
-  after(async () => {
-    await cleanupAllVms().catch(() => undefined);
-    if (agent) {
-      await agent.stop(5000);
-      agent.cleanup();
-    }
-    await ovs?.stop();
-    await lab?.stop();
-  }, { timeout: 120_000 });
+  after(() => tearDownTestHost('dhcp6 parity', { agent, ovs, lab }), { timeout: 120_000 });
 
   it('no DHCP agent runs: the address can only come from the OVS agent', () => assert.equal(dhcpAgents, 0));
 
