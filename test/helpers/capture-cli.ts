@@ -32,8 +32,8 @@ export function assertNoIdsLeft(out: string, ids: ReadonlyMap<string, string>): 
   if (leaks.length) throw new Error(`ids left in the fixtures: ${leaks.join('; ')}`);
 }
 
-/** The capture's error with the reference agent's log tail under it (when it got that far). */
-export function captureFailure(e: unknown, agentLogTail: string | undefined): Error {
+/** The capture's error, after `context` when given, with the reference agent's log tail under it (when it got that far). */
+export function captureFailure(e: unknown, agentLogTail: string | undefined, context?: string): Error {
   const tail = agentLogTail !== undefined ? `\n--- reference agent log tail ---\n${agentLogTail}` : '';
-  return new Error(`${e instanceof Error ? e.message : String(e)}${tail}`);
+  return new Error(`${context ? `${context}: ` : ''}${e instanceof Error ? e.message : String(e)}${tail}`);
 }

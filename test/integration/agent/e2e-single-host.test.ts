@@ -8,7 +8,8 @@ import { PrivateOvs } from '../../../lab/ovs.js';
 import { AgentProcess } from '../../../lab/agent-process.js';
 import { labAgentFiles } from '../../../lab/agent-config.js';
 import { NeutronLab, waitFor, type NeutronPort } from '../../../lab/neutron.js';
-import { plugVm, ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
+import { plugVm, ping, type Vm } from '../../../lab/vm.js';
+import { tearDownTestHost } from '../../helpers/teardown.js';
 import { startLabAndOvs } from '../../../lab/host.js';
 
 const HOST = 'compute1';
@@ -27,12 +28,7 @@ before(async () => {
   await waitFor(async () => (await lab.listAgents()).find((a) => a.host === HOST && a.alive), 60000, 'the agent alive in the API');
 }, { timeout: 180000 });
 
-after(async () => {
-  await cleanupAllVms();
-  await agent?.stop().catch(() => undefined);
-  agent?.cleanup();
-  await Promise.allSettled([lab?.stop(), ovs?.stop()]);
-}, { timeout: 60000 });
+after(() => tearDownTestHost('single-host end to end', { agent, ovs, lab }), { timeout: 60000 });
 
 async function bootVm(networkId: string, name: string): Promise<{ port: NeutronPort; vm: Vm }> {
   const port = await lab.createPort(networkId, { name, host: HOST });

@@ -12,7 +12,8 @@ import { AgentProcess } from '../../../lab/agent-process.js';
 import { labAgentFiles } from '../../../lab/agent-config.js';
 import { checkoutFile } from '../../../lab/checkout.js';
 import { NeutronLab, waitFor, type NeutronPort } from '../../../lab/neutron.js';
-import { plugVm, ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
+import { plugVm, ping, type Vm } from '../../../lab/vm.js';
+import { tearDownTestHost } from '../../helpers/teardown.js';
 import { startLabAndOvs } from '../../../lab/host.js';
 import { INT_PIPELINE, TUN_PIPELINE } from '../../../src/bridges/tables.js';
 import { parsePrometheusText, sampleValue, samples, type MetricFamily } from '../../helpers/prometheus-text.js';
@@ -42,10 +43,7 @@ before(async () => {
 
 after(async () => {
   for (const s of sockets) s.destroy();
-  await cleanupAllVms();
-  await agent?.stop().catch(() => undefined);
-  agent?.cleanup();
-  await Promise.allSettled([lab?.stop(), ovs?.stop()]);
+  await tearDownTestHost('metrics', { agent, ovs, lab });
 }, { timeout: 60000 });
 
 interface Answer {

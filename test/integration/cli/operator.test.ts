@@ -12,7 +12,8 @@ import { PrivateOvs } from '../../../lab/ovs.js';
 import { AgentProcess } from '../../../lab/agent-process.js';
 import { labAgentFiles } from '../../../lab/agent-config.js';
 import { NeutronLab, waitFor, type NeutronNetwork, type NeutronPort } from '../../../lab/neutron.js';
-import { plugVm, ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
+import { plugVm, ping, type Vm } from '../../../lab/vm.js';
+import { tearDownTestHost } from '../../helpers/teardown.js';
 import { startLabAndOvs } from '../../../lab/host.js';
 import { checkoutFile } from '../../../lab/checkout.js';
 import { createFilteredPort, createSecurityGroup } from '../../../lab/security-groups.js';
@@ -67,11 +68,7 @@ before(async () => {
 }, { timeout: 300000 });
 
 after(async () => {
-  await cleanupAllVms();
-  await agent?.stop().catch(() => undefined);
-  agent?.cleanup();
-  notify?.stop();
-  await Promise.allSettled([lab?.stop(), ovs?.stop()]);
+  await tearDownTestHost('operator CLI', { agent, ovs, lab, also: [['stopping the notify socket', () => notify?.stop()]] });
   if (dir) rmSync(dir, { recursive: true, force: true });
 }, { timeout: 60000 });
 

@@ -9,11 +9,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NeutronLab } from '../../../lab/neutron.js';
 import { PrivateOvs } from '../../../lab/ovs.js';
-import { cleanupAllVms } from '../../../lab/vm.js';
-import { RunningAgent, agentRecord, until } from '../../../bench/agents.js';
-import { captureFailure, captureLog as log, captureOutDir } from '../../helpers/capture-cli.js';
-import { dhcpAgentIni, runDhcpScenario } from './scenario.js';
-import { dhcp6AgentIni, runDhcp6Scenario } from './scenario6.js';
+import { captureLog as log, captureOutDir } from '../../helpers/capture-cli.js';
+import { captureWithReference } from '../../helpers/capture-run.js';
+import { dhcpAgentIni, runDhcpScenario, type DhcpScenarioResult } from './scenario.js';
+import { dhcp6AgentIni, runDhcp6Scenario, type Dhcp6ScenarioResult } from './scenario6.js';
 
 async function main(): Promise<void> {
   const v6 = process.argv.includes('--v6');
@@ -23,30 +22,21 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   const lab = await NeutronLab.start();
   let ovs: PrivateOvs | undefined;
-  let agent: RunningAgent | undefined;
   try {
     ovs = await PrivateOvs.start({ tcp: true });
     await ovs.addBridge('br-phys');
     const host = `dhcpcap-${process.pid}`;
-    const a = (agent = await RunningAgent.start('reference', { host, transportUrl: lab.transportUrl, ovs, extraIni: v6 ? dhcp6AgentIni(ovs) : dhcpAgentIni(ovs) }));
     const o = ovs;
-    await until('table 77', a, 120000, async () => (await o.dumpFlows('br-int')).some((f) => f.includes('table=77')), 250);
-    await until('agent alive in the API', a, 120000, async () => (await agentRecord(lab, host))?.alive === true, 500);
-    await until('first rpc_loop iteration', a, 180000, async () => /rpc_loop - iteration:0 completed/.test(a.log(100_000_000)), 500);
-    log(`reference agent ready after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-    const ctx = { lab, ovs, host, log, assertAgentRunning: () => a.assertRunning() };
-    const result = v6 ? await runDhcp6Scenario(ctx) : await runDhcpScenario(ctx);
+    const cfg = { host, transportUrl: lab.transportUrl, ovs, extraIni: v6 ? dhcp6AgentIni(ovs) : dhcpAgentIni(ovs) };
+    const readyChecks = [['table 77', async () => (await o.dumpFlows('br-int')).some((f) => f.includes('table=77'))]] as const;
+    const result = await captureWithReference<DhcpScenarioResult | Dhcp6ScenarioResult>({ lab, ovs, cfg, readyChecks, keepLogAt: process.env.DHCP_CAPTURE_AGENT_LOG }, (hooks) => {
+      log(`reference agent ready after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+      const ctx = { lab, ovs: o, host, log, assertAgentRunning: hooks.assertAgentRunning };
+      return v6 ? runDhcp6Scenario(ctx) : runDhcpScenario(ctx);
+    });
     writeFileSync(join(out, v6 ? 'lab-v6.json' : 'lab.json'), JSON.stringify(result, null, 2) + '\n');
     log(`captured into ${out} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-  } catch (e) {
-    throw captureFailure(e, agent?.log(8000));
   } finally {
-    await cleanupAllVms().catch((e: unknown) => log(`VM cleanup: ${String(e)}`));
-    if (agent) {
-      await agent.stop(5000);
-      if (process.env.DHCP_CAPTURE_AGENT_LOG) writeFileSync(process.env.DHCP_CAPTURE_AGENT_LOG, agent.log(50_000_000));
-      agent.cleanup();
-    }
     await ovs?.stop();
     await lab.stop();
   }

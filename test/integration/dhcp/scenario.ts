@@ -1,7 +1,7 @@
 // The dhcp extension's scenario, runnable against either agent (test/fixtures/reference/dhcp/
 // holds the reference's run, scripts/capture-dhcp-reference.sh): one vxlan network with a
 // DHCP-enabled subnet (gateway, a DNS server, a host route) and no DHCP agent; VM A plugged with
-// no address gets it by DHCP from the agent (our own client, client.ts, fixed xid), configures it
+// no address gets it by DHCP from the agent (our own client, lab/dhcp-client.ts, fixed xid), configures it
 // and pings VM B (a static address); then A's port is deleted. br-int's table 77 (and the
 // TRANSIENT_TABLE flow steering DHCP there) is captured once A is wired and once it is gone.
 import type { NeutronLab } from '../../../lab/neutron.js';
@@ -9,7 +9,8 @@ import { waitFor } from '../../../lab/neutron.js';
 import type { PrivateOvs } from '../../../lab/ovs.js';
 import { ping, plugVm, type Vm } from '../../../lab/vm.js';
 import { createFilteredPort, createSecurityGroup } from '../../../lab/security-groups.js';
-import { dhcpExchange, lease, type DhcpExchange } from './client.js';
+import { dhcpExchange, type DhcpExchange } from '../../../lab/dhcp-client.js';
+import { lease } from './replies.js';
 
 export interface DhcpScenarioContext {
   lab: NeutronLab;
@@ -50,9 +51,9 @@ export async function dhcpFlows(ovs: PrivateOvs, tables: readonly number[] = [77
   return out.sort();
 }
 
-async function plug(ctx: DhcpScenarioContext, netId: string, sgId: string, name: keyof typeof PORTS, address: boolean): Promise<Vm> {
-  const spec = PORTS[name];
-  const port = await createFilteredPort(ctx.lab, netId, { name, host: ctx.host, mac: spec.mac, ip: spec.ip, securityGroups: [sgId] });
+/** VM `name` plugged on the scenario's host with its port as `spec` says (with an address on eth0 when `address`), its port ACTIVE. */
+export async function plug(ctx: DhcpScenarioContext, netId: string, sgId: string, name: string, spec: { mac: string; ip: string; ip6?: string }, address: boolean): Promise<Vm> {
+  const port = await createFilteredPort(ctx.lab, netId, { name, host: ctx.host, ...spec, securityGroups: [sgId] });
   const vm = await plugVm(ctx.ovs, port, { address });
   await waitFor(async () => {
     ctx.assertAgentRunning();
@@ -70,8 +71,8 @@ export async function runDhcpScenario(ctx: DhcpScenarioContext): Promise<DhcpSce
     subnet: { dns_nameservers: ['203.0.113.53'], host_routes: [{ destination: '203.0.113.0/24', nexthop: '198.51.100.254' }] },
   });
   const { sg } = await createSecurityGroup(lab, 'sg-dhcp', [{ direction: 'ingress', protocol: 'icmp' }]);
-  const a = await plug(ctx, net.id, sg.id, 'A', false);
-  const b = await plug(ctx, net.id, sg.id, 'B', true);
+  const a = await plug(ctx, net.id, sg.id, 'A', PORTS.A, false);
+  const b = await plug(ctx, net.id, sg.id, 'B', PORTS.B, true);
   await waitFor(async () => (await dhcpFlows(ovs)).some((f) => f.includes(`dl_src=${PORTS.A.mac}`)), 60000, 'A\'s DHCP flow in table 77', 250);
   const flowsWired = await dhcpFlows(ovs);
   log('A wired; asking for an address by DHCP');

@@ -3,16 +3,17 @@
 // with `[agent] extensions = dhcp` and `[dhcp] enable_ipv6` left at its default, True. One vxlan
 // network with an IPv4 subnet and a stateful DHCPv6 subnet (gateway, a DNS server) and no DHCP
 // agent; VM A plugged with no address gets its IPv6 address by DHCPv6 from the agent (our own
-// client, client6.ts, fixed transaction id), configures it and pings VM B's static IPv6 address;
+// client, lab/dhcp-client.ts, fixed transaction id), configures it and pings VM B's static IPv6 address;
 // then A's port is deleted. br-int's tables 60 (its DHCP flows), 77 and 78 are captured once A is
 // wired and once it is gone.
 import type { NeutronLab } from '../../../lab/neutron.js';
 import { LAB_PROJECT, waitFor } from '../../../lab/neutron.js';
 import type { PrivateOvs } from '../../../lab/ovs.js';
-import { ping, plugVm, type Vm } from '../../../lab/vm.js';
-import { createFilteredPort, createSecurityGroup } from '../../../lab/security-groups.js';
-import { dhcp6Exchange, lease6, type Dhcp6Exchange } from './client6.js';
-import { dhcpFlows, type DhcpScenarioContext } from './scenario.js';
+import { ping } from '../../../lab/vm.js';
+import { createSecurityGroup } from '../../../lab/security-groups.js';
+import { dhcp6Exchange, type Dhcp6Exchange } from '../../../lab/dhcp-client.js';
+import { lease6 } from './replies.js';
+import { dhcpFlows, plug, type DhcpScenarioContext } from './scenario.js';
 
 export interface Dhcp6ScenarioResult {
   flowsWired: string[];
@@ -34,17 +35,6 @@ export const PORTS6 = {
 const XID = 0x0a0b0c;
 const TABLES = [77, 78] as const;
 
-async function plug(ctx: DhcpScenarioContext, netId: string, sgId: string, name: keyof typeof PORTS6, address: boolean): Promise<Vm> {
-  const spec = PORTS6[name];
-  const port = await createFilteredPort(ctx.lab, netId, { name, host: ctx.host, mac: spec.mac, ip: spec.ip, ip6: spec.ip6, securityGroups: [sgId] });
-  const vm = await plugVm(ctx.ovs, port, { address });
-  await waitFor(async () => {
-    ctx.assertAgentRunning();
-    return (await ctx.lab.getPort(port.id)).status === 'ACTIVE';
-  }, 120000, `port ${name} ACTIVE`, 250);
-  return vm;
-}
-
 async function network(lab: NeutronLab): Promise<string> {
   const net = await lab.createNetwork({ name: 'dhcp6-net' });
   await lab.createSubnet(net.id, '198.51.100.0/24', { gatewayIp: '198.51.100.1', dhcp: true });
@@ -62,8 +52,8 @@ export async function runDhcp6Scenario(ctx: DhcpScenarioContext): Promise<Dhcp6S
   const log = ctx.log ?? (() => undefined);
   const netId = await network(lab);
   const { sg } = await createSecurityGroup(lab, 'sg-dhcp6', [{ direction: 'ingress', ethertype: 'IPv6', protocol: 'ipv6-icmp' }]);
-  const a = await plug(ctx, netId, sg.id, 'A', false);
-  const b = await plug(ctx, netId, sg.id, 'B', true);
+  const a = await plug(ctx, netId, sg.id, 'A', PORTS6.A, false);
+  const b = await plug(ctx, netId, sg.id, 'B', PORTS6.B, true);
   const wired = async (): Promise<boolean> => (await dhcpFlows(ovs, TABLES)).filter((f) => f.includes(`dl_src=${PORTS6.A.mac}`)).length === 2;
   await waitFor(wired, 60000, 'A\'s DHCP flows in tables 77 and 78', 250);
   const flowsWired = await dhcpFlows(ovs, TABLES);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { type NeutronLab, labSkipReason } from '../../../lab/neutron.js';
 import { startLab } from '../../../lab/host.js';
 import { PrivateOvs } from '../../../lab/ovs.js';
-import { cleanupAllVms } from '../../../lab/vm.js';
+import { tearDownTestHost } from '../../helpers/teardown.js';
 import { checkoutFile } from '../../../lab/checkout.js';
 import { RunningAgent, until, type AgentConfig } from '../../../bench/agents.js';
 import type { SettleTimes } from '../firewall/scenarios.js';
@@ -56,16 +56,7 @@ describe('fdb parity with the reference: the shared NIC\'s FDB after every step'
     });
   }, { timeout: 600_000 });
 
-  after(async () => {
-    await cleanupAllVms().catch(() => undefined);
-    if (agent) {
-      await agent.stop(5000);
-      agent.cleanup();
-    }
-    await removeNic?.().catch((e: unknown) => process.stderr.write(`removing the shared NIC: ${String(e)}\n`));
-    await ovs?.stop();
-    await lab?.stop();
-  }, { timeout: 120_000 });
+  after(() => tearDownTestHost('fdb parity', { agent, ovs, lab, also: removeNic ? [['removing the shared NIC', removeNic]] : [] }), { timeout: 120_000 });
 
   it('every step leaves the reference\'s FDB entries on the shared NIC', () => {
     assert.equal(steps.length, 6, `the scenario ran ${steps.length} steps`);

@@ -8,7 +8,8 @@ import { PrivateOvs } from '../../../lab/ovs.js';
 import { AgentProcess } from '../../../lab/agent-process.js';
 import { labAgentFiles, type LabAgentOptions } from '../../../lab/agent-config.js';
 import { LAB_PROJECT, NeutronLab, waitFor, waitForValue, type NeutronPort } from '../../../lab/neutron.js';
-import { plugVm, ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
+import { plugVm, ping, type Vm } from '../../../lab/vm.js';
+import { tearDownTestHost } from '../../helpers/teardown.js';
 import { Pinger } from '../../helpers/resilience.js';
 import { Listener, TcpStream, ping6, probeTcp, probeUdp } from '../../../lab/traffic.js';
 import { createFilteredPort, createRule, createSecurityGroup, deleteRule, type NeutronRule, type RuleSpec } from '../../../lab/security-groups.js';
@@ -108,10 +109,7 @@ export function firewallBehaviour(o: BehaviourOptions): void {
 
   after(async () => {
     for (const l of listeners) l.stop();
-    await cleanupAllVms();
-    await agent?.stop().catch(() => undefined);
-    agent?.cleanup();
-    await Promise.allSettled([lab?.stop(), ovs?.stop()]);
+    await tearDownTestHost(`firewall behaviour (${o.firewallDriver}${o.ofInterface ? `, ${o.ofInterface}` : ''})`, { agent, ovs, lab });
   }, { timeout: 60000 });
 
   const v6 = (name: string) => ports[name]!.fixed_ips.find((f) => f.ip_address.includes(':'))!.ip_address;

@@ -9,7 +9,8 @@ import type { PrivateOvs } from '../../../lab/ovs.js';
 import { AgentProcess } from '../../../lab/agent-process.js';
 import { labAgentFiles } from '../../../lab/agent-config.js';
 import { waitFor, type NeutronLab, type NeutronPort } from '../../../lab/neutron.js';
-import { plugVm, ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
+import { plugVm, ping, type Vm } from '../../../lab/vm.js';
+import { tearDownTestHost } from '../../helpers/teardown.js';
 import { startLabAndOvs } from '../../../lab/host.js';
 import { createFilteredPort, createSecurityGroup } from '../../../lab/security-groups.js';
 import { AmqpConnection } from '../../../src/rpc/amqp-connection.js';
@@ -56,10 +57,7 @@ after(async () => {
   await client?.close().catch(() => undefined);
   await conn?.close().catch(() => undefined);
   await raw?.close().catch(() => undefined);
-  await cleanupAllVms();
-  await agent?.stop().catch(() => undefined);
-  agent?.cleanup();
-  await Promise.allSettled([lab?.stop(), ovs?.stop()]);
+  await tearDownTestHost('fail-closed firewall', { agent, ovs, lab });
 }, { timeout: 60000 });
 
 async function tagOf(portName: string): Promise<string> {

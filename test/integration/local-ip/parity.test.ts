@@ -12,6 +12,7 @@ import { startLab } from '../../../lab/host.js';
 import { PrivateOvs } from '../../../lab/ovs.js';
 import { cleanupAllVms } from '../../../lab/vm.js';
 import { checkoutFile } from '../../../lab/checkout.js';
+import { tearDownTestHost } from '../../helpers/teardown.js';
 import { RunningAgent, until, type AgentConfig } from '../../../bench/agents.js';
 import type { SettleTimes } from '../firewall/scenarios.js';
 import { LOCAL_IP_ADDRESS, LOCAL_IP_MODES, clearLocalIpScenario, localIpIni, runLocalIpScenario, type LocalIpMode } from './scenario.js';
@@ -43,10 +44,7 @@ describe('local_ip parity with the reference: br-int\'s flows after every step',
   before(async () => {
     lab = await startLab({ localIp: true });
   }, { timeout: 240_000 });
-  after(async () => {
-    await cleanupAllVms().catch(() => undefined);
-    await lab?.stop();
-  }, { timeout: 120_000 });
+  after(() => tearDownTestHost('local_ip parity', { lab }), { timeout: 120_000 });
 
   for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`of_interface = ${ofInterface}`, () => {
     const runs = new Map<LocalIpMode, Array<{ step: string; flows: string[] }>>();

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { type NeutronLab, labSkipReason } from '../../../lab/neutron.js';
 import { startLab } from '../../../lab/host.js';
 import { PrivateOvs, freePort } from '../../../lab/ovs.js';
-import { cleanupAllVms } from '../../../lab/vm.js';
+import { tearDownTestHost } from '../../helpers/teardown.js';
 import { checkoutFile } from '../../../lab/checkout.js';
 import { RunningAgent, until, type AgentConfig } from '../../../bench/agents.js';
 import type { SettleTimes } from '../firewall/scenarios.js';
@@ -70,16 +70,7 @@ describe('security-group logging: parity with the reference, lines, metrics', { 
     });
   }, { timeout: 600_000 });
 
-  after(async () => {
-    await cleanupAllVms().catch(() => undefined);
-    if (agent) {
-      await agent.stop(5000);
-      agent.cleanup();
-    }
-    await ovs?.stop();
-    await lab?.stop();
-    rmSync(work, { recursive: true, force: true });
-  }, { timeout: 120_000 });
+  after(() => tearDownTestHost('log parity', { agent, ovs, lab, also: [[`removing ${work}`, () => rmSync(work, { recursive: true, force: true })]] }), { timeout: 120_000 });
 
   it('every step leaves the reference\'s logging flows (tables 91-93, cookies by role) and Controller limits', () => {
     assert.ok(steps.length >= 10, `the scenario ran ${steps.length} steps`);

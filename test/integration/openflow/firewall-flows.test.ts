@@ -5,11 +5,11 @@
 // prints it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { PrivateOvs, freePort } from '../../../lab/ovs.js';
-import { NativeBackend } from '../../../src/openflow/native/backend.js';
+import type { PrivateOvs } from '../../../lab/ovs.js';
+import type { NativeBackend } from '../../../src/openflow/native/backend.js';
 import { OfctlBackend } from '../../../src/openflow/ofctl/backend.js';
 import { formatFlow } from '../../../src/openflow/text.js';
-import { addControlledBridge, addSecureBridge, datapathId } from '../../helpers/openflow-bridges.js';
+import { addSecureBridge, datapathId, startNativeControlled, type NativeControlled } from '../../helpers/openflow-bridges.js';
 import {
   ct,
   ctState,
@@ -31,25 +31,20 @@ import {
   type Match,
 } from '../../../src/openflow/flow.js';
 
+let controlled: NativeControlled | undefined;
 let ovs: PrivateOvs;
 let native: NativeBackend;
 let ofctl: OfctlBackend;
-let port: number;
 const COOKIE = 0xa8f5fba2016423cfn;
 
 before(async () => {
-  ovs = await PrivateOvs.start();
-  port = await freePort();
-  native = new NativeBackend({ listenAddress: '127.0.0.1', listenPort: port, connectTimeoutSec: 20, requestTimeoutSec: 30 });
-  await native.start();
+  controlled = await startNativeControlled();
+  ({ ovs, backend: native } = controlled);
   ofctl = new OfctlBackend({ timeoutSec: 10, env: ovs.env });
   await ofctl.start();
 });
 
-after(async () => {
-  await native?.stop();
-  await ovs?.stop();
-});
+after(() => controlled?.stop());
 
 // The capture's port 3: vxlan network, local VLAN 1, MAC fa:16:3e:00:00:01, 10.0.0.5.
 const P = 3;
@@ -272,7 +267,7 @@ let seq = 0;
 
 async function addBridge(withController: boolean): Promise<{ name: string; dpid: bigint }> {
   const name = `tfw${process.pid % 100000}${seq++}`.slice(0, 15);
-  if (withController) return { name, dpid: await addControlledBridge(ovs, name, port) };
+  if (withController) return { name, dpid: await controlled!.addBridge(name) };
   await addSecureBridge(ovs, name);
   return { name, dpid: await datapathId(ovs, name) };
 }

@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { PrivateOvs, freePort } from '../../../lab/ovs.js';
+import { type PrivateOvs, freePort } from '../../../lab/ovs.js';
 import { NativeBackend } from '../../../src/openflow/native/backend.js';
 import { OpenFlowError } from '../../../src/openflow/backend.js';
 import {
@@ -17,11 +17,11 @@ import {
   type Flow,
   type FlowMod,
 } from '../../../src/openflow/flow.js';
-import { addControlledBridge } from '../../helpers/openflow-bridges.js';
+import { startNativeControlled, type NativeControlled } from '../../helpers/openflow-bridges.js';
 
+let controlled: NativeControlled | undefined;
 let ovs: PrivateOvs;
 let backend: NativeBackend;
-let port: number;
 const COOKIE = 0x4bf9ca21f8548ef1n;
 let seq = 0;
 
@@ -30,19 +30,14 @@ function bridgeName(): string {
 }
 
 /** A secure bridge whose controller is our backend; returns its datapath id. */
-const addBridge = (name: string): Promise<bigint> => addControlledBridge(ovs, name, port);
+const addBridge = (name: string): Promise<bigint> => controlled!.addBridge(name);
 
 before(async () => {
-  ovs = await PrivateOvs.start();
-  port = await freePort();
-  backend = new NativeBackend({ listenAddress: '127.0.0.1', listenPort: port, connectTimeoutSec: 20, requestTimeoutSec: 30 });
-  await backend.start();
+  controlled = await startNativeControlled();
+  ({ ovs, backend } = controlled);
 });
 
-after(async () => {
-  await backend?.stop();
-  await ovs?.stop();
-});
+after(() => controlled?.stop());
 
 const add = (flow: Flow): FlowMod => ({ command: 'add', flow: { cookie: COOKIE, ...flow } });
 
@@ -279,7 +274,7 @@ test('a bridge reconnecting after del-controller/set-controller is picked up aga
   });
   // apply() waits for the switch to come back.
   const applied = sw.apply([add({ table: 1, priority: 1, match: {}, actions: [] })]);
-  await ovs.vsctl('set-controller', br, `tcp:127.0.0.1:${port}`);
+  await ovs.vsctl('set-controller', br, `tcp:127.0.0.1:${controlled!.port}`);
   await ovs.vsctl('set', 'controller', br, 'connection_mode=out-of-band');
   assert.equal(await back, dpid);
   await applied;

@@ -2,27 +2,22 @@
 // the flow's cookie, its table, the registers the pipeline set and the whole frame.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { PrivateOvs, freePort } from '../../../lab/ovs.js';
-import { NativeBackend } from '../../../src/openflow/native/backend.js';
+import type { PrivateOvs } from '../../../lab/ovs.js';
+import type { NativeBackend } from '../../../src/openflow/native/backend.js';
 import { output } from '../../../src/openflow/flow.js';
 import type { PacketIn } from '../../../src/openflow/backend.js';
-import { addControlledBridge } from '../../helpers/openflow-bridges.js';
+import { startNativeControlled, type NativeControlled } from '../../helpers/openflow-bridges.js';
 
+let controlled: NativeControlled | undefined;
 let ovs: PrivateOvs;
 let backend: NativeBackend;
-let port: number;
 
 before(async () => {
-  ovs = await PrivateOvs.start();
-  port = await freePort();
-  backend = new NativeBackend({ listenAddress: '127.0.0.1', listenPort: port, connectTimeoutSec: 20, requestTimeoutSec: 30 });
-  await backend.start();
+  controlled = await startNativeControlled();
+  ({ ovs, backend } = controlled);
 });
 
-after(async () => {
-  await backend?.stop();
-  await ovs?.stop();
-});
+after(() => controlled?.stop());
 
 // An ICMP echo request 192.0.2.1 -> 192.0.2.2.
 const FRAME = 'fa163e000002fa163e0000010800450000545d1f40004001c6c0c0000201c00002020800f7ff00010001' + '00'.repeat(56);
@@ -39,7 +34,7 @@ async function waitFor<T>(what: string, get: () => T | undefined, ms = 5000): Pr
 
 test('a `controller` action sends the packet with its flow cookie, table, registers and frame to the listener', async () => {
   const name = `pi${process.pid % 100000}`;
-  const dpid = await addControlledBridge(ovs, name, port);
+  const dpid = await controlled!.addBridge(name);
   await backend.waitForSwitch(dpid);
   const sw = backend.bridge(name, dpid);
   await sw.apply([

@@ -4,39 +4,34 @@
 // and the switch's refusals of a meter mod reach the caller as a MeterModError it can act on.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { PrivateOvs, freePort } from '../../../lab/ovs.js';
+import type { PrivateOvs } from '../../../lab/ovs.js';
 import { auditFlows } from '../../../src/agent/repair/flow-audit.js';
 import { OVSBridge } from '../../../src/bridges/ovs-bridge.js';
 import { MeterModError, type OpenFlowSwitch } from '../../../src/openflow/backend.js';
 import { flowKey } from '../../../src/openflow/flow-key.js';
 import { dropMeter, metersUsable, type MeterModFailure } from '../../../src/openflow/meter.js';
-import { NativeBackend } from '../../../src/openflow/native/backend.js';
 import { OfctlBackend } from '../../../src/openflow/ofctl/backend.js';
+import { startNativeControlled, type NativeControlled } from '../../helpers/openflow-bridges.js';
 import { QOS_FLOWS, QOS_METERS } from '../../helpers/qos-flows.js';
 
+let controlled: NativeControlled | undefined;
 let ovs: PrivateOvs;
-let native: NativeBackend;
 /** One bridge per backend, named after it. */
 const switches = new Map<string, OpenFlowSwitch>();
 const NATIVE = `tqn${process.pid % 10000}`;
 const OFCTL = `tqo${process.pid % 10000}`;
 
 before(async () => {
-  ovs = await PrivateOvs.start();
-  const port = await freePort();
-  native = new NativeBackend({ listenAddress: '127.0.0.1', listenPort: port, connectTimeoutSec: 20, requestTimeoutSec: 30 });
-  await native.start();
-  switches.set(NATIVE, native.bridge(NATIVE, await ovs.addControlledBridge(NATIVE, port)));
+  controlled = await startNativeControlled();
+  ovs = controlled.ovs;
+  switches.set(NATIVE, controlled.backend.bridge(NATIVE, await controlled.addBridge(NATIVE)));
   await ovs.addSecureBridge(OFCTL);
   const ofctl = new OfctlBackend({ timeoutSec: 10, env: ovs.env });
   await ofctl.start();
   switches.set(OFCTL, ofctl.bridge(OFCTL));
 });
 
-after(async () => {
-  await native?.stop();
-  await ovs?.stop();
-});
+after(() => controlled?.stop());
 
 /** `ovs-ofctl dump-meters` of a bridge, the reply header left out. */
 async function dumpMeters(bridge: string): Promise<string> {

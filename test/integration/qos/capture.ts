@@ -7,40 +7,20 @@
 //
 //   scripts/capture-qos-reference.sh [--out DIR]
 // Run inside scripts/netns-run.sh (the wrapper does): ovs-vswitchd, the veth and the lab need a namespace.
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NeutronLab, type NeutronAgent } from '../../../lab/neutron.js';
 import { PrivateOvs } from '../../../lab/ovs.js';
-import { cleanupAllVms } from '../../../lab/vm.js';
-import { RunningAgent, defaultFlowsReady, agentRecord, until, type AgentConfig } from '../../../bench/agents.js';
+import { agentRecord, type AgentConfig } from '../../../bench/agents.js';
 import { addPhysicalBridge, runQosScenario, QOS_PHYSICAL_PORT } from './scenario.js';
-import { assertNoIdsLeft, captureFailure, captureLog, captureOutDir } from '../../helpers/capture-cli.js';
+import { assertNoIdsLeft, captureLog, captureOutDir } from '../../helpers/capture-cli.js';
+import { captureWithReference } from '../../helpers/capture-run.js';
 
 const log = captureLog;
 
 /** The reference's configuration beyond the lab's: the qos extension, the OVS firewall, its root commands on the private OVS. */
 export function qosReferenceIni(ovs: PrivateOvs): string {
   return ['[securitygroup]', 'firewall_driver = openvswitch', '[agent]', 'extensions = qos', `root_helper = env OVS_RUNDIR=${ovs.dir}`, ''].join('\n');
-}
-
-const logFile = (agent: RunningAgent): string => join(agent.dir, 'agent.log');
-const logSize = (agent: RunningAgent): number => {
-  try {
-    return readFileSync(logFile(agent), 'utf8').length;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw e;
-  }
-};
-
-/** Waits for the reference's start-up to finish: its first loop iteration logged after `from` characters of its log. */
-async function waitReady(agent: RunningAgent, ovs: PrivateOvs, lab: NeutronLab, host: string, from: number): Promise<void> {
-  await until('default flows', agent, 120000, () => defaultFlowsReady(ovs), 250);
-  await until('firewall base flows', agent, 60000, async () => (await ovs.dumpFlows('br-int')).some((f) => f.includes('table=94')), 250);
-  // The qos extension's first act: table 0's default-queue flow (proof its ovs-ofctl calls reach this OVS).
-  await until('qos set_queue flow', agent, 60000, async () => (await ovs.dumpFlows('br-int')).some((f) => f.includes('set_queue:0')), 250);
-  await until('agent alive in the API', agent, 120000, async () => (await agentRecord(lab, host))?.alive === true, 500);
-  await until('first rpc_loop iteration', agent, 180000, async () => /rpc_loop - iteration:0 completed/.test(readFileSync(logFile(agent), 'utf8').slice(from)), 500);
 }
 
 async function main(): Promise<void> {
@@ -51,7 +31,6 @@ async function main(): Promise<void> {
   log('starting the neutron lab (QoS on) and a private OVS');
   const lab = await NeutronLab.start();
   let ovs: PrivateOvs | undefined;
-  let agent: RunningAgent | undefined;
   let removeVeth: (() => Promise<void>) | undefined;
   try {
     if (!lab.qos) throw new Error('the lab runs without QoS');
@@ -59,52 +38,46 @@ async function main(): Promise<void> {
     removeVeth = await addPhysicalBridge(ovs);
     const host = `qoscap-${process.pid}`;
     const cfg: AgentConfig = { host, transportUrl: lab.transportUrl, ovs, extraIni: qosReferenceIni(ovs) };
-    agent = await RunningAgent.start('reference', cfg);
-    await waitReady(agent, ovs, lab, host, 0);
-    log(`reference agent ready after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-    const record = await agentRecord(lab, host);
-    if (record === undefined) throw new Error(`no agent record for ${host}`);
-    writeFileSync(join(out, 'agent-configurations.json'), JSON.stringify(reportOf(record, host), null, 2) + '\n');
-
     const privateOvs = ovs;
-    let restartBefore: RowIdentity | undefined;
-    const ids = await runQosScenario({
-      lab,
-      ovs: privateOvs,
-      host,
-      log,
-      assertAgentRunning: () => agent?.assertRunning(),
-      restartAgent: async () => {
-        const old = agent!;
-        const from = logSize(old);
-        restartBefore = await rowIdentity(privateOvs);
-        await old.stop(10000);
-        agent = await RunningAgent.start('reference', cfg, old.dir);
-        await waitReady(agent, privateOvs, lab, host, from);
-      },
-      capture: async (step, snapshot) => {
-        writeFileSync(join(out, `${step}.json`), JSON.stringify(snapshot, null, 2) + '\n');
-        if (step.endsWith('-restarted') && restartBefore) {
-          const after = await rowIdentity(privateOvs);
-          const kept = (a: string[], b: string[]): string => (a.length === 0 ? 'none' : a.every((x) => b.includes(x)) ? 'kept' : b.some((x) => a.includes(x)) ? 'some replaced' : 'replaced');
-          writeFileSync(
-            join(out, 'restart-identity.json'),
-            JSON.stringify({ qosRows: kept(restartBefore.qos, after.qos), queueRows: kept(restartBefore.queues, after.queues), meterIds: kept(restartBefore.meters, after.meters) }, null, 2) + '\n',
-          );
-        }
-      },
+    const flowIn = (text: string) => async (): Promise<boolean> => (await privateOvs.dumpFlows('br-int')).some((f) => f.includes(text));
+    const readyChecks = [
+      ['firewall base flows', flowIn('table=94')],
+      // The qos extension's first act: table 0's default-queue flow (proof its ovs-ofctl calls reach this OVS).
+      ['qos set_queue flow', flowIn('set_queue:0')],
+    ] as const;
+    const ids = await captureWithReference({ lab, ovs, cfg, readyChecks, keepLogAt: process.env.QOS_CAPTURE_KEEP_LOG }, async (hooks) => {
+      log(`reference agent ready after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+      const record = await agentRecord(lab, host);
+      if (record === undefined) throw new Error(`no agent record for ${host}`);
+      writeFileSync(join(out, 'agent-configurations.json'), JSON.stringify(reportOf(record, host), null, 2) + '\n');
+
+      let restartBefore: RowIdentity | undefined;
+      return runQosScenario({
+        lab,
+        ovs: privateOvs,
+        host,
+        log,
+        assertAgentRunning: hooks.assertAgentRunning,
+        restartAgent: async () => {
+          restartBefore = await rowIdentity(privateOvs);
+          await hooks.restartAgent();
+        },
+        capture: async (step, snapshot) => {
+          writeFileSync(join(out, `${step}.json`), JSON.stringify(snapshot, null, 2) + '\n');
+          if (step.endsWith('-restarted') && restartBefore) {
+            const after = await rowIdentity(privateOvs);
+            const kept = (a: string[], b: string[]): string => (a.length === 0 ? 'none' : a.every((x) => b.includes(x)) ? 'kept' : b.some((x) => a.includes(x)) ? 'some replaced' : 'replaced');
+            writeFileSync(
+              join(out, 'restart-identity.json'),
+              JSON.stringify({ qosRows: kept(restartBefore.qos, after.qos), queueRows: kept(restartBefore.queues, after.queues), meterIds: kept(restartBefore.meters, after.meters) }, null, 2) + '\n',
+            );
+          }
+        },
+      });
     });
     assertNoIdsLeft(out, ids);
     log(`captured into ${out} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-  } catch (e) {
-    throw captureFailure(e, agent?.log(6000));
   } finally {
-    await cleanupAllVms().catch((e: unknown) => log(`VM cleanup: ${String(e)}`));
-    if (agent) {
-      await agent.stop(5000);
-      if (process.env.QOS_CAPTURE_KEEP_LOG) writeFileSync(process.env.QOS_CAPTURE_KEEP_LOG, readFileSync(logFile(agent), 'utf8'));
-      agent.cleanup();
-    }
     await removeVeth?.().catch((e: unknown) => log(`deleting ${QOS_PHYSICAL_PORT}: ${String(e)}`));
     await ovs?.stop();
     await lab.stop();

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { type NeutronLab, labSkipReason } from '../../../lab/neutron.js';
 import { startLab } from '../../../lab/host.js';
 import { PrivateOvs } from '../../../lab/ovs.js';
-import { cleanupAllVms } from '../../../lab/vm.js';
+import { tearDownTestHost } from '../../helpers/teardown.js';
 import { checkoutFile } from '../../../lab/checkout.js';
 import { RunningAgent, until, type AgentConfig } from '../../../bench/agents.js';
 import { addPhysicalBridge, runQosScenario } from './scenario.js';
@@ -91,16 +91,7 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) {
       });
     }, { timeout: 900_000 });
 
-    after(async () => {
-      await cleanupAllVms().catch(() => undefined);
-      if (agent) {
-        await agent.stop(5000);
-        agent.cleanup();
-      }
-      await removeVeth?.().catch((e: unknown) => process.stderr.write(`removing the physical port's veth: ${String(e)}\n`));
-      await ovs?.stop();
-      await lab?.stop();
-    }, { timeout: 120_000 });
+    after(() => tearDownTestHost(`qos parity (${ofInterface})`, { agent, ovs, lab, also: removeVeth ? [['removing the physical port\'s veth', removeVeth]] : [] }), { timeout: 120_000 });
 
     it('every step leaves the reference\'s flows, meters and OVSDB rows (our egress meters aside, one per egress-limited port)', () => {
       assert.ok(steps.length >= 19, `the scenario ran ${steps.length} steps`);

@@ -15,7 +15,7 @@ import { cleanupAllVms } from '../../../lab/vm.js';
 import type { RunningAgent } from '../../../bench/agents.js';
 import { runTrunkScenario, TRUNK_PHYSICAL_BRIDGE } from './scenario.js';
 import { restartTrunkAgent, startTrunkAgent } from './host.js';
-import { captureLog, captureOutDir } from '../../helpers/capture-cli.js';
+import { captureFailure, captureLog, captureOutDir } from '../../helpers/capture-cli.js';
 
 const log = captureLog;
 
@@ -64,8 +64,7 @@ async function main(): Promise<void> {
     assertNoIds(out, ids);
     log(`captured into ${out} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   } catch (e) {
-    const tail = agent ? `\n--- reference agent log tail ---\n${agent.log(6000)}` : '';
-    throw new Error(`${e instanceof Error ? e.message : String(e)}${tail}`);
+    throw captureFailure(e, agent?.log(6000));
   } finally {
     await cleanupAllVms().catch((e: unknown) => log(`VM cleanup: ${String(e)}`));
     if (agent) {
