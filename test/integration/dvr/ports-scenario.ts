@@ -8,6 +8,7 @@
 //   one subnet, so the subnet's centralized SNAT port is plugged here; then the gateway removed.
 // After each step, once the flows settle, the bridges' flows with every per-run value named.
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { LAB_PROJECT, type NeutronLab, type NeutronPort, type NeutronSubnet, type ProviderSpec } from '../../../lab/neutron.js';
@@ -260,9 +261,11 @@ async function onDvrHost(lab: NeutronLab, side: Side, host: string, o: DvrHostOp
   } catch (e) {
     throw new Error(`${e instanceof Error ? e.message : String(e)}\n--- l3 agent log ---\n${l3?.log(3000) ?? ''}`);
   } finally {
-    await l3?.stop();
-    // The provider VLANs are the same at every run: the next run needs them free.
+    // The provider VLANs are the same at every run: the next run needs them free. Removed while the
+    // L3 agent runs, so that it takes its router's namespaces down itself.
     await dropTopology(lab, topo).catch((e: unknown) => process.stderr.write(`DVR ports scenario: removing its router and networks: ${String(e)}\n`));
+    if (topo.router) await routerNamespacesGone(topo.router);
+    await l3?.stop();
     if (agent) {
       await agent.stop(5000);
       agent.cleanup();
@@ -270,6 +273,19 @@ async function onDvrHost(lab: NeutronLab, side: Side, host: string, o: DvrHostOp
     l3?.cleanup();
     await ovs.stop();
     await forgetHost(lab, host).catch((e: unknown) => process.stderr.write(`DVR ports scenario: ${String(e)}\n`));
+  }
+}
+
+/**
+ * Waits (20 s at most) for the L3 agent to delete the router's namespaces, which it makes in the
+ * machine's /run/netns; those still there are deleted, and said so: a run leaves none behind.
+ */
+async function routerNamespacesGone(routerId: string): Promise<void> {
+  const left = (): string[] => ['qrouter', 'snat'].map((p) => `${p}-${routerId}`).filter((n) => existsSync(`/run/netns/${n}`));
+  for (let i = 0; i < 40 && left().length; i++) await new Promise((r) => setTimeout(r, 500));
+  for (const ns of left()) {
+    process.stderr.write(`DVR ports scenario: the L3 agent left namespace ${ns}; deleting it\n`);
+    await run('ip', ['netns', 'delete', ns]);
   }
 }
 
