@@ -421,9 +421,11 @@ export class NeutronLab {
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
-  async createNetwork(opts: { name: string; provider?: ProviderSpec; shared?: boolean }): Promise<NeutronNetwork> {
+  /** `external`: `router:external`, a network routers can have their gateway on (needs the router service plugin). */
+  async createNetwork(opts: { name: string; provider?: ProviderSpec; shared?: boolean; external?: boolean }): Promise<NeutronNetwork> {
     const network: Record<string, unknown> = { name: opts.name, tenant_id: LAB_PROJECT };
     if (opts.shared !== undefined) network.shared = opts.shared;
+    if (opts.external !== undefined) network['router:external'] = opts.external;
     if (opts.provider) {
       network['provider:network_type'] = opts.provider.network_type;
       if (opts.provider.physical_network !== undefined) {

@@ -144,18 +144,19 @@ export class IntegrationBridge extends OVSBridge {
     b.delete({ table: INT.MAC_SPOOF_TABLE, match: { inPort: ofport } });
   }
 
-  /** Neighbour advertisements only for these targets (addresses or CIDRs); none given, none installed. */
+  /** Neighbour advertisements only for these targets (addresses or CIDRs); none given, none pass. */
   static installIcmpv6NaSpoofingProtection(b: FlowBatch, ofport: number, targets: readonly string[]): void {
-    if (!targets.length) return;
     for (const t of targets) {
       b.add(gotoFlow(INT.ARP_SPOOF_TABLE, ALLOW_RULE_PRIORITY, INT.PACKET_RATE_LIMIT, { ...neighborAdvertMatch(ofport), ndTarget: cidrMatch(t) }));
     }
     b.add(gotoFlow(INT.LOCAL_SWITCHING, LOCAL_SWITCHING_PRIORITY.ARP_ND_SPOOFING, INT.ARP_SPOOF_TABLE, neighborAdvertMatch(ofport)));
   }
 
-  /** ARP only from these addresses (or CIDRs); none given, none installed. */
+  /**
+   * ARP only from these addresses (or CIDRs). None given (a port with IPv6 addresses only), none
+   * passes: its ARP still goes to the anti-spoofing table, as the reference does.
+   */
   static installArpSpoofingProtection(b: FlowBatch, ofport: number, addresses: readonly string[]): void {
-    if (!addresses.length) return;
     for (const a of addresses) {
       b.add(gotoFlow(INT.ARP_SPOOF_TABLE, ALLOW_RULE_PRIORITY, INT.MAC_SPOOF_TABLE, { ...arpMatch(ofport), arpSpa: cidrMatch(a) }));
     }

@@ -5,7 +5,8 @@
 //   - once the server answers, this host's DVR MAC (get_dvr_mac_address_by_host) and the others'
 //     (get_dvr_mac_address_list): flows that keep other hosts' DVR MACs out of learning and hand
 //     their routed traffic to DVR_TO_SRC_MAC; `dvr_mac_address_update` adds and removes hosts live;
-//   - each port wired: router interfaces, the ports they route for, csnat ports (dvr-ports.ts).
+//   - each port wired: router interfaces (IPv4 and IPv6 subnets), the ports they route for, and a
+//     dvr_snat host's centralized SNAT ports (dvr-ports.ts).
 // The rest of DVR lives in the agent core, driven by the setting: tunnel and provider networks'
 // local VLANs provisioned through the DVR tables, and no drop of br-int's traffic on provider bridges.
 import { IntDvr, PhysDvr, TunDvr } from '../../bridges/dvr.js';
@@ -14,7 +15,6 @@ import type { JsonObject, JsonValue } from '../../util/json.js';
 import type { AgentExtension, ExtensionAgentApi, ExtensionPort, ExtensionRpcEndpoint, ExtensionStatus } from '../seam.js';
 import { DVR_UPDATE_TOPIC, DVR_UPDATE_VERSION, DvrRpc, parseHostMacs, type DvrHostMac } from './dvr-rpc.js';
 import { DvrPorts } from './dvr-ports.js';
-import { DEVICE_OWNER_DVR_INTERFACE, DEVICE_OWNER_ROUTER_SNAT } from './dvr-state.js';
 
 const LOG = getLogger('extensions.dvr');
 /** How long a port waits for this host's DVR MAC before it is retried by a later pass. */
@@ -186,8 +186,6 @@ export class DvrAgentExtension implements AgentExtension {
   async handlePort(port: ExtensionPort): Promise<void> {
     // Admin down (no local VLAN): the reference leaves a port's DVR flows alone while it is dead.
     if (port.localVlan === undefined || !port.segment) return;
-    const missing = unsupported(port);
-    if (missing) throw new Error(`DVR: port ${port.portId} (${port.deviceOwner}): ${missing} is not implemented by this agent yet; the port is not wired for DVR (run the reference agent on this host for it)`);
     await this.waitForMac();
     await this.ports.bind({
       id: port.portId, ofport: port.ofport, mac: port.mac, deviceOwner: port.deviceOwner, fixedIps: port.fixedIps ?? [],
@@ -241,16 +239,4 @@ export class DvrAgentExtension implements AgentExtension {
     this.stopped = true;
     clearTimeout(this.retryTimer);
   }
-}
-
-/**
- * What of DVR this agent does not do yet (not shown equal to the reference): router interfaces on
- * IPv6 subnets, and centralized SNAT ports (dvr_snat hosts). Such a port fails loudly, never
- * half-wired. (Tunnelled, VLAN and flat networks are shown: test/integration/dvr/.)
- */
-function unsupported(port: ExtensionPort): string | undefined {
-  if (port.deviceOwner === DEVICE_OWNER_ROUTER_SNAT) return 'the centralized SNAT port of a dvr_snat host';
-  if (port.deviceOwner !== DEVICE_OWNER_DVR_INTERFACE || !port.segment) return undefined;
-  if (port.fixedIps?.[0]?.ipAddress.includes(':')) return 'a distributed router interface on an IPv6 subnet';
-  return undefined;
 }

@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { NeutronLab } from '../../../lab/neutron.js';
 import { DVR_FIXTURES, DVR_STARTUP_CASES, startupFlows, writeFixture } from './startup-scenario.js';
-import { portsFixtureName, runPortsScenario } from './ports-scenario.js';
+import { portsFixtureName, runPortsScenario, runSnatScenario, snatFixtureName } from './ports-scenario.js';
 
 function log(line: string): void {
   process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
@@ -16,18 +16,24 @@ async function main(): Promise<void> {
   mkdirSync(DVR_FIXTURES, { recursive: true });
   const ports = process.argv.includes('--ports');
   // --ports --only=vlan (repeatable): those variants alone, the other fixtures kept as they are.
+  const variants = ['vxlan', 'vlan', 'flat', 'ipv6'] as const;
   const variantsWanted = process.argv.filter((a) => a.startsWith('--only=')).map((a) => a.slice('--only='.length));
-  const unknown = variantsWanted.filter((v) => v !== 'vxlan' && v !== 'vlan' && v !== 'flat');
-  if (unknown.length) throw new Error(`--only takes vxlan, vlan or flat, not ${unknown.join(', ')}`);
+  const unknown = variantsWanted.filter((v) => v !== 'snat' && !(variants as readonly string[]).includes(v));
+  if (unknown.length) throw new Error(`--only takes ${variants.join(', ')} or snat, not ${unknown.join(', ')}`);
+  const wanted = (v: string): boolean => !variantsWanted.length || variantsWanted.includes(v);
   log(`starting the neutron lab${ports ? ' (router service plugin, router_distributed = True)' : ''}`);
   const lab = await NeutronLab.start({ dvr: ports });
   try {
     if (ports) {
       log('reference: ports of a distributed router, with neutron-l3-agent in dvr mode');
-      for (const variant of ['vxlan', 'vlan', 'flat'] as const) {
-        if (variantsWanted.length && !variantsWanted.includes(variant)) continue;
+      for (const variant of variants) {
+        if (!wanted(variant)) continue;
         log(`reference: ${variant} networks`);
         for (const [step, text] of await runPortsScenario(lab, 'reference', `dvrcap-ports-${variant}-${process.pid}`, undefined, variant)) writeFixture(portsFixtureName(variant, step), text);
+      }
+      if (wanted('snat')) {
+        log('reference: the centralized SNAT port, with neutron-l3-agent in dvr_snat mode');
+        for (const [step, text] of await runSnatScenario(lab, 'reference', `dvrcap-snat-${process.pid}`)) writeFixture(snatFixtureName(step), text);
       }
     }
     for (const c of ports ? [] : DVR_STARTUP_CASES) {

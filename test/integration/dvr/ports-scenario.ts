@@ -1,13 +1,17 @@
-// Ports of a distributed router on one host, the same for the reference (capture-ports.ts) and ours
+// Ports of distributed routers on one host, the same for the reference (capture.ts) and ours
 // (ports-parity.test.ts): a lab with the router service plugin (router_distributed = True), a
-// private OVS, the OVS agent under test with DVR on and Debian's neutron-l3-agent in dvr mode next
-// to it. Two vxlan networks (192.0.2.0/24, 198.51.100.0/24) of one distributed router, a VM port
-// of each bound here; then the second router interface removed; then the first VM removed. After
-// each step, once the flows settle, the three bridges' flows with every per-run value named.
+// private OVS, the OVS agent under test with DVR on and Debian's neutron-l3-agent next to it.
+// - runPortsScenario (L3 agent in dvr mode): two networks (vxlan, VLAN or flat, one subnet IPv6 in
+//   the ipv6 variant) of one distributed router, a VM port of each bound here; then the second
+//   router interface removed; then the first VM removed.
+// - runSnatScenario (L3 agent in dvr_snat mode): a distributed router with an external gateway and
+//   one subnet, so the subnet's centralized SNAT port is plugged here; then the gateway removed.
+// After each step, once the flows settle, the bridges' flows with every per-run value named.
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { NeutronLab, NeutronPort, ProviderSpec } from '../../../lab/neutron.js';
+import { LAB_PROJECT, type NeutronLab, type NeutronPort, type NeutronSubnet, type ProviderSpec } from '../../../lab/neutron.js';
 import type { PrivateOvs } from '../../../lab/ovs.js';
 import { L3Agent } from '../../../lab/l3-agent.js';
 import { RunningAgent, agentRecord, startOvs, until, type Side } from '../../../bench/agents.js';
@@ -21,9 +25,12 @@ const DVR_VLAN_INI = ['[agent]', 'enable_distributed_routing = True', ''].join('
 export type PortsStep = 'two-subnets' | 'interface-b-removed' | 'vm-a-removed';
 /**
  * The networks of the router: vxlan (tenant networks); VLAN 151 and 152 of physnet1 (br-phys); or
- * physnet1's flat network and VLAN 152 (a physical network has one flat network).
+ * physnet1's flat network and VLAN 152 (a physical network has one flat network); or vxlan with
+ * network b's subnet IPv6 (ipv6).
  */
-export type PortsVariant = 'vxlan' | 'vlan' | 'flat';
+export type PortsVariant = 'vxlan' | 'vlan' | 'flat' | 'ipv6';
+/** Network b's IPv6 subnet in the ipv6 variant (SLAAC: the router advertises, the VM's address follows from its MAC). */
+const IPV6_CIDR = '2001:db8:b::/64';
 const VLAN_SEGMENTS = { a: 151, b: 152 } as const;
 
 /** The fixture of a step: ports-<step> for vxlan, ports-<variant>-<step> for the others. */
@@ -31,18 +38,18 @@ export function portsFixtureName(variant: PortsVariant, step: PortsStep): string
   return variant === 'vxlan' ? `ports-${step}` : `ports-${variant}-${step}`;
 }
 
-async function vsctl(ovs: PrivateOvs, ...args: string[]): Promise<string> {
+export async function vsctl(ovs: PrivateOvs, ...args: string[]): Promise<string> {
   return (await run('ovs-vsctl', [`--db=${ovs.tcpConnection}`, '--timeout=10', ...args], { env: ovs.env })).stdout;
 }
 
 /** A VM port as Nova plugs it (an internal port standing in for the tap). */
-async function plugVm(ovs: PrivateOvs, name: string, id: string, mac: string): Promise<void> {
+export async function plugVm(ovs: PrivateOvs, name: string, id: string, mac: string): Promise<void> {
   await vsctl(ovs, '--', 'add-port', 'br-int', name, '--', 'set', 'Interface', name, 'type=internal',
     `external_ids:iface-id=${id}`, `external_ids:attached-mac=${mac}`, 'external_ids:iface-status=active', `external_ids:vm-uuid=${randomUUID()}`);
 }
 
 /** Per-run values (MACs, ofports, VNIs) by the role they play, so two runs compare. */
-class Names {
+export class Names {
   readonly byValue = new Map<string, string>();
   add(value: string, name: string): void {
     this.byValue.set(value, name);
@@ -60,7 +67,7 @@ class Names {
   }
 }
 
-function renameOfports(text: string, ofports: Map<string, string>): string {
+export function renameOfports(text: string, ofports: Map<string, string>): string {
   return text.replace(/(in_port=|output:)(\d+)/g, (m, k: string, n: string) => (ofports.has(n) ? `${k}<${ofports.get(n)!}>` : m));
 }
 
@@ -72,24 +79,31 @@ function linkLocal(mac: string): string {
   return `fe80::${words.map((w) => w.toString(16)).join(':')}`;
 }
 
+/** Which provider segments are which network: VLAN ids by role, and the role of physnet1's flat network. */
+export interface ProviderRoles {
+  vlan: Readonly<Record<string, number>>;
+  flat: string;
+}
+
 /**
  * Local VLANs and VNIs by network: the order in which the networks' first ports are wired (and so
  * which gets local VLAN 1) and the VNIs the server picks differ between runs. Read from br-tun's
  * TUN_TO_LV flows (tun_id → vlan_vid) and remembered for the later steps.
  */
-function nameSegments(text: string, vnis: Map<string, string>, vlans: Map<string, string>): string {
+
+export function nameSegments(text: string, vnis: Map<string, string>, vlans: Map<string, string>, roles: ProviderRoles = { vlan: VLAN_SEGMENTS, flat: 'a' }): string {
   for (const m of text.matchAll(/tun_id=(0x[0-9a-f]+) actions=push_vlan:0x8100,set_field:(\d+)->vlan_vid/g)) {
     const role = vnis.get(String(parseInt(m[1]!, 16)));
     if (role) vlans.set(String(Number(m[2]) - 4096), role);
   }
   // VLAN networks: br-int's translation of the provider VLAN to the local one.
   for (const m of text.matchAll(/dl_vlan=(\d+) actions=(?:mod_vlan_vid:(\d+)|set_field:(\d+)->vlan_vid)/g)) {
-    const role = [...Object.entries(VLAN_SEGMENTS)].find(([, seg]) => String(seg) === m[1])?.[0];
+    const role = [...Object.entries(roles.vlan)].find(([, seg]) => String(seg) === m[1])?.[0];
     if (role) vlans.set(m[2] ?? String(Number(m[3]) - 4096), role);
   }
-  // The flat network (network a of the flat variant): untagged traffic given its local VLAN.
+  // The flat network (network a of the flat variant, by default): untagged traffic given its local VLAN.
   for (const m of text.matchAll(/vlan_tci=0x0000\/0x1fff actions=(?:push_vlan:0x8100,)?(?:mod_vlan_vid:(\d+)|set_field:(\d+)->vlan_vid)/g)) {
-    vlans.set(m[1] ?? String(Number(m[2]) - 4096), 'a');
+    vlans.set(m[1] ?? String(Number(m[2]) - 4096), roles.flat);
   }
   return text
     .replace(/tun_id=(0x[0-9a-f]+)/g, (s, v: string) => (vnis.has(String(parseInt(v, 16))) ? `tun_id=<vni-${vnis.get(String(parseInt(v, 16)))!}>` : s))
@@ -101,7 +115,7 @@ function nameSegments(text: string, vnis: Map<string, string>, vlans: Map<string
 }
 
 /** Each bridge's flows sorted again once named (the names change the order). */
-function sortSections(text: string): string {
+export function sortSections(text: string): string {
   return text
     .split(/(?=^== )/m)
     .map((sec) => {
@@ -112,7 +126,7 @@ function sortSections(text: string): string {
 }
 
 /** What a run made on the server and has not removed yet. */
-interface Topology {
+export interface Topology {
   router?: string;
   /** Subnets with an interface on the router. */
   interfaces: Set<string>;
@@ -120,7 +134,7 @@ interface Topology {
   networks: string[];
 }
 
-async function dropTopology(lab: NeutronLab, t: Topology): Promise<void> {
+export async function dropTopology(lab: NeutronLab, t: Topology): Promise<void> {
   for (const subnet of t.interfaces) await lab.api('PUT', `/v2.0/routers/${t.router!}/remove_router_interface`, { subnet_id: subnet });
   if (t.router) await lab.api('DELETE', `/v2.0/routers/${t.router}`);
   for (const p of t.ports) await lab.deletePort(p);
@@ -135,14 +149,18 @@ export interface PortsRun {
 async function createTopology(lab: NeutronLab, host: string, variant: PortsVariant, topo: Topology) {
   const provider = (role: 'a' | 'b'): { provider?: ProviderSpec } => {
     if (variant === 'flat' && role === 'a') return { provider: { network_type: 'flat', physical_network: 'physnet1' } };
-    return variant !== 'vxlan' ? { provider: { network_type: 'vlan', physical_network: 'physnet1', segmentation_id: VLAN_SEGMENTS[role] } } : {};
+    return variant === 'vlan' || variant === 'flat' ? { provider: { network_type: 'vlan', physical_network: 'physnet1', segmentation_id: VLAN_SEGMENTS[role] } } : {};
   };
   const netA = await lab.createNetwork({ name: 'dvr-a', ...provider('a') });
   topo.networks.push(netA.id);
   const netB = await lab.createNetwork({ name: 'dvr-b', ...provider('b') });
   topo.networks.push(netB.id);
   const subA = await lab.createSubnet(netA.id, '192.0.2.0/24');
-  const subB = await lab.createSubnet(netB.id, '198.51.100.0/24');
+  const subB = variant === 'ipv6'
+    ? (await lab.api<{ subnet: NeutronSubnet }>('POST', '/v2.0/subnets', {
+      subnet: { network_id: netB.id, tenant_id: LAB_PROJECT, ip_version: 6, cidr: IPV6_CIDR, ipv6_ra_mode: 'slaac', ipv6_address_mode: 'slaac', enable_dhcp: true },
+    })).subnet
+    : await lab.createSubnet(netB.id, '198.51.100.0/24');
   const router = (await lab.api<{ router: { id: string } }>('POST', '/v2.0/routers', { router: { name: 'dvr-r', tenant_id: 'lab', distributed: true } })).router;
   topo.router = router.id;
   const ifA = await lab.api<{ port_id: string }>('PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: subA.id });
@@ -156,87 +174,98 @@ async function createTopology(lab: NeutronLab, host: string, variant: PortsVaria
   return { netA, netB, subA, subB, router, ifA, ifB, vmA, vmB };
 }
 
-/** Names the topology's per-run values; returns the networks' segmentation ids by role. */
-async function nameTopology(lab: NeutronLab, names: Names, t: { netA: { id: string }; netB: { id: string }; ifA: { port_id: string }; ifB: { port_id: string }; vmA: NeutronPort; vmB: NeutronPort }): Promise<Map<string, string>> {
-  const { netA, netB, ifA, ifB, vmA, vmB } = t;
+/** Names the topology's per-run values. */
+async function nameTopology(lab: NeutronLab, names: Names, t: { ifA: { port_id: string }; ifB: { port_id: string }; vmA: NeutronPort; vmB: NeutronPort }): Promise<void> {
+  const { ifA, ifB, vmA, vmB } = t;
   names.add(vmA.mac_address, '<mac-vm-a>');
   names.add(vmB.mac_address, '<mac-vm-b>');
   names.add(linkLocal(vmA.mac_address), '<ll-vm-a>');
   names.add(linkLocal(vmB.mac_address), '<ll-vm-b>');
   names.add(`=${vmA.fixed_ips[0]!.ip_address} `, '=<ip-vm-a> ');
-  names.add(`=${vmB.fixed_ips[0]!.ip_address} `, '=<ip-vm-b> ');
-  const vnis = new Map<string, string>();
-  for (const [net, role] of [[netA.id, 'a'], [netB.id, 'b']] as const) {
-    const n = await lab.api<{ network: Record<string, unknown> }>('GET', `/v2.0/networks/${net}`);
-    vnis.set(String(n.network['provider:segmentation_id']), role);
-  }
+  const ipB = vmB.fixed_ips[0]!.ip_address;
+  // An IPv6 address (the ipv6 variant's, from the VM's MAC) is long enough to be named wherever it is.
+  if (ipB.includes(':')) names.add(ipB, '<ip-vm-b>');
+  else names.add(`=${ipB} `, '=<ip-vm-b> ');
   const rA = await lab.getPort(ifA.port_id);
   const rB = await lab.getPort(ifB.port_id);
   names.add(rA.mac_address, '<mac-router-a>');
   names.add(rB.mac_address, '<mac-router-b>');
-  return vnis;
 }
 
-/** Runs the scenario with `side` as the OVS agent; `capture` gets each step's flows. */
-export async function runPortsScenario(lab: NeutronLab, side: Side, host: string, ofInterface?: 'native' | 'ovs-ofctl', variant: PortsVariant = 'vxlan'): Promise<Map<PortsStep, string>> {
-  const vlan = variant !== 'vxlan';
-  const bridges = vlan ? ['br-int', 'br-tun', 'br-phys'] : ['br-int', 'br-tun'];
-  // br-int's DVR_TO_SRC_MAC and ARP_DVR_MAC_TO_DST_MAC tables: 1 and 3 for tunnels, 2 and 4 for VLAN.
-  const [toSrcMac, toDstMac] = vlan ? ['table=2,', 'table=4,'] : ['table=1,', 'table=3,'];
+/** One simulated DVR host for a scenario: its OVS, its OVS agent and L3 agent, what the run made. */
+interface DvrHost {
+  ovs: PrivateOvs;
+  names: Names;
+  topo: Topology;
+  /** Waits until br-int's flows are `ready`, lets them settle, and keeps the bridges' flows as `step`'s. */
+  snapshot(step: string, ready: (int: string[]) => boolean, ifaces: Map<string, string>): Promise<void>;
+  /** Remembers the VNIs of these networks (tenant networks are vxlan) by role. */
+  nameVnis(networks: ReadonlyArray<readonly [string, string]>): Promise<void>;
+}
+
+interface DvrHostOptions {
+  ofInterface: 'native' | 'ovs-ofctl' | undefined;
+  /** physnet1 mapped to br-phys (its flows dumped too). */
+  physnet: boolean;
+  l3Mode: 'dvr' | 'dvr_snat';
+  roles?: ProviderRoles;
+}
+
+/**
+ * Starts `side` and neutron-l3-agent on a fresh OVS as `host`, runs `body`, and returns the flows
+ * of each step it snapshot; removes what the run made on the server and stops everything.
+ */
+async function onDvrHost(lab: NeutronLab, side: Side, host: string, o: DvrHostOptions, body: (h: DvrHost) => Promise<void>): Promise<Map<string, string>> {
+  const bridges = o.physnet ? ['br-int', 'br-tun', 'br-phys'] : ['br-int', 'br-tun'];
   const names = new Names();
   names.add(await dvrMacOf(lab, OTHER_HOST), '<dvr-mac-other-host>');
   names.add(await dvrMacOf(lab, host), '<dvr-mac-this-host>');
   const ovs = await startOvs();
-  const out = new Map<PortsStep, string>();
+  const out = new Map<string, string>();
   const topo: Topology = { networks: [], interfaces: new Set(), ports: new Set() };
   let agent: RunningAgent | undefined;
   let l3: L3Agent | undefined;
   try {
-    const ini = vlan ? DVR_VLAN_INI : DVR_INI;
+    const ini = o.physnet ? DVR_VLAN_INI : DVR_INI;
     const extraIni = side === 'reference' ? `${ini}[agent]\nroot_helper = env OVS_RUNDIR=${ovs.dir}\n` : ini;
-    agent = await RunningAgent.start(side, { host, transportUrl: lab.transportUrl, ovs, extraIni, ...(ofInterface ? { ofInterface } : {}) });
-    l3 = L3Agent.start({ host, transportUrl: lab.transportUrl, ovs, mode: 'dvr' });
+    agent = await RunningAgent.start(side, { host, transportUrl: lab.transportUrl, ovs, extraIni, ...(o.ofInterface ? { ofInterface: o.ofInterface } : {}) });
+    l3 = L3Agent.start({ host, transportUrl: lab.transportUrl, ovs, mode: o.l3Mode });
     const a = agent;
+    const l3a = l3;
     await until('OVS agent alive', a, 120000, async () => (await agentRecord(lab, host))?.alive === true, 500);
     await until('L3 agent alive', a, 120000, async () => (await lab.listAgents()).some((x) => x.host === host && x.agent_type === 'L3 agent' && x.alive), 500);
-
-    const { netA, netB, subB, router, ifA, ifB, vmA, vmB } = await createTopology(lab, host, variant, topo);
-    await plugVm(ovs, 'vm-a', vmA.id, vmA.mac_address);
-    await plugVm(ovs, 'vm-b', vmB.id, vmB.mac_address);
-    const vnis = await nameTopology(lab, names, { netA, netB, ifA, ifB, vmA, vmB });
+    const vnis = new Map<string, string>();
     const vlans = new Map<string, string>();
-
+    // Remembered across steps: the reference leaves flows that output to ports gone since.
     const ofports = new Map<string, string>();
-    const settle = async (step: PortsStep, ready: (int: string[]) => boolean, ifaces: Map<string, string>): Promise<void> => {
-      await until(`${step}: DVR flows`, a, 180000, async () => {
-        l3!.assertRunning();
-        return ready(await ovs.dumpFlows('br-int'));
-      }, 500);
-      await new Promise((r) => setTimeout(r, 5000));
-      a.assertRunning();
-      // Remembered across steps: the reference leaves flows that output to ports gone since.
-      for (const [n, role] of await names.addOfports(ovs, ifaces)) ofports.set(n, role);
-      out.set(step, sortSections(nameSegments(renameOfports(await dumpBridges(ovs, bridges, names.byValue), ofports), vnis, vlans)));
-    };
-    const all = new Map([[vmA.id, 'vm-a'], [vmB.id, 'vm-b'], [ifA.port_id, 'qr-a'], [ifB.port_id, 'qr-b']]);
-    // Both router ports delivered to (table 3) and both VMs reached with their gateway MAC (table 1).
-    await settle('two-subnets', (f) => f.filter((l) => l.includes(toDstMac) && l.includes('priority=5')).length >= 2 && f.filter((l) => l.includes(toSrcMac) && l.includes('priority=20')).length >= 2, all);
-
-    await lab.api('PUT', `/v2.0/routers/${router.id}/remove_router_interface`, { subnet_id: subB.id });
-    topo.interfaces.delete(subB.id);
-    await settle('interface-b-removed', (f) => !f.some((l) => l.includes(toSrcMac) && l.includes(`dl_dst=${vmB.mac_address}`)), all);
-
-    await lab.deletePort(vmA.id);
-    topo.ports.delete(vmA.id);
-    await vsctl(ovs, '--if-exists', 'del-port', 'br-int', 'vm-a');
-    await settle('vm-a-removed', (f) => !f.some((l) => l.includes(`dl_dst=${vmA.mac_address}`) && l.includes(toSrcMac)), new Map([[vmB.id, 'vm-b'], [ifA.port_id, 'qr-a']]));
+    await body({
+      ovs, names, topo,
+      async snapshot(step, ready, ifaces) {
+        await until(`${step}: DVR flows`, a, 180000, async () => {
+          l3a.assertRunning();
+          return ready(await ovs.dumpFlows('br-int'));
+        }, 500);
+        await new Promise((r) => setTimeout(r, 5000));
+        a.assertRunning();
+        for (const [n, role] of await names.addOfports(ovs, ifaces)) ofports.set(n, role);
+        out.set(step, sortSections(nameSegments(renameOfports(await dumpBridges(ovs, bridges, names.byValue), ofports), vnis, vlans, o.roles)));
+      },
+      async nameVnis(networks) {
+        for (const [net, role] of networks) {
+          const n = await lab.api<{ network: Record<string, unknown> }>('GET', `/v2.0/networks/${net}`);
+          vnis.set(String(n.network['provider:segmentation_id']), role);
+        }
+      },
+    });
     return out;
   } catch (e) {
     throw new Error(`${e instanceof Error ? e.message : String(e)}\n--- l3 agent log ---\n${l3?.log(3000) ?? ''}`);
   } finally {
-    await l3?.stop();
-    // The provider VLANs are the same at every run: the next run needs them free.
+    // The provider VLANs are the same at every run: the next run needs them free. Removed while the
+    // L3 agent runs, so that it takes its router's namespaces down itself.
     await dropTopology(lab, topo).catch((e: unknown) => process.stderr.write(`DVR ports scenario: removing its router and networks: ${String(e)}\n`));
+    if (topo.router) await routerNamespacesGone(topo.router);
+    await l3?.stop();
     if (agent) {
       await agent.stop(5000);
       agent.cleanup();
@@ -245,4 +274,103 @@ export async function runPortsScenario(lab: NeutronLab, side: Side, host: string
     await ovs.stop();
     await forgetHost(lab, host).catch((e: unknown) => process.stderr.write(`DVR ports scenario: ${String(e)}\n`));
   }
+}
+
+/**
+ * Waits (20 s at most) for the L3 agent to delete the router's namespaces, which it makes in the
+ * machine's /run/netns; those still there are deleted, and said so: a run leaves none behind.
+ */
+async function routerNamespacesGone(routerId: string): Promise<void> {
+  const left = (): string[] => ['qrouter', 'snat'].map((p) => `${p}-${routerId}`).filter((n) => existsSync(`/run/netns/${n}`));
+  for (let i = 0; i < 40 && left().length; i++) await new Promise((r) => setTimeout(r, 500));
+  for (const ns of left()) {
+    process.stderr.write(`DVR ports scenario: the L3 agent left namespace ${ns}; deleting it\n`);
+    await run('ip', ['netns', 'delete', ns]);
+  }
+}
+
+/** Runs the scenario with `side` as the OVS agent; returns each step's flows. */
+export async function runPortsScenario(lab: NeutronLab, side: Side, host: string, ofInterface?: 'native' | 'ovs-ofctl', variant: PortsVariant = 'vxlan'): Promise<Map<PortsStep, string>> {
+  const physnet = variant === 'vlan' || variant === 'flat';
+  // br-int's DVR_TO_SRC_MAC and ARP_DVR_MAC_TO_DST_MAC tables: 1 and 3 for tunnels, 2 and 4 for VLAN.
+  const [toSrcMac, toDstMac] = physnet ? ['table=2,', 'table=4,'] : ['table=1,', 'table=3,'];
+  const flows = await onDvrHost(lab, side, host, { ofInterface, physnet, l3Mode: 'dvr' }, async (h) => {
+    const { netA, netB, subB, router, ifA, ifB, vmA, vmB } = await createTopology(lab, host, variant, h.topo);
+    await plugVm(h.ovs, 'vm-a', vmA.id, vmA.mac_address);
+    await plugVm(h.ovs, 'vm-b', vmB.id, vmB.mac_address);
+    await nameTopology(lab, h.names, { ifA, ifB, vmA, vmB });
+    await h.nameVnis([[netA.id, 'a'], [netB.id, 'b']]);
+
+    const all = new Map([[vmA.id, 'vm-a'], [vmB.id, 'vm-b'], [ifA.port_id, 'qr-a'], [ifB.port_id, 'qr-b']]);
+    // Both router ports delivered to (table 3) and both VMs reached with their gateway MAC (table 1).
+    await h.snapshot('two-subnets', (f) => f.filter((l) => l.includes(toDstMac) && l.includes('priority=5')).length >= 2 && f.filter((l) => l.includes(toSrcMac) && l.includes('priority=20')).length >= 2, all);
+
+    await lab.api('PUT', `/v2.0/routers/${router.id}/remove_router_interface`, { subnet_id: subB.id });
+    h.topo.interfaces.delete(subB.id);
+    await h.snapshot('interface-b-removed', (f) => !f.some((l) => l.includes(toSrcMac) && l.includes(`dl_dst=${vmB.mac_address}`)), all);
+
+    await lab.deletePort(vmA.id);
+    h.topo.ports.delete(vmA.id);
+    await vsctl(h.ovs, '--if-exists', 'del-port', 'br-int', 'vm-a');
+    await h.snapshot('vm-a-removed', (f) => !f.some((l) => l.includes(`dl_dst=${vmA.mac_address}`) && l.includes(toSrcMac)), new Map([[vmB.id, 'vm-b'], [ifA.port_id, 'qr-a']]));
+  });
+  return flows as Map<PortsStep, string>;
+}
+
+export type SnatStep = 'gateway-set' | 'gateway-removed';
+export const SNAT_STEPS: readonly SnatStep[] = ['gateway-set', 'gateway-removed'];
+/** The external network: physnet1's flat network (br-phys), with a subnet of 203.0.113.0/24. */
+const SNAT_ROLES: ProviderRoles = { vlan: {}, flat: 'ext' };
+
+export const snatFixtureName = (step: SnatStep): string => `ports-snat-${step}`;
+
+/** The router's port of `owner` once the server has made it (the L3 agent's scheduling makes some). */
+async function routerPort(lab: NeutronLab, routerId: string, owner: string): Promise<NeutronPort> {
+  for (let i = 0; i < 240; i++) {
+    const [p] = await lab.listPorts(`device_id=${routerId}&device_owner=${encodeURIComponent(owner)}`);
+    if (p) return p;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`router ${routerId} has no ${owner} port after 120 s`);
+}
+
+/**
+ * The centralized SNAT port of a dvr_snat host: neutron-l3-agent in dvr_snat mode, a distributed
+ * router with an external gateway (physnet1's flat network, 203.0.113.0/24) and one vxlan subnet
+ * (192.0.2.0/24) with a VM port here, so the server makes the subnet's sg- port and the L3 agent
+ * plugs it here; then the gateway removed (the sg- and qg- ports go).
+ */
+export async function runSnatScenario(lab: NeutronLab, side: Side, host: string, ofInterface?: 'native' | 'ovs-ofctl'): Promise<Map<SnatStep, string>> {
+  const flows = await onDvrHost(lab, side, host, { ofInterface, physnet: true, l3Mode: 'dvr_snat', roles: SNAT_ROLES }, async (h) => {
+    const ext = await lab.createNetwork({ name: 'dvr-ext', provider: { network_type: 'flat', physical_network: 'physnet1' }, external: true });
+    h.topo.networks.push(ext.id);
+    await lab.createSubnet(ext.id, '203.0.113.0/24');
+    const netA = await lab.createNetwork({ name: 'dvr-a' });
+    h.topo.networks.push(netA.id);
+    const subA = await lab.createSubnet(netA.id, '192.0.2.0/24');
+    const router = (await lab.api<{ router: { id: string } }>('POST', '/v2.0/routers', {
+      router: { name: 'dvr-r', tenant_id: LAB_PROJECT, distributed: true, external_gateway_info: { network_id: ext.id } },
+    })).router;
+    h.topo.router = router.id;
+    const ifA = await lab.api<{ port_id: string }>('PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: subA.id });
+    h.topo.interfaces.add(subA.id);
+    const vmA = await lab.createPort(netA.id, { host, name: 'vm-a' });
+    h.topo.ports.add(vmA.id);
+    await plugVm(h.ovs, 'vm-a', vmA.id, vmA.mac_address);
+    const snat = await routerPort(lab, router.id, 'network:router_centralized_snat');
+    const gw = await routerPort(lab, router.id, 'network:router_gateway');
+    const qr = await lab.getPort(ifA.port_id);
+    for (const [mac, name] of [[vmA.mac_address, '<mac-vm-a>'], [linkLocal(vmA.mac_address), '<ll-vm-a>'], [qr.mac_address, '<mac-router-a>'], [snat.mac_address, '<mac-snat-a>'], [gw.mac_address, '<mac-gateway>']] as const) h.names.add(mac, name);
+    h.names.add(`=${vmA.fixed_ips[0]!.ip_address} `, '=<ip-vm-a> ');
+    await h.nameVnis([[netA.id, 'a']]);
+    const ifaces = new Map([[vmA.id, 'vm-a'], [ifA.port_id, 'qr-a'], [snat.id, 'sg-a'], [gw.id, 'qg']]);
+    // The VM, and the sg- port as the csnat port, reached with the gateway MAC (table 1); the router port delivered to (table 3).
+    const toSrc = (f: string[], mac: string): boolean => f.some((l) => l.includes('table=1,') && l.includes('priority=20') && l.includes(`dl_dst=${mac}`));
+    await h.snapshot('gateway-set', (f) => toSrc(f, vmA.mac_address) && toSrc(f, snat.mac_address) && f.some((l) => l.includes('table=3,') && l.includes('priority=5')), ifaces);
+
+    await lab.api('PUT', `/v2.0/routers/${router.id}`, { router: { external_gateway_info: {} } });
+    // The sg- port's flows gone, and the qg- port's: no untagged traffic from br-phys is taken in any more.
+    await h.snapshot('gateway-removed', (f) => !toSrc(f, snat.mac_address) && !f.some((l) => l.includes('vlan_tci=0x0000/0x1fff')), ifaces);
+  });
+  return flows as Map<SnatStep, string>;
 }

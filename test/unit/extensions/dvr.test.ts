@@ -1,4 +1,4 @@
-// DVR's payloads as they arrive, and the ports the DVR extension refuses (not implemented yet).
+// DVR's payloads as they arrive, and a port the DVR extension leaves alone.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DvrAgentExtension } from '../../../src/extensions/dvr/extension.js';
@@ -31,12 +31,8 @@ describe('DVR RPC payloads', () => {
   });
 });
 
-describe('DVR refuses what it does not implement, loudly', () => {
+describe('DVR ports', () => {
   const ext = new DvrAgentExtension();
-  it('a router interface on an IPv6 subnet and a csnat port fail naming what is missing', async () => {
-    await assert.rejects(ext.handlePort(port({ fixedIps: [{ subnetId: 's6', ipAddress: '2001:db8::1' }] })), /on an IPv6 subnet is not implemented/);
-    await assert.rejects(ext.handlePort(port({ deviceOwner: 'network:router_centralized_snat' })), /the centralized SNAT port of a dvr_snat host is not implemented/);
-  });
   it('an admin-down port (no local VLAN) is left alone', async () => {
     await ext.handlePort(port({ localVlan: undefined, segment: { networkType: 'vlan', segmentationId: 1, physicalNetwork: 'p' } }));
   });
