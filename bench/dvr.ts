@@ -5,16 +5,17 @@
 // Per run and side, on a lab with distributed routers, a distributed router with an interface on
 // subnet A (198.51.100.0/24, vxlan), VM a on A and VM b on subnet B (203.0.113.0/24, vxlan), both
 // ACTIVE, and the L3 agent done with the router (L3Agent.waitRouterSettled), then:
-// (1) a ping every 50 ms from a to b running; PUT add_router_interface on B (t0) → b's DVR flows on
-//     br-int (table 1 DVR_TO_SRC_MAC: the gateway MAC as source; table 60: straight out of its port),
-//     the agent's own work; → the first ping answered, which also waits for the L3 agent's qr- port
-//     and routes (the same L3 agent for both sides);
+// (1) --interface-rounds (3) times: a ping every 50 ms from a to b running; PUT add_router_interface
+//     on B (t0) → the L3 agent's new qr- port on br-int (the server's and the L3 agent's work, the
+//     same for both sides), from there → b's DVR flows on br-int (table 1 DVR_TO_SRC_MAC: the gateway
+//     MAC as source; table 60: straight out of its port), the OVS agent's own part; t0 → the first
+//     ping answered (the L3 agent's routes too); then the interface removed again for the next round;
 // (2) --ports ports (default 200) bound here, half on A and half on B, plugged in one transaction, every
 //     one's DVR flows in place; then the agent stopped (SIGTERM) and started again (t0: the new
 //     process spawned) → every port's DVR flows (and a's and b's) present under the new run's cookie.
 // Polling every 25 ms for the first 2 s, then every 200 ms. A wait that does not end within
 // --timeout-s (300) fails the run.
-//   node dist/bench/dvr.js [--runs N] [--ports N] [--timeout-s S] [--no-reference]
+//   node dist/bench/dvr.js [--runs N] [--ports N] [--interface-rounds N] [--timeout-s S] [--no-reference]
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { L3Agent } from '../lab/l3-agent.js';
@@ -22,7 +23,7 @@ import { type NeutronLab, type NeutronPort, type NeutronSubnet } from '../lab/ne
 import { startLab } from '../lab/host.js';
 import { type PrivateOvs } from '../lab/ovs.js';
 import { cleanupAllVms, plugVm, type Vm } from '../lab/vm.js';
-import { argInt, haveReference, report } from './lib.js';
+import { argInt, haveReference, report, type Series } from './lib.js';
 import {
   RunningAgent, createPorts, endRun, firstReply, intFlows, plugPorts, runRounds, seriesOf, sleep, startOvs, startReadyAgent, uniqueHost, until, type Side,
 } from './agents.js';
@@ -105,29 +106,53 @@ async function topology(lab: NeutronLab, ovs: PrivateOvs, agent: RunningAgent, l
   return { router, subA, subB, a: a.vm, b: b.vm };
 }
 
-interface InterfaceRun {
+interface InterfaceRound {
+  /** add_router_interface → the L3 agent's new qr- port on br-int (neutron-server and the L3 agent). */
+  plugMs: number;
+  /** That qr- port on br-int → b's DVR flows: the OVS agent's own part. */
   flowsMs: number;
+  /** add_router_interface → the first routed ping answered. */
   pingMs: number;
 }
 
-/** (1): add_router_interface on B → b's DVR flows, → the first routed ping a → b answered. */
-async function interfaceOnce(lab: NeutronLab, ovs: PrivateOvs, agent: RunningAgent, l3: L3Agent, t: Topology, made: Made, timeoutMs: number): Promise<InterfaceRun> {
-  const pinger = firstReply(t.a.netns, 'eth0', t.b.ip, timeoutMs);
-  try {
-    const early = await Promise.race([pinger.reply.then(() => true, () => false), sleep(1000).then(() => false)]);
-    if (early) throw new Error(`${agent.side}: ${t.a.ip} reached ${t.b.ip} before the router had an interface on its subnet`);
-    const t0 = performance.now();
-    const tEpoch = Date.now();
-    await lab.api('PUT', `/v2.0/routers/${t.router}/add_router_interface`, { subnet_id: t.subB.id });
-    made.interfaces.push(t.subB.id);
-    const none = new Set<string>();
-    const flowsMs = await elapsedUntil(`b's DVR flows`, t0, agent, l3, timeoutMs, async () => (await macsWithDvrFlows(ovs, none)).has(t.b.mac));
-    const pingMs = (await pinger.reply) - tEpoch;
-    process.stderr.write(`# ${agent.side} router interface added: b's DVR flows ${flowsMs.toFixed(0)} ms, first routed reply ${pingMs.toFixed(0)} ms\n`);
-    return { flowsMs, pingMs };
-  } finally {
-    pinger.stop();
+/** The router's qr- ports on br-int, by name. */
+async function routerPorts(ovs: PrivateOvs): Promise<Set<string>> {
+  return new Set((await ovs.vsctl('list-ports', 'br-int')).split('\n').filter((p) => p.startsWith('qr-')));
+}
+
+/**
+ * (1), `rounds` times: add_router_interface on B → its qr- port on br-int, → b's DVR flows, → the
+ * first routed ping a → b answered; between rounds the interface is removed again (b's DVR flows and
+ * the qr- port gone, the L3 agent done with the router).
+ */
+async function interfaceRounds(lab: NeutronLab, ovs: PrivateOvs, agent: RunningAgent, l3: L3Agent, t: Topology, made: Made, rounds: number, timeoutMs: number): Promise<InterfaceRound[]> {
+  const out: InterfaceRound[] = [];
+  const none = new Set<string>();
+  for (let i = 0; i < rounds; i++) {
+    const before = await routerPorts(ovs);
+    const pinger = firstReply(t.a.netns, 'eth0', t.b.ip, timeoutMs);
+    try {
+      const early = await Promise.race([pinger.reply.then(() => true, () => false), sleep(1000).then(() => false)]);
+      if (early) throw new Error(`${agent.side}: ${t.a.ip} reached ${t.b.ip} before the router had an interface on its subnet`);
+      const t0 = performance.now();
+      const tEpoch = Date.now();
+      await lab.api('PUT', `/v2.0/routers/${t.router}/add_router_interface`, { subnet_id: t.subB.id });
+      made.interfaces.push(t.subB.id);
+      const plugMs = await elapsedUntil('the new qr- port on br-int', t0, agent, l3, timeoutMs, async () => [...(await routerPorts(ovs))].some((p) => !before.has(p)));
+      const flowsMs = (await elapsedUntil(`b's DVR flows`, t0, agent, l3, timeoutMs, async () => (await macsWithDvrFlows(ovs, none)).has(t.b.mac))) - plugMs;
+      const pingMs = (await pinger.reply) - tEpoch;
+      process.stderr.write(`# ${agent.side} router interface added: qr- port ${plugMs.toFixed(0)} ms, then b's DVR flows ${flowsMs.toFixed(0)} ms; first routed reply ${pingMs.toFixed(0)} ms\n`);
+      out.push({ plugMs, flowsMs, pingMs });
+    } finally {
+      pinger.stop();
+    }
+    if (i === rounds - 1) break;
+    await lab.api('PUT', `/v2.0/routers/${t.router}/remove_router_interface`, { subnet_id: t.subB.id });
+    made.interfaces.pop();
+    await elapsedUntil('interface B removed', performance.now(), agent, l3, timeoutMs, async () => !(await macsWithDvrFlows(ovs, none)).has(t.b.mac) && (await routerPorts(ovs)).size === before.size);
+    await l3.waitRouterSettled(t.router, timeoutMs);
   }
+  return out;
 }
 
 /** (2): nPorts ports on A and B wired, the agent restarted → every port's DVR flows under the new cookie. */
@@ -174,11 +199,12 @@ async function dropRouter(lab: NeutronLab, made: Made): Promise<void> {
   }
 }
 
-interface Run extends InterfaceRun {
+interface Run {
+  interface: InterfaceRound[];
   restartMs: number;
 }
 
-async function runOnce(lab: NeutronLab, side: Side, nPorts: number, timeoutMs: number): Promise<Run> {
+async function runOnce(lab: NeutronLab, side: Side, nPorts: number, rounds: number, timeoutMs: number): Promise<Run> {
   const ovs = await startOvs();
   const host = uniqueHost(side);
   const made: Made = { interfaces: [] };
@@ -193,10 +219,10 @@ async function runOnce(lab: NeutronLab, side: Side, nPorts: number, timeoutMs: n
       return (await lab.listAgents()).some((x) => x.host === host && x.agent_type === 'L3 agent' && x.alive);
     }, 500);
     const t = await topology(lab, ovs, agent, l3a, host, made, timeoutMs);
-    const itf = await interfaceOnce(lab, ovs, agent, l3a, t, made, timeoutMs);
+    const itf = await interfaceRounds(lab, ovs, agent, l3a, t, made, rounds, timeoutMs);
     const restarted = await restartOnce(lab, ovs, side, agent, l3a, host, t, nPorts, timeoutMs);
     agent = restarted.agent;
-    return { ...itf, restartMs: restarted.ms };
+    return { interface: itf, restartMs: restarted.ms };
   } finally {
     await dropRouter(lab, made).catch((e: unknown) => process.stderr.write(`# removing the run's router: ${e instanceof Error ? e.message : String(e)}\n`));
     await l3?.stop();
@@ -209,18 +235,26 @@ async function runOnce(lab: NeutronLab, side: Side, nPorts: number, timeoutMs: n
 async function main(): Promise<void> {
   const runs = argInt('runs', 3);
   const nPorts = argInt('ports', 200);
+  const rounds = argInt('interface-rounds', 3);
   const timeoutMs = argInt('timeout-s', 300) * 1000;
   if (!Number.isInteger(nPorts) || nPorts < 1 || nPorts > MAX_PORTS) throw new Error(`--ports: 1 to ${MAX_PORTS} (two /24 subnets), not ${nPorts}`);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--interface-rounds: a positive count, not ${rounds}`);
   const ref = haveReference();
   const lab = await startLab({ dvr: true });
   try {
-    const res = await runRounds(runs, ref, (side) => runOnce(lab, side, nPorts, timeoutMs));
+    const res = await runRounds(runs, ref, (side) => runOnce(lab, side, nPorts, rounds, timeoutMs));
     const row = seriesOf(res, ref);
-    report('dvr', `DVR on one host: a router interface added, an agent restart with ${nPorts} ports on DVR subnets`, [
-      row('router interface added (PUT add_router_interface) → the VM\'s DVR flows on br-int (tables 1 and 60)', 'ms', (r) => r.flowsMs),
-      row('router interface added → first routed ping between the VMs answered (every 50 ms; includes the L3 agent\'s work)', 'ms', (r) => r.pingMs),
+    // Every round of every run is one figure of the interface rows.
+    const rows = (label: string, pick: (r: InterfaceRound) => number): Series => {
+      const one = row(label, 'ms', () => NaN);
+      return { ...one, ours: res.ours.flatMap((r) => r.interface.map(pick)), reference: res.reference.flatMap((r) => r.interface.map(pick)) };
+    };
+    report('dvr', `DVR on one host: a router interface added (${rounds} rounds a run), an agent restart with ${nPorts} ports on DVR subnets`, [
+      rows('router interface added (PUT add_router_interface) → the L3 agent\'s qr- port on br-int (neutron-server and the L3 agent, for reference)', (r) => r.plugMs),
+      rows('that qr- port on br-int → the VM\'s DVR flows on br-int (tables 1 and 60)', (r) => r.flowsMs),
+      rows('router interface added → first routed ping between the VMs answered (every 50 ms; the L3 agent\'s routes included)', (r) => r.pingMs),
       row(`agent restart with ${nPorts} ports on DVR subnets → every port's DVR flows under the new cookie`, 'ms', (r) => r.restartMs),
-    ], { runs, ports: nPorts, timeoutMs, hosts: 1 });
+    ], { runs, ports: nPorts, interfaceRounds: rounds, timeoutMs, hosts: 1 });
   } finally {
     await lab.stop();
   }
