@@ -462,3 +462,30 @@ let hostSeq = 0;
 export function uniqueHost(side: Side): string {
   return `bench-${side === 'ours' ? 'o' : 'r'}-${process.pid}-${hostSeq++}`;
 }
+
+/**
+ * A ping every 50 ms from `iface` in `netns` to `to`; resolves with the epoch ms of the first reply.
+ * No `-w`: with a deadline ping ends at its first ICMP error (an unreachable network, say), and
+ * those are expected before the path exists; `timeoutMs` is kept here instead.
+ */
+export function firstReply(netns: string, iface: string, to: string, timeoutMs: number): { reply: Promise<number>; stop: () => void } {
+  const child = spawn('ip', ['netns', 'exec', netns, 'ping', '-n', '-D', '-i', '0.05', '-I', iface, to], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const stop = (): void => void (child.exitCode === null && child.pid !== undefined && process.kill(child.pid));
+  let out = '';
+  let timer: NodeJS.Timeout | undefined;
+  const reply = new Promise<number>((resolve, reject) => {
+    timer = setTimeout(() => {
+      stop();
+      reject(new Error(`ping ${to} from ${netns} (${iface}): no reply in ${timeoutMs} ms: ${out.slice(-300)}`));
+    }, timeoutMs);
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /^\[(\d+\.\d+)\] \d+ bytes from/m.exec(out);
+      if (m) resolve(Number(m[1]) * 1000);
+    });
+    child.on('exit', (code) => reject(new Error(`ping ${to} from ${netns} (${iface}) ended (exit ${code}) with no reply: ${out.slice(-300)}`)));
+    child.on('error', reject);
+  });
+  reply.then(() => clearTimeout(timer), () => clearTimeout(timer));
+  return { reply, stop };
+}

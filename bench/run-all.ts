@@ -21,6 +21,7 @@ const BENCHES: { name: string; args: string[] }[] = [
   { name: 'log', args: quick ? ['--seconds', '5'] : [] },
   { name: 'qos', args: quick ? ['--ports', '10', '--cold-ports', '50', '--timeout-s', '300'] : [] },
   { name: 'trunk', args: [] },
+  { name: 'dvr', args: quick ? ['--ports', '20'] : [] },
   { name: 'dhcp', args: quick ? ['--requests', '10'] : [] },
 ];
 const only = process.env.BENCH_ONLY?.split(',');

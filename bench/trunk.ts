@@ -15,7 +15,6 @@
 // Polling every 25 ms for the first 2 s, then every 200 ms. A wait that does not end within
 // --timeout-s (120) fails the run.
 //   node dist/bench/trunk.js [--runs N] [--sizes 1,10] [--timeout-s S] [--no-reference]
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type NeutronLab } from '../lab/neutron.js';
@@ -25,7 +24,7 @@ import { cleanupAllVms, plugVm, type Vm } from '../lab/vm.js';
 import { plugTrunkVm, type TrunkVm } from '../lab/trunk-vm.js';
 import { addSubports, bindTrunkParent, createTrunk, getTrunk, trunkBridgeName, vlanSubport, waitTrunkStatus } from '../lab/trunks.js';
 import { argInt, haveReference, report, type Series } from './lib.js';
-import { RunningAgent, createNetwork, endRun, runRounds, seriesOf, sleep, startOvs, startReadyAgent, uniqueHost, until, type Side } from './agents.js';
+import { RunningAgent, createNetwork, endRun, firstReply, runRounds, seriesOf, sleep, startOvs, startReadyAgent, uniqueHost, until, type Side } from './agents.js';
 
 const FIRST_VLAN = 101;
 
@@ -107,24 +106,6 @@ async function bootOnce(lab: NeutronLab, ovs: PrivateOvs, agent: RunningAgent, h
   const activeMs = await elapsedUntil(`trunk of ${n} subports ACTIVE`, t0, agent, timeoutMs, async () => (await getTrunk(lab, trunk.id)).status === 'ACTIVE');
   process.stderr.write(`# ${agent.side} trunk with ${n} subports: patch ports ${patchesMs.toFixed(0)} ms, ACTIVE ${activeMs.toFixed(0)} ms\n`);
   return { patchesMs, activeMs };
-}
-
-/** A ping every 50 ms from `iface` in `netns` to `to`; resolves with the epoch ms of the first reply. */
-function firstReply(netns: string, iface: string, to: string, timeoutMs: number): { reply: Promise<number>; stop: () => void } {
-  const secs = String(Math.ceil(timeoutMs / 1000));
-  const child = spawn('ip', ['netns', 'exec', netns, 'ping', '-n', '-D', '-i', '0.05', '-w', secs, '-I', iface, to], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const reply = new Promise<number>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /^\[(\d+\.\d+)\] \d+ bytes from/m.exec(out);
-      if (m) resolve(Number(m[1]) * 1000);
-    });
-    child.on('exit', (code) => reject(new Error(`ping ${to} from ${netns} (${iface}) ended (exit ${code}) with no reply in ${secs} s: ${out.slice(-300)}`)));
-    child.on('error', reject);
-  });
-  reply.catch(() => undefined);
-  return { reply, stop: () => void (child.exitCode === null && child.pid !== undefined && process.kill(child.pid)) };
 }
 
 interface TrafficVms {

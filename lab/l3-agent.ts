@@ -63,6 +63,36 @@ export class L3Agent {
     }
   }
 
+  /**
+   * Whether the agent has finished every update of `routerId` it started, at least one: the router
+   * is then set up in full here. Routed traffic passes well before that (its qr- ports and routes
+   * come first); the address-scope iptables rules come last, and the restore that first adds them
+   * commits the filter table (the `-o qr-… ! --mark … DROP` rules) before the mangle table (the
+   * marks), so for some milliseconds every packet routed out of those ports is dropped
+   * (iptables-nft commits table by table; neutron's iptables manager writes tables in sorted order).
+   */
+  routerSettled(routerId: string): boolean {
+    const text = this.log(Number.MAX_SAFE_INTEGER);
+    const ids = (re: RegExp): Set<string> => new Set([...text.matchAll(re)].map((m) => m[1]!));
+    const started = ids(new RegExp(`Starting processing update ${routerId}, .*?update_id ([0-9a-f-]+)`, 'g'));
+    const finished = ids(new RegExp(`Finished a router update for ${routerId}, update_id ([0-9a-f-]+)`, 'g'));
+    return finished.size > 0 && [...started].every((u) => finished.has(u));
+  }
+
+  /** Waits until routerSettled() holds and goes on holding for `quietMs` (a queued update starts at once). */
+  async waitRouterSettled(routerId: string, timeoutMs: number, quietMs = 3000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    let since: number | undefined;
+    for (;;) {
+      this.assertRunning();
+      if (!this.routerSettled(routerId)) since = undefined;
+      else if (since === undefined) since = Date.now();
+      else if (Date.now() - since >= quietMs) return;
+      if (Date.now() > end) throw new Error(`neutron-l3-agent (${this.dir}) did not finish setting up router ${routerId} within ${timeoutMs} ms; log tail:\n${this.log()}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
   assertRunning(): void {
     if (this.exited) {
       const stderr = readFileSync(join(this.dir, 'stderr'), 'utf8').slice(-2000);
