@@ -98,6 +98,8 @@ export class BrokerTap {
   tally: RpcTally = emptyTally();
   /** Messages that could not be decoded (should stay 0: a tap that misreads counts nothing). */
   undecoded = 0;
+  /** When the last message other than a state report went by (performance.now()). */
+  lastWork = performance.now();
 
   private constructor(private readonly conn: amqp.ChannelModel) {}
 
@@ -126,6 +128,15 @@ export class BrokerTap {
     return tap;
   }
 
+  /** Waits until nothing but state reports went by for `quietMs` (an agent done with its work), at most `timeoutMs`. */
+  async quiet(quietMs: number, timeoutMs: number): Promise<void> {
+    const end = performance.now() + timeoutMs;
+    while (performance.now() - this.lastWork < quietMs) {
+      if (performance.now() > end) throw new Error(`the broker never went quiet for ${quietMs} ms within ${timeoutMs} ms: ${JSON.stringify(this.tally)}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
   reset(): RpcTally {
     const t = this.tally;
     this.tally = emptyTally();
@@ -141,6 +152,7 @@ export class BrokerTap {
       return;
     }
     const method = typeof msg['method'] === 'string' ? msg['method'] : '?';
+    if (method !== 'report_state') this.lastWork = performance.now();
     const args = isJsonObject(msg['args']) ? msg['args'] : {};
     if (exchange.endsWith('_fanout')) {
       bump(this.tally.fanouts, `${exchange.slice(0, -'_fanout'.length)}:${method}`);

@@ -24,6 +24,8 @@ interface Run {
   windowS: number;
   restartMs: number;
   tally: RpcTally;
+  /** Calls over the baseline (state reports only, if the agent was idle). */
+  idleCalls: number;
   activeAfter: number;
 }
 
@@ -40,7 +42,10 @@ async function runOnce(lab: NeutronLab, side: Side, nPorts: number, baselineS: n
     tap = await BrokerTap.start(lab);
 
     // Idle: nothing left to do for this host; the lab's own rate (the agent's state reports included).
-    await sleep(10000);
+    // The reference reports every port up a second time once the server's status pushes arrive as
+    // port updates: the baseline waits until the agent calls nothing but report_state for 20 s.
+    await tap.quiet(20000, 600000);
+    tap.reset();
     const b0 = controlPlaneCpu(lab);
     const tb0 = performance.now();
     await sleep(baselineS * 1000);
@@ -49,7 +54,7 @@ async function runOnce(lab: NeutronLab, side: Side, nPorts: number, baselineS: n
     const d = cpuDelta(b0, b1);
     const idleRate = { server: d.server / idleS, rabbit: d.rabbit / idleS, db: d.db / idleS };
 
-    tap.reset();
+    const idleTally = tap.reset();
     const c0 = controlPlaneCpu(lab);
     const t0 = performance.now();
     const startedBefore = (await agentRecord(lab, host))!.started_at;
@@ -83,7 +88,8 @@ async function runOnce(lab: NeutronLab, side: Side, nPorts: number, baselineS: n
       `# ${side}: restart with ${nPorts} ports done in ${restartMs.toFixed(0)} ms; window ${windowS.toFixed(0)} s: neutron-server ${cost.server.toFixed(2)} s, ` +
         `RabbitMQ ${cost.rabbit.toFixed(2)} s, MariaDB ${cost.db.toFixed(2)} s CPU beyond idle; ${activeAfter}/${nPorts} ACTIVE; calls ${JSON.stringify(tally)}\n`,
     );
-    return { cost, idleRate, windowS, restartMs, tally, activeAfter };
+    const idleCalls = Object.values(idleTally.calls).reduce((x, y) => x + y, 0);
+    return { cost, idleRate, windowS, restartMs, tally, idleCalls, activeAfter };
   } finally {
     await tap?.stop();
     await endRun(agent, ovs);
@@ -109,6 +115,7 @@ async function main(): Promise<void> {
       row('restart → flows re-added and the previous run\'s gone', 'ms', (r) => r.restartMs),
       row('window (restart + after)', 's', (r) => r.windowS),
       row('neutron-server idle rate (agent running, nothing to do)', 's/min', (r) => r.idleRate.server * 60),
+      row(`RPC calls over the ${baselineS} s baseline (state reports)`, 'calls', (r) => r.idleCalls),
       row(`ports ACTIVE at the end (of ${nPorts})`, 'ports', (r) => r.activeAfter),
       row('RPC calls to the server, all methods', 'calls', (r) => Object.values(r.tally.calls).reduce((a, b) => a + b, 0)),
       ...keys((t) => t.calls).map((m) => row(`  ${m}`, 'calls', (r) => r.tally.calls[m] ?? 0)),
