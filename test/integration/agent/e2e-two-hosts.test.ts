@@ -107,7 +107,7 @@ test("host a's agent restarted with its ports unchanged: they stay ACTIVE, host 
   // The restarted agent does not report up again the ports the server has ACTIVE on its host but
   // one per tunnel network (for the fdb); what users and the other host see must not change.
   const net = await lab.createNetwork({ name: 'two-hosts-restart' });
-  await lab.createSubnet(net.id, '198.51.101.0/24', { gatewayIp: null });
+  await lab.createSubnet(net.id, '203.0.113.0/24', { gatewayIp: null });
   const [ha, hb] = hosts.hosts;
   const a1 = await boot(net.id, ha, 'vm-a1');
   const a2 = await boot(net.id, ha, 'vm-a2');
