@@ -17,6 +17,7 @@ const BENCHES: { name: string; args: string[] }[] = [
   { name: 'sync', args: quick ? ['--ports', '20'] : [] },
   { name: 'plug', args: quick ? ['--sizes', '1,20,50', '--timeout-s', '300'] : [] },
   { name: 'restart', args: quick ? ['--ports', '50', '--idle-s', '30'] : [] },
+  { name: 'server-cost', args: quick ? ['--ports', '20', '--baseline-s', '15', '--after-s', '30'] : [] },
   { name: 'firewall', args: quick ? ['--ports', '50', '--members', '200', '--timeout-s', '600'] : [] },
   { name: 'log', args: quick ? ['--seconds', '5'] : [] },
   { name: 'qos', args: quick ? ['--ports', '10', '--cold-ports', '50', '--timeout-s', '300'] : [] },

@@ -151,6 +151,7 @@ export class PortPass {
     }
     // Ports deleted on the server: isolated on the dead VLAN, then unbound.
     for (const id of changes.deleted) {
+      this.reports.forget(id);
       const vif = changes.vifs.get(id);
       const w = this.wired.get(id);
       if (vif) this.markDead(vif, plan);
@@ -356,9 +357,8 @@ export class PortPass {
     if (up.length || down.length) {
       LOG.info(`Configuration for devices up ${JSON.stringify(up)} and devices down ${JSON.stringify(down)} completed.`);
     }
-    for (const id of up) this.reports.queue(id, 'up');
-    for (const id of down) this.reports.queue(id, 'down');
-    this.reports.request(!this.ctx.sync.firstSyncDone || plan.tunnelsMissing);
+    const lookup = (id: string) => ({ port: this.ctx.cache.getCached('Port', id), details: this.wired.get(id)?.details });
+    this.reports.queuePass(up, down, !this.ctx.sync.firstSyncDone || plan.tunnelsMissing, lookup);
   }
 
   /** After the first full pass without failures, flows of the previous run go. */

@@ -4,6 +4,7 @@
 import type { AgentContext } from '../context.js';
 import type { DeviceListResult } from './rpc-payloads.js';
 import { getLogger } from '../../util/log.js';
+import { FirstUpReports, type UpCandidate } from '../ports/known-active.js';
 
 const LOG = getLogger('agent');
 
@@ -24,7 +25,29 @@ export class DeviceReports {
   /** Callers of answered(), told when no state is left unreported. */
   private waiters: Array<() => void> = [];
 
-  constructor(private readonly ctx: AgentContext) {}
+  /** Ports the server already has ACTIVE here when this process first wires them are not reported up. */
+  private readonly firstReports: FirstUpReports;
+
+  constructor(private readonly ctx: AgentContext) {
+    const { host, l2Population, localIp, tunnelBridge } = ctx.settings;
+    const previousTunnels = () => ctx.ops.replica.portsOfBridge(tunnelBridge).flatMap((p) => ctx.ops.replica.interfacesOfPort(p));
+    this.firstReports = new FirstUpReports({ host, l2Population, localIp, previousTunnels }, LOG);
+  }
+
+  /**
+   * The states a pass found, then a report round. `refreshTunnels`: the server is to resend the
+   * fdb entries of the networks reported (a first sync, a tunnel network without tunnels yet).
+   */
+  queuePass(up: readonly string[], down: readonly string[], refreshTunnels: boolean, lookup: (id: string) => Omit<UpCandidate, 'id'>): void {
+    for (const id of this.firstReports.upToReport(up, down, refreshTunnels, lookup)) this.queue(id, 'up');
+    for (const id of down) this.queue(id, 'down');
+    this.request(refreshTunnels);
+  }
+
+  /** A port deleted on the server. */
+  forget(id: string): void {
+    this.firstReports.forget(id);
+  }
 
   queue(id: string, state: DeviceState): void {
     (state === 'up' ? this.unreportedUp : this.unreportedDown).add(id);

@@ -17,6 +17,7 @@ const TINY: Record<string, string[]> = {
   sync: ['--runs', '1', '--ports', '2', '--no-reference'],
   plug: ['--runs', '1', '--sizes', '1,2', '--timeout-s', '120', '--no-reference'],
   restart: ['--runs', '1', '--ports', '2', '--idle-s', '1', '--no-reference'],
+  'server-cost': ['--runs', '1', '--ports', '2', '--baseline-s', '1', '--after-s', '1', '--no-reference'],
   firewall: ['--runs', '1', '--ports', '2', '--members', '3', '--timeout-s', '120', '--no-reference'],
   qos: ['--runs', '1', '--ports', '2', '--cold-ports', '2', '--policies', '2', '--timeout-s', '120', '--no-reference'],
   trunk: ['--runs', '1', '--sizes', '1', '--timeout-s', '120', '--no-reference'],
