@@ -1,7 +1,8 @@
 // The main job, end to end, for a new user: a private Open vSwitch, a real neutron-server with
 // RabbitMQ and MariaDB on loopback, this agent with the openvswitch firewall driver, two VMs
 // (network namespaces) on one VXLAN tenant network, a QoS limit on one VM's egress, a trunk VM whose
-// VLAN 101 subport reaches a VM on another network, and what security groups do to their traffic:
+// VLAN 101 subport reaches a VM on another network, two VMs routed by a distributed router (DVR,
+// with Debian's neutron-l3-agent in dvr mode), and what security groups do to their traffic:
 // ping, SSH allowed between members of a group, HTTP dropped, a rule deleted and ping stopping,
 // then the flows the agent wrote for it, as `ovs-agent flows` shows them.
 //   scripts/demo.sh   (sets up everything, then runs this in a private network namespace)
@@ -10,7 +11,7 @@ import { promisify } from 'node:util';
 import { AgentProcess } from '../lab/agent-process.js';
 import { labAgentFiles } from '../lab/agent-config.js';
 import { checkoutFile } from '../lab/checkout.js';
-import { waitFor, type NeutronLab } from '../lab/neutron.js';
+import { LAB_PROJECT, waitFor, type NeutronLab } from '../lab/neutron.js';
 import type { PrivateOvs } from '../lab/ovs.js';
 import { plugVm, ping, cleanupAllVms, type Vm } from '../lab/vm.js';
 import { createSecurityGroup, deleteRule } from '../lab/security-groups.js';
@@ -18,6 +19,7 @@ import { Iperf3Server, Listener, iperf3, probeTcp, type TcpResult } from '../lab
 import { startLabAndOvs } from '../lab/host.js';
 import { bindTrunkParent, createTrunk, getTrunk, vlanSubport, waitTrunkStatus } from '../lab/trunks.js';
 import { plugTrunkVm } from '../lab/trunk-vm.js';
+import { L3Agent, routerNamespacesGone } from '../lab/l3-agent.js';
 
 const run = promisify(execFile);
 const HOST = 'compute1';
@@ -40,25 +42,33 @@ const TCP_MEANING: Record<string, string> = {
 };
 const tcpSays = (r: TcpResult) => TCP_MEANING[r] ?? r;
 
-/**
- * One table of br-int as the operator CLI prints it (`ovs-agent flows br-int`), cut down to the
- * flows that concern one firewall port (reg5 = its ofport) or its group's members (nw_src).
- */
-async function firewallTable(agent: AgentProcess, env: NodeJS.ProcessEnv, table: number, ofport: number): Promise<string[]> {
+/** One table of a bridge as the operator CLI prints it (`ovs-agent flows BRIDGE`): its heading and its lines. */
+async function cliTable(agent: AgentProcess, env: NodeJS.ProcessEnv, bridge: string, table: number): Promise<{ heading: string; lines: string[] }> {
   const cli = checkoutFile('bin/ovs-agent.js');
-  const args = [cli, 'flows', ...Object.keys(agent.files).flatMap((f) => ['--config-file', agent.path(f)]), 'br-int'];
+  const args = [cli, 'flows', ...Object.keys(agent.files).flatMap((f) => ['--config-file', agent.path(f)]), bridge];
   const { stdout } = await run(process.execPath, args, { env, maxBuffer: 16 << 20 }).catch((e: unknown) => {
-    throw new Error(`ovs-agent flows br-int: ${e instanceof Error ? e.message : String(e)}`);
+    throw new Error(`ovs-agent flows ${bridge}: ${e instanceof Error ? e.message : String(e)}`);
   });
   const lines = stdout.split('\n');
   const start = lines.findIndex((l) => new RegExp(`^  table ${table}\\b`).test(l));
-  if (start < 0) throw new Error(`ovs-agent flows br-int printed no table ${table}`);
+  if (start < 0) throw new Error(`ovs-agent flows ${bridge} printed no table ${table}`);
   const end = lines.findIndex((l, i) => i > start && /^  table /.test(l));
-  const section = lines.slice(start + 1, end < 0 ? undefined : end);
+  return { heading: lines[start]!.trim(), lines: lines.slice(start + 1, end < 0 ? undefined : end) };
+}
+
+/** A flow line without what changes from run to run. */
+const flowShown = (line: string): string => line.trim().replace(/cookie=0x[0-9a-f]+, /, '').replace(/table=\d+, /, '').replace(/ n_bytes=\d+,/, '');
+
+/**
+ * One table of br-int, cut down to the flows that concern one firewall port (reg5 = its ofport) or
+ * its group's members (nw_src).
+ */
+async function firewallTable(agent: AgentProcess, env: NodeJS.ProcessEnv, table: number, ofport: number): Promise<string[]> {
+  const { heading, lines: section } = await cliTable(agent, env, 'br-int', table);
   // A conjunction no conj_id flow completes belongs to a deleted rule: the reference keeps such
   // member flows until the group leaves the host, and so do we; say so rather than leave a puzzle.
   const used = new Set(section.flatMap((l) => [...l.matchAll(/conj_id=(\d+)/g)].map((m) => m[1])));
-  const out = [lines[start]!.trim()];
+  const out = [heading];
   let keep = false;
   for (const line of section) {
     if (line.trim().startsWith('#')) {
@@ -67,11 +77,73 @@ async function firewallTable(agent: AgentProcess, env: NodeJS.ProcessEnv, table:
     }
     keep = new RegExp(`reg5=0x${ofport.toString(16)}\\b|nw_src=`).test(line);
     if (!keep) continue;
-    out.push(`    ${line.trim().replace(/cookie=0x[0-9a-f]+, /, '').replace(/table=\d+, /, '').replace(/ n_bytes=\d+,/, '')}`);
+    out.push(`    ${flowShown(line)}`);
     const conj = /conjunction\((\d+),/.exec(line)?.[1];
     if (conj && !used.has(conj)) out.push(`      # conjunction ${conj}: nothing completes it (left from a deleted rule, as the reference leaves it)`);
   }
   return out;
+}
+
+/**
+ * A distributed router (DVR) between two subnets, with Debian's neutron-l3-agent in dvr mode on this
+ * host: vm5 and vm6 reach each other routed here, and the flows that make the router's MAC this
+ * host's DVR MAC on the way out (br-tun table 1) and deliver routed packets with the gateway's MAC
+ * (br-int table 1).
+ */
+async function dvrStep(lab: NeutronLab, ovs: PrivateOvs, agent: AgentProcess): Promise<void> {
+  const l3 = L3Agent.start({ host: HOST, transportUrl: lab.transportUrl, ovs, mode: 'dvr' });
+  let routerId: string | undefined;
+  const interfaces: string[] = [];
+  const vms: Vm[] = [];
+  try {
+    const subnets = [];
+    for (const [name, cidr] of [['demo-r1', '203.0.113.0/25'], ['demo-r2', '203.0.113.128/25']] as const) {
+      const net = await lab.createNetwork({ name });
+      subnets.push({ net, subnet: await lab.createSubnet(net.id, cidr) });
+    }
+    const router = (await lab.api<{ router: { id: string } }>('POST', '/v2.0/routers', { router: { name: 'demo-dvr', tenant_id: LAB_PROJECT, distributed: true } })).router;
+    routerId = router.id;
+    for (const { subnet } of subnets) {
+      await lab.api('PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: subnet.id });
+      interfaces.push(subnet.id);
+    }
+    say(`
+distributed router ${router.id} between 203.0.113.0/25 and 203.0.113.128/25 (neutron-l3-agent, agent_mode = dvr, on this host)`);
+    for (const [i, { net, subnet }] of subnets.entries()) {
+      const port = await lab.createPort(net.id, { name: `vm${i + 5}`, host: HOST });
+      const vm = await plugVm(ovs, port, { prefixLen: 25 });
+      await vm.exec('ip', ['route', 'add', 'default', 'via', subnet.gateway_ip!]);
+      vms.push(vm);
+      await waitFor(async () => (await lab.getPort(port.id)).status === 'ACTIVE', 30000, `vm${i + 5} ACTIVE`, 50);
+    }
+    const [a, b] = vms as [Vm, Vm];
+    const t0 = Date.now();
+    const routed = await until(async () => (await ping(a, b.ip, { count: 1, timeoutMs: 1000 })) > 0, true, 120000);
+    say(`  routed ping vm5 (${a.ip}) -> vm6 (${b.ip}): first answer ${routed === undefined ? 'NOT within 120 s' : `${((Date.now() - t0) / 1000).toFixed(1)} s after both ports were ACTIVE (the L3 agent setting the router up)`}`);
+    say(`  ping vm5 -> vm6: ${await ping(a, b.ip, { count: 3 })}/3 replies, vm6 -> vm5: ${await ping(b, a.ip, { count: 3 })}/3 replies`);
+    for (const [bridge, table] of [['br-tun', 1], ['br-int', 1]] as const) {
+      const { heading, lines } = await cliTable(agent, ovs.env, bridge, table);
+      say(`  ${bridge} ${heading}`);
+      // The router's flows, with what the CLI says of them; not the table's default (priority 0).
+      let keep = false;
+      for (const l of lines) {
+        if (l.trim().startsWith('#')) {
+          if (keep) say(`      ${l.trim()}`);
+        } else if ((keep = l.trim() !== '' && !/priority=0\b/.test(l))) say(`    ${flowShown(l)}`);
+      }
+    }
+  } finally {
+    for (const vm of vms) await vm.unplug();
+    if (routerId) {
+      // Removed while the L3 agent runs, so that it takes its namespace down itself.
+      for (const subnet of interfaces) await lab.api('PUT', `/v2.0/routers/${routerId}/remove_router_interface`, { subnet_id: subnet });
+      await lab.api('DELETE', `/v2.0/routers/${routerId}`);
+      await routerNamespacesGone(routerId, 'demo');
+    }
+    await l3.stop();
+    l3.cleanup();
+  }
+  say('  router and its VMs removed');
 }
 
 interface DemoVm {
@@ -175,14 +247,14 @@ async function securityGroupSteps(lab: NeutronLab, vms: [DemoVm, DemoVm]): Promi
 async function main(): Promise<void> {
   const started = Date.now();
   say('starting neutron-server, RabbitMQ and MariaDB on 127.0.0.1, and a private Open vSwitch ...');
-  const [lab, ovs] = await startLabAndOvs();
+  const [lab, ovs] = await startLabAndOvs({ tcp: true }, { dvr: true });
   const agent = new AgentProcess(
     labAgentFiles({
       host: HOST,
       transportUrl: lab.transportUrl,
       ovsdbConnection: ovs.unixConnection,
       firewallDriver: 'openvswitch',
-      agent: ['extensions = qos'],
+      agent: ['extensions = qos', 'enable_distributed_routing = True'],
     }),
     ovs.env,
   );
@@ -192,7 +264,7 @@ async function main(): Promise<void> {
     say(`lab ready after ${((t0 - started) / 1000).toFixed(1)} s`);
     agent.start();
     await agent.waitForLog(/bridges set up/);
-    say(`agent (firewall_driver = openvswitch, extensions = qos): bridges set up ${Date.now() - t0} ms after start`);
+    say(`agent (firewall_driver = openvswitch, extensions = qos, enable_distributed_routing = True): bridges set up ${Date.now() - t0} ms after start`);
     await waitFor(async () => (await lab.listAgents()).find((a) => a.host === HOST && a.alive), 60000, 'agent alive');
     say(`agent: alive in GET /v2.0/agents ${Date.now() - t0} ms after start`);
 
@@ -204,6 +276,7 @@ async function main(): Promise<void> {
     say(`ping ${a.name} -> ${b.name} (${b.vm.ip}): ${await ping(a.vm, b.vm.ip, { count: 3 })}/3 replies (project's default security group)`);
     await qosSteps(lab, ovs, vms);
     await trunkStep(lab, ovs, net.id);
+    await dvrStep(lab, ovs, agent);
     listener = await Listener.start(b.vm, { tcp: [22] });
     say(`${b.name} listens on TCP 22 only; ${a.name} -> ${b.name}:80: ${tcpSays(await probeTcp(a.vm, b.vm.ip, 80))}`);
 

@@ -6,11 +6,14 @@
 // Two L3 agents on one machine name their router namespaces alike (qrouter-<router id>): one in a
 // simulated host runs in a mount namespace of its own with a private /run/netns, so each host's
 // routers are its own, as on two machines.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PrivateOvs } from './ovs.js';
+
+const run = promisify(execFile);
 
 export interface L3AgentOptions {
   host: string;
@@ -121,5 +124,18 @@ export class L3Agent {
 
   cleanup(): void {
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Waits (20 s at most) for an L3 agent to delete a removed router's namespaces, which it makes in the
+ * machine's /run/netns; those still there are deleted, and said so (by `who`): a run leaves none behind.
+ */
+export async function routerNamespacesGone(routerId: string, who: string): Promise<void> {
+  const left = (): string[] => ['qrouter', 'snat'].map((p) => `${p}-${routerId}`).filter((n) => existsSync(`/run/netns/${n}`));
+  for (let i = 0; i < 40 && left().length; i++) await new Promise((r) => setTimeout(r, 500));
+  for (const ns of left()) {
+    process.stderr.write(`${who}: the L3 agent left namespace ${ns}; deleting it\n`);
+    await run('ip', ['netns', 'delete', ns]);
   }
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what the end-to-end tests and the demo need on a fresh Debian 12 machine (run as root):
 # Open vSwitch, iproute2/ping, RabbitMQ, MariaDB, neutron-server 21 (Zed) with ML2 (openvswitch,
-# l2population), the reference neutron-openvswitch-agent, and iperf3/tcpdump for the QoS traffic
+# l2population), the reference neutron-openvswitch-agent, neutron-l3-agent for DVR, and iperf3/tcpdump for the QoS traffic
 # tests; packages named as arguments are added to the list (scripts/fullstack/install.sh). Idempotent:
 # exits quickly when all is there. Leaves no service running: package scripts
 # would start system-wide daemons (listening on all interfaces) that the lab does not use, so a
@@ -17,6 +17,7 @@ PACKAGES=(
   rabbitmq-server
   mariadb-server python3-pymysql
   neutron-server neutron-openvswitch-agent
+  neutron-l3-agent   # DVR: the L3 agent in dvr / dvr_snat mode next to the agent (tests, demo, bench)
   "$@"
 )
 

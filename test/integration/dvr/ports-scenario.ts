@@ -8,12 +8,11 @@
 //   one subnet, so the subnet's centralized SNAT port is plugged here; then the gateway removed.
 // After each step, once the flows settle, the bridges' flows with every per-run value named.
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { LAB_PROJECT, type NeutronLab, type NeutronPort, type NeutronSubnet, type ProviderSpec } from '../../../lab/neutron.js';
 import type { PrivateOvs } from '../../../lab/ovs.js';
-import { L3Agent } from '../../../lab/l3-agent.js';
+import { L3Agent, routerNamespacesGone } from '../../../lab/l3-agent.js';
 import { RunningAgent, agentRecord, startOvs, until, type Side } from '../../../bench/agents.js';
 import { dumpBridges, dvrMacOf, forgetHost, OTHER_HOST } from './startup-scenario.js';
 
@@ -264,7 +263,7 @@ async function onDvrHost(lab: NeutronLab, side: Side, host: string, o: DvrHostOp
     // The provider VLANs are the same at every run: the next run needs them free. Removed while the
     // L3 agent runs, so that it takes its router's namespaces down itself.
     await dropTopology(lab, topo).catch((e: unknown) => process.stderr.write(`DVR ports scenario: removing its router and networks: ${String(e)}\n`));
-    if (topo.router) await routerNamespacesGone(topo.router);
+    if (topo.router) await routerNamespacesGone(topo.router, 'DVR ports scenario');
     await l3?.stop();
     if (agent) {
       await agent.stop(5000);
@@ -273,19 +272,6 @@ async function onDvrHost(lab: NeutronLab, side: Side, host: string, o: DvrHostOp
     l3?.cleanup();
     await ovs.stop();
     await forgetHost(lab, host).catch((e: unknown) => process.stderr.write(`DVR ports scenario: ${String(e)}\n`));
-  }
-}
-
-/**
- * Waits (20 s at most) for the L3 agent to delete the router's namespaces, which it makes in the
- * machine's /run/netns; those still there are deleted, and said so: a run leaves none behind.
- */
-async function routerNamespacesGone(routerId: string): Promise<void> {
-  const left = (): string[] => ['qrouter', 'snat'].map((p) => `${p}-${routerId}`).filter((n) => existsSync(`/run/netns/${n}`));
-  for (let i = 0; i < 40 && left().length; i++) await new Promise((r) => setTimeout(r, 500));
-  for (const ns of left()) {
-    process.stderr.write(`DVR ports scenario: the L3 agent left namespace ${ns}; deleting it\n`);
-    await run('ip', ['netns', 'delete', ns]);
   }
 }
 
