@@ -114,6 +114,9 @@ for (const ofInterface of ['native', 'ovs-ofctl'] as const) describe(`of_interfa
     // port that was a trunk for a moment keeps getting VLAN-tagged replies after it is an access
     // port again, whoever resets it, until ovs-vswitchd's learned MAC entry goes.
     const d4 = await bootVm('d4');
+    // Wired and reported (ACTIVE), so that what resets vlan_mode below is the drift repair, not
+    // the port's own first passes (on a loaded machine the port may be passed again meanwhile).
+    await waitFor(async () => (await lab.getPort(d4.port.id)).status === 'ACTIVE', 30000, 'd4 ACTIVE');
     await waitFor(async () => /^\d+$/.test(await portTag(d4.vm.tap)), 20000, 'd4 tagged');
     await ovs.vsctl('set', 'Port', d4.vm.tap, 'vlan_mode=trunk');
     const vmMs = await timeUntil('vlan_mode cleared', async () => (await ovs.vsctl('get', 'Port', d4.vm.tap, 'vlan_mode')) === '[]');
