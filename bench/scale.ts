@@ -62,6 +62,18 @@ interface HostPort extends BenchPort {
   ip: string;
 }
 
+// What a signal (Ctrl-C, a timeout) must still stop: the agents, the OVS, the lab.
+const stopOnSignal = new Set<() => Promise<void>>();
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    void (async () => {
+      progress(`${sig}: stopping what this run started`);
+      for (const stop of [...stopOnSignal].reverse()) await stop().catch((e: unknown) => progress(`cleanup after ${sig}: ${String(e)}`));
+      process.exit(130);
+    })();
+  });
+}
+
 function progress(line: string): void {
   process.stderr.write(`# ${new Date().toISOString().slice(11, 19)} ${line}\n`);
 }
@@ -231,6 +243,11 @@ async function runSize(lab: NeutronLab, side: Side, n: number, o: Opts): Promise
   const ovs = await PrivateOvs.start({ tcp: true });
   const hosts: Host[] = [];
   const fleet = new Fleet(side, hosts, ovs);
+  const stop = async (): Promise<void> => {
+    await fleet.stop();
+    await ovs.stop();
+  };
+  stopOnSignal.add(stop);
   try {
     for (let i = 0; i < n; i++) hosts.push(await startHost(side, i, `scale-${side === 'ours' ? 'o' : 'r'}${n}-${process.pid}-${i}`, lab, ovs));
     const meter = new ControlPlaneMeter(lab);
@@ -259,8 +276,8 @@ async function runSize(lab: NeutronLab, side: Side, n: number, o: Opts): Promise
     progress(`${side} N=${n}: rolling restart ${restart.rollingS.toFixed(1)} s, per host median ${median(restart.restartMs).toFixed(0)} ms`);
     return { ...idle, fanoutMs: fanout.ms, fanout: fanout.cost, groupMs: group.ms, group: group.cost, ...restart };
   } finally {
-    await fleet.stop();
-    await ovs.stop();
+    stopOnSignal.delete(stop);
+    await stop();
   }
 }
 
@@ -282,6 +299,11 @@ async function main(): Promise<void> {
   const maxN = Math.max(...sizes);
   await addLocalIps(maxN);
   const lab = await startLab();
+  const stopLab = async (): Promise<void> => {
+    await lab.stop();
+    await removeLocalIps(maxN);
+  };
+  stopOnSignal.add(stopLab);
   const res = new Map<number, Record<Side, SizeRun[]>>();
   const refNote = new Map<number, string>();
   const failures: string[] = [];
@@ -311,8 +333,8 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    await lab.stop();
-    await removeLocalIps(maxN);
+    stopOnSignal.delete(stopLab);
+    await stopLab();
   }
   report('scale', `N agents as N hosts on one OVS and one neutron-server, ${o.portsPerHost} port(s) per host on one VXLAN network`, rowsOf(res, refNote), {
     runs, sizes, refSizes, ...o, failures, raw: Object.fromEntries([...res].map(([n, r]) => [n, r])),
