@@ -1,0 +1,88 @@
+// The projection of bench/scale.ts's figures to clouds of 1,000 and 10,000 hosts: for each side, each
+// control-plane cost is fitted to a + b·N over the measured N (least squares), then evaluated at the
+// projected host count H. Costs of one event are the whole fleet's (a port plugged: the server's fan-out
+// to every host of the network); costs of a restart and of idling are per agent, so the fleet's is H times.
+// No OVS, no lab: it reads the JSON that scale.ts wrote.
+//   node dist/bench/scale-model.js [bench/results/scale.json] [--hosts 1000,10000]
+import { readFileSync } from 'node:fs';
+
+interface Cost {
+  seconds: number;
+  serverCpu: number;
+  rabbitCpu: number;
+  received: number;
+  delivered: number;
+}
+
+/** The part of a scale.ts run this model reads. */
+interface SizeRun {
+  fanout: Cost;
+  group: Cost;
+  restart: Cost;
+  idle: Cost;
+}
+
+interface ScaleResult {
+  date: string;
+  machine: string;
+  raw: Record<string, { ours: SizeRun[]; reference: SizeRun[] }>;
+}
+
+/** Least-squares line through the points (a constant when there is one N). */
+export function fitLine(points: [number, number][]): { a: number; b: number } {
+  const n = points.length;
+  const mx = points.reduce((s, [x]) => s + x, 0) / n;
+  const my = points.reduce((s, [, y]) => s + y, 0) / n;
+  const sxx = points.reduce((s, [x]) => s + (x - mx) ** 2, 0);
+  if (n < 2 || sxx === 0) return { a: my, b: 0 };
+  const b = points.reduce((s, [x, y]) => s + (x - mx) * (y - my), 0) / sxx;
+  return { a: my - b * mx, b };
+}
+
+interface Measure {
+  label: string;
+  unit: string;
+  /** The cost at N hosts, from one run. */
+  pick: (r: SizeRun, n: number) => number;
+  /** How the fitted per-N value becomes the fleet's at H hosts. */
+  fleet: (perN: number, h: number) => number;
+}
+
+const perMinute = (c: Cost, x: number): number => (x * 60) / c.seconds;
+const MEASURES: Measure[] = [
+  { label: 'a port plugged on a network on every host: neutron-server CPU', unit: 's', pick: (r) => r.fanout.serverCpu, fleet: (v) => v },
+  { label: '… messages delivered by the broker', unit: 'msgs', pick: (r) => r.fanout.delivered, fleet: (v) => v },
+  { label: 'a port joins a remote group used on every host: neutron-server CPU', unit: 's', pick: (r) => r.group.serverCpu, fleet: (v) => v },
+  { label: '… messages delivered by the broker', unit: 'msgs', pick: (r) => r.group.delivered, fleet: (v) => v },
+  { label: 'rolling restart of every agent: neutron-server CPU', unit: 's', pick: (r, n) => r.restart.serverCpu / n, fleet: (v, h) => v * h },
+  { label: '… messages published', unit: 'msgs', pick: (r, n) => r.restart.received / n, fleet: (v, h) => v * h },
+  { label: 'idle, per minute: neutron-server CPU', unit: 's', pick: (r, n) => perMinute(r.idle, r.idle.serverCpu) / n, fleet: (v, h) => v * h },
+  { label: 'idle, per minute: messages published', unit: 'msgs', pick: (r, n) => perMinute(r.idle, r.idle.received) / n, fleet: (v, h) => v * h },
+];
+
+function main(): void {
+  const file = process.argv[2] && !process.argv[2].startsWith('--') ? process.argv[2] : 'bench/results/scale.json';
+  const hi = process.argv.indexOf('--hosts');
+  const hosts = hi > 0 ? process.argv[hi + 1]!.split(',').map(Number) : [1000, 10000];
+  const res = JSON.parse(readFileSync(file, 'utf8')) as ScaleResult;
+  const fmt = (x: number): string => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(2));
+  const lines = [
+    `Projection of ${file} (${res.date.slice(0, 10)}, ${res.machine}): cost = a + b·N fitted per side`,
+    '',
+    `| cost | unit | side | measured N | a | b | ${hosts.map((h) => `H=${h}`).join(' | ')} |`,
+    `|---|---|---|---|---|---|${hosts.map(() => '---').join('|')}|`,
+  ];
+  for (const m of MEASURES) {
+    for (const side of ['ours', 'reference'] as const) {
+      const points: [number, number][] = [];
+      for (const [n, r] of Object.entries(res.raw)) for (const run of r[side]) points.push([Number(n), m.pick(run, Number(n))]);
+      if (!points.length) continue;
+      const { a, b } = fitLine(points);
+      const ns = [...new Set(points.map(([n]) => n))].join(',');
+      lines.push(`| ${m.label} | ${m.unit} | ${side} | ${ns} | ${fmt(a)} | ${b.toPrecision(3)} | ${hosts.map((h) => fmt(m.fleet(a + b * h, h))).join(' | ')} |`);
+    }
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+main();
