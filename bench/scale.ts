@@ -307,6 +307,11 @@ async function main(): Promise<void> {
   const res = new Map<number, Record<Side, SizeRun[]>>();
   const refNote = new Map<number, string>();
   const failures: string[] = [];
+  const title = `N agents as N hosts on one OVS and one neutron-server, ${o.portsPerHost} port(s) per host on one VXLAN network`;
+  // After every N, the table so far: a long run stopped early still leaves its finished sizes.
+  const publish = (): void => report('scale', title, rowsOf(res, refNote), {
+    runs, sizes, refSizes, ...o, failures, raw: Object.fromEntries([...res].map(([n, r]) => [n, r])),
+  });
   try {
     for (const n of sizes) {
       const r: Record<Side, SizeRun[]> = { ours: [], reference: [] };
@@ -331,14 +336,13 @@ async function main(): Promise<void> {
           await emptyLab(lab);
         }
       }
+      if (n !== sizes[sizes.length - 1]) publish();
     }
   } finally {
     stopOnSignal.delete(stopLab);
     await stopLab();
   }
-  report('scale', `N agents as N hosts on one OVS and one neutron-server, ${o.portsPerHost} port(s) per host on one VXLAN network`, rowsOf(res, refNote), {
-    runs, sizes, refSizes, ...o, failures, raw: Object.fromEntries([...res].map(([n, r]) => [n, r])),
-  });
+  publish();
   if (failures.length) throw new Error(`our side failed: ${failures.join('; ')}`);
 }
 
