@@ -47,7 +47,8 @@ export interface Host {
 
 /** The reference with neutron's fullstack patch (tunnel ports named by both ends), eventlet first as its entry points do. */
 const REFERENCE_FULLSTACK_ARGV = [
-  'python3', '-c',
+  // Debian's interpreter, where neutron is installed (not whatever python3 PATH finds first).
+  '/usr/bin/python3', '-c',
   'import sys\nfrom neutron.common import eventlet_utils\neventlet_utils.monkey_patch()\n' +
     'from neutron.tests.common.agents import ovs_agent\nsys.exit(ovs_agent.main())',
 ];
@@ -209,16 +210,18 @@ export class ControlPlaneMeter {
     } catch (e) {
       throw new Error(`rabbitmqctl eval on ${this.node}: ${(e as { stderr?: string }).stderr ?? String(e)}`);
     }
-    // The AMQP 0-9-1 protocol's own entry, #{{protocol,amqp091} => #{messages_received_total => N, ...}}: the
-    // per-queue-type entries split the same deliveries again.
-    const entry = /\[\{protocol,amqp091\}\]\s*=>\s*#\{([^}]*)\}/.exec(stdout) ?? /\{protocol,amqp091\}\s*=>\s*#\{([^}]*)\}/.exec(stdout);
-    const body = entry?.[1] ?? '';
-    const num = (k: string): number => {
+    // #{[{protocol,amqp091}] => #{messages_received_total => N, ...}, [{protocol,amqp091},{queue_type,Q}] =>
+    // #{messages_delivered_total => N, ...}, ...}: publishes are counted per protocol, deliveries per queue type.
+    const field = (body: string, k: string): number => {
       const m = new RegExp(`${k}\\s*=>\\s*(\\d+)`).exec(body);
-      if (!m) throw new Error(`rabbit_global_counters:overview() gave no ${k} for amqp091:\n${stdout.slice(0, 2000)}`);
+      if (!m) throw new Error(`rabbit_global_counters:overview() gave no ${k}:\n${stdout.slice(0, 2000)}`);
       return Number(m[1]);
     };
-    return { received: num('messages_received_total'), delivered: num('messages_delivered_total') };
+    const proto = /\[\{protocol,amqp091\}\]\s*=>\s*#\{([^}]*)\}/.exec(stdout);
+    if (!proto) throw new Error(`rabbit_global_counters:overview() has no amqp091 entry:\n${stdout.slice(0, 2000)}`);
+    let delivered = 0;
+    for (const m of stdout.matchAll(/\[\{protocol,amqp091\},\{queue_type,\w+\}\]\s*=>\s*#\{([^}]*)\}/g)) delivered += field(m[1]!, 'messages_delivered_total');
+    return { received: field(proto[1]!, 'messages_received_total'), delivered };
   }
 
   async sample(): Promise<ControlPlaneSample> {
