@@ -89,6 +89,18 @@ function main(): void {
       lines.push(`| ${m.label} | ${m.unit} | ${side} | ${ns} | ${fmt(a)} | ${b.toPrecision(3)} | ${hosts.map((h) => fmt(m.fleet(a + b * h, h))).join(' | ')} |`);
     }
   }
+  lines.push('', 'As measured (idle share included; one event per N, per agent where said):', '',
+    '| N | side | fan-out: server CPU s / msgs delivered | member added: server CPU s / msgs delivered | restart, per agent: server CPU s / RabbitMQ CPU s / msgs published / delivered |',
+    '|---|---|---|---|---|');
+  for (const [n, r] of Object.entries(res.raw)) {
+    for (const side of ['ours', 'reference'] as const) {
+      for (const x of r[side]) {
+        const k = Number(n);
+        lines.push(`| ${n} | ${side} | ${fmt(gross(x.fanout, x.idle, 'serverCpu'))} / ${fmt(gross(x.fanout, x.idle, 'delivered'))} | ${fmt(gross(x.group, x.idle, 'serverCpu'))} / ${fmt(gross(x.group, x.idle, 'delivered'))} | ${
+          fmt(gross(x.restart, x.idle, 'serverCpu') / k)} / ${fmt(gross(x.restart, x.idle, 'rabbitCpu') / k)} / ${fmt(gross(x.restart, x.idle, 'received') / k)} / ${fmt(gross(x.restart, x.idle, 'delivered') / k)} |`);
+      }
+    }
+  }
   process.stdout.write(lines.join('\n') + '\n');
 }
 
