@@ -224,9 +224,27 @@ export class ControlPlaneMeter {
     return { received: field(proto[1]!, 'messages_received_total'), delivered };
   }
 
+  /** neutron-server's CPU seconds so far (all its processes); no broker call. */
+  serverCpu(): number {
+    return ControlPlaneMeter.treeCpu(this.pidOf('server.pid'));
+  }
+
+  /**
+   * Waits until neutron-server has used under a tenth of a core over 5 s, at most `capS`: the end of the
+   * fleet's start-up (the reference's tunnel syncs and resyncs) must not count as idle. Returns the seconds waited.
+   */
+  async quiet(capS: number): Promise<number> {
+    const t0 = performance.now();
+    for (;;) {
+      const c0 = this.serverCpu();
+      await sleep(5000);
+      if (this.serverCpu() - c0 < 0.5 || performance.now() - t0 > capS * 1000) return (performance.now() - t0) / 1000;
+    }
+  }
+
   async sample(): Promise<ControlPlaneSample> {
     const counters = await this.brokerCounters();
-    return { at: performance.now(), serverCpu: ControlPlaneMeter.treeCpu(this.pidOf('server.pid')), rabbitCpu: cpuSeconds(this.pidOf('rabbit/pid')), ...counters };
+    return { at: performance.now(), serverCpu: this.serverCpu(), rabbitCpu: cpuSeconds(this.pidOf('rabbit/pid')), ...counters };
   }
 }
 

@@ -174,9 +174,14 @@ async function bringUp(lab: NeutronLab, fleet: Fleet, o: Opts): Promise<{ networ
   return { networkId, ports, groups: { s, r } };
 }
 
-/** Idle: each agent's CPU and memory, and the control plane's idle rate. */
+/** How long the idle phase waits at most for neutron-server to finish the fleet's start-up. */
+const QUIET_CAP_S = 120;
+
+/** Idle: each agent's CPU and memory, and the control plane's idle rate (once the server is quiet). */
 async function idlePhase(fleet: Fleet, meter: ControlPlaneMeter, o: Opts): Promise<Pick<SizeRun, 'idle' | 'agentRss' | 'privsepRss' | 'agentIdleCpu'>> {
   await sleep(o.settleS * 1000);
+  const waited = await meter.quiet(QUIET_CAP_S);
+  if (waited > 10) progress(`${fleet.side} N=${fleet.hosts.length}: neutron-server quiet after ${waited.toFixed(0)} s more`);
   const c0 = fleet.hosts.map((h) => h.agent.cpu());
   const m0 = await meter.sample();
   await sleep(o.idleS * 1000);
