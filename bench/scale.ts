@@ -23,7 +23,7 @@ import { LAB_PROJECT, type NeutronLab } from '../lab/neutron.js';
 import { PrivateOvs } from '../lab/ovs.js';
 import { startLab, emptyLab } from '../lab/host.js';
 import { createSecurityGroup } from '../lab/security-groups.js';
-import { argInt, haveReference, median, report, type Series } from './lib.js';
+import { argInt, haveReference, median, report, stopOnSignals, type Series } from './lib.js';
 import { activeCount, argFlag, createNetwork, ofports, plugPorts, sleep, type BenchPort, type Side } from './agents.js';
 import {
   ControlPlaneMeter, FlowWatch, addLocalIps, aliveHosts, costBetween, inParallel, removeLocalIps, startHost, waitUntil, type ControlPlaneCost, type Host,
@@ -63,16 +63,7 @@ interface HostPort extends BenchPort {
 }
 
 // What a signal (Ctrl-C, a timeout) must still stop: the agents, the OVS, the lab.
-const stopOnSignal = new Set<() => Promise<void>>();
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    void (async () => {
-      progress(`${sig}: stopping what this run started`);
-      for (const stop of [...stopOnSignal].reverse()) await stop().catch((e: unknown) => progress(`cleanup after ${sig}: ${String(e)}`));
-      process.exit(130);
-    })();
-  });
-}
+const stopOnSignal = stopOnSignals(progress);
 
 function progress(line: string): void {
   process.stderr.write(`# ${new Date().toISOString().slice(11, 19)} ${line}\n`);
