@@ -3,8 +3,9 @@
 // in a group S whose rule admits the remote group R (firewall_driver = openvswitch, l2population).
 // For each N of --sizes (ours) and of --ref-sizes (the reference), one side after the other, on a fresh
 // OVS and an emptied lab:
-//  idle:     every port wired and ACTIVE; --idle-s of nothing: each agent's CPU and RSS (the reference's
-//            privsep helpers apart), and what the control plane spends (the idle rate taken off below);
+//  idle:     every port wired and ACTIVE, neutron-server quiet; --idle-s of nothing: each agent's CPU and
+//            RSS (the reference's privsep helpers apart), and what the control plane spends (the idle rate
+//            taken off below);
 //  fan-out:  a port created in S on host 1 and plugged → its br-tun table-20 unicast flow (l2population)
 //            on each of the other N−1 hosts, timed from the create call; per host, median and worst;
 //  group:    that port added to R (PUT security_groups) → a table-82 flow with its address (nw_src) on
