@@ -79,6 +79,13 @@ export interface AgentConfig {
   ofInterface?: 'native' | 'ovs-ofctl';
   /** A third ini file given after the lab's two (later files win), e.g. a [securitygroup] firewall_driver. */
   extraIni?: string;
+  /** The reference's program and leading arguments (default `neutron-openvswitch-agent`), e.g. neutron's fullstack entry point. */
+  referenceArgv?: string[];
+  /**
+   * Other agents share this OVS (bench/scale.ts): an `ovsdb-client monitor` of the OVS's address is then
+   * not a stray of this agent's, and only processes under the agent or naming its directory are its helpers.
+   */
+  sharedOvs?: boolean;
 }
 
 /** A running agent, ours or the reference, with the same configuration files. */
@@ -88,7 +95,8 @@ export class RunningAgent {
     readonly side: Side,
     readonly dir: string,
     readonly child: ChildProcess,
-    private readonly ovsTcp: string,
+    /** The OVS address whose `ovsdb-client monitor` strays are this agent's; undefined when the OVS is shared. */
+    private readonly ovsTcp: string | undefined,
   ) {
     child.on('exit', () => (this.exited = true));
   }
@@ -106,10 +114,11 @@ export class RunningAgent {
       extra.push('--config-file', join(dir, 'extra.ini'));
     }
     const configArgs = ['--config-file', join(dir, 'neutron.conf'), '--config-file', join(dir, 'openvswitch_agent.ini'), ...extra, '--log-file', join(dir, 'agent.log')];
+    const [refCmd, ...refArgs] = cfg.referenceArgv ?? ['neutron-openvswitch-agent'];
     const [cmd, args] =
-      side === 'reference' ? ['neutron-openvswitch-agent', configArgs] : [process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), resolve('bin/neutron-openvswitch-agent.js'), ...configArgs]];
+      side === 'reference' ? [refCmd!, [...refArgs, ...configArgs]] : [process.execPath, [...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []), resolve('bin/neutron-openvswitch-agent.js'), ...configArgs]];
     const child = spawn(cmd, args, { env: cfg.ovs.env, stdio: 'ignore' });
-    return new RunningAgent(side, dir, child, cfg.ovs.tcpConnection);
+    return new RunningAgent(side, dir, child, cfg.sharedOvs ? undefined : cfg.ovs.tcpConnection);
   }
 
   get pid(): number {
@@ -149,7 +158,7 @@ export class RunningAgent {
       let under = false;
       for (let i = 0; p && i < 20; i++, p = parent.get(p)) if (p === this.pid) under = true;
       // privsep daemons detach from sudo; they are tied to this run by its config directory.
-      if (under || cmd.includes(this.dir) || cmd.includes(`monitor ${this.ovsTcp}`)) out.push({ pid, cmd });
+      if (under || cmd.includes(this.dir) || (this.ovsTcp !== undefined && cmd.includes(`monitor ${this.ovsTcp}`))) out.push({ pid, cmd });
     }
     return out;
   }
@@ -215,6 +224,8 @@ export interface BenchPort {
   mac: string;
   /** OVS port name, as Nova names it: tap + first 11 characters of the port id. */
   name: string;
+  /** The integration bridge it is plugged into (default br-int; bench/scale.ts has one per host). */
+  bridge?: string;
 }
 
 /**
@@ -265,7 +276,7 @@ async function vsctl(ovs: PrivateOvs, args: string[]): Promise<string> {
 export async function plugPorts(ovs: PrivateOvs, ports: BenchPort[]): Promise<void> {
   const args: string[] = [];
   for (const p of ports) {
-    args.push('--', 'add-port', 'br-int', p.name, '--', 'set', 'Interface', p.name, 'type=internal',
+    args.push('--', 'add-port', p.bridge ?? 'br-int', p.name, '--', 'set', 'Interface', p.name, 'type=internal',
       `external_ids:iface-id=${p.id}`, `external_ids:attached-mac=${p.mac}`, 'external_ids:iface-status=active', `external_ids:vm-uuid=${randomUUID()}`);
   }
   await vsctl(ovs, args);

@@ -123,3 +123,22 @@ export function unicastFlows(n: number): Flow[] {
   }
   return out;
 }
+
+/**
+ * Cleanups a signal (Ctrl-C, a run's `timeout`) must still run, last added first, before the process exits
+ * with 130: a benchmark killed midway must not leave agents, an OVS or a lab behind. Add a cleanup when its
+ * resource starts, delete it once stopped normally.
+ */
+export function stopOnSignals(log: (line: string) => void): Set<() => Promise<void>> {
+  const cleanups = new Set<() => Promise<void>>();
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      void (async () => {
+        log(`${sig}: stopping what this run started`);
+        for (const stop of [...cleanups].reverse()) await stop().catch((e: unknown) => log(`cleanup after ${sig}: ${String(e)}`));
+        process.exit(130);
+      })();
+    });
+  }
+  return cleanups;
+}

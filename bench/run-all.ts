@@ -24,6 +24,7 @@ const BENCHES: { name: string; args: string[] }[] = [
   { name: 'trunk', args: [] },
   { name: 'dvr', args: quick ? ['--ports', '20'] : [] },
   { name: 'dhcp', args: quick ? ['--requests', '10'] : [] },
+  { name: 'scale', args: quick ? ['--sizes', '2,10', '--ref-sizes', '2', '--idle-s', '20', '--timeout-s', '600'] : [] },
 ];
 const only = process.env.BENCH_ONLY?.split(',');
 let failed = 0;

@@ -22,6 +22,7 @@ const TINY: Record<string, string[]> = {
   qos: ['--runs', '1', '--ports', '2', '--cold-ports', '2', '--policies', '2', '--timeout-s', '120', '--no-reference'],
   trunk: ['--runs', '1', '--sizes', '1', '--timeout-s', '120', '--no-reference'],
   dhcp: ['--runs', '1', '--requests', '3', '--no-reference'],
+  scale: ['--runs', '1', '--sizes', '2', '--ports-per-host', '1', '--idle-s', '2', '--settle-s', '1', '--timeout-s', '120', '--no-reference'],
 };
 
 for (const [name, args] of Object.entries(TINY)) {
