@@ -29,7 +29,7 @@ import { type NeutronLab, LAB_PROJECT } from '../lab/neutron.js';
 import { startLab } from '../lab/host.js';
 import { createRule, createSecurityGroup, deleteRule } from '../lab/security-groups.js';
 import { resetFirewallState } from '../test/helpers/iptables.js';
-import { argInt, haveReference, report, type Series } from './lib.js';
+import { argInt, haveReference, report, stopOnSignals, type Series } from './lib.js';
 import {
   PORTS_PER_BULK, RunningAgent, activeCount, endRun, agentRecord, clearFlows, defaultFlowsReady, plugPorts, sides, sleep, uniqueHost, until, type BenchPort, type Side,
 } from './agents.js';
@@ -50,16 +50,7 @@ function argStr(name: string): string | undefined {
 }
 
 // What a signal (the run's `timeout`, Ctrl-C) must still stop: the lab, the agent, the private OVS.
-const stopOnSignal = new Set<() => Promise<void>>();
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    void (async () => {
-      progress(`${sig}: stopping what this run started`);
-      for (const stop of [...stopOnSignal].reverse()) await stop().catch((e: unknown) => progress(`cleanup after ${sig}: ${String(e)}`));
-      process.exit(130);
-    })();
-  });
-}
+const stopOnSignal = stopOnSignals((line) => progress(line));
 
 function progress(line: string): void {
   process.stderr.write(`# ${new Date().toISOString().slice(11, 19)} ${line}\n`);
