@@ -60,15 +60,17 @@ async function boot(networkId: string, h: SimHost, name: string): Promise<{ port
   return { port, vm: await hosts.plug(h, port) };
 }
 
+async function waitActive(ids: string[]): Promise<void> {
+  for (const id of ids) await waitFor(async () => (await lab.getPort(id)).status === 'ACTIVE', 30000, `port ${id} ACTIVE`, 100);
+}
+
 test('VMs on two hosts reach each other over VXLAN with l2population and the ARP responder', async () => {
   const net = await lab.createNetwork({ name: 'two-hosts' });
   await lab.createSubnet(net.id, '198.51.100.0/24', { gatewayIp: null });
   const [ha, hb] = hosts.hosts;
   const a = await boot(net.id, ha, 'vm-a');
   const b = await boot(net.id, hb, 'vm-b');
-  for (const p of [a.port, b.port]) {
-    await waitFor(async () => (await lab.getPort(p.id)).status === 'ACTIVE', 30000, `port ${p.id} ACTIVE`, 100);
-  }
+  await waitActive([a.port.id, b.port.id]);
 
   // l2population: each host gets a tunnel port to the other and flows for the remote VM.
   const tunA = await waitFor(async () => {
@@ -113,7 +115,7 @@ test("host a's agent restarted with its ports unchanged: they stay ACTIVE, host 
   const a2 = await boot(net.id, ha, 'vm-a2');
   const b1 = await boot(net.id, hb, 'vm-b1');
   const ours = [a1.port.id, a2.port.id];
-  for (const id of [...ours, b1.port.id]) await waitFor(async () => (await lab.getPort(id)).status === 'ACTIVE', 30000, `port ${id} ACTIVE`, 100);
+  await waitActive([...ours, b1.port.id]);
   const fdbOf = (flows: string, p: { port: NeutronPort; vm: Vm }) => flows.includes(`dl_dst=${p.port.mac_address}`) && flows.includes(`arp_tpa=${p.vm.ip}`);
   await waitFor(async () => {
     const flows = (await hb.ovs.dumpFlows('br-tun')).join('\n');
