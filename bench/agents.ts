@@ -113,6 +113,8 @@ export class RunningAgent {
       writeFileSync(join(dir, 'extra.ini'), cfg.extraIni);
       extra.push('--config-file', join(dir, 'extra.ini'));
     }
+    // BENCH_AGENT_DEBUG=1: DEBUG logging (with BENCH_KEEP_LOGS, to see when each step happened).
+    if (process.env.BENCH_AGENT_DEBUG) extra.push('--debug');
     const configArgs = ['--config-file', join(dir, 'neutron.conf'), '--config-file', join(dir, 'openvswitch_agent.ini'), ...extra, '--log-file', join(dir, 'agent.log')];
     const [refCmd, ...refArgs] = cfg.referenceArgv ?? ['neutron-openvswitch-agent'];
     const [cmd, args] =

@@ -10,6 +10,17 @@ import { getLogger } from '../util/log.js';
 
 const LOG = getLogger('bridges');
 const FULL_MASK = 0xffffffffffffffffn;
+/**
+ * The cookie mask of strict deletes. With an all-ones mask Open vSwitch finds a strict delete's flow
+ * by walking every flow of that cookie (ofproto.c collect_rules_strict), and all of a run's flows
+ * share one: 2,000 strict deletes on a br-int of 50,000 flows took 4 s. Any other mask takes the
+ * classifier's exact lookup (31 ms for the same deletes) and still compares the cookie, on 63 bits.
+ */
+const STRICT_DELETE_MASK = FULL_MASK - 1n;
+
+function ownCookieFilter(filter: Omit<FlowFilter, 'cookie' | 'cookieMask'>, cookie: bigint): FlowFilter {
+  return { ...filter, cookie, cookieMask: filter.strict ? STRICT_DELETE_MASK : FULL_MASK };
+}
 
 export function randomCookie(): bigint {
   return randomBytes(8).readBigUInt64BE(0);
@@ -26,7 +37,7 @@ export class FlowBatch {
   }
   /** Delete own-cookie flows selected by the filter. */
   delete(filter: Omit<FlowFilter, 'cookie' | 'cookieMask'>): this {
-    this.mods.push({ command: 'delete', filter: { ...filter, cookie: this.br.cookie, cookieMask: FULL_MASK } });
+    this.mods.push({ command: 'delete', filter: ownCookieFilter(filter, this.br.cookie) });
     return this;
   }
   /** Delete flows of any cookie (drop_flows_on_start only). */
@@ -45,7 +56,7 @@ export class FlowBatch {
   }
   /** Delete flows of one requested cookie selected by the filter. */
   deleteWithCookie(cookie: bigint, filter: Omit<FlowFilter, 'cookie' | 'cookieMask'>): this {
-    this.mods.push({ command: 'delete', filter: { ...filter, cookie, cookieMask: FULL_MASK } });
+    this.mods.push({ command: 'delete', filter: ownCookieFilter(filter, cookie) });
     return this;
   }
   /** Delete every flow, in all tables, that carries this (foreign) cookie. */

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { type PrivateOvs, freePort } from '../../../lab/ovs.js';
 import { NativeBackend } from '../../../src/openflow/native/backend.js';
 import { OpenFlowError } from '../../../src/openflow/backend.js';
+import { OVSBridge } from '../../../src/bridges/ovs-bridge.js';
 import {
   ETH_TYPE,
   exact,
@@ -232,6 +233,19 @@ test('port descriptions list the bridge\'s local port', async () => {
   assert.ok(local, JSON.stringify(ports));
   assert.equal(local.portNo, 0xfffffffe);
   assert.match(local.hwAddr, /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+});
+
+test('a bridge\'s strict delete leaves a previous run\'s flow in that slot and removes its own', async () => {
+  const name = bridgeName();
+  const sw = backend.bridge(name, await addBridge(name));
+  const previousRun = COOKIE ^ 0x8000000000000000n;
+  await sw.apply([{ command: 'add', flow: { table: 0, priority: 1, match: { inPort: 1 }, actions: [], cookie: previousRun } }]);
+  const br = new OVSBridge(name, sw, COOKIE);
+  await br.batch().add({ table: 0, priority: 1, match: { inPort: 2 }, actions: [] }).commit();
+  // Strict deletes go out with a 63-bit cookie mask (ovs-bridge.ts): still only this run's flows.
+  await br.batch().delete({ table: 0, priority: 1, match: { inPort: 1 }, strict: true }).delete({ table: 0, priority: 1, match: { inPort: 2 }, strict: true }).commit();
+  const left = await sw.dumpFlows({ table: 0 });
+  assert.deepEqual(left.map((s) => [s.cookie, s.flow?.match.inPort]), [[previousRun, 1]]);
 });
 
 test('10 000 flows install in one batch quickly', async (t) => {
