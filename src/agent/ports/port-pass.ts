@@ -107,12 +107,14 @@ export class PortPass {
     const seconds = (tWired - tStart) / 1000;
     notePass({ full, ports: toWire.length + changes.removed.length + changes.deleted.length, seconds, failed: plan.failed });
     if (full) this.lastFullSync = { at: Date.now(), ports: this.wired.size, seconds };
+    const ms = (a: number, b: number) => (b - a).toFixed(0);
     if (toWire.length || changes.removed.length || changes.deleted.length) {
-      const ms = (a: number, b: number) => (b - a).toFixed(0);
       LOG.info(
         `pass: ${changes.added.length} added, ${changes.updated.length} updated, ${changes.removed.length} removed, ${changes.deleted.length} deleted; ` +
           `details ${ms(tStart, tDetails)} ms, OVSDB+flows ${ms(tDetails, tWired)} ms`,
       );
+    } else if (refilter.size) {
+      LOG.info(`pass: ${refilter.size} ports refiltered (their security groups changed) in ${ms(tStart, tWired)} ms`);
     }
     await this.finish(full, plan.failed);
   }

@@ -324,7 +324,13 @@ export class OVSFirewallDriver implements FirewallDriver {
         this.refilter.add(s.port.id);
       }
     }
-    if (this.refilter.size > before) this.options.onRefilterNeeded?.();
+    const added = this.refilter.size - before;
+    if (added > 0) {
+      // When the notice arrived: with the refilter pass's own line, where a change's time went.
+      const ids = (set: Set<string>) => (set.size ? [...set].join(',') : '-');
+      LOG.debug(`security groups changed (rules ${ids(change.rulesChanged)}, members ${ids(change.membersChanged)}, address groups ${ids(change.addressGroupsChanged)}): ${added} ports to refilter`);
+      this.options.onRefilterNeeded?.();
+    }
   }
 
   private async highestConjId(): Promise<number> {
