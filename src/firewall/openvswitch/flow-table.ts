@@ -8,6 +8,14 @@ import { flowKey } from '../../openflow/flow-key.js';
 
 export { flowKey };
 
+/** Flow objects are never changed once made: a flow handed in again keeps the key computed before. */
+const keys = new WeakMap<Flow, string>();
+function keyOf(f: Flow): string {
+  let k = keys.get(f);
+  if (k === undefined) keys.set(f, (k = flowKey(f)));
+  return k;
+}
+
 const actionsKey = (f: Flow): string =>
   JSON.stringify([f.actions, f.gotoTable ?? null, f.meter ?? null], (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
 
@@ -35,7 +43,7 @@ export class OwnedFlowTable {
   /** The flows an owner wants now (replacing what it wanted before). An empty list releases it. */
   set(owner: string, flows: readonly Flow[]): void {
     const next = new Map<string, Flow>();
-    for (const f of flows) next.set(flowKey(f), f);
+    for (const f of flows) next.set(keyOf(f), f);
     const prev = this.owned.get(owner) ?? new Map<string, Flow>();
     if (next.size === 0) this.owned.delete(owner);
     else this.owned.set(owner, next);
@@ -48,6 +56,7 @@ export class OwnedFlowTable {
       this.reconcile(key);
     }
     for (const [key, f] of next) {
+      if (prev.get(key) === f) continue; // the very flow this owner already wanted: nothing to reconcile
       let e = this.byKey.get(key);
       if (!e) this.byKey.set(key, (e = { owners: [], flows: new Map() }));
       if (!e.flows.has(owner)) e.owners.push(owner);
