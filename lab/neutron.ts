@@ -104,7 +104,7 @@ export interface NeutronAgent {
 }
 
 export interface ProviderSpec {
-  network_type: 'flat' | 'vlan' | 'vxlan' | 'gre';
+  network_type: 'flat' | 'vlan' | 'vxlan' | 'gre' | 'geneve';
   physical_network?: string;
   segmentation_id?: number;
 }

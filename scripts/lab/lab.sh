@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # A real neutron-server 21 (Zed) for end-to-end tests and the demo: MariaDB (unix socket only),
 # a private RabbitMQ node and neutron-server (noauth; ML2 openvswitch + l2population; type drivers
-# flat, vlan physnet1:100:199, vxlan 1:1000 as the tenant default, gre; the QoS service plugin and
-# the ml2 qos extension driver unless LAB_QOS=0; the trunk service plugin unless LAB_TRUNK=0), all
-# state under $LAB_DIR, every listener on
-# 127.0.0.1. Debian 12, as root, after scripts/lab/install.sh.
+# flat, vlan physnet1:100:199, vxlan 1:1000 as the tenant default, gre 1:1000, geneve 1:1000; the
+# QoS service plugin and the ml2 qos extension driver unless LAB_QOS=0; the trunk service plugin
+# unless LAB_TRUNK=0), all state under $LAB_DIR, every listener on 127.0.0.1. Debian 12, as root,
+# after scripts/lab/install.sh.
 #
 #   lab.sh up                    start (idempotent); prints the endpoints
 #   lab.sh down                  stop what this lab started (nothing else) and keep $LAB_DIR
@@ -152,7 +152,7 @@ quota_port = -1
 CONF
   cat >"$1/ml2_conf.ini" <<CONF
 [ml2]
-type_drivers = flat,vlan,vxlan,gre
+type_drivers = flat,vlan,vxlan,gre,geneve
 tenant_network_types = vxlan
 mechanism_drivers = openvswitch,l2population
 extension_drivers = $extensions
@@ -164,6 +164,10 @@ network_vlan_ranges = physnet1:100:199
 vni_ranges = 1:1000
 [ml2_type_gre]
 tunnel_id_ranges = 1:1000
+[ml2_type_geneve]
+vni_ranges = 1:1000
+# neutron's default (30: Geneve's header with no options): what it takes off a Geneve network's MTU.
+max_header_size = 30
 CONF
 }
 

@@ -12,6 +12,7 @@ import { type Flow, type Match, ETH_TYPE, IP_PROTO, exact, output, popVlan, unta
 import type { FlowBatch } from './ovs-bridge.js';
 import { dropFlow, gotoFlow, normalFlow } from './flows.js';
 import { INT, PHYS, TUN } from './tables.js';
+import { acceptedEgressDirectFilters, acceptedEgressDirectFlows } from '../firewall/openvswitch/port-flows.js';
 import type { NetworkType } from './tables.js';
 
 /** Networks whose DVR flows sit on a provider bridge (the others are tunnelled). */
@@ -124,6 +125,22 @@ export const IntDvr = {
 
   deleteArpDestinationChange(b: FlowBatch, gatewayMac: string, dvrMac: string): void {
     b.delete({ table: INT.LOCAL_SWITCHING, match: arpReplyToDvrMac(gatewayMac, dvrMac) });
+  },
+
+  /**
+   * With the openvswitch firewall and `explicitly_egress_direct`: accepted frames to the gateway
+   * MAC go straight to the router port, the router's unicast straight to the network's patch port
+   * (`patchOfport`: patch-tun, int-<bridge> of a VLAN network; undefined on flat), in table 94.
+   * The gateway MAC is the router interface's own, so these are the flows the firewall writes for
+   * that (trusted) port; the reference's DVR writes them too, and deletes them with the interface.
+   */
+  installGatewayEgressDirect(b: FlowBatch, gatewayMac: string, lvid: number, routerOfport: number, patchOfport: number | undefined): void {
+    b.add(...acceptedEgressDirectFlows(gatewayMac, lvid, routerOfport, patchOfport));
+  },
+
+  /** Both table-94 flows of the gateway MAC on that network, whoever wrote them. */
+  deleteGatewayEgressDirect(b: FlowBatch, gatewayMac: string, lvid: number): void {
+    for (const f of acceptedEgressDirectFilters(gatewayMac, lvid)) b.delete(f);
   },
 };
 

@@ -1,7 +1,7 @@
-// `[agent] extensions` and `[agent] enable_distributed_routing`: what the reference's Open vSwitch
-// agent can be asked to do beyond plain ports. A name this agent does not implement stops it at
-// start-up (fail closed): an operator must never believe a limit, a log or a route is enforced
-// while nothing enforces it. The reference skips an unknown name silently; here it is an error too.
+// `[agent] extensions`: what the reference's Open vSwitch agent can be asked to do beyond plain
+// ports. A name this agent does not implement stops it at start-up (fail closed): an operator must
+// never believe a limit, a log or a route is enforced while nothing enforces it. The reference
+// skips an unknown name silently; here it is an error too.
 
 /** The L2 agent extensions the reference's Open vSwitch agent (Zed) loads by name. */
 export const REFERENCE_EXTENSIONS = ['qos', 'fdb', 'log', 'local_ip', 'dhcp'] as const;
@@ -30,20 +30,6 @@ export function extensionsProblem(names: readonly string[]): string | undefined 
   if (missing.length) {
     const what = missing.map((n) => `${n} (${PURPOSE[n]})`).join(', ');
     return `not implemented by this agent: ${what}; running without ${missing.length === 1 ? 'it' : 'them'} would leave that unenforced (${supported})`;
-  }
-  return undefined;
-}
-
-/**
- * What of DVR this agent does not do, for the settings given; undefined when DVR can run as the
- * reference's. With the openvswitch firewall and `explicitly_egress_direct`, the reference's DVR
- * also writes the firewall's direct-output flows for each router gateway
- * (install_accepted_egress_direct_flow); that part is not implemented here.
- */
-export function distributedRoutingProblem(s: { firewallDriver: string; explicitlyEgressDirect: boolean }): string | undefined {
-  if (s.firewallDriver === 'openvswitch' && s.explicitlyEgressDirect) {
-    return 'distributed virtual routing with [securitygroup] firewall_driver = openvswitch and [agent] explicitly_egress_direct = True is not implemented by this agent ' +
-      '(the firewall\'s direct-output flows of each DVR gateway would be missing, so traffic to the router would flood); set explicitly_egress_direct = False, use another firewall driver, or run the reference agent on this host';
   }
   return undefined;
 }

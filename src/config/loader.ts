@@ -10,7 +10,7 @@ import {
   type AnyDirectionRate, type DirectionalRate, type InventoryDefaults, type TunnelType,
 } from './derived.js';
 import { firewallDriverProblem, resolveFirewallDriver, type FirewallDriverName } from './firewall-driver.js';
-import { dhcpExtensionProblem, distributedRoutingProblem, extensionsProblem, logExtensionProblem } from './extensions.js';
+import { dhcpExtensionProblem, extensionsProblem, logExtensionProblem } from './extensions.js';
 import { ConfigError, HelpRequested, VersionRequested, type ConfigProblem, type OptionOrigin } from './errors.js';
 import { IniParseError, lookupIni, normalizeGroupName, parseIni, type IniAssignment, type IniDocument } from './ini.js';
 import {
@@ -519,10 +519,6 @@ export function loadConfig(argv: readonly string[], opts: LoadOptions = {}): Age
   const extensionProblem = extensionsProblem(v.agent.extensions);
   if (extensionProblem) d.problemAt('agent', 'extensions', extensionProblem, listText(v.agent.extensions));
   const firewallDriver = resolveFirewallDriver(v.securitygroup.firewall_driver) ?? 'noop';
-  const dvrProblem = v.agent.enable_distributed_routing
-    ? distributedRoutingProblem({ firewallDriver, explicitlyEgressDirect: v.agent.explicitly_egress_direct })
-    : undefined;
-  if (dvrProblem) d.problemAt('agent', 'enable_distributed_routing', dvrProblem, 'True');
   const logProblem = logExtensionProblem(v.agent.extensions, {
     ofInterface: v.ovs.of_interface, firewallDriver: resolveFirewallDriver(v.securitygroup.firewall_driver), enableSecurityGroup: v.securitygroup.enable_security_group,
   });

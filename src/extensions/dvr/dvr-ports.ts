@@ -68,6 +68,18 @@ export class DvrPorts {
     private readonly dvrMac: () => string,
   ) {}
 
+  /** The openvswitch firewall filters ports here: the reference gives its DVR the firewall only then. */
+  private ovsFirewall(): boolean {
+    return this.api.settings.firewallDriver === 'openvswitch' && this.api.settings.enableSecurityGroup;
+  }
+
+  /** The patch port a network leaves br-int by, as the firewall's direct output uses it: patch-tun, a VLAN network's int-<bridge>, none for flat. */
+  private egressPatchOfport(net: DvrNetwork): number | undefined {
+    if (isTunnelType(net.networkType)) return this.api.tunnelBridge()?.patchTunOfport;
+    if (net.networkType !== 'vlan' || net.physicalNetwork === undefined) return undefined;
+    return this.api.physicalNetworks().get(net.physicalNetwork)?.intOfport;
+  }
+
   /** Forget everything (the bridges were set up anew: their flows are gone). */
   reset(): void {
     this.subnets.clear();
@@ -126,6 +138,9 @@ export class DvrPorts {
     const net = port.network;
     const dvrMac = this.dvrMac();
     const b = new DvrBatches(this.api);
+    if (this.ovsFirewall() && this.api.settings.explicitlyEgressDirect && ldm.info.gatewayMac !== undefined) {
+      IntDvr.installGatewayEgressDirect(b.int, ldm.info.gatewayMac, net.lvid, port.ofport, this.egressPatchOfport(net));
+    }
     const serviced = await this.rpc.portsOnHostBySubnet(fixed.subnetId);
     const vifs = new Map(this.api.ops.vifPorts(this.api.settings.integrationBridge).filter((v) => v.ofport !== undefined && v.ofport > 0).map((v) => [v.ifaceId, v]));
     for (const s of serviced) {
@@ -223,6 +238,8 @@ export class DvrPorts {
       if (out && info.ipVersion === 6 && info.gatewayMac !== undefined) DvrProcess.deleteIpv6(out.b, out.t, net.lvid, info.gatewayMac);
       rec.removeSubnet(subnetId);
       ldm.routerPorts.delete(rec.id);
+      // As the reference: whenever its openvswitch firewall runs, explicitly_egress_direct or not.
+      if (this.ovsFirewall() && info.gatewayMac !== undefined) IntDvr.deleteGatewayEgressDirect(b.int, info.gatewayMac, net.lvid);
       if (info.ipVersion === 4 && info.gatewayMac !== undefined) IntDvr.deleteArpDestinationChange(b.int, info.gatewayMac, dvrMac);
     }
     if (out) DvrProcess.delete(out.b, out.t, net.lvid, rec.mac);

@@ -5,6 +5,7 @@
 import {
   type Action,
   type Flow,
+  type FlowFilter,
   type Match,
   ETH_TYPE,
   IP_PROTO,
@@ -237,19 +238,38 @@ export function trackedFlows(port: PortForFlows, direction: 'ingress' | 'egress'
 /** Table 94 with `explicitly_egress_direct`: frames to the port's MAC go straight to it; its unicast out the patch port. */
 export function egressDirectFlows(port: Pick<PortForFlows, 'ofport' | 'localVlan' | 'mac'>, opts: PortFlowOptions): Flow[] {
   if (!opts.explicitlyEgressDirect) return [];
+  return acceptedEgressDirectFlows(port.mac, port.localVlan, port.ofport, opts.egressDirectPatchOfport);
+}
+
+/**
+ * The reference's install_accepted_egress_direct_flow: accepted frames to `mac` on the network of
+ * local VLAN `localVlan` are output to `ofport`; unicast from `mac` leaves by the network's patch
+ * port (none for a flat network, whose frames keep going through NORMAL).
+ */
+export function acceptedEgressDirectFlows(mac: string, localVlan: number, ofport: number, patchOfport: number | undefined): Flow[] {
   const t = INT.ACCEPTED_EGRESS_TRAFFIC_NORMAL_TABLE;
-  const net = { [REG_NET]: { value: port.localVlan } };
-  const flows: Flow[] = [{ table: t, priority: 12, match: { ethDst: { value: port.mac }, regs: net }, actions: [output(port.ofport)] }];
-  if (opts.egressDirectPatchOfport !== undefined) {
+  const net = { [REG_NET]: { value: localVlan } };
+  const flows: Flow[] = [{ table: t, priority: 12, match: { ethDst: { value: mac }, regs: net }, actions: [output(ofport)] }];
+  if (patchOfport !== undefined) {
     flows.push({
       table: t,
       priority: 10,
-      match: { ethSrc: { value: port.mac }, ethDst: { value: '00:00:00:00:00:00', mask: '01:00:00:00:00:00' }, regs: net },
+      match: { ethSrc: { value: mac }, ethDst: { value: '00:00:00:00:00:00', mask: '01:00:00:00:00:00' }, regs: net },
       // The reference sends mod_vlan_vid:L; on an untagged frame OVS stores it as push_vlan + set_field.
-      actions: [pushVlan(), setVlan(port.localVlan), output(opts.egressDirectPatchOfport)],
+      actions: [pushVlan(), setVlan(localVlan), output(patchOfport)],
     });
   }
   return flows;
+}
+
+/** The reference's delete_accepted_egress_direct_flow: every table-94 flow to or from `mac` on that network (non-strict). */
+export function acceptedEgressDirectFilters(mac: string, localVlan: number): Array<Omit<FlowFilter, 'cookie' | 'cookieMask'>> {
+  const t = INT.ACCEPTED_EGRESS_TRAFFIC_NORMAL_TABLE;
+  const net = { [REG_NET]: { value: localVlan } };
+  return [
+    { table: t, match: { ethDst: { value: mac }, regs: net } },
+    { table: t, match: { ethSrc: { value: mac }, regs: net } },
+  ];
 }
 
 /** Every non-rule flow of a port with port security on. */

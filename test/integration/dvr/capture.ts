@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { NeutronLab } from '../../../lab/neutron.js';
 import { DVR_FIXTURES, DVR_STARTUP_CASES, startupFlows, writeFixture } from './startup-scenario.js';
-import { portsFixtureName, runPortsScenario, runSnatScenario, snatFixtureName } from './ports-scenario.js';
+import { PORTS_VARIANTS, portsFixtureName, runPortsScenario, runSnatScenario, snatFixtureName } from './ports-scenario.js';
 
 function log(line: string): void {
   process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   mkdirSync(DVR_FIXTURES, { recursive: true });
   const ports = process.argv.includes('--ports');
   // --ports --only=vlan (repeatable): those variants alone, the other fixtures kept as they are.
-  const variants = ['vxlan', 'vlan', 'flat', 'ipv6'] as const;
+  const variants = PORTS_VARIANTS;
   const variantsWanted = process.argv.filter((a) => a.startsWith('--only=')).map((a) => a.slice('--only='.length));
   const unknown = variantsWanted.filter((v) => v !== 'snat' && !(variants as readonly string[]).includes(v));
   if (unknown.length) throw new Error(`--only takes ${variants.join(', ')} or snat, not ${unknown.join(', ')}`);

@@ -15,6 +15,7 @@ import type { PrivateOvs } from '../../../lab/ovs.js';
 import { L3Agent, routerNamespacesGone } from '../../../lab/l3-agent.js';
 import { RunningAgent, agentRecord, startOvs, until, type Side } from '../../../bench/agents.js';
 import { dumpBridges, dvrMacOf, forgetHost, OTHER_HOST } from './startup-scenario.js';
+import { normaliseFlows, renumberConjunctions } from '../firewall/compare.js';
 
 const run = promisify(execFile);
 const DVR_INI = ['[agent]', 'enable_distributed_routing = True', '[ovs]', 'bridge_mappings =', ''].join('\n');
@@ -25,9 +26,48 @@ export type PortsStep = 'two-subnets' | 'interface-b-removed' | 'vm-a-removed';
 /**
  * The networks of the router: vxlan (tenant networks); VLAN 151 and 152 of physnet1 (br-phys); or
  * physnet1's flat network and VLAN 152 (a physical network has one flat network); or vxlan with
- * network b's subnet IPv6 (ipv6).
+ * network b's subnet IPv6 (ipv6); or GRE, or Geneve networks, the agent's tunnel_types that type
+ * alone; or vxlan (egress-direct), or flat and VLAN (egress-direct-flat), with the openvswitch
+ * firewall and `explicitly_egress_direct = True` (the VMs in the project's default security group).
  */
-export type PortsVariant = 'vxlan' | 'vlan' | 'flat' | 'ipv6';
+export type PortsVariant = 'vxlan' | 'vlan' | 'flat' | 'ipv6' | 'gre' | 'geneve' | 'egress-direct' | 'egress-direct-flat';
+export const PORTS_VARIANTS: readonly PortsVariant[] = ['vxlan', 'vlan', 'flat', 'ipv6', 'egress-direct', 'egress-direct-flat', 'gre', 'geneve'];
+
+/** How a variant's networks are made and what its agents are told besides DVR. */
+interface VariantSpec {
+  /** Network a's and b's provider settings: none (the tenant type, vxlan), a tunnel type, or physnet1's (flat: a flat, b VLAN). */
+  networks: 'tenant' | 'gre' | 'geneve' | 'vlan' | 'flat';
+  ipv6?: true;
+  /** Lines of a further ini file, for both agents. */
+  ini?: string;
+}
+const EGRESS_DIRECT_INI = ['[agent]', 'explicitly_egress_direct = True', '[securitygroup]', 'firewall_driver = openvswitch', ''].join('\n');
+const VARIANTS: Readonly<Record<PortsVariant, VariantSpec>> = {
+  vxlan: { networks: 'tenant' },
+  vlan: { networks: 'vlan' },
+  flat: { networks: 'flat' },
+  ipv6: { networks: 'tenant', ipv6: true },
+  gre: { networks: 'gre', ini: '[agent]\ntunnel_types = gre\n' },
+  geneve: { networks: 'geneve', ini: '[agent]\ntunnel_types = geneve\n' },
+  'egress-direct': { networks: 'tenant', ini: EGRESS_DIRECT_INI },
+  'egress-direct-flat': { networks: 'flat', ini: EGRESS_DIRECT_INI },
+};
+/** The variant runs the openvswitch firewall (its tables are in the dumps). */
+export const withOvsFirewall = (v: PortsVariant): boolean => VARIANTS[v].ini === EGRESS_DIRECT_INI;
+
+/**
+ * Network a's remote-group member flows for the removed VM a's address (table 82,
+ * `reg6=<lvid-a>,nw_src=<ip-vm-a>`) once network a's last port here has gone (step vm-a-removed):
+ * the reference's openvswitch firewall leaves them (it recomputes a network's member flows only
+ * for a port it filters again, and none is left there); ours writes that network's member flows
+ * again with the members it knows then, VM a's address gone, VM b's kept as the reference keeps
+ * them. A difference of the firewalls, not of DVR: those lines are left out of that step's
+ * comparison on both sides, every other line is compared.
+ */
+export function withoutOrphanedMemberFlows(text: string): string {
+  return text.split('\n').filter((l) => !/^table=82, .*reg6=<lvid-a>,nw_src=<ip-vm-a> /.test(l)).join('\n');
+}
+const onPhysnet = (v: PortsVariant): boolean => VARIANTS[v].networks === 'vlan' || VARIANTS[v].networks === 'flat';
 /** Network b's IPv6 subnet in the ipv6 variant (SLAAC: the router advertises, the VM's address follows from its MAC). */
 const IPV6_CIDR = '2001:db8:b::/64';
 const VLAN_SEGMENTS = { a: 151, b: 152 } as const;
@@ -67,7 +107,20 @@ export class Names {
 }
 
 export function renameOfports(text: string, ofports: Map<string, string>): string {
-  return text.replace(/(in_port=|output:)(\d+)/g, (m, k: string, n: string) => (ofports.has(n) ? `${k}<${ofports.get(n)!}>` : m));
+  const named = text.replace(/(in_port=|output:)(\d+)/g, (m, k: string, n: string) => (ofports.has(n) ? `${k}<${ofports.get(n)!}>` : m));
+  // The openvswitch firewall's port register (reg5), matched and set.
+  return renameRegister(named, 5, (n) => ofports.get(n));
+}
+
+/** Values of register `reg` (matched `regN=0x…`, set `set_field:0x…->regN`) renamed by `nameOf` (decimal value → name). */
+function renameRegister(text: string, reg: number, nameOf: (value: string) => string | undefined): string {
+  const rename = (s: string, hex: string, form: (name: string) => string): string => {
+    const name = nameOf(String(parseInt(hex, 16)));
+    return name === undefined ? s : form(name);
+  };
+  return text
+    .replace(new RegExp(`reg${reg}=0x([0-9a-f]+)`, 'g'), (s, v: string) => rename(s, v, (n) => `reg${reg}=<${n}>`))
+    .replace(new RegExp(`set_field:0x([0-9a-f]+)->reg${reg}\\b`, 'g'), (s, v: string) => rename(s, v, (n) => `set_field:<${n}>->reg${reg}`));
 }
 
 /** The IPv6 link-local address (EUI-64) of a MAC, as OVS prints it. */
@@ -104,22 +157,30 @@ export function nameSegments(text: string, vnis: Map<string, string>, vlans: Map
   for (const m of text.matchAll(/vlan_tci=0x0000\/0x1fff actions=(?:push_vlan:0x8100,)?(?:mod_vlan_vid:(\d+)|set_field:(\d+)->vlan_vid)/g)) {
     vlans.set(m[1] ?? String(Number(m[2]) - 4096), roles.flat);
   }
-  return text
+  const named = text
     .replace(/tun_id=(0x[0-9a-f]+)/g, (s, v: string) => (vnis.has(String(parseInt(v, 16))) ? `tun_id=<vni-${vnis.get(String(parseInt(v, 16)))!}>` : s))
     .replace(/dl_vlan=(\d+)/g, (s, v: string) => (vlans.has(v) ? `dl_vlan=<lvid-${vlans.get(v)!}>` : s))
     .replace(/set_field:(\d+)->vlan_vid/g, (s, v: string) => {
       const k = String(Number(v) - 4096);
       return vlans.has(k) ? `set_field:<lvid-${vlans.get(k)!}>->vlan_vid` : s;
     });
+  // The openvswitch firewall's network register (reg6: the local VLAN), matched and set, and the
+  // conntrack zone it is.
+  return renameRegister(named, 6, (v) => (vlans.has(v) ? `lvid-${vlans.get(v)!}` : undefined))
+    .replace(/ct_zone=(\d+)/g, (s, v: string) => (vlans.has(v) ? `ct_zone=<lvid-${vlans.get(v)!}>` : s));
 }
 
-/** Each bridge's flows sorted again once named (the names change the order). */
+/**
+ * Each bridge's flows sorted again once named (the names change the order), in the firewall
+ * fixtures' form: no `reset_counts` flags (the reference's firewall adds some flows outside a
+ * bundle), conjunction ids renumbered by where they first appear (each agent allocates its own).
+ */
 export function sortSections(text: string): string {
   return text
     .split(/(?=^== )/m)
     .map((sec) => {
       const [head, ...lines] = sec.split('\n').filter((l) => l !== '');
-      return `${head!}\n${lines.sort().join('\n')}\n`;
+      return `${head!}\n${renumberConjunctions(normaliseFlows(lines)).join('\n')}\n`;
     })
     .join('');
 }
@@ -146,16 +207,18 @@ export interface PortsRun {
 
 /** The router, its two networks with an interface each, and a VM port of each bound to `host`. */
 async function createTopology(lab: NeutronLab, host: string, variant: PortsVariant, topo: Topology) {
+  const { networks, ipv6 } = VARIANTS[variant];
   const provider = (role: 'a' | 'b'): { provider?: ProviderSpec } => {
-    if (variant === 'flat' && role === 'a') return { provider: { network_type: 'flat', physical_network: 'physnet1' } };
-    return variant === 'vlan' || variant === 'flat' ? { provider: { network_type: 'vlan', physical_network: 'physnet1', segmentation_id: VLAN_SEGMENTS[role] } } : {};
+    if (networks === 'gre' || networks === 'geneve') return { provider: { network_type: networks } };
+    if (networks === 'flat' && role === 'a') return { provider: { network_type: 'flat', physical_network: 'physnet1' } };
+    return networks === 'vlan' || networks === 'flat' ? { provider: { network_type: 'vlan', physical_network: 'physnet1', segmentation_id: VLAN_SEGMENTS[role] } } : {};
   };
   const netA = await lab.createNetwork({ name: 'dvr-a', ...provider('a') });
   topo.networks.push(netA.id);
   const netB = await lab.createNetwork({ name: 'dvr-b', ...provider('b') });
   topo.networks.push(netB.id);
   const subA = await lab.createSubnet(netA.id, '192.0.2.0/24');
-  const subB = variant === 'ipv6'
+  const subB = ipv6
     ? (await lab.api<{ subnet: NeutronSubnet }>('POST', '/v2.0/subnets', {
       subnet: { network_id: netB.id, tenant_id: LAB_PROJECT, ip_version: 6, cidr: IPV6_CIDR, ipv6_ra_mode: 'slaac', ipv6_address_mode: 'slaac', enable_dhcp: true },
     })).subnet
@@ -173,6 +236,12 @@ async function createTopology(lab: NeutronLab, host: string, variant: PortsVaria
   return { netA, netB, subA, subB, router, ifA, ifB, vmA, vmB };
 }
 
+/** An IPv4 address as a field's whole value (`=A ` last in the match, `=A,` before another field): a shorter one is no prefix of it then. */
+function addIpv4Name(names: Names, ip: string, name: string): void {
+  names.add(`=${ip} `, `=${name} `);
+  names.add(`=${ip},`, `=${name},`);
+}
+
 /** Names the topology's per-run values. */
 async function nameTopology(lab: NeutronLab, names: Names, t: { ifA: { port_id: string }; ifB: { port_id: string }; vmA: NeutronPort; vmB: NeutronPort }): Promise<void> {
   const { ifA, ifB, vmA, vmB } = t;
@@ -180,11 +249,11 @@ async function nameTopology(lab: NeutronLab, names: Names, t: { ifA: { port_id: 
   names.add(vmB.mac_address, '<mac-vm-b>');
   names.add(linkLocal(vmA.mac_address), '<ll-vm-a>');
   names.add(linkLocal(vmB.mac_address), '<ll-vm-b>');
-  names.add(`=${vmA.fixed_ips[0]!.ip_address} `, '=<ip-vm-a> ');
+  addIpv4Name(names, vmA.fixed_ips[0]!.ip_address, '<ip-vm-a>');
   const ipB = vmB.fixed_ips[0]!.ip_address;
   // An IPv6 address (the ipv6 variant's, from the VM's MAC) is long enough to be named wherever it is.
   if (ipB.includes(':')) names.add(ipB, '<ip-vm-b>');
-  else names.add(`=${ipB} `, '=<ip-vm-b> ');
+  else addIpv4Name(names, ipB, '<ip-vm-b>');
   const rA = await lab.getPort(ifA.port_id);
   const rB = await lab.getPort(ifB.port_id);
   names.add(rA.mac_address, '<mac-router-a>');
@@ -208,6 +277,8 @@ interface DvrHostOptions {
   physnet: boolean;
   l3Mode: 'dvr' | 'dvr_snat';
   roles?: ProviderRoles;
+  /** A further ini file's lines for the OVS agent. */
+  ini?: string;
 }
 
 /**
@@ -225,7 +296,7 @@ async function onDvrHost(lab: NeutronLab, side: Side, host: string, o: DvrHostOp
   let agent: RunningAgent | undefined;
   let l3: L3Agent | undefined;
   try {
-    const ini = o.physnet ? DVR_VLAN_INI : DVR_INI;
+    const ini = (o.physnet ? DVR_VLAN_INI : DVR_INI) + (o.ini ?? '');
     const extraIni = side === 'reference' ? `${ini}[agent]\nroot_helper = env OVS_RUNDIR=${ovs.dir}\n` : ini;
     agent = await RunningAgent.start(side, { host, transportUrl: lab.transportUrl, ovs, extraIni, ...(o.ofInterface ? { ofInterface: o.ofInterface } : {}) });
     l3 = L3Agent.start({ host, transportUrl: lab.transportUrl, ovs, mode: o.l3Mode });
@@ -277,10 +348,11 @@ async function onDvrHost(lab: NeutronLab, side: Side, host: string, o: DvrHostOp
 
 /** Runs the scenario with `side` as the OVS agent; returns each step's flows. */
 export async function runPortsScenario(lab: NeutronLab, side: Side, host: string, ofInterface?: 'native' | 'ovs-ofctl', variant: PortsVariant = 'vxlan'): Promise<Map<PortsStep, string>> {
-  const physnet = variant === 'vlan' || variant === 'flat';
+  const physnet = onPhysnet(variant);
   // br-int's DVR_TO_SRC_MAC and ARP_DVR_MAC_TO_DST_MAC tables: 1 and 3 for tunnels, 2 and 4 for VLAN.
   const [toSrcMac, toDstMac] = physnet ? ['table=2,', 'table=4,'] : ['table=1,', 'table=3,'];
-  const flows = await onDvrHost(lab, side, host, { ofInterface, physnet, l3Mode: 'dvr' }, async (h) => {
+  const ini = VARIANTS[variant].ini;
+  const flows = await onDvrHost(lab, side, host, { ofInterface, physnet, l3Mode: 'dvr', ...(ini ? { ini } : {}) }, async (h) => {
     const { netA, netB, subB, router, ifA, ifB, vmA, vmB } = await createTopology(lab, host, variant, h.topo);
     await plugVm(h.ovs, 'vm-a', vmA.id, vmA.mac_address);
     await plugVm(h.ovs, 'vm-b', vmB.id, vmB.mac_address);
@@ -347,7 +419,7 @@ export async function runSnatScenario(lab: NeutronLab, side: Side, host: string,
     const gw = await routerPort(lab, router.id, 'network:router_gateway');
     const qr = await lab.getPort(ifA.port_id);
     for (const [mac, name] of [[vmA.mac_address, '<mac-vm-a>'], [linkLocal(vmA.mac_address), '<ll-vm-a>'], [qr.mac_address, '<mac-router-a>'], [snat.mac_address, '<mac-snat-a>'], [gw.mac_address, '<mac-gateway>']] as const) h.names.add(mac, name);
-    h.names.add(`=${vmA.fixed_ips[0]!.ip_address} `, '=<ip-vm-a> ');
+    addIpv4Name(h.names, vmA.fixed_ips[0]!.ip_address, '<ip-vm-a>');
     await h.nameVnis([[netA.id, 'a']]);
     const ifaces = new Map([[vmA.id, 'vm-a'], [ifA.port_id, 'qr-a'], [snat.id, 'sg-a'], [gw.id, 'qg']]);
     // The VM, and the sg- port as the csnat port, reached with the gateway MAC (table 1); the router port delivered to (table 3).

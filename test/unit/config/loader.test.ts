@@ -357,12 +357,13 @@ describe('loadConfig: derived values', () => {
     assert.equal(withFile('[agent]\narp_responder = true\nl2_population = true\n').arpResponderEnabled, true);
   });
 
-  it('enable_distributed_routing = True is accepted, but refused with the openvswitch firewall and explicitly_egress_direct (not implemented)', () => {
+  it('enable_distributed_routing = True is accepted, with the openvswitch firewall and explicitly_egress_direct too', () => {
     assert.equal(withFile('[agent]\nl2_population = true\nenable_distributed_routing = true\n').agent.enable_distributed_routing, true);
     assert.equal(withFile('[agent]\nenable_distributed_routing = true\nexplicitly_egress_direct = true\n[securitygroup]\nfirewall_driver = iptables_hybrid\n').agent.enable_distributed_routing, true);
-    const p = file('[agent]\nenable_distributed_routing = true\nexplicitly_egress_direct = true\n[securitygroup]\nfirewall_driver = openvswitch\n');
-    assert.match(configError(() => load(['--config-file', p])).message,
-      new RegExp(`^${p}:2: \\[agent\\] enable_distributed_routing = 'True': distributed virtual routing with \\[securitygroup\\] firewall_driver = openvswitch and \\[agent\\] explicitly_egress_direct = True is not implemented by this agent`));
+    const c = withFile('[agent]\nenable_distributed_routing = true\nexplicitly_egress_direct = true\n[securitygroup]\nfirewall_driver = openvswitch\n');
+    assert.equal(c.agent.enable_distributed_routing, true);
+    assert.equal(c.agent.explicitly_egress_direct, true);
+    assert.equal(c.firewallDriver, 'openvswitch');
     assert.equal(withFile('[agent]\nenable_distributed_routing = false\n').agent.enable_distributed_routing, false);
   });
 

@@ -1,10 +1,18 @@
-// DVR's payloads as they arrive, and a port the DVR extension leaves alone.
+// DVR's payloads as they arrive, a port the DVR extension leaves alone, and the verb pair of a DVR
+// gateway's direct-output flows (openvswitch firewall, explicitly_egress_direct).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DvrAgentExtension } from '../../../src/extensions/dvr/extension.js';
 import { parseHostMacs, parseServicedPorts, parseSubnetInfo } from '../../../src/extensions/dvr/dvr-rpc.js';
 import { isDvrServiced } from '../../../src/extensions/dvr/dvr-state.js';
 import type { ExtensionPort } from '../../../src/extensions/seam.js';
+import { IntDvr } from '../../../src/bridges/dvr.js';
+import { OVSBridge } from '../../../src/bridges/ovs-bridge.js';
+import { INT } from '../../../src/bridges/tables.js';
+import type { OpenFlowSwitch } from '../../../src/openflow/backend.js';
+import { formatFlow } from '../../../src/openflow/text.js';
+import { unfilteredPortFlows } from '../../../src/firewall/openvswitch/port-flows.js';
+import { NO_METERS } from '../../helpers/meterless-switch.js';
 
 const port = (o: Partial<ExtensionPort>): ExtensionPort => ({
   portId: 'p1', portName: 'qr-p1', ofport: 5, mac: 'fa:16:3e:00:00:01', networkId: 'n1', localVlan: 1,
@@ -35,5 +43,47 @@ describe('DVR ports', () => {
   const ext = new DvrAgentExtension();
   it('an admin-down port (no local VLAN) is left alone', async () => {
     await ext.handlePort(port({ localVlan: undefined, segment: { networkType: 'vlan', segmentationId: 1, physicalNetwork: 'p' } }));
+  });
+});
+
+describe('DVR gateway direct output (table 94)', () => {
+  const sw: OpenFlowSwitch = { bridge: 'br-int', apply: async () => undefined, dumpFlows: async () => [], portDesc: async () => [], retire: () => undefined, ...NO_METERS };
+  const table94 = (br: OVSBridge): string[] => [...br.desired.entries()].map(([, f]) => f).filter((f) => f.table === INT.ACCEPTED_EGRESS_TRAFFIC_NORMAL_TABLE).map(formatFlow).sort();
+  const gw = 'fa:16:3e:00:00:01';
+
+  it('writes what the firewall writes for the router port itself: to the gateway MAC out of the port, its unicast out of the patch port', async () => {
+    const br = new OVSBridge('br-int', sw, 0xabn);
+    const b = br.batch();
+    IntDvr.installGatewayEgressDirect(b, gw, 3, 7, 1);
+    await b.commit();
+    const fw = unfilteredPortFlows({ ofport: 7, localVlan: 3, mac: gw }, { permittedEthertypes: [], explicitlyEgressDirect: true, egressDirectPatchOfport: 1 })
+      .filter((f) => f.table === INT.ACCEPTED_EGRESS_TRAFFIC_NORMAL_TABLE).map((f) => formatFlow({ ...f, cookie: 0xabn })).sort();
+    assert.deepEqual(table94(br), fw);
+    assert.equal(fw.length, 2);
+  });
+
+  it('on a flat network (no patch port) only the flow to the gateway MAC', async () => {
+    const br = new OVSBridge('br-int', sw, 0xabn);
+    const b = br.batch();
+    IntDvr.installGatewayEgressDirect(b, gw, 3, 7, undefined);
+    await b.commit();
+    assert.equal(table94(br).length, 1);
+    assert.match(table94(br)[0]!, /priority=12,reg6=0x3,dl_dst=fa:16:3e:00:00:01 actions=output:7/);
+  });
+
+  it('the delete takes both flows of that MAC on that network, and leaves another network\'s and another MAC\'s', async () => {
+    const br = new OVSBridge('br-int', sw, 0xabn);
+    const b = br.batch();
+    IntDvr.installGatewayEgressDirect(b, gw, 3, 7, 1);
+    IntDvr.installGatewayEgressDirect(b, gw, 4, 8, 1);
+    IntDvr.installGatewayEgressDirect(b, 'fa:16:3e:00:00:02', 3, 9, 1);
+    await b.commit();
+    assert.equal(table94(br).length, 6);
+    const d = br.batch();
+    IntDvr.deleteGatewayEgressDirect(d, gw, 3);
+    await d.commit();
+    const left = table94(br);
+    assert.equal(left.length, 4);
+    assert.ok(left.every((l) => !(l.includes('reg6=0x3') && l.includes(gw))), left.join('\n'));
   });
 });
