@@ -169,7 +169,7 @@ export interface NeutronLabOptions {
 }
 
 export class NeutronLab {
-  private stopped = false;
+  private stopping: Promise<void> | undefined;
   private constructor(
     readonly dir: string,
     private readonly ownDir: boolean,
@@ -288,9 +288,16 @@ export class NeutronLab {
   }
 
   /** Stops everything the lab started; idempotent. */
-  async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
+  /**
+   * Stops the lab once; a second caller (a signal's cleanup racing the run's own `finally`) waits for
+   * the same stop, so nobody exits the process while RabbitMQ and MariaDB are still being stopped.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopOnce();
+    return this.stopping;
+  }
+
+  private async stopOnce(): Promise<void> {
     if (this.borrowed) return;
     try {
       await run('bash', [findLabScript(), 'down'], { env: this.env });
