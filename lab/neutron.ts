@@ -287,9 +287,8 @@ export class NeutronLab {
     );
   }
 
-  /** Stops everything the lab started; idempotent. */
   /**
-   * Stops the lab once; a second caller (a signal's cleanup racing the run's own `finally`) waits for
+   * Stops everything the lab started, once; a second caller (a signal's cleanup racing the run's own `finally`) waits for
    * the same stop, so nobody exits the process while RabbitMQ and MariaDB are still being stopped.
    */
   stop(): Promise<void> {

@@ -247,7 +247,9 @@ export class OVSFirewallDriver implements FirewallDriver {
 
   private setFilteredPort(p: FirewallPort): void {
     const options = this.portFlowOptions(p);
-    const signature = JSON.stringify([p, p.securityGroupIds.map((id) => this.groupVersions.get(id) ?? 0), this.conjEpoch, options.egressDirectPatchOfport ?? null]);
+    // The port's own flows follow the port and its patch; its rule flows also its groups and the conjunction ids.
+    const baseSignature = JSON.stringify([p, options.egressDirectPatchOfport ?? null]);
+    const signature = `${baseSignature} ${JSON.stringify([p.securityGroupIds.map((id) => this.groupVersions.get(id) ?? 0), this.conjEpoch])}`;
     const prev = this.ports.get(p.id);
     if (prev?.filtered && prev.signature === signature) {
       // A refilter for remote members only: the port's own flows stay as they are.
@@ -262,7 +264,6 @@ export class OVSFirewallDriver implements FirewallDriver {
     }
     // A rule change leaves the port's own flows as they are: the same objects again let the flow
     // table skip them (1,000 ports carry some 40 such flows each).
-    const baseSignature = JSON.stringify([p, options.egressDirectPatchOfport ?? null]);
     const base = prev?.filtered && prev.base?.signature === baseSignature ? prev.base : { signature: baseSignature, flows: filteredPortFlows(p, options) };
     this.ports.set(p.id, { port: p, filtered: true, conjRefs: rules.conjRefs, signature, base });
     let refs = this.networkConjRefs.get(p.localVlan);
