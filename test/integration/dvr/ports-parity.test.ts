@@ -12,13 +12,14 @@
 // another tunnel type's table, the firewall's table-94 flows of a DVR gateway) goes through the same
 // bridge verbs and flow encoders the other cases show equal with both interfaces, and each case
 // costs ~40 s in the slowest file of the suite.
+// Each step is compared as soon as its flows are taken, so that a failure carries the agents' logs.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { type NeutronLab, labSkipReason } from '../../../lab/neutron.js';
 import { startLab } from '../../../lab/host.js';
 import { readFixture } from './startup-scenario.js';
 import {
-  portsFixtureName, runPortsScenario, runSnatScenario, SNAT_STEPS, snatFixtureName, withOvsFirewall, withoutOrphanedMemberFlows, type PortsVariant,
+  portsFixtureName, runPortsScenario, runSnatScenario, SNAT_STEPS, snatFixtureName, withOvsFirewall, withoutOrphanedMemberFlows, type PortsStep, type PortsVariant, type SnatStep,
 } from './ports-scenario.js';
 
 const skip = labSkipReason();
@@ -40,19 +41,17 @@ describe('DVR router and VM ports: flows equal the reference\'s', { skip }, () =
 
   for (const [variant, ofInterface] of CASES) {
     it(`${variant}: two subnets of a distributed router, an interface removed, a VM removed; of_interface = ${ofInterface}`, async () => {
-      const steps = await runPortsScenario(lab, 'ours', `dvr-ports-${variant}-${ofInterface}`, ofInterface, variant);
-      for (const [step, flows] of steps) {
-        const expected = readFixture(portsFixtureName(variant, step));
+      const steps = await runPortsScenario(lab, 'ours', `dvr-ports-${variant}-${ofInterface}`, ofInterface, variant, (step, flows) => {
+        const expected = readFixture(portsFixtureName(variant, step as PortsStep));
         if (withOvsFirewall(variant) && step === 'vm-a-removed') assert.equal(withoutOrphanedMemberFlows(flows), withoutOrphanedMemberFlows(expected), `step ${step}`);
         else assert.equal(flows, expected, `step ${step}`);
-      }
+      });
       assert.deepEqual([...steps.keys()], ['two-subnets', 'interface-b-removed', 'vm-a-removed']);
     });
   }
 
   it('dvr_snat: a distributed router\'s centralized SNAT port, then its gateway removed; of_interface = native', async () => {
-    const steps = await runSnatScenario(lab, 'ours', 'dvr-snat-native', 'native');
-    for (const [step, flows] of steps) assert.equal(flows, readFixture(snatFixtureName(step)), `step ${step}`);
+    const steps = await runSnatScenario(lab, 'ours', 'dvr-snat-native', 'native', (step, flows) => assert.equal(flows, readFixture(snatFixtureName(step as SnatStep)), `step ${step}`));
     assert.deepEqual([...steps.keys()], SNAT_STEPS);
   });
 });

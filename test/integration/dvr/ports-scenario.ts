@@ -269,6 +269,8 @@ interface DvrHost {
   snapshot(step: string, ready: (int: string[]) => boolean, ifaces: Map<string, string>): Promise<void>;
   /** Remembers the VNIs of these networks (tenant networks are vxlan) by role. */
   nameVnis(networks: ReadonlyArray<readonly [string, string]>): Promise<void>;
+  /** Waits until the L3 agent has finished every update of the router it started. */
+  routerSettled(routerId: string): Promise<void>;
 }
 
 interface DvrHostOptions {
@@ -279,7 +281,12 @@ interface DvrHostOptions {
   roles?: ProviderRoles;
   /** A further ini file's lines for the OVS agent. */
   ini?: string;
+  /** Checks a step's flows as soon as they are taken, while the agents still run: a failure carries their logs. */
+  check?: StepCheck;
 }
+
+/** Throws when `flows` are not what `step` should have. */
+export type StepCheck = (step: string, flows: string) => void;
 
 /**
  * Starts `side` and neutron-l3-agent on a fresh OVS as `host`, runs `body`, and returns the flows
@@ -318,8 +325,11 @@ async function onDvrHost(lab: NeutronLab, side: Side, host: string, o: DvrHostOp
         await new Promise((r) => setTimeout(r, 5000));
         a.assertRunning();
         for (const [n, role] of await names.addOfports(ovs, ifaces)) ofports.set(n, role);
-        out.set(step, sortSections(nameSegments(renameOfports(await dumpBridges(ovs, bridges, names.byValue), ofports), vnis, vlans, o.roles)));
+        const flows = sortSections(nameSegments(renameOfports(await dumpBridges(ovs, bridges, names.byValue), ofports), vnis, vlans, o.roles));
+        out.set(step, flows);
+        o.check?.(step, flows);
       },
+      routerSettled: (routerId) => l3a.waitRouterSettled(routerId, 180000),
       async nameVnis(networks) {
         for (const [net, role] of networks) {
           const n = await lab.api<{ network: Record<string, unknown> }>('GET', `/v2.0/networks/${net}`);
@@ -329,7 +339,13 @@ async function onDvrHost(lab: NeutronLab, side: Side, host: string, o: DvrHostOp
     });
     return out;
   } catch (e) {
-    throw new Error(`${e instanceof Error ? e.message : String(e)}\n--- l3 agent log ---\n${l3?.log(3000) ?? ''}`);
+    // An assertion keeps its actual/expected (the reporter prints them) and gains both agents' logs.
+    const logs = `\n--- ${side} OVS agent log (tail) ---\n${agent?.log(12000) ?? ''}\n--- l3 agent log (tail) ---\n${l3?.log(3000) ?? ''}`;
+    if (e instanceof Error) {
+      e.message += logs;
+      throw e;
+    }
+    throw new Error(`${String(e)}${logs}`);
   } finally {
     // The provider VLANs are the same at every run: the next run needs them free. Removed while the
     // L3 agent runs, so that it takes its router's namespaces down itself.
@@ -347,12 +363,12 @@ async function onDvrHost(lab: NeutronLab, side: Side, host: string, o: DvrHostOp
 }
 
 /** Runs the scenario with `side` as the OVS agent; returns each step's flows. */
-export async function runPortsScenario(lab: NeutronLab, side: Side, host: string, ofInterface?: 'native' | 'ovs-ofctl', variant: PortsVariant = 'vxlan'): Promise<Map<PortsStep, string>> {
+export async function runPortsScenario(lab: NeutronLab, side: Side, host: string, ofInterface?: 'native' | 'ovs-ofctl', variant: PortsVariant = 'vxlan', check?: StepCheck): Promise<Map<PortsStep, string>> {
   const physnet = onPhysnet(variant);
   // br-int's DVR_TO_SRC_MAC and ARP_DVR_MAC_TO_DST_MAC tables: 1 and 3 for tunnels, 2 and 4 for VLAN.
   const [toSrcMac, toDstMac] = physnet ? ['table=2,', 'table=4,'] : ['table=1,', 'table=3,'];
   const ini = VARIANTS[variant].ini;
-  const flows = await onDvrHost(lab, side, host, { ofInterface, physnet, l3Mode: 'dvr', ...(ini ? { ini } : {}) }, async (h) => {
+  const flows = await onDvrHost(lab, side, host, { ofInterface, physnet, l3Mode: 'dvr', ...(ini ? { ini } : {}), ...(check ? { check } : {}) }, async (h) => {
     const { netA, netB, subB, router, ifA, ifB, vmA, vmB } = await createTopology(lab, host, variant, h.topo);
     await plugVm(h.ovs, 'vm-a', vmA.id, vmA.mac_address);
     await plugVm(h.ovs, 'vm-b', vmB.id, vmB.mac_address);
@@ -398,8 +414,8 @@ async function routerPort(lab: NeutronLab, routerId: string, owner: string): Pro
  * (192.0.2.0/24) with a VM port here, so the server makes the subnet's sg- port and the L3 agent
  * plugs it here; then the gateway removed (the sg- and qg- ports go).
  */
-export async function runSnatScenario(lab: NeutronLab, side: Side, host: string, ofInterface?: 'native' | 'ovs-ofctl'): Promise<Map<SnatStep, string>> {
-  const flows = await onDvrHost(lab, side, host, { ofInterface, physnet: true, l3Mode: 'dvr_snat', roles: SNAT_ROLES }, async (h) => {
+export async function runSnatScenario(lab: NeutronLab, side: Side, host: string, ofInterface?: 'native' | 'ovs-ofctl', check?: StepCheck): Promise<Map<SnatStep, string>> {
+  const flows = await onDvrHost(lab, side, host, { ofInterface, physnet: true, l3Mode: 'dvr_snat', roles: SNAT_ROLES, ...(check ? { check } : {}) }, async (h) => {
     const ext = await lab.createNetwork({ name: 'dvr-ext', provider: { network_type: 'flat', physical_network: 'physnet1' }, external: true });
     h.topo.networks.push(ext.id);
     await lab.createSubnet(ext.id, '203.0.113.0/24');
@@ -426,7 +442,14 @@ export async function runSnatScenario(lab: NeutronLab, side: Side, host: string,
     const toSrc = (f: string[], mac: string): boolean => f.some((l) => l.includes('table=1,') && l.includes('priority=20') && l.includes(`dl_dst=${mac}`));
     await h.snapshot('gateway-set', (f) => toSrc(f, vmA.mac_address) && toSrc(f, snat.mac_address) && f.some((l) => l.includes('table=3,') && l.includes('priority=5')), ifaces);
 
+    // The gateway removed only once the L3 agent has set the router up, and the flows taken once it
+    // has taken the gateway down: removed while its first update still ran, the L3 agent went on
+    // configuring the deleted qg- port, unplugged the host's floating IP gateway port (fg-) and
+    // plugged it again, still bound on the server, so it was rightly wired here again (2 of 3 runs
+    // before this wait): a state of the L3 agent's, not of the OVS agent's.
+    await h.routerSettled(router.id);
     await lab.api('PUT', `/v2.0/routers/${router.id}`, { router: { external_gateway_info: {} } });
+    await h.routerSettled(router.id);
     // The sg- port's flows gone, and the qg- port's: no untagged traffic from br-phys is taken in any more.
     await h.snapshot('gateway-removed', (f) => !toSrc(f, snat.mac_address) && !f.some((l) => l.includes('vlan_tci=0x0000/0x1fff')), ifaces);
   });
