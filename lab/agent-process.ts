@@ -48,10 +48,11 @@ export class AgentProcess {
     return this.child?.pid;
   }
 
-  async waitForLog(re: RegExp, timeoutMs = 20000): Promise<string> {
+  /** Waits for `re` in what the agent printed from offset `from` of `output` on. */
+  async waitForLog(re: RegExp, timeoutMs = 20000, from = 0): Promise<string> {
     const end = Date.now() + timeoutMs;
     for (;;) {
-      const m = re.exec(this.output);
+      const m = re.exec(this.output.slice(from));
       if (m) return m[0];
       if (this.exitCode !== undefined) throw new Error(`agent exited (${this.exitCode}) before logging ${re}:\n${this.output}`);
       if (Date.now() > end) throw new Error(`agent did not log ${re} within ${timeoutMs} ms:\n${this.output}`);

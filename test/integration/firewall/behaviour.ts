@@ -217,9 +217,12 @@ export function firewallBehaviour(o: BehaviourOptions): void {
     try {
       await waitFor(async () => stream.echoes >= 3, 5000, 'stream to 8000 flowing');
       const t = Date.now();
+      const logFrom = agent.output.length;
       await deleteRule(lab, webRules.tcp8000!.id);
       await waitFor(async () => stream.lastEchoAt < Date.now() - 1500 && stream.lastEchoAt > 0, 15000, 'stream to 8000 stopped');
       assert.ok(stream.lastEchoAt - t < 15000, 'cut within the next passes');
+      // The operator sees the rule change land: a pass that wired nothing else says what it refiltered.
+      await agent.waitForLog(/pass: [1-9]\d* ports refiltered \(their security groups changed\) in \d+ ms/, 5000, logFrom);
       assert.equal(await probeTcp(vms.client!, '192.0.2.10', 8000), 'timeout', 'new connections denied');
     } finally {
       stream.close();
