@@ -90,6 +90,9 @@ export interface WatchedFlow {
   at: number;
 }
 
+/** Dumps of one table tried at most this many times when the switch refuses the connection. */
+const DUMP_ATTEMPTS = 4;
+
 /**
  * A bridge's flows of some tables, read by `ovs-ofctl dump-flows` when asked (refresh). A flow's time is
  * the end of the first dump that showed it: an upper bound, late by at most one round of dumps. (Flow
@@ -104,12 +107,7 @@ export class FlowWatch {
   async refresh(): Promise<void> {
     const seen = new Map<string, WatchedFlow>();
     for (const table of this.tables) {
-      let stdout: string;
-      try {
-        ({ stdout } = await run('ovs-ofctl', ['dump-flows', '--no-stats', this.bridge, `table=${table}`], { env: this.ovs.env, maxBuffer: 64 << 20 }));
-      } catch (e) {
-        throw new Error(`dump-flows ${this.bridge} table=${table}: ${(e as { stderr?: string }).stderr ?? String(e)}`);
-      }
+      const stdout = await this.dump(table);
       const at = performance.now();
       for (const line of stdout.split('\n')) {
         const m = /cookie=(0x[0-9a-f]+), (?:\S+_timeout=\d+, )*table=(\d+), (.*)$/.exec(line);
@@ -122,6 +120,24 @@ export class FlowWatch {
     }
     this.flows.clear();
     for (const [k, f] of seen) this.flows.set(k, f);
+  }
+
+  /**
+   * One table's dump. With 50 agents' bridges being set up on one ovs-vswitchd, its management socket
+   * for a bridge can refuse a connection now and then ("failed to connect to socket (Broken pipe)",
+   * 2026-12-07, N = 50): that is the observer's miss, not the agents', so it is tried again a few times.
+   */
+  private async dump(table: number): Promise<string> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await run('ovs-ofctl', ['dump-flows', '--no-stats', this.bridge, `table=${table}`], { env: this.ovs.env, maxBuffer: 64 << 20 })).stdout;
+      } catch (e) {
+        const why = (e as { stderr?: string }).stderr ?? String(e);
+        if (attempt >= DUMP_ATTEMPTS || !/failed to connect to socket/.test(why)) throw new Error(`dump-flows ${this.bridge} table=${table} (attempt ${attempt}): ${why}`);
+        process.stderr.write(`# dump-flows ${this.bridge} table=${table}: ${why.trim()}; again (attempt ${attempt + 1}/${DUMP_ATTEMPTS})\n`);
+        await sleep(200 * attempt);
+      }
+    }
   }
 
   /** The flows of a table whose text matches. */

@@ -44,3 +44,13 @@ for (const [name, args] of Object.entries(TINY)) {
     assert.ok(json.rows.every((x) => x.ours.runs >= 1 && Number.isFinite(x.ours.median)), JSON.stringify(json.rows));
   });
 }
+
+// The projection to 1,000 and 10,000 hosts (bench/README.md) is computed from scale.ts's JSON: it must read
+// what the scale run above wrote and give our side a finite fitted cost for every measure.
+test('bench scale-model projects the scale run\'s JSON', () => {
+  const r = spawnSync(process.execPath, [resolve('dist/bench/scale-model.js'), join(results, 'scale.json'), '--hosts', '1000'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `scale-model exited ${r.status ?? r.signal}:\n${r.stderr}`);
+  const ours = r.stdout.split('\n').filter((l) => /^\| [^|]+ \| \w+ \| ours \| 2 \|/.test(l));
+  assert.equal(ours.length, 9, `expected 9 projected measures for ours at N = 2:\n${r.stdout}`);
+  for (const row of ours) assert.match(row.split('|')[7]!, /^ -?\d+(\.\d+)? $/, `projection without a finite figure: ${row}`);
+});
