@@ -96,8 +96,8 @@ describe('DVR: routed traffic between two hosts', { skip }, () => {
       const seen = frames.filter((f) => f.from === vm[c.from].ip && f.to === vm[c.to].ip);
       assert.ok(seen.length >= 6, `${c.from} -> ${c.to}: routed echoes on the wire:\n${wire.text.slice(-3000)}`);
       for (const f of seen) {
-        const vxlan = c.vlan === undefined && !('flat' in c);
-        assert.deepEqual([f.src, f.dst, f.vlan, f.vxlan], [dvrMacs[c.by], vm[c.to].mac, c.vlan, vxlan], `${c.from} -> ${c.to} on the wire, routed by host ${c.by + 1}: ${JSON.stringify(f)}`);
+        const encap = c.vlan === undefined && !('flat' in c) ? 'VXLAN' : undefined;
+        assert.deepEqual([f.src, f.dst, f.vlan, f.encap], [dvrMacs[c.by], vm[c.to].mac, c.vlan, encap], `${c.from} -> ${c.to} on the wire, routed by host ${c.by + 1}: ${JSON.stringify(f)}`);
       }
     }
     const leaked = frames.filter((f) => routerMacs.includes(f.src));
