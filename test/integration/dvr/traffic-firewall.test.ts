@@ -5,18 +5,20 @@
 // distributed router joins network G (GRE: 198.51.100.0/25 and 2001:db8:1::/64) and network N
 // (Geneve: 198.51.100.128/25 and 2001:db8:2::/64). VMs g1 (G) and n1 (N) on host 1, g2 (G) and n2
 // (N) on host 2, all in one security group allowing ICMP, ICMPv6 and TCP 22 in, anything out.
-// Then a third host's agent comes and goes: the running agents learn and forget its DVR MAC.
+// Both OVS agents restart under pings and an open TCP connection. Then a third host's agent comes
+// and goes: the running agents learn and forget its DVR MAC.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { LAB_PROJECT, type NeutronLab, type NeutronSubnet, labSkipReason, waitFor } from '../../../lab/neutron.js';
 import { startLab } from '../../../lab/host.js';
-import { ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
+import { ping, type Vm } from '../../../lab/vm.js';
 import { createFilteredPort, createSecurityGroup } from '../../../lab/security-groups.js';
-import { Listener, probeTcp } from '../../../lab/traffic.js';
+import { Listener, probeTcp, TcpStream } from '../../../lab/traffic.js';
+import { Pinger, type Killable } from '../../helpers/resilience.js';
 import { RunningAgent, agentRecord, startOvs, until } from '../../../bench/agents.js';
 import { dvrMacOf, forgetHost } from './startup-scenario.js';
 import type { SimHost } from '../../helpers/two-hosts.js';
-import { DvrTwoHosts, WireCapture, type DvrHostSettings, type Encapsulation, type WireFrame } from './two-hosts-dvr.js';
+import { DvrTwoHosts, stopDvrTrafficFile, WireCapture, type DvrHostSettings, type Encapsulation, type WireFrame } from './two-hosts-dvr.js';
 
 const skip = labSkipReason();
 const FIREWALL: DvrHostSettings = { tunnelTypes: 'gre,geneve', firewallDriver: 'openvswitch' };
@@ -88,24 +90,14 @@ describe('DVR: routed traffic with the openvswitch firewall, over GRE and Geneve
     for (const h of dvr.hosts) await h.l3.waitRouterSettled(router.id, 180000);
   }, { timeout: 540000 });
 
-  after(async () => {
-    // The hosts first: their namespaces are among those cleanupAllVms would delete.
-    await dvr?.stop();
-    await cleanupAllVms();
-    await lab?.stop();
-  }, { timeout: 120000 });
-
-  /** Waits until a routed ping from `from` to `to` is answered. */
-  async function routed(from: Vm, to: string): Promise<void> {
-    await waitFor(async () => (await ping(from, to, { count: 1, timeoutMs: 1000 })) === 1, 120000, `a routed ping from ${from.ip} to ${to}\n${dvr.logs()}`, 200);
-  }
+  after(async () => stopDvrTrafficFile(dvr, lab), { timeout: 120000 });
 
   it('VMs behind the openvswitch firewall reach each other through the router, with and without explicitly_egress_direct, IPv4 and IPv6; across hosts inside GRE and Geneve with the DVR MACs', async () => {
     const addr = (n: VmName, family: 4 | 6): string => (family === 4 ? vm[n].vm.ip : vm[n].ip6);
     // On one host: host 1 (egress direct) and host 2 (without).
     for (const family of [4, 6] as const) {
       for (const [a, b] of [['g1', 'n1'], ['n1', 'g1'], ['g2', 'n2'], ['n2', 'g2']] as const) {
-        await routed(vm[a].vm, addr(b, family));
+        await dvr.waitRouted(vm[a].vm, addr(b, family));
         assert.equal(await ping(vm[a].vm, addr(b, family), { count: 3 }), 3, `${a} reaches ${b} over IPv${family} on its host through the router`);
       }
     }
@@ -116,7 +108,7 @@ describe('DVR: routed traffic with the openvswitch firewall, over GRE and Geneve
       { from: 'n1', to: 'g2', by: 0, encap: 'GREv0' },
       { from: 'g2', to: 'n1', by: 1, encap: 'Geneve' },
     ] as const satisfies ReadonlyArray<{ from: VmName; to: VmName; by: number; encap: Encapsulation }>;
-    for (const family of [4, 6] as const) for (const c of across) await routed(vm[c.from].vm, addr(c.to, family));
+    for (const family of [4, 6] as const) for (const c of across) await dvr.waitRouted(vm[c.from].vm, addr(c.to, family));
 
     const wire = await WireCapture.start(dvr.sims.hosts[0]);
     let frames: WireFrame[] = [];
@@ -145,12 +137,7 @@ describe('DVR: routed traffic with the openvswitch firewall, over GRE and Geneve
     const direct1 = await toRouter(h1);
     assert.ok(direct1.some((l) => /n_packets=[1-9]/.test(l)), `host 1: no packet sent straight to a router port by table 94:\n${direct1.join('\n')}`);
     assert.deepEqual(await toRouter(h2), [], 'host 2 (explicitly_egress_direct off): no table 94 flow to a router port');
-    for (const h of dvr.sims.hosts) {
-      const coverage = await dvr.sims.appctl(h, 'coverage/show');
-      assert.match(coverage, /mac_learning_learned .*total: [1-9]/, `${h.name}: no MAC learned at all`);
-      const moved = /mac_learning_moved .*total: (\d+)/.exec(coverage);
-      assert.equal(moved?.[1] ?? '0', '0', `${h.name}: MACs moved between ports (ovs-appctl coverage/show mac_learning_moved)`);
-    }
+    await dvr.assertNoMacMoved();
   });
 
   it('a TCP port the security group does not allow gets no answer through the router, on one host or across hosts; the allowed one does', async () => {
@@ -168,6 +155,31 @@ describe('DVR: routed traffic with the openvswitch firewall, over GRE and Geneve
     }
   });
 
+  it('restarting both ovs-agents loses no routed packet through the openvswitch firewall, IPv4 and IPv6, and keeps an established TCP connection across the hosts', async () => {
+    const running: Killable[] = [];
+    const listener = await Listener.start(vm.n2.vm, { tcp: [22] });
+    const stream = TcpStream.open(vm.g1.vm, vm.n2.vm.ip, 22);
+    try {
+      const pingers = [
+        ['g1 to n1 (host 1, egress direct)', await Pinger.startAnswered(vm.g1.vm, vm.n1.vm.ip, running)],
+        ['g2 to n2 (host 2)', await Pinger.startAnswered(vm.g2.vm, vm.n2.vm.ip, running)],
+        ['g1 to n2 (host 1 to host 2, Geneve one way)', await Pinger.startAnswered(vm.g1.vm, vm.n2.vm.ip, running)],
+        ['n2 to g1 (host 2 to host 1, GRE one way)', await Pinger.startAnswered(vm.n2.vm, vm.g1.vm.ip, running)],
+        ['g1 to n2 over IPv6', await Pinger.startAnswered(vm.g1.vm, vm.n2.ip6, running)],
+      ] as const;
+      await waitFor(() => stream.echoes > 0, 10000, 'the TCP connection g1 -> n2:22 echoing', 100);
+      await dvr.assertRestartLosesNoPing(pingers, running);
+      // Accepted once, by the conntrack entries of both firewalls: the restarted agents' flows must still let it through.
+      const echoed = stream.echoes;
+      await waitFor(() => stream.echoes > echoed, 5000, `the TCP connection g1 -> n2:22 echoing after the restart (ended: ${String(stream.ended)})`, 100);
+      assert.ok(!stream.ended, 'the TCP connection g1 -> n2:22 was not cut by the restart');
+    } finally {
+      stream.close();
+      listener.stop();
+      for (const r of running) r.kill();
+    }
+  });
+
   it('a VM on either host reaches the outside through host 2\'s SNAT (dvr_snat)', async () => {
     const ext = await lab.createNetwork({ name: 'dvr-ext', provider: { network_type: 'flat', physical_network: 'physnet1' }, external: true });
     await lab.createSubnet(ext.id, EXTERNAL_CIDR, { gatewayIp: UPSTREAM_IP });
@@ -179,7 +191,7 @@ describe('DVR: routed traffic with the openvswitch firewall, over GRE and Geneve
     const [gw] = await lab.listPorts(`device_id=${routerId}&device_owner=${encodeURIComponent('network:router_gateway')}`);
     assert.ok(gw, 'the router has a gateway port');
     const gwIp = gw.fixed_ips[0]!.ip_address;
-    for (const n of ['g1', 'n2'] as const) await routed(vm[n].vm, UPSTREAM_IP);
+    for (const n of ['g1', 'n2'] as const) await dvr.waitRouted(vm[n].vm, UPSTREAM_IP);
     const wire = await WireCapture.start(h1);
     let frames: WireFrame[] = [];
     try {
@@ -218,10 +230,19 @@ describe('DVR: routed traffic with the openvswitch firewall, over GRE and Geneve
       await until(`${third}'s agent in distributed mode`, a, 60000, async () => (await agentRecord(lab, third))?.configurations['in_distributed_mode'] === true, 250);
       const mac = await dvrMacOf(lab, third);
       // br-int table 0 (from the tunnels, from physnet1) and br-tun table 9 / br-phy table 3 on each host.
-      await waitFor(async () => (await macFlows(mac)).length >= 2 * 4, 30000, `flows for ${third}'s DVR MAC ${mac} on both hosts:\n${(await macFlows(mac)).join('\n')}`, 250);
+      const everyBridge = dvr.sims.hosts.flatMap((h) => ['br-int', 'br-tun', h.phyBridge].map((b) => `${h.name} ${b}: `));
+      /** Waits until the flows with `mac` as their source are as wanted; on time-out, says which there are. */
+      const flowsBecome = async (want: (flows: string[]) => boolean, what: string): Promise<void> => {
+        try {
+          await waitFor(async () => want(await macFlows(mac)), 30000, what, 250);
+        } catch (e) {
+          throw new Error(`${e instanceof Error ? e.message : String(e)}\nflows with ${third}'s DVR MAC ${mac} as source:\n${(await macFlows(mac)).join('\n')}`);
+        }
+      };
+      await flowsBecome((flows) => everyBridge.every((where) => flows.some((f) => f.startsWith(where))), `flows for ${third}'s DVR MAC on every bridge of both hosts`);
       await agent.stop(5000);
       await forgetHost(lab, third);
-      await waitFor(async () => (await macFlows(mac)).length === 0, 30000, `no flow left for ${third}'s DVR MAC ${mac}:\n${(await macFlows(mac)).join('\n')}`, 250);
+      await flowsBecome((flows) => flows.length === 0, `no flow left for ${third}'s DVR MAC`);
       assert.deepEqual(dvr.hosts.map((h) => h.agent.pid), pids, 'the agents of hosts 1 and 2 ran throughout');
     } finally {
       if (agent) {

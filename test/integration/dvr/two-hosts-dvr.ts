@@ -4,12 +4,15 @@
 // forward into the host; physnet1 is mapped to the bridge of the wire (br-phy), so VLAN networks and
 // the tunnels share the wire.
 import { spawn } from 'node:child_process';
+import assert from 'node:assert/strict';
 import { AgentProcess } from '../../../lab/agent-process.js';
 import { labAgentFiles, type AgentFiles } from '../../../lab/agent-config.js';
 import { L3Agent } from '../../../lab/l3-agent.js';
 import { type NeutronLab, waitFor } from '../../../lab/neutron.js';
+import { cleanupAllVms, ping, type Vm } from '../../../lab/vm.js';
 import { TwoHosts, type SimHost } from '../../helpers/two-hosts.js';
 import { NetnsForward } from '../../helpers/netns-forward.js';
+import { assertCovers, FlowWatch, type Killable, type Pinger } from '../../helpers/resilience.js';
 
 const BROKER_PORT_IN_HOST = 5672;
 
@@ -60,6 +63,13 @@ export async function startOvsAgent(h: SimHost, files: AgentFiles): Promise<Agen
   return a;
 }
 
+/** A DVR traffic file's teardown: the hosts first (their namespaces are among those cleanupAllVms would delete), the VMs, the lab. */
+export async function stopDvrTrafficFile(dvr: DvrTwoHosts | undefined, lab: NeutronLab | undefined): Promise<void> {
+  await dvr?.stop();
+  await cleanupAllVms();
+  await lab?.stop();
+}
+
 export class DvrTwoHosts {
   readonly hosts: DvrHost[] = [];
   private readonly forwards: NetnsForward[] = [];
@@ -87,6 +97,47 @@ export class DvrTwoHosts {
     } catch (e) {
       await t.stop().catch((s: unknown) => process.stderr.write(`stopping the DVR hosts after a failed start: ${String(s)}\n`));
       throw e;
+    }
+  }
+
+  /**
+   * Restarts both hosts' OVS agents at once (SIGTERM, started again, first full sync) while
+   * `pingers` (50 ms pings, each named) run, and goes on 5 s past it: asserts that no ping was lost
+   * and none went 1 s without a reply. `running` gets what the caller's teardown must kill.
+   */
+  async assertRestartLosesNoPing(pingers: ReadonlyArray<readonly [string, Pinger]>, running: Killable[]): Promise<void> {
+    const watches = await Promise.all(this.sims.hosts.map(async (h) => FlowWatch.start(h.ovs, ['br-int', 'br-tun'])));
+    running.push(...watches);
+    const from = Date.now();
+    await Promise.all(this.hosts.map(async (h) => {
+      await h.agent.stop();
+      h.agent.cleanup();
+      h.agent = await startOvsAgent(h.sim, h.files);
+    }));
+    // Pings on past the restarted agents' first full sync and the stale-flow clean-up after it.
+    await new Promise((r) => setTimeout(r, 5000));
+    const to = Date.now();
+    const gone = (await Promise.all(watches.map(async (w) => w.stop()))).map((r, i) => `host ${i + 1}: ${r.worst.gone.length ? `at +${r.worst.at - from} ms without ${r.worst.gone.join('\n  ')}` : 'no flow missing'}`).join('\n');
+    for (const [what, p] of pingers) {
+      const summary = await p.stop();
+      assert.deepEqual(summary.lostSeqs, [], `${what}: pings lost across the restart (${summary.received} of ${summary.transmitted} answered); flows missing for a while:\n${gone}\n${this.logs()}`);
+      assertCovers(p.replies.map((r) => r.at), { from, to }, 1000, `${what} across the restart`);
+    }
+  }
+
+  /** Waits until a routed ping from `from` to `to` is answered (the routers are in place). */
+  async waitRouted(from: Vm, to: string): Promise<void> {
+    await waitFor(async () => (await ping(from, to, { count: 1, timeoutMs: 1000 })) === 1, 120000, `a routed ping from ${from.ip} to ${to}\n${this.logs()}`, 200);
+  }
+
+  /** No MAC was ever learned on one port of a bridge and then on another, on either host (while some were learned). */
+  async assertNoMacMoved(): Promise<void> {
+    for (const h of this.sims.hosts) {
+      const coverage = await this.sims.appctl(h, 'coverage/show');
+      // (MACs were learned at all: the bridges' NORMAL actions did learn from this traffic.)
+      assert.match(coverage, /mac_learning_learned .*total: [1-9]/, `${h.name}: no MAC learned at all`);
+      const moved = /mac_learning_moved .*total: (\d+)/.exec(coverage);
+      assert.equal(moved?.[1] ?? '0', '0', `${h.name}: MACs moved between ports (ovs-appctl coverage/show mac_learning_moved)`);
     }
   }
 
