@@ -1,10 +1,12 @@
-// DVR traffic with the openvswitch firewall, over GRE and Geneve, IPv4 and IPv6, and through a
+// DVR traffic with the openvswitch firewall, over GRE, Geneve and VLAN, IPv4 and IPv6, and through a
 // dvr_snat host's SNAT: the two simulated hosts of traffic.test.ts, both OVS agents with
 // `tunnel_types = gre,geneve` and `firewall_driver = openvswitch`, host 1's with
 // `explicitly_egress_direct = True` and host 2's without; host 2's L3 agent in dvr_snat mode. One
-// distributed router joins network G (GRE: 198.51.100.0/25 and 2001:db8:1::/64) and network N
-// (Geneve: 198.51.100.128/25 and 2001:db8:2::/64). VMs g1 (G) and n1 (N) on host 1, g2 (G) and n2
-// (N) on host 2, all in one security group allowing ICMP, ICMPv6 and TCP 22 in, anything out.
+// distributed router joins network G (GRE: 198.51.100.0/26 and 2001:db8:1::/64), network N
+// (Geneve: 198.51.100.64/26 and 2001:db8:2::/64) and network V (VLAN 170 of physnet1, the bridge of
+// the wire: 198.51.100.128/26 and 2001:db8:3::/64). VMs g1 (G), n1 (N) and v1 (V) on host 1, g2
+// (G), n2 (N) and v2 (V) on host 2, all in one security group allowing ICMP, ICMPv6 and TCP 22 in,
+// anything out.
 // Both OVS agents restart under pings and an open TCP connection. Then a third host's agent comes
 // and goes: the running agents learn and forget its DVR MAC.
 import { after, before, describe, it } from 'node:test';
@@ -28,13 +30,14 @@ const SETTINGS: readonly [DvrHostSettings, DvrHostSettings] = [{ ...FIREWALL, ag
 const EXTERNAL_CIDR = '203.0.113.0/24';
 const UPSTREAM_IP = '203.0.113.1';
 
-type VmName = 'g1' | 'n1' | 'g2' | 'n2';
+type VmName = 'g1' | 'n1' | 'v1' | 'g2' | 'n2' | 'v2';
+const VLAN_V = 170;
 interface RoutedVm {
   vm: Vm;
   ip6: string;
 }
 
-describe('DVR: routed traffic with the openvswitch firewall, over GRE and Geneve, IPv4 and IPv6, and SNAT', { skip }, () => {
+describe('DVR: routed traffic with the openvswitch firewall, over GRE, Geneve and VLAN, IPv4 and IPv6, and SNAT', { skip }, () => {
   let lab: NeutronLab;
   let dvr: DvrTwoHosts;
   let routerId = '';
@@ -57,13 +60,16 @@ describe('DVR: routed traffic with the openvswitch firewall, over GRE and Geneve
     const netG = await lab.createNetwork({ name: 'dvr-g', provider: { network_type: 'gre' } });
     netGId = netG.id;
     const netN = await lab.createNetwork({ name: 'dvr-n', provider: { network_type: 'geneve' } });
-    const subG = await lab.createSubnet(netG.id, '198.51.100.0/25');
-    const subN = await lab.createSubnet(netN.id, '198.51.100.128/25');
+    const netV = await lab.createNetwork({ name: 'dvr-v', provider: { network_type: 'vlan', physical_network: 'physnet1', segmentation_id: VLAN_V } });
+    const subG = await lab.createSubnet(netG.id, '198.51.100.0/26');
+    const subN = await lab.createSubnet(netN.id, '198.51.100.64/26');
+    const subV = await lab.createSubnet(netV.id, '198.51.100.128/26');
     const subG6 = await createIpv6Subnet(netG.id, '2001:db8:1::/64');
     const subN6 = await createIpv6Subnet(netN.id, '2001:db8:2::/64');
+    const subV6 = await createIpv6Subnet(netV.id, '2001:db8:3::/64');
     const router = (await lab.api<{ router: { id: string } }>('POST', '/v2.0/routers', { router: { name: 'dvr-r', tenant_id: LAB_PROJECT, distributed: true } })).router;
     routerId = router.id;
-    for (const sub of [subG, subN, subG6, subN6]) {
+    for (const sub of [subG, subN, subV, subG6, subN6, subV6]) {
       const itf = await lab.api<{ port_id: string }>('PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: sub.id });
       routerMacs.push((await lab.getPort(itf.port_id)).mac_address);
     }
@@ -74,14 +80,17 @@ describe('DVR: routed traffic with the openvswitch firewall, over GRE and Geneve
       { direction: 'egress', ethertype: 'IPv4' },
       { direction: 'egress', ethertype: 'IPv6' },
     ]);
-    const vms = [['g1', netG, h1, subG, subG6], ['n1', netN, h1, subN, subN6], ['g2', netG, h2, subG, subG6], ['n2', netN, h2, subN, subN6]] as const;
+    const vms = [
+      ['g1', netG, h1, subG, subG6], ['n1', netN, h1, subN, subN6], ['v1', netV, h1, subV, subV6],
+      ['g2', netG, h2, subG, subG6], ['n2', netN, h2, subN, subN6], ['v2', netV, h2, subV, subV6],
+    ] as const;
     for (const [name, net, host, sub, sub6] of vms) {
       const port = await createFilteredPort(lab, net.id, { name, host: host.name, securityGroups: [sg.id] });
       // The IPv4 address first: plugVm gives it the subnet's prefix, the SLAAC one /64.
       const fixed = [...port.fixed_ips].sort((a, b) => Number(a.ip_address.includes(':')) - Number(b.ip_address.includes(':')));
       const ip6 = fixed.find((f) => f.ip_address.includes(':'))?.ip_address;
       if (!ip6) throw new Error(`port of ${name} has no address of ${sub6.cidr}: ${JSON.stringify(port.fixed_ips)}`);
-      const v = await dvr.sims.plug(host, { ...port, fixed_ips: fixed }, { prefixLen: 25 });
+      const v = await dvr.sims.plug(host, { ...port, fixed_ips: fixed }, { prefixLen: 26 });
       await v.exec('ip', ['route', 'add', 'default', 'via', sub.gateway_ip!]);
       await v.exec('ip', ['-6', 'route', 'add', 'default', 'via', sub6.gateway_ip!]);
       vm[name] = { vm: v, ip6 };
@@ -92,22 +101,27 @@ describe('DVR: routed traffic with the openvswitch firewall, over GRE and Geneve
 
   after(async () => stopDvrTrafficFile(dvr, lab), { timeout: 120000 });
 
-  it('VMs behind the openvswitch firewall reach each other through the router, with and without explicitly_egress_direct, IPv4 and IPv6; across hosts inside GRE and Geneve with the DVR MACs', async () => {
+  it('VMs behind the openvswitch firewall reach each other through the router, with and without explicitly_egress_direct, IPv4 and IPv6; across hosts inside GRE and Geneve and on a VLAN with the DVR MACs', async () => {
     const addr = (n: VmName, family: 4 | 6): string => (family === 4 ? vm[n].vm.ip : vm[n].ip6);
     // On one host: host 1 (egress direct) and host 2 (without).
     for (const family of [4, 6] as const) {
-      for (const [a, b] of [['g1', 'n1'], ['n1', 'g1'], ['g2', 'n2'], ['n2', 'g2']] as const) {
+      for (const [a, b] of [['g1', 'n1'], ['n1', 'g1'], ['v1', 'g1'], ['g1', 'v1'], ['g2', 'n2'], ['n2', 'g2'], ['v2', 'n2'], ['n2', 'v2']] as const) {
         await dvr.waitRouted(vm[a].vm, addr(b, family));
         assert.equal(await ping(vm[a].vm, addr(b, family), { count: 3 }), 3, `${a} reaches ${b} over IPv${family} on its host through the router`);
       }
     }
-    // Across hosts each echo is routed by its sender's host onto the destination's network: onto N inside Geneve, onto G inside GRE.
+    // Across hosts each echo is routed by its sender's host onto the destination's network: onto N
+    // inside Geneve, onto G inside GRE, onto V tagged with its VLAN.
     const across = [
-      { from: 'g1', to: 'n2', by: 0, encap: 'Geneve' },
-      { from: 'n2', to: 'g1', by: 1, encap: 'GREv0' },
-      { from: 'n1', to: 'g2', by: 0, encap: 'GREv0' },
-      { from: 'g2', to: 'n1', by: 1, encap: 'Geneve' },
-    ] as const satisfies ReadonlyArray<{ from: VmName; to: VmName; by: number; encap: Encapsulation }>;
+      { from: 'g1', to: 'n2', by: 0, encap: 'Geneve', vlan: undefined },
+      { from: 'n2', to: 'g1', by: 1, encap: 'GREv0', vlan: undefined },
+      { from: 'n1', to: 'g2', by: 0, encap: 'GREv0', vlan: undefined },
+      { from: 'g2', to: 'n1', by: 1, encap: 'Geneve', vlan: undefined },
+      { from: 'g1', to: 'v2', by: 0, encap: undefined, vlan: VLAN_V },
+      { from: 'v2', to: 'g1', by: 1, encap: 'GREv0', vlan: undefined },
+      { from: 'v1', to: 'n2', by: 0, encap: 'Geneve', vlan: undefined },
+      { from: 'n2', to: 'v1', by: 1, encap: undefined, vlan: VLAN_V },
+    ] as const satisfies ReadonlyArray<{ from: VmName; to: VmName; by: number; encap: Encapsulation; vlan: number | undefined }>;
     for (const family of [4, 6] as const) for (const c of across) await dvr.waitRouted(vm[c.from].vm, addr(c.to, family));
 
     const wire = await WireCapture.start(dvr.sims.hosts[0]);
@@ -125,7 +139,7 @@ describe('DVR: routed traffic with the openvswitch firewall, over GRE and Geneve
         const seen = frames.filter((f) => f.from === addr(c.from, family) && f.to === addr(c.to, family));
         assert.ok(seen.length >= 6, `${c.from} -> ${c.to} (IPv${family}): routed echoes on the wire:\n${wire.text.slice(-3000)}`);
         for (const f of seen) {
-          assert.deepEqual([f.src, f.dst, f.vlan, f.encap], [dvrMacs[c.by], vm[c.to].vm.mac, undefined, c.encap], `${c.from} -> ${c.to} (IPv${family}) on the wire, routed by host ${c.by + 1}: ${JSON.stringify(f)}`);
+          assert.deepEqual([f.src, f.dst, f.vlan, f.encap], [dvrMacs[c.by], vm[c.to].vm.mac, c.vlan, c.encap], `${c.from} -> ${c.to} (IPv${family}) on the wire, routed by host ${c.by + 1}: ${JSON.stringify(f)}`);
         }
       }
     }
@@ -143,9 +157,9 @@ describe('DVR: routed traffic with the openvswitch firewall, over GRE and Geneve
   it('a TCP port the security group does not allow gets no answer through the router, on one host or across hosts; the allowed one does', async () => {
     const listeners: Listener[] = [];
     try {
-      for (const n of ['g1', 'n2', 'g2'] as const) listeners.push(await Listener.start(vm[n].vm, { tcp: [22, 80] }));
+      for (const n of ['g1', 'n2', 'g2', 'v2'] as const) listeners.push(await Listener.start(vm[n].vm, { tcp: [22, 80] }));
       // [client, server]: one host with and without egress direct, across hosts both ways.
-      const pairs = [['n1', 'g1'], ['n2', 'g2'], ['g1', 'n2'], ['n2', 'g1']] as const;
+      const pairs = [['n1', 'g1'], ['n2', 'g2'], ['g1', 'n2'], ['n2', 'g1'], ['g1', 'v2'], ['v2', 'g1']] as const;
       for (const [c, s] of pairs) {
         assert.equal(await probeTcp(vm[c].vm, vm[s].vm.ip, 22, { timeoutMs: 3000 }), 'connected', `${c} -> ${s}:22 (allowed) through the router`);
         assert.equal(await probeTcp(vm[c].vm, vm[s].vm.ip, 80, { timeoutMs: 3000 }), 'timeout', `${c} -> ${s}:80 (not allowed) through the router: dropped by ${s}'s firewall`);
@@ -165,6 +179,7 @@ describe('DVR: routed traffic with the openvswitch firewall, over GRE and Geneve
         ['g2 to n2 (host 2)', await Pinger.startAnswered(vm.g2.vm, vm.n2.vm.ip, running)],
         ['g1 to n2 (host 1 to host 2, Geneve one way)', await Pinger.startAnswered(vm.g1.vm, vm.n2.vm.ip, running)],
         ['n2 to g1 (host 2 to host 1, GRE one way)', await Pinger.startAnswered(vm.n2.vm, vm.g1.vm.ip, running)],
+        ['g1 to v2 (host 1 to host 2, VLAN one way)', await Pinger.startAnswered(vm.g1.vm, vm.v2.vm.ip, running)],
         ['g1 to n2 over IPv6', await Pinger.startAnswered(vm.g1.vm, vm.n2.ip6, running)],
       ] as const;
       await waitFor(() => stream.echoes > 0, 10000, 'the TCP connection g1 -> n2:22 echoing', 100);
