@@ -20,6 +20,8 @@ export interface LabAgentOptions {
   reportIntervalSec?: number;
   /** Extra lines for [ovs]. */
   ovs?: string[];
+  /** [agent] tunnel_types (default vxlan). */
+  tunnelTypes?: string;
   /** Extra lines for [agent]. */
   agent?: string[];
   /** [securitygroup] firewall_driver (default noop). */
@@ -47,7 +49,7 @@ export function labAgentFiles(o: LabAgentOptions): AgentFiles {
       ...(o.ofInterface ? [`of_interface = ${o.ofInterface}`] : []),
       ...(o.ovs ?? []),
       '[agent]',
-      'tunnel_types = vxlan',
+      `tunnel_types = ${o.tunnelTypes ?? 'vxlan'}`,
       'l2_population = True',
       'arp_responder = True',
       ...(o.reportIntervalSec !== undefined ? [`report_interval = ${o.reportIntervalSec}`] : []),

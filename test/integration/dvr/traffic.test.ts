@@ -10,10 +10,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { type NeutronLab, labSkipReason, waitFor } from '../../../lab/neutron.js';
 import { startLab } from '../../../lab/host.js';
-import { ping, cleanupAllVms, type Vm } from '../../../lab/vm.js';
-import { assertCovers, FlowWatch, Pinger, type Killable } from '../../helpers/resilience.js';
+import { ping, type Vm } from '../../../lab/vm.js';
+import { Pinger, type Killable } from '../../helpers/resilience.js';
 import { dvrMacOf } from './startup-scenario.js';
-import { DvrTwoHosts, WireCapture, startOvsAgent, type WireFrame } from './two-hosts-dvr.js';
+import { DvrTwoHosts, stopDvrTrafficFile, WireCapture, type WireFrame } from './two-hosts-dvr.js';
 
 const skip = labSkipReason();
 const VLAN_C = 160;
@@ -57,17 +57,7 @@ describe('DVR: routed traffic between two hosts', { skip }, () => {
     for (const h of dvr.hosts) await h.l3.waitRouterSettled(router.id, 180000);
   }, { timeout: 540000 });
 
-  after(async () => {
-    // The hosts first: their namespaces are among those cleanupAllVms would delete.
-    await dvr?.stop();
-    await cleanupAllVms();
-    await lab?.stop();
-  }, { timeout: 120000 });
-
-  /** Waits until the routers are in place on both hosts: routed pings answered both ways. */
-  async function routed(from: Vm, to: Vm): Promise<void> {
-    await waitFor(async () => (await ping(from, to.ip, { count: 1, timeoutMs: 1000 })) === 1, 120000, `a routed ping from ${from.ip} to ${to.ip}\n${dvr.logs()}`, 200);
-  }
+  after(async () => stopDvrTrafficFile(dvr, lab), { timeout: 120000 });
 
   it('VMs on different subnets reach each other on one host and across hosts, over VXLAN, VLAN and flat; the wire carries the DVR MACs', async () => {
     // Across hosts, each echo is routed by its sender's host onto the destination's network.
@@ -79,8 +69,8 @@ describe('DVR: routed traffic between two hosts', { skip }, () => {
       { from: 'a1', to: 'd2', by: 0, vlan: undefined, flat: true },
       { from: 'd2', to: 'a1', by: 1, vlan: undefined },
     ] as const;
-    await routed(vm.a1, vm.b1);
-    for (const c of across) await routed(vm[c.from], vm[c.to]);
+    await dvr.waitRouted(vm.a1, vm.b1.ip);
+    for (const c of across) await dvr.waitRouted(vm[c.from], vm[c.to].ip);
     assert.equal(await ping(vm.a1, vm.b1.ip, { count: 3 }), 3, 'a1 reaches b1 on host 1 through the router');
     assert.equal(await ping(vm.b1, vm.a1.ip, { count: 3 }), 3, 'b1 reaches a1 on host 1 through the router');
 
@@ -96,26 +86,20 @@ describe('DVR: routed traffic between two hosts', { skip }, () => {
       const seen = frames.filter((f) => f.from === vm[c.from].ip && f.to === vm[c.to].ip);
       assert.ok(seen.length >= 6, `${c.from} -> ${c.to}: routed echoes on the wire:\n${wire.text.slice(-3000)}`);
       for (const f of seen) {
-        const vxlan = c.vlan === undefined && !('flat' in c);
-        assert.deepEqual([f.src, f.dst, f.vlan, f.vxlan], [dvrMacs[c.by], vm[c.to].mac, c.vlan, vxlan], `${c.from} -> ${c.to} on the wire, routed by host ${c.by + 1}: ${JSON.stringify(f)}`);
+        const encap = c.vlan === undefined && !('flat' in c) ? 'VXLAN' : undefined;
+        assert.deepEqual([f.src, f.dst, f.vlan, f.encap], [dvrMacs[c.by], vm[c.to].mac, c.vlan, encap], `${c.from} -> ${c.to} on the wire, routed by host ${c.by + 1}: ${JSON.stringify(f)}`);
       }
     }
     const leaked = frames.filter((f) => routerMacs.includes(f.src));
     assert.deepEqual(leaked, [], 'no frame on the wire has a router interface\'s MAC as its source');
     // No MAC was ever learned on one port of a bridge and then on another, on either host.
-    for (const h of dvr.sims.hosts) {
-      const coverage = await dvr.sims.appctl(h, 'coverage/show');
-      // (MACs were learned at all: the bridges' NORMAL actions did learn from this traffic.)
-      assert.match(coverage, /mac_learning_learned .*total: [1-9]/, `${h.name}: no MAC learned at all`);
-      const moved = /mac_learning_moved .*total: (\d+)/.exec(coverage);
-      assert.equal(moved?.[1] ?? '0', '0', `${h.name}: MACs moved between ports (ovs-appctl coverage/show mac_learning_moved)`);
-    }
+    await dvr.assertNoMacMoved();
   });
 
   it('restarting both ovs-agents loses no routed packet, on one host or across hosts, over VXLAN, VLAN and flat', async () => {
     const running: Killable[] = [];
     try {
-      await routed(vm.a1, vm.b2);
+      await dvr.waitRouted(vm.a1, vm.b2.ip);
       const pingers = [
         ['a1 to b1 (host 1)', await Pinger.startAnswered(vm.a1, vm.b1.ip, running)],
         ['a1 to b2 (host 1 to host 2)', await Pinger.startAnswered(vm.a1, vm.b2.ip, running)],
@@ -123,23 +107,7 @@ describe('DVR: routed traffic between two hosts', { skip }, () => {
         ['a1 to c2 (host 1 to host 2, VLAN one way)', await Pinger.startAnswered(vm.a1, vm.c2.ip, running)],
         ['a1 to d2 (host 1 to host 2, flat one way)', await Pinger.startAnswered(vm.a1, vm.d2.ip, running)],
       ] as const;
-      const watches = await Promise.all(dvr.sims.hosts.map(async (h) => FlowWatch.start(h.ovs, ['br-int', 'br-tun'])));
-      running.push(...watches);
-      const from = Date.now();
-      await Promise.all(dvr.hosts.map(async (h) => {
-        await h.agent.stop();
-        h.agent.cleanup();
-        h.agent = await startOvsAgent(h.sim, h.files);
-      }));
-      // Pings on past the restarted agents' first full sync and the stale-flow clean-up after it.
-      await new Promise((r) => setTimeout(r, 5000));
-      const to = Date.now();
-      const gone = (await Promise.all(watches.map(async (w) => w.stop()))).map((r, i) => `host ${i + 1}: ${r.worst.gone.length ? `at +${r.worst.at - from} ms without ${r.worst.gone.join('\n  ')}` : 'no flow missing'}`).join('\n');
-      for (const [what, p] of pingers) {
-        const summary = await p.stop();
-        assert.deepEqual(summary.lostSeqs, [], `${what}: pings lost across the restart (${summary.received} of ${summary.transmitted} answered); flows missing for a while:\n${gone}\n${dvr.logs()}`);
-        assertCovers(p.replies.map((r) => r.at), { from, to }, 1000, `${what} across the restart`);
-      }
+      await dvr.assertRestartLosesNoPing(pingers, running);
     } finally {
       for (const r of running) r.kill();
     }
