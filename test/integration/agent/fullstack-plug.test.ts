@@ -17,7 +17,7 @@ import { PrivateOvs, freePort } from '../../../lab/ovs.js';
 import type { AgentProcess } from '../../../lab/agent-process.js';
 import { waitFor, type NeutronLab, type NeutronPort } from '../../../lab/neutron.js';
 import { createNamespace, deleteNamespace, ping } from '../../../lab/vm.js';
-import { agentConfig, labForFile, startAgent, waitAgentAlive, note } from '../../helpers/resilience.js';
+import { Pinger, agentConfig, labForFile, startAgent, waitAgentAlive, note } from '../../helpers/resilience.js';
 
 const run = promisify(execFile);
 const PHYSNET = 'physnet1';
@@ -154,10 +154,11 @@ after(async () => {
 
 /** When the fake machine's clears come, relative to the agent's wiring. */
 const SCENARIOS = [
-  { name: 'clears at once after the plug (as the fake machine does)', vlan: 160, gapMs: 0, afterWiring: false },
-  { name: 'clears 100 ms apart', vlan: 161, gapMs: 100, afterWiring: false },
-  { name: 'clears right after the agent wired the port', vlan: 162, gapMs: 0, afterWiring: true },
-  { name: 'clears 30 ms apart, right after the agent wired the port', vlan: 163, gapMs: 30, afterWiring: true },
+  { name: 'clears at once after the plug (as the fake machine does)', vlan: 160, gapMs: 0, afterWiring: false, lateClear: false },
+  { name: 'clears 100 ms apart', vlan: 161, gapMs: 100, afterWiring: false, lateClear: false },
+  { name: 'clears right after the agent wired the port', vlan: 162, gapMs: 0, afterWiring: true, lateClear: false },
+  { name: 'clears 30 ms apart, right after the agent wired the port', vlan: 163, gapMs: 30, afterWiring: true, lateClear: false },
+  { name: 'clears at once, then again while the VMs ping each other', vlan: 164, gapMs: 0, afterWiring: false, lateClear: true },
 ] as const;
 
 describe('fake machines plugged on the dead VLAN, then its columns cleared, on two hosts of one OVS', () => {
@@ -195,6 +196,21 @@ describe('fake machines plugged on the dead VLAN, then its columns cleared, on t
         assert.deepEqual(await portColumns(vm.port), { tag: agentTag, vlanMode: '[]', trunks: '[]' }, `${vm.port} of ${hosts[i]!.name}: the agent's tag, no vlan_mode, no trunks`);
       }
       note(`${s.name}: first reply ${firstMs} ms after both ports were ACTIVE`);
+      if (s.lateClear) {
+        // The clears arriving late, while the VMs talk: each port is a trunk for a moment.
+        const pinger = Pinger.start(a, b.ip, 0.1);
+        try {
+          assert.ok(await pinger.waitReplyAfter(Date.now(), 5000), 'pinging before the late clears');
+          for (const vm of fake) await clearDeadVlan(vm, 0);
+          const t1 = Date.now();
+          for (const vm of fake) await waitFor(async () => (await portColumns(vm.port)).tag !== '[]', 10000, `${vm.port} tagged again`, 10);
+          const back = await pinger.waitReplyAfter(Date.now() + 200, 10000);
+          if (!back) assert.fail(`no reply in 10 s after the late clears were repaired\n${await detail()}`);
+          note(`${s.name}: late clears; replies again ${back.at - t1} ms after them`);
+        } finally {
+          await pinger.stop();
+        }
+      }
       for (const vm of fake) await unplug(vm);
       for (const p of ports) await lab.api('DELETE', `/v2.0/ports/${p.id}`);
       await lab.api('DELETE', `/v2.0/networks/${net.id}`);
