@@ -1,9 +1,11 @@
 #!/bin/bash
 # Snapshots of the fullstack suite's one Open vSwitch while a test runs, to see what a failing
-# ping meets: every bridge's flows with packet counts, its MAC table, the Port rows the agents and
-# the framework write (tag, vlan_mode, trunks, other_config), the interfaces, the datapath's
-# flows, and ofproto/trace of a broadcast ARP and of a unicast frame from every VM-like port (one
-# with external_ids:iface-id and attached-mac) to every other such MAC.
+# ping meets: every bridge's flows with packet counts, the flows OpenFlow does not show (OVS's own,
+# such as a fail-open NORMAL at priority 15790320: bridge/dump-flows), its MAC table, the Bridge
+# and Controller rows (fail_mode, inactivity_probe), the Port rows the agents and the framework
+# write (tag, vlan_mode, trunks, other_config), the interfaces, the datapath's flows, and
+# ofproto/trace of a broadcast ARP and of a unicast frame from every VM-like port (one with
+# external_ids:iface-id and attached-mac) to every other such MAC.
 #
 #   scripts/fullstack/watch-ovs.sh OUT_DIR [INTERVAL_S]
 #
@@ -33,12 +35,15 @@ snapshot() {
   sock=$(ctl) || return 1
   mkdir -p "$d"
   in_ns ovs-vsctl --timeout=5 --columns=name,tag,vlan_mode,trunks,other_config,_uuid list Port >"$d/ports.txt" 2>&1
+  in_ns ovs-vsctl --timeout=5 --columns=name,fail_mode,controller,protocols list Bridge >"$d/bridges.txt" 2>&1
+  in_ns ovs-vsctl --timeout=5 --columns=_uuid,target,inactivity_probe,connection_mode,is_connected list Controller >"$d/controllers.txt" 2>&1
   in_ns ovs-vsctl --timeout=5 --columns=name,ofport,type,options,external_ids,mac_in_use list Interface >"$d/interfaces.txt" 2>&1
   in_ns ovs-appctl -t "$sock" dpctl/dump-flows -m >"$d/datapath-flows.txt" 2>&1
   for br in $(in_ns ovs-vsctl --timeout=5 list-br 2>/dev/null); do
     {
       echo "### $br ports"; in_ns ovs-ofctl show "$br" | grep -E '^ [0-9]+\(|LOCAL'
       echo "### $br flows"; in_ns ovs-ofctl -O OpenFlow13 dump-flows "$br"
+      echo "### $br flows OpenFlow does not show"; in_ns ovs-appctl -t "$sock" bridge/dump-flows "$br" | grep -E 'priority=([0-9]{6,})' || echo "(none)"
       echo "### $br fdb"; in_ns ovs-appctl -t "$sock" fdb/show "$br"
     } >"$d/$br.txt" 2>&1
   done
