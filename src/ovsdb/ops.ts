@@ -50,7 +50,8 @@ export class BridgeMissingError extends Error {
 
 export interface ControllerOptions {
   connectionMode: 'out-of-band' | 'in-band';
-  inactivityProbeMs: number;
+  /** Undefined: new rows leave inactivity_probe empty (OVS's default), existing rows keep theirs. */
+  inactivityProbeMs?: number;
 }
 
 export interface PortSettings {
@@ -66,6 +67,10 @@ export interface PortSettings {
 class Conflict extends Error {}
 
 const MAX_ATTEMPTS = 4;
+
+function controllerColumns(opts: ControllerOptions): WriteOf<'Controller'> {
+  return { connectionMode: opts.connectionMode, ...(opts.inactivityProbeMs !== undefined ? { inactivityProbe: opts.inactivityProbeMs } : {}) };
+}
 
 function sameSet(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
@@ -262,14 +267,15 @@ export class OvsdbOps {
       const guard = BRIDGE.wait([cond.uuid(b.uuid)], ['controller'], '==', [{ controller: ['set', b.controller.map((u) => ['uuid', u])] }]);
       if (!sameSet(current.map((c) => c.target), targets) || current.length !== b.controller.length) {
         replaced = true;
-        const inserts = targets.map((t, i) =>
-          CONTROLLER.insert({ target: t, connectionMode: opts.connectionMode, inactivityProbe: opts.inactivityProbeMs }, `ctl${i}`));
+        const inserts = targets.map((t, i) => CONTROLLER.insert({ target: t, ...controllerColumns(opts) }, `ctl${i}`));
         return [guard, ...inserts, BRIDGE.update([cond.uuid(b.uuid)], { controller: targets.map((_, i) => new NamedUuid(`ctl${i}`)) })];
       }
       replaced = false;
-      const stale = current.filter((c: ControllerRow) => c.connectionMode !== opts.connectionMode || c.inactivityProbe !== opts.inactivityProbeMs);
+      const stale = current.filter(
+        (c: ControllerRow) => c.connectionMode !== opts.connectionMode || (opts.inactivityProbeMs !== undefined && c.inactivityProbe !== opts.inactivityProbeMs),
+      );
       if (stale.length === 0) return undefined;
-      return [guard, ...stale.map((c) => CONTROLLER.update([cond.uuid(c.uuid)], { connectionMode: opts.connectionMode, inactivityProbe: opts.inactivityProbeMs }))];
+      return [guard, ...stale.map((c) => CONTROLLER.update([cond.uuid(c.uuid)], controllerColumns(opts)))];
     });
     return replaced;
   }

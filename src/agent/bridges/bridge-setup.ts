@@ -173,17 +173,41 @@ export class BridgeSetup {
     // The row this setup works on: should it be replaced meanwhile, waiting for its datapath id is vain.
     const rowUuid = this.ops.replica.bridge(name)?.uuid;
     const target = this.backend.controllerTarget;
+    let replaced = false;
     if (target === undefined) {
       await this.ops.clearControllers(name);
     } else {
-      await this.ops.setControllers(name, [target], {
-        connectionMode: 'out-of-band',
-        inactivityProbeMs: this.cfg.ofInactivityProbeSec * 1000,
-      });
+      // A new Controller row goes in with OVS's default inactivity probe, ours once the switch has
+      // connected (the reference, too, sets the probe after the controller). ovs-vswitchd may apply
+      // the controller in the same reconfiguration as fail_mode=secure, the controller first: the
+      // bridge is then standalone for a moment, and with a probe of 0 (of_inactivity_probe = 0)
+      // OVS 3.1 installs its hidden fail-open NORMAL flow (priority 0xf0f0f0) and never removes
+      // it, so the bridge switches everything with NORMAL over the agent's flows.
+      replaced = await this.ops.setControllers(name, [target], { connectionMode: 'out-of-band' });
     }
     const dpid = await this.ops.waitDatapathId(name, this.cfg.ofConnectTimeoutSec * 1000, rowUuid, mode.signal);
+    if (target !== undefined) {
+      if (replaced) await this.waitSwitchConnected(name, dpid, target, mode.signal);
+      await this.ops.setControllers(name, [target], { connectionMode: 'out-of-band', inactivityProbeMs: this.cfg.ofInactivityProbeSec * 1000 });
+    }
     if (rowUuid !== undefined) this.identities.set(name, { uuid: rowUuid, datapathId: dpid });
     return dpid;
+  }
+
+  /**
+   * Until the bridge's switch is connected to the agent: ovs-vswitchd has then applied the
+   * configuration that added the controller, and with it the fail_mode written before it.
+   */
+  private async waitSwitchConnected(name: string, dpid: bigint, target: string, signal: AbortSignal | undefined): Promise<void> {
+    const isConnected = this.backend.isConnected?.bind(this.backend);
+    if (!isConnected) return;
+    const timeoutMs = this.cfg.ofConnectTimeoutSec * 1000;
+    const deadline = Date.now() + timeoutMs;
+    while (!isConnected(dpid)) {
+      if (signal?.aborted) throw new Error(`bridge ${name}: waiting for its switch to connect to ${target}: aborted`);
+      if (Date.now() >= deadline) throw new Error(`bridge ${name}: its switch (datapath ${dpidHex(dpid)}) did not connect to ${target} within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   /**
