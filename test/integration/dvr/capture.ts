@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { NeutronLab } from '../../../lab/neutron.js';
 import { DVR_FIXTURES, DVR_STARTUP_CASES, startupFlows, writeFixture } from './startup-scenario.js';
-import { PORTS_VARIANTS, portsFixtureName, runPortsScenario, runSnatScenario, snatFixtureName } from './ports-scenario.js';
+import { movedFixtureName, PORTS_VARIANTS, portsFixtureName, runMovedScenario, runPortsScenario, runSnatScenario, snatFixtureName } from './ports-scenario.js';
 
 function log(line: string): void {
   process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
@@ -18,8 +18,8 @@ async function main(): Promise<void> {
   // --ports --only=vlan (repeatable): those variants alone, the other fixtures kept as they are.
   const variants = PORTS_VARIANTS;
   const variantsWanted = process.argv.filter((a) => a.startsWith('--only=')).map((a) => a.slice('--only='.length));
-  const unknown = variantsWanted.filter((v) => v !== 'snat' && !(variants as readonly string[]).includes(v));
-  if (unknown.length) throw new Error(`--only takes ${variants.join(', ')} or snat, not ${unknown.join(', ')}`);
+  const unknown = variantsWanted.filter((v) => v !== 'snat' && v !== 'moved' && !(variants as readonly string[]).includes(v));
+  if (unknown.length) throw new Error(`--only takes ${variants.join(', ')}, snat or moved, not ${unknown.join(', ')}`);
   const wanted = (v: string): boolean => !variantsWanted.length || variantsWanted.includes(v);
   log(`starting the neutron lab${ports ? ' (router service plugin, router_distributed = True)' : ''}`);
   const lab = await NeutronLab.start({ dvr: ports });
@@ -34,6 +34,10 @@ async function main(): Promise<void> {
       if (wanted('snat')) {
         log('reference: the centralized SNAT port, with neutron-l3-agent in dvr_snat mode');
         for (const [step, text] of await runSnatScenario(lab, 'reference', `dvrcap-snat-${process.pid}`)) writeFixture(snatFixtureName(step), text);
+      }
+      if (wanted('moved')) {
+        log('reference: a VM port moved between two subnets of one network');
+        for (const [step, text] of await runMovedScenario(lab, 'reference', `dvrcap-moved-${process.pid}`)) writeFixture(movedFixtureName(step), text);
       }
     }
     for (const c of ports ? [] : DVR_STARTUP_CASES) {

@@ -6,7 +6,8 @@
 //   firewall and explicitly_egress_direct on vxlan, and on the flat and VLAN networks): both subnets
 //   routed, one router interface removed, one VM removed;
 // - dvr_snat mode, a router with an external gateway on physnet1's flat network and one vxlan subnet:
-//   the subnet's centralized SNAT (sg-) port wired, then the gateway removed.
+//   the subnet's centralized SNAT (sg-) port wired, then the gateway removed;
+// - dvr mode, one vxlan network with two routed subnets: a VM port moved from one to the other.
 // vxlan, VLAN and flat run with either OpenFlow interface. The others run with the native one only:
 // what they add (the router advertisement drop of an IPv6 interface, a csnat port's delivery flows,
 // another tunnel type's table, the firewall's table-94 flows of a DVR gateway) goes through the same
@@ -19,7 +20,7 @@ import { type NeutronLab, labSkipReason } from '../../../lab/neutron.js';
 import { startLab } from '../../../lab/host.js';
 import { readFixture } from './startup-scenario.js';
 import {
-  portsFixtureName, runPortsScenario, runSnatScenario, SNAT_STEPS, snatFixtureName, withOvsFirewall, withoutOrphanedMemberFlows, type PortsStep, type PortsVariant, type SnatStep,
+  MOVED_STEPS, movedFixtureName, type MovedStep, runMovedScenario, portsFixtureName, runPortsScenario, runSnatScenario, SNAT_STEPS, snatFixtureName, withOvsFirewall, withoutOrphanedMemberFlows, type PortsStep, type PortsVariant, type SnatStep,
 } from './ports-scenario.js';
 
 const skip = labSkipReason();
@@ -53,5 +54,10 @@ describe('DVR router and VM ports: flows equal the reference\'s', { skip }, () =
   it('dvr_snat: a distributed router\'s centralized SNAT port, then its gateway removed; of_interface = native', async () => {
     const steps = await runSnatScenario(lab, 'ours', 'dvr-snat-native', 'native', (step, flows) => assert.equal(flows, readFixture(snatFixtureName(step as SnatStep)), `step ${step}`));
     assert.deepEqual([...steps.keys()], SNAT_STEPS);
+  });
+
+  it('a VM port moved between two subnets of one network, both routed; of_interface = native', async () => {
+    const steps = await runMovedScenario(lab, 'ours', 'dvr-moved-native', 'native', (step, flows) => assert.equal(flows, readFixture(movedFixtureName(step as MovedStep)), `step ${step}`));
+    assert.deepEqual([...steps.keys()], MOVED_STEPS);
   });
 });

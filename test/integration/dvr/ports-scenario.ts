@@ -271,6 +271,8 @@ interface DvrHost {
   nameVnis(networks: ReadonlyArray<readonly [string, string]>): Promise<void>;
   /** Waits until the L3 agent has finished every update of the router it started. */
   routerSettled(routerId: string): Promise<void>;
+  /** Waits until br-int's flows are `ready`. */
+  waitFlows(what: string, ready: (int: string[]) => boolean): Promise<void>;
 }
 
 interface DvrHostOptions {
@@ -318,10 +320,7 @@ async function onDvrHost(lab: NeutronLab, side: Side, host: string, o: DvrHostOp
     await body({
       ovs, names, topo,
       async snapshot(step, ready, ifaces) {
-        await until(`${step}: DVR flows`, a, 180000, async () => {
-          l3a.assertRunning();
-          return ready(await ovs.dumpFlows('br-int'));
-        }, 500);
+        await this.waitFlows(`${step}: DVR flows`, ready);
         await new Promise((r) => setTimeout(r, 5000));
         a.assertRunning();
         for (const [n, role] of await names.addOfports(ovs, ifaces)) ofports.set(n, role);
@@ -330,6 +329,10 @@ async function onDvrHost(lab: NeutronLab, side: Side, host: string, o: DvrHostOp
         o.check?.(step, flows);
       },
       routerSettled: (routerId) => l3a.waitRouterSettled(routerId, 180000),
+      waitFlows: (what, ready) => until(what, a, 180000, async () => {
+        l3a.assertRunning();
+        return ready(await ovs.dumpFlows('br-int'));
+      }, 500),
       async nameVnis(networks) {
         for (const [net, role] of networks) {
           const n = await lab.api<{ network: Record<string, unknown> }>('GET', `/v2.0/networks/${net}`);
@@ -454,4 +457,66 @@ export async function runSnatScenario(lab: NeutronLab, side: Side, host: string,
     await h.snapshot('gateway-removed', (f) => !toSrc(f, snat.mac_address) && !f.some((l) => l.includes('vlan_tci=0x0000/0x1fff')), ifaces);
   });
   return flows as Map<SnatStep, string>;
+}
+
+export type MovedStep = 'two-subnets-one-network' | 'vm-a-moved';
+export const MOVED_STEPS: readonly MovedStep[] = ['two-subnets-one-network', 'vm-a-moved'];
+export const movedFixtureName = (step: MovedStep): string => `ports-moved-${step}`;
+
+/**
+ * A VM port moved between two subnets of one network: vxlan network a with 192.0.2.0/25 (subnet 1)
+ * and 192.0.2.128/25 (subnet 2), both interfaces of a distributed router, VM a on subnet 1; then
+ * its fixed IP changed to subnet 2 (the server sends a port update). Both router ports' table-3
+ * flows have one match (the network's local VLAN and this host's DVR MAC), so the one written last
+ * stays: interface 2 is added only once interface 1's is in, on both sides.
+ */
+export async function runMovedScenario(lab: NeutronLab, side: Side, host: string, ofInterface?: 'native' | 'ovs-ofctl', check?: StepCheck): Promise<Map<MovedStep, string>> {
+  const flows = await onDvrHost(lab, side, host, { ofInterface, physnet: false, l3Mode: 'dvr', ...(check ? { check } : {}) }, async (h) => {
+    const net = await lab.createNetwork({ name: 'dvr-a' });
+    h.topo.networks.push(net.id);
+    const sub1 = await lab.createSubnet(net.id, '192.0.2.0/25');
+    const sub2 = await lab.createSubnet(net.id, '192.0.2.128/25');
+    const router = (await lab.api<{ router: { id: string } }>('POST', '/v2.0/routers', { router: { name: 'dvr-r', tenant_id: LAB_PROJECT, distributed: true } })).router;
+    h.topo.router = router.id;
+    // The VM first, on subnet 1: the router is scheduled here once a port of its subnets is bound here.
+    const created = await lab.createPort(net.id, { host, name: 'vm-a' });
+    h.topo.ports.add(created.id);
+    const vmA = created.fixed_ips[0]!.subnet_id === sub1.id ? created : await lab.updatePort(created.id, { fixed_ips: [{ subnet_id: sub1.id }] });
+    await plugVm(h.ovs, 'vm-a', vmA.id, vmA.mac_address);
+    const delivered = (f: string[], qrOfport: string): boolean => f.some((l) => l.includes('table=3,') && l.includes('priority=5') && l.endsWith(`output:${qrOfport}`));
+    const if1 = await lab.api<{ port_id: string }>('PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: sub1.id });
+    h.topo.interfaces.add(sub1.id);
+    const qr1 = await ofportOfIface(h.ovs, if1.port_id);
+    await h.waitFlows('interface 1 delivered to', (f) => delivered(f, qr1));
+    const if2 = await lab.api<{ port_id: string }>('PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: sub2.id });
+    h.topo.interfaces.add(sub2.id);
+    const qr2 = await ofportOfIface(h.ovs, if2.port_id);
+    const router1 = await lab.getPort(if1.port_id);
+    const router2 = await lab.getPort(if2.port_id);
+    h.names.add(vmA.mac_address, '<mac-vm-a>');
+    h.names.add(linkLocal(vmA.mac_address), '<ll-vm-a>');
+    h.names.add(router1.mac_address, '<mac-router-1>');
+    h.names.add(router2.mac_address, '<mac-router-2>');
+    addIpv4Name(h.names, vmA.fixed_ips[0]!.ip_address, '<ip-vm-a>');
+    await h.nameVnis([[net.id, 'a']]);
+    const ifaces = new Map([[vmA.id, 'vm-a'], [if1.port_id, 'qr-1'], [if2.port_id, 'qr-2']]);
+    // VM a reached with its gateway's MAC as source (table 1).
+    const reachedFrom = (f: string[], routerMac: string): boolean => f.some((l) => l.includes('table=1,') && l.includes('priority=20') && l.includes(`dl_dst=${vmA.mac_address}`) && l.includes(routerMac));
+    await h.snapshot('two-subnets-one-network', (f) => reachedFrom(f, router1.mac_address) && delivered(f, qr2), ifaces);
+
+    const moved = await lab.updatePort(vmA.id, { fixed_ips: [{ subnet_id: sub2.id }] });
+    addIpv4Name(h.names, moved.fixed_ips[0]!.ip_address, '<ip-vm-a-moved>');
+    await h.snapshot('vm-a-moved', (f) => reachedFrom(f, router2.mac_address) && !reachedFrom(f, router1.mac_address), ifaces);
+  });
+  return flows as Map<MovedStep, string>;
+}
+
+/** The ofport of the interface with this iface-id, once the L3 agent has plugged it. */
+async function ofportOfIface(ovs: PrivateOvs, ifaceId: string): Promise<string> {
+  for (let i = 0; i < 240; i++) {
+    const out = (await vsctl(ovs, '--bare', '--columns=ofport', 'find', 'Interface', `external_ids:iface-id=${ifaceId}`)).trim();
+    if (/^\d+$/.test(out) && Number(out) > 0) return out;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`interface of port ${ifaceId} not plugged after 120 s`);
 }
