@@ -38,7 +38,8 @@ export function agentConfig(lab: NeutronLab, ovs: PrivateOvs, o: AgentConfigOpti
 
 /**
  * One neutron lab for the whole file (under `npm test` the shared one, borrowed): the file's
- * before() starts it and hands it to `use`, its after() gives it back.
+ * before() starts it and hands it to `use`, its after() gives it back. For the file's tests only:
+ * node 20 runs a file's other top-level before() hooks without waiting for this one.
  */
 export function labForFile(use: (lab: NeutronLab) => void): void {
   let lab: NeutronLab | undefined;

@@ -17,7 +17,8 @@ import { PrivateOvs, freePort } from '../../../lab/ovs.js';
 import type { AgentProcess } from '../../../lab/agent-process.js';
 import { waitFor, type NeutronLab, type NeutronPort } from '../../../lab/neutron.js';
 import { createNamespace, deleteNamespace, ping } from '../../../lab/vm.js';
-import { Pinger, agentConfig, labForFile, startAgent, waitAgentAlive, note } from '../../helpers/resilience.js';
+import { Pinger, agentConfig, startAgent, waitAgentAlive, note } from '../../helpers/resilience.js';
+import { startLab } from '../../../lab/host.js';
 
 const run = promisify(execFile);
 const PHYSNET = 'physnet1';
@@ -39,7 +40,6 @@ interface FakeVm {
 }
 
 let lab: NeutronLab;
-labForFile((l) => (lab = l));
 let ovs: PrivateOvs;
 const hosts: RigHost[] = [
   { name: 'fsplug-a', intBridge: 'br-int-fa', physBridge: 'br-eth-fa' },
@@ -123,7 +123,11 @@ async function unplug(vm: FakeVm): Promise<void> {
   vms.splice(vms.indexOf(vm), 1);
 }
 
+// The lab is started in this hook, not by labForFile's: node 20 starts a file's top-level before
+// hooks without waiting for the one before to finish (seen in CI: no lab yet when the agents were
+// configured).
 before(async () => {
+  lab = await startLab();
   ovs = await PrivateOvs.start();
   await ovs.addBridge(CENTRAL);
   for (const h of hosts) {
@@ -150,6 +154,7 @@ after(async () => {
     h.agent.cleanup();
   }
   await ovs?.stop();
+  await lab?.stop();
 }, { timeout: 60000 });
 
 /** When the fake machine's clears come, relative to the agent's wiring. */
