@@ -17,7 +17,8 @@ import { PrivateOvs, freePort } from '../../../lab/ovs.js';
 import { AgentProcess } from '../../../lab/agent-process.js';
 import { waitFor, type NeutronLab, type NeutronPort } from '../../../lab/neutron.js';
 import { plugVm, ping, type Vm } from '../../../lab/vm.js';
-import { agentConfig, labForFile, waitAgentAlive } from '../../helpers/resilience.js';
+import { agentConfig, waitAgentAlive } from '../../helpers/resilience.js';
+import { startLab } from '../../../lab/host.js';
 
 const run = promisify(execFile);
 const HOST = 'probe-zero';
@@ -25,7 +26,6 @@ const PHYS = 'br-phys';
 const VLAN_ID = 170;
 
 let lab: NeutronLab;
-labForFile((l) => (lab = l));
 let ovs: PrivateOvs;
 let agent: AgentProcess | undefined;
 let vswitchdPid = 0;
@@ -36,13 +36,16 @@ async function appctl(...args: string[]): Promise<string> {
   return (await run('ovs-appctl', ['-t', 'ovs-vswitchd', ...args], { env: ovs.env })).stdout;
 }
 
+// The lab is started and stopped in this file's own hooks: node 20 does not make one top-level
+// hook wait for another, and the after() below still deletes ports through the lab.
 before(async () => {
+  lab = await startLab();
   ovs = await PrivateOvs.start();
   vswitchdPid = Number(readFileSync(join(ovs.dir, 'ovs-vswitchd.pid'), 'utf8').trim());
   // As the rig: both bridges made beforehand, fail mode standalone, no controller.
   await ovs.addBridge('br-int');
   await ovs.addBridge(PHYS);
-}, { timeout: 60000 });
+}, { timeout: 240000 });
 
 after(async () => {
   if (vswitchdPid) process.kill(vswitchdPid, 'SIGCONT');
@@ -53,6 +56,7 @@ after(async () => {
     agent.cleanup();
   }
   await ovs?.stop();
+  await lab?.stop();
 }, { timeout: 60000 });
 
 test('ovs-vswitchd applying secure mode and a controller with probe 0 at once leaves no fail-open flow; a VLAN VM reaches the physical network', async () => {
