@@ -459,6 +459,15 @@ export class NeutronLab {
     return (await this.api<{ subnet: NeutronSubnet }>('POST', '/v2.0/subnets', { subnet })).subnet;
   }
 
+  /** A router of the lab's project (`distributed: true` for DVR; `external_gateway_info` for a gateway). */
+  async createRouter(fields: Record<string, unknown> = {}): Promise<{ id: string }> {
+    return (await this.api<{ router: { id: string } }>('POST', '/v2.0/routers', { router: { name: 'lab-router', tenant_id: LAB_PROJECT, ...fields } })).router;
+  }
+  /** The router's interface on the subnet; returns the interface's port id. */
+  async addRouterInterface(routerId: string, subnetId: string): Promise<{ port_id: string }> {
+    return this.api<{ port_id: string }>('PUT', `/v2.0/routers/${routerId}/add_router_interface`, { subnet_id: subnetId });
+  }
+
   /** A port as Nova would create it for an instance (device_owner compute:nova). */
   async createPort(
     networkId: string,

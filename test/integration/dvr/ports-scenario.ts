@@ -205,6 +205,20 @@ export interface PortsRun {
   flows: Map<PortsStep, string>;
 }
 
+/** The scenario's distributed router, remembered to be deleted with the topology. */
+async function createDistributedRouter(lab: NeutronLab, topo: Topology, fields: Record<string, unknown> = {}): Promise<{ id: string }> {
+  const router = await lab.createRouter({ name: 'dvr-r', distributed: true, ...fields });
+  topo.router = router.id;
+  return router;
+}
+
+/** The router's interface on the subnet, remembered to be removed with the topology. */
+async function addInterface(lab: NeutronLab, topo: Topology, subnetId: string): Promise<{ port_id: string }> {
+  const itf = await lab.addRouterInterface(topo.router!, subnetId);
+  topo.interfaces.add(subnetId);
+  return itf;
+}
+
 /** The router, its two networks with an interface each, and a VM port of each bound to `host`. */
 async function createTopology(lab: NeutronLab, host: string, variant: PortsVariant, topo: Topology) {
   const { networks, ipv6 } = VARIANTS[variant];
@@ -223,12 +237,9 @@ async function createTopology(lab: NeutronLab, host: string, variant: PortsVaria
       subnet: { network_id: netB.id, tenant_id: LAB_PROJECT, ip_version: 6, cidr: IPV6_CIDR, ipv6_ra_mode: 'slaac', ipv6_address_mode: 'slaac', enable_dhcp: true },
     })).subnet
     : await lab.createSubnet(netB.id, '198.51.100.0/24');
-  const router = (await lab.api<{ router: { id: string } }>('POST', '/v2.0/routers', { router: { name: 'dvr-r', tenant_id: 'lab', distributed: true } })).router;
-  topo.router = router.id;
-  const ifA = await lab.api<{ port_id: string }>('PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: subA.id });
-  topo.interfaces.add(subA.id);
-  const ifB = await lab.api<{ port_id: string }>('PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: subB.id });
-  topo.interfaces.add(subB.id);
+  const router = await createDistributedRouter(lab, topo);
+  const ifA = await addInterface(lab, topo, subA.id);
+  const ifB = await addInterface(lab, topo, subB.id);
   const vmA = await lab.createPort(netA.id, { host, name: 'vm-a' });
   topo.ports.add(vmA.id);
   const vmB = await lab.createPort(netB.id, { host, name: 'vm-b' });
@@ -425,12 +436,8 @@ export async function runSnatScenario(lab: NeutronLab, side: Side, host: string,
     const netA = await lab.createNetwork({ name: 'dvr-a' });
     h.topo.networks.push(netA.id);
     const subA = await lab.createSubnet(netA.id, '192.0.2.0/24');
-    const router = (await lab.api<{ router: { id: string } }>('POST', '/v2.0/routers', {
-      router: { name: 'dvr-r', tenant_id: LAB_PROJECT, distributed: true, external_gateway_info: { network_id: ext.id } },
-    })).router;
-    h.topo.router = router.id;
-    const ifA = await lab.api<{ port_id: string }>('PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: subA.id });
-    h.topo.interfaces.add(subA.id);
+    const router = await createDistributedRouter(lab, h.topo, { external_gateway_info: { network_id: ext.id } });
+    const ifA = await addInterface(lab, h.topo, subA.id);
     const vmA = await lab.createPort(netA.id, { host, name: 'vm-a' });
     h.topo.ports.add(vmA.id);
     await plugVm(h.ovs, 'vm-a', vmA.id, vmA.mac_address);
@@ -476,20 +483,17 @@ export async function runMovedScenario(lab: NeutronLab, side: Side, host: string
     h.topo.networks.push(net.id);
     const sub1 = await lab.createSubnet(net.id, '192.0.2.0/25');
     const sub2 = await lab.createSubnet(net.id, '192.0.2.128/25');
-    const router = (await lab.api<{ router: { id: string } }>('POST', '/v2.0/routers', { router: { name: 'dvr-r', tenant_id: LAB_PROJECT, distributed: true } })).router;
-    h.topo.router = router.id;
+    await createDistributedRouter(lab, h.topo);
     // The VM first, on subnet 1: the router is scheduled here once a port of its subnets is bound here.
     const created = await lab.createPort(net.id, { host, name: 'vm-a' });
     h.topo.ports.add(created.id);
     const vmA = created.fixed_ips[0]!.subnet_id === sub1.id ? created : await lab.updatePort(created.id, { fixed_ips: [{ subnet_id: sub1.id }] });
     await plugVm(h.ovs, 'vm-a', vmA.id, vmA.mac_address);
     const delivered = (f: string[], qrOfport: string): boolean => f.some((l) => l.includes('table=3,') && l.includes('priority=5') && l.endsWith(`output:${qrOfport}`));
-    const if1 = await lab.api<{ port_id: string }>('PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: sub1.id });
-    h.topo.interfaces.add(sub1.id);
+    const if1 = await addInterface(lab, h.topo, sub1.id);
     const qr1 = await ofportOfIface(h.ovs, if1.port_id);
     await h.waitFlows('interface 1 delivered to', (f) => delivered(f, qr1));
-    const if2 = await lab.api<{ port_id: string }>('PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: sub2.id });
-    h.topo.interfaces.add(sub2.id);
+    const if2 = await addInterface(lab, h.topo, sub2.id);
     const qr2 = await ofportOfIface(h.ovs, if2.port_id);
     const router1 = await lab.getPort(if1.port_id);
     const router2 = await lab.getPort(if2.port_id);
