@@ -67,10 +67,10 @@ describe('DVR: routed traffic with the openvswitch firewall, over GRE, Geneve an
     const subG6 = await createIpv6Subnet(netG.id, '2001:db8:1::/64');
     const subN6 = await createIpv6Subnet(netN.id, '2001:db8:2::/64');
     const subV6 = await createIpv6Subnet(netV.id, '2001:db8:3::/64');
-    const router = (await lab.api<{ router: { id: string } }>('POST', '/v2.0/routers', { router: { name: 'dvr-r', tenant_id: LAB_PROJECT, distributed: true } })).router;
+    const router = await lab.createRouter({ name: 'dvr-r', distributed: true });
     routerId = router.id;
     for (const sub of [subG, subN, subV, subG6, subN6, subV6]) {
-      const itf = await lab.api<{ port_id: string }>('PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: sub.id });
+      const itf = await lab.addRouterInterface(router.id, sub.id);
       routerMacs.push((await lab.getPort(itf.port_id)).mac_address);
     }
     const { sg } = await createSecurityGroup(lab, 'dvr-icmp-ssh', [

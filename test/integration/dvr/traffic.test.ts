@@ -39,9 +39,9 @@ describe('DVR: routed traffic between two hosts', { skip }, () => {
     const subB = await lab.createSubnet(netB.id, '203.0.113.0/25');
     const subC = await lab.createSubnet(netC.id, '198.51.100.128/25');
     const subD = await lab.createSubnet(netD.id, '203.0.113.128/25');
-    const router = (await lab.api<{ router: { id: string } }>('POST', '/v2.0/routers', { router: { name: 'dvr-r', tenant_id: 'lab', distributed: true } })).router;
+    const router = await lab.createRouter({ name: 'dvr-r', distributed: true });
     for (const sub of [subA, subB, subC, subD]) {
-      const itf = await lab.api<{ port_id: string }>('PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: sub.id });
+      const itf = await lab.addRouterInterface(router.id, sub.id);
       routerMacs.push((await lab.getPort(itf.port_id)).mac_address);
     }
     const vms = [['a1', netA, h1, subA], ['b1', netB, h1, subB], ['b2', netB, h2, subB], ['c2', netC, h2, subC], ['d2', netD, h2, subD]] as const;
