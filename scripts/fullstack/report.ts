@@ -1,6 +1,6 @@
 // The result table of a peer-suite run (scripts/fullstack/peer-suite.sh): one row per fullstack
 // test with the reference agent's and ovs-agent's result and time, and under it the first error
-// line of each failed run. Printed as text and written as markdown.
+// line of each run that failed (or the reason of a skip). Printed as text and written as markdown.
 //
 //   node dist/scripts/fullstack/report.js RUNS_TSV RESULTS_MD
 //
@@ -73,10 +73,12 @@ function cells(row: Row, agent: Agent): [string, string] {
   return run ? [run.status, `${Math.round(run.seconds)} s`] : ['—', ''];
 }
 
-function failures(row: Row): string[] {
+/** The first error line of each run that did not pass; a skip's reason too, since neutron's
+ * `unstable_test` turns a failure into a skip ("marked as unstable ..., failure was: ..."). */
+function notPassed(row: Row): string[] {
   return (['reference', 'ours'] as const).flatMap((a) => {
     const run = row.runs[a];
-    return run && run.status !== 'pass' && run.status !== 'skip' ? [`${AGENT_NAMES[a]}: ${run.error}`] : [];
+    return run && run.status !== 'pass' ? [`${AGENT_NAMES[a]}: ${run.error}`] : [];
   });
 }
 
@@ -101,7 +103,7 @@ export function text(rows: Row[]): string {
   const out = [fmt(header)];
   rows.forEach((r, i) => {
     out.push(fmt(body[i]!));
-    for (const f of failures(r)) out.push(`    ${f}`);
+    for (const f of notPassed(r)) out.push(`    ${f}`);
   });
   out.push('', summary(rows));
   return out.join('\n');
@@ -111,7 +113,7 @@ export function markdown(rows: Row[]): string {
   const esc = (s: string): string => s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|');
   const out = ['| test | reference | time | ovs-agent | time | first error |', '|---|---|---|---|---|---|'];
   for (const r of rows) {
-    const cols = [`\`${r.id.replace(PREFIX, '')}\``, ...cells(r, 'reference'), ...cells(r, 'ours'), failures(r).join('<br>')];
+    const cols = [`\`${r.id.replace(PREFIX, '')}\``, ...cells(r, 'reference'), ...cells(r, 'ours'), notPassed(r).join('<br>')];
     out.push(`| ${cols.map(esc).join(' | ')} |`);
   }
   out.push('', summary(rows), '');

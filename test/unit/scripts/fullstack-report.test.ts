@@ -52,6 +52,16 @@ test('a run that wrote no result shows its exit code and the last line of its lo
   });
 });
 
+test('a skipped run shows its reason: neutron\'s unstable_test turns a failure into a skip', () => {
+  const reason = `skipped: ${ID} was marked as unstable because of bug 1798475, failure was: 1 != 0`;
+  withRuns((d) => [`ours\t${ID}\t${d}/o.json\t${d}/o.log\t0\t48`], { 'o.json': JSON.stringify({ id: ID, status: 'skip', seconds: 47.7, error: reason }) }, (runs) => {
+    const out = text(readRuns(runs)).split('\n');
+    assert.match(out[1]!, /skip +48 s$/);
+    assert.equal(out[2], `    ovs-agent: ${reason}`);
+    assert.equal(out.at(-1), 'ovs-agent: 0 passed, 0 failed, 1 skipped of 1 (1 min)');
+  });
+});
+
 test('a malformed line is refused with its file and line number', () => {
   withRuns(() => ['ours\tonly-two'], {}, (runs) => {
     assert.throws(() => readRuns(runs), /runs\.tsv:1: expected agent, test id, result, log, exit code, seconds separated by tabs/);
