@@ -18,7 +18,7 @@ import { AgentProcess } from '../../../lab/agent-process.js';
 import { waitFor, type NeutronLab, type NeutronPort } from '../../../lab/neutron.js';
 import { plugVm, ping, type Vm } from '../../../lab/vm.js';
 import { agentConfig, waitAgentAlive } from '../../helpers/resilience.js';
-import { startLab } from '../../../lab/host.js';
+import { startLabAndOvs } from '../../../lab/host.js';
 
 const run = promisify(execFile);
 const HOST = 'probe-zero';
@@ -39,8 +39,7 @@ async function appctl(...args: string[]): Promise<string> {
 // The lab is started and stopped in this file's own hooks: node 20 does not make one top-level
 // hook wait for another, and the after() below still deletes ports through the lab.
 before(async () => {
-  lab = await startLab();
-  ovs = await PrivateOvs.start();
+  [lab, ovs] = await startLabAndOvs();
   vswitchdPid = Number(readFileSync(join(ovs.dir, 'ovs-vswitchd.pid'), 'utf8').trim());
   // As the rig: both bridges made beforehand, fail mode standalone, no controller.
   await ovs.addBridge('br-int');

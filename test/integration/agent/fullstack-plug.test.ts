@@ -18,7 +18,7 @@ import type { AgentProcess } from '../../../lab/agent-process.js';
 import { waitFor, type NeutronLab, type NeutronPort } from '../../../lab/neutron.js';
 import { createNamespace, deleteNamespace, ping } from '../../../lab/vm.js';
 import { Pinger, agentConfig, startAgent, waitAgentAlive, note } from '../../helpers/resilience.js';
-import { startLab } from '../../../lab/host.js';
+import { startLabAndOvs } from '../../../lab/host.js';
 
 const run = promisify(execFile);
 const PHYSNET = 'physnet1';
@@ -127,8 +127,7 @@ async function unplug(vm: FakeVm): Promise<void> {
 // hooks without waiting for the one before to finish (seen in CI: no lab yet when the agents were
 // configured).
 before(async () => {
-  lab = await startLab();
-  ovs = await PrivateOvs.start();
+  [lab, ovs] = await startLabAndOvs();
   await ovs.addBridge(CENTRAL);
   for (const h of hosts) {
     await ovs.addBridge(h.physBridge);
