@@ -238,7 +238,7 @@ async function main(opts: Options): Promise<number> {
       measured[key(file)] = Math.round(r.ms / 100) / 10;
       if (r.code !== 0) failed = true;
       print([`# file ${key(file)}: slot ${slot.n}, ${(r.ms / 1000).toFixed(1)} s, exit ${r.code}`]);
-      print(/^# tests \d+$/m.test(r.tap) ? merger.file(r.tap) : merger.failedFile(key(file), r.error ?? `no TAP summary (exit ${r.code})\n${r.tap}`));
+      print(/^# tests \d+$/m.test(r.tap) ? merger.file(r.tap, key(file)) : merger.failedFile(key(file), r.error ?? `no TAP summary (exit ${r.code})\n${r.tap}`));
     }
   };
   await Promise.all(slots.map(worker));
