@@ -10,6 +10,7 @@ import {
   type AnyDirectionRate, type DirectionalRate, type InventoryDefaults, type TunnelType,
 } from './derived.js';
 import { firewallDriverProblem, resolveFirewallDriver, type FirewallDriverName } from './firewall-driver.js';
+import { logOptionProblems, notificationDrivers } from './log-options.js';
 import { dhcpExtensionProblem, extensionsProblem, logExtensionProblem } from './extensions.js';
 import { ConfigError, HelpRequested, VersionRequested, type ConfigProblem, type OptionOrigin } from './errors.js';
 import { IniParseError, lookupIni, normalizeGroupName, parseIni, type IniAssignment, type IniDocument } from './ini.js';
@@ -525,6 +526,8 @@ export function loadConfig(argv: readonly string[], opts: LoadOptions = {}): Age
   if (logProblem) d.problemAt(logProblem.group, logProblem.option, logProblem.text, logProblem.value);
   const dhcpProblem = dhcpExtensionProblem(v.agent.extensions, { ofInterface: v.ovs.of_interface });
   if (dhcpProblem) d.problemAt(dhcpProblem.group, dhcpProblem.option, dhcpProblem.text, dhcpProblem.value);
+  const logOptions = { rateLimitBurst: v.DEFAULT.rate_limit_burst, rateLimitInterval: v.DEFAULT.rate_limit_interval, publishErrors: v.DEFAULT.publish_errors };
+  for (const p of logOptionProblems({ ...logOptions, notificationDrivers: notificationDrivers(files.docs) })) d.problemAt('DEFAULT', p.option, p.reason, p.value);
   if (d.problems.length) throw new ConfigError(sortProblems(d.problems, files.files));
 
   return {

@@ -246,6 +246,32 @@ describe('loadConfig: validation messages', () => {
   });
 });
 
+describe('loadConfig: oslo.log options it does not implement', () => {
+  it('log rate limiting (burst and interval both at least 1) stops start-up naming both, as it stops the reference', () => {
+    const p = file('[DEFAULT]\nrate_limit_burst = 5\nrate_limit_interval = 10\n');
+    const e = configError(() => load(['--config-file', p]));
+    assert.match(e.message, new RegExp(`^${p}:2: \\[DEFAULT\\] rate_limit_burst = '5': with rate_limit_interval = 10: log rate limiting is not implemented`));
+    assert.match(e.message, /set rate_limit_burst or rate_limit_interval to 0$/);
+    // Either at 0 is oslo.log's "off".
+    assert.equal(withFile('[DEFAULT]\nrate_limit_burst = 5\n').DEFAULT.rate_limit_burst, 5);
+    assert.equal(withFile('[DEFAULT]\nrate_limit_interval = 10\nrate_limit_burst = 0\n').DEFAULT.rate_limit_interval, 10);
+  });
+
+  it('publish_errors stops start-up only where the reference would publish: a notification driver other than noop/test, and log not among them', () => {
+    const e = configError(() => withFile('[DEFAULT]\npublish_errors = True\n[oslo_messaging_notifications]\ndriver = messagingv2\n'));
+    assert.match(e.message, /\[DEFAULT\] publish_errors = 'True': with \[oslo_messaging_notifications\] driver = messagingv2: publishing ERROR log lines/);
+    // The deprecated spelling counts, and each line of the multi-valued option does.
+    assert.match(configError(() => withFile('[DEFAULT]\npublish_errors = True\nnotification_driver = messaging\n')).message, /driver = messaging:/);
+    assert.match(configError(() => withFile('[DEFAULT]\npublish_errors = True\n[oslo_messaging_notifications]\ndriver = noop\ndriver = routing\n')).message, /driver = routing:/);
+    for (const text of [
+      '[DEFAULT]\npublish_errors = True\n',
+      '[DEFAULT]\npublish_errors = True\n[oslo_messaging_notifications]\ndriver = noop\n',
+      '[DEFAULT]\npublish_errors = True\n[oslo_messaging_notifications]\ndriver = messagingv2\ndriver = log\n',
+      '[DEFAULT]\npublish_errors = False\n[oslo_messaging_notifications]\ndriver = messagingv2\n',
+    ]) assert.equal(typeof withFile(text).DEFAULT.publish_errors, 'boolean', text);
+  });
+});
+
 describe('loadConfig: interpolation', () => {
   it('$name, ${name}, ${group.name}, $$ and \\$', () => {
     const c = withFile([
