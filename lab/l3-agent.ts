@@ -15,14 +15,6 @@ import type { PrivateOvs } from './ovs.js';
 
 const run = promisify(execFile);
 
-/**
- * neutron's privsep contexts. Each daemon runs its calls on one thread: with several, two threads
- * meet on one eventlet primitive (neutron's privileged helpers use eventlet's green subprocess) and
- * the daemon dies with `greenlet.error: cannot switch to a different thread`, its call never answered,
- * the L3 agent stuck on that router (seen on two cores with two labs' L3 agents busy at once).
- */
-const PRIVSEP_SECTIONS = ['privsep', 'privsep_dhcp_release', 'privsep_ovs_vsctl', 'privsep_namespace', 'privsep_conntrack', 'privsep_link'];
-
 export interface L3AgentOptions {
   host: string;
   transportUrl: string;
@@ -52,8 +44,7 @@ export class L3Agent {
       [
         '[DEFAULT]', 'interface_driver = openvswitch', `agent_mode = ${o.mode}`, 'enable_metadata_proxy = False', 'debug = True',
         '[ovs]', `ovsdb_connection = ${o.netns ? o.ovs.unixConnection : o.ovs.tcpConnection}`, 'integration_bridge = br-int',
-        '[agent]', `root_helper = env OVS_RUNDIR=${o.ovs.dir}`, 'report_interval = 5',
-        ...PRIVSEP_SECTIONS.flatMap((s) => [`[${s}]`, 'thread_pool_size = 1']), '',
+        '[agent]', `root_helper = env OVS_RUNDIR=${o.ovs.dir}`, 'report_interval = 5', '',
       ].join('\n'),
     );
     const args = ['--config-file', join(dir, 'neutron.conf'), '--config-file', join(dir, 'l3_agent.ini'), '--log-file', join(dir, 'l3.log')];
