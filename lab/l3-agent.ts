@@ -1,7 +1,8 @@
 // Debian's neutron-l3-agent for DVR tests: on one simulated host (a private OVS), in `dvr` mode
 // (or `dvr_snat`), its router ports plugged into that OVS's br-int, its namespaces made in the
 // caller's network namespace, or with `netns` inside that host's namespace. No metadata proxy.
-// stop() ends it and the privsep helpers of its run.
+// stop() ends it and the privsep helpers of its run. When its privsep daemon hits eventlet's
+// cross-thread bug (PRIVSEP_STUCK), so that it waits for good, it is started again.
 //
 // Two L3 agents on one machine name their router namespaces alike (qrouter-<router id>): one in a
 // simulated host runs in a mount namespace of its own with a private /run/netns, so each host's
@@ -27,13 +28,35 @@ export interface L3AgentOptions {
   netns?: string;
 }
 
+/**
+ * What oslo.privsep's daemon logs when eventlet's cross-thread bug strikes it: a green semaphore
+ * released on one of its worker threads wakes a waiter of another (neutron's privileged commands run
+ * eventlet's green subprocess on real threads). That waiter's call is never answered and the L3
+ * agent waits on it for good. Rare (seen with two labs' L3 agents busy at once); not ours to fix.
+ */
+const PRIVSEP_STUCK = 'greenlet.error: cannot switch to a different thread';
+
+/**
+ * The agent runs under a shell that starts it again only when asked (a `restart` file in its
+ * directory): a crash still ends the run. In a simulated host the shell holds the mount namespace
+ * with its own /run/netns, so a restarted agent finds its routers' namespaces.
+ */
+const SUPERVISOR = 'while :; do neutron-l3-agent "$@" & echo $! > "$L3_DIR/pid"; wait $!; [ -e "$L3_DIR/restart" ] || exit; rm -f "$L3_DIR/restart"; done';
+
 export class L3Agent {
   private exited = false;
+  /** Where the running agent's part of l3.log starts. */
+  private logFrom = 0;
+  private scanned = 0;
+  private readonly watchdog: NodeJS.Timeout;
+
   private constructor(
     readonly dir: string,
     private readonly child: ChildProcess,
   ) {
     child.on('exit', () => (this.exited = true));
+    this.watchdog = setInterval(() => this.restartIfStuck(), 1000);
+    this.watchdog.unref();
   }
 
   static start(o: L3AgentOptions): L3Agent {
@@ -50,19 +73,59 @@ export class L3Agent {
     const args = ['--config-file', join(dir, 'neutron.conf'), '--config-file', join(dir, 'l3_agent.ini'), '--log-file', join(dir, 'l3.log')];
     const [cmd, argv]: [string, string[]] = o.netns
       ? ['ip', ['netns', 'exec', o.netns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c',
-        'mount -t tmpfs -o size=1m,mode=755 l3-agent-netns /run/netns && exec neutron-l3-agent "$@"', 'l3-agent', ...args]]
-      : ['neutron-l3-agent', args];
+        `mount -t tmpfs -o size=1m,mode=755 l3-agent-netns /run/netns && ${SUPERVISOR}`, 'l3-agent', ...args]]
+      : ['sh', ['-c', SUPERVISOR, 'l3-agent', ...args]];
     const err = openSync(join(dir, 'stderr'), 'w');
-    const child = spawn(cmd, argv, { env: o.ovs.env, stdio: ['ignore', 'ignore', err] });
+    const child = spawn(cmd, argv, { env: { ...o.ovs.env, L3_DIR: dir }, stdio: ['ignore', 'ignore', err] });
     closeSync(err);
     return new L3Agent(dir, child);
   }
 
+  /** The agent's log since it was last (re)started; `tail` characters of it. */
   log(tail = 4000): string {
     try {
-      return readFileSync(join(this.dir, 'l3.log'), 'utf8').slice(-tail);
+      return readFileSync(join(this.dir, 'l3.log')).subarray(this.logFrom).toString('utf8').slice(-tail);
     } catch {
       return '(no log)';
+    }
+  }
+
+  /** The privsep daemon stuck (PRIVSEP_STUCK): the agent and its privsep daemons are killed and the agent started again. */
+  private restartIfStuck(): void {
+    if (this.exited) return;
+    let text: Buffer;
+    try {
+      text = readFileSync(join(this.dir, 'l3.log'));
+    } catch {
+      return; // not written yet
+    }
+    const stuck = text.subarray(this.scanned).includes(PRIVSEP_STUCK);
+    this.scanned = text.length;
+    if (!stuck) return;
+    process.stderr.write(`neutron-l3-agent (${this.dir}): its privsep daemon logged '${PRIVSEP_STUCK}' (eventlet's cross-thread bug), so a call of it is never answered; restarting the L3 agent\n`);
+    this.logFrom = text.length;
+    writeFileSync(join(this.dir, 'restart'), '');
+    this.killAgent();
+    this.killPrivsepHelpers();
+  }
+
+  private killAgent(signal: NodeJS.Signals = 'SIGKILL'): void {
+    try {
+      process.kill(Number(readFileSync(join(this.dir, 'pid'), 'utf8')), signal);
+    } catch (e) {
+      process.stderr.write(`neutron-l3-agent (${this.dir}): cannot signal it: ${String(e)}\n`);
+    }
+  }
+
+  private killPrivsepHelpers(): void {
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ');
+        if (cmd.includes('privsep-helper') && cmd.includes(this.dir)) process.kill(Number(d), 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
     }
   }
 
@@ -105,21 +168,17 @@ export class L3Agent {
 
   /** SIGTERM, SIGKILL after `graceMs`; then the privsep helpers started for this run's directory. */
   async stop(graceMs = 5000): Promise<void> {
+    clearInterval(this.watchdog);
     if (!this.exited) {
-      this.child.kill('SIGTERM');
+      this.killAgent('SIGTERM');
       const end = Date.now() + graceMs;
       while (!this.exited && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
-      if (!this.exited) this.child.kill('SIGKILL');
-    }
-    for (const d of readdirSync('/proc')) {
-      if (!/^\d+$/.test(d)) continue;
-      try {
-        const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ');
-        if (cmd.includes('privsep-helper') && cmd.includes(this.dir)) process.kill(Number(d), 'SIGKILL');
-      } catch {
-        // gone meanwhile
+      if (!this.exited) {
+        this.killAgent('SIGKILL');
+        this.child.kill('SIGKILL');
       }
     }
+    this.killPrivsepHelpers();
   }
 
   cleanup(): void {

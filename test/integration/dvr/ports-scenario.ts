@@ -282,6 +282,8 @@ interface DvrHost {
   nameVnis(networks: ReadonlyArray<readonly [string, string]>): Promise<void>;
   /** Waits until the L3 agent has finished every update of the router it started. */
   routerSettled(routerId: string): Promise<void>;
+  /** Waits until the L3 agent has taken the router port `portId` off the switch. */
+  unplugged(portId: string): Promise<void>;
   /** Waits until br-int's flows are `ready`. */
   waitFlows(what: string, ready: (int: string[]) => boolean): Promise<void>;
 }
@@ -340,6 +342,10 @@ async function onDvrHost(lab: NeutronLab, side: Side, host: string, o: DvrHostOp
         o.check?.(step, flows);
       },
       routerSettled: (routerId) => l3a.waitRouterSettled(routerId, 180000),
+      unplugged: (portId) => until(`router port ${portId} unplugged by the L3 agent`, a, 180000, async () => {
+        l3a.assertRunning();
+        return (await vsctl(ovs, '--bare', '--columns=name', 'find', 'Interface', `external_ids:iface-id=${portId}`)).trim() === '';
+      }, 500),
       waitFlows: (what, ready) => until(what, a, 180000, async () => {
         l3a.assertRunning();
         return ready(await ovs.dumpFlows('br-int'));
@@ -395,6 +401,9 @@ export async function runPortsScenario(lab: NeutronLab, side: Side, host: string
 
     await lab.api('PUT', `/v2.0/routers/${router.id}/remove_router_interface`, { subnet_id: subB.id });
     h.topo.interfaces.delete(subB.id);
+    // The step is the interface gone from the switch too: until the L3 agent unplugs it, the OVS
+    // agent holds the deleted port in the dead VLAN (its drop flow), as the reference does.
+    await h.unplugged(ifB.port_id);
     await h.snapshot('interface-b-removed', (f) => !f.some((l) => l.includes(toSrcMac) && l.includes(`dl_dst=${vmB.mac_address}`)), all);
 
     await lab.deletePort(vmA.id);
