@@ -4,7 +4,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { ConfigError, originOf, type AgentConfig } from '../config/index.js';
 import { SYSLOG_FACILITY_NAMES, syslogFacility, type LineFormat } from '../util/log-format.js';
-import { FileSink, JournalSink, SyslogSink, logFilePath, stderrSink, stdoutSink } from '../util/log-sinks.js';
+import { FileSink, JournalSink, RotatingFileSink, SyslogSink, logFilePath, stderrSink, stdoutSink } from '../util/log-sinks.js';
 import { configureLogging, getLogger, type LogOutput, type LogSink } from '../util/log.js';
 import { parseLogConfigFile, type LogDestination } from './log-config-file.js';
 
@@ -122,7 +122,7 @@ function openSink(to: LogDestination): LogSink {
   switch (to.kind) {
     case 'stdout': return stdoutSink;
     case 'stderr': return stderrSink;
-    case 'file': return new FileSink(to.path);
+    case 'file': return to.rotation ? new RotatingFileSink(to.path, to.rotation) : new FileSink(to.path);
     case 'syslog': return to.socket !== undefined ? new SyslogSink(to.facility, BINARY, to.socket) : new SyslogSink(to.facility, BINARY);
     case 'journal': return new JournalSink(to.facility, BINARY);
   }

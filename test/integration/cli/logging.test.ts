@@ -185,9 +185,10 @@ test('log_config_append: the Python logging file decides handlers, format and le
     assert.match(readFileSync(file, 'utf8'), /^B\|INFO\|logging set up again from /m);
 
     // A file made unusable is reported and the running logging kept.
-    writeFileSync(configPath, logConfig('C|%(message)s').replace('handlers.WatchedFileHandler', 'handlers.RotatingFileHandler'));
+    writeFileSync(configPath, logConfig('C|%(message)s').replace(`class = handlers.WatchedFileHandler\nargs = ('${file}',)`,
+      `class = handlers.TimedRotatingFileHandler\nargs = ('${file}', 'midnight', 1, 7, None, False, True)`));
     process.kill(agent.pid!, 'SIGHUP');
-    await waitFor(fileHas(file, /^B\|ERROR\|SIGHUP: logging not set up again, keeping the running one: log_config_append \S+ \[handler_file\]: .*does not rotate/m), 30000, 'the refusal in the running log', 50);
+    await waitFor(fileHas(file, /^B\|ERROR\|SIGHUP: logging not set up again, keeping the running one: log_config_append \S+ \[handler_file\]: handlers\.TimedRotatingFileHandler: utc=True/m), 30000, 'the refusal in the running log', 50);
     assert.equal(await agent.stop(), 0);
   } finally {
     agent.cleanup();
