@@ -6,6 +6,7 @@
 // Pure: takes the text, returns what to open; the daemon opens it (src/cli/logging.ts).
 import { normalizeGroupName, parseIni, lookupIni, type IniDocument } from '../config/ini.js';
 import { syslogFacility, type Level, type LineFormat } from '../util/log-format.js';
+import { intervalRotation, type RotationPolicy } from '../util/log-rotation.js';
 
 export class LogConfigFileError extends Error {
   override readonly name = 'LogConfigFileError';
@@ -17,7 +18,7 @@ export class LogConfigFileError extends Error {
 /** Where one handler writes. */
 export type LogDestination =
   | { kind: 'stdout' | 'stderr' }
-  | { kind: 'file'; path: string }
+  | { kind: 'file'; path: string; rotation?: RotationPolicy }
   | { kind: 'syslog'; facility: number; socket: string | undefined }
   | { kind: 'journal'; facility: number };
 
@@ -179,8 +180,9 @@ function destination(path: string, section: string, cls: string | undefined, arg
       return { kind: 'file', path: file };
     }
     case 'handlers.RotatingFileHandler':
+      return sizeRotatingFile(arg, fail);
     case 'handlers.TimedRotatingFileHandler':
-      return fail('the agent does not rotate its own log files: use handlers.WatchedFileHandler and logrotate (the file is reopened when moved)');
+      return timedRotatingFile(arg, fail);
     case 'handlers.SysLogHandler': {
       const address = arg(0, 'address');
       if (address !== undefined && typeof address !== 'string') return fail('only a local socket path is supported as the address (not host and port)');
@@ -193,9 +195,68 @@ function destination(path: string, section: string, cls: string | undefined, arg
     case 'NullHandler':
       return undefined;
     default:
-      return fail('not a handler class the agent can stand in for (StreamHandler, FileHandler, handlers.WatchedFileHandler, handlers.SysLogHandler, '
+      return fail('not a handler class the agent can stand in for (StreamHandler, FileHandler, handlers.WatchedFileHandler, '
+        + 'handlers.RotatingFileHandler, handlers.TimedRotatingFileHandler, handlers.SysLogHandler, '
         + 'oslo_log.handlers.OSSysLogHandler, oslo_log.handlers.OSJournalHandler, NullHandler)');
   }
+}
+
+type ArgOf = (i: number, key: string) => PyValue | undefined;
+type Fail = (reason: string) => never;
+
+/** handlers.RotatingFileHandler(filename, mode='a', maxBytes=0, backupCount=0, encoding=None, delay=False, errors=None) */
+function sizeRotatingFile(arg: ArgOf, fail: Fail): LogDestination {
+  const path = rotatingFileCommon(arg, fail, 6);
+  const maxBytes = wholeNumber(arg(2, 'maxBytes'), 'maxBytes', 0, fail);
+  const backupCount = wholeNumber(arg(3, 'backupCount'), 'backupCount', 0, fail);
+  // Python forces 'a' when it rotates (maxBytes > 0); otherwise the mode is the file's.
+  const mode = arg(1, 'mode') ?? 'a';
+  if (maxBytes <= 0 && mode !== 'a') return fail(`mode ${String(mode)} with maxBytes ${maxBytes}: the agent only appends ('a')`);
+  return { kind: 'file', path, rotation: { kind: 'size', maxBytes, backupCount } };
+}
+
+/** handlers.TimedRotatingFileHandler(filename, when='h', interval=1, backupCount=0, encoding=None, delay=False, utc=False, atTime=None, errors=None) */
+function timedRotatingFile(arg: ArgOf, fail: Fail): LogDestination {
+  const path = rotatingFileCommon(arg, fail, 8);
+  const when = arg(1, 'when') ?? 'h';
+  if (typeof when !== 'string') return fail(`when ${JSON.stringify(when)}: a string expected ('S', 'M', 'H', 'D', 'midnight' or 'W0' … 'W6')`);
+  const interval = wholeNumber(arg(2, 'interval'), 'interval', 1, fail);
+  const backupCount = wholeNumber(arg(3, 'backupCount'), 'backupCount', 0, fail);
+  const utc = arg(6, 'utc');
+  if (!pyFalse(utc)) return fail('utc=True: the agent rotates on local time only; leave utc out, or use handlers.WatchedFileHandler with logrotate');
+  const atTime = arg(7, 'atTime');
+  if (atTime !== undefined && atTime !== null) return fail('atTime: not implemented; leave it out (midnight and W0 … W6 then roll over at midnight), or use handlers.WatchedFileHandler with logrotate');
+  try {
+    return { kind: 'file', path, rotation: intervalRotation(when, interval, backupCount) };
+  } catch (e) {
+    return fail(e instanceof Error ? e.message : String(e));
+  }
+}
+
+/** The file name and the arguments both rotating handlers share: encoding, delay, errors (at `errorsAt`). */
+function rotatingFileCommon(arg: ArgOf, fail: Fail, errorsAt: number): string {
+  const file = arg(0, 'filename');
+  if (typeof file !== 'string' || file === '') return fail('the first argument must be the file name');
+  const encoding = arg(4, 'encoding');
+  if (encoding !== undefined && encoding !== null && !(typeof encoding === 'string' && /^utf[-_]?8$/i.test(encoding))) {
+    return fail(`encoding ${JSON.stringify(encoding)}: the agent writes UTF-8; leave encoding out or write 'utf-8'`);
+  }
+  const delay = arg(5, 'delay');
+  if (!pyFalse(delay)) return fail('delay=True: the agent opens the file when logging starts; leave delay out');
+  const errors = arg(errorsAt, 'errors');
+  if (errors !== undefined && errors !== null) return fail('errors: not implemented (the agent writes UTF-8, which has no encoding errors); leave it out');
+  return file;
+}
+
+/** Python's falsy values among the literals read (an argument left out counts as its False default). */
+function pyFalse(v: PyValue | undefined): boolean {
+  return v === undefined || v === null || v === false || v === 0 || v === '';
+}
+
+function wholeNumber(v: PyValue | undefined, name: string, otherwise: number, fail: Fail): number {
+  if (v === undefined || v === null) return otherwise;
+  if (typeof v !== 'number' || !Number.isInteger(v)) return fail(`${name} ${JSON.stringify(v)}: a whole number expected`);
+  return v;
 }
 
 // ---- the Python literals fileConfig's `args` and `kwargs` hold: strings, numbers, names, tuples, dicts

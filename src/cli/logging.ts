@@ -1,10 +1,13 @@
 // The daemon's logging from oslo.log's options ([DEFAULT] log_file, log_dir, use_stderr, use_journal,
-// use_syslog, syslog_log_facility, debug, log_date_format, logging_default_format_string, use_json),
+// use_syslog, syslog_log_facility, debug, log_date_format, logging_default_format_string, use_json,
+// watch_log_file, log_rotation_type and its max_logfile_size_mb, max_logfile_count,
+// log_rotate_interval, log_rotate_interval_type),
 // or from the Python logging file log_config_append names, which then replaces them (as in oslo.log).
 import { readFileSync, statSync } from 'node:fs';
 import { ConfigError, originOf, type AgentConfig } from '../config/index.js';
 import { SYSLOG_FACILITY_NAMES, syslogFacility, type LineFormat } from '../util/log-format.js';
-import { FileSink, JournalSink, SyslogSink, logFilePath, stderrSink, stdoutSink } from '../util/log-sinks.js';
+import { intervalRotation, whenFromIntervalType, type RotationPolicy } from '../util/log-rotation.js';
+import { FileSink, JournalSink, RotatingFileSink, SyslogSink, logFilePath, stderrSink, stdoutSink } from '../util/log-sinks.js';
 import { configureLogging, getLogger, type LogOutput, type LogSink } from '../util/log.js';
 import { parseLogConfigFile, type LogDestination } from './log-config-file.js';
 
@@ -14,6 +17,8 @@ const LOG = getLogger('cli');
 /** What a configuration asks for, resolved: for the log line at start-up and for tests. */
 export interface LoggingPlan {
   file?: string;
+  /** How the agent rotates `file` itself; undefined: it does not (logrotate may, the file is reopened). */
+  rotation?: RotationPolicy;
   stderr: boolean;
   stdout: boolean;
   journal: boolean;
@@ -32,8 +37,10 @@ export function loggingPlan(cfg: AgentConfig): LoggingPlan {
     });
   }
   const file = logFilePath(d.log_file, d.log_dir, BINARY);
+  const rotation = file ? rotationOf(cfg) : undefined;
   return {
     ...(file ? { file } : {}),
+    ...(rotation ? { rotation } : {}),
     stderr: d.use_stderr,
     journal: d.use_journal,
     // oslo.log: standard output only when nothing else of these three is configured
@@ -42,6 +49,31 @@ export function loggingPlan(cfg: AgentConfig): LoggingPlan {
     facility: facility ?? 8,
     format: { format: d.logging_default_format_string, dateFormat: d.log_date_format, binary: BINARY, json: d.use_json },
   };
+}
+
+/**
+ * oslo.log's choice of file handler: watch_log_file wins (the file is only reopened when moved), then
+ * log_rotation_type: interval → TimedRotatingFileHandler, size → RotatingFileHandler, none → neither.
+ */
+function rotationOf(cfg: AgentConfig): RotationPolicy | undefined {
+  const d = cfg.DEFAULT;
+  if (d.watch_log_file) return undefined;
+  switch (d.log_rotation_type.toLowerCase()) {
+    case 'size':
+      return { kind: 'size', maxBytes: d.max_logfile_size_mb * 1024 * 1024, backupCount: d.max_logfile_count };
+    case 'interval':
+      try {
+        return intervalRotation(whenFromIntervalType(d.log_rotate_interval_type, d.log_rotate_interval), d.log_rotate_interval, d.max_logfile_count);
+      } catch (e) {
+        throw new ConfigError({
+          group: 'DEFAULT', option: 'log_rotate_interval', value: String(d.log_rotate_interval), origin: originOf(cfg, 'DEFAULT', 'log_rotate_interval'),
+          reason: `with log_rotation_type = interval and log_rotate_interval_type = ${d.log_rotate_interval_type}: ${e instanceof Error ? e.message : String(e)}`
+            + (d.log_rotate_interval_type.toLowerCase() === 'weekday' ? ' (for Weekday, log_rotate_interval is the day: 0 is Monday … 6 Sunday)' : ''),
+        });
+      }
+    default:
+      return undefined;
+  }
 }
 
 /**
@@ -55,7 +87,7 @@ export function setupLogging(cfg: AgentConfig): void {
   }
   const plan = loggingPlan(cfg);
   const sinks: LogSink[] = [];
-  if (plan.file) sinks.push(new FileSink(plan.file));
+  if (plan.file) sinks.push(plan.rotation ? new RotatingFileSink(plan.file, plan.rotation) : new FileSink(plan.file));
   if (plan.stderr) sinks.push(stderrSink);
   if (plan.journal) sinks.push(new JournalSink(plan.facility, BINARY));
   if (plan.stdout) sinks.push(stdoutSink);
@@ -122,7 +154,7 @@ function openSink(to: LogDestination): LogSink {
   switch (to.kind) {
     case 'stdout': return stdoutSink;
     case 'stderr': return stderrSink;
-    case 'file': return new FileSink(to.path);
+    case 'file': return to.rotation ? new RotatingFileSink(to.path, to.rotation) : new FileSink(to.path);
     case 'syslog': return to.socket !== undefined ? new SyslogSink(to.facility, BINARY, to.socket) : new SyslogSink(to.facility, BINARY);
     case 'journal': return new JournalSink(to.facility, BINARY);
   }

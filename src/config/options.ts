@@ -308,7 +308,7 @@ const DEFAULT_GROUP = {
   }),
   max_logfile_count: int({ default: 30, help: 'Maximum number of rotated log files.' }),
   max_logfile_size_mb: int({ default: 200, help: 'Log file maximum size in MB (log_rotation_type = size).' }),
-  log_rotation_type: str({ default: 'none', choices: ['interval', 'size', 'none'], help: 'Log rotation type.' }),
+  log_rotation_type: str({ default: 'none', ignoreCase: true, choices: ['interval', 'size', 'none'], help: 'Log rotation type.' }),
   logging_context_format_string: str({
     default: '%(asctime)s.%(msecs)03d %(process)d %(levelname)s %(name)s [%(global_request_id)s %(request_id)s %(user_identity)s] %(instance)s%(message)s',
     help: 'Format string for log messages with context.',

@@ -1,6 +1,7 @@
 // Where the daemon's log lines go, chosen from oslo.log's options as oslo.log chooses:
 //   log_file / log_dir      a file (log_dir alone: <log_dir>/neutron-openvswitch-agent.log), reopened
-//                           when it is moved or removed (logrotate), as WatchedFileHandler does
+//                           when it is moved or removed (logrotate), as WatchedFileHandler does;
+//                           rotated by the agent with log_rotation_type = size / interval
 //   use_stderr              standard error
 //   use_journal             journald, through its stream socket (/run/systemd/journal/stdout, the one
 //                           systemd-cat uses: Node has no unix datagram sockets for the native one)
@@ -8,11 +9,15 @@
 //   use_syslog (in addition) syslog at /dev/log with syslog_log_facility, through one long-lived
 //                           `logger --prio-prefix` child (again: no unix datagrams in Node)
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, fstatSync, openSync, statSync, watch, writeSync, type FSWatcher } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, renameSync, statSync, unlinkSync, watch, writeSync, type FSWatcher } from 'node:fs';
 import { connect, Socket } from 'node:net';
-import { resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { SYSLOG_SEVERITY, type Level } from './log-format.js';
 import type { LogSink } from './log.js';
+import {
+  computeRollover, filesToDelete, firstRolloverAt, nextRolloverAt, rotatedSuffix, sizeRolloverDue, sizeRolloverMoves,
+  type IntervalRotation, type RotationPolicy, type SizeRotation,
+} from './log-rotation.js';
 
 /** Test hooks: the syslog and journald sockets, which a test cannot bind at their real paths. */
 export const SYSLOG_SOCKET_ENV = 'OVS_AGENT_SYSLOG_SOCKET';
@@ -31,7 +36,7 @@ export function logFilePath(logFile: string | null, logDir: string | null, binar
 
 /** Appends with synchronous writes: the last lines before an exit (a start-up failure) must reach the file. */
 export class FileSink implements LogSink {
-  private fd: number;
+  protected fd: number;
   private ino: number;
   private watcher: FSWatcher | undefined;
 
@@ -80,6 +85,33 @@ export class FileSink implements LogSink {
     this.watch();
   }
 
+  /**
+   * For a sink that moves the file away itself (rotation): the watch on it is dropped before `move`
+   * runs, so its event is not taken for logrotate's, then a new file is opened at the path and watched.
+   * If `move` throws, the path is opened and watched all the same and the error passed on; if the
+   * path cannot be opened, lines keep going to the file already open.
+   */
+  protected replaceFile(move: () => void): void {
+    this.watcher?.close();
+    this.watcher = undefined;
+    let moveError: unknown;
+    try {
+      move();
+    } catch (e) {
+      moveError = e;
+    }
+    try {
+      const fd = FileSink.open(this.path);
+      const old = this.fd;
+      this.fd = fd;
+      this.ino = fstatSync(fd).ino;
+      closeSync(old);
+    } finally {
+      this.watch();
+    }
+    if (moveError !== undefined) throw moveError;
+  }
+
   write(line: string): void {
     writeSync(this.fd, line);
   }
@@ -87,6 +119,71 @@ export class FileSink implements LogSink {
   close(): void {
     this.watcher?.close();
     closeSync(this.fd);
+  }
+}
+
+/**
+ * A log file rotated by the agent itself (log_rotation_type = size / interval, or a rotating handler
+ * of a log_config_append file), as Python's RotatingFileHandler / TimedRotatingFileHandler: checked
+ * before each line is written. It is still reopened when something else moves it (logrotate).
+ * A rotation that fails is reported on stderr once and tried again at the next line (as Python does);
+ * the line goes to the file that is open.
+ */
+export class RotatingFileSink extends FileSink {
+  private rolloverAt = 0;
+  private failing = false;
+  private readonly now: () => number;
+
+  /** `now`: seconds since the epoch, for tests; Python's int(time.time()) by default. */
+  constructor(path: string, readonly rotation: RotationPolicy, options: { now?: () => number } = {}) {
+    super(path);
+    this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
+    // The handler stats the file it has just opened (created if missing): its mtime starts the clock.
+    if (rotation.kind === 'interval') this.rolloverAt = firstRolloverAt(rotation, fstatSync(this.fd).mtimeMs / 1000);
+  }
+
+  override write(line: string): void {
+    try {
+      if (this.rotation.kind === 'size' ? this.sizeRollover(this.rotation, line) : this.timedRollover(this.rotation)) this.failing = false;
+    } catch (e) {
+      if (!this.failing) process.stderr.write(`log file ${this.path}: cannot rotate (${this.rotation.kind}), writing on to the current file: ${(e as Error).message}\n`);
+      this.failing = true;
+    }
+    super.write(line);
+  }
+
+  private sizeRollover(p: SizeRotation, line: string): boolean {
+    if (p.maxBytes <= 0 || p.backupCount <= 0) return false;
+    const st = fstatSync(this.fd);
+    // Python never rotates anything but a regular file (bpo-45401).
+    if (!st.isFile() || !sizeRolloverDue(p, st.size, line)) return false;
+    this.replaceFile(() => {
+      for (const [from, to] of sizeRolloverMoves(this.path, p.backupCount)) {
+        if (existsSync(from)) renameSync(from, to);
+      }
+    });
+    return true;
+  }
+
+  private timedRollover(p: IntervalRotation): boolean {
+    const t = this.now();
+    if (t < this.rolloverAt) return false;
+    const st = statSync(this.path, { throwIfNoEntry: false });
+    if (st && !st.isFile()) {
+      this.rolloverAt = computeRollover(p, t);
+      return false;
+    }
+    const rotated = `${this.path}.${rotatedSuffix(p, this.rolloverAt, t)}`;
+    this.replaceFile(() => {
+      if (existsSync(this.path)) renameSync(this.path, rotated);
+    });
+    // Python deletes the old files before it sets the next time, so a failed delete makes it roll over
+    // again at the next line and replace the file it has just rotated; the time is set first here.
+    this.rolloverAt = nextRolloverAt(p, t);
+    if (p.backupCount <= 0) return true;
+    const dir = dirname(resolve(this.path));
+    for (const old of filesToDelete(p, basename(this.path), readdirSync(dir))) unlinkSync(join(dir, old));
+    return true;
   }
 }
 

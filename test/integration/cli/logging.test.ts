@@ -4,7 +4,7 @@
 // log_config_append file says.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +53,34 @@ test('--log-file relative to --log-dir: every line in the reference\'s format, n
     assert.doesNotMatch(readFileSync(`${file}.1`, 'utf8'), /SIGHUP/, 'the moved file is left alone');
     assert.equal(await agent.stop(), 0);
     assert.match(readFileSync(file, 'utf8'), /SIGTERM received/);
+  } finally {
+    agent.cleanup();
+  }
+});
+
+test('log_rotation_type = size: past max_logfile_size_mb the agent rolls the file over, keeping max_logfile_count backups', async () => {
+  const logDir = mkdtempSync(join(dir, 'rotate-'));
+  const file = join(logDir, 'agent.log');
+  // 200 bytes short of 1 MiB: the first line or two still fit, a later one rolls the file over.
+  const old = 'x'.repeat(1048576 - 200 - 1) + '\n';
+  writeFileSync(file, old);
+  writeFileSync(`${file}.1`, 'backup 1\n');
+  writeFileSync(`${file}.2`, 'backup 2\n');
+  const agent = new AgentProcess({ 'neutron.conf': conf(`log_file = ${file}\nlog_rotation_type = Size\nmax_logfile_size_mb = 1\nmax_logfile_count = 2\n`) }, ovs.env);
+  try {
+    agent.start();
+    await waitFor(fileHas(file, /bridges set up/), 30000, 'bridges set up in the new log file', 50);
+    assert.equal(await agent.stop(), 0);
+    assert.deepEqual(readdirSync(logDir).sort(), ['agent.log', 'agent.log.1', 'agent.log.2']);
+    const rotated = readFileSync(`${file}.1`, 'utf8');
+    assert.ok(rotated.startsWith(old), 'the full file became agent.log.1');
+    assert.match(rotated.slice(old.length), / INFO ovs_agent\.cli \[-\] starting with /, 'with the agent\'s first lines');
+    assert.ok(rotated.length <= 1048576, `agent.log.1 holds at most 1 MiB (${rotated.length})`);
+    assert.equal(readFileSync(`${file}.2`, 'utf8'), 'backup 1\n', 'backup 1 moved up, backup 2 dropped');
+    const current = readFileSync(file, 'utf8');
+    assert.doesNotMatch(current, /starting with/);
+    assert.match(current, /SIGTERM received/);
+    assert.equal(agent.output, '', 'nothing on stdout or stderr');
   } finally {
     agent.cleanup();
   }
@@ -185,9 +213,10 @@ test('log_config_append: the Python logging file decides handlers, format and le
     assert.match(readFileSync(file, 'utf8'), /^B\|INFO\|logging set up again from /m);
 
     // A file made unusable is reported and the running logging kept.
-    writeFileSync(configPath, logConfig('C|%(message)s').replace('handlers.WatchedFileHandler', 'handlers.RotatingFileHandler'));
+    writeFileSync(configPath, logConfig('C|%(message)s').replace(`class = handlers.WatchedFileHandler\nargs = ('${file}',)`,
+      `class = handlers.TimedRotatingFileHandler\nargs = ('${file}', 'midnight', 1, 7, None, False, True)`));
     process.kill(agent.pid!, 'SIGHUP');
-    await waitFor(fileHas(file, /^B\|ERROR\|SIGHUP: logging not set up again, keeping the running one: log_config_append \S+ \[handler_file\]: .*does not rotate/m), 30000, 'the refusal in the running log', 50);
+    await waitFor(fileHas(file, /^B\|ERROR\|SIGHUP: logging not set up again, keeping the running one: log_config_append \S+ \[handler_file\]: handlers\.TimedRotatingFileHandler: utc=True/m), 30000, 'the refusal in the running log', 50);
     assert.equal(await agent.stop(), 0);
   } finally {
     agent.cleanup();

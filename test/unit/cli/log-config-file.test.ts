@@ -111,7 +111,8 @@ test('what the agent cannot stand in for is refused naming the file, the section
     `[loggers]\nkeys = root\n[handlers]\nkeys = h\n[logger_root]\nhandlers = h\n[handler_h]\nclass = ${cls}\nargs = ${args}\n`;
   const refused = (text: string, re: RegExp) =>
     assert.throws(() => parse(text), (e: unknown) => e instanceof LogConfigFileError && re.test(e.message), re.source);
-  refused(withHandler('handlers.RotatingFileHandler', "('/var/log/x.log', 'a', 1000, 3)"), /^log_config_append \/etc\/neutron\/logging\.conf \[handler_h\]: .*does not rotate.*WatchedFileHandler/);
+  refused(withHandler('handlers.TimedRotatingFileHandler', "('/var/log/x.log', 'midnight', 1, 7, None, False, True)"),
+    /^log_config_append \/etc\/neutron\/logging\.conf \[handler_h\]: handlers\.TimedRotatingFileHandler: utc=True: .*local time only; leave utc out/);
   refused(withHandler('handlers.SysLogHandler', "(('loghost', 514),)"), /\[handler_h\]: handlers\.SysLogHandler: only a local socket path/);
   refused(withHandler('fluent.handler.FluentHandler', "('neutron',)"), /\[handler_h\]: fluent\.handler\.FluentHandler: not a handler class/);
   refused(withHandler('StreamHandler', '(open("/tmp/x"),)'), /\[handler_h\]: args\/kwargs: /);
@@ -121,4 +122,36 @@ test('what the agent cannot stand in for is refused naming the file, the section
   refused(`[loggers]\nkeys = root\n[logger_root]\nlevel = LOUD\n`, /\[handlers\]: section missing/);
   refused(`[loggers]\nkeys = root\n[handlers]\nkeys =\n[logger_root]\nlevel = LOUD\n`, /\[logger_root\]: level LOUD/);
   refused('level = INFO\n', /Section must be started/);
+});
+
+test('rotating handlers: RotatingFileHandler and TimedRotatingFileHandler rotate as in Python, from args or kwargs', () => {
+  const withHandler = (cls: string, args: string, kwargs = '{}') =>
+    `[loggers]\nkeys = root\n[handlers]\nkeys = h\n[logger_root]\nhandlers = h\n[handler_h]\nclass = ${cls}\nargs = ${args}\nkwargs = ${kwargs}\n`;
+  const to = (cls: string, args: string, kwargs?: string) => parse(withHandler(cls, args, kwargs)).handlers[0]!.to;
+  assert.deepEqual(to('handlers.RotatingFileHandler', "('/var/log/x.log', 'a', 1048576, 5)"),
+    { kind: 'file', path: '/var/log/x.log', rotation: { kind: 'size', maxBytes: 1048576, backupCount: 5 } });
+  assert.deepEqual(to('logging.handlers.RotatingFileHandler', "('/var/log/x.log',)", "{'maxBytes': 10, 'backupCount': 1, 'encoding': 'utf-8'}"),
+    { kind: 'file', path: '/var/log/x.log', rotation: { kind: 'size', maxBytes: 10, backupCount: 1 } });
+  // Python forces append mode when it rotates, so 'w' is harmless there.
+  assert.deepEqual(to('handlers.RotatingFileHandler', "('/var/log/x.log', 'w', 10, 1)"),
+    { kind: 'file', path: '/var/log/x.log', rotation: { kind: 'size', maxBytes: 10, backupCount: 1 } });
+  assert.deepEqual(to('handlers.TimedRotatingFileHandler', "('/var/log/x.log', 'midnight', 1, 7)"),
+    { kind: 'file', path: '/var/log/x.log', rotation: { kind: 'interval', when: 'MIDNIGHT', interval: 1, backupCount: 7 } });
+  assert.deepEqual(to('handlers.TimedRotatingFileHandler', "('/var/log/x.log',)", "{'backupCount': 2, 'utc': False, 'atTime': None}"),
+    { kind: 'file', path: '/var/log/x.log', rotation: { kind: 'interval', when: 'H', interval: 1, backupCount: 2 } }, "Python's default when is 'h'");
+  assert.deepEqual(to('handlers.TimedRotatingFileHandler', "('/var/log/x.log', 'w6')"),
+    { kind: 'file', path: '/var/log/x.log', rotation: { kind: 'interval', when: 'W6', interval: 1, backupCount: 0 } });
+
+  const refused = (text: string, re: RegExp) =>
+    assert.throws(() => parse(text), (e: unknown) => e instanceof LogConfigFileError && re.test(e.message), re.source);
+  const timed = 'handlers.TimedRotatingFileHandler';
+  refused(withHandler(timed, "('/var/log/x.log', 'midnight', 1, 7, None, False, False, three_am)"), /\[handler_h\]: handlers\.TimedRotatingFileHandler: atTime: not implemented; leave it out/);
+  refused(withHandler(timed, "('/var/log/x.log', 'W7')"), /\[handler_h\]: handlers\.TimedRotatingFileHandler: Invalid day specified for weekly rollover: W7/);
+  refused(withHandler(timed, "('/var/log/x.log', 'fortnightly')"), /Invalid rollover interval specified: FORTNIGHTLY/);
+  refused(withHandler(timed, "('/var/log/x.log', 'S', 0)"), /interval 0 with when S: must be at least 1/);
+  refused(withHandler(timed, "('/var/log/x.log', 'H', 1.5)"), /interval 1\.5: a whole number expected/);
+  refused(withHandler(timed, "('/var/log/x.log', 'H', 1, 3, 'latin-1')"), /encoding "latin-1": the agent writes UTF-8; leave encoding out or write 'utf-8'/);
+  refused(withHandler('handlers.RotatingFileHandler', "('/var/log/x.log', 'a', 10, 1, None, True)"), /handlers\.RotatingFileHandler: delay=True: .*leave delay out/);
+  refused(withHandler('handlers.RotatingFileHandler', "('/var/log/x.log', 'w')"), /mode w with maxBytes 0: the agent only appends/);
+  refused(withHandler('handlers.RotatingFileHandler', '()'), /handlers\.RotatingFileHandler: the first argument must be the file name/);
 });

@@ -103,6 +103,7 @@ describe('option types', () => {
     assert.equal(conv(SCHEMA.ovs.of_interface, 'ovs-ofctl'), 'ovs-ofctl');
     assert.equal(problem(() => conv(SCHEMA.ovs.of_interface, 'ofctl')), 'expected one of: native, ovs-ofctl');
     assert.equal(conv(SCHEMA.DEFAULT.log_rotate_interval_type, 'HOURS'), 'HOURS', 'oslo.log uses ignore_case');
+    assert.equal(conv(SCHEMA.DEFAULT.log_rotation_type, 'Size'), 'Size', 'oslo.log uses ignore_case here too');
   });
 
   it('transport_url is the only secret option and has the rabbit:// default', () => {
