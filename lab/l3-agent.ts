@@ -43,6 +43,9 @@ const PRIVSEP_STUCK = 'greenlet.error: cannot switch to a different thread';
  */
 const SUPERVISOR = 'while :; do neutron-l3-agent "$@" & echo $! > "$L3_DIR/pid"; wait $!; [ -e "$L3_DIR/restart" ] || exit; rm -f "$L3_DIR/restart"; done';
 
+/** neutron.agent.l3.agent's update actions that end without a "Finished a router update" line: PD_UPDATE, UPDATE_NETWORK. */
+const NO_FINISH_LINE = new Set(['5', '6']);
+
 export class L3Agent {
   private exited = false;
   /** Where the running agent's part of l3.log starts. */
@@ -139,10 +142,12 @@ export class L3Agent {
    */
   routerSettled(routerId: string): boolean {
     const text = this.log(Number.MAX_SAFE_INTEGER);
-    const ids = (re: RegExp): Set<string> => new Set([...text.matchAll(re)].map((m) => m[1]!));
-    const started = ids(new RegExp(`Starting processing update ${routerId}, .*?update_id ([0-9a-f-]+)`, 'g'));
-    const finished = ids(new RegExp(`Finished a router update for ${routerId}, update_id ([0-9a-f-]+)`, 'g'));
-    return finished.size > 0 && [...started].every((u) => finished.has(u));
+    // Router updates only: the agent logs no end of a network update (action 6: a network_update
+    // notification, handled at once) nor, in this form, of a prefix delegation one (5).
+    const started = [...text.matchAll(new RegExp(`Starting processing update ${routerId}, action (\\d+), .*?update_id ([0-9a-f-]+)`, 'g'))]
+      .filter((m) => !NO_FINISH_LINE.has(m[1]!)).map((m) => m[2]!);
+    const finished = new Set([...text.matchAll(new RegExp(`Finished a router update for ${routerId}, update_id ([0-9a-f-]+)`, 'g'))].map((m) => m[1]!));
+    return finished.size > 0 && started.every((u) => finished.has(u));
   }
 
   /** Waits until routerSettled() holds and goes on holding for `quietMs` (a queued update starts at once). */
@@ -154,7 +159,14 @@ export class L3Agent {
       if (!this.routerSettled(routerId)) since = undefined;
       else if (since === undefined) since = Date.now();
       else if (Date.now() - since >= quietMs) return;
-      if (Date.now() > end) throw new Error(`neutron-l3-agent (${this.dir}) did not finish setting up router ${routerId} within ${timeoutMs} ms; log tail:\n${this.log()}`);
+      if (Date.now() > end) {
+        const text = this.log(Number.MAX_SAFE_INTEGER);
+        const open = [...text.matchAll(new RegExp(`^.*Starting processing update ${routerId}, .*update_id ([0-9a-f-]+).*$`, 'gm'))]
+          .filter((m) => !text.includes(`update_id ${m[1]!}. Time elapsed`)).map((m) => m[0]);
+        const problems = text.split('\n').filter((l) => / (ERROR|WARNING) neutron\.agent\.l3/.test(l)).slice(-10);
+        throw new Error(`neutron-l3-agent (${this.dir}) did not finish setting up router ${routerId} within ${timeoutMs} ms; updates not finished:\n${open.join('\n') || '(none)'}\n`
+          + `its last warnings and errors:\n${problems.join('\n') || '(none)'}\nlog tail:\n${this.log()}`);
+      }
       await new Promise((r) => setTimeout(r, 250));
     }
   }
