@@ -8,6 +8,7 @@ import type { OpenFlowSettings } from '../openflow/factory.js';
 import { parseListenAddress, type ListenAddress } from '../config/listen-address.js';
 import { amqpTlsSettings, ovsdbTlsSettings } from '../config/tls.js';
 import type { TlsClientSettings } from '../util/tls.js';
+import type { QueueArgumentSettings } from '../rpc/index.js';
 import { agentEgressDirect } from './ports/egress-direct.js';
 import { syslogFacility } from '../util/log-format.js';
 
@@ -78,9 +79,13 @@ export interface AgentSettings extends BridgeSetupConfig, OpenFlowSettings {
   controlExchange: string;
   rpcResponseTimeoutSec: number;
   rpcResponseMaxTimeoutSec: number;
+  /** `[DEFAULT] rpc_ping_enabled`: every RPC server answers oslo_rpc_server_ping with 'pong'. */
+  rpcPingEnabled: boolean;
   rabbit: {
     amqpDurableQueues: boolean;
     amqpAutoDelete: boolean;
+    /** rabbit_ha_queues, rabbit_quorum_queue and its limits. */
+    queueArguments: QueueArgumentSettings;
     heartbeatTimeoutThresholdSec: number;
     retryIntervalSec: number;
     retryBackoffSec: number;
@@ -138,8 +143,6 @@ function networkLogSettings(c: AgentConfig): NetworkLogSettings {
 export function settingsFromConfig(c: AgentConfig): AgentSettings {
   const ovs = c.ovs;
   const agent = c.agent;
-  // The transport URL's query may override [oslo_messaging_rabbit], as oslo.messaging lets it.
-  const rabbit = c.messaging;
   return {
     host: c.DEFAULT.host,
     integrationBridge: ovs.integration_bridge,
@@ -201,17 +204,30 @@ export function settingsFromConfig(c: AgentConfig): AgentSettings {
     controlExchange: c.DEFAULT.control_exchange,
     rpcResponseTimeoutSec: c.DEFAULT.rpc_response_timeout,
     rpcResponseMaxTimeoutSec: c.DEFAULT.rpc_response_max_timeout,
-    rabbit: {
-      amqpDurableQueues: rabbit.amqp_durable_queues,
-      amqpAutoDelete: rabbit.amqp_auto_delete,
-      heartbeatTimeoutThresholdSec: rabbit.heartbeat_timeout_threshold,
-      retryIntervalSec: rabbit.rabbit_retry_interval,
-      retryBackoffSec: rabbit.rabbit_retry_backoff,
-      intervalMaxSec: rabbit.rabbit_interval_max,
-      transientQueuesTtlSec: rabbit.rabbit_transient_queues_ttl,
-      loginMethod: rabbit.rabbit_login_method === 'PLAIN' || rabbit.rabbit_login_method === 'EXTERNAL' ? rabbit.rabbit_login_method : 'AMQPLAIN',
-      tls: amqpTlsSettings(rabbit),
-      enforceFipsMode: rabbit.ssl && rabbit.ssl_enforce_fips_mode,
+    rpcPingEnabled: c.DEFAULT.rpc_ping_enabled,
+    rabbit: rabbitSettings(c),
+  };
+}
+
+/** [oslo_messaging_rabbit], with the transport URL's query applied (oslo.messaging lets it override the group). */
+function rabbitSettings(c: AgentConfig): AgentSettings['rabbit'] {
+  const rabbit = c.messaging;
+  return {
+    amqpDurableQueues: rabbit.amqp_durable_queues,
+    amqpAutoDelete: rabbit.amqp_auto_delete,
+    queueArguments: {
+      haQueues: rabbit.rabbit_ha_queues,
+      quorum: rabbit.rabbit_quorum_queue ? {
+        deliveryLimit: rabbit.rabbit_quorum_delivery_limit, maxMemoryLength: rabbit.rabbit_quroum_max_memory_length, maxMemoryBytes: rabbit.rabbit_quroum_max_memory_bytes,
+      } : undefined,
     },
+    heartbeatTimeoutThresholdSec: rabbit.heartbeat_timeout_threshold,
+    retryIntervalSec: rabbit.rabbit_retry_interval,
+    retryBackoffSec: rabbit.rabbit_retry_backoff,
+    intervalMaxSec: rabbit.rabbit_interval_max,
+    transientQueuesTtlSec: rabbit.rabbit_transient_queues_ttl,
+    loginMethod: rabbit.rabbit_login_method === 'PLAIN' || rabbit.rabbit_login_method === 'EXTERNAL' ? rabbit.rabbit_login_method : 'AMQPLAIN',
+    tls: amqpTlsSettings(rabbit),
+    enforceFipsMode: rabbit.ssl && rabbit.ssl_enforce_fips_mode,
   };
 }

@@ -63,5 +63,12 @@ export function effectiveRabbitOptions(group: RabbitOptions, transport: Transpor
       reason: 'Invalid SSL version: expected one of TLSv1, TLSv1_1, TLSv1_2, SSLv23 (or empty)',
     });
   }
+  if (options.rabbit_quorum_queue && options.rabbit_ha_queues) {
+    // oslo.messaging raises at its first consumer ("Configuration Error: rabbit_quorum_queue and rabbit_ha_queues both enabled").
+    problems.push({
+      group: 'oslo_messaging_rabbit', option: 'rabbit_quorum_queue', value: 'True',
+      reason: 'rabbit_quorum_queue and rabbit_ha_queues are both enabled: a queue is a quorum queue or an HA (mirrored) one, not both',
+    });
+  }
   return { options, problems };
 }

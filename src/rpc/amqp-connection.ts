@@ -44,7 +44,7 @@ export interface QueueSpec {
 }
 
 export interface ExchangeOptions {
-  /** amqp_durable_queues (default false). */
+  /** amqp_durable_queues, or rabbit_quorum_queue (oslo.messaging's `durable`; default false). */
   durable?: boolean;
   /** amqp_auto_delete (default false). */
   autoDelete?: boolean;
@@ -55,9 +55,45 @@ export function topicExchange(name: string, opts: ExchangeOptions = {}): Exchang
   return { name, type: 'topic', durable: opts.durable ?? false, autoDelete: opts.autoDelete ?? false };
 }
 
-/** `<topic>_fanout`: fanout, auto-delete, durable only with amqp_durable_queues. */
-export function fanoutExchange(topic: string, opts: ExchangeOptions = {}): ExchangeSpec {
-  return { name: `${topic}_fanout`, type: 'fanout', durable: opts.durable ?? false, autoDelete: true };
+/**
+ * `<topic>_fanout`: fanout, auto-delete, never durable: oslo.messaging declares it so whatever
+ * amqp_durable_queues says (both where it consumes and where it publishes), and RabbitMQ refuses a
+ * second declaration that differs.
+ */
+export function fanoutExchange(topic: string): ExchangeSpec {
+  return { name: `${topic}_fanout`, type: 'fanout', durable: false, autoDelete: true };
+}
+
+/** `[oslo_messaging_rabbit] rabbit_quorum_queue` and its limits (0: not set). */
+export interface QuorumQueueSettings {
+  deliveryLimit: number;
+  maxMemoryLength: number;
+  maxMemoryBytes: number;
+}
+
+/** What `[oslo_messaging_rabbit]` adds to the queues it declares. */
+export interface QueueArgumentSettings {
+  /** rabbit_ha_queues: `x-ha-policy: all` on every queue. */
+  haQueues?: boolean;
+  /** rabbit_quorum_queue: topic queues are quorum queues (then durable, as their exchange). */
+  quorum?: QuorumQueueSettings | undefined;
+}
+
+/**
+ * oslo.messaging's queue arguments (impl_rabbit `_get_queue_arguments`): `topic` queues (a topic and
+ * its `<topic>.<host>`) may be quorum queues; transient ones (fanout, reply) get `x-expires`.
+ */
+export function queueArguments(o: QueueArgumentSettings, queue: { kind: 'topic' } | { kind: 'transient'; ttlSec: number }): Record<string, string | number> {
+  const args: Record<string, string | number> = {};
+  if (o.haQueues) args['x-ha-policy'] = 'all';
+  if (queue.kind === 'topic' && o.quorum) {
+    args['x-queue-type'] = 'quorum';
+    if (o.quorum.deliveryLimit) args['x-delivery-limit'] = o.quorum.deliveryLimit;
+    if (o.quorum.maxMemoryLength) args['x-max-in-memory-length'] = o.quorum.maxMemoryLength;
+    if (o.quorum.maxMemoryBytes) args['x-max-in-memory-bytes'] = o.quorum.maxMemoryBytes;
+  }
+  if (queue.kind === 'transient' && queue.ttlSec > 0) args['x-expires'] = queue.ttlSec * 1000;
+  return args;
 }
 
 /** Basic properties oslo/kombu put on every message; `expiration` only on calls. */

@@ -8,7 +8,7 @@ import {
   MessagingTimeout, RemoteError,
   type JsonObject, type JsonValue, type RequestContext,
 } from './envelope.js';
-import { fanoutExchange, topicExchange, type AmqpConnection, type Delivery, type ExchangeOptions, type QueueSpec } from './amqp-connection.js';
+import { fanoutExchange, queueArguments, topicExchange, type AmqpConnection, type Delivery, type ExchangeOptions, type QueueArgumentSettings, type QueueSpec } from './amqp-connection.js';
 
 export interface RpcClientOptions {
   connection: AmqpConnection;
@@ -22,6 +22,8 @@ export interface RpcClientOptions {
   rpcResponseMaxTimeoutSec?: number;
   /** rabbit_transient_queues_ttl, seconds: x-expires of the reply queue. */
   transientQueuesTtlSec?: number;
+  /** rabbit_ha_queues: the reply queue's x-ha-policy. */
+  queueArguments?: QueueArgumentSettings;
   /** Context sent with every request unless a call passes its own; default: one admin context for the client's life. */
   context?: RequestContext | (() => RequestContext);
   /** Injected for tests: uniform [0,1) and a sleep. */
@@ -100,7 +102,7 @@ export class RpcClient {
     const client = new RpcClient(opts);
     const spec: QueueSpec = {
       name: client.replyQueue, durable: false, autoDelete: false,
-      arguments: { 'x-expires': client.ttlSec * 1000 }, bindings: [],
+      arguments: queueArguments(opts.queueArguments ?? {}, { kind: 'transient', ttlSec: client.ttlSec }), bindings: [],
     };
     await client.conn.consume(spec, (d) => client.onReply(d));
     return client;
@@ -153,7 +155,7 @@ export class RpcClient {
     });
     const body = encodeEnvelope(msg);
     if (opts.fanout) {
-      await this.conn.publish(fanoutExchange(topic, { durable: this.exchangeOptions.durable }), '', body);
+      await this.conn.publish(fanoutExchange(topic), '', body);
     } else {
       await this.conn.publish(topicExchange(this.exchangeName, this.exchangeOptions), routingKey(topic, opts.server), body);
     }

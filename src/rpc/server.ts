@@ -8,7 +8,7 @@ import {
   NoSuchMethod, UnsupportedVersion, UniqueIdCache,
   type FailureInfo, type IncomingRequest, type JsonObject, type JsonValue, type RequestContext,
 } from './envelope.js';
-import { fanoutExchange, topicExchange, type AmqpConnection, type Delivery, type ExchangeOptions, type QueueSpec } from './amqp-connection.js';
+import { fanoutExchange, queueArguments, topicExchange, type AmqpConnection, type Delivery, type ExchangeOptions, type QueueArgumentSettings, type QueueSpec } from './amqp-connection.js';
 
 /** An endpoint method: receives the caller's context and the keyword arguments. */
 export type RpcHandler = (context: RequestContext, args: JsonObject) => JsonValue | void | Promise<JsonValue | void>;
@@ -32,6 +32,8 @@ export interface RpcServerOptions {
   exchangeOptions?: ExchangeOptions;
   /** rabbit_transient_queues_ttl, seconds: x-expires of the fanout queue. */
   transientQueuesTtlSec?: number;
+  /** rabbit_ha_queues, rabbit_quorum_queue. */
+  queueArguments?: QueueArgumentSettings;
   /** Larger bodies are dropped unparsed. */
   maxMessageBytes?: number;
   /** kombu_missing_consumer_retry_timeout: how long an unroutable reply is retried. */
@@ -40,6 +42,12 @@ export interface RpcServerOptions {
 }
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * `[DEFAULT] rpc_ping_enabled`: oslo.messaging's PingEndpoint, on every server of the agent. It has
+ * no target of its own, so the dispatcher's default applies: no namespace, version 1.0.
+ */
+export const PING_ENDPOINT: RpcEndpoint = { version: '1.0', namespace: null, methods: { oslo_rpc_server_ping: () => 'pong' } };
 
 export class RpcServer {
   readonly topic: string;
@@ -65,15 +73,17 @@ export class RpcServer {
     this.log = opts.logger ?? getLogger('rpc.server');
     this.maxBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.replyRetryMs = (opts.replyRetryTimeoutSec ?? 60) * 1000;
-    const ttlMs = (opts.transientQueuesTtlSec ?? 1800) * 1000;
     const exchange = topicExchange(opts.exchange ?? 'neutron', opts.exchangeOptions);
-    const fanout = fanoutExchange(opts.topic, { durable: opts.exchangeOptions?.durable });
-    const durable = opts.exchangeOptions?.durable ?? false;
+    const fanout = fanoutExchange(opts.topic);
+    // oslo.messaging: a topic queue is durable and auto-deleted as its exchange is.
+    const { durable, autoDelete } = exchange;
+    const topicArgs = queueArguments(opts.queueArguments ?? {}, { kind: 'topic' });
+    const fanoutArgs = queueArguments(opts.queueArguments ?? {}, { kind: 'transient', ttlSec: opts.transientQueuesTtlSec ?? 1800 });
     this.queues = { topic: opts.topic, server: `${opts.topic}.${opts.server}`, fanout: `${opts.topic}_fanout_${uuidHex()}` };
     this.specs = [
-      { name: this.queues.topic, durable, autoDelete: false, arguments: {}, bindings: [{ exchange, routingKey: this.queues.topic }] },
-      { name: this.queues.server, durable, autoDelete: false, arguments: {}, bindings: [{ exchange, routingKey: this.queues.server }] },
-      { name: this.queues.fanout, durable: false, autoDelete: false, arguments: { 'x-expires': ttlMs }, bindings: [{ exchange: fanout, routingKey: opts.topic }] },
+      { name: this.queues.topic, durable, autoDelete, arguments: topicArgs, bindings: [{ exchange, routingKey: this.queues.topic }] },
+      { name: this.queues.server, durable, autoDelete, arguments: topicArgs, bindings: [{ exchange, routingKey: this.queues.server }] },
+      { name: this.queues.fanout, durable: false, autoDelete: false, arguments: fanoutArgs, bindings: [{ exchange: fanout, routingKey: opts.topic }] },
     ];
   }
 

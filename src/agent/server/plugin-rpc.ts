@@ -1,6 +1,6 @@
 // The agent's conversation with neutron-server (rpc.md §3-4): the calls it makes, and the topics
 // it consumes, on one AMQP connection that reconnects by itself.
-import { AmqpConnection, RpcClient, RpcServer, redactTransportUrl, type RpcEndpoint } from '../../rpc/index.js';
+import { AmqpConnection, PING_ENDPOINT, RpcClient, RpcServer, redactTransportUrl, type ExchangeOptions, type QueueArgumentSettings, type RpcEndpoint } from '../../rpc/index.js';
 import type { JsonObject, JsonValue } from '../../util/json.js';
 import {
   parseDeviceListResult,
@@ -41,6 +41,18 @@ export interface AgentEndpoints {
   extensionEndpoints?: readonly ExtensionRpcEndpoint[];
 }
 
+/**
+ * How `[oslo_messaging_rabbit]` shapes what the agent declares, as oslo.messaging's rabbit driver
+ * does: the control exchange (and topic queues) durable with amqp_durable_queues or quorum queues,
+ * auto-deleted with amqp_auto_delete; queue arguments for HA or quorum queues.
+ */
+export function brokerLayout(r: AgentSettings['rabbit']): { exchangeOptions: ExchangeOptions; queueArguments: QueueArgumentSettings } {
+  return {
+    exchangeOptions: { durable: r.amqpDurableQueues || r.queueArguments.quorum !== undefined, autoDelete: r.amqpAutoDelete },
+    queueArguments: r.queueArguments,
+  };
+}
+
 export class PluginRpc {
   readonly connection: AmqpConnection;
   private client?: RpcClient;
@@ -68,8 +80,8 @@ export class PluginRpc {
     return redactTransportUrl(this.settings.transportUrl);
   }
 
-  private get exchangeOptions() {
-    return { durable: this.settings.rabbit.amqpDurableQueues, autoDelete: this.settings.rabbit.amqpAutoDelete };
+  private get exchangeOptions(): ExchangeOptions {
+    return brokerLayout(this.settings.rabbit).exchangeOptions;
   }
 
   /** Connect (retrying forever, in the background) and set up the client and the consumers. */
@@ -82,6 +94,7 @@ export class PluginRpc {
       rpcResponseTimeoutSec: this.settings.rpcResponseTimeoutSec,
       rpcResponseMaxTimeoutSec: this.settings.rpcResponseMaxTimeoutSec,
       transientQueuesTtlSec: this.settings.rabbit.transientQueuesTtlSec,
+      queueArguments: brokerLayout(this.settings.rabbit).queueArguments,
     });
     const str = (v: JsonValue | undefined): string => (typeof v === 'string' ? v : '');
     const forThisHost = (host: JsonValue | undefined) => host === undefined || host === null || host === this.settings.host;
@@ -101,25 +114,27 @@ export class PluginRpc {
         update_fdb_entries: (_ctx, a) => endpoints.updateFdbEntries(parseFdbIpChanges(a['fdb_entries'] ?? null), forThisHost(a['host'])),
       },
     };
+    const ping = this.settings.rpcPingEnabled ? [PING_ENDPOINT] : [];
     const common = {
       connection: this.connection,
       server: this.settings.host,
       exchange: this.settings.controlExchange,
       exchangeOptions: this.exchangeOptions,
       transientQueuesTtlSec: this.settings.rabbit.transientQueuesTtlSec,
+      queueArguments: brokerLayout(this.settings.rabbit).queueArguments,
     };
     // The cache's push topics first: objects pushed while we set up the rest are not missed.
     for (const [type, version] of subscribedResourceVersions([...BUILTIN_EXTENSIONS, ...this.settings.extensions])) {
-      this.servers.push(await RpcServer.start({ ...common, topic: `neutron-vo-${type}-${version}`, endpoints: [pushEndpoint] }));
+      this.servers.push(await RpcServer.start({ ...common, topic: `neutron-vo-${type}-${version}`, endpoints: [pushEndpoint, ...ping] }));
     }
     const agentTopics: string[] = [TOPIC.TUNNEL_UPDATE, TOPIC.TUNNEL_DELETE];
     if (this.settings.l2Population) agentTopics.push(TOPIC.L2POP_UPDATE);
     for (const topic of agentTopics) {
-      this.servers.push(await RpcServer.start({ ...common, topic, endpoints: [agentEndpoint] }));
+      this.servers.push(await RpcServer.start({ ...common, topic, endpoints: [agentEndpoint, ...ping] }));
     }
     for (const e of endpoints.extensionEndpoints ?? []) {
       const methods = Object.fromEntries(Object.entries(e.methods).map(([name, fn]) => [name, (_ctx: unknown, args: JsonObject) => fn(args)]));
-      this.servers.push(await RpcServer.start({ ...common, topic: e.topic, endpoints: [{ version: e.version, methods }] }));
+      this.servers.push(await RpcServer.start({ ...common, topic: e.topic, endpoints: [{ version: e.version, methods }, ...ping] }));
     }
     await this.connection.start();
   }

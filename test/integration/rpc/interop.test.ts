@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { PrivateRabbitmq, haveRabbitmq, LogCapture } from '../../helpers/rabbitmq.js';
 import { configureLogging } from '../../../src/util/log.js';
-import { AmqpConnection, RpcClient, RpcServer, RemoteError, type RequestContext } from '../../../src/rpc/index.js';
+import { loadConfig } from '../../../src/config/index.js';
+import { settingsFromConfig } from '../../../src/agent/settings.js';
+import { brokerLayout } from '../../../src/agent/server/plugin-rpc.js';
+import { AmqpConnection, PING_ENDPOINT, RpcClient, RpcServer, RemoteError, type RequestContext } from '../../../src/rpc/index.js';
 
 const PYTHON = '/usr/bin/python3';
 function haveOslo(): boolean {
@@ -55,11 +58,37 @@ try:
     client.prepare(timeout=20).call({}, 'add', a=1)
 except Exception as e:
     out['fail'] = [type(e).__name__, getattr(e, 'exc_type', None)]
+# oslo.messaging's own ping: an unversioned target, as a monitoring probe sends it (rpc_ping_enabled).
+out['ping'] = om.get_rpc_client(transport, om.Target(topic=sys.argv[2])).prepare(server=sys.argv[3], timeout=20).call({}, 'oslo_rpc_server_ping')
 client.prepare(fanout=True).cast({}, 'note', text='hello')
 client.prepare().cast({}, 'note', text='topic')
 print(json.dumps(out), flush=True)
 transport.cleanup()
 `;
+
+/** An oslo.messaging RPC server on its own control exchange (argv 4); its options come in the URL's query. */
+const PY_LAYOUT_SERVER = `
+import sys, oslo_messaging as om
+from oslo_config import cfg
+om.set_transport_defaults(control_exchange=sys.argv[4])
+conf = cfg.CONF; conf([])
+transport = om.get_rpc_transport(conf, url=sys.argv[1])
+class Agent(object):
+    target = om.Target(version='1.0')
+server = om.get_rpc_server(transport, om.Target(topic=sys.argv[2], server=sys.argv[3]), [Agent()], executor='threading')
+server.start()
+print('READY', flush=True)
+sys.stdin.read()
+server.stop(); server.wait()
+`;
+
+/** [oslo_messaging_rabbit] settings that change what is declared, as a transport URL's query takes them. */
+const LAYOUTS: ReadonlyArray<readonly [string, string]> = [
+  ['durable', 'amqp_durable_queues=true'],
+  ['autodelete', 'amqp_auto_delete=true'],
+  ['ha', 'rabbit_ha_queues=true'],
+  ['quorum', 'rabbit_quorum_queue=true&rabbit_quorum_delivery_limit=5&rabbit_quroum_max_memory_length=100&rabbit_quroum_max_memory_bytes=1048576'],
+];
 
 describe('interop with python oslo.messaging', { skip }, () => {
   let mq: PrivateRabbitmq;
@@ -73,6 +102,7 @@ describe('interop with python oslo.messaging', { skip }, () => {
     dir = mkdtempSync(join(tmpdir(), 'ovs-agent-oslo-'));
     writeFileSync(join(dir, 'server.py'), PY_SERVER);
     writeFileSync(join(dir, 'client.py'), PY_CLIENT);
+    writeFileSync(join(dir, 'layout.py'), PY_LAYOUT_SERVER);
     // oslo's URL parser mis-splits percent-encoded ':' in passwords: keep this one plain.
     mq = await PrivateRabbitmq.start({ password: 'interop-secret' });
   });
@@ -138,7 +168,7 @@ describe('interop with python oslo.messaging', { skip }, () => {
     await client.close();
   });
 
-  test('a python oslo.messaging client calls and casts to our server', async () => {
+  test('a python oslo.messaging client calls and casts to our server, and pings it (rpc_ping_enabled)', async () => {
     const got: Array<{ ctx: RequestContext; text: string }> = [];
     let addCtx: RequestContext | null = null;
     const srv = await RpcServer.start({
@@ -153,11 +183,12 @@ describe('interop with python oslo.messaging', { skip }, () => {
           },
           note: (ctx, a) => { got.push({ ctx, text: a.text as string }); },
         },
-      }],
+      }, PING_ENDPOINT],
     });
     const line = await python('client.py', [mq.transportUrl, 'q-ts', 'tshost'], false);
-    const out = JSON.parse(line) as { add: number; nosuch: [string, string, string]; fail: [string, string] };
+    const out = JSON.parse(line) as { add: number; nosuch: [string, string, string]; fail: [string, string]; ping: string };
     assert.equal(out.add, 3);
+    assert.equal(out.ping, 'pong');
     assert.equal((addCtx as RequestContext | null)?.request_id, 'req-py');
     assert.deepEqual(out.nosuch.slice(0, 2), ['RemoteError', 'NoSuchMethod']);
     assert.match(out.nosuch[2], /Endpoint does not support RPC method no_such_method/);
@@ -186,4 +217,34 @@ describe('interop with python oslo.messaging', { skip }, () => {
     for (const q of replyQs) assert.deepEqual({ d: q.durable, a: q.autoDelete, args: q.arguments }, { d: false, a: false, args: { 'x-expires': 1800000 } });
     await srv.stop();
   });
+
+  for (const [name, query] of LAYOUTS) {
+    test(`with ${query.replace(/&/g, ', ')}: the agent's configuration declares what oslo.messaging declares`, async () => {
+      const url = `${mq.transportUrl}?${query}`;
+      const exchange = `ex-${name}`;
+      await python('layout.py', [url, `q-py-${name}`, 'pyhost', exchange], true);
+      // Ours from a configuration file, as the agent reads it.
+      const cfgFile = join(dir, `${name}.ini`);
+      writeFileSync(cfgFile, `[DEFAULT]\ntransport_url = ${url}\n`);
+      const { exchangeOptions, queueArguments } = brokerLayout(settingsFromConfig(loadConfig(['--config-file', cfgFile], { hostname: 'tshost', searchDirs: [] })).rabbit);
+      const conn = await connection(`layout-${name}`);
+      const srv = await RpcServer.start({ connection: conn, topic: `q-ts-${name}`, server: 'pyhost', exchange, exchangeOptions, queueArguments, endpoints: [{ version: '1.0', methods: {} }] });
+      const client = await RpcClient.create({ connection: conn, exchange, exchangeOptions, queueArguments });
+      const queues = await mq.listQueues();
+      const shape = (topic: string) => queues.filter((q) => q.name === topic || q.name === `${topic}.pyhost` || q.name.startsWith(`${topic}_fanout_`))
+        .map((q) => ({ name: q.name.replace(topic, 'T').replace(/_fanout_[0-9a-f]{32}$/, '_fanout_X'), durable: q.durable, autoDelete: q.autoDelete, arguments: q.arguments }))
+        .sort((a, b) => a.name.localeCompare(b.name));
+      const theirs = shape(`q-py-${name}`);
+      assert.equal(theirs.length, 3, JSON.stringify(queues));
+      assert.deepEqual(shape(`q-ts-${name}`), theirs);
+      const ex = await mq.listExchanges();
+      const strip = (e: object | undefined) => ({ ...e, name: '' });
+      assert.deepEqual(strip(ex.find((e) => e.name === `q-ts-${name}_fanout`)), strip(ex.find((e) => e.name === `q-py-${name}_fanout`)));
+      assert.ok(ex.some((e) => e.name === exchange), `control exchange ${exchange} declared`);
+      // The reply queue: transient, with the HA policy where queues have one (oslo's declare_direct_consumer).
+      const reply = queues.find((q) => q.name === client.replyQueue);
+      assert.deepEqual(reply?.arguments, { 'x-expires': 1800000, ...(name === 'ha' ? { 'x-ha-policy': 'all' } : {}) });
+      await srv.stop();
+    });
+  }
 });

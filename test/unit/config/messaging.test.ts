@@ -8,6 +8,8 @@ import * as path from 'node:path';
 import { ConfigError, amqpTlsSettings, loadConfig, ovsdbTlsSettings, type AgentConfig } from '../../../src/config/index.js';
 import { configDumpLines } from '../../../src/config/dump.js';
 import { settingsFromConfig } from '../../../src/agent/settings.js';
+import { brokerLayout } from '../../../src/agent/server/plugin-rpc.js';
+import { queueArguments } from '../../../src/rpc/index.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'msgtest-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -26,6 +28,26 @@ function configError(text: string): ConfigError {
   }
   assert.fail('no ConfigError');
 }
+
+describe('queues as [oslo_messaging_rabbit] shapes them', () => {
+  it('quorum queues: durable control exchange and topic queues, quorum arguments only where set; HA queues: x-ha-policy; from the file or the URL', () => {
+    const layout = (text: string) => brokerLayout(settingsFromConfig(withFile(text)).rabbit);
+    assert.deepEqual(layout(''), { exchangeOptions: { durable: false, autoDelete: false }, queueArguments: { haQueues: false, quorum: undefined } });
+    const q = layout('[oslo_messaging_rabbit]\nrabbit_quorum_queue = True\nrabbit_quorum_delivery_limit = 3\n');
+    assert.deepEqual(q.exchangeOptions, { durable: true, autoDelete: false });
+    assert.deepEqual(queueArguments(q.queueArguments, { kind: 'topic' }), { 'x-queue-type': 'quorum', 'x-delivery-limit': 3 });
+    assert.deepEqual(queueArguments(q.queueArguments, { kind: 'transient', ttlSec: 1800 }), { 'x-expires': 1800000 });
+    const ha = layout('[DEFAULT]\ntransport_url = rabbit://u:pw@h/?rabbit_ha_queues=true&amqp_auto_delete=true\n');
+    assert.deepEqual(ha.exchangeOptions, { durable: false, autoDelete: true });
+    assert.deepEqual(queueArguments(ha.queueArguments, { kind: 'topic' }), { 'x-ha-policy': 'all' });
+    assert.deepEqual(queueArguments(ha.queueArguments, { kind: 'transient', ttlSec: 60 }), { 'x-ha-policy': 'all', 'x-expires': 60000 });
+  });
+
+  it('quorum and HA queues together stop start-up, as they stop oslo.messaging', () => {
+    assert.match(configError('[oslo_messaging_rabbit]\nrabbit_quorum_queue = True\nrabbit_ha_queues = True\n').message,
+      /\[oslo_messaging_rabbit\] rabbit_quorum_queue = 'True': rabbit_quorum_queue and rabbit_ha_queues are both enabled/);
+  });
+});
 
 describe('transport_url query overrides [oslo_messaging_rabbit]', () => {
   it('?ssl=1&ssl_ca_file=… switches TLS on with that CA; the file options stay as written', () => {
