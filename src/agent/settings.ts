@@ -86,6 +86,10 @@ export interface AgentSettings extends BridgeSetupConfig, OpenFlowSettings {
     amqpAutoDelete: boolean;
     /** rabbit_ha_queues, rabbit_quorum_queue and its limits. */
     queueArguments: QueueArgumentSettings;
+    /** rabbit_qos_prefetch_count (0: unlimited). */
+    prefetchCount: number;
+    /** enable_cancel_on_failover. */
+    cancelOnHaFailover: boolean;
     heartbeatTimeoutThresholdSec: number;
     retryIntervalSec: number;
     retryBackoffSec: number;
@@ -221,6 +225,8 @@ function rabbitSettings(c: AgentConfig): AgentSettings['rabbit'] {
         deliveryLimit: rabbit.rabbit_quorum_delivery_limit, maxMemoryLength: rabbit.rabbit_quroum_max_memory_length, maxMemoryBytes: rabbit.rabbit_quroum_max_memory_bytes,
       } : undefined,
     },
+    prefetchCount: rabbit.rabbit_qos_prefetch_count,
+    cancelOnHaFailover: rabbit.enable_cancel_on_failover,
     heartbeatTimeoutThresholdSec: rabbit.heartbeat_timeout_threshold,
     retryIntervalSec: rabbit.rabbit_retry_interval,
     retryBackoffSec: rabbit.rabbit_retry_backoff,

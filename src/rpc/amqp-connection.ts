@@ -139,6 +139,10 @@ export interface AmqpConnectionOptions {
   purpose?: string;
   /** `[oslo_messaging_rabbit] ssl`: every host is reached over TLS with these settings, never in plaintext. */
   tls?: TlsClientSettings;
+  /** rabbit_qos_prefetch_count: basic.qos of the consuming channel (0: unlimited, none sent). */
+  prefetchCount?: number;
+  /** enable_cancel_on_failover: every consumer asks for `x-cancel-on-ha-failover`. */
+  cancelOnHaFailover?: boolean;
   logger?: Logger;
 }
 
@@ -220,6 +224,8 @@ export class AmqpConnection extends EventEmitter {
       retryBackoffSec: options.retryBackoffSec ?? 2,
       intervalMaxSec: options.intervalMaxSec ?? 30,
       connectTimeoutSec: options.connectTimeoutSec ?? 10,
+      prefetchCount: options.prefetchCount ?? 0,
+      cancelOnHaFailover: options.cancelOnHaFailover ?? false,
       purpose: options.purpose ?? 'rpc',
     };
     this.tls = options.tls;
@@ -423,6 +429,7 @@ export class AmqpConnection extends EventEmitter {
     try {
       const publishCh = await model.createConfirmChannel();
       const consumeCh = await model.createChannel();
+      if (this.opts.prefetchCount) await consumeCh.prefetch(this.opts.prefetchCount, false);
       const live: Live = {
         generation, model, publishCh, consumeCh, declaredExchanges: new Set(), closed,
         get isClosed() { return partial.isClosed; },
@@ -493,7 +500,7 @@ export class AmqpConnection extends EventEmitter {
       } catch (err) {
         this.log.error(`handler of queue ${spec.name} threw for delivery ${msg.fields.deliveryTag}`, err);
       }
-    }, { noAck: false });
+    }, { noAck: false, ...(this.opts.cancelOnHaFailover ? { arguments: { 'x-cancel-on-ha-failover': true } } : {}) });
     consumerTags.set(c, ok.consumerTag);
     c.generation = live.generation;
   }

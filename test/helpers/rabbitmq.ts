@@ -318,6 +318,13 @@ export class PrivateRabbitmq {
     }));
   }
 
+  /** Each consumer's queue, prefetch count and consumer arguments. */
+  async listConsumers(): Promise<Array<{ queue: string; prefetchCount: number; arguments: Record<string, unknown> }>> {
+    const out = await this.ctl(['list_consumers', '-p', this.vhost, '--formatter', 'json', 'queue_name', 'prefetch_count', 'arguments']);
+    const rows = JSON.parse(out) as Array<{ queue_name: string; prefetch_count: number; arguments: Record<string, unknown> | unknown[] }>;
+    return rows.map((r) => ({ queue: r.queue_name, prefetchCount: r.prefetch_count, arguments: queueArguments(r.arguments) }));
+  }
+
   async listBindings(): Promise<BindingInfo[]> {
     const out = await this.ctl(['list_bindings', '-p', this.vhost, '--formatter', 'json',
       'source_name', 'destination_name', 'routing_key']);

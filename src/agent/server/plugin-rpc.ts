@@ -72,6 +72,8 @@ export class PluginRpc {
       retryBackoffSec: settings.rabbit.retryBackoffSec,
       intervalMaxSec: settings.rabbit.intervalMaxSec,
       ...(settings.rabbit.tls ? { tls: settings.rabbit.tls } : {}),
+      prefetchCount: settings.rabbit.prefetchCount,
+      cancelOnHaFailover: settings.rabbit.cancelOnHaFailover,
       purpose: 'neutron-openvswitch-agent',
     });
   }

@@ -88,6 +88,7 @@ const LAYOUTS: ReadonlyArray<readonly [string, string]> = [
   ['autodelete', 'amqp_auto_delete=true'],
   ['ha', 'rabbit_ha_queues=true'],
   ['quorum', 'rabbit_quorum_queue=true&rabbit_quorum_delivery_limit=5&rabbit_quroum_max_memory_length=100&rabbit_quroum_max_memory_bytes=1048576'],
+  ['consumers', 'enable_cancel_on_failover=true&rabbit_qos_prefetch_count=10'],
 ];
 
 describe('interop with python oslo.messaging', { skip }, () => {
@@ -226,8 +227,11 @@ describe('interop with python oslo.messaging', { skip }, () => {
       // Ours from a configuration file, as the agent reads it.
       const cfgFile = join(dir, `${name}.ini`);
       writeFileSync(cfgFile, `[DEFAULT]\ntransport_url = ${url}\n`);
-      const { exchangeOptions, queueArguments } = brokerLayout(settingsFromConfig(loadConfig(['--config-file', cfgFile], { hostname: 'tshost', searchDirs: [] })).rabbit);
-      const conn = await connection(`layout-${name}`);
+      const rabbit = settingsFromConfig(loadConfig(['--config-file', cfgFile], { hostname: 'tshost', searchDirs: [] })).rabbit;
+      const { exchangeOptions, queueArguments } = brokerLayout(rabbit);
+      const conn = new AmqpConnection({ transportUrl: mq.transportUrl, purpose: `layout-${name}`, prefetchCount: rabbit.prefetchCount, cancelOnHaFailover: rabbit.cancelOnHaFailover });
+      conns.push(conn);
+      await conn.start();
       const srv = await RpcServer.start({ connection: conn, topic: `q-ts-${name}`, server: 'pyhost', exchange, exchangeOptions, queueArguments, endpoints: [{ version: '1.0', methods: {} }] });
       const client = await RpcClient.create({ connection: conn, exchange, exchangeOptions, queueArguments });
       const queues = await mq.listQueues();
@@ -241,6 +245,13 @@ describe('interop with python oslo.messaging', { skip }, () => {
       const strip = (e: object | undefined) => ({ ...e, name: '' });
       assert.deepEqual(strip(ex.find((e) => e.name === `q-ts-${name}_fanout`)), strip(ex.find((e) => e.name === `q-py-${name}_fanout`)));
       assert.ok(ex.some((e) => e.name === exchange), `control exchange ${exchange} declared`);
+      // Consumers: prefetch (rabbit_qos_prefetch_count) and x-cancel-on-ha-failover (enable_cancel_on_failover).
+      const consumers = await mq.listConsumers();
+      const consumerShape = (topic: string) => consumers.filter((c) => c.queue === topic || c.queue === `${topic}.pyhost` || c.queue.startsWith(`${topic}_fanout_`))
+        .map((c) => ({ queue: c.queue.replace(topic, 'T').replace(/_fanout_[0-9a-f]{32}$/, '_fanout_X'), prefetchCount: c.prefetchCount, arguments: c.arguments }))
+        .sort((a, b) => a.queue.localeCompare(b.queue));
+      assert.equal(consumerShape(`q-py-${name}`).length, 3, JSON.stringify(consumers));
+      assert.deepEqual(consumerShape(`q-ts-${name}`), consumerShape(`q-py-${name}`));
       // The reply queue: transient, with the HA policy where queues have one (oslo's declare_direct_consumer).
       const reply = queues.find((q) => q.name === client.replyQueue);
       assert.deepEqual(reply?.arguments, { 'x-expires': 1800000, ...(name === 'ha' ? { 'x-ha-policy': 'all' } : {}) });
