@@ -32,7 +32,8 @@ export interface L3AgentOptions {
  * What oslo.privsep's daemon logs when eventlet's cross-thread bug strikes it: a green semaphore
  * released on one of its worker threads wakes a waiter of another (neutron's privileged commands run
  * eventlet's green subprocess on real threads). That waiter's call is never answered and the L3
- * agent waits on it for good. Rare (seen with two labs' L3 agents busy at once); not ours to fix.
+ * agent waits on it for good. Now and then, more often with two labs' L3 agents busy at once (CI);
+ * not ours to fix.
  */
 const PRIVSEP_STUCK = 'greenlet.error: cannot switch to a different thread';
 
