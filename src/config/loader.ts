@@ -526,8 +526,11 @@ export function loadConfig(argv: readonly string[], opts: LoadOptions = {}): Age
   if (logProblem) d.problemAt(logProblem.group, logProblem.option, logProblem.text, logProblem.value);
   const dhcpProblem = dhcpExtensionProblem(v.agent.extensions, { ofInterface: v.ovs.of_interface });
   if (dhcpProblem) d.problemAt(dhcpProblem.group, dhcpProblem.option, dhcpProblem.text, dhcpProblem.value);
-  const logOptions = { rateLimitBurst: v.DEFAULT.rate_limit_burst, rateLimitInterval: v.DEFAULT.rate_limit_interval, publishErrors: v.DEFAULT.publish_errors };
-  for (const p of logOptionProblems({ ...logOptions, notificationDrivers: notificationDrivers(files.docs) })) d.problemAt('DEFAULT', p.option, p.reason, p.value);
+  const logProblems = logOptionProblems({
+    rateLimitBurst: v.DEFAULT.rate_limit_burst, rateLimitInterval: v.DEFAULT.rate_limit_interval,
+    publishErrors: v.DEFAULT.publish_errors, notificationDrivers: notificationDrivers(files.docs),
+  });
+  for (const p of logProblems) d.problemAt('DEFAULT', p.option, p.reason, p.value);
   if (d.problems.length) throw new ConfigError(sortProblems(d.problems, files.files));
 
   return {

@@ -82,21 +82,18 @@ export class PluginRpc {
     return redactTransportUrl(this.settings.transportUrl);
   }
 
-  private get exchangeOptions(): ExchangeOptions {
-    return brokerLayout(this.settings.rabbit).exchangeOptions;
-  }
-
   /** Connect (retrying forever, in the background) and set up the client and the consumers. */
   async start(endpoints: AgentEndpoints): Promise<void> {
     LOG.info(`connecting to the message bus at ${this.url}`);
+    const layout = brokerLayout(this.settings.rabbit);
     this.client = await RpcClient.create({
       connection: this.connection,
       exchange: this.settings.controlExchange,
-      exchangeOptions: this.exchangeOptions,
+      exchangeOptions: layout.exchangeOptions,
       rpcResponseTimeoutSec: this.settings.rpcResponseTimeoutSec,
       rpcResponseMaxTimeoutSec: this.settings.rpcResponseMaxTimeoutSec,
       transientQueuesTtlSec: this.settings.rabbit.transientQueuesTtlSec,
-      queueArguments: brokerLayout(this.settings.rabbit).queueArguments,
+      queueArguments: layout.queueArguments,
     });
     const str = (v: JsonValue | undefined): string => (typeof v === 'string' ? v : '');
     const forThisHost = (host: JsonValue | undefined) => host === undefined || host === null || host === this.settings.host;
@@ -121,9 +118,9 @@ export class PluginRpc {
       connection: this.connection,
       server: this.settings.host,
       exchange: this.settings.controlExchange,
-      exchangeOptions: this.exchangeOptions,
+      exchangeOptions: layout.exchangeOptions,
       transientQueuesTtlSec: this.settings.rabbit.transientQueuesTtlSec,
-      queueArguments: brokerLayout(this.settings.rabbit).queueArguments,
+      queueArguments: layout.queueArguments,
     };
     // The cache's push topics first: objects pushed while we set up the rest are not missed.
     for (const [type, version] of subscribedResourceVersions([...BUILTIN_EXTENSIONS, ...this.settings.extensions])) {
