@@ -9,7 +9,7 @@
 // routers are its own, as on two machines.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PrivateOvs } from './ovs.js';
@@ -85,29 +85,39 @@ export class L3Agent {
     return new L3Agent(dir, child);
   }
 
+  /** l3.log from byte `from` on; undefined before the agent has written it. */
+  private readLog(from: number): Buffer | undefined {
+    let fd: number;
+    try {
+      fd = openSync(join(this.dir, 'l3.log'), 'r');
+    } catch {
+      return undefined;
+    }
+    try {
+      const buf = Buffer.alloc(Math.max(0, fstatSync(fd).size - from));
+      const n = readSync(fd, buf, 0, buf.length, from);
+      return buf.subarray(0, n);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
   /** The agent's log since it was last (re)started; `tail` characters of it. */
   log(tail = 4000): string {
-    try {
-      return readFileSync(join(this.dir, 'l3.log')).subarray(this.logFrom).toString('utf8').slice(-tail);
-    } catch {
-      return '(no log)';
-    }
+    return this.readLog(this.logFrom)?.toString('utf8').slice(-tail) ?? '(no log)';
   }
 
   /** The privsep daemon stuck (PRIVSEP_STUCK): the agent and its privsep daemons are killed and the agent started again. */
   private restartIfStuck(): void {
     if (this.exited) return;
-    let text: Buffer;
-    try {
-      text = readFileSync(join(this.dir, 'l3.log'));
-    } catch {
-      return; // not written yet
-    }
-    const stuck = text.subarray(this.scanned).includes(PRIVSEP_STUCK);
-    this.scanned = text.length;
-    if (!stuck) return;
+    // Only what was written since the last look, from a line's length before it: a line may have been half written then.
+    const from = Math.max(this.logFrom, this.scanned - PRIVSEP_STUCK.length);
+    const text = this.readLog(from);
+    if (!text) return;
+    this.scanned = from + text.length;
+    if (!text.includes(PRIVSEP_STUCK)) return;
     process.stderr.write(`neutron-l3-agent (${this.dir}): its privsep daemon logged '${PRIVSEP_STUCK}' (eventlet's cross-thread bug), so a call of it is never answered; restarting the L3 agent\n`);
-    this.logFrom = text.length;
+    this.logFrom = this.scanned;
     writeFileSync(join(this.dir, 'restart'), '');
     this.killAgent();
     this.killPrivsepHelpers();
